@@ -1,0 +1,21 @@
+//! The destination side of inlet: connecting to the user's PostgreSQL and explaining, in
+//! words a person can act on, every way that can fail.
+//!
+//! The contract that matters: [`connect`] speaks every libpq `sslmode` with libpq's meaning,
+//! and every failure is a [`Problem`] with a stable [`ProblemKind`], classified by error type
+//! and SQLSTATE (never by message text), a message, and a fix. Passwords never appear in
+//! either.
+
+mod connect;
+mod diagnose;
+mod options;
+mod probe;
+mod problem;
+mod tls;
+mod transport;
+
+pub use connect::{connect, version_gate, Session, SessionInfo, TlsInfo, MIN_SERVER_VERSION_NUM};
+pub use options::{
+    ConnectOptions, Environment, RootCert, Secret, SslMode, DEFAULT_CONNECT_TIMEOUT,
+};
+pub use problem::{Problem, ProblemKind};

@@ -1,0 +1,33 @@
+//! Test kit for inlet: real PostgreSQL clusters (10 to 18) started on demand
+//! with chosen `pg_hba.conf` rules and TLS, shared TLS material, wait helpers
+//! and misbehaving TCP ports (black holes, silent servers). Used by tests only.
+//!
+//! Errors are not returned: every helper panics with a message that says what
+//! failed, which is what a test wants.
+//!
+//! Server binaries come from `scripts/fetch-postgres` (see [`bin_dir`]).
+
+// One `unsafe` block only: `CommandExt::pre_exec` in `spawn.rs`, which sets the
+// postmaster's parent-death signal so a killed test process leaves no server behind.
+#![allow(unsafe_code)]
+
+mod binaries;
+mod cluster;
+mod hba;
+mod net;
+mod server;
+mod shared;
+mod spawn;
+mod sql;
+mod template;
+mod tls;
+mod wait;
+mod workdir;
+
+pub use binaries::{bin_dir, versions};
+pub use cluster::{Cluster, ClusterSpec};
+pub use hba::{HbaConn, HbaMethod, HbaRule};
+pub use net::{blackhole_port, free_port, silent_port, BlackholePort, SilentPort};
+pub use shared::shared;
+pub use tls::TlsMaterial;
+pub use wait::{wait_until, wait_until_async};

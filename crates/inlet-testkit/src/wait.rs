@@ -1,0 +1,47 @@
+//! Waiting on a condition with a deadline, instead of sleeping and hoping.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+const POLL: Duration = Duration::from_millis(20);
+
+/// Polls `condition` every 20 ms until it returns true or `deadline` passes;
+/// panics naming `what` on timeout.
+pub fn wait_until(what: &str, deadline: Duration, condition: impl FnMut() -> bool) {
+    if !poll_until(deadline, condition) {
+        panic!("timed out after {deadline:?} waiting for {what}");
+    }
+}
+
+/// Polls `condition` every 20 ms; false when `deadline` passed first.
+pub(crate) fn poll_until(deadline: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + deadline;
+    loop {
+        if condition() {
+            return true;
+        }
+        if Instant::now() >= end {
+            return false;
+        }
+        std::thread::sleep(POLL);
+    }
+}
+
+/// Async [`wait_until`]: awaits `condition()` every 20 ms until it yields true
+/// or `deadline` passes; panics naming `what` on timeout.
+pub async fn wait_until_async<F, Fut>(what: &str, deadline: Duration, mut condition: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let end = Instant::now() + deadline;
+    loop {
+        if condition().await {
+            return;
+        }
+        if Instant::now() >= end {
+            panic!("timed out after {deadline:?} waiting for {what}");
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}

@@ -1,0 +1,53 @@
+//! `inlet destination ...`: reaching and preparing the user's database.
+
+use std::io::IsTerminal;
+
+use inlet_postgres::{connect, ConnectOptions, Environment, Problem, ProblemKind};
+
+use crate::connection_args::{prompt_password, ConnectionArgs};
+use crate::exit::Code;
+use crate::output;
+
+/// `inlet destination check`: connect once, report what was negotiated or what is wrong.
+pub async fn check(args: &ConnectionArgs, json: bool) -> Code {
+    let mut opts = match args.options(&Environment::current()) {
+        Ok(o) => o,
+        Err(p) => return output::problem(&p, None, json),
+    };
+    if args.url_has_password() && !json {
+        eprintln!(
+            "note: the URL contains a password, which other users of this machine can see in \
+             the process list; prefer PGPASSWORD or -W"
+        );
+    }
+    if args.prompt_password {
+        match prompt_password(&opts.user) {
+            Ok(pw) => opts.password = Some(pw),
+            Err(e) => return output::problem(&no_terminal(e), Some(&opts), json),
+        }
+    }
+    match connect_prompting(&mut opts).await {
+        Ok(session) => output::connected(&opts, &session.info, json),
+        Err(p) => output::problem(&p, Some(&opts), json),
+    }
+}
+
+/// Connects; if the server wants a password we lack and a person is at the terminal, asks
+/// for it once and tries again, as psql does.
+async fn connect_prompting(opts: &mut ConnectOptions) -> Result<inlet_postgres::Session, Problem> {
+    match connect(opts).await {
+        Err(p) if p.kind == ProblemKind::PasswordRequired && std::io::stdin().is_terminal() => {
+            opts.password = Some(prompt_password(&opts.user).map_err(no_terminal)?);
+            connect(opts).await
+        }
+        other => other,
+    }
+}
+
+fn no_terminal(e: std::io::Error) -> Problem {
+    Problem::new(
+        ProblemKind::PasswordRequired,
+        format!("cannot ask for the password: {e}"),
+        "run in a terminal, or set PGPASSWORD",
+    )
+}

@@ -1,0 +1,108 @@
+//! The connection flags shared by every command that connects to a destination.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use inlet_postgres::{ConnectOptions, Environment, Problem, Secret, SslMode};
+
+#[derive(Debug, Clone, Args)]
+pub struct ConnectionArgs {
+    /// A libpq URL: postgresql://USER[:PASSWORD]@HOST[:PORT]/DBNAME[?sslmode=...&...]. Prefer
+    /// PGPASSWORD or -W over a password in the URL: command lines are visible to other users.
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
+
+    /// Server host name or IP address, or a Unix-socket directory (starting with /).
+    #[arg(long, value_name = "HOST")]
+    pub host: Option<String>,
+
+    /// Server port [default: 5432].
+    #[arg(long, value_name = "PORT")]
+    pub port: Option<String>,
+
+    /// Database name [default: the user name].
+    #[arg(long, value_name = "NAME")]
+    pub dbname: Option<String>,
+
+    /// Database user [default: your OS user name].
+    #[arg(long, value_name = "USER")]
+    pub user: Option<String>,
+
+    /// TLS: disable, allow, prefer (default), require, verify-ca or verify-full.
+    #[arg(long, value_name = "MODE", value_parser = parse_sslmode)]
+    pub sslmode: Option<SslMode>,
+
+    /// CA certificate(s) (PEM) the server's certificate must chain to, or "system".
+    #[arg(long, value_name = "PATH")]
+    pub sslrootcert: Option<String>,
+
+    /// Client certificate (PEM) for certificate authentication.
+    #[arg(long, value_name = "PATH")]
+    pub sslcert: Option<PathBuf>,
+
+    /// Private key (PEM) of the client certificate; must not be readable by others.
+    #[arg(long, value_name = "PATH")]
+    pub sslkey: Option<PathBuf>,
+
+    /// Seconds to wait for each address to answer [default: 10].
+    #[arg(long, value_name = "SECONDS")]
+    pub connect_timeout: Option<String>,
+
+    /// Name shown for this connection in pg_stat_activity [default: inlet].
+    #[arg(long, value_name = "NAME")]
+    pub application_name: Option<String>,
+
+    /// Ask for the password on the terminal before connecting (also asked when the server
+    /// wants one and none was given, if a terminal is attached).
+    #[arg(short = 'W', long = "password")]
+    pub prompt_password: bool,
+}
+
+fn parse_sslmode(s: &str) -> Result<SslMode, String> {
+    s.parse().map_err(|p: Problem| p.fix)
+}
+
+impl ConnectionArgs {
+    /// Environment, then URL, then flags: each later source overrides the earlier one.
+    pub fn options(&self, env: &Environment) -> Result<ConnectOptions, Problem> {
+        let mut o = ConnectOptions::from_environment(env)?;
+        if let Some(url) = &self.url {
+            o.apply_url(url)?;
+        }
+        let flags = [
+            ("host", self.host.as_deref()),
+            ("port", self.port.as_deref()),
+            ("dbname", self.dbname.as_deref()),
+            ("user", self.user.as_deref()),
+            ("sslmode", self.sslmode.map(SslMode::as_str)),
+            ("sslrootcert", self.sslrootcert.as_deref()),
+            ("connect_timeout", self.connect_timeout.as_deref()),
+            ("application_name", self.application_name.as_deref()),
+        ];
+        for (name, value) in flags {
+            if let Some(v) = value {
+                o.set(name, v)?;
+            }
+        }
+        if let Some(p) = &self.sslcert {
+            o.sslcert = Some(p.clone());
+        }
+        if let Some(p) = &self.sslkey {
+            o.sslkey = Some(p.clone());
+        }
+        o.finish()
+    }
+
+    /// Whether the URL carries a password (worth a warning: argv is world-readable).
+    pub fn url_has_password(&self) -> bool {
+        let mut probe = ConnectOptions::default();
+        self.url
+            .as_deref()
+            .is_some_and(|u| probe.apply_url(u).is_ok() && probe.password.is_some())
+    }
+}
+
+/// Reads a password from the terminal without echo.
+pub fn prompt_password(user: &str) -> std::io::Result<Secret> {
+    rpassword::prompt_password(format!("Password for user {user}: ")).map(Secret::new)
+}
