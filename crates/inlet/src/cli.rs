@@ -24,6 +24,11 @@ pub struct Cli {
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
 
+    /// The config file; secrets, SSH keys and pinned host keys live beside it
+    /// [default: $INLET_CONFIG, else ~/.config/inlet/inlet.toml].
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<std::path::PathBuf>,
+
     #[command(subcommand)]
     pub command: Command,
 }
