@@ -1,5 +1,6 @@
-//! The destination side of inlet: connecting to the user's PostgreSQL and explaining, in
-//! words a person can act on, every way that can fail.
+//! The destination side of inlet: connecting to the user's PostgreSQL, explaining in words
+//! a person can act on every way that can fail, and setting it up the safe way (a
+//! least-privilege sync user, a read role for people).
 //!
 //! The contract that matters: [`connect`] speaks every libpq `sslmode` with libpq's meaning,
 //! and every failure is a [`Problem`] with a stable [`ProblemKind`], classified by error type
@@ -11,8 +12,12 @@ mod diagnose;
 mod options;
 mod probe;
 mod problem;
+pub mod read_role;
+pub mod setup;
+pub mod sql;
 mod tls;
 mod transport;
+pub mod verify;
 
 pub use connect::{connect, version_gate, Session, SessionInfo, TlsInfo, MIN_SERVER_VERSION_NUM};
 pub use options::{

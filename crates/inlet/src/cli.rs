@@ -42,6 +42,108 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum DestinationCommand {
+    /// Record a destination database in inlet.toml (no secrets in it).
+    ///
+    /// Connection flags as for `check`. The user, if given, is the sync user inlet connects
+    /// as; leave it out and `setup --auto` creates one. A password given with -W or
+    /// PGPASSWORD is stored in secrets.toml (mode 0600) beside inlet.toml.
+    ///
+    /// Example:
+    ///
+    ///   inlet destination add warehouse --host db.internal --dbname analytics --sslmode verify-full --sslrootcert ca.pem
+    #[command(verbatim_doc_comment)]
+    Add {
+        /// A name for it: letters, digits, '_' and '-'.
+        name: String,
+        #[command(flatten)]
+        connection: ConnectionArgs,
+        /// The read role people are granted [default: <sync user>_read].
+        #[arg(long, value_name = "ROLE")]
+        read_role: Option<String>,
+        /// Replace a destination of the same name.
+        #[arg(long)]
+        force: bool,
+    },
+
+    /// Create the sync user and read role (--auto), or print the SQL to do it (--manual).
+    ///
+    /// --auto connects as an admin (a superuser, or a CREATEROLE role owning the database).
+    /// The admin password is asked at the terminal, or read from INLET_ADMIN_PASSWORD; it
+    /// is used for this call only and never stored anywhere. Setup creates the sync user
+    /// (inlet_ + a random suffix) with a generated password (stored in secrets.toml),
+    /// grants it CONNECT and CREATE on the database and nothing else, creates the read role
+    /// with the sync user as its admin, and grants it to the people you pick. Safe to run
+    /// again.
+    ///
+    /// Examples:
+    ///
+    ///   inlet destination setup warehouse --auto --admin-user postgres --grant-to alice,bob
+    ///
+    ///   inlet destination setup warehouse --manual > setup.sql
+    #[command(verbatim_doc_comment)]
+    Setup {
+        name: String,
+        /// Do it now, as an admin.
+        #[arg(long, conflicts_with = "manual", required_unless_present = "manual")]
+        auto: bool,
+        /// Print the SQL for a person to run instead.
+        #[arg(long)]
+        manual: bool,
+        /// The admin user for --auto.
+        #[arg(long, value_name = "USER", default_value = "postgres")]
+        admin_user: String,
+        /// Name of the sync user [default: inlet_ + 8 random characters; "inlet" with --manual].
+        #[arg(long, value_name = "USER")]
+        sync_user: Option<String>,
+        /// Name of the read role [default: <sync user>_read].
+        #[arg(long, value_name = "ROLE")]
+        read_role: Option<String>,
+        /// Roles to grant the read role to (comma-separated). Without it, a terminal asks.
+        #[arg(long, value_name = "ROLES", value_delimiter = ',')]
+        grant_to: Option<Vec<String>>,
+        /// Print one JSON object on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+
+    /// Check everything a sync needs; report every problem at once, each with its fix.
+    ///
+    /// Connects as the sync user and checks: CONNECT and CREATE on the database, the read
+    /// role and the sync user's admin option on it, the target schema if it already exists
+    /// (USAGE and CREATE; a warning against syncing into a schema inlet does not own), and
+    /// more privilege than needed (superuser, CREATEROLE, CREATEDB, owning the database).
+    /// Exit 0 when nothing critical was found; 1 otherwise, or when it could not check
+    /// (then JSON has "checked": false).
+    Verify {
+        name: String,
+        /// The schema a sync will write to.
+        #[arg(long, value_name = "SCHEMA")]
+        schema: Option<String>,
+        /// Print one JSON object on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+
+    /// Let a database role read synced data (grant it the read role).
+    Grant {
+        name: String,
+        /// The role (user) to grant the read role to.
+        role: String,
+        #[arg(long)]
+        json: bool,
+    },
+
+    /// Stop a database role reading synced data (revoke the read role).
+    Revoke {
+        name: String,
+        role: String,
+        #[arg(long)]
+        json: bool,
+    },
+
+    /// Store the sync user's password in secrets.toml (asked, or one line on stdin).
+    Password { name: String },
+
     /// Connect to a database and report its version and TLS, or exactly what is wrong.
     ///
     /// Settings come from libpq's environment variables (PGHOST, PGPORT, PGUSER, PGDATABASE,

@@ -65,6 +65,12 @@ fn parse_sslmode(s: &str) -> Result<SslMode, String> {
 impl ConnectionArgs {
     /// Environment, then URL, then flags: each later source overrides the earlier one.
     pub fn options(&self, env: &Environment) -> Result<ConnectOptions, Problem> {
+        self.unfinished_options(env)?.finish()
+    }
+
+    /// As [`Self::options`], without libpq's last step (requiring a user, defaulting the
+    /// database to it): for recording a destination whose sync user does not exist yet.
+    pub fn unfinished_options(&self, env: &Environment) -> Result<ConnectOptions, Problem> {
         let mut o = ConnectOptions::from_environment(env)?;
         if let Some(url) = &self.url {
             o.apply_url(url)?;
@@ -90,7 +96,7 @@ impl ConnectionArgs {
         if let Some(p) = &self.sslkey {
             o.sslkey = Some(p.clone());
         }
-        o.finish()
+        Ok(o)
     }
 
     /// Whether the URL carries a password (worth a warning: argv is world-readable).

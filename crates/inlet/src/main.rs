@@ -4,12 +4,13 @@
 
 mod cli;
 mod commands;
+mod config;
 mod connection_args;
 mod exit;
+mod files;
 mod output;
-// Used by `destination add/setup` and `tunnel`, which land next; remove this allow then.
-#[allow(dead_code)]
 mod paths;
+mod secrets;
 
 use clap::Parser;
 
@@ -23,7 +24,8 @@ fn main() -> std::process::ExitCode {
             return exit::Code::Internal.into();
         }
     };
-    runtime.block_on(commands::run(cli.command)).into()
+    let paths = paths::Paths::resolve(cli.config.as_deref());
+    runtime.block_on(commands::run(cli.command, &paths)).into()
 }
 
 /// Logs go to stderr so `--json` output on stdout stays clean. `RUST_LOG` overrides.

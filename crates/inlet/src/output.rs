@@ -1,6 +1,7 @@
 //! What commands print: aligned text for people, one JSON object for scripts (`--json`).
 //! Nothing printed here ever contains a password.
 
+use inlet_postgres::verify::{Finding, Severity};
 use inlet_postgres::{ConnectOptions, Problem, ProblemKind, SessionInfo};
 use serde_json::json;
 
@@ -45,13 +46,7 @@ pub fn connected(opts: &ConnectOptions, info: &SessionInfo, json: bool) -> Code 
 
 pub fn problem(p: &Problem, opts: Option<&ConnectOptions>, json: bool) -> Code {
     if json {
-        let mut v = json!({"ok": false});
-        if let (Some(out), Ok(serde_json::Value::Object(fields))) =
-            (v.as_object_mut(), serde_json::to_value(p))
-        {
-            out.extend(fields);
-        }
-        print_json(&v);
+        print_json(&with_problem(json!({"ok": false}), p));
     } else {
         match opts {
             Some(o) => eprintln!("error: cannot connect to {}: {}", o.target(), p.message),
@@ -70,6 +65,43 @@ pub fn problem(p: &Problem, opts: Option<&ConnectOptions>, json: bool) -> Code {
     } else {
         Code::Problem
     }
+}
+
+/// The findings of a verification, most severe first, each with its fix.
+pub fn findings(findings: &[Finding]) {
+    if findings.is_empty() {
+        println!("  checks      all passed: the sync user has what a sync needs, and no more");
+        return;
+    }
+    for f in findings {
+        let label = match f.severity {
+            Severity::Critical => "CRITICAL",
+            Severity::Warning => "warning",
+        };
+        println!("  {label:<10}  {} [{}]", f.message, f.check);
+        println!("  {:<10}  fix (as an admin): {}", "", f.fix);
+    }
+}
+
+/// Verification could not run (as opposed to: ran and found problems).
+pub fn could_not_check(p: &Problem, json: bool) -> Code {
+    if json {
+        print_json(&with_problem(json!({"ok": false, "checked": false}), p));
+        Code::Problem
+    } else {
+        eprintln!("could not check: nothing was verified");
+        problem(p, None, false)
+    }
+}
+
+/// `head` followed by the problem's fields (`problem`, `message`, `fix`, ...).
+fn with_problem(mut head: serde_json::Value, p: &Problem) -> serde_json::Value {
+    if let (Some(out), Ok(serde_json::Value::Object(fields))) =
+        (head.as_object_mut(), serde_json::to_value(p))
+    {
+        out.extend(fields);
+    }
+    head
 }
 
 fn row(label: &str, value: &str) {

@@ -4,11 +4,55 @@ mod destination;
 
 use crate::cli::{Command, DestinationCommand};
 use crate::exit::Code;
+use crate::paths::Paths;
 
-pub async fn run(command: Command) -> Code {
+pub async fn run(command: Command, paths: &Paths) -> Code {
     match command {
-        Command::Destination(DestinationCommand::Check { connection, json }) => {
-            destination::check(&connection, json).await
+        Command::Destination(d) => run_destination(d, paths).await,
+    }
+}
+
+async fn run_destination(command: DestinationCommand, paths: &Paths) -> Code {
+    use DestinationCommand as D;
+    match command {
+        D::Check { connection, json } => destination::check(&connection, json).await,
+        D::Add {
+            name,
+            connection,
+            read_role,
+            force,
+        } => destination::add(paths, &name, &connection, read_role, force).await,
+        D::Setup {
+            name,
+            auto,
+            manual: _,
+            admin_user,
+            sync_user,
+            read_role,
+            grant_to,
+            json,
+        } => {
+            // `--grant-to ""` means nobody (and asks nothing).
+            let grant_to = grant_to.map(|v| v.into_iter().filter(|r| !r.is_empty()).collect());
+            let args = destination::SetupArgs {
+                name,
+                admin_user,
+                sync_user,
+                read_role,
+                grant_to,
+                json,
+            };
+            if auto {
+                destination::setup_auto(paths, &args).await
+            } else {
+                destination::setup_manual(paths, &args).await
+            }
         }
+        D::Verify { name, schema, json } => {
+            destination::verify(paths, &name, schema.as_deref(), json).await
+        }
+        D::Grant { name, role, json } => destination::grant(paths, &name, &role, json).await,
+        D::Revoke { name, role, json } => destination::revoke(paths, &name, &role, json).await,
+        D::Password { name } => destination::store_password(paths, &name),
     }
 }

@@ -1,9 +1,8 @@
-//! `inlet destination ...`: reaching and preparing the user's database.
+//! `inlet destination check`: one connection, and what was negotiated or what is wrong.
 
-use std::io::IsTerminal;
+use inlet_postgres::Environment;
 
-use inlet_postgres::{connect, ConnectOptions, Environment, Problem, ProblemKind};
-
+use super::{connect_prompting, no_terminal};
 use crate::connection_args::{prompt_password, ConnectionArgs};
 use crate::exit::Code;
 use crate::output;
@@ -30,24 +29,4 @@ pub async fn check(args: &ConnectionArgs, json: bool) -> Code {
         Ok(session) => output::connected(&opts, &session.info, json),
         Err(p) => output::problem(&p, Some(&opts), json),
     }
-}
-
-/// Connects; if the server wants a password we lack and a person is at the terminal, asks
-/// for it once and tries again, as psql does.
-async fn connect_prompting(opts: &mut ConnectOptions) -> Result<inlet_postgres::Session, Problem> {
-    match connect(opts).await {
-        Err(p) if p.kind == ProblemKind::PasswordRequired && std::io::stdin().is_terminal() => {
-            opts.password = Some(prompt_password(&opts.user).map_err(no_terminal)?);
-            connect(opts).await
-        }
-        other => other,
-    }
-}
-
-fn no_terminal(e: std::io::Error) -> Problem {
-    Problem::new(
-        ProblemKind::PasswordRequired,
-        format!("cannot ask for the password: {e}"),
-        "run in a terminal, or set PGPASSWORD",
-    )
 }

@@ -1,0 +1,223 @@
+//! `inlet.toml`: what inlet syncs and where. It never holds a secret (see `secrets.rs`).
+//! The field docs below are the reference for the file.
+//!
+//! ```toml
+//! [destinations.warehouse]
+//! host = "db.internal"
+//! port = 5432
+//! dbname = "analytics"
+//! user = "inlet_k3x9q2ma"          # the sync user (written by `destination setup`)
+//! read_role = "inlet_k3x9q2ma_read"
+//! sslmode = "verify-full"
+//! sslrootcert = "/etc/inlet/db-ca.pem"
+//! ```
+//!
+//! Edits made by inlet keep the rest of the file, comments included, as it was.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use inlet_postgres::{ConnectOptions, Problem, ProblemKind, RootCert, SslMode};
+use serde::{Deserialize, Serialize};
+
+use crate::files::{read_optional, write_atomic};
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub destinations: BTreeMap<String, Destination>,
+}
+
+/// One PostgreSQL database inlet syncs into.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Destination {
+    /// Host name, IP address, or Unix-socket directory (starting with `/`).
+    pub host: String,
+    /// Port [default: 5432].
+    #[serde(default = "default_port")]
+    pub port: u16,
+    /// Database name.
+    pub dbname: String,
+    /// The sync user inlet connects as. Its password is in `secrets.toml`, or in the
+    /// environment variable named by `password_env`
+    /// (default `INLET_DESTINATION_<NAME>_PASSWORD`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// The role granted to people who read synced data.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_role: Option<String>,
+    /// libpq sslmode [default: prefer].
+    #[serde(default = "default_sslmode")]
+    pub sslmode: SslMode,
+    /// CA certificate file the server's certificate must chain to, or "system".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sslrootcert: Option<String>,
+    /// Client certificate file, for certificate authentication.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sslcert: Option<PathBuf>,
+    /// Private key of the client certificate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sslkey: Option<PathBuf>,
+    /// Seconds to wait for each address [default: 10].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connect_timeout: Option<u64>,
+    /// Overrides the environment variable the password is read from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_env: Option<String>,
+}
+
+fn default_port() -> u16 {
+    5432
+}
+
+fn default_sslmode() -> SslMode {
+    SslMode::Prefer
+}
+
+impl Destination {
+    /// Everything from the config except the user and password.
+    pub fn from_options(o: &ConnectOptions) -> Self {
+        Destination {
+            host: o.host.clone(),
+            port: o.port,
+            dbname: o.dbname.clone(),
+            user: None,
+            read_role: None,
+            sslmode: o.sslmode,
+            sslrootcert: o.sslrootcert.as_ref().map(|r| match r {
+                RootCert::System => "system".to_string(),
+                RootCert::File(p) => p.display().to_string(),
+            }),
+            sslcert: o.sslcert.clone(),
+            sslkey: o.sslkey.clone(),
+            connect_timeout: Some(o.connect_timeout.as_secs())
+                .filter(|s| *s != inlet_postgres::DEFAULT_CONNECT_TIMEOUT.as_secs()),
+            password_env: None,
+        }
+    }
+
+    /// Connection options for `user` (no password: the caller supplies it).
+    pub fn options_as(&self, user: &str) -> Result<ConnectOptions, Problem> {
+        let mut o = ConnectOptions {
+            host: self.host.clone(),
+            port: self.port,
+            dbname: self.dbname.clone(),
+            user: user.to_string(),
+            sslmode: self.sslmode,
+            sslcert: self.sslcert.clone(),
+            sslkey: self.sslkey.clone(),
+            ..ConnectOptions::default()
+        };
+        if let Some(r) = &self.sslrootcert {
+            o.set("sslrootcert", r)?;
+        }
+        if let Some(t) = self.connect_timeout {
+            o.set("connect_timeout", &t.to_string())?;
+        }
+        o.finish()
+    }
+
+    /// The environment variable holding the sync user's password.
+    pub fn password_env(&self, name: &str) -> String {
+        self.password_env.clone().unwrap_or_else(|| {
+            let upper: String = name
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() {
+                        c.to_ascii_uppercase()
+                    } else {
+                        '_'
+                    }
+                })
+                .collect();
+            format!("INLET_DESTINATION_{upper}_PASSWORD")
+        })
+    }
+}
+
+/// Destination names become environment variable names and TOML keys: keep them plain.
+pub fn check_name(name: &str) -> Result<(), Problem> {
+    let ok = !name.is_empty()
+        && name.len() <= 63
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if ok {
+        Ok(())
+    } else {
+        Err(Problem::new(
+            ProblemKind::InvalidOption,
+            format!("\"{name}\" is not a valid destination name"),
+            "use letters, digits, '_' and '-' (at most 63), e.g. warehouse or prod-db",
+        ))
+    }
+}
+
+pub fn load(path: &Path) -> Result<Config, Problem> {
+    let Some(text) = read_optional(path)? else {
+        return Ok(Config::default());
+    };
+    toml::from_str(&text).map_err(|e| {
+        Problem::new(
+            ProblemKind::InvalidOption,
+            format!("{} is not valid: {}", path.display(), e.message()),
+            match e.span() {
+                Some(span) => {
+                    let line = text[..span.start.min(text.len())].lines().count().max(1);
+                    format!(
+                        "fix line {line} of {} (see README, \"Configuration\")",
+                        path.display()
+                    )
+                }
+                None => format!("fix {} (see README, \"Configuration\")", path.display()),
+            },
+        )
+    })
+}
+
+impl Config {
+    pub fn destination(&self, name: &str, path: &Path) -> Result<&Destination, Problem> {
+        self.destinations.get(name).ok_or_else(|| {
+            let known: Vec<&str> = self.destinations.keys().map(String::as_str).collect();
+            Problem::new(
+                ProblemKind::InvalidOption,
+                format!("there is no destination \"{name}\" in {}", path.display()),
+                if known.is_empty() {
+                    format!("add it first: inlet destination add {name} --host HOST --dbname DB")
+                } else {
+                    format!("known destinations: {}", known.join(", "))
+                },
+            )
+        })
+    }
+}
+
+/// Writes one destination into the file, keeping everything else (comments too) as it was.
+pub fn save_destination(path: &Path, name: &str, dest: &Destination) -> Result<(), Problem> {
+    let text = read_optional(path)?.unwrap_or_default();
+    let invalid = |e: String| {
+        Problem::new(
+            ProblemKind::InvalidOption,
+            format!("cannot update {}: {e}", path.display()),
+            format!("fix {} by hand first", path.display()),
+        )
+    };
+    let mut doc: toml_edit::DocumentMut = text.parse().map_err(|e| invalid(format!("{e}")))?;
+    let table = toml_edit::ser::to_document(dest)
+        .map_err(|e| invalid(e.to_string()))?
+        .as_table()
+        .clone();
+    let destinations = doc
+        .entry("destinations")
+        .or_insert_with(|| {
+            let mut t = toml_edit::Table::new();
+            t.set_implicit(true);
+            toml_edit::Item::Table(t)
+        })
+        .as_table_mut()
+        .ok_or_else(|| invalid("`destinations` is not a table".into()))?;
+    destinations.insert(name, toml_edit::Item::Table(table));
+    write_atomic(path, &doc.to_string(), 0o644)
+}
