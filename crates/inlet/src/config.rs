@@ -165,13 +165,16 @@ pub fn load(path: &Path) -> Result<Config, Problem> {
             format!("{} is not valid: {}", path.display(), e.message()),
             match e.span() {
                 Some(span) => {
-                    let line = text[..span.start.min(text.len())].lines().count().max(1);
+                    let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
                     format!(
-                        "fix line {line} of {} (see README, \"Configuration\")",
+                        "fix line {line} of {} (see README, \"Configuration files\")",
                         path.display()
                     )
                 }
-                None => format!("fix {} (see README, \"Configuration\")", path.display()),
+                None => format!(
+                    "fix {} (see README, \"Configuration files\")",
+                    path.display()
+                ),
             },
         )
     })

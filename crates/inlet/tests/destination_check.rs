@@ -1,13 +1,10 @@
 //! `inlet destination check` as a user runs it: the binary, its output and exit codes,
 //! against real servers of every version in `INLET_TEST_PG_VERSIONS`.
 
-use std::io::{Read, Write};
 use std::process::{Command, Output, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use inlet_testkit::{
-    shared, versions, wait_until, Cluster, ClusterSpec, HbaConn, HbaMethod, HbaRule,
+    shared, versions, Cluster, ClusterSpec, HbaConn, HbaMethod, HbaRule, Terminal,
 };
 use serde_json::Value;
 
@@ -196,54 +193,25 @@ fn invalid_settings_exit_2_before_connecting() {
     }
 }
 
-/// With `-W` the password is typed at a terminal prompt (a real pty, via `script`), and
-/// never echoed.
+/// With `-W` the password is typed at a terminal prompt (a real pty), and never echoed.
 #[tokio::test]
 async fn password_prompt_on_a_terminal() {
     let home = tempfile::tempdir().expect("tempdir");
     let c = cluster(versions()[0]).await;
-    let inner = format!(
+    let command = format!(
         "{} destination check -W --sslmode require {}",
         env!("CARGO_BIN_EXE_inlet"),
         target_args(c).join(" ")
     );
-    let mut child = Command::new("script")
-        .args(["-qec", &inner, "/dev/null"])
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", home.path())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run script(1)");
-    let seen = Arc::new(Mutex::new(String::new()));
-    let mut stdout = child.stdout.take().expect("stdout");
-    let sink = seen.clone();
-    let reader = std::thread::spawn(move || {
-        let mut buf = [0u8; 1024];
-        while let Ok(n) = stdout.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            let text = String::from_utf8_lossy(&buf[..n]).into_owned();
-            sink.lock().expect("lock").push_str(&text);
-        }
-    });
-    let prompted = || {
-        seen.lock()
-            .expect("lock")
-            .contains(&format!("Password for user {USER}:"))
-    };
-    wait_until("the password prompt", Duration::from_secs(30), prompted);
-    let mut stdin = child.stdin.take().expect("stdin");
-    stdin
-        .write_all(format!("{PASSWORD}\n").as_bytes())
-        .expect("type password");
-    let status = child.wait().expect("wait");
-    reader.join().expect("reader");
-    let text = seen.lock().expect("lock").clone();
-    assert!(status.success(), "{text}");
-    assert!(text.contains("ok: connected"), "{text}");
-    assert!(!text.contains(PASSWORD), "the password was echoed: {text}");
+    let home_dir = home.path().display().to_string();
+    let mut term = Terminal::spawn(&command, &[("HOME", &home_dir)]);
+    term.wait_for(&format!("Password for user {USER}:"));
+    term.type_line(PASSWORD);
+    let (status, screen) = term.finish();
+    assert!(status.success(), "{screen}");
+    assert!(screen.contains("ok: connected"), "{screen}");
+    assert!(
+        !screen.contains(PASSWORD),
+        "the password was echoed: {screen}"
+    );
 }

@@ -9,7 +9,9 @@ use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 
 use inlet_postgres::{connect, ConnectOptions, Secret, Session, SslMode};
-use inlet_testkit::{shared, versions, Cluster, ClusterSpec, HbaConn, HbaMethod, HbaRule};
+use inlet_testkit::{
+    shared, versions, Cluster, ClusterSpec, HbaConn, HbaMethod, HbaRule, Terminal,
+};
 use serde_json::Value;
 
 const ADMIN_PASSWORD: &str = "Admin-only-in-memory-9137";
@@ -563,4 +565,65 @@ async fn createrole_admin_owning_the_database_can_set_up_on_every_version() {
             text(&again)
         );
     }
+}
+
+/// At a terminal, setup lists the login roles and grants the read role to the ones picked.
+#[tokio::test]
+async fn interactive_setup_grants_the_people_picked_from_a_list() {
+    let c = cluster(versions()[0]).await;
+    let db = c.create_database().await;
+    let (picked, skipped) = (unique("picked"), unique("skipped"));
+    c.create_user(&picked, PEOPLE_PASSWORD).await;
+    c.create_user(&skipped, PEOPLE_PASSWORD).await;
+    let inlet = Inlet::new();
+    inlet.add(c, &db);
+    let command = format!(
+        "{} --config {} destination setup dest --auto",
+        env!("CARGO_BIN_EXE_inlet"),
+        inlet.config().display()
+    );
+    let home = inlet.dir.path().display().to_string();
+    let mut term = Terminal::spawn(
+        &command,
+        &[("HOME", &home), ("INLET_ADMIN_PASSWORD", ADMIN_PASSWORD)],
+    );
+    term.wait_for("Numbers separated by commas");
+    let screen = term.screen();
+    let number = screen
+        .lines()
+        .find_map(|l| {
+            let mut words = l.split_whitespace();
+            let n = words.next()?;
+            (words.next()? == picked).then(|| n.to_string())
+        })
+        .unwrap_or_else(|| panic!("{picked} is not listed: {screen}"));
+    term.type_line(&number);
+    let (status, screen) = term.finish();
+    assert!(status.success(), "{screen}");
+    assert!(
+        screen.contains(&format!("granted to  {picked}")),
+        "{screen}"
+    );
+
+    let password = stored_password(inlet.dir.path());
+    let sync_user = screen
+        .lines()
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("sync user")
+                .map(|r| r.split_whitespace().next().unwrap_or("").to_string())
+        })
+        .expect("sync user named");
+    let sync = login(c, &db, &sync_user, &password).await;
+    let read_role = format!("{sync_user}_read");
+    assert!(
+        inlet_postgres::read_role::is_member(&sync.client, &read_role, &picked)
+            .await
+            .expect("query")
+    );
+    assert!(
+        !inlet_postgres::read_role::is_member(&sync.client, &read_role, &skipped)
+            .await
+            .expect("query")
+    );
 }
