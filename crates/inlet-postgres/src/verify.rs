@@ -122,7 +122,13 @@ async fn database_findings(client: &Client) -> Result<Vec<Finding>, Problem> {
             Severity::Warning,
             "owns_database",
             format!("{user} owns database {db}, so it has every privilege on it"),
-            format!("alter database {d} owner to <an admin role>;"),
+            // Run by the admin who reads it, `current_user` is that admin. While the sync
+            // user owned the database its own grants were folded into ownership; they must be
+            // given back with the ownership, or the sync loses CREATE.
+            format!(
+                "alter database {d} owner to current_user; \
+                 grant connect, create on database {d} to {u};"
+            ),
         );
     }
     if row.get::<_, bool>(8) {

@@ -386,6 +386,18 @@ async fn manual_setup_then_verify_finds_each_missing_privilege_with_its_fix() {
                 None,
                 Some(0),
             ),
+            (
+                format!("alter database {db} owner to {sync_user}"),
+                "owns_database",
+                None,
+                Some(0),
+            ),
+            (
+                format!("drop role {read_role}"),
+                "read_role_missing",
+                None,
+                Some(0),
+            ),
         ];
         for (breaking, check, schema, exit) in breakages {
             c.admin_db(&db)
@@ -625,5 +637,31 @@ async fn interactive_setup_grants_the_people_picked_from_a_list() {
         !inlet_postgres::read_role::is_member(&sync.client, &read_role, &skipped)
             .await
             .expect("query")
+    );
+}
+
+/// Without INLET_ADMIN_PASSWORD, a terminal asks for the admin password.
+#[tokio::test]
+async fn admin_password_is_asked_at_the_terminal() {
+    let c = cluster(versions()[0]).await;
+    let db = c.create_database().await;
+    let inlet = Inlet::new();
+    inlet.add(c, &db);
+    let command = format!(
+        "{} --config {} destination setup dest --auto --grant-to ''",
+        env!("CARGO_BIN_EXE_inlet"),
+        inlet.config().display()
+    );
+    let home = inlet.dir.path().display().to_string();
+    let mut term = Terminal::spawn(&command, &[("HOME", &home)]);
+    term.wait_for("Password for user postgres:");
+    term.type_line(ADMIN_PASSWORD);
+    let (status, screen) = term.finish();
+    assert!(status.success(), "{screen}");
+    assert!(screen.contains("is set up"), "{screen}");
+    assert!(!screen.contains(ADMIN_PASSWORD), "echoed: {screen}");
+    assert!(
+        !inlet.files_text().contains(ADMIN_PASSWORD),
+        "admin password written to a file"
     );
 }
