@@ -155,3 +155,29 @@ impl fmt::Display for Problem {
         write!(f, "{}", self.message)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_names_are_the_documented_names() {
+        for kind in ProblemKind::ALL {
+            let json = serde_json::to_value(kind).expect("serialise");
+            assert_eq!(json.as_str(), Some(kind.as_str()));
+        }
+    }
+
+    /// `--json` consumers rely on this vocabulary: every kind must be in the README's table.
+    #[test]
+    fn every_kind_is_documented_in_the_readme() {
+        let readme = include_str!("../../../README.md");
+        for kind in ProblemKind::ALL {
+            assert!(
+                readme.contains(&format!("| `{}` |", kind.as_str())),
+                "README.md does not document problem kind `{}`",
+                kind.as_str()
+            );
+        }
+    }
+}

@@ -77,25 +77,25 @@ impl TlsSettings {
             (_, Some(_)) => Verify::Chain,
             (_, None) => Verify::Nothing,
         };
-        let verifier: Arc<dyn ServerCertVerifier> = match roots {
-            Some(roots) => {
-                let webpki =
-                    WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
-                        .build()
-                        .map_err(|e| {
-                            Problem::new(
-                                ProblemKind::InvalidOption,
-                                format!("the CA certificates in sslrootcert cannot be used: {e}"),
-                                "check that sslrootcert holds PEM CA certificates",
-                            )
-                        })?;
-                Arc::new(Checked {
-                    webpki,
-                    check_name: verify == Verify::Full,
-                })
-            }
-            None => Arc::new(Unchecked(provider.clone())),
+        let chain = match roots {
+            Some(roots) => Some(
+                WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+                    .build()
+                    .map_err(|e| {
+                        Problem::new(
+                            ProblemKind::InvalidOption,
+                            format!("the CA certificates in sslrootcert cannot be used: {e}"),
+                            "check that sslrootcert holds PEM CA certificates",
+                        )
+                    })?,
+            ),
+            None => None,
         };
+        let verifier = Arc::new(ModeVerifier {
+            provider: provider.clone(),
+            chain,
+            check_name: verify == Verify::Full,
+        });
         let builder = ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .map_err(|e| Problem::new(ProblemKind::InvalidOption, e.to_string(), ""))?
@@ -329,14 +329,18 @@ fn check_key_permissions(path: &Path) -> Result<(), Problem> {
     }
 }
 
-/// Checks the chain against the roots, and the host name only when asked (`verify-full`).
+/// The server-certificate check for every sslmode: with roots, the chain is checked (and the
+/// host name only for `verify-full`); without, any certificate is accepted (libpq's `require`
+/// without a root certificate). Handshake signatures are always checked, so the session is
+/// encrypted to whoever holds the certificate's key.
 #[derive(Debug)]
-struct Checked {
-    webpki: Arc<WebPkiServerVerifier>,
+struct ModeVerifier {
+    provider: Arc<CryptoProvider>,
+    chain: Option<Arc<WebPkiServerVerifier>>,
     check_name: bool,
 }
 
-impl ServerCertVerifier for Checked {
+impl ServerCertVerifier for ModeVerifier {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -345,10 +349,10 @@ impl ServerCertVerifier for Checked {
         ocsp: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        let result =
-            self.webpki
-                .verify_server_cert(end_entity, intermediates, server_name, ocsp, now);
-        match result {
+        let Some(chain) = &self.chain else {
+            return Ok(ServerCertVerified::assertion());
+        };
+        match chain.verify_server_cert(end_entity, intermediates, server_name, ocsp, now) {
             // webpki checks the chain first, so a name error means the chain was good.
             Err(rustls::Error::InvalidCertificate(
                 CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
@@ -363,47 +367,7 @@ impl ServerCertVerifier for Checked {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.webpki.verify_tls12_signature(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.webpki.verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.webpki.supported_verify_schemes()
-    }
-}
-
-/// Accepts any certificate (libpq's `require` without a root certificate), but still checks
-/// the handshake signatures, so the session is encrypted to whoever holds the key.
-#[derive(Debug)]
-struct Unchecked(Arc<CryptoProvider>);
-
-impl ServerCertVerifier for Unchecked {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        let algs = &self.0.signature_verification_algorithms;
+        let algs = &self.provider.signature_verification_algorithms;
         crypto::verify_tls12_signature(message, cert, dss, algs)
     }
 
@@ -413,11 +377,13 @@ impl ServerCertVerifier for Unchecked {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        let algs = &self.0.signature_verification_algorithms;
+        let algs = &self.provider.signature_verification_algorithms;
         crypto::verify_tls13_signature(message, cert, dss, algs)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
     }
 }
