@@ -7,6 +7,7 @@
 //! and SQLSTATE (never by message text), a message, and a fix. Passwords never appear in
 //! either.
 
+mod cell;
 mod connect;
 mod diagnose;
 mod options;
@@ -15,9 +16,11 @@ mod problem;
 pub mod read_role;
 pub mod setup;
 pub mod sql;
+pub mod tables;
 mod tls;
 mod transport;
 pub mod verify;
+pub mod writer;
 
 pub use connect::{connect, version_gate, Session, SessionInfo, TlsInfo, MIN_SERVER_VERSION_NUM};
 pub use options::{

@@ -1,0 +1,188 @@
+//! The tables a sync owns in its schema: one per stream, typed, plus the bookkeeping tables
+//! `_sync_state` (checkpoints and stream state), `_sync_event` (the change log) and
+//! `_sync_tombstone` (versions of deleted rows, so a late, older change cannot bring a
+//! deleted row back).
+//!
+//! Evolution is additive: a column the stream gains is added (`alter table ... add column`),
+//! never rebuilt. A column whose type in the table differs from the stream's is kept as it
+//! is and reported; values that no longer fit it go to the row's `_sync_extra`.
+
+use inlet_core::{ColumnType, StreamSpec};
+use tokio_postgres::Client;
+
+use crate::problem::Problem;
+use crate::read_role::{self, sql_problem};
+use crate::sql::ident;
+
+/// Columns every synced table has besides `id` and the stream's own.
+pub const SYSTEM_COLUMNS: [&str; 6] = [
+    "_sync_extra",
+    "_sync_version_ts",
+    "_sync_version_seq",
+    "_sync_deleted_at",
+    "_sync_inserted_at",
+    "_sync_updated_at",
+];
+
+/// A table as it exists: the columns the writer fills, with their actual types.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Table {
+    pub schema: String,
+    pub name: String,
+    pub columns: Vec<(String, ColumnType)>,
+}
+
+/// A column whose type in the table is not the stream's.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct TypeConflict {
+    pub table: String,
+    pub column: String,
+    pub in_table: String,
+    pub in_stream: ColumnType,
+}
+
+/// Creates the schema (with read-role grants) and the bookkeeping tables, if missing.
+pub async fn ensure_schema(client: &Client, schema: &str, read_role: &str) -> Result<(), Problem> {
+    read_role::create_schema(client, schema, read_role).await?;
+    let s = ident(schema);
+    let ddl = format!(
+        "create table if not exists {s}._sync_state (
+           stream text primary key,
+           state text not null default 'pending',
+           checkpoint jsonb,
+           batch_seq bigint not null default 0,
+           rows_written bigint not null default 0,
+           error jsonb,
+           updated_at timestamptz not null default now());
+         create table if not exists {s}._sync_event (
+           id bigserial primary key,
+           inserted_at timestamptz not null default now(),
+           event_type text not null,
+           object_type text not null,
+           record_id text not null,
+           payload jsonb not null);
+         create index if not exists _sync_event_inserted_at on {s}._sync_event (inserted_at);
+         create table if not exists {s}._sync_tombstone (
+           object_type text not null,
+           id text not null,
+           version_ts bigint not null,
+           version_seq bigint not null,
+           deleted_at timestamptz not null default now(),
+           primary key (object_type, id));"
+    );
+    client.batch_execute(&ddl).await.map_err(|e| {
+        sql_problem(
+            &e,
+            "could not create inlet's bookkeeping tables",
+            "create table",
+        )
+    })
+}
+
+/// Creates the stream's table if missing, adds columns it lacks, and returns it as it is.
+pub async fn ensure_table(
+    client: &Client,
+    schema: &str,
+    spec: &StreamSpec,
+) -> Result<(Table, Vec<TypeConflict>), Problem> {
+    let qualified = format!("{}.{}", ident(schema), ident(&spec.name));
+    let mut columns: Vec<String> = vec!["id text primary key".into()];
+    columns.extend(
+        spec.columns
+            .iter()
+            .map(|c| format!("{} {}", ident(&c.name), c.ty.sql())),
+    );
+    columns.extend([
+        "_sync_extra jsonb".into(),
+        "_sync_version_ts bigint not null".into(),
+        "_sync_version_seq bigint not null".into(),
+        "_sync_deleted_at timestamptz".into(),
+        "_sync_inserted_at timestamptz not null default now()".into(),
+        "_sync_updated_at timestamptz not null default now()".into(),
+    ]);
+    let create = format!(
+        "create table if not exists {qualified} ({})",
+        columns.join(", ")
+    );
+    client
+        .batch_execute(&create)
+        .await
+        .map_err(|e| sql_problem(&e, &format!("could not create table {qualified}"), &create))?;
+
+    let existing = existing_columns(client, schema, &spec.name).await?;
+    let mut conflicts = Vec::new();
+    for col in &spec.columns {
+        match existing.iter().find(|(name, _)| *name == col.name) {
+            None => {
+                let add = format!(
+                    "alter table {qualified} add column if not exists {} {}",
+                    ident(&col.name),
+                    col.ty.sql()
+                );
+                client
+                    .batch_execute(&add)
+                    .await
+                    .map_err(|e| sql_problem(&e, "could not add a column", &add))?;
+            }
+            Some((_, actual)) if column_type(actual) != Some(col.ty) => {
+                conflicts.push(TypeConflict {
+                    table: spec.name.clone(),
+                    column: col.name.clone(),
+                    in_table: actual.clone(),
+                    in_stream: col.ty,
+                })
+            }
+            Some(_) => {}
+        }
+    }
+    let columns = existing_columns(client, schema, &spec.name)
+        .await?
+        .into_iter()
+        .filter(|(name, _)| name != "id" && !SYSTEM_COLUMNS.contains(&name.as_str()))
+        .filter_map(|(name, ty)| column_type(&ty).map(|t| (name, t)))
+        .collect();
+    Ok((
+        Table {
+            schema: schema.into(),
+            name: spec.name.clone(),
+            columns,
+        },
+        conflicts,
+    ))
+}
+
+async fn existing_columns(
+    client: &Client,
+    schema: &str,
+    table: &str,
+) -> Result<Vec<(String, String)>, Problem> {
+    let rows = client
+        .query(
+            "select a.attname::text, format_type(a.atttypid, a.atttypmod) \
+               from pg_attribute a join pg_class c on c.oid = a.attrelid \
+               join pg_namespace n on n.oid = c.relnamespace \
+              where n.nspname = $1 and c.relname = $2 and a.attnum > 0 and not a.attisdropped \
+              order by a.attnum",
+            &[&schema, &table],
+        )
+        .await
+        .map_err(|e| sql_problem(&e, "could not read the table's columns", "pg_attribute"))?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+}
+
+/// The column type behind `format_type`'s name; `None` for types inlet does not write (a
+/// column a person changed to something else is then left alone, its values kept in
+/// `_sync_extra`).
+fn column_type(format_type: &str) -> Option<ColumnType> {
+    Some(match format_type {
+        "text" => ColumnType::Text,
+        "bigint" => ColumnType::Bigint,
+        "double precision" => ColumnType::Double,
+        "numeric" => ColumnType::Numeric,
+        "boolean" => ColumnType::Boolean,
+        "timestamp with time zone" => ColumnType::Timestamptz,
+        "jsonb" => ColumnType::Jsonb,
+        "text[]" => ColumnType::TextArray,
+        _ => return None,
+    })
+}

@@ -1,0 +1,339 @@
+//! Writing a batch: one transaction holding the records, their change-log rows and the
+//! checkpoint, so the effect of each batch is all or nothing.
+//!
+//! 1. binary COPY of the batch into a session-local staging table;
+//! 2. one statement that keeps the newest change per id, merges upserts into the table
+//!    (`insert ... on conflict do update`) only where the stored version is not newer,
+//!    deletes (hard, leaving a tombstone; or soft, setting `_sync_deleted_at`) under the
+//!    same guard, and writes `_sync_event` rows with `old_record` and `changes`;
+//! 3. the checkpoint, accepted only if this batch's sequence number is above the stored
+//!    one: progress never moves backward, and a writer that lost its lock cannot commit;
+//! 4. `NOTIFY`, delivered at commit.
+
+use futures_util::pin_mut;
+use inlet_core::{Batch, Change, Phase};
+use serde_json::{Map, Value};
+use tokio_postgres::binary_copy::BinaryCopyInWriter;
+use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::Client;
+
+use crate::cell::{json_text, Cell};
+use crate::problem::Problem;
+use crate::read_role::sql_problem;
+use crate::sql::ident;
+use crate::tables::Table;
+
+/// What a delete does to the row.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeleteMode {
+    /// Remove the row (the default).
+    #[default]
+    Hard,
+    /// Keep the row and set `_sync_deleted_at`.
+    Soft,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+pub struct WriteOptions {
+    pub deletes: DeleteMode,
+    /// Record backfill batches in `_sync_event` too (`events.include_backfill`).
+    pub events_for_backfill: bool,
+}
+
+/// What one batch changed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct WriteStats {
+    pub inserted: i64,
+    pub updated: i64,
+    pub deleted: i64,
+    pub events: i64,
+    /// Values kept in `_sync_extra` because they did not fit their column.
+    pub extra_values: i64,
+}
+
+/// The NOTIFY channel woken when `_sync_event` rows commit; the payload is `schema.table`.
+pub const NOTIFY_CHANNEL: &str = "inlet_sync_event";
+
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    /// Another writer committed this stream's progress first: this one must stop.
+    #[error("another writer advanced stream {stream} past batch {batch_seq}; this writer stops")]
+    Fenced { stream: String, batch_seq: i64 },
+    #[error(transparent)]
+    Database(#[from] Problem),
+}
+
+/// Writes `batch` to `table`, and its checkpoint as stream `stream` at `batch_seq`.
+pub async fn write_batch(
+    client: &mut Client,
+    table: &Table,
+    stream: &str,
+    batch: &Batch,
+    batch_seq: i64,
+    options: WriteOptions,
+) -> Result<WriteStats, WriteError> {
+    let tx = client
+        .transaction()
+        .await
+        .map_err(|e| db(&e, "could not begin", "begin"))?;
+    let stage = stage_name(table);
+    let create = format!(
+        "create temp table if not exists {} ({}) on commit delete rows",
+        ident(&stage),
+        stage_columns(table).join(", ")
+    );
+    tx.batch_execute(&create)
+        .await
+        .map_err(|e| db(&e, "could not create staging", &create))?;
+
+    let mut extra_values = 0;
+    let copy = format!("copy {} from stdin (format binary)", ident(&stage));
+    let sink = tx
+        .copy_in(&copy)
+        .await
+        .map_err(|e| db(&e, "could not start COPY", &copy))?;
+    let writer = BinaryCopyInWriter::new(sink, &stage_types(table));
+    pin_mut!(writer);
+    for (ord, record) in batch.records.iter().enumerate() {
+        let (cells, extra) = match &record.change {
+            Change::Upsert(fields) => row_cells(table, fields, &mut extra_values),
+            Change::Delete => (vec![Cell::Null; table.columns.len()], Cell::Null),
+        };
+        let ord = ord as i32;
+        let deleted = matches!(record.change, Change::Delete);
+        let id = Cell::Text(record.id.clone());
+        let mut row: Vec<&(dyn ToSql + Sync)> = vec![&ord, &deleted, &id];
+        row.extend(cells.iter().map(|c| c as &(dyn ToSql + Sync)));
+        row.extend([
+            &extra as &(dyn ToSql + Sync),
+            &record.version.ts_micros,
+            &record.version.seq,
+        ]);
+        writer
+            .as_mut()
+            .write(&row)
+            .await
+            .map_err(|e| db(&e, "COPY into staging failed", &copy))?;
+    }
+    writer
+        .finish()
+        .await
+        .map_err(|e| db(&e, "COPY into staging failed", &copy))?;
+
+    let events = batch.phase == Phase::Live || options.events_for_backfill;
+    let merge = merge_sql(table, &stage, options.deletes);
+    let row = tx
+        .query_one(&merge, &[&table.name, &events])
+        .await
+        .map_err(|e| db(&e, &format!("could not merge into {}", table.name), &merge))?;
+    let stats = WriteStats {
+        inserted: row.get(0),
+        updated: row.get(1),
+        deleted: row.get(2),
+        events: row.get(3),
+        extra_values,
+    };
+
+    let s = ident(&table.schema);
+    let written = stats.inserted + stats.updated + stats.deleted;
+    let state = match batch.phase {
+        Phase::Backfill => "backfilling",
+        Phase::Live => "live",
+    };
+    let checkpoint = format!(
+        "insert into {s}._sync_state as st (stream, state, checkpoint, batch_seq, rows_written) \
+         values ($1, $2, $3::text::jsonb, $4, $5) \
+         on conflict (stream) do update set state = excluded.state, \
+           checkpoint = excluded.checkpoint, batch_seq = excluded.batch_seq, \
+           rows_written = st.rows_written + excluded.rows_written, error = null, updated_at = now() \
+         where st.batch_seq < excluded.batch_seq"
+    );
+    let checkpoint_json = json_text(&batch.checkpoint.0);
+    let accepted = tx
+        .execute(
+            &checkpoint,
+            &[&stream, &state, &checkpoint_json, &batch_seq, &written],
+        )
+        .await
+        .map_err(|e| db(&e, "could not store the checkpoint", &checkpoint))?;
+    if accepted != 1 {
+        return Err(WriteError::Fenced {
+            stream: stream.to_string(),
+            batch_seq,
+        });
+    }
+    if stats.events > 0 {
+        let payload = format!("{}.{}", table.schema, table.name);
+        tx.execute("select pg_notify($1, $2)", &[&NOTIFY_CHANNEL, &payload])
+            .await
+            .map_err(|e| db(&e, "could not notify", "pg_notify"))?;
+    }
+    tx.commit()
+        .await
+        .map_err(|e| db(&e, "could not commit the batch", "commit"))?;
+    Ok(stats)
+}
+
+/// The stored batch sequence of a stream (0 when it never wrote): a writer continues from it.
+pub async fn batch_seq(client: &Client, schema: &str, stream: &str) -> Result<i64, Problem> {
+    let sql = format!(
+        "select batch_seq from {}._sync_state where stream = $1",
+        ident(schema)
+    );
+    let rows = client
+        .query(&sql, &[&stream])
+        .await
+        .map_err(|e| sql_problem(&e, "could not read state", &sql))?;
+    Ok(rows.first().map(|r| r.get(0)).unwrap_or(0))
+}
+
+fn db(e: &tokio_postgres::Error, what: &str, statement: &str) -> WriteError {
+    WriteError::Database(sql_problem(e, what, statement))
+}
+
+/// One staging table per table shape; temp tables are private to the writer's session.
+fn stage_name(table: &Table) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325; // FNV-1a over the table's shape
+    for part in [&table.schema, &table.name]
+        .into_iter()
+        .chain(table.columns.iter().map(|(n, _)| n))
+    {
+        for b in part.bytes().chain([0]) {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    format!("inlet_stage_{h:016x}")
+}
+
+fn stage_columns(table: &Table) -> Vec<String> {
+    let mut cols = vec![
+        "_ord int4".to_string(),
+        "_deleted bool".into(),
+        "id text".into(),
+    ];
+    cols.extend(
+        table
+            .columns
+            .iter()
+            .map(|(n, t)| format!("{} {}", ident(n), t.sql())),
+    );
+    cols.extend([
+        "_sync_extra jsonb".into(),
+        "_ts int8".into(),
+        "_seq int8".into(),
+    ]);
+    cols
+}
+
+fn stage_types(table: &Table) -> Vec<Type> {
+    let mut types = vec![Type::INT4, Type::BOOL, Type::TEXT];
+    types.extend(table.columns.iter().map(|(_, t)| Cell::pg_type(*t)));
+    types.extend([Type::JSONB, Type::INT8, Type::INT8]);
+    types
+}
+
+/// The cells of an upsert, in column order, and `_sync_extra`: fields without a column, and
+/// values that do not fit theirs, keyed by field name.
+fn row_cells(
+    table: &Table,
+    fields: &Map<String, Value>,
+    extra_values: &mut i64,
+) -> (Vec<Cell>, Cell) {
+    let mut extra = Map::new();
+    let cells = table
+        .columns
+        .iter()
+        .map(|(name, ty)| match fields.get(name) {
+            None => Cell::Null,
+            Some(v) => Cell::from_json(v, *ty).unwrap_or_else(|| {
+                extra.insert(name.clone(), v.clone());
+                *extra_values += 1;
+                Cell::Null
+            }),
+        })
+        .collect();
+    for (k, v) in fields {
+        if k != "id" && !table.columns.iter().any(|(n, _)| n == k) {
+            extra.insert(k.clone(), v.clone());
+        }
+    }
+    let extra = if extra.is_empty() {
+        Cell::Null
+    } else {
+        Cell::Jsonb(json_text(&Value::Object(extra)))
+    };
+    (cells, extra)
+}
+
+/// The statement that applies the staged batch. `$1` = table name (event `object_type`),
+/// `$2` = whether to write `_sync_event` rows. Returns (inserted, updated, deleted, events).
+fn merge_sql(table: &Table, stage: &str, deletes: DeleteMode) -> String {
+    let t = format!("{}.{}", ident(&table.schema), ident(&table.name));
+    let s = ident(&table.schema);
+    let st = ident(stage);
+    let names: Vec<String> = table.columns.iter().map(|(n, _)| ident(n)).collect();
+    let data = names.iter().map(|n| format!("{n}, ")).collect::<String>();
+    let sets = names
+        .iter()
+        .map(|n| format!("{n} = excluded.{n}, "))
+        .collect::<String>();
+    let newer = "(t._sync_version_ts, t._sync_version_seq) <= (src._ts, src._seq)";
+    let remove = match deletes {
+        DeleteMode::Hard => format!("delete from {t} t using src where src._deleted and t.id = src.id and {newer} returning t.*"),
+        DeleteMode::Soft => format!(
+            "update {t} t set _sync_deleted_at = now(), _sync_updated_at = now(), \
+             _sync_version_ts = src._ts, _sync_version_seq = src._seq \
+             from src where src._deleted and t.id = src.id and t._sync_deleted_at is null and {newer} \
+             returning t.*"
+        ),
+    };
+    let hidden = "- '_sync_version_ts' - '_sync_version_seq'";
+    format!(
+        "with src as (
+           select distinct on (id) * from {st} order by id, _ts desc, _seq desc, _ord desc),
+         old as (select t.* from {t} t join src on src.id = t.id),
+         up as (
+           insert into {t} as t (id, {data}_sync_extra, _sync_version_ts, _sync_version_seq, _sync_deleted_at)
+           select id, {data}_sync_extra, _ts, _seq, null from src
+            where not src._deleted and not exists (
+              select 1 from {s}._sync_tombstone z where z.object_type = $1 and z.id = src.id
+                 and (z.version_ts, z.version_seq) > (src._ts, src._seq))
+           on conflict (id) do update set {sets}_sync_extra = excluded._sync_extra,
+              _sync_version_ts = excluded._sync_version_ts, _sync_version_seq = excluded._sync_version_seq,
+              _sync_deleted_at = null, _sync_updated_at = now()
+            where (t._sync_version_ts, t._sync_version_seq)
+               <= (excluded._sync_version_ts, excluded._sync_version_seq)
+           returning t.*),
+         del as ({remove}),
+         tomb as (
+           insert into {s}._sync_tombstone as z (object_type, id, version_ts, version_seq)
+           select $1, id, _ts, _seq from src where _deleted
+           on conflict (object_type, id) do update set version_ts = excluded.version_ts,
+              version_seq = excluded.version_seq, deleted_at = now()
+            where (z.version_ts, z.version_seq) < (excluded.version_ts, excluded.version_seq)),
+         changed as (
+           select case when o.id is null then 'insert' else 'update' end as kind, u.id,
+                  to_jsonb(u) {hidden} as record, to_jsonb(o) {hidden} as old_record
+             from up u left join old o on o.id = u.id
+           union all
+           select 'delete', d.id, to_jsonb(d) {hidden}, null from del d),
+         diffed as (
+           select c.*, (select coalesce(jsonb_object_agg(n.key, n.value), '{{}}'::jsonb)
+                          from jsonb_each(c.record) n
+                         where n.key not like '\\_sync\\_%' and (c.old_record -> n.key) is distinct from n.value) as changes
+             from changed c),
+         ev as (
+           insert into {s}._sync_event (event_type, object_type, record_id, payload)
+           select kind, $1, id, case kind
+                    when 'update' then jsonb_build_object('record_id', id, 'record', record,
+                                         'old_record', old_record, 'changes', changes)
+                    else jsonb_build_object('record_id', id, 'record', record) end
+             from diffed where $2 and (kind <> 'update' or changes <> '{{}}'::jsonb)
+           returning 1)
+         select (select count(*) from diffed where kind = 'insert'),
+                (select count(*) from diffed where kind = 'update' and changes <> '{{}}'::jsonb),
+                (select count(*) from diffed where kind = 'delete'),
+                (select count(*) from ev)",
+    )
+}

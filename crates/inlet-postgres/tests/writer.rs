@@ -1,0 +1,538 @@
+//! The writer against real servers (every version in `INLET_TEST_PG_VERSIONS`): ordering by
+//! source version, deletes that stay deleted, the change log, checkpoints that never move
+//! backward, additive evolution, and values kept when they do not fit their column.
+
+use futures_util::StreamExt;
+use inlet_core::{Batch, Checkpoint, Column, ColumnType, Phase, Record, StreamSpec, Version};
+use inlet_postgres::tables::{ensure_schema, ensure_table, Table};
+use inlet_postgres::writer::{write_batch, DeleteMode, WriteError, WriteOptions, WriteStats};
+use inlet_postgres::{connect, ConnectOptions, Secret, SslMode};
+use inlet_testkit::{shared, versions, Cluster, ClusterSpec, HbaConn, HbaMethod, HbaRule};
+use serde_json::{json, Value};
+use tokio_postgres::Client;
+
+const SYNC: &str = "writer_sync";
+const READER: &str = "writer_read";
+const PASSWORD: &str = "pw";
+
+async fn cluster(major: u32) -> &'static Cluster {
+    shared(&format!("writer-{major}"), || {
+        ClusterSpec::new(major).hba(HbaRule::new(
+            HbaConn::Host,
+            "all",
+            "all",
+            HbaMethod::ScramSha256,
+        ))
+    })
+}
+
+/// A fresh database with a sync user that owns nothing but what it creates.
+async fn sync_client(c: &Cluster) -> Client {
+    c.create_user(SYNC, PASSWORD).await;
+    c.exec(&format!(
+        "do $$ begin create role {READER}; exception when duplicate_object then null; end $$"
+    ))
+    .await;
+    let db = c.create_database().await;
+    c.exec(&format!("grant connect, create on database {db} to {SYNC}"))
+        .await;
+    let o = ConnectOptions {
+        host: c.host().into(),
+        port: c.port,
+        dbname: db,
+        user: SYNC.into(),
+        password: Some(Secret::new(PASSWORD)),
+        sslmode: SslMode::Disable,
+        ..ConnectOptions::default()
+    };
+    connect(&o).await.expect("sync user connects").client
+}
+
+fn spec(columns: &[(&str, ColumnType)]) -> StreamSpec {
+    StreamSpec {
+        name: "customer".into(),
+        columns: columns.iter().map(|(n, t)| Column::new(*n, *t)).collect(),
+    }
+}
+
+async fn prepared(client: &Client, columns: &[(&str, ColumnType)]) -> Table {
+    ensure_schema(client, "stripe", READER)
+        .await
+        .expect("schema");
+    ensure_table(client, "stripe", &spec(columns))
+        .await
+        .expect("table")
+        .0
+}
+
+fn up(id: &str, ts: i64, fields: Value) -> Record {
+    Record::upsert(
+        id,
+        Version::new(ts, 0),
+        fields.as_object().cloned().unwrap_or_default(),
+    )
+}
+
+fn batch(records: Vec<Record>, phase: Phase, n: i64) -> Batch {
+    Batch {
+        records,
+        checkpoint: Checkpoint(json!({"page": n})),
+        phase,
+    }
+}
+
+struct Stream {
+    table: Table,
+    seq: i64,
+    options: WriteOptions,
+}
+
+impl Stream {
+    async fn write(
+        &mut self,
+        client: &mut Client,
+        records: Vec<Record>,
+        phase: Phase,
+    ) -> WriteStats {
+        self.seq += 1;
+        let b = batch(records, phase, self.seq);
+        write_batch(client, &self.table, "customer", &b, self.seq, self.options)
+            .await
+            .unwrap_or_else(|e| panic!("batch {} failed: {e}", self.seq))
+    }
+}
+
+async fn names(client: &Client) -> Vec<(String, Option<String>)> {
+    client
+        .query("select id, name from stripe.customer order by id", &[])
+        .await
+        .expect("select")
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect()
+}
+
+fn row(id: &str, name: &str) -> (String, Option<String>) {
+    (id.to_string(), Some(name.to_string()))
+}
+
+const NAME: [(&str, ColumnType); 1] = [("name", ColumnType::Text)];
+
+#[tokio::test]
+async fn live_changes_are_merged_and_logged_with_old_record_and_changes() {
+    for v in versions() {
+        let mut client = sync_client(cluster(v).await).await;
+        let mut s = Stream {
+            table: prepared(&client, &NAME).await,
+            seq: 0,
+            options: WriteOptions::default(),
+        };
+        let backfill = vec![
+            up("cus_1", 10, json!({"name": "Ada"})),
+            up("cus_2", 10, json!({"name": "Bob"})),
+        ];
+        let stats = s.write(&mut client, backfill, Phase::Backfill).await;
+        assert_eq!(
+            (stats.inserted, stats.events),
+            (2, 0),
+            "PG {v}: backfill is not logged"
+        );
+
+        let live = vec![
+            up("cus_1", 20, json!({"name": "Ada L."})),
+            up("cus_3", 20, json!({"name": "Cy"})),
+            Record::delete("cus_2", Version::new(20, 0)),
+        ];
+        let stats = s.write(&mut client, live, Phase::Live).await;
+        assert_eq!(
+            (stats.inserted, stats.updated, stats.deleted, stats.events),
+            (1, 1, 1, 3),
+            "PG {v}"
+        );
+        assert_eq!(
+            names(&client).await,
+            vec![row("cus_1", "Ada L."), row("cus_3", "Cy")]
+        );
+
+        let events = client
+            .query(
+                "select event_type, record_id, payload from stripe._sync_event order by id",
+                &[],
+            )
+            .await
+            .expect("events");
+        let by_type = |t: &str| -> Value {
+            events
+                .iter()
+                .find(|r| r.get::<_, String>(0) == t)
+                .map(|r| r.get(2))
+                .expect(t)
+        };
+        let update = by_type("update");
+        assert_eq!(update["record_id"], "cus_1");
+        assert_eq!(update["record"]["name"], "Ada L.");
+        assert_eq!(update["old_record"]["name"], "Ada");
+        assert_eq!(
+            update["changes"],
+            json!({"name": "Ada L."}),
+            "PG {v}: {update}"
+        );
+        assert_eq!(by_type("insert")["record"]["name"], "Cy");
+        assert_eq!(
+            by_type("delete")["record"]["name"],
+            "Bob",
+            "a delete logs what was deleted"
+        );
+        assert!(
+            update["record"].get("_sync_version_ts").is_none(),
+            "internal columns stay out"
+        );
+
+        let state = client
+            .query_one(
+                "select state, checkpoint, batch_seq, rows_written from stripe._sync_state",
+                &[],
+            )
+            .await
+            .expect("state");
+        assert_eq!(state.get::<_, String>(0), "live");
+        assert_eq!(state.get::<_, Value>(1), json!({"page": 2}));
+        assert_eq!((state.get::<_, i64>(2), state.get::<_, i64>(3)), (2, 5));
+    }
+}
+
+#[tokio::test]
+async fn older_version_never_overwrites_newer_and_a_tie_keeps_the_later_change() {
+    for v in versions() {
+        let mut client = sync_client(cluster(v).await).await;
+        let mut s = Stream {
+            table: prepared(&client, &NAME).await,
+            seq: 0,
+            options: WriteOptions::default(),
+        };
+        s.write(
+            &mut client,
+            vec![up("cus_1", 50, json!({"name": "new"}))],
+            Phase::Live,
+        )
+        .await;
+        let stats = s
+            .write(
+                &mut client,
+                vec![up("cus_1", 40, json!({"name": "old"}))],
+                Phase::Live,
+            )
+            .await;
+        assert_eq!((stats.updated, stats.events), (0, 0), "PG {v}");
+        assert_eq!(names(&client).await, vec![row("cus_1", "new")]);
+        // Same version, applied later: the later change wins.
+        s.write(
+            &mut client,
+            vec![up("cus_1", 50, json!({"name": "same second, later"}))],
+            Phase::Live,
+        )
+        .await;
+        assert_eq!(
+            names(&client).await,
+            vec![row("cus_1", "same second, later")],
+            "PG {v}"
+        );
+        // Within one batch: the newest version, then the later position, wins.
+        let mixed = vec![
+            up("cus_2", 70, json!({"name": "b-70"})),
+            up("cus_2", 60, json!({"name": "b-60"})),
+            up("cus_2", 70, json!({"name": "b-70-later"})),
+        ];
+        s.write(&mut client, mixed, Phase::Live).await;
+        assert_eq!(
+            names(&client).await[1],
+            row("cus_2", "b-70-later"),
+            "PG {v}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_deleted_row_stays_deleted_when_an_older_change_arrives_late() {
+    for v in versions() {
+        for mode in [DeleteMode::Hard, DeleteMode::Soft] {
+            let mut client = sync_client(cluster(v).await).await;
+            let options = WriteOptions {
+                deletes: mode,
+                ..WriteOptions::default()
+            };
+            let mut s = Stream {
+                table: prepared(&client, &NAME).await,
+                seq: 0,
+                options,
+            };
+            s.write(
+                &mut client,
+                vec![up("cus_1", 10, json!({"name": "a"}))],
+                Phase::Live,
+            )
+            .await;
+            s.write(
+                &mut client,
+                vec![Record::delete("cus_1", Version::new(30, 0))],
+                Phase::Live,
+            )
+            .await;
+            s.write(
+                &mut client,
+                vec![up("cus_1", 20, json!({"name": "late"}))],
+                Phase::Live,
+            )
+            .await;
+            // Deleted before it was ever seen: still no resurrection by an older change.
+            s.write(
+                &mut client,
+                vec![Record::delete("cus_9", Version::new(30, 0))],
+                Phase::Live,
+            )
+            .await;
+            s.write(
+                &mut client,
+                vec![up("cus_9", 20, json!({"name": "late"}))],
+                Phase::Live,
+            )
+            .await;
+            let live = client
+                .query(
+                    "select id, name from stripe.customer where _sync_deleted_at is null",
+                    &[],
+                )
+                .await
+                .expect("select");
+            assert!(
+                live.is_empty(),
+                "PG {v} {mode:?}: resurrected {:?}",
+                live.len()
+            );
+            if mode == DeleteMode::Soft {
+                let kept: i64 = client
+                    .query_one(
+                        "select count(*) from stripe.customer where _sync_deleted_at is not null",
+                        &[],
+                    )
+                    .await
+                    .expect("count")
+                    .get(0);
+                assert_eq!(kept, 1, "PG {v}: a soft delete keeps the row");
+            }
+            s.write(
+                &mut client,
+                vec![up("cus_1", 40, json!({"name": "back"}))],
+                Phase::Live,
+            )
+            .await;
+            let back = client
+                .query(
+                    "select name from stripe.customer where _sync_deleted_at is null",
+                    &[],
+                )
+                .await
+                .expect("select");
+            assert_eq!(
+                back.len(),
+                1,
+                "PG {v} {mode:?}: a newer change brings it back"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn replaying_a_batch_changes_nothing_and_a_stale_writer_is_fenced() {
+    for v in versions() {
+        let mut client = sync_client(cluster(v).await).await;
+        let table = prepared(&client, &NAME).await;
+        let records = vec![
+            up("cus_1", 10, json!({"name": "a"})),
+            Record::delete("cus_2", Version::new(10, 0)),
+        ];
+        let opts = WriteOptions::default();
+        let first = write_batch(
+            &mut client,
+            &table,
+            "customer",
+            &batch(records.clone(), Phase::Live, 1),
+            1,
+            opts,
+        )
+        .await
+        .expect("first");
+        assert_eq!(first.inserted, 1);
+        let replay = write_batch(
+            &mut client,
+            &table,
+            "customer",
+            &batch(records.clone(), Phase::Live, 2),
+            2,
+            opts,
+        )
+        .await
+        .expect("replay");
+        assert_eq!(
+            (replay.inserted, replay.updated, replay.events),
+            (0, 0, 0),
+            "PG {v}: {replay:?}"
+        );
+
+        // A writer still at batch 2 (it lost its lock) cannot commit anything.
+        let stale = vec![up("cus_1", 99, json!({"name": "stale writer"}))];
+        let err = write_batch(
+            &mut client,
+            &table,
+            "customer",
+            &batch(stale, Phase::Live, 2),
+            2,
+            opts,
+        )
+        .await;
+        assert!(
+            matches!(err, Err(WriteError::Fenced { batch_seq: 2, .. })),
+            "PG {v}: {err:?}"
+        );
+        assert_eq!(
+            names(&client).await,
+            vec![row("cus_1", "a")],
+            "PG {v}: the fenced batch left no trace"
+        );
+        let seq: i64 = client
+            .query_one("select batch_seq from stripe._sync_state", &[])
+            .await
+            .expect("seq")
+            .get(0);
+        assert_eq!(seq, 2, "progress never moves backward");
+    }
+}
+
+#[tokio::test]
+async fn new_fields_become_columns_and_misfits_are_kept_in_sync_extra() {
+    for v in versions() {
+        let mut client = sync_client(cluster(v).await).await;
+        let mut s = Stream {
+            table: prepared(&client, &NAME).await,
+            seq: 0,
+            options: WriteOptions::default(),
+        };
+        s.write(
+            &mut client,
+            vec![up("cus_1", 10, json!({"name": "a", "surprise": {"x": 1}}))],
+            Phase::Live,
+        )
+        .await;
+
+        let wider = [
+            ("name", ColumnType::Text),
+            ("balance", ColumnType::Bigint),
+            ("created", ColumnType::Timestamptz),
+        ];
+        let (table, conflicts) = ensure_table(&client, "stripe", &spec(&wider))
+            .await
+            .expect("evolve");
+        assert!(conflicts.is_empty());
+        s.table = table;
+        let stats = s
+            .write(
+                &mut client,
+                vec![up(
+                    "cus_2",
+                    10,
+                    json!({"name": "b", "balance": "not a number", "created": 1700000000}),
+                )],
+                Phase::Live,
+            )
+            .await;
+        assert_eq!(stats.extra_values, 1, "PG {v}");
+        let r = client
+            .query_one("select balance, _sync_extra, extract(epoch from created)::bigint from stripe.customer where id = 'cus_2'", &[])
+            .await
+            .expect("row");
+        assert_eq!(r.get::<_, Option<i64>>(0), None);
+        assert_eq!(
+            r.get::<_, Value>(1),
+            json!({"balance": "not a number"}),
+            "PG {v}: kept, readable"
+        );
+        assert_eq!(r.get::<_, i64>(2), 1_700_000_000);
+        let first: Value = client
+            .query_one(
+                "select _sync_extra from stripe.customer where id = 'cus_1'",
+                &[],
+            )
+            .await
+            .expect("row")
+            .get(0);
+        assert_eq!(
+            first,
+            json!({"surprise": {"x": 1}}),
+            "a field without a column is kept too"
+        );
+
+        let retyped = [("name", ColumnType::Bigint)];
+        let (_, conflicts) = ensure_table(&client, "stripe", &spec(&retyped))
+            .await
+            .expect("evolve");
+        assert_eq!(
+            conflicts.len(),
+            1,
+            "PG {v}: a type change is reported, not applied"
+        );
+        assert_eq!(conflicts[0].in_table, "text");
+    }
+}
+
+#[tokio::test]
+async fn committed_changes_notify_listeners() {
+    for v in versions() {
+        let c = cluster(v).await;
+        let mut client = sync_client(c).await;
+        let db: String = client
+            .query_one("select current_database()::text", &[])
+            .await
+            .expect("db")
+            .get(0);
+        let mut s = Stream {
+            table: prepared(&client, &NAME).await,
+            seq: 0,
+            options: WriteOptions::default(),
+        };
+
+        let mut cfg = tokio_postgres::Config::new();
+        cfg.host_path(c.socket_dir())
+            .port(c.port)
+            .user("postgres")
+            .dbname(&db);
+        let (listener, mut conn) = cfg.connect(tokio_postgres::NoTls).await.expect("listener");
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            let mut messages = futures_util::stream::poll_fn(move |cx| conn.poll_message(cx));
+            while let Some(Ok(m)) = messages.next().await {
+                if let tokio_postgres::AsyncMessage::Notification(n) = m {
+                    let _ = tx.send((n.channel().to_string(), n.payload().to_string()));
+                }
+            }
+        });
+        listener
+            .batch_execute("listen inlet_sync_event")
+            .await
+            .expect("listen");
+        s.write(
+            &mut client,
+            vec![up("cus_1", 10, json!({"name": "a"}))],
+            Phase::Live,
+        )
+        .await;
+        let got = tokio::time::timeout(std::time::Duration::from_secs(10), rx.recv()).await;
+        assert_eq!(
+            got.ok().flatten(),
+            Some((
+                "inlet_sync_event".to_string(),
+                "stripe.customer".to_string()
+            )),
+            "PG {v}"
+        );
+    }
+}
