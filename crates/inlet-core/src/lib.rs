@@ -11,12 +11,14 @@
 //! the later change.
 
 mod batch;
+mod engine;
 mod error;
 mod record;
 mod source;
 mod stream;
 
 pub use batch::{Batch, Checkpoint, Phase};
+pub use engine::{run_stream, EngineError, Outcome, Sink, StreamState};
 pub use error::{Action, ErrorKind, SourceError};
 pub use record::{Change, Record, Version};
 pub use source::{BatchStream, Source};

@@ -15,6 +15,7 @@ mod probe;
 mod problem;
 pub mod read_role;
 pub mod setup;
+pub mod sink;
 pub mod sql;
 pub mod tables;
 mod tls;

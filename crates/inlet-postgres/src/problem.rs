@@ -54,6 +54,8 @@ pub enum ProblemKind {
     ServerStarting,
     /// The server is older than PostgreSQL 10.
     VersionTooOld,
+    /// Another inlet process holds this sync's lock.
+    AlreadyRunning,
     /// The server refused for a reason not listed above; its own message is included.
     ServerError,
 }
@@ -84,11 +86,12 @@ impl ProblemKind {
             ProblemKind::TooManyConnections => "too_many_connections",
             ProblemKind::ServerStarting => "server_starting",
             ProblemKind::VersionTooOld => "version_too_old",
+            ProblemKind::AlreadyRunning => "already_running",
             ProblemKind::ServerError => "server_error",
         }
     }
 
-    pub const ALL: [ProblemKind; 23] = [
+    pub const ALL: [ProblemKind; 24] = [
         ProblemKind::InvalidOption,
         ProblemKind::Dns,
         ProblemKind::Timeout,
@@ -111,6 +114,7 @@ impl ProblemKind {
         ProblemKind::TooManyConnections,
         ProblemKind::ServerStarting,
         ProblemKind::VersionTooOld,
+        ProblemKind::AlreadyRunning,
         ProblemKind::ServerError,
     ];
 }

@@ -318,11 +318,14 @@ fn merge_sql(table: &Table, stage: &str, deletes: DeleteMode) -> String {
              from up u left join old o on o.id = u.id
            union all
            select 'delete', d.id, to_jsonb(d) {hidden}, null from del d),
+         -- The change log follows the source's order, whatever the kind of change.
+         ordered as (
+           select c.*, src._ts, src._seq, src._ord from changed c join src on src.id = c.id),
          diffed as (
            select c.*, (select coalesce(jsonb_object_agg(n.key, n.value), '{{}}'::jsonb)
                           from jsonb_each(c.record) n
                          where n.key not like '\\_sync\\_%' and (c.old_record -> n.key) is distinct from n.value) as changes
-             from changed c),
+             from ordered c),
          ev as (
            insert into {s}._sync_event (event_type, object_type, record_id, payload)
            select kind, $1, id, case kind
@@ -330,6 +333,7 @@ fn merge_sql(table: &Table, stage: &str, deletes: DeleteMode) -> String {
                                          'old_record', old_record, 'changes', changes)
                     else jsonb_build_object('record_id', id, 'record', record) end
              from diffed where $2 and (kind <> 'update' or changes <> '{{}}'::jsonb)
+            order by _ts, _seq, _ord
            returning 1)
          select (select count(*) from diffed where kind = 'insert'),
                 (select count(*) from diffed where kind = 'update' and changes <> '{{}}'::jsonb),

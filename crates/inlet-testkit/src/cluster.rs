@@ -115,6 +115,7 @@ impl ClusterSpec {
                         dir,
                         child,
                         version_num,
+                        roles: Default::default(),
                     }
                 }
                 Err(failure) => {
@@ -181,6 +182,9 @@ pub struct Cluster {
     dir: PathBuf,
     child: Child,
     version_num: u32,
+    /// Role changes from concurrent tests are serialised: two `ALTER ROLE` of one role at
+    /// once fail with "tuple concurrently updated".
+    roles: tokio::sync::Mutex<()>,
 }
 
 impl Cluster {
@@ -264,6 +268,7 @@ impl Cluster {
             "create_user: name or password contains the dollar-quote tag $tk$"
         );
         // Not DROP + CREATE: DROP ROLE fails once the role owns objects or holds grants.
+        let _serialised = self.roles.lock().await;
         self.exec(&format!(
             "DO $tk$ BEGIN
                 CREATE ROLE {role} LOGIN PASSWORD {password};

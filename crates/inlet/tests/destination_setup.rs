@@ -2,11 +2,9 @@
 //! manual setup, verify, grant and revoke, and the least-privilege promises, proven by
 //! trying what each role must not be able to do. Every version in `INLET_TEST_PG_VERSIONS`.
 
-use std::collections::HashSet;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::OnceLock;
 
 use inlet_postgres::{connect, ConnectOptions, Secret, Session, SslMode};
 use inlet_testkit::{
@@ -26,13 +24,8 @@ async fn cluster(major: u32) -> &'static Cluster {
             HbaMethod::ScramSha256,
         ))
     });
-    // Once per cluster: concurrent `alter role` on one role collide.
-    static DONE: OnceLock<tokio::sync::Mutex<HashSet<u32>>> = OnceLock::new();
-    let mut done = DONE.get_or_init(Default::default).lock().await;
-    if done.insert(major) {
-        c.exec(&format!("alter role postgres password '{ADMIN_PASSWORD}'"))
-            .await;
-    }
+    // Through the test kit, which serialises role changes (concurrent ALTER ROLE collide).
+    c.create_user("postgres", ADMIN_PASSWORD).await;
     c
 }
 

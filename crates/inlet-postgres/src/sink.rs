@@ -1,0 +1,188 @@
+//! The destination as the engine sees it: one session that holds the sync's advisory lock
+//! and does every write, so two processes can never interleave writes to one schema, and a
+//! process that lost its session (and with it the lock) cannot write stale data.
+
+use std::collections::HashMap;
+
+use inlet_core::{Batch, Checkpoint, Sink, StreamSpec, StreamState};
+use serde_json::Value;
+use tokio_postgres::Client;
+
+use crate::problem::{Problem, ProblemKind};
+use crate::read_role::sql_problem;
+use crate::sql::ident;
+use crate::tables::{ensure_schema, ensure_table, Table, TypeConflict};
+use crate::writer::{batch_seq, write_batch, WriteError, WriteOptions, WriteStats};
+
+#[derive(Debug)]
+pub struct PgSink {
+    client: Client,
+    schema: String,
+    tables: HashMap<String, Table>,
+    seqs: HashMap<String, i64>,
+    options: WriteOptions,
+    /// Totals since this sink opened, per stream.
+    pub stats: HashMap<String, WriteStats>,
+    /// Columns whose type in the destination differs from the stream's (reported, kept).
+    pub conflicts: Vec<TypeConflict>,
+}
+
+impl PgSink {
+    /// Takes the lock for `schema` on `client`'s session, then prepares the schema and a
+    /// table per stream. Refused, naming the holder, when another session has the lock.
+    pub async fn open(
+        client: Client,
+        schema: &str,
+        read_role: &str,
+        streams: &[StreamSpec],
+        options: WriteOptions,
+    ) -> Result<Self, Problem> {
+        let key = lock_key(schema);
+        let locked: bool = client
+            .query_one("select pg_try_advisory_lock($1)", &[&key])
+            .await
+            .map_err(|e| sql_problem(&e, "could not take the sync lock", "pg_try_advisory_lock"))?
+            .get(0);
+        if !locked {
+            return Err(already_running(&client, schema, key).await);
+        }
+        ensure_schema(&client, schema, read_role).await?;
+        let mut sink = PgSink {
+            client,
+            schema: schema.to_string(),
+            tables: HashMap::new(),
+            seqs: HashMap::new(),
+            options,
+            stats: HashMap::new(),
+            conflicts: Vec::new(),
+        };
+        for spec in streams {
+            let (table, conflicts) = ensure_table(&sink.client, schema, spec).await?;
+            sink.conflicts.extend(conflicts);
+            let seq = batch_seq(&sink.client, schema, &spec.name).await?;
+            sink.seqs.insert(spec.name.clone(), seq);
+            sink.tables.insert(spec.name.clone(), table);
+        }
+        Ok(sink)
+    }
+
+    fn table(&self, stream: &str) -> Result<&Table, WriteError> {
+        self.tables.get(stream).ok_or_else(|| {
+            WriteError::Database(Problem::new(
+                ProblemKind::ServerError,
+                format!("stream {stream} was not prepared"),
+                "",
+            ))
+        })
+    }
+
+    async fn exec(
+        &self,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<(), WriteError> {
+        self.client
+            .execute(sql, params)
+            .await
+            .map(|_| ())
+            .map_err(|e| {
+                WriteError::Database(sql_problem(&e, "could not update stream state", sql))
+            })
+    }
+}
+
+impl Sink for PgSink {
+    type Error = WriteError;
+
+    async fn checkpoint(&mut self, stream: &str) -> Result<Option<Checkpoint>, WriteError> {
+        let sql = format!(
+            "select checkpoint from {}._sync_state where stream = $1",
+            ident(&self.schema)
+        );
+        let rows = self.client.query(&sql, &[&stream]).await.map_err(|e| {
+            WriteError::Database(sql_problem(&e, "could not read the checkpoint", &sql))
+        })?;
+        Ok(rows
+            .first()
+            .and_then(|r| r.get::<_, Option<Value>>(0))
+            .map(Checkpoint))
+    }
+
+    async fn write(&mut self, stream: &str, batch: &Batch) -> Result<(), WriteError> {
+        let seq = self.seqs.get(stream).copied().unwrap_or(0) + 1;
+        let table = self.table(stream)?.clone();
+        let stats = write_batch(&mut self.client, &table, stream, batch, seq, self.options).await?;
+        self.seqs.insert(stream.to_string(), seq);
+        let total = self.stats.entry(stream.to_string()).or_default();
+        total.inserted += stats.inserted;
+        total.updated += stats.updated;
+        total.deleted += stats.deleted;
+        total.events += stats.events;
+        total.extra_values += stats.extra_values;
+        Ok(())
+    }
+
+    async fn set_state(&mut self, stream: &str, state: &StreamState) -> Result<(), WriteError> {
+        let (name, error) = match state {
+            StreamState::Pending => ("pending", None),
+            StreamState::Backfilling => ("backfilling", None),
+            StreamState::Live => ("live", None),
+            StreamState::Errored { .. } => ("errored", serde_json::to_value(state).ok()),
+        };
+        let sql = format!(
+            "insert into {}._sync_state as st (stream, state, error) values ($1, $2, $3) \
+             on conflict (stream) do update set state = excluded.state, error = excluded.error, \
+             updated_at = now()",
+            ident(&self.schema)
+        );
+        self.exec(&sql, &[&stream, &name, &error]).await
+    }
+
+    async fn reset(&mut self, stream: &str) -> Result<(), WriteError> {
+        // The batch sequence stays: it only ever grows, whatever happens to the checkpoint.
+        let sql = format!(
+            "update {}._sync_state set checkpoint = null where stream = $1",
+            ident(&self.schema)
+        );
+        self.exec(&sql, &[&stream]).await
+    }
+}
+
+/// The advisory-lock key of a sync: a stable 64-bit hash of its schema name.
+pub fn lock_key(schema: &str) -> i64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in "inlet:".bytes().chain(schema.bytes()) {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    h as i64
+}
+
+async fn already_running(client: &Client, schema: &str, key: i64) -> Problem {
+    // A bigint advisory key shows in pg_locks as classid (high half) and objid (low half);
+    // advisory locks are per database, and pg_locks shows every database's.
+    let holder = client
+        .query_opt(
+            "select a.pid, coalesce(a.application_name, ''), coalesce(host(a.client_addr), 'local') \
+               from pg_locks l join pg_stat_activity a on a.pid = l.pid \
+              where l.locktype = 'advisory' and l.granted and l.objsubid = 1 \
+                and l.database = (select oid from pg_database where datname = current_database()) \
+                and l.classid::bigint = (($1::bigint >> 32) & 4294967295) \
+                and l.objid::bigint = ($1::bigint & 4294967295)",
+            &[&key],
+        )
+        .await
+        .map_err(|e| tracing::debug!(error = %e, "could not name the lock holder"))
+        .ok()
+        .flatten()
+        .map(|r| {
+            let (pid, app, addr): (i32, String, String) = (r.get(0), r.get(1), r.get(2));
+            format!(" (server process {pid}, application \"{app}\", from {addr})")
+        })
+        .unwrap_or_default();
+    Problem::new(
+        ProblemKind::AlreadyRunning,
+        format!("another inlet process is already syncing schema \"{schema}\"{holder}"),
+        "run one `inlet run` per sync (others wait and take over when it stops), or stop the \
+         other process first",
+    )
+}
