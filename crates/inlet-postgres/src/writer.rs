@@ -188,6 +188,36 @@ pub async fn batch_seq(client: &Client, schema: &str, stream: &str) -> Result<i6
     Ok(rows.first().map(|r| r.get(0)).unwrap_or(0))
 }
 
+/// Deletes `_sync_event` rows older than `keep`, `chunk` rows per transaction, so no
+/// statement holds locks for long and consumers reading the log are never blocked. Returns
+/// how many rows went.
+pub async fn prune_events(
+    client: &Client,
+    schema: &str,
+    keep: std::time::Duration,
+    chunk: i64,
+) -> Result<u64, Problem> {
+    let sql = format!(
+        "delete from {s}._sync_event where id in (
+           select id from {s}._sync_event
+            where inserted_at < now() - make_interval(secs => $1)
+            order by id limit $2)",
+        s = ident(schema)
+    );
+    let keep_secs = keep.as_secs_f64();
+    let mut total = 0;
+    loop {
+        let n = client
+            .execute(&sql, &[&keep_secs, &chunk])
+            .await
+            .map_err(|e| sql_problem(&e, "could not prune _sync_event", &sql))?;
+        total += n;
+        if n < chunk.max(1) as u64 {
+            return Ok(total);
+        }
+    }
+}
+
 fn db(e: &tokio_postgres::Error, what: &str, statement: &str) -> WriteError {
     WriteError::Database(sql_problem(e, what, statement))
 }

@@ -5,7 +5,9 @@
 use futures_util::StreamExt;
 use inlet_core::{Batch, Checkpoint, Column, ColumnType, Phase, Record, StreamSpec, Version};
 use inlet_postgres::tables::{ensure_schema, ensure_table, Table};
-use inlet_postgres::writer::{write_batch, DeleteMode, WriteError, WriteOptions, WriteStats};
+use inlet_postgres::writer::{
+    prune_events, write_batch, DeleteMode, WriteError, WriteOptions, WriteStats,
+};
 use inlet_postgres::{connect, ConnectOptions, Secret, SslMode};
 use inlet_testkit::{shared, versions, Cluster, ClusterSpec, HbaConn, HbaMethod, HbaRule};
 use serde_json::{json, Value};
@@ -534,5 +536,36 @@ async fn committed_changes_notify_listeners() {
             )),
             "PG {v}"
         );
+    }
+}
+
+#[tokio::test]
+async fn old_change_log_rows_are_pruned_in_small_steps_and_recent_ones_kept() {
+    for v in versions() {
+        let mut client = sync_client(cluster(v).await).await;
+        let mut s = Stream {
+            table: prepared(&client, &NAME).await,
+            seq: 0,
+            options: WriteOptions::default(),
+        };
+        let records = (0..25)
+            .map(|i| up(&format!("cus_{i}"), 10, json!({"name": "x"})))
+            .collect();
+        s.write(&mut client, records, Phase::Live).await;
+        client
+            .batch_execute("update stripe._sync_event set inserted_at = now() - interval '8 days' where id in (select id from stripe._sync_event order by id limit 20)")
+            .await
+            .expect("age some events");
+        let week = std::time::Duration::from_secs(7 * 24 * 3600);
+        let pruned = prune_events(&client, "stripe", week, 3)
+            .await
+            .expect("prune");
+        assert_eq!(pruned, 20, "PG {v}");
+        let left: i64 = client
+            .query_one("select count(*) from stripe._sync_event", &[])
+            .await
+            .expect("count")
+            .get(0);
+        assert_eq!(left, 5, "PG {v}: recent events are kept");
     }
 }
