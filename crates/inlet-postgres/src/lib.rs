@@ -4,13 +4,15 @@
 //! The contract that matters: [`connect`] speaks every libpq `sslmode` with libpq's meaning,
 //! and every failure is a [`Problem`] with a stable [`ProblemKind`], classified by error type
 //! and SQLSTATE (never by message text), a message, and a fix. Passwords never appear in
-//! either.
+//! either. Through an SSH bastion ([`ssh`]), the same holds: the session runs over an SSH
+//! channel, and the bastion's host key is verified (known_hosts, or pinned on first use).
 
 mod connect;
 mod diagnose;
 mod options;
 mod probe;
 mod problem;
+pub mod ssh;
 mod tls;
 mod transport;
 
@@ -18,4 +20,4 @@ pub use connect::{connect, version_gate, Session, SessionInfo, TlsInfo, MIN_SERV
 pub use options::{
     ConnectOptions, Environment, RootCert, Secret, SslMode, DEFAULT_CONNECT_TIMEOUT,
 };
-pub use problem::{Problem, ProblemKind};
+pub use problem::{Problem, ProblemKind, SshDetail};

@@ -56,6 +56,22 @@ pub enum ProblemKind {
     VersionTooOld,
     /// The server refused for a reason not listed above; its own message is included.
     ServerError,
+    /// The SSH bastion cannot be reached: its name does not resolve, nothing listens on its
+    /// port, or the TCP connection times out.
+    SshUnreachable,
+    /// The bastion answered, but the SSH handshake did not complete (not an SSH server, no
+    /// common algorithms, or it closed the connection).
+    SshHandshakeFailed,
+    /// The bastion presented a host key other than the pinned or known one.
+    SshHostKeyMismatch,
+    /// A known_hosts file was given and does not list the bastion.
+    SshHostKeyUnknown,
+    /// inlet's SSH private key is missing, unreadable, readable by others, or has a passphrase.
+    SshKey,
+    /// The bastion rejected inlet's key: the public key is not in `authorized_keys`.
+    SshAuthRejected,
+    /// The bastion refused to forward to the database, or could not reach it.
+    SshForwardFailed,
 }
 
 impl ProblemKind {
@@ -85,10 +101,17 @@ impl ProblemKind {
             ProblemKind::ServerStarting => "server_starting",
             ProblemKind::VersionTooOld => "version_too_old",
             ProblemKind::ServerError => "server_error",
+            ProblemKind::SshUnreachable => "ssh_unreachable",
+            ProblemKind::SshHandshakeFailed => "ssh_handshake_failed",
+            ProblemKind::SshHostKeyMismatch => "ssh_host_key_mismatch",
+            ProblemKind::SshHostKeyUnknown => "ssh_host_key_unknown",
+            ProblemKind::SshKey => "ssh_key",
+            ProblemKind::SshAuthRejected => "ssh_auth_rejected",
+            ProblemKind::SshForwardFailed => "ssh_forward_failed",
         }
     }
 
-    pub const ALL: [ProblemKind; 23] = [
+    pub const ALL: [ProblemKind; 30] = [
         ProblemKind::InvalidOption,
         ProblemKind::Dns,
         ProblemKind::Timeout,
@@ -112,6 +135,13 @@ impl ProblemKind {
         ProblemKind::ServerStarting,
         ProblemKind::VersionTooOld,
         ProblemKind::ServerError,
+        ProblemKind::SshUnreachable,
+        ProblemKind::SshHandshakeFailed,
+        ProblemKind::SshHostKeyMismatch,
+        ProblemKind::SshHostKeyUnknown,
+        ProblemKind::SshKey,
+        ProblemKind::SshAuthRejected,
+        ProblemKind::SshForwardFailed,
     ];
 }
 
@@ -130,6 +160,9 @@ pub struct Problem {
     /// The server's own words, verbatim, when the server itself refused.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub server_message: Option<String>,
+    /// Details of an SSH problem, as extra top-level JSON fields.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub ssh: Option<Box<SshDetail>>,
 }
 
 impl Problem {
@@ -140,6 +173,7 @@ impl Problem {
             fix: fix.into(),
             sqlstate: None,
             server_message: None,
+            ssh: None,
         }
     }
 
@@ -150,8 +184,57 @@ impl Problem {
     }
 }
 
+/// What an SSH problem adds for a person (or a program) to act on.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct SshDetail {
+    /// inlet's public key line, when the bastion must be given it (`ssh_auth_rejected`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ssh_public_key: Option<String>,
+    /// The host key fingerprint(s) on record (`ssh_host_key_mismatch`), e.g. `SHA256:...`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host_key_expected: Option<String>,
+    /// The fingerprint of the host key the bastion presented (`ssh_host_key_*`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host_key_presented: Option<String>,
+}
+
+impl Problem {
+    /// The SSH details, created empty on first use.
+    pub fn ssh_detail(&mut self) -> &mut SshDetail {
+        self.ssh.get_or_insert_with(Default::default)
+    }
+}
+
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.message)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_is_listed_once_and_named_as_serialised() {
+        let names: std::collections::HashSet<_> =
+            ProblemKind::ALL.iter().map(|k| k.as_str()).collect();
+        assert_eq!(names.len(), ProblemKind::ALL.len());
+        for kind in ProblemKind::ALL {
+            let json = serde_json::to_value(kind).expect("a kind serialises");
+            assert_eq!(json.as_str(), Some(kind.as_str()));
+        }
+    }
+
+    #[test]
+    fn readme_documents_every_kind() {
+        let readme = include_str!("../../../README.md");
+        for kind in ProblemKind::ALL {
+            assert!(
+                readme.contains(&format!("| `{}` |", kind.as_str())),
+                "README.md's problem table lacks `{}`",
+                kind.as_str()
+            );
+        }
     }
 }
