@@ -3,7 +3,10 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use inlet_postgres::{ConnectOptions, Environment, Problem, Secret, SslMode};
+use inlet_postgres::ssh::{keys, SshOptions};
+use inlet_postgres::{ConnectOptions, Environment, Problem, ProblemKind, Secret, SslMode};
+
+use crate::paths::Paths;
 
 #[derive(Debug, Clone, Args)]
 pub struct ConnectionArgs {
@@ -56,6 +59,29 @@ pub struct ConnectionArgs {
     /// wants one and none was given, if a terminal is attached).
     #[arg(short = 'W', long = "password")]
     pub prompt_password: bool,
+
+    /// Reach the database through this SSH bastion (host name or address). --host and --port
+    /// are then the database as the bastion sees it.
+    #[arg(long, value_name = "HOST", help_heading = "SSH tunnel")]
+    pub ssh_host: Option<String>,
+
+    /// The bastion's SSH port [default: 22].
+    #[arg(long, value_name = "PORT", help_heading = "SSH tunnel")]
+    pub ssh_port: Option<String>,
+
+    /// The user to log in as on the bastion [default: your OS user name].
+    #[arg(long, value_name = "USER", help_heading = "SSH tunnel")]
+    pub ssh_user: Option<String>,
+
+    /// inlet's private key for the bastion [default: ssh/id_ed25519, else ssh/id_rsa, in
+    /// inlet's directory; made by `inlet tunnel keygen`].
+    #[arg(long, value_name = "PATH", help_heading = "SSH tunnel")]
+    pub ssh_key: Option<PathBuf>,
+
+    /// An OpenSSH known_hosts file that must list the bastion's host key [default: pin the
+    /// key on first use in known_hosts in inlet's directory].
+    #[arg(long, value_name = "PATH", help_heading = "SSH tunnel")]
+    pub ssh_known_hosts: Option<PathBuf>,
 }
 
 fn parse_sslmode(s: &str) -> Result<SslMode, String> {
@@ -91,6 +117,56 @@ impl ConnectionArgs {
             o.sslkey = Some(p.clone());
         }
         o.finish()
+    }
+
+    /// The SSH part, when --ssh-host is given; key and pins default to inlet's directory.
+    pub fn ssh_options(
+        &self,
+        env: &Environment,
+        paths: &Paths,
+    ) -> Result<Option<SshOptions>, Problem> {
+        let Some(host) = self.ssh_host.as_deref().filter(|h| !h.is_empty()) else {
+            let stray = [
+                ("--ssh-port", self.ssh_port.is_some()),
+                ("--ssh-user", self.ssh_user.is_some()),
+                ("--ssh-key", self.ssh_key.is_some()),
+                ("--ssh-known-hosts", self.ssh_known_hosts.is_some()),
+            ];
+            if let Some((flag, _)) = stray.iter().find(|(_, given)| *given) {
+                return Err(Problem::new(
+                    ProblemKind::InvalidOption,
+                    format!("{flag} was given without --ssh-host"),
+                    "add --ssh-host with the bastion's address, or leave out the SSH flags",
+                ));
+            }
+            return Ok(None);
+        };
+        let user = match (&self.ssh_user, &env.os_user) {
+            (Some(u), _) | (None, Some(u)) if !u.is_empty() => u.clone(),
+            _ => {
+                return Err(Problem::new(
+                    ProblemKind::InvalidOption,
+                    "no user for the SSH bastion",
+                    "pass --ssh-user with the user inlet logs in as on the bastion",
+                ))
+            }
+        };
+        let key = self
+            .ssh_key
+            .clone()
+            .unwrap_or_else(|| keys::default_key(&paths.ssh_dir()));
+        let mut ssh = SshOptions::new(host, user, key, paths.known_hosts());
+        if let Some(p) = &self.ssh_port {
+            ssh.port = p.parse::<u16>().ok().filter(|p| *p != 0).ok_or_else(|| {
+                Problem::new(
+                    ProblemKind::InvalidOption,
+                    format!("--ssh-port \"{p}\" is not a valid port number"),
+                    "use a number from 1 to 65535 (SSH's default is 22)",
+                )
+            })?;
+        }
+        ssh.known_hosts.clone_from(&self.ssh_known_hosts);
+        Ok(Some(ssh))
     }
 
     /// Whether the URL carries a password (worth a warning: argv is world-readable).

@@ -7,7 +7,7 @@ mod commands;
 mod connection_args;
 mod exit;
 mod output;
-// Used by `destination add/setup` and `tunnel`, which land next; remove this allow then.
+// `secrets()` is used by `destination add/setup`, which land next; remove this allow then.
 #[allow(dead_code)]
 mod paths;
 
@@ -23,7 +23,8 @@ fn main() -> std::process::ExitCode {
             return exit::Code::Internal.into();
         }
     };
-    runtime.block_on(commands::run(cli.command)).into()
+    let paths = paths::Paths::resolve(cli.config.as_deref());
+    runtime.block_on(commands::run(cli.command, &paths)).into()
 }
 
 /// Logs go to stderr so `--json` output on stdout stays clean. `RUST_LOG` overrides.

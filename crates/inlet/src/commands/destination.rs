@@ -7,10 +7,16 @@ use inlet_postgres::{connect, ConnectOptions, Environment, Problem, ProblemKind}
 use crate::connection_args::{prompt_password, ConnectionArgs};
 use crate::exit::Code;
 use crate::output;
+use crate::paths::Paths;
 
 /// `inlet destination check`: connect once, report what was negotiated or what is wrong.
-pub async fn check(args: &ConnectionArgs, json: bool) -> Code {
-    let mut opts = match args.options(&Environment::current()) {
+pub async fn check(args: &ConnectionArgs, paths: &Paths, json: bool) -> Code {
+    let env = Environment::current();
+    let with_ssh = |mut o: ConnectOptions| {
+        o.ssh = args.ssh_options(&env, paths)?;
+        o.finish()
+    };
+    let mut opts = match args.options(&env).and_then(with_ssh) {
         Ok(o) => o,
         Err(p) => return output::problem(&p, None, json),
     };
