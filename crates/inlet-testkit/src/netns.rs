@@ -51,9 +51,12 @@ impl Netns {
         );
         let id = next_id();
         let pid = std::process::id();
+        // SIGKILL as the holder's parent-death signal: `sleep` may have inherited an ignored
+        // SIGQUIT (a background job of a shell does), and SIGKILL cannot be ignored.
         let mut holder = Command::new("unshare");
         holder
-            .args(["--net", "--", "sleep", "infinity"])
+            .args(["--net", "--", "setpriv", "--pdeathsig=SIGKILL", "--"])
+            .args(["sleep", "infinity"])
             .stdin(Stdio::null());
         let mut holder = crate::spawn::spawn(holder)
             .unwrap_or_else(|e| panic!("cannot run `unshare --net` (util-linux): {e}"));
@@ -66,7 +69,7 @@ impl Netns {
         });
         assert!(
             entered && !exited,
-            "`unshare --net sleep infinity` did not make a network namespace"
+            "`unshare --net ... sleep infinity` did not make a network namespace"
         );
 
         let veth = format!("tk{pid}h{id}");
