@@ -467,6 +467,19 @@ mod tests {
     }
 
     #[test]
+    fn a_unix_socket_cannot_be_reached_through_an_ssh_tunnel() {
+        let o = ConnectOptions {
+            host: "/var/run/postgresql".into(),
+            user: "u".into(),
+            ssh: Some(SshOptions::new("bastion", "u", "k".into(), "p".into())),
+            ..ConnectOptions::default()
+        };
+        let p = o.finish().expect_err("unix socket through ssh");
+        assert_eq!(p.kind, ProblemKind::InvalidOption);
+        assert!(p.fix.contains("127.0.0.1"), "{p:?}");
+    }
+
+    #[test]
     fn secrets_do_not_leak_through_debug() {
         let o = ConnectOptions {
             password: Some(Secret::new("hunter2")),

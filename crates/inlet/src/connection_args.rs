@@ -182,3 +182,76 @@ impl ConnectionArgs {
 pub fn prompt_password(user: &str) -> std::io::Result<Secret> {
     rpassword::prompt_password(format!("Password for user {user}: ")).map(Secret::new)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Debug, Parser)]
+    struct Flags {
+        #[command(flatten)]
+        connection: ConnectionArgs,
+    }
+
+    fn ssh(args: &[&str]) -> Result<Option<SshOptions>, Problem> {
+        let flags = Flags::try_parse_from(std::iter::once("inlet").chain(args.iter().copied()))
+            .expect("flags parse");
+        let env = Environment {
+            os_user: Some("osuser".into()),
+            ..Environment::default()
+        };
+        let paths = Paths::resolve(Some(Path::new("/etc/inlet/inlet.toml")));
+        flags.connection.ssh_options(&env, &paths)
+    }
+
+    #[test]
+    fn ssh_defaults_come_from_inlets_directory_and_the_os_user() {
+        let o = ssh(&["--ssh-host", "bastion"])
+            .expect("valid")
+            .expect("a tunnel");
+        assert_eq!(
+            (o.host.as_str(), o.port, o.user.as_str()),
+            ("bastion", 22, "osuser")
+        );
+        assert_eq!(o.key, PathBuf::from("/etc/inlet/ssh/id_ed25519"));
+        assert_eq!(o.pins, PathBuf::from("/etc/inlet/known_hosts"));
+        assert_eq!(o.known_hosts, None);
+        let o = ssh(&[
+            "--ssh-host",
+            "b",
+            "--ssh-port",
+            "2222",
+            "--ssh-user",
+            "jump",
+            "--ssh-key",
+            "/k",
+            "--ssh-known-hosts",
+            "/kh",
+        ])
+        .expect("valid")
+        .expect("a tunnel");
+        assert_eq!((o.port, o.user.as_str()), (2222, "jump"));
+        assert_eq!(
+            (o.key, o.known_hosts),
+            (PathBuf::from("/k"), Some(PathBuf::from("/kh")))
+        );
+        assert_eq!(ssh(&[]), Ok(None));
+    }
+
+    #[test]
+    fn ssh_flags_without_a_bastion_or_with_a_bad_port_are_invalid() {
+        for args in [
+            &["--ssh-user", "x"][..],
+            &["--ssh-key", "/k"],
+            &["--ssh-host", "b", "--ssh-port", "0"],
+            &["--ssh-host", "b", "--ssh-port", "ssh"],
+        ] {
+            let p = ssh(args).expect_err("invalid");
+            assert_eq!(p.kind, ProblemKind::InvalidOption, "{args:?}");
+        }
+    }
+}
