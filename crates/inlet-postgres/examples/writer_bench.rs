@@ -51,7 +51,7 @@ fn customer(i: usize, round: usize) -> Map<String, Value> {
         "currency": "usd",
         "balance": (i * 37 % 100_000) as i64 - 50_000,
         "created": 1_700_000_000 + i as i64,
-        "delinquent": i % 7 == 0,
+        "delinquent": i.is_multiple_of(7),
         "livemode": false,
         "invoice_prefix": format!("PFX{:05}", i % 100_000),
         "next_invoice_sequence": (i % 50) as i64 + round as i64,

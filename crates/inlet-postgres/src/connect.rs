@@ -15,6 +15,7 @@ use tokio_postgres::NoTls;
 use crate::diagnose::{self, Cause, Failure, Stage};
 use crate::options::{ConnectOptions, SslMode};
 use crate::problem::{Problem, ProblemKind};
+use crate::ssh::SshRoute;
 use crate::tls::{self, TlsSettings, Verify};
 use crate::transport::{self, BoxIo, Target, TlsOffer};
 
@@ -37,6 +38,8 @@ pub struct SessionInfo {
     /// `server_version_num`, e.g. `160004`.
     pub server_version_num: i32,
     pub tls: Option<TlsInfo>,
+    /// The SSH bastion the session runs through, when it does.
+    pub ssh: Option<SshRoute>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -156,7 +159,7 @@ async fn run(
         used_tls,
         cause,
     };
-    let mut io = transport::open(target, opts)
+    let (mut io, route) = transport::open_routed(target, opts)
         .await
         .map_err(|p| fail(Stage::Connect, false, Cause::Problem(p)))?;
     let mut tls_info = None;
@@ -192,10 +195,11 @@ async fn run(
         }
     });
     let info = SessionInfo {
-        address: target.to_string(),
+        address: target.address(),
         server_version: String::new(),
         server_version_num: 0,
         tls: tls_info,
+        ssh: route,
     };
     Ok(Session { client, info })
 }

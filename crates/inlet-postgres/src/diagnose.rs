@@ -148,8 +148,14 @@ fn hba_problem(
     admitted_other_way: Option<bool>,
     client_cert: bool,
 ) -> Problem {
+    // Through a tunnel the server sees the bastion's address, not this machine's.
+    let origin = if opts.ssh.is_some() {
+        "from the SSH bastion"
+    } else {
+        "from this machine"
+    };
     let who = format!(
-        "user \"{}\" on database \"{}\" from this machine",
+        "user \"{}\" on database \"{}\" {origin}",
         opts.user, opts.dbname
     );
     match (used_tls, admitted_other_way) {

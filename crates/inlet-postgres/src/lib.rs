@@ -5,7 +5,8 @@
 //! The contract that matters: [`connect`] speaks every libpq `sslmode` with libpq's meaning,
 //! and every failure is a [`Problem`] with a stable [`ProblemKind`], classified by error type
 //! and SQLSTATE (never by message text), a message, and a fix. Passwords never appear in
-//! either.
+//! either. Through an SSH bastion ([`ssh`]), the same holds: the session runs over an SSH
+//! channel, and the bastion's host key is verified (known_hosts, or pinned on first use).
 
 mod cell;
 mod connect;
@@ -17,6 +18,7 @@ pub mod read_role;
 pub mod setup;
 pub mod sink;
 pub mod sql;
+pub mod ssh;
 pub mod tables;
 mod tls;
 mod transport;
@@ -27,4 +29,4 @@ pub use connect::{connect, version_gate, Session, SessionInfo, TlsInfo, MIN_SERV
 pub use options::{
     ConnectOptions, Environment, RootCert, Secret, SslMode, DEFAULT_CONNECT_TIMEOUT,
 };
-pub use problem::{Problem, ProblemKind};
+pub use problem::{Problem, ProblemKind, SshDetail};

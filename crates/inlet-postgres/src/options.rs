@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::problem::{Problem, ProblemKind};
+use crate::ssh::SshOptions;
 
 /// libpq's `sslmode`, with libpq's semantics (see `connect.rs` for how each one negotiates).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -121,6 +122,9 @@ pub struct ConnectOptions {
     /// Applies to each address tried, from TCP connect to a ready session (libpq's meaning).
     pub connect_timeout: Duration,
     pub application_name: String,
+    /// Reach the server through this SSH bastion; `host` and `port` are then the database as
+    /// the bastion sees it (resolved there, not here).
+    pub ssh: Option<SshOptions>,
 }
 
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -140,6 +144,7 @@ impl Default for ConnectOptions {
             sslkey: None,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             application_name: DEFAULT_APPLICATION_NAME.into(),
+            ssh: None,
         }
     }
 }
@@ -313,6 +318,17 @@ impl ConnectOptions {
         if self.dbname.is_empty() {
             self.dbname = self.user.clone();
         }
+        if self.ssh.is_some() && self.is_unix_socket() {
+            return Err(Problem::new(
+                ProblemKind::InvalidOption,
+                format!(
+                    "the host \"{}\" is a Unix-socket directory, which an SSH tunnel cannot reach",
+                    self.host
+                ),
+                "with --ssh-host, give --host as the database's network address as the bastion \
+                 sees it (for a database on the bastion itself: --host 127.0.0.1)",
+            ));
+        }
         Ok(self)
     }
 
@@ -448,6 +464,19 @@ mod tests {
         assert_eq!(o.sslmode, SslMode::Require);
         assert_eq!(o.sslrootcert, Some(RootCert::System));
         assert_eq!(o.sslcert, None);
+    }
+
+    #[test]
+    fn a_unix_socket_cannot_be_reached_through_an_ssh_tunnel() {
+        let o = ConnectOptions {
+            host: "/var/run/postgresql".into(),
+            user: "u".into(),
+            ssh: Some(SshOptions::new("bastion", "u", "k".into(), "p".into())),
+            ..ConnectOptions::default()
+        };
+        let p = o.finish().expect_err("unix socket through ssh");
+        assert_eq!(p.kind, ProblemKind::InvalidOption);
+        assert!(p.fix.contains("127.0.0.1"), "{p:?}");
     }
 
     #[test]

@@ -58,6 +58,22 @@ pub enum ProblemKind {
     AlreadyRunning,
     /// The server refused for a reason not listed above; its own message is included.
     ServerError,
+    /// The SSH bastion cannot be reached: its name does not resolve, nothing listens on its
+    /// port, or the TCP connection times out.
+    SshUnreachable,
+    /// The bastion answered, but the SSH handshake did not complete (not an SSH server, no
+    /// common algorithms, or it closed the connection).
+    SshHandshakeFailed,
+    /// The bastion presented a host key other than the pinned or known one.
+    SshHostKeyMismatch,
+    /// A known_hosts file was given and does not list the bastion.
+    SshHostKeyUnknown,
+    /// inlet's SSH private key is missing, unreadable, readable by others, or has a passphrase.
+    SshKey,
+    /// The bastion rejected inlet's key: the public key is not in `authorized_keys`.
+    SshAuthRejected,
+    /// The bastion refused to forward to the database, or could not reach it.
+    SshForwardFailed,
 }
 
 impl ProblemKind {
@@ -88,10 +104,17 @@ impl ProblemKind {
             ProblemKind::VersionTooOld => "version_too_old",
             ProblemKind::AlreadyRunning => "already_running",
             ProblemKind::ServerError => "server_error",
+            ProblemKind::SshUnreachable => "ssh_unreachable",
+            ProblemKind::SshHandshakeFailed => "ssh_handshake_failed",
+            ProblemKind::SshHostKeyMismatch => "ssh_host_key_mismatch",
+            ProblemKind::SshHostKeyUnknown => "ssh_host_key_unknown",
+            ProblemKind::SshKey => "ssh_key",
+            ProblemKind::SshAuthRejected => "ssh_auth_rejected",
+            ProblemKind::SshForwardFailed => "ssh_forward_failed",
         }
     }
 
-    pub const ALL: [ProblemKind; 24] = [
+    pub const ALL: [ProblemKind; 31] = [
         ProblemKind::InvalidOption,
         ProblemKind::Dns,
         ProblemKind::Timeout,
@@ -116,6 +139,13 @@ impl ProblemKind {
         ProblemKind::VersionTooOld,
         ProblemKind::AlreadyRunning,
         ProblemKind::ServerError,
+        ProblemKind::SshUnreachable,
+        ProblemKind::SshHandshakeFailed,
+        ProblemKind::SshHostKeyMismatch,
+        ProblemKind::SshHostKeyUnknown,
+        ProblemKind::SshKey,
+        ProblemKind::SshAuthRejected,
+        ProblemKind::SshForwardFailed,
     ];
 }
 
@@ -134,6 +164,9 @@ pub struct Problem {
     /// The server's own words, verbatim, when the server itself refused.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub server_message: Option<String>,
+    /// Details of an SSH problem, as extra top-level JSON fields.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub ssh: Option<Box<SshDetail>>,
 }
 
 impl Problem {
@@ -144,6 +177,7 @@ impl Problem {
             fix: fix.into(),
             sqlstate: None,
             server_message: None,
+            ssh: None,
         }
     }
 
@@ -151,6 +185,27 @@ impl Problem {
         self.sqlstate = Some(sqlstate.to_string());
         self.server_message = Some(server_message.to_string());
         self
+    }
+}
+
+/// What an SSH problem adds for a person (or a program) to act on.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct SshDetail {
+    /// inlet's public key line, when the bastion must be given it (`ssh_auth_rejected`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ssh_public_key: Option<String>,
+    /// The host key fingerprint(s) on record (`ssh_host_key_mismatch`), e.g. `SHA256:...`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host_key_expected: Option<String>,
+    /// The fingerprint of the host key the bastion presented (`ssh_host_key_*`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host_key_presented: Option<String>,
+}
+
+impl Problem {
+    /// The SSH details, created empty on first use.
+    pub fn ssh_detail(&mut self) -> &mut SshDetail {
+        self.ssh.get_or_insert_with(Default::default)
     }
 }
 
@@ -165,21 +220,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn json_names_are_the_documented_names() {
+    fn every_kind_is_listed_once_and_named_as_serialised() {
+        let names: std::collections::HashSet<_> =
+            ProblemKind::ALL.iter().map(|k| k.as_str()).collect();
+        assert_eq!(names.len(), ProblemKind::ALL.len());
         for kind in ProblemKind::ALL {
-            let json = serde_json::to_value(kind).expect("serialise");
+            let json = serde_json::to_value(kind).expect("a kind serialises");
             assert_eq!(json.as_str(), Some(kind.as_str()));
         }
     }
 
-    /// `--json` consumers rely on this vocabulary: every kind must be in the README's table.
     #[test]
-    fn every_kind_is_documented_in_the_readme() {
+    fn readme_documents_every_kind() {
         let readme = include_str!("../../../README.md");
         for kind in ProblemKind::ALL {
             assert!(
                 readme.contains(&format!("| `{}` |", kind.as_str())),
-                "README.md does not document problem kind `{}`",
+                "README.md's problem table lacks `{}`",
                 kind.as_str()
             );
         }

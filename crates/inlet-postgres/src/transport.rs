@@ -1,5 +1,6 @@
-//! Byte streams to the server: name resolution, TCP or Unix-socket connect, and the
-//! `SSLRequest` exchange that precedes TLS. Each step reports its own typed failure.
+//! Byte streams to the server: name resolution, TCP or Unix-socket connect (or an SSH channel
+//! through a bastion), and the `SSLRequest` exchange that precedes TLS. Each step reports its
+//! own typed failure.
 
 use std::io;
 use std::net::SocketAddr;
@@ -11,9 +12,10 @@ use tokio::net::{TcpStream, UnixStream};
 
 use crate::options::ConnectOptions;
 use crate::problem::{Problem, ProblemKind};
+use crate::ssh::{self, SshRoute};
 
-/// Any byte stream a PostgreSQL session can run over: TCP, a Unix socket, TLS on top of
-/// either, or (later) an SSH channel.
+/// Any byte stream a PostgreSQL session can run over: TCP, a Unix socket, an SSH channel, or
+/// TLS on top of any of them.
 pub trait Io: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
 impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> Io for T {}
 
@@ -24,19 +26,53 @@ pub type BoxIo = Box<dyn Io>;
 pub enum Target {
     Tcp(SocketAddr),
     Unix(PathBuf),
+    /// `host:port` as the bastion sees it, through an established SSH session.
+    Tunnel(Box<Tunneled>),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tunneled {
+    pub host: String,
+    pub port: u16,
+    pub route: SshRoute,
+}
+
+impl Target {
+    /// Where the session runs to: an address, a socket path, or `host:port` beyond a bastion.
+    pub fn address(&self) -> String {
+        match self {
+            Target::Tcp(a) => a.to_string(),
+            Target::Unix(p) => p.display().to_string(),
+            Target::Tunnel(t) => format!("{}:{}", t.host, t.port),
+        }
+    }
 }
 
 impl std::fmt::Display for Target {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Target::Tcp(a) => write!(f, "{a}"),
-            Target::Unix(p) => write!(f, "{}", p.display()),
+            Target::Tunnel(t) => write!(
+                f,
+                "{}:{} via ssh {}@{}:{}",
+                t.host, t.port, t.route.user, t.route.host, t.route.port
+            ),
+            other => f.write_str(&other.address()),
         }
     }
 }
 
-/// Resolves the host to the addresses to try. A failure here is always `dns`.
+/// Resolves the host to the addresses to try. A failure here is always `dns`. Through a
+/// bastion, the name is resolved by the bastion: this establishes the SSH session instead
+/// (or reuses it), so SSH failures are reported before any database connection is tried.
 pub async fn resolve(opts: &ConnectOptions) -> Result<Vec<Target>, Problem> {
+    if let Some(bastion) = &opts.ssh {
+        let route = ssh::session(bastion, opts.connect_timeout).await?;
+        return Ok(vec![Target::Tunnel(Box::new(Tunneled {
+            host: opts.host.clone(),
+            port: opts.port,
+            route,
+        }))]);
+    }
     if opts.is_unix_socket() {
         let path = PathBuf::from(&opts.host).join(format!(".s.PGSQL.{}", opts.port));
         return Ok(vec![Target::Unix(path)]);
@@ -73,6 +109,15 @@ const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(10);
 
 /// Opens the raw stream. The caller bounds the time; this classifies what the OS said.
 pub async fn open(target: &Target, opts: &ConnectOptions) -> Result<BoxIo, Problem> {
+    open_routed(target, opts).await.map(|(io, _)| io)
+}
+
+/// [`open`], also saying which SSH session carries the stream (it may be a new one, when
+/// the session found at [`resolve`] time had died since).
+pub async fn open_routed(
+    target: &Target,
+    opts: &ConnectOptions,
+) -> Result<(BoxIo, Option<SshRoute>), Problem> {
     let result = match target {
         Target::Tcp(addr) => TcpStream::connect(addr).await.map(|s| {
             // Small protocol messages must not wait for Nagle's algorithm, and a long-lived
@@ -87,13 +132,30 @@ pub async fn open(target: &Target, opts: &ConnectOptions) -> Result<BoxIo, Probl
         Target::Unix(path) => UnixStream::connect(path)
             .await
             .map(|s| Box::new(s) as BoxIo),
+        Target::Tunnel(t) => {
+            let bastion = opts.ssh.as_ref().ok_or_else(|| {
+                Problem::new(
+                    ProblemKind::InvalidOption,
+                    "a tunnel target without SSH settings",
+                    "this is a bug in inlet; please report it",
+                )
+            })?;
+            let (io, route) =
+                ssh::open_channel(bastion, &t.host, t.port, opts.connect_timeout).await?;
+            return Ok((io, Some(route)));
+        }
     };
-    result.map_err(|e| connect_problem(&e, target, opts))
+    result
+        .map(|io| (io, None))
+        .map_err(|e| connect_problem(&e, target, opts))
 }
 
 /// The problem for a connect that did not answer within the timeout.
 pub fn connect_timeout_problem(target: &Target, opts: &ConnectOptions) -> Problem {
     let (host, port) = (&opts.host, opts.port);
+    if let (Target::Tunnel(_), Some(bastion)) = (target, &opts.ssh) {
+        return ssh::diagnose::forward_timeout(bastion, host, port, opts.connect_timeout);
+    }
     Problem::new(
         ProblemKind::Timeout,
         format!(

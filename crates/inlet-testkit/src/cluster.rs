@@ -9,6 +9,7 @@ use tokio_postgres::NoTls;
 
 use crate::binaries::{bin_dir, server_version_num};
 use crate::hba::{hba_conf, HbaRule};
+use crate::netns::Netns;
 use crate::server::{read_from, server_command, start_postgres, stop, tail, wait_ready};
 use crate::sql::{conf_literal, describe, ident, literal};
 use crate::tls::TlsMaterial;
@@ -23,6 +24,7 @@ pub struct ClusterSpec {
     ssl: bool,
     rules: Vec<HbaRule>,
     settings: Vec<(String, String)>,
+    netns: Option<PathBuf>,
 }
 
 impl ClusterSpec {
@@ -34,6 +36,7 @@ impl ClusterSpec {
             ssl: false,
             rules: Vec::new(),
             settings: Vec::new(),
+            netns: None,
         }
     }
 
@@ -56,6 +59,14 @@ impl ClusterSpec {
     /// `unix_socket_directories` alone.
     pub fn setting(mut self, name: &str, value: &str) -> Self {
         self.settings.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// Runs the server inside `netns`: it listens on the namespace's own 127.0.0.1, which
+    /// nothing outside the namespace can reach (the unix socket and [`Cluster::admin`] still
+    /// work). `netns` must outlive the cluster.
+    pub fn in_netns(mut self, netns: &Netns) -> Self {
+        self.netns = Some(netns.path());
         self
     }
 
@@ -106,7 +117,7 @@ impl ClusterSpec {
             write(&data.join("postgresql.conf"), &conf);
             give_to_server_user(&dir);
             let log_start = fs::metadata(&log).map_or(0, |m| m.len());
-            let mut child = start_postgres(&bin, &dir, &data, &log);
+            let mut child = start_postgres(&bin, &dir, &data, &log, self.netns.as_deref());
             match wait_ready(&mut child, &data) {
                 Ok(()) => {
                     return Cluster {
@@ -188,7 +199,7 @@ pub struct Cluster {
 }
 
 impl Cluster {
-    /// "127.0.0.1", where the server listens for TCP.
+    /// "127.0.0.1", where the server listens for TCP (inside its namespace, when it runs in one).
     pub fn host(&self) -> &str {
         "127.0.0.1"
     }

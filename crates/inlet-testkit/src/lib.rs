@@ -1,6 +1,7 @@
 //! Test kit for inlet: real PostgreSQL clusters (10 to 18) started on demand
-//! with chosen `pg_hba.conf` rules and TLS, shared TLS material, wait helpers
-//! and misbehaving TCP ports (black holes, silent servers). Used by tests only.
+//! with chosen `pg_hba.conf` rules and TLS, shared TLS material, wait helpers,
+//! misbehaving TCP ports (black holes, silent servers), private networks
+//! (network namespaces) and real OpenSSH servers as bastions. Used by tests only.
 //!
 //! Errors are not returned: every helper panics with a message that says what
 //! failed, which is what a test wants.
@@ -15,10 +16,12 @@ mod binaries;
 mod cluster;
 mod hba;
 mod net;
+mod netns;
 mod server;
 mod shared;
 mod spawn;
 mod sql;
+mod sshd;
 mod template;
 mod terminal;
 mod tls;
@@ -29,7 +32,9 @@ pub use binaries::{bin_dir, versions};
 pub use cluster::{Cluster, ClusterSpec};
 pub use hba::{HbaConn, HbaMethod, HbaRule};
 pub use net::{blackhole_port, free_port, silent_port, BlackholePort, SilentPort};
+pub use netns::Netns;
 pub use shared::shared;
+pub use sshd::{Sshd, SshdSpec};
 pub use terminal::Terminal;
 pub use tls::TlsMaterial;
 pub use wait::{wait_until, wait_until_async};

@@ -16,7 +16,16 @@ use crate::workdir::server_user;
 const READY_DEADLINE: Duration = Duration::from_secs(60);
 const STOP_DEADLINE: Duration = Duration::from_secs(15);
 
-pub(crate) fn start_postgres(bin: &Path, dir: &Path, data: &Path, log: &Path) -> Child {
+/// Starts the postmaster; with `netns`, inside that network namespace (`nsenter`, then
+/// `setpriv` to become the server user, re-arming the parent-death signal that the change of
+/// user clears).
+pub(crate) fn start_postgres(
+    bin: &Path,
+    dir: &Path,
+    data: &Path,
+    log: &Path,
+    netns: Option<&Path>,
+) -> Child {
     let log_file = fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -26,7 +35,11 @@ pub(crate) fn start_postgres(bin: &Path, dir: &Path, data: &Path, log: &Path) ->
     let log_copy = log_file
         .try_clone()
         .unwrap_or_else(|e| panic!("cannot duplicate the handle of {}: {e}", log.display()));
-    let mut command = server_command(&bin.join("postgres"), dir);
+    let postgres = bin.join("postgres");
+    let mut command = match netns {
+        Some(ns) => in_netns(&postgres, dir, ns),
+        None => server_command(&postgres, dir),
+    };
     command
         .arg("-D")
         .arg(data)
@@ -41,16 +54,38 @@ pub(crate) fn start_postgres(bin: &Path, dir: &Path, data: &Path, log: &Path) ->
 /// PG* variables from the test's environment.
 pub(crate) fn server_command(program: &Path, dir: &Path) -> Command {
     let mut command = Command::new(program);
+    clean_environment(&mut command, dir);
+    if let Some((uid, gid)) = server_user() {
+        command.uid(uid.as_raw()).gid(gid.as_raw());
+    }
+    command
+}
+
+/// `program` run as the server user inside the network namespace `ns`.
+fn in_netns(program: &Path, dir: &Path, ns: &Path) -> Command {
+    let mut command = Command::new("nsenter");
+    command.arg(format!("--net={}", ns.display())).arg("--");
+    if let Some((uid, gid)) = server_user() {
+        command.arg("setpriv").args([
+            format!("--reuid={uid}"),
+            format!("--regid={gid}"),
+            "--clear-groups".to_owned(),
+            "--pdeathsig=SIGQUIT".to_owned(),
+            "--".to_owned(),
+        ]);
+    }
+    command.arg(program);
+    clean_environment(&mut command, dir);
+    command
+}
+
+fn clean_environment(command: &mut Command, dir: &Path) {
     command.current_dir(dir).env("LC_ALL", "C").env("LANG", "C");
     for (name, _) in std::env::vars_os() {
         if name.to_string_lossy().starts_with("PG") {
             command.env_remove(name);
         }
     }
-    if let Some((uid, gid)) = server_user() {
-        command.uid(uid.as_raw()).gid(gid.as_raw());
-    }
-    command
 }
 
 /// Waits until postmaster.pid says "ready" (line 8, PostgreSQL 10+), or the

@@ -76,7 +76,7 @@ pub(crate) fn give_to_server_user(path: &Path) {
 
 /// `/tmp/inlet-tk`, world-writable with the sticky bit like /tmp, since root
 /// and unprivileged runs share it. Sweeps dead processes' leftovers once.
-fn root() -> &'static Path {
+pub(crate) fn root() -> &'static Path {
     static SWEPT: OnceLock<()> = OnceLock::new();
     let root = Path::new(ROOT);
     SWEPT.get_or_init(|| {

@@ -17,10 +17,12 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use inlet_postgres::ssh::{keys, SshOptions};
 use inlet_postgres::{ConnectOptions, Problem, ProblemKind, RootCert, SslMode};
 use serde::{Deserialize, Serialize};
 
 use crate::files::{read_optional, write_atomic};
+use crate::paths::Paths;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -66,6 +68,57 @@ pub struct Destination {
     /// Overrides the environment variable the password is read from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password_env: Option<String>,
+    /// Reach the database through this SSH bastion.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssh: Option<Bastion>,
+}
+
+/// `[destinations.NAME.ssh]`: the bastion the database is reached through.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Bastion {
+    /// The bastion's host name or address.
+    pub host: String,
+    /// Its SSH port [default: 22].
+    #[serde(default = "default_ssh_port")]
+    pub port: u16,
+    /// The user inlet logs in as.
+    pub user: String,
+    /// inlet's private key [default: ssh/id_ed25519, else ssh/id_rsa, beside inlet.toml].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<PathBuf>,
+    /// An OpenSSH known_hosts file that must list the bastion's key [default: pin the key
+    /// on first use in known_hosts beside inlet.toml].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub known_hosts: Option<PathBuf>,
+}
+
+fn default_ssh_port() -> u16 {
+    22
+}
+
+impl Bastion {
+    /// As recorded: only what the person chose, so defaults stay defaults.
+    pub fn from_options(ssh: &SshOptions, key_given: bool) -> Self {
+        Bastion {
+            host: ssh.host.clone(),
+            port: ssh.port,
+            user: ssh.user.clone(),
+            key: key_given.then(|| ssh.key.clone()),
+            known_hosts: ssh.known_hosts.clone(),
+        }
+    }
+
+    fn options(&self, paths: &Paths) -> SshOptions {
+        let key = self
+            .key
+            .clone()
+            .unwrap_or_else(|| keys::default_key(&paths.ssh_dir()));
+        let mut ssh = SshOptions::new(&self.host, &self.user, key, paths.known_hosts());
+        ssh.port = self.port;
+        ssh.known_hosts.clone_from(&self.known_hosts);
+        ssh
+    }
 }
 
 fn default_port() -> u16 {
@@ -95,11 +148,12 @@ impl Destination {
             connect_timeout: Some(o.connect_timeout.as_secs())
                 .filter(|s| *s != inlet_postgres::DEFAULT_CONNECT_TIMEOUT.as_secs()),
             password_env: None,
+            ssh: o.ssh.as_ref().map(|ssh| Bastion::from_options(ssh, true)),
         }
     }
 
     /// Connection options for `user` (no password: the caller supplies it).
-    pub fn options_as(&self, user: &str) -> Result<ConnectOptions, Problem> {
+    pub fn options_as(&self, user: &str, paths: &Paths) -> Result<ConnectOptions, Problem> {
         let mut o = ConnectOptions {
             host: self.host.clone(),
             port: self.port,
@@ -116,6 +170,7 @@ impl Destination {
         if let Some(t) = self.connect_timeout {
             o.set("connect_timeout", &t.to_string())?;
         }
+        o.ssh = self.ssh.as_ref().map(|b| b.options(paths));
         o.finish()
     }
 

@@ -1,6 +1,8 @@
 //! What commands print: aligned text for people, one JSON object for scripts (`--json`).
 //! Nothing printed here ever contains a password.
 
+use inlet_postgres::ssh::keys::{install_steps, KeyInfo};
+use inlet_postgres::ssh::{HostKeyTrust, SshRoute};
 use inlet_postgres::verify::{Finding, Severity};
 use inlet_postgres::{ConnectOptions, Problem, ProblemKind, SessionInfo};
 use serde_json::json;
@@ -24,9 +26,15 @@ pub fn connected(opts: &ConnectOptions, info: &SessionInfo, json: bool) -> Code 
             "user": opts.user,
             "database": opts.dbname,
             "address": info.address,
+            "ssh": info.ssh,
         }));
     } else {
-        println!("ok: connected to {} ({})", opts.target(), info.address);
+        let via = info
+            .ssh
+            .as_ref()
+            .map(|r| format!(" via ssh {}@{}:{}", r.user, r.host, r.port))
+            .unwrap_or_default();
+        println!("ok: connected to {} ({}{via})", opts.target(), info.address);
         row("server", &format!("PostgreSQL {}", info.server_version));
         let tls = match &info.tls {
             Some(t) => {
@@ -40,7 +48,87 @@ pub fn connected(opts: &ConnectOptions, info: &SessionInfo, json: bool) -> Code 
             None => "no: the connection is not encrypted".to_string(),
         };
         row("tls", &tls);
+        if let Some(route) = &info.ssh {
+            row("ssh", &ssh_row(route));
+            if route.host_key == HostKeyTrust::PinnedNow {
+                eprintln!(
+                    "note: pinned host key for {} {} in {} (first use); a different key will be \
+                     refused",
+                    bastion_name(route),
+                    route.host_key_fingerprint,
+                    route.host_key_file.display()
+                );
+            }
+        }
     }
+    Code::Ok
+}
+
+fn ssh_row(route: &SshRoute) -> String {
+    let how = match route.host_key {
+        HostKeyTrust::KnownHosts => "listed in",
+        HostKeyTrust::Pinned => "matches the pin in",
+        HostKeyTrust::PinnedNow => "pinned now (first use) in",
+    };
+    format!(
+        "{}@{}:{}, host key {} {how} {}",
+        route.user,
+        route.host,
+        route.port,
+        route.host_key_fingerprint,
+        route.host_key_file.display()
+    )
+}
+
+/// The bastion as known_hosts names it: `host`, or `[host]:port` off port 22.
+fn bastion_name(route: &SshRoute) -> String {
+    inlet_postgres::ssh::known_hosts::host_name(&route.host, route.port)
+}
+
+/// A key pair made (`created`) or shown, with the steps that install it on a bastion.
+pub fn ssh_key(key: &KeyInfo, created: bool, replaced: Option<&KeyInfo>, json: bool) -> Code {
+    if json {
+        print_json(&json!({
+            "ok": true,
+            "created": created,
+            "algorithm": key.algorithm,
+            "public_key": key.public_key,
+            "fingerprint": key.fingerprint,
+            "private_key_file": key.private_key_file,
+            "public_key_file": key.public_key_file,
+            "replaced_fingerprint": replaced.map(|r| &r.fingerprint),
+        }));
+        return Code::Ok;
+    }
+    if created {
+        println!("created an SSH key pair for tunnels ({})", key.algorithm);
+    }
+    if let Some(old) = replaced {
+        println!(
+            "  replaced {} {}: remove its line from the bastion's authorized_keys",
+            old.algorithm, old.fingerprint
+        );
+    }
+    println!(
+        "  {:<12} {} (readable by its owner only; it never leaves this machine)",
+        "private key",
+        key.private_key_file.display()
+    );
+    println!("  {:<12} {}", "public key", key.public_key_file.display());
+    println!("  {:<12} {}", "fingerprint", key.fingerprint);
+    println!("\n{}\n", key.public_key);
+    println!("Install it on the bastion: log in as the user inlet will use (--ssh-user) and run\n");
+    for line in install_steps(&key.public_key).lines() {
+        println!("  {line}");
+    }
+    println!(
+        "\nOptional hardening: begin the line with\n  \
+         restrict,port-forwarding,permitopen=\"DB_HOST:5432\"\n\
+         so that this key can only open a tunnel to the database.\n\n\
+         Then check the route:\n  \
+         inlet destination check --ssh-host BASTION --ssh-user USER --host DB_HOST --user DB_USER \
+         --dbname DB"
+    );
     Code::Ok
 }
 
@@ -56,8 +144,10 @@ pub fn problem(p: &Problem, opts: Option<&ConnectOptions>, json: bool) -> Code {
         if let (Some(code), Some(msg)) = (&p.sqlstate, &p.server_message) {
             eprintln!("  {:<12} {msg} (SQLSTATE {code})", "server said");
         }
-        if !p.fix.is_empty() {
-            eprintln!("  {:<12} {}", "fix", p.fix);
+        // A fix may hold commands, one per line: keep them aligned under the first.
+        for (i, line) in p.fix.lines().enumerate() {
+            let label = if i == 0 { "fix" } else { "" };
+            eprintln!("  {label:<12} {line}");
         }
     }
     if p.kind == ProblemKind::InvalidOption {

@@ -41,12 +41,10 @@ impl Paths {
         self.dir().join("secrets.toml")
     }
 
-    #[allow(dead_code)] // used by `inlet tunnel`, merging from the ssh-tunnels branch
     pub fn ssh_dir(&self) -> PathBuf {
         self.dir().join("ssh")
     }
 
-    #[allow(dead_code)] // used by `inlet tunnel`, merging from the ssh-tunnels branch
     pub fn known_hosts(&self) -> PathBuf {
         self.dir().join("known_hosts")
     }

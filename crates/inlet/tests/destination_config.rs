@@ -169,3 +169,41 @@ fn unknown_destination_lists_the_known_ones() {
         text(&out)
     );
 }
+
+#[test]
+fn add_records_the_bastion_and_keeps_default_paths_default() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = inlet(
+        dir.path(),
+        &[
+            "destination",
+            "add",
+            "private",
+            "--host",
+            "10.0.0.5",
+            "--dbname",
+            "app",
+            "--ssh-host",
+            "bastion.example.com",
+            "--ssh-port",
+            "2222",
+            "--ssh-user",
+            "jump",
+        ],
+    )
+    .output()
+    .expect("run");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let config: toml::Table = std::fs::read_to_string(dir.path().join("inlet.toml"))
+        .expect("config")
+        .parse()
+        .expect("toml");
+    let ssh = &config["destinations"]["private"]["ssh"];
+    assert_eq!(ssh["host"].as_str(), Some("bastion.example.com"));
+    assert_eq!(ssh["port"].as_integer(), Some(2222));
+    assert_eq!(ssh["user"].as_str(), Some("jump"));
+    assert!(
+        ssh.get("key").is_none(),
+        "the default key stays a default: {ssh}"
+    );
+}

@@ -1,21 +1,30 @@
 //! One module per command group; each returns the exit code.
 
 mod destination;
+mod tunnel;
 
-use crate::cli::{Command, DestinationCommand};
+use crate::cli::{Command, DestinationCommand, TunnelCommand};
 use crate::exit::Code;
 use crate::paths::Paths;
 
 pub async fn run(command: Command, paths: &Paths) -> Code {
     match command {
         Command::Destination(d) => run_destination(d, paths).await,
+        Command::Tunnel(TunnelCommand::Keygen {
+            key_type,
+            force,
+            json,
+        }) => tunnel::keygen(paths, key_type, force, json),
+        Command::Tunnel(TunnelCommand::Show { key_type, json }) => {
+            tunnel::show(paths, key_type, json)
+        }
     }
 }
 
 async fn run_destination(command: DestinationCommand, paths: &Paths) -> Code {
     use DestinationCommand as D;
     match command {
-        D::Check { connection, json } => destination::check(&connection, json).await,
+        D::Check { connection, json } => destination::check(&connection, paths, json).await,
         D::Add {
             name,
             connection,

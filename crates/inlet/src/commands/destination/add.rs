@@ -52,7 +52,7 @@ fn run(
             "pass --force to replace it, or choose another name",
         ));
     }
-    let mut opts = args.unfinished_options(&Environment::current())?;
+    let mut opts = args.options(&Environment::current())?;
     if opts.dbname.is_empty() {
         return Err(Problem::new(
             ProblemKind::InvalidOption,
@@ -60,7 +60,12 @@ fn run(
             "pass --dbname NAME (or put it in the URL: postgresql://HOST/NAME)",
         ));
     }
+    let env = Environment::current();
+    opts.ssh = args.ssh_options(&env, paths)?;
     let mut dest = Destination::from_options(&opts);
+    if let (Some(b), None) = (&mut dest.ssh, &args.ssh_key) {
+        b.key = None; // the default key, wherever inlet's directory is
+    }
     // The user is the sync user: recorded only when given explicitly (setup creates one).
     if explicit_user(args) {
         dest.user = Some(opts.user.clone());

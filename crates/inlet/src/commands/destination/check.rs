@@ -1,15 +1,21 @@
 //! `inlet destination check`: one connection, and what was negotiated or what is wrong.
 
-use inlet_postgres::Environment;
+use inlet_postgres::{ConnectOptions, Environment};
 
 use super::{connect_prompting, no_terminal};
 use crate::connection_args::{prompt_password, ConnectionArgs};
 use crate::exit::Code;
 use crate::output;
+use crate::paths::Paths;
 
 /// `inlet destination check`: connect once, report what was negotiated or what is wrong.
-pub async fn check(args: &ConnectionArgs, json: bool) -> Code {
-    let mut opts = match args.options(&Environment::current()) {
+pub async fn check(args: &ConnectionArgs, paths: &Paths, json: bool) -> Code {
+    let env = Environment::current();
+    let with_ssh = |mut o: ConnectOptions| {
+        o.ssh = args.ssh_options(&env, paths)?;
+        o.finish()
+    };
+    let mut opts = match args.options(&env).and_then(with_ssh) {
         Ok(o) => o,
         Err(p) => return output::problem(&p, None, json),
     };

@@ -39,7 +39,7 @@ async fn connect_as_sync_user(
             ),
         )
     })?;
-    let mut opts = dest.options_as(&user)?;
+    let mut opts = dest.options_as(&user, paths)?;
     opts.password = sync_password(paths, name, &dest)?;
     let session = connect(&opts).await?;
     Ok((dest, session))

@@ -60,7 +60,7 @@ async fn run_auto(paths: &Paths, args: &SetupArgs) -> Result<serde_json::Value, 
     let plan = plan(&dest, args)?;
 
     // The admin password lives in this variable and nowhere else, and only for this call.
-    let mut admin_opts = dest.options_as(&args.admin_user)?;
+    let mut admin_opts = dest.options_as(&args.admin_user, paths)?;
     admin_opts.password = std::env::var(ADMIN_PASSWORD_ENV)
         .ok()
         .filter(|p| !p.is_empty())
