@@ -20,6 +20,9 @@ pub struct PgSink {
     schema: String,
     tables: HashMap<String, Table>,
     seqs: HashMap<String, i64>,
+    /// Streams whose backfill batches go through the merge: they may have tombstones, or the
+    /// table already held rows of the backfill (the fast path fell back once).
+    tombstones: std::collections::HashSet<String>,
     options: WriteOptions,
     /// Totals since this sink opened, per stream.
     pub stats: HashMap<String, WriteStats>,
@@ -52,6 +55,7 @@ impl PgSink {
             schema: schema.to_string(),
             tables: HashMap::new(),
             seqs: HashMap::new(),
+            tombstones: Default::default(),
             options,
             stats: HashMap::new(),
             conflicts: Vec::new(),
@@ -60,6 +64,19 @@ impl PgSink {
             let (table, conflicts) = ensure_table(&sink.client, schema, spec).await?;
             sink.conflicts.extend(conflicts);
             let seq = batch_seq(&sink.client, schema, &spec.name).await?;
+            let sql = format!(
+                "select exists (select 1 from {}._sync_tombstone where object_type = $1)",
+                ident(schema)
+            );
+            let has_tombstones: bool = sink
+                .client
+                .query_one(&sql, &[&spec.name])
+                .await
+                .map_err(|e| sql_problem(&e, "could not read tombstones", &sql))?
+                .get(0);
+            if has_tombstones {
+                sink.tombstones.insert(spec.name.clone());
+            }
             sink.seqs.insert(spec.name.clone(), seq);
             sink.tables.insert(spec.name.clone(), table);
         }
@@ -111,7 +128,22 @@ impl Sink for PgSink {
     async fn write(&mut self, stream: &str, batch: &Batch) -> Result<(), WriteError> {
         let seq = self.seqs.get(stream).copied().unwrap_or(0) + 1;
         let table = self.table(stream)?.clone();
-        let stats = write_batch(&mut self.client, &table, stream, batch, seq, self.options).await?;
+        if batch
+            .records
+            .iter()
+            .any(|r| matches!(r.change, inlet_core::Change::Delete))
+        {
+            self.tombstones.insert(stream.to_string());
+        }
+        let options = WriteOptions {
+            direct_backfill: !self.tombstones.contains(stream),
+            ..self.options
+        };
+        let stats = write_batch(&mut self.client, &table, stream, batch, seq, options).await?;
+        if options.direct_backfill && batch.phase == inlet_core::Phase::Backfill && !stats.direct {
+            // The table already holds rows of this backfill (a restart): stop trying.
+            self.tombstones.insert(stream.to_string());
+        }
         self.seqs.insert(stream.to_string(), seq);
         let total = self.stats.entry(stream.to_string()).or_default();
         total.inserted += stats.inserted;

@@ -11,11 +11,12 @@
 //! 4. `NOTIFY`, delivered at commit.
 
 use futures_util::pin_mut;
-use inlet_core::{Batch, Change, Phase};
+use inlet_core::{Batch, Change, Phase, Record};
 use serde_json::{Map, Value};
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
+use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{ToSql, Type};
-use tokio_postgres::Client;
+use tokio_postgres::{Client, Transaction};
 
 use crate::cell::{json_text, Cell};
 use crate::problem::Problem;
@@ -39,6 +40,9 @@ pub struct WriteOptions {
     pub deletes: DeleteMode,
     /// Record backfill batches in `_sync_event` too (`events.include_backfill`).
     pub events_for_backfill: bool,
+    /// The caller knows the stream has no tombstones, so a backfill batch may be copied
+    /// straight into the table (falling back to the merge if any of its rows exists).
+    pub direct_backfill: bool,
 }
 
 /// What one batch changed.
@@ -50,6 +54,8 @@ pub struct WriteStats {
     pub events: i64,
     /// Values kept in `_sync_extra` because they did not fit their column.
     pub extra_values: i64,
+    /// The batch was copied straight into the table (the backfill fast path).
+    pub direct: bool,
 }
 
 /// The NOTIFY channel woken when `_sync_event` rows commit; the payload is `schema.table`.
@@ -77,62 +83,14 @@ pub async fn write_batch(
         .transaction()
         .await
         .map_err(|e| db(&e, "could not begin", "begin"))?;
-    let stage = stage_name(table);
-    let create = format!(
-        "create temp table if not exists {} ({}) on commit delete rows",
-        ident(&stage),
-        stage_columns(table).join(", ")
-    );
-    tx.batch_execute(&create)
-        .await
-        .map_err(|e| db(&e, "could not create staging", &create))?;
-
-    let mut extra_values = 0;
-    let copy = format!("copy {} from stdin (format binary)", ident(&stage));
-    let sink = tx
-        .copy_in(&copy)
-        .await
-        .map_err(|e| db(&e, "could not start COPY", &copy))?;
-    let writer = BinaryCopyInWriter::new(sink, &stage_types(table));
-    pin_mut!(writer);
-    for (ord, record) in batch.records.iter().enumerate() {
-        let (cells, extra) = match &record.change {
-            Change::Upsert(fields) => row_cells(table, fields, &mut extra_values),
-            Change::Delete => (vec![Cell::Null; table.columns.len()], Cell::Null),
-        };
-        let ord = ord as i32;
-        let deleted = matches!(record.change, Change::Delete);
-        let id = Cell::Text(record.id.clone());
-        let mut row: Vec<&(dyn ToSql + Sync)> = vec![&ord, &deleted, &id];
-        row.extend(cells.iter().map(|c| c as &(dyn ToSql + Sync)));
-        row.extend([
-            &extra as &(dyn ToSql + Sync),
-            &record.version.ts_micros,
-            &record.version.seq,
-        ]);
-        writer
-            .as_mut()
-            .write(&row)
-            .await
-            .map_err(|e| db(&e, "COPY into staging failed", &copy))?;
-    }
-    writer
-        .finish()
-        .await
-        .map_err(|e| db(&e, "COPY into staging failed", &copy))?;
-
     let events = batch.phase == Phase::Live || options.events_for_backfill;
-    let merge = merge_sql(table, &stage, options.deletes);
-    let row = tx
-        .query_one(&merge, &[&table.name, &events])
-        .await
-        .map_err(|e| db(&e, &format!("could not merge into {}", table.name), &merge))?;
-    let stats = WriteStats {
-        inserted: row.get(0),
-        updated: row.get(1),
-        deleted: row.get(2),
-        events: row.get(3),
-        extra_values,
+    let direct = options.direct_backfill && !events && is_plain_insert(batch);
+    let stats = match direct {
+        true => match direct_copy(&tx, table, batch).await? {
+            Some(stats) => stats,
+            None => staged_merge(&tx, table, batch, options.deletes, events).await?,
+        },
+        false => staged_merge(&tx, table, batch, options.deletes, events).await?,
     };
 
     let s = ident(&table.schema);
@@ -173,6 +131,146 @@ pub async fn write_batch(
         .await
         .map_err(|e| db(&e, "could not commit the batch", "commit"))?;
     Ok(stats)
+}
+
+/// A batch the direct path can take: upserts only, each id once.
+fn is_plain_insert(batch: &Batch) -> bool {
+    let mut seen = std::collections::HashSet::with_capacity(batch.records.len());
+    batch
+        .records
+        .iter()
+        .all(|r| matches!(r.change, Change::Upsert(_)) && seen.insert(r.id.as_str()))
+}
+
+/// Backfill's fast path: COPY straight into the table. With no row of the batch present
+/// yet, no tombstone for the stream (the caller's promise) and each id once, this is exactly
+/// what the merge would do. If a row is present after all, the savepoint undoes the attempt
+/// (`None`) and the batch goes through the merge.
+async fn direct_copy(
+    tx: &Transaction<'_>,
+    table: &Table,
+    batch: &Batch,
+) -> Result<Option<WriteStats>, WriteError> {
+    tx.batch_execute("savepoint inlet_direct")
+        .await
+        .map_err(|e| db(&e, "savepoint", "savepoint"))?;
+    let mut columns = vec![ident("id")];
+    columns.extend(table.columns.iter().map(|(n, _)| ident(n)));
+    columns.extend(["_sync_extra", "_sync_version_ts", "_sync_version_seq"].map(String::from));
+    let copy = format!(
+        "copy {}.{} ({}) from stdin (format binary)",
+        ident(&table.schema),
+        ident(&table.name),
+        columns.join(", ")
+    );
+    match copy_records(tx, &copy, table, &batch.records, false).await {
+        Ok(extra_values) => {
+            tx.batch_execute("release savepoint inlet_direct")
+                .await
+                .map_err(|e| db(&e, "savepoint", "release savepoint"))?;
+            let inserted = batch.records.len() as i64;
+            Ok(Some(WriteStats {
+                inserted,
+                extra_values,
+                direct: true,
+                ..WriteStats::default()
+            }))
+        }
+        Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
+            tx.batch_execute("rollback to savepoint inlet_direct")
+                .await
+                .map_err(|e| db(&e, "savepoint", "rollback to savepoint"))?;
+            Ok(None)
+        }
+        Err(e) => Err(db(&e, "COPY into the table failed", &copy)),
+    }
+}
+
+/// The general path: COPY into the session's staging table, then one merge statement.
+async fn staged_merge(
+    tx: &Transaction<'_>,
+    table: &Table,
+    batch: &Batch,
+    deletes: DeleteMode,
+    events: bool,
+) -> Result<WriteStats, WriteError> {
+    let stage = stage_name(table);
+    let create = format!(
+        "create temp table if not exists {} ({}) on commit delete rows",
+        ident(&stage),
+        stage_columns(table).join(", ")
+    );
+    tx.batch_execute(&create)
+        .await
+        .map_err(|e| db(&e, "could not create staging", &create))?;
+    let copy = format!("copy {} from stdin (format binary)", ident(&stage));
+    let extra_values = copy_records(tx, &copy, table, &batch.records, true)
+        .await
+        .map_err(|e| db(&e, "COPY into staging failed", &copy))?;
+    // The staging table is emptied at every commit, so without fresh statistics the planner
+    // takes it for empty and joins the merge's steps by nested loops: quadratic in the batch.
+    let analyze = format!("analyze {}", ident(&stage));
+    tx.batch_execute(&analyze)
+        .await
+        .map_err(|e| db(&e, "could not analyze staging", &analyze))?;
+    let merge = merge_sql(table, &stage, deletes, events);
+    let row = tx
+        .query_one(&merge, &[&table.name])
+        .await
+        .map_err(|e| db(&e, &format!("could not merge into {}", table.name), &merge))?;
+    Ok(WriteStats {
+        inserted: row.get(0),
+        updated: row.get(1),
+        deleted: row.get(2),
+        events: row.get(3),
+        extra_values,
+        direct: false,
+    })
+}
+
+/// Binary COPY of the records: `staged` adds the staging table's leading `_ord` and
+/// `_deleted` columns. Returns how many values went to `_sync_extra`.
+async fn copy_records(
+    tx: &Transaction<'_>,
+    copy: &str,
+    table: &Table,
+    records: &[Record],
+    staged: bool,
+) -> Result<i64, tokio_postgres::Error> {
+    let mut types = if staged {
+        vec![Type::INT4, Type::BOOL]
+    } else {
+        Vec::new()
+    };
+    types.push(Type::TEXT);
+    types.extend(table.columns.iter().map(|(_, t)| Cell::pg_type(*t)));
+    types.extend([Type::JSONB, Type::INT8, Type::INT8]);
+    let sink = tx.copy_in(copy).await?;
+    let writer = BinaryCopyInWriter::new(sink, &types);
+    pin_mut!(writer);
+    let mut extra_values = 0;
+    for (ord, record) in records.iter().enumerate() {
+        let (cells, extra) = match &record.change {
+            Change::Upsert(fields) => row_cells(table, fields, &mut extra_values),
+            Change::Delete => (vec![Cell::Null; table.columns.len()], Cell::Null),
+        };
+        let (ord, deleted) = (ord as i32, matches!(record.change, Change::Delete));
+        let id = Cell::Text(record.id.clone());
+        let mut row: Vec<&(dyn ToSql + Sync)> = Vec::with_capacity(types.len());
+        if staged {
+            row.extend([&ord as &(dyn ToSql + Sync), &deleted]);
+        }
+        row.push(&id);
+        row.extend(cells.iter().map(|c| c as &(dyn ToSql + Sync)));
+        row.extend([
+            &extra as &(dyn ToSql + Sync),
+            &record.version.ts_micros,
+            &record.version.seq,
+        ]);
+        writer.as_mut().write(&row).await?;
+    }
+    writer.finish().await?;
+    Ok(extra_values)
 }
 
 /// The stored batch sequence of a stream (0 when it never wrote): a writer continues from it.
@@ -256,13 +354,6 @@ fn stage_columns(table: &Table) -> Vec<String> {
     cols
 }
 
-fn stage_types(table: &Table) -> Vec<Type> {
-    let mut types = vec![Type::INT4, Type::BOOL, Type::TEXT];
-    types.extend(table.columns.iter().map(|(_, t)| Cell::pg_type(*t)));
-    types.extend([Type::JSONB, Type::INT8, Type::INT8]);
-    types
-}
-
 /// The cells of an upsert, in column order, and `_sync_extra`: fields without a column, and
 /// values that do not fit theirs, keyed by field name.
 fn row_cells(
@@ -296,33 +387,45 @@ fn row_cells(
     (cells, extra)
 }
 
-/// The statement that applies the staged batch. `$1` = table name (event `object_type`),
-/// `$2` = whether to write `_sync_event` rows. Returns (inserted, updated, deleted, events).
-fn merge_sql(table: &Table, stage: &str, deletes: DeleteMode) -> String {
+/// The statement that applies the staged batch (`$1` = table name, the event `object_type`).
+/// Returns (inserted, updated, deleted, events). Without the change log it skips everything
+/// the log needs (the rows before, their JSON, the diff): a backfill pays only for the merge.
+fn merge_sql(table: &Table, stage: &str, deletes: DeleteMode, events: bool) -> String {
     let t = format!("{}.{}", ident(&table.schema), ident(&table.name));
     let s = ident(&table.schema);
     let st = ident(stage);
     let names: Vec<String> = table.columns.iter().map(|(n, _)| ident(n)).collect();
-    let data = names.iter().map(|n| format!("{n}, ")).collect::<String>();
-    let sets = names
+    let data: String = names.iter().map(|n| format!("{n}, ")).collect();
+    let sets: String = names
         .iter()
         .map(|n| format!("{n} = excluded.{n}, "))
-        .collect::<String>();
+        .collect();
     let newer = "(t._sync_version_ts, t._sync_version_seq) <= (src._ts, src._seq)";
+    // With the change log, the rows as they were and as they are; without, only counts.
+    let (old, returning) = if events {
+        (
+            format!("old as (select t.* from {t} t join src on src.id = t.id),"),
+            "t.*",
+        )
+    } else {
+        (String::new(), "t.id, (t.xmax = 0) as inserted")
+    };
     let remove = match deletes {
-        DeleteMode::Hard => format!("delete from {t} t using src where src._deleted and t.id = src.id and {newer} returning t.*"),
+        DeleteMode::Hard => format!(
+            "delete from {t} t using src where src._deleted and t.id = src.id and {newer} \
+             returning {returning}"
+        ),
         DeleteMode::Soft => format!(
             "update {t} t set _sync_deleted_at = now(), _sync_updated_at = now(), \
              _sync_version_ts = src._ts, _sync_version_seq = src._seq \
-             from src where src._deleted and t.id = src.id and t._sync_deleted_at is null and {newer} \
-             returning t.*"
+             from src where src._deleted and t.id = src.id and t._sync_deleted_at is null \
+             and {newer} returning {returning}"
         ),
     };
-    let hidden = "- '_sync_version_ts' - '_sync_version_seq'";
-    format!(
+    let head = format!(
         "with src as (
            select distinct on (id) * from {st} order by id, _ts desc, _seq desc, _ord desc),
-         old as (select t.* from {t} t join src on src.id = t.id),
+         {old}
          up as (
            insert into {t} as t (id, {data}_sync_extra, _sync_version_ts, _sync_version_seq, _sync_deleted_at)
            select id, {data}_sync_extra, _ts, _seq, null from src
@@ -334,14 +437,26 @@ fn merge_sql(table: &Table, stage: &str, deletes: DeleteMode) -> String {
               _sync_deleted_at = null, _sync_updated_at = now()
             where (t._sync_version_ts, t._sync_version_seq)
                <= (excluded._sync_version_ts, excluded._sync_version_seq)
-           returning t.*),
+           returning {returning}),
          del as ({remove}),
          tomb as (
            insert into {s}._sync_tombstone as z (object_type, id, version_ts, version_seq)
            select $1, id, _ts, _seq from src where _deleted
            on conflict (object_type, id) do update set version_ts = excluded.version_ts,
               version_seq = excluded.version_seq, deleted_at = now()
-            where (z.version_ts, z.version_seq) < (excluded.version_ts, excluded.version_seq)),
+            where (z.version_ts, z.version_seq) < (excluded.version_ts, excluded.version_seq))"
+    );
+    if !events {
+        return format!(
+            "{head}
+             select count(*) filter (where inserted), count(*) filter (where not inserted),
+                    (select count(*) from del), 0::bigint
+               from up"
+        );
+    }
+    let hidden = "- '_sync_version_ts' - '_sync_version_seq'";
+    format!(
+        "{head},
          changed as (
            select case when o.id is null then 'insert' else 'update' end as kind, u.id,
                   to_jsonb(u) {hidden} as record, to_jsonb(o) {hidden} as old_record
@@ -354,7 +469,8 @@ fn merge_sql(table: &Table, stage: &str, deletes: DeleteMode) -> String {
          diffed as (
            select c.*, (select coalesce(jsonb_object_agg(n.key, n.value), '{{}}'::jsonb)
                           from jsonb_each(c.record) n
-                         where n.key not like '\\_sync\\_%' and (c.old_record -> n.key) is distinct from n.value) as changes
+                         where n.key not like '\\_sync\\_%'
+                           and (c.old_record -> n.key) is distinct from n.value) as changes
              from ordered c),
          ev as (
            insert into {s}._sync_event (event_type, object_type, record_id, payload)
@@ -362,12 +478,12 @@ fn merge_sql(table: &Table, stage: &str, deletes: DeleteMode) -> String {
                     when 'update' then jsonb_build_object('record_id', id, 'record', record,
                                          'old_record', old_record, 'changes', changes)
                     else jsonb_build_object('record_id', id, 'record', record) end
-             from diffed where $2 and (kind <> 'update' or changes <> '{{}}'::jsonb)
+             from diffed where kind <> 'update' or changes <> '{{}}'::jsonb
             order by _ts, _seq, _ord
            returning 1)
          select (select count(*) from diffed where kind = 'insert'),
                 (select count(*) from diffed where kind = 'update' and changes <> '{{}}'::jsonb),
                 (select count(*) from diffed where kind = 'delete'),
-                (select count(*) from ev)",
+                (select count(*) from ev)"
     )
 }

@@ -569,3 +569,69 @@ async fn old_change_log_rows_are_pruned_in_small_steps_and_recent_ones_kept() {
         assert_eq!(left, 5, "PG {v}: recent events are kept");
     }
 }
+
+/// The backfill fast path (COPY straight into the table) ends exactly where the merge ends,
+/// including when a batch repeats rows already there (it then falls back to the merge).
+#[tokio::test]
+async fn direct_backfill_ends_exactly_where_the_merge_ends() {
+    for v in versions() {
+        let mut results = Vec::new();
+        for direct in [false, true] {
+            let mut client = sync_client(cluster(v).await).await;
+            let options = WriteOptions {
+                direct_backfill: direct,
+                ..WriteOptions::default()
+            };
+            let mut s = Stream {
+                table: prepared(&client, &NAME).await,
+                seq: 0,
+                options,
+            };
+            let first = s
+                .write(
+                    &mut client,
+                    vec![
+                        up("cus_1", 10, json!({"name": "a"})),
+                        up("cus_2", 10, json!({"name": "b", "x": 1})),
+                    ],
+                    Phase::Backfill,
+                )
+                .await;
+            assert_eq!(
+                (first.inserted, first.extra_values),
+                (2, 0),
+                "PG {v} direct={direct}"
+            );
+            // cus_2 again (newer) and cus_1 again (older): a present row forces the merge.
+            let second = s
+                .write(
+                    &mut client,
+                    vec![
+                        up("cus_2", 20, json!({"name": "b2"})),
+                        up("cus_1", 5, json!({"name": "old"})),
+                        up("cus_3", 10, json!({"name": "c"})),
+                    ],
+                    Phase::Backfill,
+                )
+                .await;
+            assert_eq!(
+                (second.inserted, second.updated),
+                (1, 1),
+                "PG {v} direct={direct}"
+            );
+            let rows = client
+                .query("select id, name, _sync_extra, _sync_version_ts from stripe.customer order by id", &[])
+                .await
+                .expect("select")
+                .iter()
+                .map(|r| (r.get::<_, String>(0), r.get::<_, Option<String>>(1), r.get::<_, Option<Value>>(2), r.get::<_, i64>(3)))
+                .collect::<Vec<_>>();
+            results.push(rows);
+        }
+        assert_eq!(
+            results[0], results[1],
+            "PG {v}: the fast path must change nothing"
+        );
+        assert_eq!(results[1][1].1.as_deref(), Some("b2"));
+    }
+}
