@@ -487,3 +487,58 @@ fn merge_sql(table: &Table, stage: &str, deletes: DeleteMode, events: bool) -> S
                 (select count(*) from ev)"
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use inlet_core::ColumnType;
+    use proptest::prelude::*;
+
+    fn json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            any::<f64>().prop_map(Value::from),
+            ".*".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(6, 64, 8, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..8).prop_map(Value::Array),
+                prop::collection::btree_map(".*", inner, 0..8)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        /// Whatever a source sends, converting it to a row never panics and never loses a
+        /// field: each one is either in its typed column or kept in `_sync_extra`.
+        #[test]
+        fn every_field_lands_in_its_column_or_in_sync_extra(
+            fields in prop::collection::btree_map("[a-z_]{1,6}", json(), 0..12)
+        ) {
+            let types = [ColumnType::Text, ColumnType::Bigint, ColumnType::Double, ColumnType::Numeric,
+                ColumnType::Boolean, ColumnType::Timestamptz, ColumnType::Jsonb, ColumnType::TextArray];
+            let columns = ["a", "b", "c", "d", "e", "f", "g", "h"]
+                .iter()
+                .zip(types)
+                .map(|(n, t)| (n.to_string(), t))
+                .collect();
+            let table = Table { schema: "s".into(), name: "t".into(), columns };
+            let fields: Map<String, Value> = fields.into_iter().collect();
+            let mut extra_values = 0;
+            let (cells, extra) = row_cells(&table, &fields, &mut extra_values);
+            let extra = match extra {
+                Cell::Jsonb(text) => serde_json::from_str::<Map<String, Value>>(&text).expect("valid json"),
+                _ => Map::new(),
+            };
+            for (name, value) in &fields {
+                let stored = table.columns.iter().position(|(n, _)| n == name)
+                    .is_some_and(|i| cells[i] != Cell::Null || value.is_null());
+                prop_assert!(stored || extra.contains_key(name), "{name} = {value} was lost");
+            }
+        }
+    }
+}
