@@ -11,6 +11,7 @@
 mod cell;
 mod connect;
 mod diagnose;
+mod merge;
 mod options;
 mod probe;
 mod problem;

@@ -36,16 +36,9 @@ async fn cluster(major: u32) -> &'static Cluster {
 
 /// A database, and a way to open sync-user sessions to it.
 async fn database(c: &Cluster) -> ConnectOptions {
-    c.create_user("engine_sync", PASSWORD).await;
-    c.exec(
-        "do $$ begin create role engine_read; exception when duplicate_object then null; end $$",
-    )
-    .await;
-    let db = c.create_database().await;
-    c.exec(&format!(
-        "grant connect, create on database {db} to engine_sync"
-    ))
-    .await;
+    let db = c
+        .sync_database("engine_sync", PASSWORD, "engine_read")
+        .await;
     ConnectOptions {
         host: c.host().into(),
         port: c.port,

@@ -30,14 +30,7 @@ async fn cluster(major: u32) -> &'static Cluster {
 
 /// A fresh database with a sync user that owns nothing but what it creates.
 async fn sync_client(c: &Cluster) -> Client {
-    c.create_user(SYNC, PASSWORD).await;
-    c.exec(&format!(
-        "do $$ begin create role {READER}; exception when duplicate_object then null; end $$"
-    ))
-    .await;
-    let db = c.create_database().await;
-    c.exec(&format!("grant connect, create on database {db} to {SYNC}"))
-        .await;
+    let db = c.sync_database(SYNC, PASSWORD, READER).await;
     let o = ConnectOptions {
         host: c.host().into(),
         port: c.port,

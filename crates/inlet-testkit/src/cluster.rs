@@ -290,6 +290,30 @@ impl Cluster {
         .await;
     }
 
+    /// A fresh database set up as inlet's setup leaves it: `user` (a login role with
+    /// `password`) may connect and create its own schemas and nothing more, and the nologin
+    /// role `read_role` exists. Returns the database's name.
+    pub async fn sync_database(&self, user: &str, password: &str, read_role: &str) -> String {
+        self.create_user(user, password).await;
+        {
+            let _serialised = self.roles.lock().await;
+            let role = ident(read_role);
+            self.exec(&format!(
+                "DO $tk$ BEGIN CREATE ROLE {role}; \
+                 EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $tk$"
+            ))
+            .await;
+        }
+        let db = self.create_database().await;
+        self.exec(&format!(
+            "grant connect, create on database {} to {}",
+            ident(&db),
+            ident(user)
+        ))
+        .await;
+        db
+    }
+
     /// The last 50 lines of the server log, for failure messages.
     pub fn log_tail(&self) -> String {
         tail(&self.dir.join("server.log"))
