@@ -93,6 +93,12 @@ pub async fn write_batch(
         },
         false => staged_merge(&tx, table, batch, options.deletes, events).await?,
     };
+    tracing::debug!(
+        stream,
+        batch_seq,
+        direct = stats.direct,
+        "batch applied, not committed"
+    );
 
     let s = ident(&table.schema);
     let written = stats.inserted + stats.updated + stats.deleted;
@@ -131,6 +137,7 @@ pub async fn write_batch(
     tx.commit()
         .await
         .map_err(|e| db(&e, "could not commit the batch", "commit"))?;
+    tracing::debug!(stream, batch_seq, "batch committed");
     Ok(stats)
 }
 
@@ -210,6 +217,7 @@ async fn staged_merge(
         .map_err(|e| db(&e, "COPY into staging failed", &copy))?;
     // The staging table is emptied at every commit, so without fresh statistics the planner
     // takes it for empty and joins the merge's steps by nested loops: quadratic in the batch.
+    tracing::debug!(table = %table.name, rows = batch.records.len(), "batch staged");
     let analyze = format!("analyze {}", ident(&stage));
     tx.batch_execute(&analyze)
         .await

@@ -1,0 +1,336 @@
+//! Exactly-once effect under SIGKILL, against real servers (every version in
+//! `INLET_TEST_PG_VERSIONS`).
+//!
+//! This binary is both the harness and the process it kills: run with `INLET_CRASH_CHILD`,
+//! it syncs a deterministic synthetic account (a backfill, then live creates, updates and
+//! deletes) through the real engine and writer, logging each batch's phases. The harness
+//! starts it, SIGKILLs it right after a chosen phase (batch staged by COPY; merged but not
+//! committed; committed) of a chosen batch, at least 30 times, then lets a last run finish.
+//! The tables and the change log must then equal the truth exactly: nothing lost, nothing
+//! doubled, no change logged twice.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use inlet_core::{
+    run_stream, Batch, BatchStream, Change, Checkpoint, Column, ColumnType, Outcome, Phase, Record,
+    Source, StreamSpec, Version,
+};
+use inlet_postgres::sink::PgSink;
+use inlet_postgres::writer::WriteOptions;
+use inlet_postgres::{connect, ConnectOptions, ProblemKind, Secret, SslMode};
+use inlet_testkit::{versions, ClusterSpec, HbaConn, HbaMethod, HbaRule};
+use serde_json::json;
+
+const OBJECTS: usize = 600;
+const BACKFILL_PAGE: usize = 20;
+const CHANGES: usize = 600;
+const LIVE_PAGE: usize = 10;
+const KILLS: usize = 30;
+const PASSWORD: &str = "crash-pw";
+/// The writer's log lines the harness kills after (see `writer.rs`).
+const PHASES: [&str; 3] = [
+    "batch staged",
+    "batch applied, not committed",
+    "batch committed",
+];
+
+fn main() {
+    if let Ok(target) = std::env::var("INLET_CRASH_CHILD") {
+        child(&target);
+        return;
+    }
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let majors = versions();
+    for major in &majors {
+        runtime.block_on(harness(*major));
+    }
+    println!("crash: {} passed, 0 failed", majors.len());
+}
+
+fn spec() -> StreamSpec {
+    StreamSpec {
+        name: "customer".into(),
+        columns: vec![Column::new("name", ColumnType::Text)],
+    }
+}
+
+/// The account's history: `OBJECTS` customers backfilled, then `CHANGES` live changes
+/// (updates that always change something, deletes of live customers, new customers).
+fn history() -> Vec<Record> {
+    let mut rng = 0x2545_f491_4f6c_dd1d_u64;
+    let mut next = move || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    let name = |v: String| {
+        json!({ "name": v })
+            .as_object()
+            .cloned()
+            .unwrap_or_default()
+    };
+    let mut alive: Vec<String> = (0..OBJECTS).map(|i| format!("cus_{i}")).collect();
+    let mut out: Vec<Record> = alive
+        .iter()
+        .enumerate()
+        .map(|(i, id)| Record::upsert(id.clone(), Version::new(1, i as i64), name(format!("n{i}"))))
+        .collect();
+    for j in 0..CHANGES {
+        let version = Version::new(2, j as i64);
+        let pick = (next() % alive.len() as u64) as usize;
+        out.push(match next() % 10 {
+            0..=5 => Record::upsert(alive[pick].clone(), version, name(format!("u{j}"))),
+            6..=7 => Record::delete(alive.swap_remove(pick), version),
+            _ => {
+                alive.push(format!("cus_new_{j}"));
+                Record::upsert(format!("cus_new_{j}"), version, name(format!("c{j}")))
+            }
+        });
+    }
+    out
+}
+
+fn batch_end(pos: usize, total: usize) -> usize {
+    if pos < OBJECTS {
+        (pos + BACKFILL_PAGE).min(OBJECTS)
+    } else {
+        (pos + LIVE_PAGE).min(total)
+    }
+}
+
+struct Synthetic(Vec<Record>);
+
+impl Source for Synthetic {
+    fn streams(&self) -> Vec<StreamSpec> {
+        vec![spec()]
+    }
+
+    fn read<'a>(&'a self, _: &'a StreamSpec, from: Option<&'a Checkpoint>) -> BatchStream<'a> {
+        let mut pos = from.and_then(|c| c.0["pos"].as_u64()).unwrap_or(0) as usize;
+        let mut batches = Vec::new();
+        while pos < self.0.len() {
+            let end = batch_end(pos, self.0.len());
+            batches.push(Ok(Batch {
+                records: self.0[pos..end].to_vec(),
+                checkpoint: Checkpoint(json!({ "pos": end })),
+                phase: if pos < OBJECTS {
+                    Phase::Backfill
+                } else {
+                    Phase::Live
+                },
+            }));
+            pos = end;
+        }
+        Box::pin(futures_util::stream::iter(batches))
+    }
+}
+
+/// The synced process: takes over the sync (waiting while a killed predecessor's session
+/// still holds the lock), runs it to the end, exits 0.
+fn child(target: &str) {
+    tracing_subscriber::fmt()
+        .with_env_filter("inlet_postgres=debug")
+        .with_writer(std::io::stderr)
+        .without_time()
+        .with_ansi(false)
+        .init();
+    let mut parts = target.split(' ');
+    let opts = ConnectOptions {
+        host: "127.0.0.1".into(),
+        port: parts.next().and_then(|p| p.parse().ok()).expect("port"),
+        dbname: parts.next().expect("database").into(),
+        user: "crash_sync".into(),
+        password: Some(Secret::new(PASSWORD)),
+        sslmode: SslMode::Disable,
+        ..ConnectOptions::default()
+    };
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        let mut sink = loop {
+            let client = connect(&opts).await.expect("connect").client;
+            match PgSink::open(
+                client,
+                "crash",
+                "crash_read",
+                &[spec()],
+                WriteOptions::default(),
+            )
+            .await
+            {
+                Ok(sink) => break sink,
+                Err(p)
+                    if p.kind == ProblemKind::AlreadyRunning
+                        && tokio::time::Instant::now() < deadline =>
+                {
+                    tokio::time::sleep(Duration::from_millis(50)).await; // the predecessor's session is closing
+                }
+                Err(p) => panic!("cannot open the sink: {p:?}"),
+            }
+        };
+        let source = Synthetic(history());
+        let outcome = run_stream(
+            &source,
+            &spec(),
+            &mut sink,
+            tokio::time::sleep,
+            std::future::pending(),
+        )
+        .await
+        .expect("engine");
+        assert_eq!(outcome, Outcome::Finished);
+    });
+}
+
+async fn harness(major: u32) {
+    let cluster = ClusterSpec::new(major)
+        .hba(HbaRule::new(
+            HbaConn::Host,
+            "all",
+            "all",
+            HbaMethod::ScramSha256,
+        ))
+        .start();
+    let db = cluster
+        .sync_database("crash_sync", PASSWORD, "crash_read")
+        .await;
+    let target = format!("{} {db}", cluster.port);
+    let admin = cluster.admin_db(&db).await;
+    let mut rng = 0x9e37_79b9_7f4a_7c15_u64 ^ u64::from(major);
+    let mut killed_after: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut kills = 0;
+    while kills < KILLS {
+        rng = rng
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        let phase = PHASES[(rng >> 33) as usize % PHASES.len()];
+        let nth = 1 + (rng >> 40) as usize % 2;
+        let mut child = Command::new(std::env::current_exe().expect("own path"))
+            .env("INLET_CRASH_CHILD", &target)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start the sync process");
+        let stderr = child.stderr.take().expect("stderr");
+        let mut seen = 0;
+        let mut killed = false;
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if line.contains(phase) {
+                seen += 1;
+                if seen == nth {
+                    child.kill().expect("SIGKILL");
+                    killed = true;
+                    break;
+                }
+            }
+        }
+        let status = child.wait().expect("wait");
+        if killed {
+            kills += 1;
+            *killed_after.entry(phase).or_default() += 1;
+        } else {
+            assert!(
+                status.success(),
+                "PG {major}: the sync process failed on its own"
+            );
+            break; // it finished before reaching the chosen point
+        }
+    }
+    assert!(
+        kills >= KILLS,
+        "PG {major}: the sync finished after only {kills} kills; make the account larger"
+    );
+
+    let status = Command::new(std::env::current_exe().expect("own path"))
+        .env("INLET_CRASH_CHILD", &target)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("final run");
+    assert!(status.success(), "PG {major}: the final run failed");
+
+    // The truth, from the history: the final rows, and the change log as the writer keeps
+    // it, one row per object per batch with its net change, ordered by that change's
+    // version (batch boundaries are fixed by the checkpoints, so this is the same whatever
+    // the kills did).
+    let history = history();
+    let mut truth: BTreeMap<String, String> = BTreeMap::new();
+    let mut events = Vec::new();
+    let mut pos = 0;
+    while pos < history.len() {
+        let end = batch_end(pos, history.len());
+        let mut last: BTreeMap<&str, usize> = BTreeMap::new();
+        let before: BTreeMap<&str, bool> = history[pos..end]
+            .iter()
+            .map(|r| (r.id.as_str(), truth.contains_key(&r.id)))
+            .collect();
+        for (i, r) in history[pos..end].iter().enumerate() {
+            last.insert(&r.id, pos + i);
+            match &r.change {
+                Change::Upsert(fields) => {
+                    truth.insert(
+                        r.id.clone(),
+                        fields["name"].as_str().unwrap_or_default().into(),
+                    );
+                }
+                Change::Delete => {
+                    truth.remove(&r.id);
+                }
+            }
+        }
+        if pos >= OBJECTS {
+            let mut net: Vec<(usize, &str)> = last.iter().map(|(id, at)| (*at, *id)).collect();
+            net.sort();
+            for (_, id) in net {
+                let kind = match (before[id], truth.contains_key(id)) {
+                    (false, true) => "insert",
+                    (true, true) => "update",
+                    (true, false) => "delete",
+                    (false, false) => continue, // created and deleted within the batch
+                };
+                events.push((kind.to_string(), id.to_string()));
+            }
+        }
+        pos = end;
+    }
+    let rows: BTreeMap<String, String> = admin
+        .query("select id, name from crash.customer", &[])
+        .await
+        .expect("rows")
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(rows.len(), truth.len(), "PG {major}: row count");
+    assert!(
+        rows == truth,
+        "PG {major}: the table differs from the truth"
+    );
+    let logged: Vec<(String, String)> = admin
+        .query(
+            "select event_type, record_id from crash._sync_event order by id",
+            &[],
+        )
+        .await
+        .expect("events")
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(
+        logged.len(),
+        events.len(),
+        "PG {major}: change-log length (lost or doubled)"
+    );
+    assert!(
+        logged == events,
+        "PG {major}: the change log differs from the truth"
+    );
+    println!(
+        "crash: PG {major}: {kills} kills {killed_after:?}; {} rows and {} change-log rows exact",
+        rows.len(),
+        logged.len()
+    );
+}
