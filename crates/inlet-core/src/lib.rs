@@ -13,6 +13,7 @@
 mod batch;
 mod engine;
 mod error;
+mod naming;
 mod record;
 mod source;
 mod stream;
@@ -20,6 +21,7 @@ mod stream;
 pub use batch::{Batch, Checkpoint, Phase};
 pub use engine::{run_stream, EngineError, Outcome, Sink, StreamState};
 pub use error::{Action, ErrorKind, SourceError};
+pub use naming::{column_name, MAX_IDENTIFIER_BYTES};
 pub use record::{Change, Record, Version};
 pub use source::{BatchStream, Source};
 pub use stream::{Column, ColumnType, StreamSpec};

@@ -1,13 +1,13 @@
 //! The tables a sync owns in its schema: one per stream, typed, plus the bookkeeping tables
 //! `_sync_state` (checkpoints and stream state), `_sync_event` (the change log) and
 //! `_sync_tombstone` (versions of deleted rows, so a late, older change cannot bring a
-//! deleted row back).
+//! deleted row back) and `_sync_rejected` (records no table row can hold, with the reason).
 //!
 //! Evolution is additive: a column the stream gains is added (`alter table ... add column`),
 //! never rebuilt. A column whose type in the table differs from the stream's is kept as it
 //! is and reported; values that no longer fit it go to the row's `_sync_extra`.
 
-use inlet_core::{ColumnType, StreamSpec};
+use inlet_core::{column_name, ColumnType, StreamSpec};
 use tokio_postgres::Client;
 
 use crate::problem::Problem;
@@ -68,7 +68,13 @@ pub async fn ensure_schema(client: &Client, schema: &str, read_role: &str) -> Re
            version_ts bigint not null,
            version_seq bigint not null,
            deleted_at timestamptz not null default now(),
-           primary key (object_type, id));"
+           primary key (object_type, id));
+         create table if not exists {s}._sync_rejected (
+           id bigserial primary key,
+           rejected_at timestamptz not null default now(),
+           object_type text not null,
+           reason text not null,
+           record jsonb not null);"
     );
     client.batch_execute(&ddl).await.map_err(|e| {
         sql_problem(
@@ -90,7 +96,7 @@ pub async fn ensure_table(
     columns.extend(
         spec.columns
             .iter()
-            .map(|c| format!("{} {}", ident(&c.name), c.ty.sql())),
+            .map(|c| format!("{} {}", ident(&column_name(&c.name)), c.ty.sql())),
     );
     columns.extend([
         "_sync_extra jsonb".into(),
@@ -112,11 +118,12 @@ pub async fn ensure_table(
     let existing = existing_columns(client, schema, &spec.name).await?;
     let mut conflicts = Vec::new();
     for col in &spec.columns {
-        match existing.iter().find(|(name, _)| *name == col.name) {
+        let name = column_name(&col.name);
+        match existing.iter().find(|(existing, _)| *existing == name) {
             None => {
                 let add = format!(
                     "alter table {qualified} add column if not exists {} {}",
-                    ident(&col.name),
+                    ident(&name),
                     col.ty.sql()
                 );
                 client
@@ -127,7 +134,7 @@ pub async fn ensure_table(
             Some((_, actual)) if column_type(actual) != Some(col.ty) => {
                 conflicts.push(TypeConflict {
                     table: spec.name.clone(),
-                    column: col.name.clone(),
+                    column: name.to_string(),
                     in_table: actual.clone(),
                     in_stream: col.ty,
                 })

@@ -11,7 +11,10 @@
 //! 4. `NOTIFY`, delivered at commit.
 
 use futures_util::pin_mut;
-use inlet_core::{Batch, Change, Phase, Record};
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use inlet_core::{column_name, Batch, Change, Phase, Record};
 use serde_json::{Map, Value};
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::error::SqlState;
@@ -55,8 +58,78 @@ pub struct WriteStats {
     pub events: i64,
     /// Values kept in `_sync_extra` because they did not fit their column.
     pub extra_values: i64,
+    /// Records no row can hold (an unusable id), kept in `_sync_rejected` with the reason.
+    pub rejected: i64,
     /// The batch was copied straight into the table (the backfill fast path).
     pub direct: bool,
+}
+
+/// Longest id kept as a primary key: a btree entry must fit in a third of a page (about
+/// 2,700 bytes), and an id is never legitimately this long.
+pub const MAX_ID_BYTES: usize = 1024;
+
+/// Why no row can hold a record with this id, if none can.
+fn id_problem(id: &str) -> Option<String> {
+    if id.is_empty() {
+        Some("the id is empty".into())
+    } else if id.contains('\0') {
+        Some("the id contains a NUL character, which PostgreSQL text cannot hold".into())
+    } else if id.len() > MAX_ID_BYTES {
+        Some(format!(
+            "the id is {} bytes long; at most {MAX_ID_BYTES} fit a key",
+            id.len()
+        ))
+    } else {
+        None
+    }
+}
+
+/// The records a row can hold (the batch itself, not a copy, in the usual case of no
+/// rejects), and the others with the reason.
+fn split_rejected(records: &[Record]) -> (Cow<'_, [Record]>, Vec<(&Record, String)>) {
+    let rejected: Vec<(&Record, String)> = records
+        .iter()
+        .filter_map(|r| id_problem(&r.id).map(|why| (r, why)))
+        .collect();
+    if rejected.is_empty() {
+        return (Cow::Borrowed(records), rejected);
+    }
+    let kept = records
+        .iter()
+        .filter(|r| id_problem(&r.id).is_none())
+        .cloned()
+        .collect();
+    (Cow::Owned(kept), rejected)
+}
+
+/// Keeps rejected records, whole and readable, in `_sync_rejected`, in the batch's
+/// transaction: a rejected record is never lost, and never rejected twice.
+async fn reject(
+    tx: &Transaction<'_>,
+    table: &Table,
+    rejected: &[(&Record, String)],
+) -> Result<i64, WriteError> {
+    let sql = format!(
+        "insert into {}._sync_rejected (object_type, reason, record) values ($1, $2, $3::text::jsonb)",
+        ident(&table.schema)
+    );
+    for (record, why) in rejected {
+        let (fields, deleted) = match &record.change {
+            Change::Upsert(f) => (Value::Object(f.clone()), false),
+            Change::Delete => (Value::Null, true),
+        };
+        let doc = serde_json::json!({
+            "id": record.id,
+            "deleted": deleted,
+            "version": [record.version.ts_micros, record.version.seq],
+            "fields": fields,
+        });
+        tx.execute(&sql, &[&table.name, why, &json_text(&doc)])
+            .await
+            .map_err(|e| db(&e, "could not keep a rejected record", &sql))?;
+        tracing::warn!(table = %table.name, reason = %why, "record rejected");
+    }
+    Ok(rejected.len() as i64)
 }
 
 /// The NOTIFY channel woken when `_sync_event` rows commit; the payload is `schema.table`.
@@ -85,14 +158,16 @@ pub async fn write_batch(
         .await
         .map_err(|e| db(&e, "could not begin", "begin"))?;
     let events = batch.phase == Phase::Live || options.events_for_backfill;
-    let direct = options.direct_backfill && !events && is_plain_insert(batch);
-    let stats = match direct {
-        true => match direct_copy(&tx, table, batch).await? {
+    let (records, rejected) = split_rejected(&batch.records);
+    let direct = options.direct_backfill && !events && is_plain_insert(&records);
+    let mut stats = match direct {
+        true => match direct_copy(&tx, table, &records).await? {
             Some(stats) => stats,
-            None => staged_merge(&tx, table, batch, options.deletes, events).await?,
+            None => staged_merge(&tx, table, &records, options.deletes, events).await?,
         },
-        false => staged_merge(&tx, table, batch, options.deletes, events).await?,
+        false => staged_merge(&tx, table, &records, options.deletes, events).await?,
     };
+    stats.rejected = reject(&tx, table, &rejected).await?;
     tracing::debug!(
         stream,
         batch_seq,
@@ -142,10 +217,9 @@ pub async fn write_batch(
 }
 
 /// A batch the direct path can take: upserts only, each id once.
-fn is_plain_insert(batch: &Batch) -> bool {
-    let mut seen = std::collections::HashSet::with_capacity(batch.records.len());
-    batch
-        .records
+fn is_plain_insert(records: &[Record]) -> bool {
+    let mut seen = std::collections::HashSet::with_capacity(records.len());
+    records
         .iter()
         .all(|r| matches!(r.change, Change::Upsert(_)) && seen.insert(r.id.as_str()))
 }
@@ -157,7 +231,7 @@ fn is_plain_insert(batch: &Batch) -> bool {
 async fn direct_copy(
     tx: &Transaction<'_>,
     table: &Table,
-    batch: &Batch,
+    records: &[Record],
 ) -> Result<Option<WriteStats>, WriteError> {
     tx.batch_execute("savepoint inlet_direct")
         .await
@@ -171,12 +245,12 @@ async fn direct_copy(
         ident(&table.name),
         columns.join(", ")
     );
-    match copy_records(tx, &copy, table, &batch.records, false).await {
+    match copy_records(tx, &copy, table, records, false).await {
         Ok(extra_values) => {
             tx.batch_execute("release savepoint inlet_direct")
                 .await
                 .map_err(|e| db(&e, "savepoint", "release savepoint"))?;
-            let inserted = batch.records.len() as i64;
+            let inserted = records.len() as i64;
             Ok(Some(WriteStats {
                 inserted,
                 extra_values,
@@ -198,7 +272,7 @@ async fn direct_copy(
 async fn staged_merge(
     tx: &Transaction<'_>,
     table: &Table,
-    batch: &Batch,
+    records: &[Record],
     deletes: DeleteMode,
     events: bool,
 ) -> Result<WriteStats, WriteError> {
@@ -212,12 +286,12 @@ async fn staged_merge(
         .await
         .map_err(|e| db(&e, "could not create staging", &create))?;
     let copy = format!("copy {} from stdin (format binary)", ident(&stage));
-    let extra_values = copy_records(tx, &copy, table, &batch.records, true)
+    let extra_values = copy_records(tx, &copy, table, records, true)
         .await
         .map_err(|e| db(&e, "COPY into staging failed", &copy))?;
     // The staging table is emptied at every commit, so without fresh statistics the planner
     // takes it for empty and joins the merge's steps by nested loops: quadratic in the batch.
-    tracing::debug!(table = %table.name, rows = batch.records.len(), "batch staged");
+    tracing::debug!(table = %table.name, rows = records.len(), "batch staged");
     let analyze = format!("analyze {}", ident(&stage));
     tx.batch_execute(&analyze)
         .await
@@ -233,6 +307,7 @@ async fn staged_merge(
         deleted: row.get(2),
         events: row.get(3),
         extra_values,
+        rejected: 0,
         direct: false,
     })
 }
@@ -371,23 +446,33 @@ fn row_cells(
     extra_values: &mut i64,
 ) -> (Vec<Cell>, Cell) {
     let mut extra = Map::new();
+    // Each field's column (see `column_name`); a field whose column another field already
+    // took, or that has no column yet, is kept in `_sync_extra` under its own name.
+    let mut by_column: HashMap<Cow<'_, str>, (&String, &Value)> = HashMap::new();
+    for (field, value) in fields {
+        if field == "id" {
+            continue;
+        }
+        let column = column_name(field);
+        let known = table.columns.iter().any(|(n, _)| *n == column);
+        if !known || by_column.contains_key(&column) {
+            extra.insert(field.clone(), value.clone());
+        } else {
+            by_column.insert(column, (field, value));
+        }
+    }
     let cells = table
         .columns
         .iter()
-        .map(|(name, ty)| match fields.get(name) {
+        .map(|(name, ty)| match by_column.get(name.as_str()) {
             None => Cell::Null,
-            Some(v) => Cell::from_json(v, *ty).unwrap_or_else(|| {
-                extra.insert(name.clone(), v.clone());
+            Some((field, v)) => Cell::from_json(v, *ty).unwrap_or_else(|| {
+                extra.insert((*field).clone(), (*v).clone());
                 *extra_values += 1;
                 Cell::Null
             }),
         })
         .collect();
-    for (k, v) in fields {
-        if k != "id" && !table.columns.iter().any(|(n, _)| n == k) {
-            extra.insert(k.clone(), v.clone());
-        }
-    }
     let extra = if extra.is_empty() {
         Cell::Null
     } else {

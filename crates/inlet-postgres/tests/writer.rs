@@ -695,3 +695,105 @@ async fn decimals_survive_the_binary_encoding_exactly() {
         }
     }
 }
+
+/// Names PostgreSQL would mangle or that are inlet's own, huge and deeply nested values,
+/// numbers beyond i64, and ids no key can hold: each is stored faithfully, kept readable in
+/// `_sync_extra`, or quarantined in `_sync_rejected` with the reason; nothing is lost, and
+/// the rest of the batch is written.
+#[tokio::test]
+async fn hostile_names_huge_values_and_unusable_ids_are_stored_or_quarantined() {
+    use inlet_core::column_name;
+    use inlet_postgres::sql::ident;
+    let long = "a_field_name_that_is_far_longer_than_the_sixty_three_bytes_postgres_allows";
+    let names = ["Name", "name", "select", "a.b c\"d", long, "_sync_extra"];
+    let mut deep = json!("bottom");
+    for _ in 0..1000 {
+        deep = json!([deep]);
+    }
+    let big = "x".repeat(10 * 1024 * 1024);
+    for v in versions() {
+        let mut client = sync_client(cluster(v).await).await;
+        let mut columns: Vec<(&str, ColumnType)> =
+            names.iter().map(|n| (*n, ColumnType::Text)).collect();
+        columns.extend([
+            ("big", ColumnType::Text),
+            ("deep", ColumnType::Jsonb),
+            ("huge", ColumnType::Bigint),
+        ]);
+        let mut s = Stream {
+            table: prepared(&client, &columns).await,
+            seq: 0,
+            options: WriteOptions::default(),
+        };
+        let mut fields = serde_json::Map::new();
+        for n in names {
+            fields.insert(n.to_string(), json!(format!("value of {n}")));
+        }
+        fields.insert("big".into(), json!(big));
+        fields.insert("deep".into(), deep.clone());
+        fields.insert("huge".into(), json!(u64::MAX));
+        let records = vec![
+            Record::upsert("cus_ok", Version::new(1, 0), fields),
+            up(
+                &"i".repeat(2000),
+                1,
+                json!({"name": "an id too long for a key"}),
+            ),
+            up("nul\0id", 1, json!({"name": "an id with NUL"})),
+        ];
+        let stats = s.write(&mut client, records, Phase::Live).await;
+        assert_eq!(
+            (stats.inserted, stats.rejected, stats.extra_values),
+            (1, 2, 1),
+            "PG {v}"
+        );
+
+        for n in names {
+            let sql = format!(
+                "select {}::text from stripe.customer where id = 'cus_ok'",
+                ident(&column_name(n))
+            );
+            let got: String = client
+                .query_one(&sql, &[])
+                .await
+                .unwrap_or_else(|e| panic!("{sql}: {e}"))
+                .get(0);
+            assert_eq!(got, format!("value of {n}"), "PG {v}: field {n:?}");
+        }
+        let row = client
+            .query_one("select length(big), deep::text, _sync_extra -> 'huge' from stripe.customer where id = 'cus_ok'", &[])
+            .await
+            .expect("row");
+        assert_eq!(
+            row.get::<_, i32>(0),
+            10 * 1024 * 1024,
+            "PG {v}: the 10 MB value"
+        );
+        assert_eq!(
+            row.get::<_, String>(1),
+            deep.to_string(),
+            "PG {v}: 1000 levels deep"
+        );
+        assert_eq!(
+            row.get::<_, Value>(2),
+            json!(u64::MAX),
+            "PG {v}: beyond i64, kept exactly"
+        );
+
+        let rejected = client
+            .query("select reason, record -> 'fields' ->> 'name' from stripe._sync_rejected order by id", &[])
+            .await
+            .expect("rejected");
+        let reasons: Vec<(String, String)> =
+            rejected.iter().map(|r| (r.get(0), r.get(1))).collect();
+        assert_eq!(reasons.len(), 2, "PG {v}");
+        assert!(
+            reasons[0].0.contains("2000 bytes") && reasons[0].1 == "an id too long for a key",
+            "{reasons:?}"
+        );
+        assert!(
+            reasons[1].0.contains("NUL") && reasons[1].1 == "an id with NUL",
+            "{reasons:?}"
+        );
+    }
+}
