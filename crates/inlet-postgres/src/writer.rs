@@ -335,7 +335,7 @@ async fn copy_records(
     let mut extra_values = 0;
     for (ord, record) in records.iter().enumerate() {
         let (cells, extra) = match &record.change {
-            Change::Upsert(fields) => row_cells(table, fields, &mut extra_values),
+            Change::Upsert(fields) => row_cells(table, &record.id, fields, &mut extra_values),
             Change::Delete => (vec![Cell::Null; table.columns.len()], Cell::Null),
         };
         let (ord, deleted) = (ord as i32, matches!(record.change, Change::Delete));
@@ -442,6 +442,7 @@ fn stage_columns(table: &Table) -> Vec<String> {
 /// values that do not fit theirs, keyed by field name.
 fn row_cells(
     table: &Table,
+    id: &str,
     fields: &Map<String, Value>,
     extra_values: &mut i64,
 ) -> (Vec<Cell>, Cell) {
@@ -450,8 +451,8 @@ fn row_cells(
     // took, or that has no column yet, is kept in `_sync_extra` under its own name.
     let mut by_column: HashMap<Cow<'_, str>, (&String, &Value)> = HashMap::new();
     for (field, value) in fields {
-        if field == "id" {
-            continue;
+        if field == "id" && value.as_str() == Some(id) {
+            continue; // stored already, as the primary key
         }
         let column = column_name(field);
         let known = table.columns.iter().any(|(n, _)| *n == column);
@@ -522,7 +523,7 @@ mod tests {
             let table = Table { schema: "s".into(), name: "t".into(), columns };
             let fields: Map<String, Value> = fields.into_iter().collect();
             let mut extra_values = 0;
-            let (cells, extra) = row_cells(&table, &fields, &mut extra_values);
+            let (cells, extra) = row_cells(&table, "rec_1", &fields, &mut extra_values);
             let extra = match extra {
                 Cell::Jsonb(text) => serde_json::from_str::<Map<String, Value>>(&text).expect("valid json"),
                 _ => Map::new(),
