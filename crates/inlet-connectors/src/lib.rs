@@ -1,0 +1,1 @@
+//! inlet's sources: one shared HTTP scaffold and a connector per SaaS API.
