@@ -1,1 +1,11 @@
-//! inlet's sources: one shared HTTP scaffold and a connector per SaaS API.
+//! inlet's sources: one shared HTTP scaffold ([`http`]) and a connector per SaaS API, each
+//! with the same files (`client.rs`, `schema.rs`, `streams.rs`, `backfill.rs`, `live.rs`,
+//! `webhook.rs`), so anyone knows where to look.
+//!
+//! The contract that matters: a connector's batches carry the checkpoint that is true once
+//! they are written, and every record's version orders it against every other change to
+//! the same object, whichever path (backfill or live) produced it.
+
+pub mod http;
+pub mod json;
+pub mod stripe;

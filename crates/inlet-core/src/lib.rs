@@ -19,7 +19,7 @@ mod source;
 mod stream;
 
 pub use batch::{Batch, Checkpoint, Phase};
-pub use engine::{run_stream, EngineError, Outcome, Sink, StreamState};
+pub use engine::{run_stream, run_sync, EngineError, Outcome, Sink, StreamState};
 pub use error::{Action, ErrorKind, SourceError};
 pub use naming::{column_name, MAX_IDENTIFIER_BYTES};
 pub use record::{Change, Record, Version};

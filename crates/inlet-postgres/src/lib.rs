@@ -11,6 +11,7 @@
 mod cell;
 mod connect;
 mod diagnose;
+pub mod evolve;
 mod merge;
 mod options;
 mod probe;
@@ -31,3 +32,4 @@ pub use options::{
     ConnectOptions, Environment, RootCert, Secret, SslMode, DEFAULT_CONNECT_TIMEOUT,
 };
 pub use problem::{Problem, ProblemKind, SshDetail};
+pub use read_role::sql_problem;

@@ -156,7 +156,7 @@ fn membership_problem(e: &tokio_postgres::Error, read_role: &str, statement: &st
 }
 
 /// A SQL failure we did not expect, with the server's words and the statement that failed.
-pub(crate) fn sql_problem(e: &tokio_postgres::Error, what: &str, statement: &str) -> Problem {
+pub fn sql_problem(e: &tokio_postgres::Error, what: &str, statement: &str) -> Problem {
     let p = Problem::new(
         ProblemKind::ServerError,
         format!("{what}: {}", server_text(e)),

@@ -8,11 +8,15 @@ use inlet_core::{Batch, Checkpoint, Sink, StreamSpec, StreamState};
 use serde_json::Value;
 use tokio_postgres::Client;
 
+use crate::evolve;
 use crate::problem::{Problem, ProblemKind};
 use crate::read_role::sql_problem;
 use crate::sql::ident;
 use crate::tables::{ensure_schema, ensure_table, Table, TypeConflict};
 use crate::writer::{batch_seq, write_batch, WriteError, WriteOptions, WriteStats};
+
+/// Per-stream totals, shared with whoever shows progress.
+pub type Progress = std::sync::Arc<std::sync::Mutex<HashMap<String, WriteStats>>>;
 
 #[derive(Debug)]
 pub struct PgSink {
@@ -25,7 +29,7 @@ pub struct PgSink {
     tombstones: std::collections::HashSet<String>,
     options: WriteOptions,
     /// Totals since this sink opened, per stream.
-    pub stats: HashMap<String, WriteStats>,
+    stats: Progress,
     /// Columns whose type in the destination differs from the stream's (reported, kept).
     pub conflicts: Vec<TypeConflict>,
 }
@@ -57,7 +61,7 @@ impl PgSink {
             seqs: HashMap::new(),
             tombstones: Default::default(),
             options,
-            stats: HashMap::new(),
+            stats: Progress::default(),
             conflicts: Vec::new(),
         };
         for spec in streams {
@@ -83,14 +87,13 @@ impl PgSink {
         Ok(sink)
     }
 
+    /// The totals written since the sink opened, per stream, readable while it writes.
+    pub fn progress(&self) -> Progress {
+        self.stats.clone()
+    }
+
     fn table(&self, stream: &str) -> Result<&Table, WriteError> {
-        self.tables.get(stream).ok_or_else(|| {
-            WriteError::Database(Problem::new(
-                ProblemKind::ServerError,
-                format!("stream {stream} was not prepared"),
-                "",
-            ))
-        })
+        self.tables.get(stream).ok_or_else(|| unprepared(stream))
     }
 
     async fn exec(
@@ -127,6 +130,14 @@ impl Sink for PgSink {
 
     async fn write(&mut self, stream: &str, batch: &Batch) -> Result<(), WriteError> {
         let seq = self.seqs.get(stream).copied().unwrap_or(0) + 1;
+        let added = evolve::new_columns(self.table(stream)?, &batch.records);
+        if !added.is_empty() {
+            let table = self
+                .tables
+                .get_mut(stream)
+                .ok_or_else(|| unprepared(stream))?;
+            evolve::add_columns(&self.client, table, added).await?;
+        }
         let table = self.table(stream)?.clone();
         if batch
             .records
@@ -145,12 +156,15 @@ impl Sink for PgSink {
             self.tombstones.insert(stream.to_string());
         }
         self.seqs.insert(stream.to_string(), seq);
-        let total = self.stats.entry(stream.to_string()).or_default();
-        total.inserted += stats.inserted;
-        total.updated += stats.updated;
-        total.deleted += stats.deleted;
-        total.events += stats.events;
-        total.extra_values += stats.extra_values;
+        if let Ok(mut totals) = self.stats.lock() {
+            let total = totals.entry(stream.to_string()).or_default();
+            total.inserted += stats.inserted;
+            total.updated += stats.updated;
+            total.deleted += stats.deleted;
+            total.events += stats.events;
+            total.extra_values += stats.extra_values;
+            total.rejected += stats.rejected;
+        }
         Ok(())
     }
 
@@ -178,6 +192,14 @@ impl Sink for PgSink {
         );
         self.exec(&sql, &[&stream]).await
     }
+}
+
+fn unprepared(stream: &str) -> WriteError {
+    WriteError::Database(Problem::new(
+        ProblemKind::ServerError,
+        format!("stream {stream} was not prepared"),
+        "",
+    ))
 }
 
 /// The advisory-lock key of a sync: a stable 64-bit hash of its schema name.

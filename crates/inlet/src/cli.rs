@@ -46,6 +46,108 @@ pub enum Command {
     /// The SSH key pair inlet uses to reach databases through a bastion host.
     #[command(subcommand)]
     Tunnel(TunnelCommand),
+
+    /// Syncs: a SaaS account kept in one schema of a destination.
+    #[command(subcommand)]
+    Sync(SyncCommand),
+
+    /// Run every sync: backfill, then apply every change within seconds, until stopped.
+    ///
+    /// Each sync backfills its streams (with progress bars on a terminal, log lines
+    /// otherwise), then follows the API's change feed. SIGTERM or Ctrl-C finishes the batch
+    /// being written, commits it, and exits 0; the next run resumes from there. Running
+    /// more than one `inlet run` with the same config is safe: each sync is written by one
+    /// process at a time (a PostgreSQL advisory lock), the others wait to take over.
+    ///
+    /// Example:
+    ///
+    ///   inlet run --listen 0.0.0.0:8080   # also receive Stripe webhooks at
+    ///                                     # /webhooks/stripe/SYNC for lower latency
+    Run {
+        /// Serve webhooks (`POST /webhooks/stripe/SYNC`) and `/healthz` on this address.
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<std::net::SocketAddr>,
+
+        /// Run only these syncs [default: all in inlet.toml].
+        #[arg(long, value_name = "SYNC", value_delimiter = ',')]
+        only: Vec<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SyncCommand {
+    /// Add a sync: a source's data kept in one schema of a destination.
+    ///
+    /// The API key comes from $STRIPE_API_KEY (stored in secrets.toml, mode 0600), or from
+    /// the variable named by --api-key-env (read at every run, never stored). The key is
+    /// checked against the API before anything is written. $STRIPE_WEBHOOK_SECRET, if set,
+    /// is stored too, for `inlet run --listen`.
+    ///
+    /// Example:
+    ///
+    ///   STRIPE_API_KEY=rk_live_... inlet sync add stripe --source stripe --destination warehouse
+    Add {
+        /// The sync's name (letters, digits, '_' and '-').
+        name: String,
+
+        /// The SaaS API: stripe.
+        #[arg(long, value_name = "SOURCE", default_value = "stripe", value_parser = ["stripe"])]
+        source: String,
+
+        /// The destination (from `inlet destination add`).
+        #[arg(long, value_name = "DEST")]
+        destination: String,
+
+        /// The schema the sync owns [default: the source's name, e.g. stripe].
+        #[arg(long, value_name = "SCHEMA")]
+        schema: Option<String>,
+
+        /// Read the API key from this environment variable at every run.
+        #[arg(long, value_name = "VAR")]
+        api_key_env: Option<String>,
+
+        /// The API's base URL (a proxy, or a fake for testing).
+        #[arg(long, value_name = "URL")]
+        api_base: Option<String>,
+
+        /// The Stripe-Version to pin.
+        #[arg(long, value_name = "VERSION")]
+        stripe_version: Option<String>,
+
+        /// Only these streams (comma-separated) [default: all].
+        #[arg(long, value_name = "STREAMS", value_delimiter = ',')]
+        streams: Option<Vec<String>>,
+
+        /// `soft`: keep deleted rows with _sync_deleted_at set [default: hard, remove them].
+        #[arg(long, value_name = "MODE", value_parser = ["hard", "soft"])]
+        deletes: Option<String>,
+
+        /// Don't check the key against the API now.
+        #[arg(long)]
+        no_verify: bool,
+
+        /// Replace a sync of the same name.
+        #[arg(long)]
+        force: bool,
+    },
+
+    /// List the configured syncs.
+    List {
+        /// Print one JSON object on stdout instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+
+    /// Each stream's state, rows, lag and last error (with its fix), read from the
+    /// destination, so it works whether or not `inlet run` is running here.
+    Status {
+        /// One sync [default: all].
+        name: Option<String>,
+
+        /// Print one JSON object on stdout instead of text.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -23,12 +23,15 @@ use serde::{Deserialize, Serialize};
 
 use crate::files::{read_optional, write_atomic};
 use crate::paths::Paths;
+use crate::sync_config::SyncConfig;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     #[serde(default)]
     pub destinations: BTreeMap<String, Destination>,
+    #[serde(default)]
+    pub syncs: BTreeMap<String, SyncConfig>,
 }
 
 /// One PostgreSQL database inlet syncs into.
@@ -192,8 +195,9 @@ impl Destination {
     }
 }
 
-/// Destination names become environment variable names and TOML keys: keep them plain.
-pub fn check_name(name: &str) -> Result<(), Problem> {
+/// Names of destinations and syncs become environment variable names, TOML keys and URL
+/// path segments: keep them plain. `what` is "destination" or "sync".
+pub fn check_name(what: &str, name: &str) -> Result<(), Problem> {
     let ok = !name.is_empty()
         && name.len() <= 63
         && name
@@ -204,8 +208,8 @@ pub fn check_name(name: &str) -> Result<(), Problem> {
     } else {
         Err(Problem::new(
             ProblemKind::InvalidOption,
-            format!("\"{name}\" is not a valid destination name"),
-            "use letters, digits, '_' and '-' (at most 63), e.g. warehouse or prod-db",
+            format!("\"{name}\" is not a valid {what} name"),
+            "use letters, digits, '_' and '-' (at most 63), e.g. warehouse or stripe-eu",
         ))
     }
 }
@@ -252,8 +256,14 @@ impl Config {
     }
 }
 
-/// Writes one destination into the file, keeping everything else (comments too) as it was.
-pub fn save_destination(path: &Path, name: &str, dest: &Destination) -> Result<(), Problem> {
+/// Writes one `[SECTION.NAME]` table (a destination, a sync) into the file, keeping
+/// everything else (comments too) as it was.
+pub fn save_entry<T: Serialize>(
+    path: &Path,
+    section: &str,
+    name: &str,
+    value: &T,
+) -> Result<(), Problem> {
     let text = read_optional(path)?.unwrap_or_default();
     let invalid = |e: String| {
         Problem::new(
@@ -263,19 +273,19 @@ pub fn save_destination(path: &Path, name: &str, dest: &Destination) -> Result<(
         )
     };
     let mut doc: toml_edit::DocumentMut = text.parse().map_err(|e| invalid(format!("{e}")))?;
-    let table = toml_edit::ser::to_document(dest)
+    let table = toml_edit::ser::to_document(value)
         .map_err(|e| invalid(e.to_string()))?
         .as_table()
         .clone();
-    let destinations = doc
-        .entry("destinations")
+    let entries = doc
+        .entry(section)
         .or_insert_with(|| {
             let mut t = toml_edit::Table::new();
             t.set_implicit(true);
             toml_edit::Item::Table(t)
         })
         .as_table_mut()
-        .ok_or_else(|| invalid("`destinations` is not a table".into()))?;
-    destinations.insert(name, toml_edit::Item::Table(table));
+        .ok_or_else(|| invalid(format!("`{section}` is not a table")))?;
+    entries.insert(name, toml_edit::Item::Table(table));
     write_atomic(path, &doc.to_string(), 0o644)
 }

@@ -10,13 +10,20 @@ mod exit;
 mod files;
 mod output;
 mod paths;
+mod progress;
 mod secrets;
+mod server;
+mod sync_config;
 
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
     let cli = cli::Cli::parse();
-    init_logging(cli.verbose);
+    // `inlet run` is a service: it says what it does, unless a progress board has the
+    // terminal.
+    let service = matches!(cli.command, cli::Command::Run { .. })
+        && !std::io::IsTerminal::is_terminal(&std::io::stderr());
+    init_logging(cli.verbose, service);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -29,8 +36,9 @@ fn main() -> std::process::ExitCode {
 }
 
 /// Logs go to stderr so `--json` output on stdout stays clean. `RUST_LOG` overrides.
-fn init_logging(verbose: u8) {
+fn init_logging(verbose: u8, service: bool) {
     let default = match verbose {
+        0 if service => "info",
         0 => "warn",
         1 => "info,inlet=debug,inlet_postgres=debug",
         _ => "debug",

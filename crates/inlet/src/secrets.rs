@@ -20,6 +20,26 @@ use crate::files::{read_optional, write_atomic};
 struct Secrets {
     #[serde(default)]
     destinations: BTreeMap<String, DestinationSecrets>,
+    #[serde(default)]
+    syncs: BTreeMap<String, SyncSecrets>,
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct SyncSecrets {
+    /// The SaaS API key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    api_key: Option<String>,
+    /// The secret webhooks are signed with (Stripe's `whsec_...`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    webhook_secret: Option<String>,
+}
+
+/// A sync's secret.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SyncSecret {
+    ApiKey,
+    WebhookSecret,
 }
 
 #[derive(Debug, Default, Deserialize, Serialize)]
@@ -46,6 +66,38 @@ pub fn set_destination_password(path: &Path, name: &str, password: &Secret) -> R
         .entry(name.to_string())
         .or_default()
         .password = Some(password.expose().to_string());
+    save(path, &secrets)
+}
+
+pub fn sync_secret(path: &Path, name: &str, which: SyncSecret) -> Result<Option<Secret>, Problem> {
+    let secrets = load(path)?;
+    let Some(sync) = secrets.syncs.get(name) else {
+        return Ok(None);
+    };
+    let value = match which {
+        SyncSecret::ApiKey => &sync.api_key,
+        SyncSecret::WebhookSecret => &sync.webhook_secret,
+    };
+    Ok(value.clone().map(Secret::new))
+}
+
+pub fn set_sync_secret(
+    path: &Path,
+    name: &str,
+    which: SyncSecret,
+    value: &Secret,
+) -> Result<(), Problem> {
+    let mut secrets = load(path)?;
+    let sync = secrets.syncs.entry(name.to_string()).or_default();
+    let slot = match which {
+        SyncSecret::ApiKey => &mut sync.api_key,
+        SyncSecret::WebhookSecret => &mut sync.webhook_secret,
+    };
+    *slot = Some(value.expose().to_string());
+    save(path, &secrets)
+}
+
+fn save(path: &Path, secrets: &Secrets) -> Result<(), Problem> {
     let text = toml::to_string(&secrets).map_err(|e| {
         Problem::new(
             ProblemKind::InvalidOption,
@@ -78,7 +130,8 @@ fn load(path: &Path) -> Result<Secrets, Problem> {
         Problem::new(
             ProblemKind::InvalidOption,
             format!("{} is not valid TOML", path.display()),
-            "fix it by hand; it holds [destinations.NAME] tables with a password = \"...\" key",
+            "fix it by hand; it holds [destinations.NAME] tables with a password = \"...\" key \
+             and [syncs.NAME] tables with api_key and webhook_secret keys",
         )
     })
 }

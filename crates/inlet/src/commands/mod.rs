@@ -1,9 +1,11 @@
 //! One module per command group; each returns the exit code.
 
 mod destination;
+mod run;
+mod sync;
 mod tunnel;
 
-use crate::cli::{Command, DestinationCommand, TunnelCommand};
+use crate::cli::{Command, DestinationCommand, SyncCommand, TunnelCommand};
 use crate::exit::Code;
 use crate::paths::Paths;
 
@@ -18,6 +20,42 @@ pub async fn run(command: Command, paths: &Paths) -> Code {
         Command::Tunnel(TunnelCommand::Show { key_type, json }) => {
             tunnel::show(paths, key_type, json)
         }
+        Command::Sync(s) => run_sync_command(s, paths).await,
+        Command::Run { listen, only } => run::run(paths, listen, &only).await,
+    }
+}
+
+async fn run_sync_command(command: SyncCommand, paths: &Paths) -> Code {
+    match command {
+        SyncCommand::Add {
+            name,
+            source: _,
+            destination,
+            schema,
+            api_key_env,
+            api_base,
+            stripe_version,
+            streams,
+            deletes,
+            no_verify,
+            force,
+        } => {
+            let args = sync::AddArgs {
+                name,
+                destination,
+                schema,
+                api_key_env,
+                api_base,
+                stripe_version,
+                streams,
+                soft_deletes: deletes.as_deref() == Some("soft"),
+                verify: !no_verify,
+                force,
+            };
+            sync::add(paths, args).await
+        }
+        SyncCommand::List { json } => sync::list(paths, json),
+        SyncCommand::Status { name, json } => sync::status(paths, name.as_deref(), json).await,
     }
 }
 

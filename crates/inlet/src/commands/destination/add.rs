@@ -40,7 +40,7 @@ fn run(
     read_role: Option<String>,
     force: bool,
 ) -> Result<Destination, Problem> {
-    config::check_name(name)?;
+    config::check_name("destination", name)?;
     let existing = config::load(&paths.config)?;
     if existing.destinations.contains_key(name) && !force {
         return Err(Problem::new(
@@ -83,7 +83,7 @@ fn run(
     if let (Some(_), Some(pw)) = (&dest.user, &opts.password) {
         secrets::set_destination_password(&paths.secrets(), name, pw)?;
     }
-    config::save_destination(&paths.config, name, &dest)?;
+    config::save_entry(&paths.config, "destinations", name, &dest)?;
     Ok(dest)
 }
 

@@ -22,7 +22,7 @@ use crate::paths::Paths;
 use crate::secrets;
 
 /// A configured destination, connected as its sync user.
-async fn connect_as_sync_user(
+pub(crate) async fn connect_as_sync_user(
     paths: &Paths,
     name: &str,
 ) -> Result<(Destination, Session), Problem> {

@@ -86,7 +86,7 @@ async fn run_auto(paths: &Paths, args: &SetupArgs) -> Result<serde_json::Value, 
     updated.user = Some(plan.sync_user.clone());
     updated.read_role = Some(plan.read_role.clone());
     if updated != dest {
-        config::save_destination(&paths.config, name, &updated)?;
+        config::save_entry(&paths.config, "destinations", name, &updated)?;
     }
 
     // From here on, everything runs as the sync user, with the stored password.
@@ -166,7 +166,7 @@ pub async fn setup_manual(paths: &Paths, args: &SetupArgs) -> Code {
         let mut updated = dest.clone();
         updated.user = Some(plan.sync_user.clone());
         updated.read_role = Some(plan.read_role.clone());
-        config::save_destination(&paths.config, &args.name, &updated)?;
+        config::save_entry(&paths.config, "destinations", &args.name, &updated)?;
         Ok::<_, Problem>((plan, updated))
     })();
     let (plan, dest) = match result {

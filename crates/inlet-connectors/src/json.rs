@@ -1,0 +1,87 @@
+//! Parsing API responses without losing a record to one bad character.
+//!
+//! JSON may carry a lone UTF-16 surrogate escape (`"\ud800"`), which no Rust or PostgreSQL
+//! string can hold, and which makes a strict parser refuse the whole page. Each lone
+//! surrogate escape is replaced, in place and at the same length, by `\ufffd` (the
+//! replacement character) before parsing: the rest of the page, and of the record, is kept.
+
+use serde_json::Value;
+
+/// Parses `body`, replacing lone surrogate escapes with U+FFFD.
+pub fn parse(body: &[u8]) -> Result<Value, serde_json::Error> {
+    match serde_json::from_slice(body) {
+        Ok(value) => Ok(value),
+        Err(first) => {
+            let mut fixed = body.to_vec();
+            if replace_lone_surrogates(&mut fixed) == 0 {
+                return Err(first);
+            }
+            serde_json::from_slice(&fixed)
+        }
+    }
+}
+
+/// Rewrites every `\uXXXX` escape of a surrogate that is not part of a valid pair as
+/// `\ufffd`; returns how many. Escapes are only recognised where a backslash starts one
+/// (an escaped backslash, `\\`, is skipped as a pair).
+pub fn replace_lone_surrogates(json: &mut [u8]) -> usize {
+    let mut replaced = 0;
+    let mut i = 0;
+    while i < json.len() {
+        if json[i] != b'\\' {
+            i += 1;
+            continue;
+        }
+        match escape_unit(json, i) {
+            Some(0xD800..=0xDBFF) => {
+                if matches!(escape_unit(json, i + 6), Some(0xDC00..=0xDFFF)) {
+                    i += 12;
+                    continue;
+                }
+                json[i + 2..i + 6].copy_from_slice(b"fffd");
+                replaced += 1;
+                i += 6;
+            }
+            Some(0xDC00..=0xDFFF) => {
+                json[i + 2..i + 6].copy_from_slice(b"fffd");
+                replaced += 1;
+                i += 6;
+            }
+            Some(_) => i += 6,
+            None => i += 2, // `\\`, `\"`, `\n`, ...: the next character is not an escape start
+        }
+    }
+    replaced
+}
+
+/// The code unit of a `\uXXXX` escape starting at `at`.
+fn escape_unit(json: &[u8], at: usize) -> Option<u32> {
+    let hex = json.get(at..at + 6)?;
+    if hex[0] != b'\\' || hex[1] != b'u' {
+        return None;
+    }
+    u32::from_str_radix(std::str::from_utf8(&hex[2..]).ok()?, 16).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lone_surrogates_become_replacement_characters_and_the_rest_is_kept() {
+        let body = br#"{"a":"x\ud800y","b":"\udc00","pair":"\ud83d\ude00","esc":"\\ud800","n":1}"#;
+        let v = parse(body).expect("parses");
+        assert_eq!(v["a"], "x\u{fffd}y");
+        assert_eq!(v["b"], "\u{fffd}");
+        assert_eq!(v["pair"], "\u{1f600}", "a valid pair is kept");
+        assert_eq!(v["esc"], "\\ud800", "an escaped backslash is not an escape");
+        assert_eq!(v["n"], 1);
+    }
+
+    #[test]
+    fn valid_json_is_untouched_and_invalid_json_still_fails() {
+        let mut ok = br#"{"k":"\u00e9\ud83d\ude00"}"#.to_vec();
+        assert_eq!(replace_lone_surrogates(&mut ok), 0);
+        assert!(parse(b"{\"k\": ").is_err());
+    }
+}

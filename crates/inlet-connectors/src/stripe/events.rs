@@ -1,0 +1,272 @@
+//! Stripe's events feed, read once per sync and shared by its streams.
+//!
+//! `/v1/events` lists newest first; the feed walks it forward with `ending_before` (each
+//! page holds the events just newer than the cursor) and keeps recent events in order, so
+//! twenty streams following it cost one request per poll, not twenty. A stream whose
+//! position is not in the buffer (after a restart) reads forward on its own until it is.
+//! Polls happen every `interval`, or at once when a webhook says something happened.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use inlet_core::{ErrorKind, SourceError};
+use serde_json::{Map, Value};
+use tokio::sync::{Mutex, Notify};
+use tokio::time::Instant;
+
+use super::client::{now, CallError, StripeClient};
+use super::position::Cursor;
+
+/// How long Stripe keeps events (`/v1/events` goes back 30 days); a position older than
+/// this, less a margin, cannot be followed.
+pub const RETENTION_SECS: i64 = 30 * 86_400 - 3_600;
+/// Events kept in memory for streams that are behind.
+const BUFFER: usize = 20_000;
+
+pub type Event = Arc<Map<String, Value>>;
+
+#[derive(Debug)]
+pub struct Feed {
+    client: StripeClient,
+    interval: Duration,
+    nudge: Notify,
+    buffer: Mutex<Buffer>,
+    poll: Mutex<Instant>,
+    polls: AtomicU64,
+    /// Stripe's clock at the last poll that read the feed to its end.
+    checked: AtomicI64,
+}
+
+#[derive(Debug, Default)]
+struct Buffer {
+    /// The position just before `events[0]`; `None` until a stream first asks.
+    anchor: Option<Cursor>,
+    events: VecDeque<Event>,
+    /// Event id → index in `events` + `dropped`.
+    index: HashMap<String, u64>,
+    dropped: u64,
+}
+
+impl Buffer {
+    /// Where `cursor` is: `Some(i)` means events from `i` on are after it.
+    fn position(&self, cursor: &Cursor) -> Option<usize> {
+        if self.anchor.as_ref() == Some(cursor) {
+            return Some(0);
+        }
+        let at = *self.index.get(cursor.id.as_deref()?)?;
+        Some((at - self.dropped) as usize + 1)
+    }
+
+    fn head(&self) -> Option<Cursor> {
+        match self.events.back() {
+            Some(e) => Some(Cursor::of(e)),
+            None => self.anchor.clone(),
+        }
+    }
+
+    fn push(&mut self, event: Event) {
+        if let Some(id) = event.get("id").and_then(Value::as_str) {
+            if self.index.contains_key(id) {
+                return; // already here (a page boundary seen twice)
+            }
+            self.index
+                .insert(id.to_string(), self.dropped + self.events.len() as u64);
+        }
+        self.events.push_back(event);
+        while self.events.len() > BUFFER {
+            if let Some(old) = self.events.pop_front() {
+                if let Some(id) = old.get("id").and_then(Value::as_str) {
+                    self.index.remove(id);
+                }
+                self.anchor = Some(Cursor::of(&old));
+                self.dropped += 1;
+            }
+        }
+    }
+}
+
+impl Feed {
+    pub fn new(client: StripeClient, interval: Duration) -> Self {
+        Feed {
+            client,
+            interval,
+            nudge: Notify::new(),
+            buffer: Mutex::new(Buffer::default()),
+            poll: Mutex::new(Instant::now() - interval),
+            polls: AtomicU64::new(0),
+            checked: AtomicI64::new(0),
+        }
+    }
+
+    /// Poll now rather than at the next interval (a webhook arrived).
+    pub fn nudge(&self) {
+        self.nudge.notify_one();
+    }
+
+    /// Stripe's clock when the feed was last read to its end (0: not yet).
+    pub fn checked_at(&self) -> i64 {
+        self.checked.load(Ordering::Acquire)
+    }
+
+    /// The newest event now: where a backfill that starts now must later follow from.
+    pub async fn newest(&self) -> Result<Cursor, SourceError> {
+        let page = self
+            .client
+            .list("/v1/events", &[("limit", "1".into())])
+            .await
+            .map_err(cursor_error)?;
+        Ok(match page.data.first() {
+            Some(event) => Cursor::of(event),
+            None => Cursor {
+                id: None,
+                created: page.date,
+            },
+        })
+    }
+
+    /// Up to `max` events after `cursor`, oldest first; waits until there is at least one.
+    pub async fn after(&self, cursor: &Cursor, max: usize) -> Result<Vec<Event>, SourceError> {
+        if cursor.created < now() - RETENTION_SECS {
+            return Err(expired(cursor));
+        }
+        loop {
+            let polls = self.polls.load(Ordering::Acquire);
+            {
+                let mut buffer = self.buffer.lock().await;
+                if buffer.anchor.is_none() {
+                    buffer.anchor = Some(cursor.clone());
+                }
+                if let Some(at) = buffer.position(cursor) {
+                    if at < buffer.events.len() {
+                        return Ok(buffer.events.iter().skip(at).take(max).cloned().collect());
+                    }
+                } else {
+                    drop(buffer);
+                    let own = self.read_forward(cursor, max).await?;
+                    if !own.is_empty() {
+                        return Ok(own);
+                    }
+                }
+            }
+            self.poll_once(polls).await?;
+        }
+    }
+
+    /// Polls for new events, unless another caller polled since `seen` polls.
+    async fn poll_once(&self, seen: u64) -> Result<(), SourceError> {
+        let mut last = self.poll.lock().await;
+        if self.polls.load(Ordering::Acquire) != seen {
+            return Ok(());
+        }
+        tokio::select! {
+            _ = tokio::time::sleep_until(*last + self.interval) => {}
+            _ = self.nudge.notified() => {}
+        }
+        *last = Instant::now();
+        let head = self.buffer.lock().await.head();
+        if let Some(head) = head {
+            let events = self.read_forward(&head, usize::MAX).await?;
+            let mut buffer = self.buffer.lock().await;
+            for event in events {
+                buffer.push(event);
+            }
+        }
+        self.polls.fetch_add(1, Ordering::AcqRel);
+        Ok(())
+    }
+
+    /// Events after `cursor`, oldest first, read from the API: up to `max` (whole pages).
+    async fn read_forward(&self, cursor: &Cursor, max: usize) -> Result<Vec<Event>, SourceError> {
+        let mut out: Vec<Event> = Vec::new();
+        match &cursor.id {
+            Some(id) => {
+                let mut before = id.clone();
+                loop {
+                    let params = [
+                        ("limit", "100".to_string()),
+                        ("ending_before", before.clone()),
+                    ];
+                    let page =
+                        self.client
+                            .list("/v1/events", &params)
+                            .await
+                            .map_err(|e| match e {
+                                CallError::CursorMissing => expired(cursor),
+                                CallError::Source(e) => e,
+                            })?;
+                    let Some(newest) = page
+                        .data
+                        .first()
+                        .and_then(|e| e.get("id"))
+                        .and_then(Value::as_str)
+                    else {
+                        self.checked.fetch_max(page.date, Ordering::AcqRel);
+                        break;
+                    };
+                    before = newest.to_string();
+                    if !page.has_more {
+                        self.checked.fetch_max(page.date, Ordering::AcqRel);
+                    }
+                    out.extend(page.data.into_iter().rev().map(Arc::new));
+                    if !page.has_more || out.len() >= max {
+                        break;
+                    }
+                }
+            }
+            None => {
+                // No event to stand on: every event from `created` on, newest first, reversed.
+                let mut after: Option<String> = None;
+                loop {
+                    let mut params = vec![
+                        ("limit", "100".to_string()),
+                        ("created[gte]", cursor.created.to_string()),
+                    ];
+                    if let Some(a) = &after {
+                        params.push(("starting_after", a.clone()));
+                    }
+                    let page = self
+                        .client
+                        .list("/v1/events", &params)
+                        .await
+                        .map_err(cursor_error)?;
+                    after = page
+                        .data
+                        .last()
+                        .and_then(|e| e.get("id"))
+                        .and_then(Value::as_str)
+                        .map(String::from);
+                    out.extend(page.data.into_iter().map(Arc::new));
+                    if !page.has_more || after.is_none() {
+                        break;
+                    }
+                }
+                out.reverse();
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn cursor_error(e: CallError) -> SourceError {
+    match e {
+        CallError::Source(e) => e,
+        CallError::CursorMissing => {
+            SourceError::new(ErrorKind::InvalidResponse, "Stripe lost a list cursor")
+        }
+    }
+}
+
+fn expired(cursor: &Cursor) -> SourceError {
+    SourceError::new(
+        ErrorKind::CursorExpired,
+        format!(
+            "the stream's place in Stripe's events ({}, created at {}) is older than Stripe keeps \
+             events (30 days) or no longer exists, so changes since then cannot be read; the \
+             stream backfills again",
+            cursor.id.as_deref().unwrap_or("no event"),
+            cursor.created
+        ),
+    )
+}

@@ -1,0 +1,216 @@
+//! Stripe as a source: 21 streams, backfilled from their lists, then kept current from the
+//! events feed (or, for balance transactions, which have no events, from the list itself).
+//!
+//! A backfill first records the newest event, then copies the list page by page; when it
+//! is done the stream follows events from that first position, so every change made during
+//! the backfill is applied. Polling is the source of truth; webhooks only make the next
+//! poll happen at once ([`StripeSource::nudge`]), so a duplicate or out-of-order delivery
+//! cannot change what is written.
+
+mod backfill;
+mod catalog;
+pub mod client;
+mod events;
+mod live;
+mod position;
+mod schema;
+mod streams;
+pub mod webhook;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use inlet_core::{
+    Batch, BatchStream, Checkpoint, ErrorKind, Phase, Source, SourceError, StreamSpec,
+};
+
+use crate::http::RateLimiter;
+use client::StripeClient;
+use events::Feed;
+use position::Position;
+use schema::Schema;
+use streams::{Following, StreamDef};
+
+pub use client::DEFAULT_STRIPE_VERSION;
+pub use events::RETENTION_SECS;
+
+/// Every stream's name, in order.
+pub fn stream_names() -> Vec<&'static str> {
+    streams::STREAMS.iter().map(|d| d.name).collect()
+}
+
+#[derive(Clone, Debug)]
+pub struct StripeOptions {
+    /// `https://api.stripe.com`, or a fake or proxy.
+    pub api_base: String,
+    pub api_key: String,
+    /// The `Stripe-Version` every request pins.
+    pub version: String,
+    /// Requests per second for this sync, all streams together.
+    pub rate_limit: f64,
+    /// How often the events feed is read when no webhook says to read it sooner.
+    pub poll_interval: Duration,
+    /// The streams to sync (`None`: all).
+    pub streams: Option<Vec<String>>,
+    /// Backfill pages per batch (one checkpoint each batch).
+    pub pages_per_batch: usize,
+}
+
+impl Default for StripeOptions {
+    fn default() -> Self {
+        StripeOptions {
+            api_base: "https://api.stripe.com".into(),
+            api_key: String::new(),
+            version: DEFAULT_STRIPE_VERSION.into(),
+            // Well under Stripe's 100 requests/s (25 in test mode), leaving room for the
+            // account's other clients.
+            rate_limit: 20.0,
+            poll_interval: Duration::from_secs(1),
+            streams: None,
+            pages_per_batch: 5,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct StripeSource {
+    client: StripeClient,
+    feed: Arc<Feed>,
+    schemas: Vec<(&'static StreamDef, Schema)>,
+    options: StripeOptions,
+}
+
+/// A live stream with nothing to write still writes its checkpoint this often: its place in
+/// the events feed never ages past Stripe's retention, and `inlet sync status` can tell how
+/// recently the stream was known to be complete.
+const HEARTBEAT: Duration = Duration::from_secs(30);
+
+impl StripeSource {
+    pub fn new(options: StripeOptions) -> Result<Self, SourceError> {
+        let limiter = Arc::new(RateLimiter::new(
+            options.rate_limit,
+            options.rate_limit.ceil() as u32,
+        ));
+        let client = StripeClient::new(
+            &options.api_base,
+            &options.api_key,
+            &options.version,
+            limiter,
+        )?;
+        let mut schemas = Vec::new();
+        for def in streams::STREAMS {
+            let wanted = options
+                .streams
+                .as_ref()
+                .is_none_or(|s| s.iter().any(|n| n == def.name));
+            if let (true, Some(schema)) = (wanted, Schema::of(def.name)) {
+                schemas.push((def, schema));
+            }
+        }
+        if let Some(names) = &options.streams {
+            if let Some(unknown) = names.iter().find(|n| streams::find(n).is_none()) {
+                return Err(SourceError::new(
+                    ErrorKind::InvalidResponse,
+                    format!("there is no Stripe stream {unknown:?}"),
+                )
+                .with_fix(format!("choose among: {}", stream_names().join(", "))));
+            }
+        }
+        let feed = Arc::new(Feed::new(client.clone(), options.poll_interval));
+        Ok(StripeSource {
+            client,
+            feed,
+            schemas,
+            options,
+        })
+    }
+
+    /// Reads the events feed now (a webhook said something changed).
+    pub fn nudge(&self) {
+        self.feed.nudge();
+    }
+
+    fn stream(&self, name: &str) -> Option<&(&'static StreamDef, Schema)> {
+        self.schemas.iter().find(|(d, _)| d.name == name)
+    }
+}
+
+impl Source for StripeSource {
+    fn streams(&self) -> Vec<StreamSpec> {
+        self.schemas.iter().map(|(_, s)| s.spec.clone()).collect()
+    }
+
+    fn read<'a>(&'a self, spec: &'a StreamSpec, from: Option<&'a Checkpoint>) -> BatchStream<'a> {
+        Box::pin(async_stream::try_stream! {
+            let Some((def, schema)) = self.stream(&spec.name) else {
+                Err(SourceError::new(ErrorKind::InvalidResponse, format!("no Stripe stream {}", spec.name)))?;
+                return;
+            };
+            let mut position = match from {
+                Some(c) => Position::from_checkpoint(c)?,
+                None => Position::Backfill { events: self.feed.newest().await?, after: None, head: None },
+            };
+            let mut last_write = Instant::now();
+            loop {
+                match position {
+                    Position::Backfill { events, after, head } => {
+                        let mut records = Vec::new();
+                        let (mut after, mut head) = (after, head);
+                        let mut done = false;
+                        for _ in 0..self.options.pages_per_batch.max(1) {
+                            let step = backfill::step(&self.client, def, schema, after.as_ref()).await?;
+                            records.extend(step.records);
+                            if after.is_none() && head.is_none() {
+                                head = step.first;
+                            }
+                            after = step.next;
+                            if after.is_none() {
+                                done = true;
+                                break;
+                            }
+                        }
+                        position = match (done, def.following) {
+                            (false, _) => Position::Backfill { events, after, head },
+                            (true, Following::ListForward) => Position::LiveList { newest: head },
+                            (true, _) => Position::Live { checked: events.created, events },
+                        };
+                        yield Batch { records, checkpoint: position.checkpoint(), phase: Phase::Backfill };
+                    }
+                    Position::Live { events, checked } => {
+                        let wait = HEARTBEAT.saturating_sub(last_write.elapsed());
+                        let found = match tokio::time::timeout(wait, self.feed.after(&events, 1000)).await {
+                            Ok(found) => found?,
+                            Err(_) => Vec::new(), // idle: say so with a checkpoint
+                        };
+                        let next = found.last().map(|e| position::Cursor::of(e)).unwrap_or(events);
+                        let records = live::records(&self.client, def, schema, &found).await?;
+                        let checked = self.feed.checked_at().max(checked);
+                        position = Position::Live { events: next, checked };
+                        if !records.is_empty() || last_write.elapsed() >= HEARTBEAT {
+                            last_write = Instant::now();
+                            yield Batch { records, checkpoint: position.checkpoint(), phase: Phase::Live };
+                        }
+                    }
+                    Position::LiveList { newest } => {
+                        tokio::time::sleep(self.options.poll_interval.max(Duration::from_secs(1)) * 5).await;
+                        let (records, newest) = live::list_forward(&self.client, def, schema, newest.as_ref()).await?;
+                        position = Position::LiveList { newest };
+                        if !records.is_empty() || last_write.elapsed() >= HEARTBEAT {
+                            last_write = Instant::now();
+                            yield Batch { records, checkpoint: position.checkpoint(), phase: Phase::Live };
+                        }
+                    }
+                }
+            }
+        })
+    }
+}
+
+/// The streams' specs without a client (for `inlet sync add` and docs).
+pub fn specs(names: Option<&[String]>) -> Vec<StreamSpec> {
+    streams::STREAMS
+        .iter()
+        .filter(|d| names.is_none_or(|n| n.iter().any(|x| x == d.name)))
+        .filter_map(|d| Schema::of(d.name).map(|s| s.spec))
+        .collect()
+}

@@ -1,0 +1,127 @@
+//! Additive evolution while syncing: a field no column holds yet becomes a new column,
+//! typed from its first non-null value, with `alter table ... add column` (no rebuild, no
+//! rewrite: the column is nullable and has no default, so this is a catalog change).
+//!
+//! A stream's declared columns come first (`ensure_table`); this catches what the source
+//! added since. Types inferred here are the plain JSON ones: a new Unix-time field arrives as
+//! `bigint`, which a rebuild with the connector's declared type can change later.
+
+use std::collections::HashSet;
+
+use inlet_core::{column_name, Change, ColumnType, Record};
+use serde_json::Value;
+use tokio_postgres::Client;
+
+use crate::problem::Problem;
+use crate::read_role::sql_problem;
+use crate::sql::ident;
+use crate::tables::Table;
+
+/// The columns `records` need that `table` lacks, each with the type of its first non-null
+/// value, in the order first seen.
+pub fn new_columns(table: &Table, records: &[Record]) -> Vec<(String, ColumnType)> {
+    let known: HashSet<&str> = table.columns.iter().map(|(n, _)| n.as_str()).collect();
+    let mut found: Vec<(String, ColumnType)> = Vec::new();
+    let mut seen = HashSet::new();
+    for record in records {
+        let Change::Upsert(fields) = &record.change else {
+            continue;
+        };
+        for (field, value) in fields {
+            if value.is_null() || (field == "id" && value.as_str() == Some(&record.id)) {
+                continue;
+            }
+            let column = column_name(field);
+            if known.contains(column.as_ref()) || !seen.insert(column.to_string()) {
+                continue;
+            }
+            found.push((column.into_owned(), infer(value)));
+        }
+    }
+    found
+}
+
+fn infer(value: &Value) -> ColumnType {
+    match value {
+        Value::Bool(_) => ColumnType::Boolean,
+        Value::Number(n) if n.is_i64() => ColumnType::Bigint,
+        // Beyond i64, or a fraction: numeric keeps every digit.
+        Value::Number(_) => ColumnType::Numeric,
+        Value::String(_) => ColumnType::Text,
+        Value::Array(items) if items.iter().all(Value::is_string) => ColumnType::TextArray,
+        _ => ColumnType::Jsonb,
+    }
+}
+
+/// Adds `columns` to `table` in the database and in `table`.
+pub async fn add_columns(
+    client: &Client,
+    table: &mut Table,
+    columns: Vec<(String, ColumnType)>,
+) -> Result<(), Problem> {
+    if columns.is_empty() {
+        return Ok(());
+    }
+    let adds: Vec<String> = columns
+        .iter()
+        .map(|(name, ty)| format!("add column if not exists {} {}", ident(name), ty.sql()))
+        .collect();
+    let sql = format!(
+        "alter table {}.{} {}",
+        ident(&table.schema),
+        ident(&table.name),
+        adds.join(", ")
+    );
+    client
+        .batch_execute(&sql)
+        .await
+        .map_err(|e| sql_problem(&e, "could not add columns for new fields", &sql))?;
+    tracing::info!(table = %table.name, columns = columns.len(), "added columns for new fields");
+    table.columns.extend(columns);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use inlet_core::Version;
+    use serde_json::json;
+
+    #[test]
+    fn new_fields_get_columns_typed_by_their_first_value() {
+        let table = Table {
+            schema: "s".into(),
+            name: "t".into(),
+            columns: vec![("email".into(), ColumnType::Text)],
+        };
+        let fields = |v: Value| v.as_object().cloned().expect("object");
+        let records = [
+            Record::upsert(
+                "a",
+                Version::default(),
+                fields(json!({"id": "a", "email": "x", "late": null, "n": 1, "flag": true})),
+            ),
+            Record::delete("b", Version::default()),
+            Record::upsert(
+                "c",
+                Version::default(),
+                fields(
+                    json!({"late": 1.5, "n": "text now", "tags": ["a"], "obj": {"k": 1},
+                              "big": 18446744073709551615u64, "id": "other"}),
+                ),
+            ),
+        ];
+        assert_eq!(
+            new_columns(&table, &records),
+            vec![
+                ("n".into(), ColumnType::Bigint),
+                ("flag".into(), ColumnType::Boolean),
+                ("late".into(), ColumnType::Numeric),
+                ("tags".into(), ColumnType::TextArray),
+                ("obj".into(), ColumnType::Jsonb),
+                ("big".into(), ColumnType::Numeric),
+                ("src_id".into(), ColumnType::Text),
+            ]
+        );
+    }
+}
