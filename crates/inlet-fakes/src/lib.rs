@@ -1,1 +1,12 @@
 //! Faithful fakes of the SaaS APIs inlet syncs from, for tests, benchmarks and `inlet demo`.
+//!
+//! The contract that matters: what a fake serves over HTTP and what it says is the truth
+//! ([`stripe::FakeStripe::objects`]) are the same data, so a test can compare a sync's
+//! result with the truth exactly. Lists, cursors, events and errors follow the real API's
+//! documented behaviour, including its inconvenient parts (newest-first lists, truncated
+//! nested lists, canceled subscriptions hidden by default).
+
+// The generators list every field of an object in one `json!`, which nests deeply.
+#![recursion_limit = "512"]
+
+pub mod stripe;

@@ -1,0 +1,156 @@
+//! The control API under `/_fake/` (JSON in and out, secret key required), so the binary
+//! is useful on its own: the same operations as the Rust API.
+//!
+//! ```text
+//! POST   /_fake/seed                    {"customers": 100}
+//! GET    /_fake/objects/{stream}        the truth for a stream
+//! POST   /_fake/objects/{stream}        {fields...}        create
+//! POST   /_fake/objects/{stream}/{id}   {fields...}        update
+//! DELETE /_fake/objects/{stream}/{id}                      delete
+//! GET    /_fake/events                  every event, oldest first
+//! POST   /_fake/webhook_endpoints       {"url": "http://..."}
+//! POST   /_fake/faults                  {"fail_next": {"count": 3, "status": 429, "retry_after": 1,
+//!                                         "should_retry": true}, "latency_ms": 50,
+//!                                         "drop_next_connections": 1, "webhook_duplicate": true,
+//!                                         "webhook_reorder": true, "invalidate_cursor_next": true,
+//!                                         "expire_events_before": 1700000000, "clear": true}
+//! GET    /_fake/stats                   {"requests": n, "objects": {stream: count}}
+//! ```
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use serde_json::{json, Map, Value};
+
+use super::errors::{ApiError, FakeError};
+use super::faults::Failure;
+use super::stream::Stream;
+use super::Shared;
+
+pub(crate) use super::feed::{list_events, retrieve_event};
+
+fn stream(name: &str) -> Result<Stream, ApiError> {
+    Stream::from_name(name)
+        .ok_or_else(|| ApiError::from(FakeError::UnknownStream(name.to_string())))
+}
+
+fn fields(body: Value) -> Result<Map<String, Value>, ApiError> {
+    match body {
+        Value::Object(map) => Ok(map),
+        Value::Null => Ok(Map::new()),
+        _ => Err(ApiError::invalid("The body must be a JSON object.")),
+    }
+}
+
+pub(crate) fn handle(
+    shared: &Shared,
+    method: &str,
+    path: &str,
+    body: Value,
+) -> Result<Value, ApiError> {
+    let segments: Vec<&str> = path
+        .trim_start_matches("/_fake")
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .collect();
+    match (method, segments.as_slice()) {
+        ("POST", ["seed"]) => {
+            let customers = body.get("customers").and_then(Value::as_u64).unwrap_or(0);
+            shared.seed(
+                usize::try_from(customers)
+                    .unwrap_or(usize::MAX)
+                    .min(10_000_000),
+            );
+            Ok(json!({"seeded_customers": customers}))
+        }
+        ("GET", ["objects", name]) => Ok(Value::Array(shared.objects(stream(name)?))),
+        ("POST", ["objects", name]) => {
+            Ok(Value::Object(shared.create(stream(name)?, fields(body)?)?))
+        }
+        ("POST", ["objects", name, id]) => Ok(Value::Object(shared.update(
+            stream(name)?,
+            id,
+            fields(body)?,
+        )?)),
+        ("DELETE", ["objects", name, id]) => Ok(Value::Object(shared.delete(stream(name)?, id)?)),
+        ("GET", ["events"]) => Ok(Value::Array(shared.all_events())),
+        ("POST", ["webhook_endpoints"]) => {
+            let url = body
+                .get("url")
+                .and_then(Value::as_str)
+                .ok_or_else(|| ApiError::invalid_param("url", "Missing required param: url."))?;
+            shared.add_webhook_endpoint(url);
+            Ok(json!({"url": url, "secret": shared.webhooks.secret}))
+        }
+        ("POST", ["faults"]) => {
+            set_faults(shared, &fields(body)?)?;
+            Ok(json!({"ok": true}))
+        }
+        ("GET", ["stats"]) => {
+            let store = shared.read();
+            let counts: Map<String, Value> = Stream::ALL
+                .iter()
+                .map(|s| (s.name().to_string(), Value::from(store.table(*s).len())))
+                .collect();
+            Ok(
+                json!({"requests": shared.requests.load(Ordering::Relaxed), "objects": counts, "events": store.events.len()}),
+            )
+        }
+        _ => Err(ApiError::unrecognized(method, path)),
+    }
+}
+
+fn set_faults(shared: &Shared, knobs: &Map<String, Value>) -> Result<(), ApiError> {
+    let faults = &shared.faults;
+    let int = |v: &Value, name: &str| {
+        v.as_u64().ok_or_else(|| {
+            ApiError::invalid_param(name, format!("{name} must be a non-negative integer"))
+        })
+    };
+    let flag = |v: &Value, name: &str| {
+        v.as_bool()
+            .ok_or_else(|| ApiError::invalid_param(name, format!("{name} must be true or false")))
+    };
+    for (name, value) in knobs {
+        match name.as_str() {
+            "clear" if flag(value, name)? => faults.clear(),
+            "clear" => {}
+            "fail_next" => {
+                let count = value
+                    .get("count")
+                    .map_or(Ok(1), |c| int(c, "fail_next.count"))?;
+                let status = value
+                    .get("status")
+                    .map_or(Ok(500), |s| int(s, "fail_next.status"))?;
+                let mut failure = Failure::status(u16::try_from(status).unwrap_or(500));
+                if let Some(seconds) = value.get("retry_after") {
+                    failure = failure.retry_after(int(seconds, "fail_next.retry_after")?);
+                }
+                if let Some(retry) = value.get("should_retry") {
+                    failure = failure.should_retry(flag(retry, "fail_next.should_retry")?);
+                }
+                faults.fail_next_with(u32::try_from(count).unwrap_or(u32::MAX), failure);
+            }
+            "latency_ms" => faults.latency(Duration::from_millis(int(value, name)?)),
+            "drop_next_connections" => {
+                faults.drop_next_connections(u32::try_from(int(value, name)?).unwrap_or(u32::MAX))
+            }
+            "webhook_duplicate" => faults.webhook_duplicate(flag(value, name)?),
+            "webhook_reorder" => faults.webhook_reorder(flag(value, name)?),
+            "invalidate_cursor_next" if flag(value, name)? => faults.invalidate_cursor_next(),
+            "invalidate_cursor_next" => {}
+            "expire_events_before" => {
+                faults.expire_events_before(value.as_i64().ok_or_else(|| {
+                    ApiError::invalid_param(name, "expire_events_before must be unix seconds")
+                })?)
+            }
+            other => {
+                return Err(ApiError::invalid_param(
+                    other,
+                    format!("Unknown fault knob: {other}"),
+                ))
+            }
+        }
+    }
+    Ok(())
+}

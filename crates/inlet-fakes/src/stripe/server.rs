@@ -1,0 +1,256 @@
+//! The HTTP server: hyper directly (not a router framework) because one fault knob needs to
+//! close a connection without answering, which only the connection level can do.
+//!
+//! Every `/v1` request: maybe dropped, counted, delayed, maybe failed (fault knobs), then
+//! authenticated and answered by [`super::api`], with `Request-Id` and `Stripe-Version`.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{HeaderValue, CONTENT_TYPE};
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use serde_json::{json, Value};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use super::errors::ApiError;
+use super::faults::Failure;
+use super::{api, control, form, Shared};
+
+/// Request bodies above this are refused (Stripe's requests are small forms).
+const MAX_BODY: usize = 4 * 1024 * 1024;
+
+/// A request the fault knobs decided to drop: hyper closes the connection unanswered.
+#[derive(Debug)]
+struct Dropped;
+
+impl std::fmt::Display for Dropped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connection dropped by the fault knob")
+    }
+}
+
+impl std::error::Error for Dropped {}
+
+pub(crate) async fn serve(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = shutdown.changed() => return,
+        };
+        let (stream, _) = match accepted {
+            Ok(conn) => conn,
+            Err(error) => {
+                tracing::warn!(%error, "accepting a connection failed");
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let shared = shared.clone();
+        let mut shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |request| handle(shared.clone(), request));
+            let connection = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service);
+            tokio::select! {
+                _ = connection => {}
+                _ = shutdown.changed() => {}
+            }
+        });
+    }
+}
+
+/// What an answer is made of before it becomes a hyper response.
+pub(crate) struct Answer {
+    pub status: u16,
+    pub body: Value,
+    pub headers: Vec<(&'static str, String)>,
+}
+
+impl Answer {
+    pub fn ok(body: Value) -> Answer {
+        Answer {
+            status: 200,
+            body,
+            headers: Vec::new(),
+        }
+    }
+
+    pub fn error(error: &ApiError, request_id: &str) -> Answer {
+        Answer {
+            status: error.status,
+            body: error.body(request_id),
+            headers: error.headers.clone(),
+        }
+    }
+}
+
+fn injected(failure: Failure) -> ApiError {
+    let mut error = if failure.status == 429 {
+        ApiError::invalid("Too many requests hit the API too quickly. We recommend an exponential backoff of your requests.")
+    } else if failure.status >= 500 {
+        ApiError {
+            kind: "api_error",
+            ..ApiError::invalid("An unknown error occurred (injected by the fake).")
+        }
+    } else {
+        ApiError::invalid("The request failed (injected by the fake).")
+    };
+    if failure.status == 409 {
+        error.code = Some("lock_timeout");
+    }
+    error.status = failure.status;
+    if let Some(seconds) = failure.retry_after {
+        error.headers.push(("Retry-After", seconds.to_string()));
+    }
+    if let Some(retry) = failure.should_retry {
+        error
+            .headers
+            .push(("Stripe-Should-Retry", retry.to_string()));
+    }
+    error
+}
+
+async fn handle(
+    shared: Arc<Shared>,
+    request: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Dropped> {
+    let path = request.uri().path().to_string();
+    let control = path.starts_with("/_fake/") || path == "/_fake";
+    if !control && shared.faults.take_drop() {
+        return Err(Dropped);
+    }
+    let request_id = shared.request_id();
+    let version = request
+        .headers()
+        .get("stripe-version")
+        .and_then(|v| v.to_str().ok())
+        .map_or_else(|| shared.api_version.clone(), str::to_string);
+    let answer = if control {
+        answer_control(&shared, request, &request_id).await
+    } else {
+        shared.requests.fetch_add(1, Ordering::Relaxed);
+        let latency = shared.faults.current_latency();
+        if !latency.is_zero() {
+            tokio::time::sleep(latency).await;
+        }
+        match shared.faults.take_failure() {
+            Some(failure) => Answer::error(&injected(failure), &request_id),
+            None => answer_api(&shared, request, &request_id).await,
+        }
+    };
+    Ok(respond(answer, &request_id, &version))
+}
+
+async fn read_body(body: Incoming) -> Result<Bytes, ApiError> {
+    Limited::new(body, MAX_BODY)
+        .collect()
+        .await
+        .map(|collected| collected.to_bytes())
+        .map_err(|_| {
+            ApiError::invalid("The request body could not be read, or is larger than 4 MB.")
+        })
+}
+
+async fn answer_api(shared: &Shared, request: Request<Incoming>, request_id: &str) -> Answer {
+    let (parts, body) = request.into_parts();
+    let header = |name: &str| {
+        parts
+            .headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let access = match shared
+        .keys()
+        .authenticate(header("authorization").as_deref())
+    {
+        Ok(access) => access,
+        Err(error) => return Answer::error(&error, request_id),
+    };
+    let body = match read_body(body).await {
+        Ok(body) => body,
+        Err(error) => return Answer::error(&error, request_id),
+    };
+    let call = api::Call {
+        method: parts.method.as_str(),
+        path: parts.uri.path(),
+        query: form::decode(parts.uri.query().unwrap_or_default().as_bytes()),
+        body: form::decode(&body),
+        access,
+        request_id,
+        idempotency_key: header("idempotency-key"),
+    };
+    match api::handle(shared, call) {
+        Ok(body) => Answer::ok(body),
+        Err(error) => Answer::error(&error, request_id),
+    }
+}
+
+async fn answer_control(shared: &Shared, request: Request<Incoming>, request_id: &str) -> Answer {
+    let (parts, body) = request.into_parts();
+    let authorization = parts
+        .headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok());
+    match shared.keys().authenticate(authorization) {
+        Ok(super::auth::Access::Secret) => {}
+        Ok(_) => {
+            return Answer::error(
+                &ApiError {
+                    status: 403,
+                    ..ApiError::invalid("The control API needs the secret key.")
+                },
+                request_id,
+            )
+        }
+        Err(error) => return Answer::error(&error, request_id),
+    }
+    let body = match read_body(body).await {
+        Ok(body) if body.is_empty() => Value::Null,
+        Ok(body) => match serde_json::from_slice(&body) {
+            Ok(value) => value,
+            Err(error) => {
+                return Answer::error(
+                    &ApiError::invalid(format!("The body is not JSON: {error}")),
+                    request_id,
+                )
+            }
+        },
+        Err(error) => return Answer::error(&error, request_id),
+    };
+    match control::handle(shared, parts.method.as_str(), parts.uri.path(), body) {
+        Ok(body) => Answer::ok(body),
+        Err(error) => Answer::error(&error, request_id),
+    }
+}
+
+fn respond(answer: Answer, request_id: &str, version: &str) -> Response<Full<Bytes>> {
+    let body =
+        serde_json::to_vec(&answer.body).unwrap_or_else(|_| json!({}).to_string().into_bytes());
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() =
+        StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    let mut put = |name: &'static str, value: &str| {
+        if let Ok(value) = HeaderValue::from_str(value) {
+            headers.insert(name, value);
+        }
+    };
+    put("request-id", request_id);
+    put("stripe-version", version);
+    for (name, value) in &answer.headers {
+        put(name, value);
+    }
+    response
+}
