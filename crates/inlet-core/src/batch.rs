@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::record::Record;
+use crate::record::{Record, Version};
 
 /// Where a stream's reading resumes. Opaque to the writer, meaningful to its source.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -25,4 +25,21 @@ pub struct Batch {
     /// True once `records` are written; stored in the same transaction.
     pub checkpoint: Checkpoint,
     pub phase: Phase,
+    /// Set on the batch that completes a full listing of the stream (a backfill): every
+    /// record of that listing had at least this version, so a row older than this was not
+    /// listed: the source no longer has it, and it is deleted in the same transaction. This
+    /// is how a backfill after a gap (an expired cursor) catches deletes it never saw.
+    pub sweep: Option<Version>,
+}
+
+impl Batch {
+    /// A batch of `records` that leaves the stream at `checkpoint`.
+    pub fn new(records: Vec<Record>, checkpoint: Checkpoint, phase: Phase) -> Self {
+        Batch {
+            records,
+            checkpoint,
+            phase,
+            sweep: None,
+        }
+    }
 }

@@ -171,11 +171,7 @@ async fn write_all(
             .map(|i| Record::upsert(format!("cus_{i:08}"), version, customer(i, round)))
             .collect();
         seq += 1;
-        let batch = Batch {
-            records,
-            checkpoint: Checkpoint(json!({ "at": start })),
-            phase,
-        };
+        let batch = Batch::new(records, Checkpoint(json!({ "at": start })), phase);
         // As the sink does: a stream without tombstones may take the backfill fast path
         // (only the first load; the sink stops trying once a batch finds its rows present).
         let options = WriteOptions {

@@ -108,3 +108,36 @@ pub(crate) fn merge_sql(table: &Table, stage: &str, deletes: DeleteMode, events:
                 (select count(*) from ev)"
     )
 }
+
+/// The statement that removes what a completed listing no longer had: rows older than the
+/// listing's version (`$2`, `$3`; `$1` = the table name). Each removal gets a tombstone and a
+/// `delete` in the change log: it is a change the log's readers did not see happen.
+/// Returns the number of rows removed.
+pub(crate) fn sweep_sql(table: &Table, deletes: DeleteMode) -> String {
+    let t = format!("{}.{}", ident(&table.schema), ident(&table.name));
+    let s = ident(&table.schema);
+    let older = "(t._sync_version_ts, t._sync_version_seq) < ($2, $3)";
+    let remove = match deletes {
+        DeleteMode::Hard => format!("delete from {t} t where {older} returning t.*"),
+        DeleteMode::Soft => format!(
+            "update {t} t set _sync_deleted_at = now(), _sync_updated_at = now() \
+             where {older} and t._sync_deleted_at is null returning t.*"
+        ),
+    };
+    format!(
+        "with gone as ({remove}),
+         tomb as (
+           insert into {s}._sync_tombstone as z (object_type, id, version_ts, version_seq)
+           select $1, id, $2, $3 from gone
+           on conflict (object_type, id) do update set version_ts = excluded.version_ts,
+              version_seq = excluded.version_seq, deleted_at = now()
+            where (z.version_ts, z.version_seq) < (excluded.version_ts, excluded.version_seq)),
+         ev as (
+           insert into {s}._sync_event (event_type, object_type, record_id, payload)
+           select 'delete', $1, g.id, jsonb_build_object('record_id', g.id, 'record',
+                  to_jsonb(g) - '_sync_version_ts' - '_sync_version_seq')
+             from gone g order by g.id
+           returning 1)
+         select count(*) from gone"
+    )
+}

@@ -22,7 +22,7 @@ use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, Transaction};
 
 use crate::cell::{json_text, Cell};
-use crate::merge::merge_sql;
+use crate::merge::{merge_sql, sweep_sql};
 use crate::problem::Problem;
 use crate::read_role::sql_problem;
 use crate::sql::ident;
@@ -168,6 +168,16 @@ pub async fn write_batch(
         false => staged_merge(&tx, table, &records, options.deletes, events).await?,
     };
     stats.rejected = reject(&tx, table, &rejected).await?;
+    if let Some(before) = batch.sweep {
+        let sweep = sweep_sql(table, options.deletes);
+        let row = tx
+            .query_one(&sweep, &[&table.name, &before.ts_micros, &before.seq])
+            .await
+            .map_err(|e| db(&e, "could not remove rows the source no longer has", &sweep))?;
+        let gone: i64 = row.get(0);
+        stats.deleted += gone;
+        stats.events += gone;
+    }
     tracing::debug!(
         stream,
         batch_seq,
@@ -456,6 +466,9 @@ fn row_cells(
         }
         let column = column_name(field);
         let known = table.columns.iter().any(|(n, _)| *n == column);
+        if !known && value.is_null() {
+            continue; // no column and no value: nothing to keep
+        }
         if !known || by_column.contains_key(&column) {
             extra.insert(field.clone(), value.clone());
         } else {
@@ -508,7 +521,8 @@ mod tests {
 
     proptest! {
         /// Whatever a source sends, converting it to a row never panics and never loses a
-        /// field: each one is either in its typed column or kept in `_sync_extra`.
+        /// value: each one is either in its typed column or kept in `_sync_extra` (a null
+        /// without a column is just absent).
         #[test]
         fn every_field_lands_in_its_column_or_in_sync_extra(
             fields in prop::collection::btree_map("[a-z_]{1,6}", json(), 0..12)
@@ -531,7 +545,8 @@ mod tests {
             for (name, value) in &fields {
                 let stored = table.columns.iter().position(|(n, _)| n == name)
                     .is_some_and(|i| cells[i] != Cell::Null || value.is_null());
-                prop_assert!(stored || extra.contains_key(name), "{name} = {value} was lost");
+                let absent_null = value.is_null() && !table.columns.iter().any(|(n, _)| n == name);
+                prop_assert!(stored || absent_null || extra.contains_key(name), "{name} = {value} was lost");
             }
         }
     }

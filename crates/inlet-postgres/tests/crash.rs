@@ -114,15 +114,15 @@ impl Source for Synthetic {
         let mut batches = Vec::new();
         while pos < self.0.len() {
             let end = batch_end(pos, self.0.len());
-            batches.push(Ok(Batch {
-                records: self.0[pos..end].to_vec(),
-                checkpoint: Checkpoint(json!({ "pos": end })),
-                phase: if pos < OBJECTS {
+            batches.push(Ok(Batch::new(
+                self.0[pos..end].to_vec(),
+                Checkpoint(json!({ "pos": end })),
+                if pos < OBJECTS {
                     Phase::Backfill
                 } else {
                     Phase::Live
                 },
-            }));
+            )));
             pos = end;
         }
         Box::pin(futures_util::stream::iter(batches))

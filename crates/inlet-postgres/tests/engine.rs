@@ -119,15 +119,15 @@ impl Source for Scripted {
                 break;
             }
             let end = (pos + PAGE).min(self.records.len());
-            out.push(Ok(Batch {
-                records: self.records[pos..end].to_vec(),
-                checkpoint: Checkpoint(json!({ "pos": end })),
-                phase: if pos < LIVE_FROM {
+            out.push(Ok(Batch::new(
+                self.records[pos..end].to_vec(),
+                Checkpoint(json!({ "pos": end })),
+                if pos < LIVE_FROM {
                     Phase::Backfill
                 } else {
                     Phase::Live
                 },
-            }));
+            )));
         }
         Box::pin(futures_util::stream::iter(out))
     }

@@ -69,11 +69,7 @@ fn up(id: &str, ts: i64, fields: Value) -> Record {
 }
 
 fn batch(records: Vec<Record>, phase: Phase, n: i64) -> Batch {
-    Batch {
-        records,
-        checkpoint: Checkpoint(json!({"page": n})),
-        phase,
-    }
+    Batch::new(records, Checkpoint(json!({"page": n})), phase)
 }
 
 struct Stream {

@@ -72,6 +72,22 @@ pub enum Command {
         #[arg(long, value_name = "SYNC", value_delimiter = ',')]
         only: Vec<String>,
     },
+
+    /// See inlet work, on this machine, with nothing to set up.
+    ///
+    /// Starts a private PostgreSQL (from the server binaries installed here), a fake Stripe
+    /// account with a few thousand objects that keep changing, runs the automated setup and
+    /// the sync, and prints the psql command to watch the data and its change log arrive.
+    /// Ctrl-C stops it and removes everything it made.
+    Demo {
+        /// Customers in the fake account (each brings subscriptions, invoices, charges...).
+        #[arg(long, default_value_t = 300)]
+        customers: usize,
+
+        /// Keep the demo's folder (database, config) after it stops.
+        #[arg(long)]
+        keep: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -38,7 +38,8 @@ fn main() -> std::process::ExitCode {
 /// Logs go to stderr so `--json` output on stdout stays clean. `RUST_LOG` overrides.
 fn init_logging(verbose: u8, service: bool) {
     let default = match verbose {
-        0 if service => "info",
+        // The server's notices (`create ... if not exists`, skipping) are not news.
+        0 if service => "info,tokio_postgres=warn",
         0 => "warn",
         1 => "info,inlet=debug,inlet_postgres=debug",
         _ => "debug",

@@ -110,20 +110,22 @@ impl Feed {
         self.checked.load(Ordering::Acquire)
     }
 
-    /// The newest event now: where a backfill that starts now must later follow from.
-    pub async fn newest(&self) -> Result<Cursor, SourceError> {
+    /// The newest event now (where a backfill that starts now must later follow from), and
+    /// Stripe's clock.
+    pub async fn newest(&self) -> Result<(Cursor, i64), SourceError> {
         let page = self
             .client
             .list("/v1/events", &[("limit", "1".into())])
             .await
             .map_err(cursor_error)?;
-        Ok(match page.data.first() {
+        let cursor = match page.data.first() {
             Some(event) => Cursor::of(event),
             None => Cursor {
                 id: None,
                 created: page.date,
             },
-        })
+        };
+        Ok((cursor, page.date))
     }
 
     /// Up to `max` events after `cursor`, oldest first; waits until there is at least one.
@@ -167,7 +169,17 @@ impl Feed {
         *last = Instant::now();
         let head = self.buffer.lock().await.head();
         if let Some(head) = head {
-            let events = self.read_forward(&head, usize::MAX).await?;
+            let events = match self.read_forward(&head, usize::MAX).await {
+                Ok(events) => events,
+                Err(e) => {
+                    if e.kind == ErrorKind::CursorExpired {
+                        // The buffer stands on a position Stripe no longer has: drop it, so
+                        // the streams (which back-fill again) anchor it afresh.
+                        *self.buffer.lock().await = Buffer::default();
+                    }
+                    return Err(e);
+                }
+            };
             let mut buffer = self.buffer.lock().await;
             for event in events {
                 buffer.push(event);

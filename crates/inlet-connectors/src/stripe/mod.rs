@@ -148,12 +148,15 @@ impl Source for StripeSource {
             };
             let mut position = match from {
                 Some(c) => Position::from_checkpoint(c)?,
-                None => Position::Backfill { events: self.feed.newest().await?, after: None, head: None },
+                None => {
+                    let (events, since) = self.feed.newest().await?;
+                    Position::Backfill { events, after: None, head: None, since }
+                }
             };
             let mut last_write = Instant::now();
             loop {
                 match position {
-                    Position::Backfill { events, after, head } => {
+                    Position::Backfill { events, after, head, since } => {
                         let mut records = Vec::new();
                         let (mut after, mut head) = (after, head);
                         let mut done = false;
@@ -170,11 +173,20 @@ impl Source for StripeSource {
                             }
                         }
                         position = match (done, def.following) {
-                            (false, _) => Position::Backfill { events, after, head },
+                            (false, _) => Position::Backfill { events, after, head, since },
                             (true, Following::ListForward) => Position::LiveList { newest: head },
                             (true, _) => Position::Live { checked: events.created, events },
                         };
-                        yield Batch { records, checkpoint: position.checkpoint(), phase: Phase::Backfill };
+                        let mut batch = Batch::new(records, position.checkpoint(), Phase::Backfill);
+                        if done && since > 0 {
+                            batch.sweep = Some(inlet_core::Version::from_secs(since - 1, 0));
+                        }
+                        yield batch;
+                        if done {
+                            // The stream is live from here: say so now, not at its first change.
+                            last_write = Instant::now();
+                            yield Batch::new(Vec::new(), position.checkpoint(), Phase::Live);
+                        }
                     }
                     Position::Live { events, checked } => {
                         let wait = HEARTBEAT.saturating_sub(last_write.elapsed());
@@ -188,7 +200,7 @@ impl Source for StripeSource {
                         position = Position::Live { events: next, checked };
                         if !records.is_empty() || last_write.elapsed() >= HEARTBEAT {
                             last_write = Instant::now();
-                            yield Batch { records, checkpoint: position.checkpoint(), phase: Phase::Live };
+                            yield Batch::new(records, position.checkpoint(), Phase::Live);
                         }
                     }
                     Position::LiveList { newest } => {
@@ -197,13 +209,22 @@ impl Source for StripeSource {
                         position = Position::LiveList { newest };
                         if !records.is_empty() || last_write.elapsed() >= HEARTBEAT {
                             last_write = Instant::now();
-                            yield Batch { records, checkpoint: position.checkpoint(), phase: Phase::Live };
+                            yield Batch::new(records, position.checkpoint(), Phase::Live);
                         }
                     }
                 }
             }
         })
     }
+}
+
+/// The row a Stripe object of `stream` becomes (its fields flattened and renamed as the
+/// table holds them), or `None` for an unknown stream.
+pub fn row(
+    stream: &str,
+    object: &serde_json::Map<String, serde_json::Value>,
+) -> Option<serde_json::Map<String, serde_json::Value>> {
+    Schema::of(stream).map(|s| s.row(object))
 }
 
 /// The streams' specs without a client (for `inlet sync add` and docs).

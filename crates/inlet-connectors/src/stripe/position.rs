@@ -32,6 +32,10 @@ pub enum Position {
         after: Option<Cursor>,
         /// The newest object of the list, for streams that follow their list afterwards.
         head: Option<Cursor>,
+        /// Stripe's clock when the backfill began. Every object it copies is stored with a
+        /// version from then on, so when it ends, rows older than this were not listed:
+        /// Stripe no longer has them (deleted while inlet could not follow events).
+        since: i64,
     },
     /// Following the events feed after `events`. `checked`: Stripe's clock when the
     /// feed was last read to its end (the stream is complete up to then).
@@ -73,6 +77,7 @@ mod tests {
                 created: 4,
             }),
             head: None,
+            since: 5,
         };
         assert_eq!(
             Position::from_checkpoint(&p.checkpoint()).expect("reads"),

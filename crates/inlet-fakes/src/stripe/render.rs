@@ -36,16 +36,13 @@ fn link(store: &Store, stream: Stream, link: Link) -> Option<&str> {
     }
 }
 
-/// A customer's salt: the seeded one, or one derived from the id for customers made later.
+/// A customer's salt, from its id: the same before and after the customer is updated (its
+/// body then stops being seeded), so objects rendered from it never change silently.
 pub(crate) fn customer_salt(store: &Store, customer: Link) -> u64 {
     if customer == NONE {
         return 0;
     }
     match store.table(Stream::Customer).slots.get(customer as usize) {
-        Some(Slot {
-            body: Body::Seeded(spec),
-            ..
-        }) => spec.salt,
         Some(slot) => id_salt(&slot.id),
         None => 0,
     }

@@ -1,5 +1,6 @@
 //! One module per command group; each returns the exit code.
 
+mod demo;
 mod destination;
 mod run;
 mod sync;
@@ -22,6 +23,7 @@ pub async fn run(command: Command, paths: &Paths) -> Code {
         }
         Command::Sync(s) => run_sync_command(s, paths).await,
         Command::Run { listen, only } => run::run(paths, listen, &only).await,
+        Command::Demo { customers, keep } => demo::demo(customers, keep).await,
     }
 }
 

@@ -1,0 +1,306 @@
+//! The product through its commands: `inlet sync add` checks the key and the schema,
+//! `inlet run` backfills and follows the fake Stripe (webhooks make changes land at once,
+//! a bad signature changes nothing), `inlet sync status --json` tells each stream's state,
+//! and SIGTERM stops cleanly with exit code 0.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use inlet_fakes::stripe::{FakeStripe, Options};
+use inlet_testkit::{
+    shared, versions, wait_until, Cluster, ClusterSpec, HbaConn, HbaMethod, HbaRule,
+};
+use serde_json::{json, Value};
+
+const ADMIN_PASSWORD: &str = "Admin-only-in-memory-5521";
+
+async fn cluster(major: u32) -> &'static Cluster {
+    let c = shared(&format!("run-{major}"), || {
+        ClusterSpec::new(major).hba(HbaRule::new(
+            HbaConn::Host,
+            "all",
+            "all",
+            HbaMethod::ScramSha256,
+        ))
+    });
+    c.create_user("postgres", ADMIN_PASSWORD).await;
+    c
+}
+
+struct Inlet {
+    dir: tempfile::TempDir,
+}
+
+impl Inlet {
+    fn config(&self) -> PathBuf {
+        self.dir.path().join("inlet.toml")
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_inlet"));
+        cmd.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.dir.path())
+            .arg("--config")
+            .arg(self.config())
+            .args(args)
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    fn run(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let mut cmd = self.cmd(args);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.output().expect("run inlet")
+    }
+
+    fn status(&self) -> Value {
+        let out = self.run(&["sync", "status", "--json"], &[]);
+        serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|_| panic!("status json: {}", text(&out)))
+    }
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// A raw HTTP POST (the test needs no client library for one request).
+fn post(addr: &str, path: &str, headers: &[(&str, &str)], body: &str) -> u16 {
+    let mut s = TcpStream::connect(addr).expect("connect to inlet");
+    let mut req = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\nConnection: close\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    req.push_str(body);
+    s.write_all(req.as_bytes()).expect("send");
+    let mut reply = String::new();
+    let _ = s.read_to_string(&mut reply);
+    reply
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0)
+}
+
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn add_run_status_webhooks_and_a_clean_stop() {
+    let v = *versions().last().expect("a version");
+    let c = cluster(v).await;
+    let db = c.create_database().await;
+    let inlet = Inlet {
+        dir: tempfile::tempdir().expect("tempdir"),
+    };
+    let port = c.port.to_string();
+    let out = inlet.run(
+        &[
+            "destination",
+            "add",
+            "dest",
+            "--host",
+            c.host(),
+            "--port",
+            &port,
+            "--dbname",
+            &db,
+            "--sslmode",
+            "disable",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let out = inlet.run(
+        &["destination", "setup", "dest", "--auto", "--grant-to", ""],
+        &[("INLET_ADMIN_PASSWORD", ADMIN_PASSWORD)],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+
+    let fake = FakeStripe::start(Options::default()).await.expect("fake");
+    fake.seed(4);
+    let listen = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("port")
+        .local_addr()
+        .expect("addr");
+    fake.add_webhook_endpoint(&format!("http://{listen}/webhooks/stripe/stripe"));
+    let base = fake.url();
+
+    // A bad key: refused before anything is written, naming the key's kind, not the key.
+    let bad = "sk_test_bogus5ecret000000009999";
+    let out = inlet.run(
+        &[
+            "sync",
+            "add",
+            "stripe",
+            "--destination",
+            "dest",
+            "--api-base",
+            &base,
+        ],
+        &[("STRIPE_API_KEY", bad)],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let said = text(&out);
+    assert!(
+        said.contains("sk_test_…9999") && !said.contains("bogus5ecret"),
+        "{said}"
+    );
+    assert!(
+        !std::fs::read_to_string(inlet.config())
+            .expect("config")
+            .contains("[syncs"),
+        "nothing written"
+    );
+
+    let key = fake.api_key();
+    let secret = fake.webhook_secret();
+    let env = [
+        ("STRIPE_API_KEY", key.as_str()),
+        ("STRIPE_WEBHOOK_SECRET", secret.as_str()),
+    ];
+    let out = inlet.run(
+        &[
+            "sync",
+            "add",
+            "stripe",
+            "--destination",
+            "dest",
+            "--api-base",
+            &base,
+        ],
+        &env,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let out = inlet.run(
+        &[
+            "sync",
+            "add",
+            "other",
+            "--destination",
+            "dest",
+            "--schema",
+            "stripe",
+            "--api-base",
+            &base,
+        ],
+        &env,
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("sync \"stripe\" already writes schema \"stripe\""),
+        "{}",
+        text(&out)
+    );
+    let config = std::fs::read_to_string(inlet.config()).expect("config");
+    assert!(
+        !config.contains(&key) && !config.contains(&secret),
+        "no secret in inlet.toml"
+    );
+    // Polling slowly: only the webhook can make a change land quickly.
+    let config = config.replace(
+        "[syncs.stripe]\n",
+        "[syncs.stripe]\npoll_interval_ms = 60000\n",
+    );
+    std::fs::write(inlet.config(), config).expect("config");
+
+    let listen_arg = listen.to_string();
+    let child = inlet
+        .cmd(&["run", "--listen", &listen_arg])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("inlet run");
+    let mut run = Running(child);
+    let streams = inlet_connectors::stripe::stream_names().len();
+    wait_until("every stream live", Duration::from_secs(120), || {
+        let s = inlet.status();
+        s["syncs"][0]["streams"]
+            .as_array()
+            .is_some_and(|a| a.len() == streams && a.iter().all(|s| s["state"] == "live"))
+    });
+    let status = inlet.status();
+    let customers = status["syncs"][0]["streams"]
+        .as_array()
+        .expect("streams")
+        .iter()
+        .find(|s| s["stream"] == "customer")
+        .cloned()
+        .expect("customer");
+    assert_eq!(
+        customers["rows"],
+        json!(fake.objects("customer").expect("customers").len())
+    );
+    assert!(customers["lag_seconds"].as_f64().is_some(), "{customers}");
+
+    let forged = post(
+        &listen_arg,
+        "/webhooks/stripe/stripe",
+        &[("Stripe-Signature", "t=1,v1=00")],
+        "{}",
+    );
+    assert_eq!(forged, 400, "a bad signature is refused");
+
+    let created = fake
+        .create("customer", json!({"email": "webhook@example.com"}))
+        .expect("create");
+    let id = created["id"].as_str().expect("id").to_string();
+    // The next poll is a minute away: only the webhook's nudge can land it this fast.
+    wait_until(
+        "the new customer's row, through the webhook",
+        Duration::from_secs(20),
+        || {
+            let s = inlet.status();
+            s["syncs"][0]["streams"]
+                .as_array()
+                .and_then(|a| a.iter().find(|s| s["stream"] == "customer").cloned())
+                .is_some_and(|c| {
+                    c["rows"] == json!(fake.objects("customer").map(|o| o.len()).unwrap_or(0))
+                })
+        },
+    );
+    assert!(id.starts_with("cus_"));
+
+    let pid = nix::unistd::Pid::from_raw(run.0.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("sigterm");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let code = loop {
+        if let Some(status) = run.0.try_wait().expect("wait") {
+            break status.code();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "inlet run did not stop after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(code, Some(0), "SIGTERM is a clean stop");
+    let mut log = String::new();
+    if let Some(mut err) = run.0.stderr.take() {
+        let _ = err.read_to_string(&mut log);
+    }
+    assert!(
+        !log.contains(&key) && !log.contains(&secret),
+        "no secret in the logs"
+    );
+}
