@@ -4,6 +4,9 @@
 //! string can hold, and which makes a strict parser refuse the whole page. Each lone
 //! surrogate escape is replaced, in place and at the same length, by `\ufffd` (the
 //! replacement character) before parsing: the rest of the page, and of the record, is kept.
+//!
+//! Numbers keep their exact text (serde_json's `arbitrary_precision`): one beyond i64 or
+//! f64 reaches a numeric or jsonb column digit for digit instead of failing the page.
 
 use serde_json::Value;
 
@@ -83,5 +86,14 @@ mod tests {
         let mut ok = br#"{"k":"\u00e9\ud83d\ude00"}"#.to_vec();
         assert_eq!(replace_lone_surrogates(&mut ok), 0);
         assert!(parse(b"{\"k\": ").is_err());
+    }
+
+    #[test]
+    fn numbers_beyond_i64_and_f64_keep_every_digit() {
+        let body = br#"{"big":123456789012345678901234567890,"huge":1e400,"exact":0.1000000000000000000001}"#;
+        let v = parse(body).expect("parses");
+        assert_eq!(v["big"].to_string(), "123456789012345678901234567890");
+        assert_eq!(v["huge"].to_string(), "1e+400"); // the same number, which PostgreSQL reads
+        assert_eq!(v["exact"].to_string(), "0.1000000000000000000001");
     }
 }
