@@ -158,8 +158,8 @@ pub async fn ensure_table(
     ))
 }
 
-async fn existing_columns(
-    client: &Client,
+pub(crate) async fn existing_columns<C: tokio_postgres::GenericClient>(
+    client: &C,
     schema: &str,
     table: &str,
 ) -> Result<Vec<(String, String)>, Problem> {
