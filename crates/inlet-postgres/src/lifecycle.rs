@@ -234,3 +234,45 @@ pub async fn clear_swap(c: &Client, swap: &str) -> Result<Vec<String>, Problem> 
     }
     Ok(left)
 }
+
+/// Records the source's API version (`Stripe-Version`) the schema's tables were built for,
+/// and returns the one recorded before if it differs: the tables then need a rebuild.
+pub async fn note_source_version(
+    c: &Client,
+    schema: &str,
+    version: &str,
+) -> Result<Option<String>, Problem> {
+    ensure(c, schema).await?;
+    let previous = latest(c, schema, "kind = 'source_version'").await?;
+    if previous.as_ref().is_some_and(|p| p.target == version) {
+        return Ok(None);
+    }
+    let sql = format!(
+        "insert into {}._sync_lifecycle (kind, target, state, reason, finished_at) \
+         values ('source_version', $1, 'noted', 'the API version the tables follow', now())",
+        ident(schema)
+    );
+    c.execute(&sql, &[&version])
+        .await
+        .map_err(|e| sql_problem(&e, "could not record the API version", &sql))?;
+    Ok(previous.map(|p| p.target))
+}
+
+/// Whether every one of `streams` has reached the present in `schema` (backfilled, and
+/// following changes).
+pub async fn caught_up<C: GenericClient>(
+    c: &C,
+    schema: &str,
+    streams: &[String],
+) -> Result<bool, Problem> {
+    let sql = format!(
+        "select count(*) from {}._sync_state where stream = any($1) and state = 'live'",
+        ident(schema)
+    );
+    let live: i64 = c
+        .query_one(&sql, &[&streams])
+        .await
+        .map_err(|e| sql_problem(&e, "could not read the copy's progress", &sql))?
+        .get(0);
+    Ok(live as usize == streams.len())
+}

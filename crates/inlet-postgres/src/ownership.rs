@@ -9,7 +9,7 @@
 //! materialized view (through its rewrite rule), a trigger, an index, a check or foreign
 //! key constraint (either side), a rule, a policy, extended statistics, a publication, an
 //! inheriting table, a function with a SQL-standard body (PG 14+), a sequence owned by one
-//! of its columns, ... . Dropping the table would drop or break them (views bind to the
+//! of its columns, ... (column defaults are not: they go with the table). Dropping the table would drop or break them (views bind to the
 //! table's identity, not its name), so such a table is refreshed in place instead.
 
 use tokio_postgres::GenericClient;
@@ -88,6 +88,7 @@ pub async fn bound_to<C: GenericClient>(
                            and k.conrelid = t.oid and k.contype::text in ('p', 'n'))) \
                   and not (d.classid = 'pg_class'::regclass and exists ( \
                         select 1 from pg_index i where i.indexrelid = d.objid and i.indisprimary)) \
+                  and not (d.classid = 'pg_attrdef'::regclass) \
                   and not (d.classid = 'pg_rewrite'::regclass and exists ( \
                         select 1 from pg_rewrite r where r.oid = d.objid and r.ev_class = t.oid \
                            and r.rulename = '_RETURN')) \
