@@ -92,6 +92,10 @@ pub async fn swap(
                     }
                 }
                 drop_merged_copies(client, swap, &report).await;
+                // The timings are known only after the commit: recorded for whoever waits.
+                if let Ok(json) = serde_json::to_value(&report) {
+                    lifecycle::set_state(&*client, live, request_id, "done", Some(&json)).await?;
+                }
                 return Ok(report);
             }
             Err(Retry::Again(p)) => {

@@ -61,13 +61,15 @@ pub(crate) async fn carry_out(
                 "stopped before the copy was complete",
                 "run the same command again (or `inlet run`): the copy resumes where it stopped",
             )),
-            Step::NeedsPerson => return Err(Problem::new(
-                ProblemKind::InvalidOption,
-                "the copy stopped: a stream needs a person",
-                format!(
+            Step::NeedsPerson => {
+                return Err(Problem::new(
+                    ProblemKind::InvalidOption,
+                    "the copy stopped: a stream needs a person",
+                    format!(
                     "`inlet sync status {name}` says which and how to fix it; then run this again"
                 ),
-            )),
+                ))
+            }
         }
     }
 }

@@ -107,8 +107,9 @@ pub(crate) fn claimed_by_another(
             None
         };
         if let Some(why) = clash {
+            // A clash in the configuration alone: a usage error, nothing was attempted.
             return Err(Problem::new(
-                ProblemKind::SchemaTaken,
+                ProblemKind::InvalidOption,
                 format!("{why} (destination \"{destination}\")"),
                 format!(
                     "choose another schema, e.g. {}",
