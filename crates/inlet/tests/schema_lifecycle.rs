@@ -358,3 +358,162 @@ async fn one_version(v: u32) {
         .get(0);
     assert_eq!(index, 1, "PG {v}: the person's index survives");
 }
+
+/// SIGKILL in the middle of a copy changes nothing visible; running the command again
+/// resumes it (the same request), and the end state is complete. Here the command does the
+/// work itself: no `inlet run` holds the sync.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_rename_or_rebuild_resumes_when_run_again() {
+    for v in versions() {
+        killed_and_resumed(v).await;
+    }
+}
+
+async fn killed_and_resumed(v: u32) {
+    let c = cluster(v).await;
+    let db = c.create_database().await;
+    let fake = FakeStripe::start(Options::default()).await.expect("fake");
+    fake.seed(250);
+    let inlet = Inlet {
+        dir: tempfile::tempdir().expect("tempdir"),
+        env: vec![("STRIPE_API_KEY".into(), fake.api_key())],
+    };
+    let port = c.port.to_string();
+    let out = inlet.run(&[
+        "destination",
+        "add",
+        "dest",
+        "--host",
+        c.host(),
+        "--port",
+        &port,
+        "--dbname",
+        &db,
+        "--sslmode",
+        "disable",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let out = inlet
+        .cmd(&["destination", "setup", "dest", "--auto", "--grant-to", ""])
+        .env("INLET_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .output()
+        .expect("setup");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let base = fake.url();
+    let out = inlet.run(&[
+        "sync",
+        "add",
+        "a",
+        "--destination",
+        "dest",
+        "--api-base",
+        &base,
+        "--streams",
+        "customer",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let customers = || {
+        fake.objects("customer")
+            .map(|o| o.len() as i64)
+            .unwrap_or(0)
+    };
+    {
+        let child = inlet
+            .cmd(&["run"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn();
+        let _run = Running(child.expect("inlet run"));
+        wait_until("the sync live", Duration::from_secs(120), || {
+            inlet.live("a")
+        });
+    } // SIGKILL
+    let admin = c.admin_db(&db).await;
+    let state = |sql: &'static str| {
+        let admin = &admin;
+        move || async move {
+            admin
+                .query_opt(sql, &[])
+                .await
+                .ok()
+                .flatten()
+                .is_some_and(|r| r.get::<_, String>(0) == "copying")
+        }
+    };
+
+    // Rename, killed while copying (a slow API keeps the copy going).
+    fake.faults().latency(Duration::from_millis(300));
+    let killed = Running(
+        inlet
+            .cmd(&["sync", "rename-schema", "a", "stripe 2"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("rename"),
+    );
+    wait_until_async(
+        "the rename to be copying",
+        Duration::from_secs(60),
+        state("select state from stripe._sync_lifecycle where kind = 'rename'"),
+    )
+    .await;
+    drop(killed); // SIGKILL
+    let config = std::fs::read_to_string(inlet.config()).expect("config");
+    assert!(
+        config.contains("schema = \"stripe\""),
+        "PG {v}: not switched: {config}"
+    );
+    fake.create("customer", json!({ "email": "between@example.com" }))
+        .expect("create");
+    fake.faults().latency(Duration::ZERO);
+    let out = inlet.run(&["sync", "rename-schema", "a", "stripe 2", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "PG {v}: {}", text(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(report["to"], "stripe 2");
+    let rows: i64 = admin
+        .query_one(
+            "select count(*) from stripe._sync_lifecycle where kind = 'rename'",
+            &[],
+        )
+        .await
+        .expect("requests")
+        .get(0);
+    assert_eq!(rows, 1, "PG {v}: the same request resumed");
+    assert_eq!(
+        inlet.rows("a"),
+        customers(),
+        "PG {v}: complete in the new schema"
+    );
+
+    // Rebuild, killed while copying, then resumed.
+    fake.faults().latency(Duration::from_millis(300));
+    let killed = Running(
+        inlet
+            .cmd(&["sync", "rebuild", "a"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("rebuild"),
+    );
+    wait_until_async(
+        "the rebuild to be copying",
+        Duration::from_secs(60),
+        state("select state from \"stripe 2\"._sync_lifecycle where kind = 'rebuild'"),
+    )
+    .await;
+    drop(killed);
+    fake.faults().latency(Duration::ZERO);
+    let out = inlet.run(&["sync", "rebuild", "a", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "PG {v}: {}", text(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(
+        report["report"]["replaced"],
+        json!(["customer"]),
+        "PG {v}: {report}"
+    );
+    assert_eq!(
+        inlet.rows("a"),
+        customers(),
+        "PG {v}: complete after the rebuild"
+    );
+}

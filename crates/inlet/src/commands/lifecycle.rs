@@ -101,6 +101,12 @@ async fn request_needed_rebuild(
     sink: &mut PgSink,
 ) -> Result<(), Problem> {
     let schema = sync.schema.clone();
+    if lifecycle::pending(sink.client_mut(), &schema)
+        .await?
+        .is_some()
+    {
+        return Ok(()); // one copy at a time: asked again at the next opening
+    }
     let version = sync
         .stripe_version
         .clone()
@@ -162,14 +168,25 @@ async fn copy_and_switch(
         lifecycle::set_state(sink.client_mut(), &schema, req.id, "copying", None).await?;
     }
     tracing::info!(sync = %name, kind = ?req.kind, target = %req.target, "copying while the live schema keeps updating");
-    let mut copy = PgSink::open(
+    let opened = PgSink::open(
         copy_session.client,
         &req.target,
         read_role,
         &specs,
         write_options(sync),
     )
-    .await?;
+    .await;
+    let mut copy = match opened {
+        Ok(copy) => copy,
+        Err(p) if p.kind == ProblemKind::AlreadyRunning => {
+            // A killed process's session can hold the copy's lock a moment longer.
+            tracing::info!(sync = %name, "{}; trying again", p.message);
+            let mut stop = stop.clone();
+            super::run::wait(&mut stop, Duration::from_secs(1)).await;
+            return Ok(Step::Reopen);
+        }
+        Err(p) => return Err(p),
+    };
     // Its own source: its own events cursor and rate limit.
     let copy_source = sync::source(paths, name, sync)?;
     let (_, watch_session) = connect_as_sync_user(paths, &sync.destination).await?;

@@ -29,12 +29,21 @@ pub(crate) async fn carry_out(
         }
     });
     let mut sync = sync.clone();
+    let mut told = false;
     loop {
         let (mut sink, read_role) = match open(paths, &sync, &source).await {
             Ok(opened) => opened,
             Err(p) if p.kind == ProblemKind::AlreadyRunning => {
-                eprintln!("inlet run is syncing \"{name}\": it carries this out; waiting (Ctrl-C stops waiting, not the work)");
-                return wait_for(paths, &sync, &schema, id, stop).await;
+                if !told {
+                    eprintln!("inlet run is syncing \"{name}\": it carries this out; waiting (Ctrl-C stops waiting, not the work)");
+                    told = true;
+                }
+                // Waits for the holder to finish it, or to go away (then this process takes
+                // over: a killed process's session can outlive it by a moment).
+                match wait_for(paths, &sync, &schema, id, stop.clone()).await? {
+                    Some(report) => return Ok(report),
+                    None => continue,
+                }
             }
             Err(p) => return Err(p),
         };
@@ -87,18 +96,35 @@ async fn finished<C: tokio_postgres::GenericClient>(
     })
 }
 
-/// Polls the request until the process that holds the sync has finished it.
+/// Polls the request until the process that holds the sync has finished it (its report),
+/// or has let the sync go (`None`: this process may take over).
 async fn wait_for(
     paths: &Paths,
     sync: &SyncConfig,
     schema: &str,
     id: i64,
     mut stop: watch::Receiver<bool>,
-) -> Result<Value, Problem> {
+) -> Result<Option<Value>, Problem> {
     let (_, session) = connect_as_sync_user(paths, &sync.destination).await?;
+    let key = inlet_postgres::sink::lock_key(schema);
     loop {
         if let Some(done) = finished(&session.client, schema, id).await? {
-            return Ok(done);
+            return Ok(Some(done));
+        }
+        let held: bool = session
+            .client
+            .query_one(
+                "select exists (select 1 from pg_locks where locktype = 'advisory' and granted \
+                   and database = (select oid from pg_database where datname = current_database()) \
+                   and classid::bigint = (($1::bigint >> 32) & 4294967295) \
+                   and objid::bigint = ($1::bigint & 4294967295) and objsubid = 1)",
+                &[&key],
+            )
+            .await
+            .map(|r| r.get(0))
+            .unwrap_or(true);
+        if !held {
+            return Ok(None);
         }
         if super::super::run::wait(&mut stop, Duration::from_secs(1)).await {
             return Err(Problem::new(

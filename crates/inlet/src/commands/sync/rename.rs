@@ -49,8 +49,11 @@ async fn run(paths: &Paths, name: &str, new: &str) -> Result<Value, Problem> {
     }
     claimed_by_another(&cfg, name, &sync.destination, new)?;
     let (_, session) = connect_as_sync_user(paths, &sync.destination).await?;
-    let standing = check_free(&session.client, new).await?;
-    if standing == Standing::Ours {
+    // The same rename, interrupted: NEW is ours already, and is resumed, not checked.
+    let resuming = lifecycle::pending(&session.client, &old)
+        .await?
+        .is_some_and(|r| r.kind == Kind::Rename && r.target == new);
+    if !resuming && check_free(&session.client, new).await? == Standing::Ours {
         not_synced_now(&session.client, new).await?;
     }
     if !schema_exists(&session.client, &old).await? {

@@ -63,12 +63,23 @@ pub async fn status(paths: &Paths, name: Option<&str>, json: bool) -> Code {
         if streams.iter().any(|s| s.state == "errored") {
             code = Code::Problem;
         }
+        let change = in_progress(paths, &sync.destination, &sync.schema).await;
         if !json {
             print_text(sync_name, &sync.destination, &sync.schema, &streams);
+            if let Some(c) = &change {
+                println!(
+                    "  {} in progress → schema \"{}\": {} ({} of {} streams caught up)",
+                    c["kind"].as_str().unwrap_or(""),
+                    c["target"].as_str().unwrap_or(""),
+                    c["state"].as_str().unwrap_or(""),
+                    c["caught_up"],
+                    streams.len()
+                );
+            }
         }
         report.push(json!({
             "name": sync_name, "source": sync.source.name(), "destination": sync.destination,
-            "schema": sync.schema, "streams": streams,
+            "schema": sync.schema, "streams": streams, "in_progress": change,
         }));
     }
     if json {
@@ -130,6 +141,31 @@ async fn read(
         });
     }
     Ok(out)
+}
+
+/// The rebuild or rename in progress, if any: `{kind, target, state, reason, caught_up}`
+/// (streams of the copy that reached the present). Best effort: status shows the streams
+/// even if this cannot be read.
+async fn in_progress(paths: &Paths, destination: &str, schema: &str) -> Option<Value> {
+    let (_, session) = connect_as_sync_user(paths, destination).await.ok()?;
+    let req = inlet_postgres::lifecycle::pending(&session.client, schema)
+        .await
+        .ok()
+        .flatten()?;
+    let sql = format!(
+        "select count(*) from {}._sync_state where state = 'live'",
+        ident(&req.target)
+    );
+    let caught_up: i64 = session
+        .client
+        .query_one(&sql, &[])
+        .await
+        .map(|r| r.get(0))
+        .unwrap_or(0);
+    Some(json!({
+        "kind": req.kind, "target": req.target, "state": req.state, "reason": req.reason,
+        "caught_up": caught_up,
+    }))
 }
 
 /// Exact for tables up to a million rows; PostgreSQL's estimate beyond, where counting
