@@ -516,4 +516,38 @@ async fn killed_and_resumed(v: u32) {
         customers(),
         "PG {v}: complete after the rebuild"
     );
+
+    // A change that cannot be made by adding a column (a column's type): `inlet run`
+    // rebuilds by itself, and the column has its type again.
+    admin
+        .batch_execute("alter table \"stripe 2\".customer alter column email type varchar(300)")
+        .await
+        .expect("alter");
+    let child = inlet.cmd(&["run"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn();
+    let _run = Running(child.expect("inlet run"));
+    wait_until_async("the automatic rebuild", Duration::from_secs(60), || {
+        let admin = &admin;
+        async move {
+            admin
+                .query_one(
+                    "select count(*) from \"stripe 2\"._sync_lifecycle where kind = 'rebuild' \
+                       and state = 'done' and reason like 'column types changed: customer.email%'",
+                    &[],
+                )
+                .await
+                .is_ok_and(|r| r.get::<_, i64>(0) == 1)
+        }
+    })
+    .await;
+    let ty: String = admin
+        .query_one(
+            "select format_type(atttypid, atttypmod) from pg_attribute \
+              where attrelid = '\"stripe 2\".customer'::regclass and attname = 'email'",
+            &[],
+        )
+        .await
+        .expect("type")
+        .get(0);
+    assert_eq!(ty, "text", "PG {v}");
+    assert_eq!(inlet.rows("a"), customers(), "PG {v}: complete after the automatic rebuild");
 }
