@@ -276,3 +276,45 @@ pub async fn caught_up<C: GenericClient>(
         .get(0);
     Ok(live as usize == streams.len())
 }
+
+/// Readies `target` for a rename into it. A schema the sync lived in before (renamed away,
+/// now renamed back) still holds old rows and old checkpoints: its checkpoints are
+/// forgotten, so the copy is a full backfill (whose last batch removes rows the source no
+/// longer has), and its old "moved away" record is closed, so the sync does not follow it.
+/// Rows and tables stay: a person's view on them keeps working.
+pub async fn prepare_rename_target(c: &Client, target: &str) -> Result<(), Problem> {
+    let t = ident(target);
+    let exists = |table: &str| {
+        format!(
+            "select to_regclass('{}.{table}') is not null",
+            t.replace('\'', "''")
+        )
+    };
+    let statements = [
+        (
+            "_sync_state",
+            format!("update {t}._sync_state set checkpoint = null, state = 'pending'"),
+        ),
+        (
+            "_sync_lifecycle",
+            format!(
+                "update {t}._sync_lifecycle set state = 'superseded' \
+                 where state in ('switched', 'requested', 'copying')"
+            ),
+        ),
+    ];
+    for (table, sql) in statements {
+        let check = exists(table);
+        let present: bool = c
+            .query_one(&check, &[])
+            .await
+            .map_err(|e| sql_problem(&e, "could not look at the new schema", &check))?
+            .get(0);
+        if present {
+            c.batch_execute(&sql)
+                .await
+                .map_err(|e| sql_problem(&e, "could not ready the new schema", &sql))?;
+        }
+    }
+    Ok(())
+}

@@ -261,7 +261,11 @@ async fn a_persons_view_index_and_table_keep_working_through_a_rebuild() {
                    as n from stripe.customer;
                  create index person_customer_name on stripe.customer (name);
                  create table stripe.notes (id int primary key, note text);
-                 insert into stripe.notes values (1, 'mine');",
+                 insert into stripe.notes values (1, 'mine');
+                 create function stripe.count_new() returns trigger language plpgsql security definer as
+                   $$ begin update stripe.notes set note = note || '+' where id = 1; return null; end $$;
+                 create trigger person_counts after insert on stripe.customer
+                   for each statement execute procedure stripe.count_new();",
             )
             .await
             .expect("person's objects");
@@ -298,7 +302,14 @@ async fn a_persons_view_index_and_table_keep_working_through_a_rebuild() {
             .await
             .expect("notes")
             .get(0);
-        assert_eq!(note, "mine", "PG {v}: the person's table is untouched");
+        assert_eq!(
+            note, "mine+",
+            "PG {v}: the person's table is there, and their trigger fired once for the merge"
+        );
+        assert!(
+            bound.iter().any(|b| b.contains("person_counts")),
+            "PG {v}: the trigger is named: {bound:?}"
+        );
         let index: i64 = admin
             .query_one(
                 "select count(*) from pg_indexes where schemaname = 'stripe' \

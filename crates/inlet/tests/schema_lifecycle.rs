@@ -523,7 +523,11 @@ async fn killed_and_resumed(v: u32) {
         .batch_execute("alter table \"stripe 2\".customer alter column email type varchar(300)")
         .await
         .expect("alter");
-    let child = inlet.cmd(&["run"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn();
+    let child = inlet
+        .cmd(&["run"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn();
     let _run = Running(child.expect("inlet run"));
     wait_until_async("the automatic rebuild", Duration::from_secs(60), || {
         let admin = &admin;
@@ -549,5 +553,42 @@ async fn killed_and_resumed(v: u32) {
         .expect("type")
         .get(0);
     assert_eq!(ty, "text", "PG {v}");
-    assert_eq!(inlet.rows("a"), customers(), "PG {v}: complete after the automatic rebuild");
+    assert_eq!(
+        inlet.rows("a"),
+        customers(),
+        "PG {v}: complete after the automatic rebuild"
+    );
+
+    // Back to the first name: its stale rows and checkpoints are not trusted (a full copy),
+    // and its old "moved away" record does not send the sync back.
+    fake.create("customer", json!({ "email": "before-return@example.com" }))
+        .expect("create");
+    let out = inlet.run(&["sync", "rename-schema", "a", "stripe"]);
+    assert_eq!(out.status.code(), Some(0), "PG {v}: {}", text(&out));
+    assert!(
+        text(&out).contains("drop schema \"stripe 2\" cascade;"),
+        "{}",
+        text(&out)
+    );
+    let last = fake
+        .create("customer", json!({ "email": "returned@example.com" }))
+        .expect("create");
+    let id = last["id"].as_str().expect("id").to_string();
+    wait_until_async(
+        "the change in the first schema again",
+        Duration::from_secs(60),
+        || {
+            let (admin, id) = (&admin, &id);
+            async move {
+                admin
+                    .query_one("select count(*) from stripe.customer where id = $1", &[id])
+                    .await
+                    .is_ok_and(|r| r.get::<_, i64>(0) == 1)
+            }
+        },
+    )
+    .await;
+    let config = std::fs::read_to_string(inlet.config()).expect("config");
+    assert!(config.contains("schema = \"stripe\""), "PG {v}: {config}");
+    assert_eq!(inlet.rows("a"), customers(), "PG {v}");
 }

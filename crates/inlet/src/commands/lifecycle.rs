@@ -15,6 +15,7 @@ use std::time::Duration;
 use inlet_connectors::stripe::{StripeSource, DEFAULT_STRIPE_VERSION};
 use inlet_core::{run_sync, Outcome, Source};
 use inlet_postgres::lifecycle::{self, Kind, Request};
+use inlet_postgres::schema_name::check_free;
 use inlet_postgres::sink::PgSink;
 use inlet_postgres::swap::swap;
 use inlet_postgres::writer::WriteOptions;
@@ -160,10 +161,15 @@ async fn copy_and_switch(
     let (_, copy_session) = connect_as_sync_user(paths, &sync.destination).await?;
     if req.state == "requested" {
         if req.kind == Kind::Rebuild {
+            // A schema of someone else's under the swap schema's name is never written.
+            check_free(&copy_session.client, &req.target).await?;
             let left = lifecycle::clear_swap(&copy_session.client, &req.target).await?;
             if !left.is_empty() {
                 tracing::warn!(sync = %name, tables = ?left, "tables of others in the swap schema: left alone");
             }
+        }
+        if req.kind == Kind::Rename {
+            lifecycle::prepare_rename_target(&copy_session.client, &req.target).await?;
         }
         lifecycle::set_state(sink.client_mut(), &schema, req.id, "copying", None).await?;
     }
