@@ -251,6 +251,7 @@ async fn try_swap(
         streams.push(table.clone());
     }
     carry_state(&tx, live, swap, &streams).await?;
+    carry_events(&tx, live, swap, &streams, request_id).await?;
     let json = serde_json::to_value(&report).ok();
     lifecycle::set_state(&tx, live, request_id, "done", json.as_ref())
         .await
@@ -366,6 +367,53 @@ async fn carry_state(
         tx.execute(&sql, &[&streams])
             .await
             .map_err(|e| classify(&e, "could not carry the copy's checkpoints over", &sql))?;
+    }
+    Ok(())
+}
+
+/// The change log stays the live schema's (its ids, which consumers track, go on). While
+/// the copy followed changes, some reached it and not the live tables (the copy ran ahead at
+/// the end), so they are appended here, in the copy's order; those the live log already
+/// has (the same change to the same record, since the request) are not. A change in the
+/// last seconds may still be logged twice (the copy was behind, and replays it after the
+/// swap): around a rebuild the change log is at-least-once, never missing a change.
+async fn carry_events(
+    tx: &Transaction<'_>,
+    live: &str,
+    swap: &str,
+    streams: &[String],
+    request_id: i64,
+) -> Result<(), Retry> {
+    let (l, s) = (ident(live), ident(swap));
+    let strip = "- '_sync_inserted_at' - '_sync_updated_at'";
+    let sql = format!(
+        "insert into {l}._sync_event (inserted_at, event_type, object_type, record_id, payload) \
+         select c.inserted_at, c.event_type, c.object_type, c.record_id, c.payload \
+           from {s}._sync_event c \
+          where c.object_type = any($1) \
+            and not exists ( \
+                select 1 from {l}._sync_event e \
+                 where e.inserted_at >= (select requested_at from {l}._sync_lifecycle where id = $2) \
+                   and e.object_type = c.object_type and e.record_id = c.record_id \
+                   and e.event_type = c.event_type \
+                   and (e.payload -> 'record') {strip} = (c.payload -> 'record') {strip}) \
+          order by c.id"
+    );
+    let n = tx
+        .execute(&sql, &[&streams, &request_id])
+        .await
+        .map_err(|e| {
+            classify(
+                &e,
+                "could not carry the copy's changes into the change log",
+                &sql,
+            )
+        })?;
+    if n > 0 {
+        tracing::info!(
+            events = n,
+            "changes only the copy saw, added to the change log"
+        );
     }
     Ok(())
 }

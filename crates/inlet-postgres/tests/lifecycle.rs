@@ -397,3 +397,52 @@ async fn schemas_of_others_are_refused_and_long_names_get_a_short_swap_schema() 
         );
     }
 }
+
+async fn live_change(sink: &mut PgSink, id: &str, name: &str, ts: i64) {
+    let fields = json!({ "name": name });
+    let record = Record::upsert(
+        id,
+        Version::new(ts, 0),
+        fields.as_object().cloned().unwrap_or_default(),
+    );
+    let batch = Batch::new(vec![record], Checkpoint(json!({ "at": ts })), Phase::Live);
+    sink.write("customer", &batch).await.expect("live write");
+}
+
+/// A change only the copy saw is added to the live change log at the swap; one both saw is
+/// logged once.
+#[tokio::test]
+async fn the_change_log_keeps_going_through_a_rebuild_without_losing_a_change() {
+    for v in versions() {
+        let (o, admin) = database(cluster(v).await).await;
+        let mut live = filled(&o, "stripe", 10, "old").await;
+        let mut copy = filled(&o, &swap_schema("stripe"), 10, "old").await;
+        let req = lifecycle::request(live.client_mut(), "stripe", Kind::Rebuild, None, "test")
+            .await
+            .expect("request");
+        live_change(&mut live, "cus_000001", "both saw this", 200).await;
+        live_change(&mut copy, "cus_000001", "both saw this", 200).await;
+        live_change(&mut copy, "cus_000002", "only the copy saw this", 201).await;
+        swap(live.client_mut(), "stripe", &req.target, req.id)
+            .await
+            .expect("swap");
+        let log: Vec<(String, String)> = admin
+            .query(
+                "select event_type, record_id from stripe._sync_event order by id",
+                &[],
+            )
+            .await
+            .expect("log")
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
+        assert_eq!(
+            log,
+            vec![
+                ("update".to_string(), "cus_000001".to_string()),
+                ("update".to_string(), "cus_000002".to_string())
+            ],
+            "PG {v}"
+        );
+    }
+}

@@ -174,14 +174,12 @@ async fn copy_and_switch(
         lifecycle::set_state(sink.client_mut(), &schema, req.id, "copying", None).await?;
     }
     tracing::info!(sync = %name, kind = ?req.kind, target = %req.target, "copying while the live schema keeps updating");
-    let opened = PgSink::open(
-        copy_session.client,
-        &req.target,
-        read_role,
-        &specs,
-        write_options(sync),
-    )
-    .await;
+    // The copy logs live changes only: its backfill is not news to anyone.
+    let options = WriteOptions {
+        events_for_backfill: false,
+        ..write_options(sync)
+    };
+    let opened = PgSink::open(copy_session.client, &req.target, read_role, &specs, options).await;
     let mut copy = match opened {
         Ok(copy) => copy,
         Err(p) if p.kind == ProblemKind::AlreadyRunning => {
