@@ -174,8 +174,13 @@ async fn prepare_merge(
             ),
             Some(_) => continue,
         };
-        if let Err(e) = client.batch_execute(&sql).await {
-            // A view or rule using the column (0A000), or values that do not convert.
+        // Its own short transaction, with a lock timeout: an `alter` waiting behind a long
+        // query would queue every new reader behind itself.
+        let guarded = format!("begin; set local lock_timeout = '2s'; {sql}; commit");
+        if let Err(e) = client.batch_execute(&guarded).await {
+            let _ = client.batch_execute("rollback").await;
+            // A view or rule using the column (0A000), values that do not convert, or a
+            // lock not had in time (the copy's rows then go in without that column).
             tracing::warn!(table, column = %name, error = %e, "column kept as it is");
             kept.push(name.clone());
         }
