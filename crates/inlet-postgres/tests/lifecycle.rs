@@ -446,3 +446,61 @@ async fn the_change_log_keeps_going_through_a_rebuild_without_losing_a_change() 
         );
     }
 }
+
+/// Refreshing in place when the copy's columns differ: a new column is added, a changed
+/// type is applied where nothing of a person's uses the column, and kept (with its values)
+/// where a person's view does.
+#[tokio::test]
+async fn a_merge_adds_columns_and_changes_types_a_view_does_not_use() {
+    for v in versions() {
+        let (o, admin) = database(cluster(v).await).await;
+        let mut live = filled(&o, "stripe", 3, "old").await;
+        let mut copy = filled(&o, &swap_schema("stripe"), 3, "new").await;
+        live.client_mut()
+            .batch_execute("alter table stripe.customer add column balance text")
+            .await
+            .expect("live column");
+        copy.client_mut()
+            .batch_execute(
+                "alter table stripe_swap.customer add column email text, \
+                   add column balance bigint default 7, alter column name type varchar(100); \
+                 update stripe_swap.customer set email = id || '@example.com'",
+            )
+            .await
+            .expect("copy columns");
+        admin
+            .batch_execute("create view public.names as select id, name from stripe.customer")
+            .await
+            .expect("view");
+        let report = rebuild(&mut live, "stripe").await;
+        assert_eq!(report.merged.len(), 1, "PG {v}: {report:?}");
+        assert_eq!(
+            report.merged[0].kept_columns,
+            vec!["name".to_string()],
+            "PG {v}"
+        );
+        let row = admin
+            .query_one(
+                "select n.name, c.email, c.balance, pg_typeof(c.balance)::text \
+                   from public.names n join stripe.customer c using (id) where id = 'cus_000001'",
+                &[],
+            )
+            .await
+            .expect("row");
+        let (name, email, balance, ty): (String, String, i64, String) =
+            (row.get(0), row.get(1), row.get(2), row.get(3));
+        assert_eq!(
+            name, "old 1",
+            "PG {v}: the view's column kept its type and values"
+        );
+        assert_eq!(
+            email, "cus_000001@example.com",
+            "PG {v}: the new column came over"
+        );
+        assert_eq!(
+            (balance, ty.as_str()),
+            (7, "bigint"),
+            "PG {v}: the type changed"
+        );
+    }
+}
