@@ -591,4 +591,21 @@ async fn killed_and_resumed(v: u32) {
     let config = std::fs::read_to_string(inlet.config()).expect("config");
     assert!(config.contains("schema = \"stripe\""), "PG {v}: {config}");
     assert_eq!(inlet.rows("a"), customers(), "PG {v}");
+
+    // Killed between the switch (recorded in the database) and writing inlet.toml: the
+    // next start finds the sync moved and follows it, and fixes the file.
+    drop(_run);
+    let stale = config.replace("schema = \"stripe\"", "schema = \"stripe 2\"");
+    std::fs::write(inlet.config(), stale).expect("config");
+    let child = inlet
+        .cmd(&["run"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn();
+    let _run = Running(child.expect("inlet run"));
+    wait_until(
+        "inlet.toml to follow the switch",
+        Duration::from_secs(30),
+        || std::fs::read_to_string(inlet.config()).is_ok_and(|c| c.contains("schema = \"stripe\"")),
+    );
 }
