@@ -1,13 +1,19 @@
 //! Writer throughput against raw `psql \copy`, same rows, same table shape, same server,
 //! same run (BENCHMARKS.md). Usage: `cargo run --release -p inlet-postgres --example
-//! writer_bench -- [ROWS] [BATCH]` (defaults 100000 and 1000); PostgreSQL major from
+//! writer_bench -- [ROWS] [BATCH] [backfill-only]` (defaults 100000 and 1000;
+//! `backfill-only` skips the update rounds, for large row counts); PostgreSQL major from
 //! `INLET_BENCH_PG` (default 15).
 
 use std::io::Write;
 use std::process::Command;
 use std::time::Instant;
 
-use inlet_core::{Batch, Checkpoint, Column, ColumnType, Phase, Record, StreamSpec, Version};
+use futures_util::StreamExt;
+use inlet_core::{
+    run_sync, Batch, BatchStream, Checkpoint, Column, ColumnType, Outcome, Phase, Record, Source,
+    StreamSpec, Version,
+};
+use inlet_postgres::sink::PgSink;
 use inlet_postgres::tables::{ensure_schema, ensure_table, Table};
 use inlet_postgres::writer::{write_batch, WriteOptions};
 use inlet_postgres::{connect, ConnectOptions, SslMode};
@@ -185,8 +191,75 @@ async fn write_all(
     started.elapsed().as_secs_f64()
 }
 
+/// The same records as an in-process source, built batch by batch as the engine pulls
+/// them: the product's path, where reading the next batch overlaps writing this one.
+struct Generated {
+    spec: StreamSpec,
+    rows: usize,
+    batch_size: usize,
+}
+
+impl Source for Generated {
+    fn streams(&self) -> Vec<StreamSpec> {
+        vec![self.spec.clone()]
+    }
+
+    fn read<'a>(&'a self, _: &'a StreamSpec, _: Option<&'a Checkpoint>) -> BatchStream<'a> {
+        let (rows, size) = (self.rows, self.batch_size);
+        Box::pin(
+            futures_util::stream::iter((0..rows).step_by(size)).map(move |start| {
+                let version = Version::new(1_700_000_000_000_000, 0);
+                let records = (start..(start + size).min(rows))
+                    .map(|i| Record::upsert(format!("cus_{i:08}"), version, customer(i, 0)))
+                    .collect();
+                Ok(Batch::new(
+                    records,
+                    Checkpoint(json!({ "at": start })),
+                    Phase::Backfill,
+                ))
+            }),
+        )
+    }
+}
+
+/// A backfill through the engine and the sink into a fresh schema; returns its seconds.
+async fn engine_backfill(opts: &ConnectOptions, spec: &StreamSpec, run: (usize, usize)) -> f64 {
+    let client = connect(opts).await.expect("connect").client;
+    client
+        .batch_execute("create role bench_read nologin")
+        .await
+        .expect("read role");
+    let started = Instant::now();
+    let mut sink = PgSink::open(
+        client,
+        "engine",
+        "bench_read",
+        std::slice::from_ref(spec),
+        WriteOptions::default(),
+    )
+    .await
+    .expect("sink");
+    let source = Generated {
+        spec: spec.clone(),
+        rows: run.0,
+        batch_size: run.1,
+    };
+    let outcome = run_sync(
+        &source,
+        std::slice::from_ref(spec),
+        &mut sink,
+        tokio::time::sleep,
+        std::future::pending(),
+    )
+    .await
+    .expect("engine");
+    assert_eq!(outcome, Outcome::Finished);
+    started.elapsed().as_secs_f64()
+}
+
 #[tokio::main]
 async fn main() {
+    let backfill_only = std::env::args().any(|a| a == "backfill-only");
     let args: Vec<usize> = std::env::args()
         .skip(1)
         .filter_map(|a| a.parse().ok())
@@ -246,8 +319,15 @@ async fn main() {
     let generation = started.elapsed().as_secs_f64();
     let run = (rows, batch_size);
     let backfill = write_all(&mut client, &table, run, 0, Phase::Backfill).await;
-    let updates_no_events = write_all(&mut client, &table, run, 1, Phase::Backfill).await;
-    let updates_with_events = write_all(&mut client, &table, run, 2, Phase::Live).await;
+    let engine = engine_backfill(&opts, &spec, run).await;
+    let (updates_no_events, updates_with_events) = if backfill_only {
+        (f64::NAN, f64::NAN)
+    } else {
+        (
+            write_all(&mut client, &table, run, 1, Phase::Backfill).await,
+            write_all(&mut client, &table, run, 2, Phase::Live).await,
+        )
+    };
 
     // psql: the same table shape, loaded raw, then the hand-made staging merge.
     let cols = std::iter::once("id".to_string())
@@ -289,12 +369,19 @@ async fn main() {
         ("psql \\copy into an empty table (raw)", raw_copy),
         ("inlet backfill into an empty table", backfill),
         (
+            "inlet backfill through the engine (reading overlaps writing)",
+            engine,
+        ),
+        (
             "psql: copy to staging + insert ... on conflict (by hand)",
             by_hand,
         ),
         ("inlet updates, no change log", updates_no_events),
         ("inlet updates, with _sync_event", updates_with_events),
     ] {
+        if secs.is_nan() {
+            continue;
+        }
         println!(
             "| {what} | {:.0} | {secs:.2} | {:.2}x |",
             rate(secs),

@@ -16,8 +16,15 @@ use crate::sql::ident;
 use crate::tables::{ensure_schema, ensure_table, Table, TypeConflict};
 use crate::writer::{batch_seq, write_batch, WriteError, WriteOptions, WriteStats};
 
-/// Per-stream totals, shared with whoever shows progress.
-pub type Progress = std::sync::Arc<std::sync::Mutex<HashMap<String, WriteStats>>>;
+/// What each stream has done since the sink opened, shared with whoever shows progress.
+pub type Progress = std::sync::Arc<std::sync::Mutex<HashMap<String, StreamProgress>>>;
+
+#[derive(Clone, Debug, Default)]
+pub struct StreamProgress {
+    /// The stream's state as last stored: pending, backfilling, live or errored.
+    pub state: &'static str,
+    pub written: WriteStats,
+}
 
 #[derive(Debug)]
 pub struct PgSink {
@@ -192,7 +199,12 @@ impl Sink for PgSink {
         }
         self.seqs.insert(stream.to_string(), seq);
         if let Ok(mut totals) = self.stats.lock() {
-            let total = totals.entry(stream.to_string()).or_default();
+            let progress = totals.entry(stream.to_string()).or_default();
+            progress.state = match batch.phase {
+                inlet_core::Phase::Backfill => "backfilling",
+                inlet_core::Phase::Live => "live",
+            };
+            let total = &mut progress.written;
             total.inserted += stats.inserted;
             total.updated += stats.updated;
             total.deleted += stats.deleted;
@@ -216,7 +228,11 @@ impl Sink for PgSink {
              updated_at = now()",
             ident(&self.schema)
         );
-        self.exec(&sql, &[&stream, &name, &error]).await
+        self.exec(&sql, &[&stream, &name, &error]).await?;
+        if let Ok(mut progress) = self.stats.lock() {
+            progress.entry(stream.to_string()).or_default().state = name;
+        }
+        Ok(())
     }
 
     async fn reset(&mut self, stream: &str) -> Result<(), WriteError> {

@@ -196,6 +196,10 @@ pub enum SyncCommand {
 
     /// Each stream's state, rows, lag and last error (with its fix), read from the
     /// destination, so it works whether or not `inlet run` is running here.
+    ///
+    /// LAG is how long ago the stream was last known complete: a live stream records it at
+    /// least every 5 seconds, so a lag that keeps growing past the poll interval plus a few
+    /// seconds means the sync is behind or stopped.
     Status {
         /// One sync [default: all].
         name: Option<String>,

@@ -1,5 +1,5 @@
-//! Progress of `inlet run`: on a terminal, a board redrawn every second (rows and rows/s per
-//! stream); otherwise a log line per sync every 15 seconds.
+//! Progress of `inlet run`: on a terminal, a board redrawn every second (state, rows and
+//! rows/s per stream, and totals); otherwise a log line per stream that wrote, every 15 seconds.
 
 use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
@@ -27,20 +27,24 @@ impl Board {
         }
     }
 
-    /// Rows written per sync and stream, now.
-    fn snapshot(&self) -> Vec<(String, i64)> {
+    /// State and rows written per sync and stream, now.
+    fn snapshot(&self) -> Vec<Line> {
         let Ok(syncs) = self.syncs.lock() else {
             return Vec::new();
         };
         let mut out = Vec::new();
         for (name, progress) in syncs.iter() {
             if let Ok(streams) = progress.lock() {
-                let mut rows: Vec<_> = streams
+                let mut lines: Vec<_> = streams
                     .iter()
-                    .map(|(s, st)| (format!("{name}.{s}"), st.inserted + st.updated + st.deleted))
+                    .map(|(s, p)| Line {
+                        stream: format!("{name}.{s}"),
+                        state: p.state,
+                        rows: p.written.inserted + p.written.updated + p.written.deleted,
+                    })
                     .collect();
-                rows.sort();
-                out.extend(rows);
+                lines.sort_by(|a, b| a.stream.cmp(&b.stream));
+                out.extend(lines);
             }
         }
         out
@@ -53,6 +57,7 @@ impl Board {
         } else {
             Duration::from_secs(15)
         };
+        let started = Instant::now();
         let mut before: HashMap<String, i64> = HashMap::new();
         let mut at = Instant::now();
         let mut drawn = 0;
@@ -64,18 +69,22 @@ impl Board {
             let now = self.snapshot();
             let secs = at.elapsed().as_secs_f64().max(0.001);
             at = Instant::now();
-            let lines: Vec<String> = now
-                .iter()
-                .map(|(stream, rows)| {
-                    let rate = (rows - before.get(stream).copied().unwrap_or(0)) as f64 / secs;
-                    format!(
-                        "  {stream:<36} {:>12} rows {:>10.0} rows/s",
-                        group(*rows),
-                        rate
-                    )
-                })
-                .collect();
+            let rate =
+                |l: &Line| (l.rows - before.get(&l.stream).copied().unwrap_or(0)) as f64 / secs;
             if terminal {
+                let mut lines: Vec<String> = now
+                    .iter()
+                    .map(|l| {
+                        format!(
+                            "  {:<36} {:<12} {:>12} rows {:>10.0} rows/s",
+                            l.stream,
+                            l.state,
+                            group(l.rows),
+                            rate(l)
+                        )
+                    })
+                    .collect();
+                lines.push(summary(&now, now.iter().map(rate).sum(), started.elapsed()));
                 let mut err = std::io::stderr().lock();
                 if drawn > 0 {
                     let _ = write!(err, "\x1b[{drawn}F\x1b[J");
@@ -85,15 +94,42 @@ impl Board {
                 }
                 drawn = lines.len();
             } else {
-                for (stream, rows) in &now {
-                    if before.get(stream) != Some(rows) {
-                        tracing::info!(%stream, rows, "written");
+                for l in &now {
+                    if before.get(&l.stream) != Some(&l.rows) {
+                        tracing::info!(stream = %l.stream, state = l.state, rows = l.rows, "written");
                     }
                 }
             }
-            before = now.into_iter().collect();
+            before = now.into_iter().map(|l| (l.stream, l.rows)).collect();
         }
     }
+}
+
+struct Line {
+    stream: String,
+    state: &'static str,
+    rows: i64,
+}
+
+/// The board's last line: totals, and how many streams are live. There is no ETA: Stripe's
+/// lists do not say how many objects they hold, so the end of a backfill cannot be known
+/// before it is reached.
+fn summary(lines: &[Line], rate: f64, elapsed: Duration) -> String {
+    let rows: i64 = lines.iter().map(|l| l.rows).sum();
+    let live = lines.iter().filter(|l| l.state == "live").count();
+    let errored = lines.iter().filter(|l| l.state == "errored").count();
+    let mut text = format!(
+        "  {} rows in {} s, {rate:.0} rows/s; {live} of {} streams live",
+        group(rows),
+        elapsed.as_secs(),
+        lines.len()
+    );
+    if errored > 0 {
+        text.push_str(&format!(
+            ", {errored} errored (inlet sync status tells why)"
+        ));
+    }
+    text
 }
 
 /// 1234567 → "1,234,567".

@@ -1,6 +1,7 @@
 //! The product through its commands: `inlet sync add` checks the key and the schema,
 //! `inlet run` backfills and follows the fake Stripe (webhooks make changes land at once,
-//! a bad signature changes nothing), `inlet sync status --json` tells each stream's state,
+//! a bad signature changes nothing, duplicated and reordered deliveries are harmless),
+//! `inlet sync status --json` tells each stream's state,
 //! and SIGTERM stops cleanly with exit code 0.
 
 use std::io::{Read, Write};
@@ -11,7 +12,8 @@ use std::time::{Duration, Instant};
 
 use inlet_fakes::stripe::{FakeStripe, Options};
 use inlet_testkit::{
-    shared, versions, wait_until, Cluster, ClusterSpec, HbaConn, HbaMethod, HbaRule,
+    shared, versions, wait_until, wait_until_async, Cluster, ClusterSpec, HbaConn, HbaMethod,
+    HbaRule,
 };
 use serde_json::{json, Value};
 
@@ -280,6 +282,65 @@ async fn add_run_status_webhooks_and_a_clean_stop() {
         },
     );
     assert!(id.starts_with("cus_"));
+
+    // Every webhook now arrives twice and out of order: harmless, since a webhook only
+    // makes inlet read the events feed now, and the feed is ordered and read once.
+    fake.faults().webhook_duplicate(true);
+    fake.faults().webhook_reorder(true);
+    fake.update("customer", &id, json!({"email": "first@example.com"}))
+        .expect("update");
+    fake.update("customer", &id, json!({"email": "second@example.com"}))
+        .expect("update again");
+    let doomed = fake.objects("customer").expect("customers")[3]["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    fake.delete("customer", &doomed).expect("delete");
+    let admin = c.admin_db(&db).await;
+    wait_until_async(
+        "duplicated, reordered webhooks landing every change, in order",
+        Duration::from_secs(20),
+        || async {
+            let email: Option<String> = admin
+                .query_opt("select email from stripe.customer where id = $1", &[&id])
+                .await
+                .expect("query")
+                .and_then(|r| r.get(0));
+            let gone = admin
+                .query_opt("select 1 from stripe.customer where id = $1", &[&doomed])
+                .await
+                .expect("query")
+                .is_none();
+            email.as_deref() == Some("second@example.com") && gone
+        },
+    )
+    .await;
+    // One event per change read; two changes read in one poll are one update (the writer
+    // keeps the newest change of a record in a batch). Never the same change twice.
+    let logged: Vec<(String, Option<String>)> = admin
+        .query(
+            "select event_type, payload->'record'->>'email' from stripe._sync_event \
+             where record_id = $1 order by id",
+            &[&id],
+        )
+        .await
+        .expect("events")
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    let kinds: Vec<&str> = logged.iter().map(|(k, _)| k.as_str()).collect();
+    assert!(
+        kinds == ["insert", "update"] || kinds == ["insert", "update", "update"],
+        "{logged:?}"
+    );
+    assert_eq!(
+        logged.last().and_then(|(_, e)| e.as_deref()),
+        Some("second@example.com")
+    );
+    let emails: Vec<_> = logged.iter().map(|(_, e)| e).collect();
+    let mut unique = emails.clone();
+    unique.dedup();
+    assert_eq!(emails, unique, "no change logged twice: {logged:?}");
 
     let pid = nix::unistd::Pid::from_raw(run.0.id() as i32);
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("sigterm");

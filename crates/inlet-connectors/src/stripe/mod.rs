@@ -83,7 +83,7 @@ pub struct StripeSource {
 /// A live stream with nothing to write still writes its checkpoint this often: its place in
 /// the events feed never ages past Stripe's retention, and `inlet sync status` can tell how
 /// recently the stream was known to be complete.
-const HEARTBEAT: Duration = Duration::from_secs(30);
+const HEARTBEAT: Duration = Duration::from_secs(5);
 
 impl StripeSource {
     pub fn new(options: StripeOptions) -> Result<Self, SourceError> {
@@ -174,7 +174,7 @@ impl Source for StripeSource {
                         }
                         position = match (done, def.following) {
                             (false, _) => Position::Backfill { events, after, head, since },
-                            (true, Following::ListForward) => Position::LiveList { newest: head },
+                            (true, Following::ListForward) => Position::LiveList { newest: head, checked: 0 },
                             (true, _) => Position::Live { checked: events.created, events },
                         };
                         let mut batch = Batch::new(records, position.checkpoint(), Phase::Backfill);
@@ -203,10 +203,11 @@ impl Source for StripeSource {
                             yield Batch::new(records, position.checkpoint(), Phase::Live);
                         }
                     }
-                    Position::LiveList { newest } => {
+                    Position::LiveList { newest, .. } => {
                         tokio::time::sleep(self.options.poll_interval.max(Duration::from_secs(1)) * 5).await;
+                        let checked = unix_now();
                         let (records, newest) = live::list_forward(&self.client, def, schema, newest.as_ref()).await?;
-                        position = Position::LiveList { newest };
+                        position = Position::LiveList { newest, checked };
                         if !records.is_empty() || last_write.elapsed() >= HEARTBEAT {
                             last_write = Instant::now();
                             yield Batch::new(records, position.checkpoint(), Phase::Live);
@@ -234,4 +235,10 @@ pub fn specs(names: Option<&[String]>) -> Vec<StreamSpec> {
         .filter(|d| names.is_none_or(|n| n.iter().any(|x| x == d.name)))
         .filter_map(|d| Schema::of(d.name).map(|s| s.spec))
         .collect()
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
 }

@@ -41,7 +41,12 @@ pub enum Position {
     /// feed was last read to its end (the stream is complete up to then).
     Live { events: Cursor, checked: i64 },
     /// Following the list itself (no events exist): objects newer than `newest`.
-    LiveList { newest: Option<Cursor> },
+    /// `checked`: this machine's clock when the list was last read (0 in older checkpoints).
+    LiveList {
+        newest: Option<Cursor>,
+        #[serde(default)]
+        checked: i64,
+    },
 }
 
 impl Position {

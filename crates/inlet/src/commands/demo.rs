@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use inlet_fakes::stripe::{FakeStripe, Options as FakeOptions};
-use inlet_postgres::{Problem, ProblemKind, Secret, SslMode};
+use inlet_postgres::{ConnectOptions, Problem, ProblemKind, Secret, SslMode};
 
 use super::destination::{setup_auto, SetupArgs};
 use crate::config::{self, Destination};
@@ -48,6 +48,7 @@ pub async fn demo(customers: usize, keep: bool) -> Code {
 }
 
 async fn run(work: &Path, server: &Server, customers: usize) -> Result<Code, Problem> {
+    server.create_database(work).await?;
     let paths = Paths::resolve(Some(&work.join("config/inlet.toml")));
     std::fs::create_dir_all(paths.dir()).map_err(|e| io_problem("create the config folder", &e))?;
     println!(
@@ -169,7 +170,7 @@ impl Server {
         let bin = find_server().ok_or_else(|| {
             Problem::new(
                 ProblemKind::InvalidOption,
-                "no PostgreSQL server binaries found (looked in /usr/lib/postgresql/*/bin and /var/cache/inlet/postgres)",
+                "no PostgreSQL server binaries found (looked in /usr/lib/postgresql/*/bin and the scripts/fetch-postgres caches)",
                 "run scripts/demo, which installs them, or: apt-get install postgresql",
             )
         })?;
@@ -223,7 +224,6 @@ impl Server {
                 "start",
             ],
         )?;
-        server.psql_create_db(work)?;
         Ok(server)
     }
 
@@ -249,38 +249,29 @@ impl Server {
         ))
     }
 
-    fn psql_create_db(&self, work: &Path) -> Result<(), Problem> {
-        let sql = "create database demo";
-        let status = Command::new(self.bin.join("psql"))
-            .args([
-                "-h",
-                &work.display().to_string(),
-                "-p",
-                &self.port.to_string(),
-                "-U",
-                "postgres",
-                "-d",
-                "postgres",
-                "-qc",
-                sql,
-            ])
-            .stdout(Stdio::null())
-            .status();
-        match status {
-            Ok(s) if s.success() => Ok(()),
-            _ => self.tool(
-                "createdb",
-                &[
-                    "-h",
-                    &work.display().to_string(),
-                    "-p",
-                    &self.port.to_string(),
-                    "-U",
-                    "postgres",
-                    "demo",
-                ],
-            ),
-        }
+    /// The demo's database, made over the socket with inlet's own client (the fetched
+    /// server packages carry no psql or createdb).
+    async fn create_database(&self, work: &Path) -> Result<(), Problem> {
+        let admin = ConnectOptions {
+            host: work.display().to_string(),
+            port: self.port,
+            dbname: "postgres".into(),
+            user: "postgres".into(),
+            sslmode: SslMode::Disable,
+            ..ConnectOptions::default()
+        };
+        let session = inlet_postgres::connect(&admin).await?;
+        session
+            .client
+            .batch_execute("create database demo")
+            .await
+            .map_err(|e| {
+                inlet_postgres::sql_problem(
+                    &e,
+                    "could not create the demo database",
+                    "create database demo",
+                )
+            })
     }
 
     fn stop(&self) {
@@ -298,11 +289,21 @@ impl Server {
     }
 }
 
-/// The newest server installed: Debian's, or one fetched by scripts/fetch-postgres.
+/// The newest server installed: Debian's, or one fetched by scripts/fetch-postgres (which
+/// caches in `$INLET_PG_CACHE`, `/var/cache/inlet/postgres` or `~/.cache/inlet/postgres`).
 fn find_server() -> Option<PathBuf> {
+    let mut roots = vec![
+        PathBuf::from("/usr/lib/postgresql"),
+        PathBuf::from("/var/cache/inlet/postgres"),
+    ];
+    roots.extend(std::env::var_os("INLET_PG_CACHE").map(PathBuf::from));
+    let user_cache = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")));
+    roots.extend(user_cache.map(|c| c.join("inlet/postgres")));
     let mut found: Vec<(u32, PathBuf)> = Vec::new();
-    for root in ["/usr/lib/postgresql", "/var/cache/inlet/postgres"] {
-        let Ok(entries) = std::fs::read_dir(root) else {
+    for root in roots {
+        let Ok(entries) = std::fs::read_dir(&root) else {
             continue;
         };
         for e in entries.flatten() {

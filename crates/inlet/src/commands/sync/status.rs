@@ -124,7 +124,10 @@ async fn read(
         let now: f64 = row.get(5);
         let checked = checkpoint
             .as_ref()
-            .and_then(|c| c.pointer("/live/checked"))
+            .and_then(|c| {
+                c.pointer("/live/checked")
+                    .or_else(|| c.pointer("/live_list/checked"))
+            })
             .and_then(Value::as_f64)
             .filter(|c| *c > 0.0);
         out.push(StreamStatus {
