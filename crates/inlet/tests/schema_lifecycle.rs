@@ -357,6 +357,13 @@ async fn one_version(v: u32) {
         .expect("index")
         .get(0);
     assert_eq!(index, 1, "PG {v}: the person's index survives");
+    // Taken over by a person: shown as left alone, no longer synced.
+    admin
+        .batch_execute(&format!("alter table {b}.customer owner to current_user"))
+        .await
+        .expect("take over");
+    let streams = inlet.streams("b");
+    assert_eq!(streams[0]["state"], "left_alone", "PG {v}: {streams:?}");
 }
 
 /// SIGKILL in the middle of a copy changes nothing visible; running the command again

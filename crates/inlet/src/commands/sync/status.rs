@@ -17,7 +17,8 @@ use crate::paths::Paths;
 #[derive(Debug, Serialize)]
 struct StreamStatus {
     stream: String,
-    /// pending, backfilling, live, errored; `not_started` before the first run.
+    /// pending, backfilling, live, errored; `not_started` before the first run;
+    /// `left_alone` once a person owns the table (`alter table ... owner to ...`).
     state: String,
     rows: i64,
     /// Seconds since the stream was last known complete (live streams).
@@ -130,13 +131,21 @@ async fn read(
             })
             .and_then(Value::as_f64)
             .filter(|c| *c > 0.0);
+        // A table a person took over is not synced any more, whatever its last state was.
+        let left_alone = matches!(
+            inlet_postgres::ownership::owner(client, schema, &stream).await?,
+            inlet_postgres::ownership::Owner::Other(_)
+        );
         out.push(StreamStatus {
             rows: count(client, schema, &stream).await?,
             rejected: rejected
                 .iter()
                 .find(|(s, _)| *s == stream)
                 .map_or(0, |(_, n)| *n),
-            state: row.get(1),
+            state: match left_alone {
+                true => "left_alone".to_string(),
+                false => row.get(1),
+            },
             lag_seconds: checked.map(|c| (now - c).max(0.0)),
             error: row.get(3),
             updated_at: row.get(4),
