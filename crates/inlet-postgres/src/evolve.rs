@@ -12,7 +12,8 @@ use inlet_core::{column_name, Change, ColumnType, Record};
 use serde_json::Value;
 use tokio_postgres::Client;
 
-use crate::problem::Problem;
+use crate::ownership::{owner, Owner};
+use crate::problem::{Problem, ProblemKind};
 use crate::read_role::sql_problem;
 use crate::sql::ident;
 use crate::tables::Table;
@@ -61,6 +62,18 @@ pub async fn add_columns(
 ) -> Result<(), Problem> {
     if columns.is_empty() {
         return Ok(());
+    }
+    // A person may have taken the table over since the sink opened: then it is theirs, and
+    // inlet alters nothing (the sync reopens and leaves the stream alone).
+    if let Owner::Other(who) = owner(client, &table.schema, &table.name).await? {
+        return Err(Problem::new(
+            ProblemKind::PermissionDenied,
+            format!(
+                "table \"{}\".\"{}\" is now a {who}: inlet leaves it alone",
+                table.schema, table.name
+            ),
+            "nothing to do if that was meant; to give it back: alter table ... owner to <sync user>",
+        ));
     }
     let adds: Vec<String> = columns
         .iter()

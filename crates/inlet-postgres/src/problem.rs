@@ -74,6 +74,9 @@ pub enum ProblemKind {
     SshAuthRejected,
     /// The bastion refused to forward to the database, or could not reach it.
     SshForwardFailed,
+    /// The schema exists and belongs to someone else (or to another sync): inlet will not
+    /// sync into it.
+    SchemaTaken,
 }
 
 impl ProblemKind {
@@ -111,10 +114,11 @@ impl ProblemKind {
             ProblemKind::SshKey => "ssh_key",
             ProblemKind::SshAuthRejected => "ssh_auth_rejected",
             ProblemKind::SshForwardFailed => "ssh_forward_failed",
+            ProblemKind::SchemaTaken => "schema_taken",
         }
     }
 
-    pub const ALL: [ProblemKind; 31] = [
+    pub const ALL: [ProblemKind; 32] = [
         ProblemKind::InvalidOption,
         ProblemKind::Dns,
         ProblemKind::Timeout,
@@ -146,6 +150,7 @@ impl ProblemKind {
         ProblemKind::SshKey,
         ProblemKind::SshAuthRejected,
         ProblemKind::SshForwardFailed,
+        ProblemKind::SchemaTaken,
     ];
 }
 

@@ -22,9 +22,40 @@ pub fn schema_grants(schema: &str, read_role: &str) -> Vec<String> {
 
 /// Creates `schema` (owned by the connected sync user) if missing, and applies
 /// [`schema_grants`]. Idempotent; the sync engine calls it before creating tables.
+///
+/// `select on all tables` is granted table by table over the sync user's own tables only: a
+/// table a person added to the schema (or took over) is theirs to share, and granting on it
+/// would fail anyway.
 pub async fn create_schema(client: &Client, schema: &str, read_role: &str) -> Result<(), Problem> {
     let mut sql = vec![format!("create schema if not exists {}", ident(schema))];
-    sql.extend(schema_grants(schema, read_role));
+    let all_tables = format!(
+        "grant select on all tables in schema {} to {}",
+        ident(schema),
+        ident(read_role)
+    );
+    sql.extend(
+        schema_grants(schema, read_role)
+            .into_iter()
+            .filter(|s| *s != all_tables),
+    );
+    let ours = client
+        .query(
+            "select c.relname::text from pg_class c join pg_namespace n on n.oid = c.relnamespace \
+              where n.nspname = $1 and c.relkind in ('r', 'v', 'm', 'p') \
+                and c.relowner = (select oid from pg_roles where rolname = current_user)",
+            &[&schema],
+        )
+        .await
+        .map_err(|e| sql_problem(&e, "could not list the schema's tables", "pg_class"))?;
+    for row in ours {
+        let table: String = row.get(0);
+        sql.push(format!(
+            "grant select on {}.{} to {}",
+            ident(schema),
+            ident(&table),
+            ident(read_role)
+        ));
+    }
     for statement in sql {
         client.batch_execute(&statement).await.map_err(|e| {
             sql_problem(

@@ -9,6 +9,7 @@ use serde_json::Value;
 use tokio_postgres::Client;
 
 use crate::evolve;
+use crate::ownership::{owner, Owner};
 use crate::problem::{Problem, ProblemKind};
 use crate::read_role::sql_problem;
 use crate::sql::ident;
@@ -39,6 +40,9 @@ pub struct PgSink {
     stats: Progress,
     /// Columns whose type in the destination differs from the stream's (reported, kept).
     pub conflicts: Vec<TypeConflict>,
+    /// Streams whose table exists and is not the sync user's (a person took it over with
+    /// `alter table ... owner to ...`): not synced, never touched; with the owner.
+    pub left_alone: Vec<(String, String)>,
 }
 
 impl PgSink {
@@ -70,8 +74,14 @@ impl PgSink {
             options,
             stats: Progress::default(),
             conflicts: Vec::new(),
+            left_alone: Vec::new(),
         };
         for spec in streams {
+            if let Owner::Other(who) = owner(&sink.client, schema, &spec.name).await? {
+                tracing::warn!(table = %spec.name, owner = %who, "not inlet's table: left alone, not synced");
+                sink.left_alone.push((spec.name.clone(), who));
+                continue;
+            }
             let (table, conflicts) = ensure_table(&sink.client, schema, spec).await?;
             sink.conflicts.extend(conflicts);
             let seq = batch_seq(&sink.client, schema, &spec.name).await?;
@@ -92,6 +102,31 @@ impl PgSink {
             sink.tables.insert(spec.name.clone(), table);
         }
         Ok(sink)
+    }
+
+    /// The streams this sink writes: `streams` given to [`PgSink::open`] but those
+    /// [`left_alone`](PgSink::left_alone).
+    pub fn writable(&self, streams: &[StreamSpec]) -> Vec<StreamSpec> {
+        streams
+            .iter()
+            .filter(|s| self.tables.contains_key(&s.name))
+            .cloned()
+            .collect()
+    }
+
+    /// The schema this sink writes.
+    pub fn schema(&self) -> &str {
+        &self.schema
+    }
+
+    /// The lock-holding session (for a swap, which must happen on it).
+    pub fn client_mut(&mut self) -> &mut Client {
+        &mut self.client
+    }
+
+    /// Gives the session back (with the lock it holds).
+    pub fn into_client(self) -> Client {
+        self.client
     }
 
     /// The totals written since the sink opened, per stream, readable while it writes.

@@ -1,6 +1,6 @@
 //! The tables a sync owns in its schema: one per stream, typed, plus the bookkeeping tables
 //! `_sync_state` (checkpoints and stream state), `_sync_event` (the change log) and
-//! `_sync_tombstone` (versions of deleted rows, so a late, older change cannot bring a
+//! `_sync_lifecycle` (rebuilds and renames in progress), `_sync_tombstone` (versions of deleted rows, so a late, older change cannot bring a
 //! deleted row back) and `_sync_rejected` (records no table row can hold, with the reason).
 //!
 //! Evolution is additive: a column the stream gains is added (`alter table ... add column`),
@@ -82,7 +82,8 @@ pub async fn ensure_schema(client: &Client, schema: &str, read_role: &str) -> Re
             "could not create inlet's bookkeeping tables",
             "create table",
         )
-    })
+    })?;
+    crate::lifecycle::ensure(client, schema).await
 }
 
 /// Creates the stream's table if missing, adds columns it lacks, and returns it as it is.
@@ -158,8 +159,8 @@ pub async fn ensure_table(
     ))
 }
 
-async fn existing_columns(
-    client: &Client,
+pub(crate) async fn existing_columns<C: tokio_postgres::GenericClient>(
+    client: &C,
     schema: &str,
     table: &str,
 ) -> Result<Vec<(String, String)>, Problem> {

@@ -154,6 +154,46 @@ pub enum SyncCommand {
         json: bool,
     },
 
+    /// Move a sync to a new schema, without a gap for readers.
+    ///
+    /// Creates NEW (readable by the read role before anything is in it), backfills it while
+    /// the current schema keeps being served and updated, and once NEW has caught up, the
+    /// sync writes NEW (inlet.toml is updated). The old schema and its swap schema are
+    /// never dropped by inlet: the command prints the `drop schema ... cascade;` lines for
+    /// you to run when nothing reads them any more.
+    ///
+    /// If `inlet run` is syncing NAME, it does the work and this command waits for it;
+    /// otherwise this command does it. Interrupted, it resumes where it stopped.
+    ///
+    /// Example:
+    ///
+    ///   inlet sync rename-schema stripe billing
+    RenameSchema {
+        /// The sync.
+        name: String,
+        /// The new schema name (1 to 63 bytes; any characters, it is always quoted).
+        new: String,
+        /// Print one JSON object on stdout instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+
+    /// Rebuild a sync's tables from a full copy, swapped in with readers never seeing a gap.
+    ///
+    /// The copy is built in <schema>_swap while the live tables keep updating, then swapped
+    /// in one short transaction: a reader sees the old complete data or the new, never an
+    /// empty table. A table that objects of yours depend on (views, indexes, triggers, ...)
+    /// is refreshed in place instead, so they keep working; a table you own is left alone.
+    /// inlet starts a rebuild by itself when a change cannot be made by adding columns (a
+    /// column's type, a new Stripe-Version). Prints how long the swap held its lock.
+    Rebuild {
+        /// The sync.
+        name: String,
+        /// Print one JSON object on stdout instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+
     /// Each stream's state, rows, lag and last error (with its fix), read from the
     /// destination, so it works whether or not `inlet run` is running here.
     ///

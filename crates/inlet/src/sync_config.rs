@@ -27,7 +27,9 @@ pub struct SyncConfig {
     pub source: Source,
     /// The destination (a `[destinations.NAME]`) the data goes to.
     pub destination: String,
-    /// The schema the sync owns in the destination (one per sync).
+    /// The schema the sync owns in the destination (one per sync). Change it with `inlet
+    /// sync rename-schema`, which copies the data over before switching; edited by hand, the
+    /// sync starts over in an empty schema and the old one is no longer updated.
     pub schema: String,
     /// The environment variable holding the API key [default: the key stored in
     /// secrets.toml by `sync add`, else `STRIPE_API_KEY`].

@@ -2,6 +2,7 @@
 
 mod demo;
 mod destination;
+mod lifecycle;
 mod run;
 mod sync;
 mod tunnel;
@@ -58,6 +59,10 @@ async fn run_sync_command(command: SyncCommand, paths: &Paths) -> Code {
         }
         SyncCommand::List { json } => sync::list(paths, json),
         SyncCommand::Status { name, json } => sync::status(paths, name.as_deref(), json).await,
+        SyncCommand::RenameSchema { name, new, json } => {
+            sync::rename_schema(paths, &name, &new, json).await
+        }
+        SyncCommand::Rebuild { name, json } => sync::rebuild(paths, &name, json).await,
     }
 }
 

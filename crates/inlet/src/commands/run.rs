@@ -11,13 +11,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use inlet_connectors::stripe::StripeSource;
-use inlet_core::{run_sync, Outcome, Source};
-use inlet_postgres::sink::PgSink;
-use inlet_postgres::writer::{prune_events, WriteOptions};
+use inlet_postgres::writer::prune_events;
 use inlet_postgres::{Problem, ProblemKind};
 use tokio::sync::watch;
 
 use super::destination::connect_as_sync_user;
+use super::lifecycle::{self, Step};
 use super::sync;
 use crate::config;
 use crate::exit::Code;
@@ -109,20 +108,22 @@ async fn start(
     Ok(Code::Ok)
 }
 
-/// One sync, reconnecting after destination failures, until `stop`.
+/// One sync, reconnecting after destination failures, until `stop`; rebuilds and renames
+/// happen on the way (see `lifecycle`).
 async fn run_sync_forever(
     paths: Paths,
     name: String,
-    sync: SyncConfig,
+    mut sync: SyncConfig,
     source: Arc<StripeSource>,
     mut stop: watch::Receiver<bool>,
     board: progress::Board,
 ) {
     let mut failures = 0u32;
+    let mut pruning = None;
     let stopped = |stop: &watch::Receiver<bool>| *stop.borrow();
     while !stopped(&stop) {
-        let mut sink = match open(&paths, &name, &sync, &source).await {
-            Ok(sink) => sink,
+        let (sink, read_role) = match lifecycle::open(&paths, &sync, &source).await {
+            Ok(opened) => opened,
             Err(p) if p.kind == ProblemKind::AlreadyRunning => {
                 tracing::info!(sync = %name, "{}; waiting to take over", p.message);
                 wait(&mut stop, Duration::from_secs(10)).await;
@@ -137,67 +138,36 @@ async fn run_sync_forever(
             }
         };
         board.watch(&name, sink.progress());
-        spawn_pruning(paths.clone(), name.clone(), sync.clone(), stop.clone());
-        let specs = source.streams();
-        let mut until = stop.clone();
-        let outcome = run_sync(
-            &*source,
-            &specs,
-            &mut sink,
-            tokio::time::sleep,
-            async move {
-                let _ = until.wait_for(|s| *s).await;
-            },
+        if pruning.as_ref() != Some(&sync.schema) {
+            spawn_pruning(paths.clone(), name.clone(), sync.clone(), stop.clone());
+            pruning = Some(sync.schema.clone());
+        }
+        let step = lifecycle::drive(
+            &paths,
+            &name,
+            &mut sync,
+            &source,
+            sink,
+            &read_role,
+            stop.clone(),
         )
         .await;
-        match outcome {
-            Ok(Outcome::Stopped) => return,
-            Ok(Outcome::Finished | Outcome::NeedsPerson) => {
+        match step {
+            Ok(Step::Stopped) => return,
+            Ok(Step::Switched(..) | Step::Reopen) => failures = 0,
+            Ok(Step::NeedsPerson) => {
                 tracing::error!(sync = %name, "every stream stopped; `inlet sync status {name}` says why and how to fix it");
                 let _ = stop.wait_for(|s| *s).await;
                 return;
             }
-            Err(e) => {
+            Err(p) => {
                 failures += 1;
                 let delay = backoff(failures);
-                tracing::error!(sync = %name, "{e}; reconnecting in {}s", delay.as_secs());
+                tracing::error!(sync = %name, fix = %p.fix, "{}; reconnecting in {}s", p.message, delay.as_secs());
                 wait(&mut stop, delay).await;
             }
         }
     }
-}
-
-async fn open(
-    paths: &Paths,
-    name: &str,
-    sync: &SyncConfig,
-    source: &StripeSource,
-) -> Result<PgSink, Problem> {
-    let (dest, session) = connect_as_sync_user(paths, &sync.destination).await?;
-    let read_role = dest.read_role.clone().ok_or_else(|| {
-        Problem::new(
-            ProblemKind::InvalidOption,
-            format!("destination \"{}\" has no read role", sync.destination),
-            format!(
-                "run `inlet destination setup {} --auto` (or --manual)",
-                sync.destination
-            ),
-        )
-    })?;
-    let options = WriteOptions {
-        deletes: sync.deletes,
-        events_for_backfill: sync.events.include_backfill,
-        direct_backfill: false,
-    };
-    tracing::info!(sync = %name, schema = %sync.schema, "connected to {}", session.info.address);
-    PgSink::open(
-        session.client,
-        &sync.schema,
-        &read_role,
-        &source.streams(),
-        options,
-    )
-    .await
 }
 
 /// Deletes `_sync_event` rows past the retention every ten minutes, on its own session.
@@ -223,7 +193,7 @@ fn spawn_pruning(paths: Paths, name: String, sync: SyncConfig, mut stop: watch::
 }
 
 /// Waits `d` or until stopped; true when stopped.
-async fn wait(stop: &mut watch::Receiver<bool>, d: Duration) -> bool {
+pub(crate) async fn wait(stop: &mut watch::Receiver<bool>, d: Duration) -> bool {
     let stopped = tokio::select! {
         _ = tokio::time::sleep(d) => false,
         _ = stop.wait_for(|s| *s) => true,

@@ -50,26 +50,11 @@ async fn run(paths: &Paths, args: AddArgs) -> Result<(), Problem> {
         .schema
         .clone()
         .unwrap_or_else(|| source.name().to_string());
-    if schema.is_empty() || schema.len() > 63 || schema.starts_with("pg_") {
-        return Err(Problem::new(
-            ProblemKind::InvalidOption,
-            format!("\"{schema}\" cannot be a schema name"),
-            "use 1 to 63 bytes, not starting with pg_",
-        ));
-    }
-    // One schema, one sync: two writers in one schema would fight over its tables.
-    if let Some((other, _)) = cfg.syncs.iter().find(|(other, s)| {
-        *other != name && s.destination == args.destination && s.schema == schema
-    }) {
-        return Err(Problem::new(
-            ProblemKind::InvalidOption,
-            format!(
-                "sync \"{other}\" already writes schema \"{schema}\" of destination \"{}\"",
-                args.destination
-            ),
-            format!("choose another schema: --schema {schema}_2, for example"),
-        ));
-    }
+    inlet_postgres::schema_name::validate(&schema)?;
+    // One schema, one sync: two writers in one schema would fight over its tables (and a
+    // schema that is another sync's swap schema would be emptied by its next rebuild).
+    super::rename::claimed_by_another(&cfg, name, &args.destination, &schema)?;
+    check_destination(paths, &args.destination, &schema).await?;
     if let Some(streams) = &args.streams {
         let known = inlet_connectors::stripe::stream_names();
         if let Some(bad) = streams.iter().find(|s| !known.contains(&s.as_str())) {
@@ -132,6 +117,26 @@ async fn run(paths: &Paths, args: AddArgs) -> Result<(), Problem> {
     println!("  next     inlet run        (backfills, then follows changes)");
     println!("           inlet sync status {name}");
     Ok(())
+}
+
+/// Refuses a schema that exists in the destination and is someone else's. A destination
+/// that cannot be reached now is not a reason to refuse: the sync checks again when it
+/// starts (it never writes into a schema it does not own).
+async fn check_destination(paths: &Paths, destination: &str, schema: &str) -> Result<(), Problem> {
+    match super::super::destination::connect_as_sync_user(paths, destination).await {
+        Ok((_, session)) => {
+            inlet_postgres::schema_name::check_free(&session.client, schema).await?;
+            Ok(())
+        }
+        Err(p) => {
+            eprintln!(
+                "note: could not check schema \"{schema}\" in destination \"{destination}\" ({}); \
+                 it is checked when the sync starts",
+                p.message
+            );
+            Ok(())
+        }
+    }
 }
 
 /// One cheap request that needs what a sync needs: reading events.

@@ -1,11 +1,16 @@
 //! `inlet sync ...`: what is synced where, and how it is going.
 
 mod add;
+mod carry_out;
 mod list;
+mod rebuild;
+mod rename;
 mod status;
 
 pub use add::{add, AddArgs};
 pub use list::list;
+pub use rebuild::rebuild;
+pub use rename::rename_schema;
 pub use status::status;
 
 use inlet_connectors::stripe::{StripeOptions, StripeSource};
@@ -41,6 +46,20 @@ pub fn api_key(paths: &Paths, name: &str, sync: &SyncConfig) -> Result<Secret, P
             format!("export {var}=... and run `inlet sync add {name} ... --force` to store it"),
         )),
     }
+}
+
+/// The configured sync `name`, or a problem naming the configured ones.
+pub(crate) fn configured<'a>(
+    cfg: &'a crate::config::Config,
+    name: &str,
+) -> Result<&'a SyncConfig, Problem> {
+    cfg.syncs.get(name).ok_or_else(|| {
+        Problem::new(
+            ProblemKind::InvalidOption,
+            format!("there is no sync \"{name}\""),
+            "see `inlet sync list`",
+        )
+    })
 }
 
 /// The sync's source, ready to read.

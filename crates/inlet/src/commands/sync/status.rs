@@ -17,7 +17,8 @@ use crate::paths::Paths;
 #[derive(Debug, Serialize)]
 struct StreamStatus {
     stream: String,
-    /// pending, backfilling, live, errored; `not_started` before the first run.
+    /// pending, backfilling, live, errored; `not_started` before the first run;
+    /// `left_alone` once a person owns the table (`alter table ... owner to ...`).
     state: String,
     rows: i64,
     /// Seconds since the stream was last known complete (live streams).
@@ -63,12 +64,23 @@ pub async fn status(paths: &Paths, name: Option<&str>, json: bool) -> Code {
         if streams.iter().any(|s| s.state == "errored") {
             code = Code::Problem;
         }
+        let change = in_progress(paths, &sync.destination, &sync.schema).await;
         if !json {
             print_text(sync_name, &sync.destination, &sync.schema, &streams);
+            if let Some(c) = &change {
+                println!(
+                    "  {} in progress → schema \"{}\": {} ({} of {} streams caught up)",
+                    c["kind"].as_str().unwrap_or(""),
+                    c["target"].as_str().unwrap_or(""),
+                    c["state"].as_str().unwrap_or(""),
+                    c["caught_up"],
+                    streams.len()
+                );
+            }
         }
         report.push(json!({
             "name": sync_name, "source": sync.source.name(), "destination": sync.destination,
-            "schema": sync.schema, "streams": streams,
+            "schema": sync.schema, "streams": streams, "in_progress": change,
         }));
     }
     if json {
@@ -119,13 +131,21 @@ async fn read(
             })
             .and_then(Value::as_f64)
             .filter(|c| *c > 0.0);
+        // A table a person took over is not synced any more, whatever its last state was.
+        let left_alone = matches!(
+            inlet_postgres::ownership::owner(client, schema, &stream).await?,
+            inlet_postgres::ownership::Owner::Other(_)
+        );
         out.push(StreamStatus {
             rows: count(client, schema, &stream).await?,
             rejected: rejected
                 .iter()
                 .find(|(s, _)| *s == stream)
                 .map_or(0, |(_, n)| *n),
-            state: row.get(1),
+            state: match left_alone {
+                true => "left_alone".to_string(),
+                false => row.get(1),
+            },
             lag_seconds: checked.map(|c| (now - c).max(0.0)),
             error: row.get(3),
             updated_at: row.get(4),
@@ -133,6 +153,31 @@ async fn read(
         });
     }
     Ok(out)
+}
+
+/// The rebuild or rename in progress, if any: `{kind, target, state, reason, caught_up}`
+/// (streams of the copy that reached the present). Best effort: status shows the streams
+/// even if this cannot be read.
+async fn in_progress(paths: &Paths, destination: &str, schema: &str) -> Option<Value> {
+    let (_, session) = connect_as_sync_user(paths, destination).await.ok()?;
+    let req = inlet_postgres::lifecycle::pending(&session.client, schema)
+        .await
+        .ok()
+        .flatten()?;
+    let sql = format!(
+        "select count(*) from {}._sync_state where state = 'live'",
+        ident(&req.target)
+    );
+    let caught_up: i64 = session
+        .client
+        .query_one(&sql, &[])
+        .await
+        .map(|r| r.get(0))
+        .unwrap_or(0);
+    Some(json!({
+        "kind": req.kind, "target": req.target, "state": req.state, "reason": req.reason,
+        "caught_up": caught_up,
+    }))
 }
 
 /// Exact for tables up to a million rows; PostgreSQL's estimate beyond, where counting

@@ -1,0 +1,320 @@
+//! Rebuilds and renames in progress, recorded in the live schema's `_sync_lifecycle` so a
+//! process killed at any point resumes them, and so every process running the sync (or a
+//! replica that takes over) sees the same request.
+//!
+//! A request goes `requested` → `copying` → `done` (a rebuild, swapped in) or `switched` (a
+//! rename: the sync now lives in `target`). The switch and the `done`/`switched` mark are
+//! in one transaction with the swap, so a crash leaves either the old state (resume the
+//! copy) or the new one (nothing left to do), never half.
+
+use tokio_postgres::{Client, GenericClient};
+
+use crate::problem::{Problem, ProblemKind};
+use crate::read_role::sql_problem;
+use crate::schema_name::swap_schema;
+use crate::sql::ident;
+
+/// What a request does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// Build a full copy in the swap schema, then swap it in.
+    Rebuild,
+    /// Build a full copy in another schema, then move the sync there.
+    Rename,
+}
+
+impl Kind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Kind::Rebuild => "rebuild",
+            Kind::Rename => "rename",
+        }
+    }
+}
+
+/// One request, as recorded.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Request {
+    pub id: i64,
+    pub kind: Kind,
+    /// The schema the copy is built in: the swap schema, or the new name.
+    pub target: String,
+    /// `requested`, `copying`, `done` or `switched`.
+    pub state: String,
+    pub reason: String,
+}
+
+/// Creates `_sync_lifecycle` in `schema` if missing.
+pub async fn ensure<C: GenericClient>(c: &C, schema: &str) -> Result<(), Problem> {
+    let sql = format!(
+        "create table if not exists {}._sync_lifecycle (
+           id bigserial primary key,
+           kind text not null,
+           target text not null,
+           state text not null default 'requested',
+           reason text not null,
+           requested_at timestamptz not null default now(),
+           finished_at timestamptz,
+           report jsonb)",
+        ident(schema)
+    );
+    c.batch_execute(&sql)
+        .await
+        .map_err(|e| sql_problem(&e, "could not create _sync_lifecycle", &sql))
+}
+
+/// Records a request, or returns the same one already in progress. Refuses a different
+/// request while one is in progress (one copy at a time).
+pub async fn request(
+    c: &Client,
+    schema: &str,
+    kind: Kind,
+    target: Option<&str>,
+    reason: &str,
+) -> Result<Request, Problem> {
+    ensure(c, schema).await?;
+    let target = match kind {
+        Kind::Rebuild => swap_schema(schema),
+        Kind::Rename => target.unwrap_or_default().to_string(),
+    };
+    if let Some(open) = pending(c, schema).await? {
+        if open.kind == kind && open.target == target {
+            return Ok(open);
+        }
+        return Err(Problem::new(
+            ProblemKind::InvalidOption,
+            format!(
+                "a {} of schema \"{schema}\" into \"{}\" is in progress",
+                open.kind.as_str(),
+                open.target
+            ),
+            "wait for it to finish (`inlet sync status` shows it), then try again",
+        ));
+    }
+    let sql = format!(
+        "insert into {}._sync_lifecycle (kind, target, reason) values ($1, $2, $3) returning id",
+        ident(schema)
+    );
+    let id: i64 = c
+        .query_one(&sql, &[&kind.as_str(), &target, &reason])
+        .await
+        .map_err(|e| sql_problem(&e, "could not record the request", &sql))?
+        .get(0);
+    Ok(Request {
+        id,
+        kind,
+        target,
+        state: "requested".into(),
+        reason: reason.into(),
+    })
+}
+
+/// The request in progress in `schema`, if any (none when the table does not exist yet).
+pub async fn pending<C: GenericClient>(c: &C, schema: &str) -> Result<Option<Request>, Problem> {
+    latest(c, schema, "state in ('requested', 'copying')").await
+}
+
+/// Where the sync moved, if `schema` was renamed away.
+pub async fn moved_to<C: GenericClient>(c: &C, schema: &str) -> Result<Option<String>, Problem> {
+    Ok(latest(c, schema, "kind = 'rename' and state = 'switched'")
+        .await?
+        .map(|r| r.target))
+}
+
+/// Whether a rebuild for `reason` already finished (an automatic rebuild is asked once per
+/// reason: if the rebuild could not remove the reason, asking again would loop).
+pub async fn rebuilt_for<C: GenericClient>(
+    c: &C,
+    schema: &str,
+    reason: &str,
+) -> Result<bool, Problem> {
+    let done = latest(c, schema, "kind = 'rebuild' and state = 'done'").await?;
+    Ok(done.is_some_and(|r| r.reason == reason))
+}
+
+/// The state and report of request `id`.
+pub async fn get<C: GenericClient>(
+    c: &C,
+    schema: &str,
+    id: i64,
+) -> Result<Option<(String, Option<serde_json::Value>)>, Problem> {
+    let sql = format!(
+        "select state, report from {}._sync_lifecycle where id = $1",
+        ident(schema)
+    );
+    let row = c
+        .query_opt(&sql, &[&id])
+        .await
+        .map_err(|e| sql_problem(&e, "could not read _sync_lifecycle", &sql))?;
+    Ok(row.map(|r| (r.get(0), r.get(1))))
+}
+
+async fn latest<C: GenericClient>(
+    c: &C,
+    schema: &str,
+    filter: &str,
+) -> Result<Option<Request>, Problem> {
+    let exists: bool = c
+        .query_one(
+            "select exists (select 1 from pg_class c join pg_namespace n on n.oid = c.relnamespace \
+              where n.nspname = $1 and c.relname = '_sync_lifecycle')",
+            &[&schema],
+        )
+        .await
+        .map_err(|e| sql_problem(&e, "could not look for _sync_lifecycle", "pg_class"))?
+        .get(0);
+    if !exists {
+        return Ok(None);
+    }
+    let sql = format!(
+        "select id, kind, target, state, reason from {}._sync_lifecycle where {filter} \
+         order by id desc limit 1",
+        ident(schema)
+    );
+    let row = c
+        .query_opt(&sql, &[])
+        .await
+        .map_err(|e| sql_problem(&e, "could not read _sync_lifecycle", &sql))?;
+    Ok(row.map(|r| Request {
+        id: r.get(0),
+        kind: match r.get::<_, String>(1).as_str() {
+            "rename" => Kind::Rename,
+            _ => Kind::Rebuild,
+        },
+        target: r.get(2),
+        state: r.get(3),
+        reason: r.get(4),
+    }))
+}
+
+/// Sets request `id`'s state (and, when finishing, its report and finish time).
+pub async fn set_state<C: GenericClient>(
+    c: &C,
+    schema: &str,
+    id: i64,
+    state: &str,
+    report: Option<&serde_json::Value>,
+) -> Result<(), Problem> {
+    let sql = format!(
+        "update {}._sync_lifecycle set state = $2, report = coalesce($3::text::jsonb, report), \
+           finished_at = case when $2 in ('done', 'switched') then now() end where id = $1",
+        ident(schema)
+    );
+    let report = report.map(|r| r.to_string());
+    c.execute(&sql, &[&id, &state, &report])
+        .await
+        .map(|_| ())
+        .map_err(|e| sql_problem(&e, "could not record the request's progress", &sql))
+}
+
+/// Empties the swap schema of what inlet owns there (a fresh copy starts from nothing),
+/// leaving alone anything else. Returns what it left, so the caller can report it.
+pub async fn clear_swap(c: &Client, swap: &str) -> Result<Vec<String>, Problem> {
+    let sql = "select c.relname::text, c.relowner = (select oid from pg_roles where rolname = current_user) \
+                 from pg_class c join pg_namespace n on n.oid = c.relnamespace \
+                where n.nspname = $1 and c.relkind = 'r' order by 1";
+    let rows = c
+        .query(sql, &[&swap])
+        .await
+        .map_err(|e| sql_problem(&e, "could not list the swap schema", sql))?;
+    let mut left = Vec::new();
+    for row in rows {
+        let (name, ours): (String, bool) = (row.get(0), row.get(1));
+        if !ours {
+            left.push(name);
+            continue;
+        }
+        // Never cascade: an object of a person's that depends on it makes this fail, and
+        // the person is told, rather than the object silently dropped.
+        let drop = format!("drop table if exists {}.{}", ident(swap), ident(&name));
+        c.batch_execute(&drop)
+            .await
+            .map_err(|e| sql_problem(&e, "could not empty the swap schema", &drop))?;
+    }
+    Ok(left)
+}
+
+/// Records the source's API version (`Stripe-Version`) the schema's tables were built for,
+/// and returns the one recorded before if it differs: the tables then need a rebuild.
+pub async fn note_source_version(
+    c: &Client,
+    schema: &str,
+    version: &str,
+) -> Result<Option<String>, Problem> {
+    ensure(c, schema).await?;
+    let previous = latest(c, schema, "kind = 'source_version'").await?;
+    if previous.as_ref().is_some_and(|p| p.target == version) {
+        return Ok(None);
+    }
+    let sql = format!(
+        "insert into {}._sync_lifecycle (kind, target, state, reason, finished_at) \
+         values ('source_version', $1, 'noted', 'the API version the tables follow', now())",
+        ident(schema)
+    );
+    c.execute(&sql, &[&version])
+        .await
+        .map_err(|e| sql_problem(&e, "could not record the API version", &sql))?;
+    Ok(previous.map(|p| p.target))
+}
+
+/// Whether every one of `streams` has reached the present in `schema` (backfilled, and
+/// following changes).
+pub async fn caught_up<C: GenericClient>(
+    c: &C,
+    schema: &str,
+    streams: &[String],
+) -> Result<bool, Problem> {
+    let sql = format!(
+        "select count(*) from {}._sync_state where stream = any($1) and state = 'live'",
+        ident(schema)
+    );
+    let live: i64 = c
+        .query_one(&sql, &[&streams])
+        .await
+        .map_err(|e| sql_problem(&e, "could not read the copy's progress", &sql))?
+        .get(0);
+    Ok(live as usize == streams.len())
+}
+
+/// Readies `target` for a rename into it. A schema the sync lived in before (renamed away,
+/// now renamed back) still holds old rows and old checkpoints: its checkpoints are
+/// forgotten, so the copy is a full backfill (whose last batch removes rows the source no
+/// longer has), and its old "moved away" record is closed, so the sync does not follow it.
+/// Rows and tables stay: a person's view on them keeps working.
+pub async fn prepare_rename_target(c: &Client, target: &str) -> Result<(), Problem> {
+    let t = ident(target);
+    let exists = |table: &str| {
+        format!(
+            "select to_regclass('{}.{table}') is not null",
+            t.replace('\'', "''")
+        )
+    };
+    let statements = [
+        (
+            "_sync_state",
+            format!("update {t}._sync_state set checkpoint = null, state = 'pending'"),
+        ),
+        (
+            "_sync_lifecycle",
+            format!(
+                "update {t}._sync_lifecycle set state = 'superseded' \
+                 where state in ('switched', 'requested', 'copying')"
+            ),
+        ),
+    ];
+    for (table, sql) in statements {
+        let check = exists(table);
+        let present: bool = c
+            .query_one(&check, &[])
+            .await
+            .map_err(|e| sql_problem(&e, "could not look at the new schema", &check))?
+            .get(0);
+        if present {
+            c.batch_execute(&sql)
+                .await
+                .map_err(|e| sql_problem(&e, "could not ready the new schema", &sql))?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,352 @@
+//! Rebuilds and renames while the sync keeps running: the driver `inlet run` (and `inlet
+//! sync rebuild|rename-schema`, when no `inlet run` holds the sync) goes through on each
+//! opening of a sync.
+//!
+//! A copy is a second engine writing into the target schema (the swap schema, or the new
+//! name) from a full backfill, while the first keeps the live schema current. When every
+//! stream of the copy has reached the present, both engines stop after their committed
+//! batch, and, on the session holding the live schema's lock, the copy is swapped in
+//! (rebuild) or the sync moves to the new schema (rename). The request, its progress and
+//! its end are recorded in `_sync_lifecycle`, so SIGKILL at any point resumes: the copy
+//! from its own checkpoints, and the switch is one transaction that has happened or not.
+
+use std::time::Duration;
+
+use inlet_connectors::stripe::{StripeSource, DEFAULT_STRIPE_VERSION};
+use inlet_core::{run_sync, Outcome, Source};
+use inlet_postgres::lifecycle::{self, Kind, Request};
+use inlet_postgres::schema_name::check_free;
+use inlet_postgres::sink::PgSink;
+use inlet_postgres::swap::swap;
+use inlet_postgres::writer::WriteOptions;
+use inlet_postgres::{Problem, ProblemKind};
+use serde_json::{json, Value};
+use tokio::sync::watch;
+
+use super::destination::connect_as_sync_user;
+use super::sync;
+use crate::config;
+use crate::paths::Paths;
+use crate::sync_config::SyncConfig;
+
+/// How one opening of a sync ended.
+pub(crate) enum Step {
+    /// Stopped by the caller (SIGTERM), after the batches being written committed.
+    Stopped,
+    /// A rebuild or rename finished (its request id and report): open the sync again.
+    Switched(i64, Value),
+    /// Something changed (a request arrived, the sync had moved): open the sync again.
+    Reopen,
+    /// Every stream ended, at least one waiting for a person.
+    NeedsPerson,
+}
+
+pub(crate) fn write_options(sync: &SyncConfig) -> WriteOptions {
+    WriteOptions {
+        deletes: sync.deletes,
+        events_for_backfill: sync.events.include_backfill,
+        direct_backfill: false,
+    }
+}
+
+/// Runs the sync on `sink` (which holds the live schema's lock) until stopped or until a
+/// lifecycle step changes where it writes.
+pub(crate) async fn drive(
+    paths: &Paths,
+    name: &str,
+    sync: &mut SyncConfig,
+    source: &StripeSource,
+    mut sink: PgSink,
+    read_role: &str,
+    stop: watch::Receiver<bool>,
+) -> Result<Step, Problem> {
+    let schema = sync.schema.clone();
+    if let Some(to) = lifecycle::moved_to(sink.client_mut(), &schema).await? {
+        tracing::info!(sync = %name, from = %schema, to = %to, "the sync moved: following");
+        follow(paths, name, sync, &to)?;
+        return Ok(Step::Reopen);
+    }
+    request_needed_rebuild(name, sync, &mut sink).await?;
+    if let Some(req) = lifecycle::pending(sink.client_mut(), &schema).await? {
+        return copy_and_switch(paths, name, sync, source, sink, read_role, req, stop).await;
+    }
+    let specs = sink.writable(&source.streams());
+    let (found_tx, found) = watch::channel(false);
+    let watcher = tokio::spawn(watch_requests(
+        paths.clone(),
+        sync.clone(),
+        stop.clone(),
+        found_tx,
+    ));
+    let outcome = run_sync(
+        source,
+        &specs,
+        &mut sink,
+        tokio::time::sleep,
+        until(stop.clone(), found.clone()),
+    )
+    .await;
+    watcher.abort();
+    match outcome {
+        Err(e) => Err(Problem::new(ProblemKind::ServerError, e.to_string(), "")),
+        Ok(Outcome::Stopped) if *stop.borrow() => Ok(Step::Stopped),
+        Ok(Outcome::Stopped) => Ok(Step::Reopen),
+        Ok(_) => Ok(Step::NeedsPerson),
+    }
+}
+
+/// A rebuild the tables need: a column whose type changed, or a new API version.
+async fn request_needed_rebuild(
+    name: &str,
+    sync: &SyncConfig,
+    sink: &mut PgSink,
+) -> Result<(), Problem> {
+    let schema = sync.schema.clone();
+    if lifecycle::pending(sink.client_mut(), &schema)
+        .await?
+        .is_some()
+    {
+        return Ok(()); // one copy at a time: asked again at the next opening
+    }
+    let version = sync
+        .stripe_version
+        .clone()
+        .unwrap_or_else(|| DEFAULT_STRIPE_VERSION.to_string());
+    let mut reasons = Vec::new();
+    if let Some(before) =
+        lifecycle::note_source_version(sink.client_mut(), &schema, &version).await?
+    {
+        reasons.push(format!("Stripe-Version changed from {before} to {version}"));
+    }
+    if !sink.conflicts.is_empty() {
+        let columns: Vec<String> = sink
+            .conflicts
+            .iter()
+            .map(|c| {
+                format!(
+                    "{}.{} ({} → {})",
+                    c.table,
+                    c.column,
+                    c.in_table,
+                    c.in_stream.sql()
+                )
+            })
+            .collect();
+        reasons.push(format!("column types changed: {}", columns.join(", ")));
+    }
+    for reason in reasons {
+        if lifecycle::rebuilt_for(sink.client_mut(), &schema, &reason).await? {
+            continue; // rebuilt once for this already; what is left is a person's to decide
+        }
+        tracing::info!(sync = %name, %reason, "rebuild needed");
+        lifecycle::request(sink.client_mut(), &schema, Kind::Rebuild, None, &reason).await?;
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn copy_and_switch(
+    paths: &Paths,
+    name: &str,
+    sync: &mut SyncConfig,
+    source: &StripeSource,
+    mut sink: PgSink,
+    read_role: &str,
+    req: Request,
+    stop: watch::Receiver<bool>,
+) -> Result<Step, Problem> {
+    let schema = sync.schema.clone();
+    let specs = sink.writable(&source.streams());
+    let names: Vec<String> = specs.iter().map(|s| s.name.clone()).collect();
+    let (_, copy_session) = connect_as_sync_user(paths, &sync.destination).await?;
+    if req.state == "requested" {
+        if req.kind == Kind::Rebuild {
+            // A schema of someone else's under the swap schema's name is never written.
+            check_free(&copy_session.client, &req.target).await?;
+            let left = lifecycle::clear_swap(&copy_session.client, &req.target).await?;
+            if !left.is_empty() {
+                tracing::warn!(sync = %name, tables = ?left, "tables of others in the swap schema: left alone");
+            }
+        }
+        if req.kind == Kind::Rename {
+            lifecycle::prepare_rename_target(&copy_session.client, &req.target).await?;
+        }
+        lifecycle::set_state(sink.client_mut(), &schema, req.id, "copying", None).await?;
+    }
+    tracing::info!(sync = %name, kind = ?req.kind, target = %req.target, "copying while the live schema keeps updating");
+    // The copy logs live changes only: its backfill is not news to anyone.
+    let options = WriteOptions {
+        events_for_backfill: false,
+        ..write_options(sync)
+    };
+    let opened = PgSink::open(copy_session.client, &req.target, read_role, &specs, options).await;
+    let mut copy = match opened {
+        Ok(copy) => copy,
+        Err(p) if p.kind == ProblemKind::AlreadyRunning => {
+            // A killed process's session can hold the copy's lock a moment longer.
+            tracing::info!(sync = %name, "{}; trying again", p.message);
+            let mut stop = stop.clone();
+            super::run::wait(&mut stop, Duration::from_secs(1)).await;
+            return Ok(Step::Reopen);
+        }
+        Err(p) => return Err(p),
+    };
+    // Its own source: its own events cursor and rate limit.
+    let copy_source = sync::source(paths, name, sync)?;
+    let (_, watch_session) = connect_as_sync_user(paths, &sync.destination).await?;
+    let (ready_tx, ready) = watch::channel(false);
+    let watcher = {
+        let mut stop = stop.clone();
+        let target = req.target.clone();
+        async move {
+            loop {
+                match lifecycle::caught_up(&watch_session.client, &target, &names).await {
+                    Ok(true) => {
+                        let _ = ready_tx.send(true);
+                        return;
+                    }
+                    Ok(false) => {}
+                    Err(p) => tracing::debug!("progress not readable yet: {}", p.message),
+                }
+                if super::run::wait(&mut stop, Duration::from_millis(500)).await {
+                    return;
+                }
+            }
+        }
+    };
+    let (live, copied, ()) = tokio::join!(
+        run_sync(
+            source,
+            &specs,
+            &mut sink,
+            tokio::time::sleep,
+            until(stop.clone(), ready.clone())
+        ),
+        run_sync(
+            &copy_source,
+            &specs,
+            &mut copy,
+            tokio::time::sleep,
+            until(stop.clone(), ready.clone())
+        ),
+        watcher,
+    );
+    for outcome in [live, copied] {
+        if let Err(e) = outcome {
+            return Err(Problem::new(ProblemKind::ServerError, e.to_string(), ""));
+        }
+    }
+    if *stop.borrow() {
+        return Ok(Step::Stopped);
+    }
+    if !*ready.borrow() {
+        return Ok(Step::NeedsPerson);
+    }
+    drop(copy);
+    match req.kind {
+        Kind::Rebuild => {
+            let report = swap(sink.client_mut(), &schema, &req.target, req.id).await?;
+            tracing::info!(sync = %name, lock_ms = report.lock_ms, "rebuild swapped in");
+            Ok(Step::Switched(req.id, json!(report)))
+        }
+        Kind::Rename => {
+            let report = json!({ "from": schema, "to": req.target });
+            lifecycle::set_state(
+                sink.client_mut(),
+                &schema,
+                req.id,
+                "switched",
+                Some(&report),
+            )
+            .await?;
+            follow(paths, name, sync, &req.target)?;
+            tracing::info!(sync = %name, to = %req.target, "the sync now writes its new schema");
+            Ok(Step::Switched(req.id, report))
+        }
+    }
+}
+
+/// Points the sync at `schema`, in memory and in the config file.
+fn follow(paths: &Paths, name: &str, sync: &mut SyncConfig, schema: &str) -> Result<(), Problem> {
+    sync.schema = schema.to_string();
+    let mut current = config::load(&paths.config)?;
+    if let Some(saved) = current.syncs.get_mut(name) {
+        if saved.schema != schema {
+            saved.schema = schema.to_string();
+            config::save_entry(&paths.config, "syncs", name, &*saved)?;
+        }
+    }
+    Ok(())
+}
+
+/// Resolves when `stop` or `other` turns true.
+async fn until(mut stop: watch::Receiver<bool>, mut other: watch::Receiver<bool>) {
+    tokio::select! {
+        _ = stop.wait_for(|s| *s) => {}
+        _ = other.wait_for(|s| *s) => {}
+    }
+}
+
+/// Polls the live schema for a rebuild or rename request (from `inlet sync rebuild`, say)
+/// every two seconds, on a session of its own.
+async fn watch_requests(
+    paths: Paths,
+    sync: SyncConfig,
+    mut stop: watch::Receiver<bool>,
+    found: watch::Sender<bool>,
+) {
+    let mut session = None;
+    loop {
+        if session.is_none() {
+            session = connect_as_sync_user(&paths, &sync.destination)
+                .await
+                .ok()
+                .map(|(_, s)| s);
+        }
+        if let Some(s) = &session {
+            match lifecycle::pending(&s.client, &sync.schema).await {
+                Ok(Some(_)) => {
+                    let _ = found.send(true);
+                    return;
+                }
+                Ok(None) => {}
+                Err(_) => session = None,
+            }
+        }
+        if super::run::wait(&mut stop, Duration::from_secs(2)).await {
+            return;
+        }
+    }
+}
+
+/// Opens the sync's sink on its schema: the lock, the schema and its tables.
+pub(crate) async fn open(
+    paths: &Paths,
+    sync: &SyncConfig,
+    source: &StripeSource,
+) -> Result<(PgSink, String), Problem> {
+    let (dest, session) = connect_as_sync_user(paths, &sync.destination).await?;
+    let read_role = dest.read_role.clone().ok_or_else(|| {
+        Problem::new(
+            ProblemKind::InvalidOption,
+            format!("destination \"{}\" has no read role", sync.destination),
+            format!(
+                "run `inlet destination setup {} --auto` (or --manual)",
+                sync.destination
+            ),
+        )
+    })?;
+    tracing::info!(schema = %sync.schema, "connected to {}", session.info.address);
+    let sink = PgSink::open(
+        session.client,
+        &sync.schema,
+        &read_role,
+        &source.streams(),
+        write_options(sync),
+    )
+    .await?;
+    for (table, who) in &sink.left_alone {
+        tracing::warn!(schema = %sync.schema, %table, owner = %who, "a person's table: not synced, never touched");
+    }
+    Ok((sink, read_role))
+}

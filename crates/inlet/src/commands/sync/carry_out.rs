@@ -1,0 +1,137 @@
+//! Carrying out a rebuild or rename request from the command line: by this process when no
+//! `inlet run` holds the sync, else by waiting for the one that does.
+
+use std::time::Duration;
+
+use inlet_postgres::lifecycle;
+use inlet_postgres::{Problem, ProblemKind};
+use serde_json::Value;
+use tokio::sync::watch;
+
+use super::super::destination::connect_as_sync_user;
+use super::super::lifecycle::{drive, open, Step};
+use crate::paths::Paths;
+use crate::sync_config::SyncConfig;
+
+/// Runs request `id` (recorded in `sync.schema`) to its end; returns its report.
+pub(crate) async fn carry_out(
+    paths: &Paths,
+    name: &str,
+    sync: &SyncConfig,
+    id: i64,
+) -> Result<Value, Problem> {
+    let schema = sync.schema.clone();
+    let source = super::source(paths, name, sync)?;
+    let (stop_tx, stop) = watch::channel(false);
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            let _ = stop_tx.send(true);
+        }
+    });
+    let mut sync = sync.clone();
+    let mut told = false;
+    loop {
+        let (mut sink, read_role) = match open(paths, &sync, &source).await {
+            Ok(opened) => opened,
+            Err(p) if p.kind == ProblemKind::AlreadyRunning => {
+                if !told {
+                    eprintln!("inlet run is syncing \"{name}\": it carries this out; waiting (Ctrl-C stops waiting, not the work)");
+                    told = true;
+                }
+                // Waits for the holder to finish it, or to go away (then this process takes
+                // over: a killed process's session can outlive it by a moment).
+                match wait_for(paths, &sync, &schema, id, stop.clone()).await? {
+                    Some(report) => return Ok(report),
+                    None => continue,
+                }
+            }
+            Err(p) => return Err(p),
+        };
+        // Under the lock, the request's state cannot change behind this check.
+        if let Some(done) = finished(sink.client_mut(), &schema, id).await? {
+            return Ok(done);
+        }
+        eprintln!("copying into the new tables while the current ones stay served; this takes about one full sync");
+        match drive(
+            paths,
+            name,
+            &mut sync,
+            &source,
+            sink,
+            &read_role,
+            stop.clone(),
+        )
+        .await?
+        {
+            Step::Switched(done, report) if done == id => return Ok(report),
+            Step::Switched(..) | Step::Reopen => continue,
+            Step::Stopped => return Err(Problem::new(
+                ProblemKind::InvalidOption,
+                "stopped before the copy was complete",
+                "run the same command again (or `inlet run`): the copy resumes where it stopped",
+            )),
+            Step::NeedsPerson => {
+                return Err(Problem::new(
+                    ProblemKind::InvalidOption,
+                    "the copy stopped: a stream needs a person",
+                    format!(
+                    "`inlet sync status {name}` says which and how to fix it; then run this again"
+                ),
+                ))
+            }
+        }
+    }
+}
+
+async fn finished<C: tokio_postgres::GenericClient>(
+    c: &C,
+    schema: &str,
+    id: i64,
+) -> Result<Option<Value>, Problem> {
+    Ok(match lifecycle::get(c, schema, id).await? {
+        Some((state, report)) if state == "done" || state == "switched" => {
+            Some(report.unwrap_or(Value::Null))
+        }
+        _ => None,
+    })
+}
+
+/// Polls the request until the process that holds the sync has finished it (its report),
+/// or has let the sync go (`None`: this process may take over).
+async fn wait_for(
+    paths: &Paths,
+    sync: &SyncConfig,
+    schema: &str,
+    id: i64,
+    mut stop: watch::Receiver<bool>,
+) -> Result<Option<Value>, Problem> {
+    let (_, session) = connect_as_sync_user(paths, &sync.destination).await?;
+    let key = inlet_postgres::sink::lock_key(schema);
+    loop {
+        if let Some(done) = finished(&session.client, schema, id).await? {
+            return Ok(Some(done));
+        }
+        let held: bool = session
+            .client
+            .query_one(
+                "select exists (select 1 from pg_locks where locktype = 'advisory' and granted \
+                   and database = (select oid from pg_database where datname = current_database()) \
+                   and classid::bigint = (($1::bigint >> 32) & 4294967295) \
+                   and objid::bigint = ($1::bigint & 4294967295) and objsubid = 1)",
+                &[&key],
+            )
+            .await
+            .map(|r| r.get(0))
+            .unwrap_or(true);
+        if !held {
+            return Ok(None);
+        }
+        if super::super::run::wait(&mut stop, Duration::from_secs(1)).await {
+            return Err(Problem::new(
+                ProblemKind::InvalidOption,
+                "stopped waiting; the running inlet goes on with it",
+                "follow it with `inlet sync status`",
+            ));
+        }
+    }
+}
