@@ -3,7 +3,8 @@
 //! `sync add`; `sync rename-schema` while changes keep arriving loses nothing in the new
 //! schema and prints the drop lines; `sync rebuild` with a reader querying in a loop never
 //! shows it an empty table or an error, and a person's view, index and table in the schema
-//! keep working (the view shows data that arrives after the swap).
+//! keep working (the view shows data that arrives after the swap); a column type change or
+//! a new `Stripe-Version` makes `inlet run` rebuild by itself, once.
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
@@ -615,4 +616,286 @@ async fn killed_and_resumed(v: u32) {
         Duration::from_secs(30),
         || std::fs::read_to_string(inlet.config()).is_ok_and(|c| c.contains("schema = \"stripe\"")),
     );
+}
+
+/// A new `Stripe-Version` in inlet.toml cannot be applied by adding columns: the next `inlet
+/// run` rebuilds by itself, once, under a reader that never sees an empty table, and the
+/// data is the fake's, row for row. Started again with the same version, it does not rebuild.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_stripe_version_makes_inlet_run_rebuild_by_itself_once() {
+    for v in versions() {
+        new_stripe_version(v).await;
+    }
+}
+
+async fn new_stripe_version(v: u32) {
+    const FIRST: &str = "2025-03-31.basil";
+    const SECOND: &str = "2026-01-28.clover";
+    let c = cluster(v).await;
+    let db = c.create_database().await;
+    let fake = FakeStripe::start(Options::default()).await.expect("fake");
+    fake.seed(30);
+    let inlet = Inlet {
+        dir: tempfile::tempdir().expect("tempdir"),
+        env: vec![("STRIPE_API_KEY".into(), fake.api_key())],
+    };
+    let port = c.port.to_string();
+    let out = inlet.run(&[
+        "destination",
+        "add",
+        "dest",
+        "--host",
+        c.host(),
+        "--port",
+        &port,
+        "--dbname",
+        &db,
+        "--sslmode",
+        "disable",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let out = inlet
+        .cmd(&["destination", "setup", "dest", "--auto", "--grant-to", ""])
+        .env("INLET_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .output()
+        .expect("setup");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let base = fake.url();
+    let out = inlet.run(&[
+        "sync",
+        "add",
+        "a",
+        "--destination",
+        "dest",
+        "--api-base",
+        &base,
+        "--streams",
+        "customer",
+        "--stripe-version",
+        FIRST,
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let config = std::fs::read_to_string(inlet.config()).expect("config");
+    assert!(
+        config.contains(&format!("stripe_version = \"{FIRST}\"")),
+        "{config}"
+    );
+    let admin = c.admin_db(&db).await;
+    // `inlet run`, its log kept in a file of its own.
+    let start = |log: &str| {
+        let log = std::fs::File::create(inlet.dir.path().join(log)).expect("log");
+        Running(
+            inlet
+                .cmd(&["run"])
+                .env("NO_COLOR", "1")
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .expect("inlet run"),
+        )
+    };
+    let log = |name: &str| std::fs::read_to_string(inlet.dir.path().join(name)).expect("log");
+    let count = |sql: &'static str| {
+        let admin = &admin;
+        async move {
+            admin
+                .query_one(sql, &[])
+                .await
+                .unwrap_or_else(|e| panic!("{sql}: {e}"))
+                .get::<_, i64>(0)
+        }
+    };
+    let truth = || {
+        let mut rows: Vec<(String, Option<String>)> = fake
+            .objects("customer")
+            .expect("customers")
+            .iter()
+            .map(|o| {
+                (
+                    o["id"].as_str().expect("id").to_string(),
+                    o["email"].as_str().map(str::to_string),
+                )
+            })
+            .collect();
+        rows.sort();
+        rows
+    };
+    let synced = || {
+        let admin = &admin;
+        async move {
+            admin
+                .query("select id, email from stripe.customer order by id", &[])
+                .await
+                .expect("synced rows")
+                .iter()
+                .map(|r| (r.get::<_, String>(0), r.get::<_, Option<String>>(1)))
+                .collect::<Vec<_>>()
+        }
+    };
+    // Waits for a customer made now to be in the table: the run is past its opening.
+    let arrives = |email: &str| {
+        let id = fake
+            .create("customer", json!({ "email": email }))
+            .expect("create")["id"]
+            .as_str()
+            .expect("id")
+            .to_string();
+        let admin = &admin;
+        async move {
+            wait_until_async("a change to arrive", Duration::from_secs(60), || {
+                let id = &id;
+                async move {
+                    admin
+                        .query_one("select count(*) from stripe.customer where id = $1", &[id])
+                        .await
+                        .is_ok_and(|r| r.get::<_, i64>(0) == 1)
+                }
+            })
+            .await;
+        }
+    };
+
+    // Live with the first version: noted, nothing rebuilt.
+    {
+        let _run = start("run1.log");
+        wait_until("the sync live", Duration::from_secs(120), || {
+            inlet.live("a")
+        });
+        arrives("first@example.com").await;
+    } // SIGKILL
+    assert_eq!(synced().await, truth(), "PG {v}");
+    let noted: String = admin
+        .query_one(
+            "select target from stripe._sync_lifecycle where kind = 'source_version' \
+             order by id desc limit 1",
+            &[],
+        )
+        .await
+        .expect("the version the tables follow")
+        .get(0);
+    assert_eq!(noted, FIRST, "PG {v}");
+    assert_eq!(
+        count("select count(*) from stripe._sync_lifecycle where kind = 'rebuild'").await,
+        0,
+        "PG {v}"
+    );
+    assert!(
+        !log("run1.log").contains("rebuild needed"),
+        "{}",
+        log("run1.log")
+    );
+
+    // The version changed in inlet.toml, and a change made while nothing runs.
+    let config = std::fs::read_to_string(inlet.config()).expect("config");
+    std::fs::write(
+        inlet.config(),
+        config.replace(
+            &format!("stripe_version = \"{FIRST}\""),
+            &format!("stripe_version = \"{SECOND}\""),
+        ),
+    )
+    .expect("config");
+    fake.create("customer", json!({ "email": "while-stopped@example.com" }))
+        .expect("create");
+    let before = count("select count(*) from stripe.customer").await;
+    assert!(before > 0);
+
+    // The next run rebuilds by itself, under a reader.
+    let reader = c.admin_db(&db).await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let reading = {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            let mut seen = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                let n: i64 = reader
+                    .query_one("select count(*) from stripe.customer", &[])
+                    .await
+                    .unwrap_or_else(|e| panic!("the reader got an error: {e}"))
+                    .get(0);
+                seen.push(n);
+            }
+            seen
+        })
+    };
+    let reason = format!("Stripe-Version changed from {FIRST} to {SECOND}");
+    {
+        let _run = start("run2.log");
+        wait_until_async("the automatic rebuild", Duration::from_secs(60), || {
+            let (admin, reason) = (&admin, &reason);
+            async move {
+                admin
+                    .query_one(
+                        "select count(*) from stripe._sync_lifecycle where kind = 'rebuild' \
+                           and state = 'done' and reason = $1",
+                        &[reason],
+                    )
+                    .await
+                    .is_ok_and(|r| r.get::<_, i64>(0) == 1)
+            }
+        })
+        .await;
+        stop.store(true, Ordering::Relaxed);
+        let seen = reading.await.expect("reader");
+        assert!(!seen.is_empty());
+        assert!(
+            seen.iter().all(|n| *n >= before),
+            "PG {v}: the reader saw {:?} (fewer than {before})",
+            seen.iter()
+                .filter(|n| **n < before)
+                .take(5)
+                .collect::<Vec<_>>()
+        );
+        let replaced: Value = admin
+            .query_one(
+                "select report->'replaced' from stripe._sync_lifecycle \
+                  where kind = 'rebuild' and state = 'done'",
+                &[],
+            )
+            .await
+            .expect("report")
+            .get(0);
+        assert_eq!(replaced, json!(["customer"]), "PG {v}");
+        arrives("after-rebuild@example.com").await;
+        assert_eq!(
+            synced().await,
+            truth(),
+            "PG {v}: complete after the rebuild"
+        );
+    } // SIGKILL
+    let said = log("run2.log");
+    assert_eq!(said.matches("rebuild needed").count(), 1, "{said}");
+    assert!(said.contains(&reason), "{said}");
+    let noted: String = admin
+        .query_one(
+            "select target from stripe._sync_lifecycle where kind = 'source_version' \
+             order by id desc limit 1",
+            &[],
+        )
+        .await
+        .expect("the version the tables follow")
+        .get(0);
+    assert_eq!(noted, SECOND, "PG {v}");
+
+    // Started again with the same version: no second rebuild.
+    {
+        let _run = start("run3.log");
+        arrives("third-run@example.com").await;
+    } // SIGKILL
+    assert_eq!(
+        count("select count(*) from stripe._sync_lifecycle where kind = 'rebuild'").await,
+        1,
+        "PG {v}: rebuilt once"
+    );
+    assert_eq!(
+        count("select count(*) from stripe._sync_lifecycle where kind = 'source_version'").await,
+        2,
+        "PG {v}"
+    );
+    assert!(
+        !log("run3.log").contains("rebuild needed"),
+        "{}",
+        log("run3.log")
+    );
+    assert_eq!(synced().await, truth(), "PG {v}");
 }
