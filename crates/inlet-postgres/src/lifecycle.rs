@@ -235,17 +235,25 @@ pub async fn clear_swap(c: &Client, swap: &str) -> Result<Vec<String>, Problem> 
     Ok(left)
 }
 
-/// Records the source's API version (`Stripe-Version`) the schema's tables were built for,
-/// and returns the one recorded before if it differs: the tables then need a rebuild.
-pub async fn note_source_version(
-    c: &Client,
+/// The source's API version (`Stripe-Version`) the schema's tables were last noted to
+/// follow (none before the first note).
+pub async fn source_version<C: GenericClient>(
+    c: &C,
     schema: &str,
-    version: &str,
 ) -> Result<Option<String>, Problem> {
+    Ok(latest(c, schema, "kind = 'source_version'")
+        .await?
+        .map(|p| p.target))
+}
+
+/// Notes `version` as the API version the schema's tables follow, unless it already is.
+/// Called once the rebuild a new version needs is recorded, never before: a process killed
+/// in between then sees the change again at its next start, instead of the new version
+/// noted and no rebuild asked for.
+pub async fn note_source_version(c: &Client, schema: &str, version: &str) -> Result<(), Problem> {
     ensure(c, schema).await?;
-    let previous = latest(c, schema, "kind = 'source_version'").await?;
-    if previous.as_ref().is_some_and(|p| p.target == version) {
-        return Ok(None);
+    if source_version(c, schema).await?.as_deref() == Some(version) {
+        return Ok(());
     }
     let sql = format!(
         "insert into {}._sync_lifecycle (kind, target, state, reason, finished_at) \
@@ -255,7 +263,7 @@ pub async fn note_source_version(
     c.execute(&sql, &[&version])
         .await
         .map_err(|e| sql_problem(&e, "could not record the API version", &sql))?;
-    Ok(previous.map(|p| p.target))
+    Ok(())
 }
 
 /// Whether every one of `streams` has reached the present in `schema` (backfilled, and

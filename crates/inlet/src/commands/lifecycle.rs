@@ -113,9 +113,8 @@ async fn request_needed_rebuild(
         .clone()
         .unwrap_or_else(|| DEFAULT_STRIPE_VERSION.to_string());
     let mut reasons = Vec::new();
-    if let Some(before) =
-        lifecycle::note_source_version(sink.client_mut(), &schema, &version).await?
-    {
+    let before = lifecycle::source_version(sink.client_mut(), &schema).await?;
+    if let Some(before) = before.as_ref().filter(|b| **b != version) {
         reasons.push(format!("Stripe-Version changed from {before} to {version}"));
     }
     if !sink.conflicts.is_empty() {
@@ -141,6 +140,9 @@ async fn request_needed_rebuild(
         tracing::info!(sync = %name, %reason, "rebuild needed");
         lifecycle::request(sink.client_mut(), &schema, Kind::Rebuild, None, &reason).await?;
     }
+    // Only now that the rebuild is recorded: killed before this line, the next start sees
+    // the new version again (and a rebuild recorded or done for it).
+    lifecycle::note_source_version(sink.client_mut(), &schema, &version).await?;
     Ok(())
 }
 
