@@ -30,6 +30,9 @@ pub struct Batch {
     /// listed: the source no longer has it, and it is deleted in the same transaction. This
     /// is how a backfill after a gap (an expired cursor) catches deletes it never saw.
     pub sweep: Option<Version>,
+    /// The source's estimate of how much of its backfill is done once this batch is
+    /// written, from 0 to 1 (`None`: it cannot tell). For progress and an ETA only.
+    pub progress: Option<f64>,
 }
 
 impl Batch {
@@ -40,6 +43,7 @@ impl Batch {
             checkpoint,
             phase,
             sweep: None,
+            progress: None,
         }
     }
 }

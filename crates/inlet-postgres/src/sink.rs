@@ -24,6 +24,8 @@ pub struct StreamProgress {
     /// The stream's state as last stored: pending, backfilling, live or errored.
     pub state: &'static str,
     pub written: WriteStats,
+    /// The source's latest estimate of how much of the backfill is done (0 to 1).
+    pub backfill_done: Option<f64>,
 }
 
 #[derive(Debug)]
@@ -204,6 +206,9 @@ impl Sink for PgSink {
                 inlet_core::Phase::Backfill => "backfilling",
                 inlet_core::Phase::Live => "live",
             };
+            if batch.progress.is_some() {
+                progress.backfill_done = batch.progress;
+            }
             let total = &mut progress.written;
             total.inserted += stats.inserted;
             total.updated += stats.updated;

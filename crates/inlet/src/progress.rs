@@ -1,5 +1,6 @@
-//! Progress of `inlet run`: on a terminal, a board redrawn every second (state, rows and
-//! rows/s per stream, and totals); otherwise a log line per stream that wrote, every 15 seconds.
+//! Progress of `inlet run`: on a terminal, a board redrawn every second (state, rows, rows/s,
+//! and while backfilling the share done and the time left, per stream, and totals);
+//! otherwise a log line per stream that wrote, every 15 seconds.
 
 use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
@@ -41,6 +42,7 @@ impl Board {
                         stream: format!("{name}.{s}"),
                         state: p.state,
                         rows: p.written.inserted + p.written.updated + p.written.deleted,
+                        done: p.backfill_done.filter(|_| p.state == "backfilling"),
                     })
                     .collect();
                 lines.sort_by(|a, b| a.stream.cmp(&b.stream));
@@ -58,6 +60,7 @@ impl Board {
             Duration::from_secs(15)
         };
         let started = Instant::now();
+        let mut eta = Eta::default();
         let mut before: HashMap<String, i64> = HashMap::new();
         let mut at = Instant::now();
         let mut drawn = 0;
@@ -71,20 +74,29 @@ impl Board {
             at = Instant::now();
             let rate =
                 |l: &Line| (l.rows - before.get(&l.stream).copied().unwrap_or(0)) as f64 / secs;
+            let left: Vec<Option<Duration>> = now.iter().map(|l| eta.update(l)).collect();
             if terminal {
                 let mut lines: Vec<String> = now
                     .iter()
-                    .map(|l| {
+                    .zip(&left)
+                    .map(|(l, left)| {
                         format!(
-                            "  {:<36} {:<12} {:>12} rows {:>10.0} rows/s",
+                            "  {:<36} {:<12} {:>12} rows {:>10.0} rows/s  {}",
                             l.stream,
                             l.state,
                             group(l.rows),
-                            rate(l)
+                            rate(l),
+                            estimate(l.done, *left)
                         )
                     })
                     .collect();
-                lines.push(summary(&now, now.iter().map(rate).sum(), started.elapsed()));
+                let longest = left.iter().flatten().max().copied();
+                lines.push(summary(
+                    &now,
+                    now.iter().map(rate).sum(),
+                    started.elapsed(),
+                    longest,
+                ));
                 let mut err = std::io::stderr().lock();
                 if drawn > 0 {
                     let _ = write!(err, "\x1b[{drawn}F\x1b[J");
@@ -94,9 +106,11 @@ impl Board {
                 }
                 drawn = lines.len();
             } else {
-                for l in &now {
+                for (l, left) in now.iter().zip(&left) {
                     if before.get(&l.stream) != Some(&l.rows) {
-                        tracing::info!(stream = %l.stream, state = l.state, rows = l.rows, "written");
+                        let done = l.done.map(|d| format!("{:.0}%", d * 100.0));
+                        let left = left.map(duration);
+                        tracing::info!(stream = %l.stream, state = l.state, rows = l.rows, done, left, "written");
                     }
                 }
             }
@@ -109,12 +123,53 @@ struct Line {
     stream: String,
     state: &'static str,
     rows: i64,
+    /// The source's estimate of how much of the backfill is done, while backfilling.
+    done: Option<f64>,
 }
 
-/// The board's last line: totals, and how many streams are live. There is no ETA: Stripe's
-/// lists do not say how many objects they hold, so the end of a backfill cannot be known
-/// before it is reached.
-fn summary(lines: &[Line], rate: f64, elapsed: Duration) -> String {
+/// Time left per backfilling stream, from how fast its estimate has moved since this
+/// process first saw it (a resumed backfill starts part done: its elapsed time alone
+/// would mislead).
+#[derive(Default)]
+struct Eta {
+    first: HashMap<String, (Instant, f64)>,
+}
+
+impl Eta {
+    fn update(&mut self, line: &Line) -> Option<Duration> {
+        let done = line.done?;
+        let (at, from) = *self
+            .first
+            .entry(line.stream.clone())
+            .or_insert((Instant::now(), done));
+        let pace = (done - from) / at.elapsed().as_secs_f64();
+        (pace > 0.0).then(|| Duration::from_secs_f64((1.0 - done) / pace))
+    }
+}
+
+/// "37%  ~1m20s left", from what is known.
+fn estimate(done: Option<f64>, left: Option<Duration>) -> String {
+    match (done, left) {
+        (Some(d), Some(l)) => format!("{:>3.0}%  ~{} left", d * 100.0, duration(l)),
+        (Some(d), None) => format!("{:>3.0}%", d * 100.0),
+        _ => String::new(),
+    }
+}
+
+/// 83 s → "1m23s".
+fn duration(d: Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m{:02}s", s / 60, s % 60),
+        _ => format!("{}h{:02}m", s / 3600, s % 3600 / 60),
+    }
+}
+
+/// The board's last line: totals, how many streams are live, and the longest time left.
+/// Stripe's lists do not say how many objects they hold: its connector estimates progress
+/// from the objects' creation times, so the time left is an estimate (`~`).
+fn summary(lines: &[Line], rate: f64, elapsed: Duration, left: Option<Duration>) -> String {
     let rows: i64 = lines.iter().map(|l| l.rows).sum();
     let live = lines.iter().filter(|l| l.state == "live").count();
     let errored = lines.iter().filter(|l| l.state == "errored").count();
@@ -124,6 +179,9 @@ fn summary(lines: &[Line], rate: f64, elapsed: Duration) -> String {
         elapsed.as_secs(),
         lines.len()
     );
+    if let Some(left) = left {
+        text.push_str(&format!("; backfill done in ~{}", duration(left)));
+    }
     if errored > 0 {
         text.push_str(&format!(
             ", {errored} errored (inlet sync status tells why)"

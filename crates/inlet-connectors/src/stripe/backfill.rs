@@ -13,6 +13,15 @@ use super::position::Cursor;
 use super::schema::Schema;
 use super::streams::{Listing, StreamDef};
 
+/// How much of a newest-first list is copied once it reached `reached` (a `created`),
+/// reading the account's life as evenly filled: the span from the newest object (`head`)
+/// back to `reached`, out of the span back to when the account was `opened`. Stripe's lists
+/// say nothing of their size, so this is the only estimate there is; never 1 before the end.
+pub fn estimate(head: i64, reached: i64, opened: i64) -> Option<f64> {
+    let span = head - opened;
+    (span > 0).then(|| ((head - reached) as f64 / span as f64).clamp(0.0, 0.99))
+}
+
 /// One step of a backfill: the records of a page and where the list goes on.
 #[derive(Debug)]
 pub struct Step {
@@ -65,7 +74,9 @@ pub async fn step(
                 let path = path.replace("{id}", id);
                 let mut after: Option<Cursor> = None;
                 loop {
-                    let p = page_of(client, &path, &[], false, after.as_ref()).await?;
+                    let Some(p) = child_page(client, &path, after.as_ref()).await? else {
+                        break;
+                    };
                     records.extend(p.data.iter().map(|o| upsert(schema, o, version)));
                     after = p.data.last().map(Cursor::of);
                     if !p.has_more || after.is_none() {
@@ -104,11 +115,34 @@ pub async fn children(
     let path = more.replace("{id}", id);
     while has_more {
         let after = out.last().map(Cursor::of);
-        let page = page_of(client, &path, &[], false, after.as_ref()).await?;
+        let Some(page) = child_page(client, &path, after.as_ref()).await? else {
+            return Ok(Vec::new());
+        };
         has_more = page.has_more && !page.data.is_empty();
         out.extend(page.data);
     }
     Ok(out)
+}
+
+/// A page of a parent's own list (`/v1/customers/{id}/payment_methods`), or `None` when the
+/// parent is gone: deleted since its page was read. Its children went with it (and the
+/// events feed says so), so the backfill goes on without them rather than failing the page.
+async fn child_page(
+    client: &StripeClient,
+    path: &str,
+    after: Option<&Cursor>,
+) -> Result<Option<Page>, SourceError> {
+    let mut query = vec![("limit", "100".to_string())];
+    if let Some(id) = after.and_then(|a| a.id.clone()) {
+        query.push(("starting_after", id));
+    }
+    match client.list(path, &query).await {
+        Ok(page) => Ok(Some(page)),
+        Err(CallError::Missing(_)) => Ok(None),
+        Err(CallError::Source(e)) => Err(e),
+        // The child the walk stood on is gone: page_of resumes the list without it.
+        Err(CallError::CursorMissing) => page_of(client, path, &[], false, after).await.map(Some),
+    }
 }
 
 pub fn upsert(schema: &Schema, object: &Map<String, Value>, version: Version) -> Record {
@@ -134,7 +168,7 @@ pub async fn page_of(
     }
     match client.list(path, &with_cursor).await {
         Ok(page) => Ok(page),
-        Err(CallError::Source(e)) => Err(e),
+        Err(CallError::Source(e) | CallError::Missing(e)) => Err(e),
         Err(CallError::CursorMissing) => {
             let created_at = after.map(|a| a.created);
             tracing::info!(path, "the list cursor's object is gone; resuming by time");
@@ -142,12 +176,30 @@ pub async fn page_of(
                 query.push(("created[lte]", at.to_string()));
             }
             client.list(path, &query).await.map_err(|e| match e {
-                CallError::Source(e) => e,
+                CallError::Source(e) | CallError::Missing(e) => e,
                 CallError::CursorMissing => SourceError::new(
                     inlet_core::ErrorKind::InvalidResponse,
                     format!("Stripe reported a missing cursor on {path} without one"),
                 ),
             })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::estimate;
+
+    #[test]
+    fn progress_is_the_share_of_the_account_life_copied_and_never_complete_early() {
+        assert_eq!(estimate(1_000, 1_000, 0), Some(0.0));
+        assert_eq!(estimate(1_000, 750, 0), Some(0.25));
+        assert_eq!(estimate(1_000, 0, 0), Some(0.99), "only the end says 1");
+        assert_eq!(
+            estimate(1_000, -50, 0),
+            Some(0.99),
+            "objects older than the account"
+        );
+        assert_eq!(estimate(1_000, 1_000, 1_000), None, "no span, no estimate");
     }
 }

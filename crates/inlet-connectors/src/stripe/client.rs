@@ -35,6 +35,8 @@ pub struct Page {
 pub enum CallError {
     Source(SourceError),
     CursorMissing,
+    /// 404: the object the path names does not exist (any more).
+    Missing(SourceError),
 }
 
 impl From<SourceError> for CallError {
@@ -175,6 +177,9 @@ impl StripeClient {
                 format!("Stripe refused a request to {path} (HTTP {status}): {message}"),
             ),
         };
+        if reply.status == 404 {
+            return CallError::Missing(e);
+        }
         CallError::Source(e)
     }
 }

@@ -206,7 +206,7 @@ impl Feed {
                             .await
                             .map_err(|e| match e {
                                 CallError::CursorMissing => expired(cursor),
-                                CallError::Source(e) => e,
+                                CallError::Source(e) | CallError::Missing(e) => e,
                             })?;
                     let Some(newest) = page
                         .data
@@ -263,7 +263,7 @@ impl Feed {
 
 fn cursor_error(e: CallError) -> SourceError {
     match e {
-        CallError::Source(e) => e,
+        CallError::Source(e) | CallError::Missing(e) => e,
         CallError::CursorMissing => {
             SourceError::new(ErrorKind::InvalidResponse, "Stripe lost a list cursor")
         }

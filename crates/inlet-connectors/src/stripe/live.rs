@@ -136,7 +136,9 @@ pub async fn list_forward(
         }
         let page = match client.list(path, &q).await {
             Ok(page) => page,
-            Err(super::client::CallError::Source(e)) => return Err(e),
+            Err(super::client::CallError::Source(e) | super::client::CallError::Missing(e)) => {
+                return Err(e)
+            }
             // The newest object went away: start again from the list's newest.
             Err(super::client::CallError::CursorMissing) => {
                 newest = None;

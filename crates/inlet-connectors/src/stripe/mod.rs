@@ -78,6 +78,8 @@ pub struct StripeSource {
     feed: Arc<Feed>,
     schemas: Vec<(&'static StreamDef, Schema)>,
     options: StripeOptions,
+    /// When the account was opened, read once (see [`StripeSource::account_opened`]).
+    opened: tokio::sync::OnceCell<Option<i64>>,
 }
 
 /// A live stream with nothing to write still writes its checkpoint this often: its place in
@@ -86,6 +88,19 @@ pub struct StripeSource {
 const HEARTBEAT: Duration = Duration::from_secs(5);
 
 impl StripeSource {
+    /// When the account was opened (`GET /v1/account`): the far end of every list, from
+    /// which a backfill's progress is estimated. `None` when the key may not read it (a
+    /// restricted key): progress is then unknown, and nothing else changes.
+    async fn account_opened(&self) -> Option<i64> {
+        *self
+            .opened
+            .get_or_init(|| async {
+                let account = self.client.get("/v1/account").await.ok()?.0;
+                account["created"].as_i64()
+            })
+            .await
+    }
+
     pub fn new(options: StripeOptions) -> Result<Self, SourceError> {
         let limiter = Arc::new(RateLimiter::new(
             options.rate_limit,
@@ -122,6 +137,7 @@ impl StripeSource {
             feed,
             schemas,
             options,
+            opened: tokio::sync::OnceCell::new(),
         })
     }
 
@@ -172,12 +188,21 @@ impl Source for StripeSource {
                                 break;
                             }
                         }
+                        let progress = match (done, &head, &after) {
+                            (true, _, _) => Some(1.0),
+                            (false, Some(h), Some(a)) => self
+                                .account_opened()
+                                .await
+                                .and_then(|opened| backfill::estimate(h.created, a.created, opened)),
+                            _ => None,
+                        };
                         position = match (done, def.following) {
                             (false, _) => Position::Backfill { events, after, head, since },
                             (true, Following::ListForward) => Position::LiveList { newest: head, checked: 0 },
                             (true, _) => Position::Live { checked: events.created, events },
                         };
                         let mut batch = Batch::new(records, position.checkpoint(), Phase::Backfill);
+                        batch.progress = progress;
                         if done && since > 0 {
                             batch.sweep = Some(inlet_core::Version::from_secs(since - 1, 0));
                         }

@@ -283,3 +283,97 @@ fn unix_now() -> i64 {
         .expect("clock")
         .as_secs() as i64
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backfill_batches_estimate_their_progress_from_the_account_age() {
+    use futures_util::StreamExt;
+    use inlet_connectors::stripe::StripeSource;
+    use inlet_core::{Phase, Source};
+
+    let fake = fake(400).await;
+    let source = StripeSource::new(inlet_connectors::stripe::StripeOptions {
+        pages_per_batch: 1,
+        ..options(&fake)
+    })
+    .expect("source");
+    let spec = source
+        .streams()
+        .into_iter()
+        .find(|s| s.name == "customer")
+        .expect("customer stream");
+    let mut batches = source.read(&spec, None);
+    let mut seen = Vec::new();
+    while let Some(batch) = batches.next().await {
+        let batch = batch.expect("batch");
+        if batch.phase == Phase::Live {
+            break;
+        }
+        seen.push(batch.progress.expect("an estimate on every backfill batch"));
+    }
+    assert!(seen.len() >= 4, "a page per batch: {seen:?}");
+    assert_eq!(seen.last(), Some(&1.0), "the last batch completes it");
+    let before_last = &seen[..seen.len() - 1];
+    assert!(
+        before_last.windows(2).all(|w| w[0] <= w[1]) && before_last.iter().all(|p| *p < 1.0),
+        "grows, and is never complete early: {seen:?}"
+    );
+    assert!(before_last[0] > 0.0 && before_last[0] < 0.5, "{seen:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customer_deleted_while_its_payment_methods_are_listed_does_not_fail_the_backfill() {
+    use futures_util::StreamExt;
+    use inlet_connectors::stripe::StripeSource;
+    use inlet_core::{Phase, Source};
+
+    let fake = fake(60).await;
+    // Slow answers: the page of customers is read, then each one's payment methods, one
+    // request at a time; a customer of that page is deleted in between.
+    fake.faults().latency(Duration::from_millis(20));
+    let source = StripeSource::new(options(&fake)).expect("source");
+    let spec = source
+        .streams()
+        .into_iter()
+        .find(|s| s.name == "payment_method")
+        .expect("payment_method stream");
+    // Newest first: the page's last customer is listed first and asked about last.
+    let oldest = fake.objects("customer").expect("customers");
+    let oldest = oldest
+        .iter()
+        .min_by_key(|c| c["created"].as_i64())
+        .and_then(|c| c["id"].as_str())
+        .expect("a customer")
+        .to_string();
+    let before = fake.requests();
+    let reader = async {
+        let mut batches = source.read(&spec, None);
+        let mut ids = Vec::new();
+        while let Some(batch) = batches.next().await {
+            let batch = batch.expect("no error: a vanished customer is skipped");
+            if batch.phase == Phase::Live {
+                break;
+            }
+            ids.extend(batch.records.iter().map(|r| r.id.clone()));
+        }
+        ids
+    };
+    let deleter = async {
+        wait_until_async(
+            "the backfill under way",
+            Duration::from_secs(20),
+            || async { fake.requests() >= before + 5 },
+        )
+        .await;
+        fake.delete("customer", &oldest).expect("delete");
+    };
+    let (ids, ()) = tokio::join!(reader, deleter);
+    let truth: Vec<String> = fake
+        .objects("payment_method")
+        .expect("payment methods")
+        .iter()
+        .filter_map(|p| p["id"].as_str().map(String::from))
+        .collect();
+    for id in &truth {
+        assert!(ids.contains(id), "{id} copied");
+    }
+}

@@ -33,6 +33,9 @@ pub(crate) fn handle(shared: &Shared, call: Call<'_>) -> Result<Value, ApiError>
     if segments.len() >= 2 && segments[0] == "checkout" && segments[1] == "sessions" {
         segments.splice(0..2, ["checkout/sessions"]);
     }
+    if call.method == "GET" && segments.as_slice() == ["account"] {
+        return Ok(shared.account());
+    }
     if segments.first() == Some(&"events") {
         call.access.check_read("event", None)?;
         return match (call.method, segments.as_slice()) {

@@ -39,7 +39,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use serde_json::{Map, Value};
+use serde_json::{json, Map, Value};
 use tokio::sync::{mpsc, watch};
 
 pub use errors::FakeError;
@@ -153,6 +153,24 @@ fn derived_secret(seed: u64, prefix: &str, salt: u64) -> String {
 }
 
 impl Shared {
+    /// `GET /v1/account`: the account the key belongs to, opened before its history began.
+    pub(crate) fn account(&self) -> Value {
+        let created = self.read().history_end - seed::ACCOUNT_AGE;
+        json!({
+            "id": format!("acct_{:016x}", self.seed),
+            "object": "account",
+            "business_type": "company",
+            "charges_enabled": true,
+            "country": "US",
+            "created": created,
+            "default_currency": "usd",
+            "details_submitted": true,
+            "email": "owner@example.com",
+            "payouts_enabled": true,
+            "type": "standard",
+        })
+    }
+
     fn read(&self) -> RwLockReadGuard<'_, Store> {
         self.store.read().unwrap_or_else(PoisonError::into_inner)
     }

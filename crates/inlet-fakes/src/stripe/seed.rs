@@ -16,6 +16,8 @@ use super::stream::Stream;
 const HOUR: i64 = 3600;
 const DAY: i64 = 86_400;
 const YEAR: i64 = 365 * DAY;
+/// How long before the end of its seeded history the account was opened: before any object.
+pub(crate) const ACCOUNT_AGE: i64 = YEAR + 90 * DAY;
 
 /// Subscription statuses with their weights (per 100).
 const SUBSCRIPTION_STATUSES: &[(&str, u32)] = &[
