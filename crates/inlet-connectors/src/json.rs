@@ -6,22 +6,70 @@
 //! replacement character) before parsing: the rest of the page, and of the record, is kept.
 //!
 //! Numbers keep their exact text (serde_json's `arbitrary_precision`): one beyond i64 or
-//! f64 reaches a numeric or jsonb column digit for digit instead of failing the page.
+//! f64 reaches a numeric or jsonb column digit for digit instead of failing the page. And
+//! values may nest up to [`MAX_DEPTH`] levels, far past serde_json's default of 128.
 
+use serde::de::Error as _;
+use serde::Deserialize;
 use serde_json::Value;
+
+/// The deepest nesting a response may have: four times serde_json's default of 128, and
+/// what a debug build parses on a tokio worker's 2 MiB stack with room to spare (it
+/// overflows near 1,100). Deeper, a page is refused with a clear error, never a crash.
+pub const MAX_DEPTH: usize = 512;
 
 /// Parses `body`, replacing lone surrogate escapes with U+FFFD.
 pub fn parse(body: &[u8]) -> Result<Value, serde_json::Error> {
-    match serde_json::from_slice(body) {
+    match from_slice(body) {
         Ok(value) => Ok(value),
         Err(first) => {
             let mut fixed = body.to_vec();
             if replace_lone_surrogates(&mut fixed) == 0 {
                 return Err(first);
             }
-            serde_json::from_slice(&fixed)
+            from_slice(&fixed)
         }
     }
+}
+
+fn from_slice(body: &[u8]) -> Result<Value, serde_json::Error> {
+    let depth = depth(body);
+    if depth > MAX_DEPTH {
+        return Err(serde_json::Error::custom(format!(
+            "nested {depth} levels deep, more than the {MAX_DEPTH} inlet reads"
+        )));
+    }
+    let mut de = serde_json::Deserializer::from_slice(body);
+    de.disable_recursion_limit();
+    let value = Value::deserialize(&mut de)?;
+    de.end()?;
+    Ok(value)
+}
+
+/// How deep arrays and objects nest in `json`, brackets inside strings aside.
+fn depth(json: &[u8]) -> usize {
+    let (mut depth, mut deepest, mut in_string, mut escaped) = (0usize, 0, false, false);
+    for &b in json {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
 }
 
 /// Rewrites every `\uXXXX` escape of a surrogate that is not part of a valid pair as
@@ -95,5 +143,25 @@ mod tests {
         assert_eq!(v["big"].to_string(), "123456789012345678901234567890");
         assert_eq!(v["huge"].to_string(), "1e+400"); // the same number, which PostgreSQL reads
         assert_eq!(v["exact"].to_string(), "0.1000000000000000000001");
+    }
+
+    #[test]
+    fn deep_values_parse_and_deeper_than_the_limit_is_a_clear_error() {
+        let nested = |n: usize| format!(r#"{{"k":"[{{","v":{}1{}}}"#, "[".repeat(n), "]".repeat(n));
+        // On a thread with the stack of a tokio worker (2 MiB), as in the service.
+        let ok = std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(move || parse(nested(MAX_DEPTH - 1).as_bytes()).map(|v| v["k"].clone()))
+            .expect("thread")
+            .join()
+            .expect("no stack overflow");
+        assert_eq!(
+            ok.expect("parses"),
+            "[{",
+            "brackets in strings do not count"
+        );
+        let err = parse(nested(MAX_DEPTH + 5).as_bytes()).expect_err("too deep");
+        let deepest = format!("{} levels deep", MAX_DEPTH + 6); // the outer object, and the value
+        assert!(err.to_string().contains(&deepest), "{err}");
     }
 }
