@@ -187,11 +187,56 @@ impl Inlet {
 
 struct Running(Child);
 
+/// CPU seconds (user + system) a process has used, from /proc (USER_HZ is 100 on Linux).
+fn cpu_secs(pid: &str) -> f64 {
+    let fields = stat_fields(pid);
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // utime and stime, fields 14 and 15 of stat (index 11 and 12 from field 3).
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// The fields of /proc/PID/stat from the third on (after the command name).
+fn stat_fields(pid: &str) -> Vec<String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    stat.rsplit_once(')')
+        .map_or("", |(_, rest)| rest)
+        .split_whitespace()
+        .map(String::from)
+        .collect()
+}
+
+/// CPU seconds of the whole PostgreSQL server: the postmaster, its live children, and the
+/// children it has reaped (cutime, cstime).
+fn server_cpu_secs(postmaster: &str) -> f64 {
+    let tick = |f: &[String], i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    let own = stat_fields(postmaster);
+    let mut total = tick(&own, 11) + tick(&own, 12) + tick(&own, 13) + tick(&own, 14);
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().to_string();
+        if name.chars().all(|c| c.is_ascii_digit()) {
+            let f = stat_fields(&name);
+            if f.get(1).map(String::as_str) == Some(postmaster) {
+                total += tick(&f, 11) + tick(&f, 12);
+            }
+        }
+    }
+    total / 100.0
+}
+
 impl Running {
+    fn cpu_secs(&self) -> f64 {
+        cpu_secs(&self.0.id().to_string())
+    }
+
     /// Peak RSS so far, in MB.
     fn peak_rss_mb(&self) -> f64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.0.id()))
-            .unwrap_or_default();
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", self.0.id())).unwrap_or_default();
         status
             .lines()
             .find_map(|l| l.strip_prefix("VmHWM:"))
@@ -236,14 +281,17 @@ fn psql(c: &Cluster, db: &str, script: &str) -> f64 {
     took
 }
 
-/// The fake's drain rate: every customer page fetched and parsed by inlet's Stripe client.
-async fn drain(fake: &FakeStripe) -> (usize, f64) {
-    let limiter = Arc::new(RateLimiter::new(
-        BENCH_RATE_LIMIT,
-        BENCH_RATE_LIMIT as u32,
-    ));
-    let client = StripeClient::new(&fake.url(), &fake.api_key(), DEFAULT_STRIPE_VERSION, limiter)
-        .expect("client");
+/// The fake's drain rate: every customer page fetched and parsed by inlet's Stripe client;
+/// with `rows`, each object also made into the row inlet writes (nothing is written).
+async fn drain(fake: &FakeStripe, rows: bool) -> (usize, f64) {
+    let limiter = Arc::new(RateLimiter::new(BENCH_RATE_LIMIT, BENCH_RATE_LIMIT as u32));
+    let client = StripeClient::new(
+        &fake.url(),
+        &fake.api_key(),
+        DEFAULT_STRIPE_VERSION,
+        limiter,
+    )
+    .expect("client");
     let started = Instant::now();
     let (mut n, mut after): (usize, Option<String>) = (0, None);
     loop {
@@ -256,6 +304,11 @@ async fn drain(fake: &FakeStripe) -> (usize, f64) {
             .await
             .unwrap_or_else(|e| panic!("list customers: {e:?}"));
         n += page.data.len();
+        if rows {
+            for o in &page.data {
+                std::hint::black_box(inlet_connectors::stripe::row("customer", o));
+            }
+        }
         after = page
             .data
             .last()
@@ -295,17 +348,44 @@ async fn wait_live(admin: &tokio_postgres::Client, deadline: Duration) {
     }
 }
 
-/// `inlet run` backfilling the customer stream of a fresh database: (seconds, peak RSS MB).
-async fn inlet_backfill(inlet: &Inlet, admin: &tokio_postgres::Client, rows: usize) -> (f64, f64) {
+struct Backfill {
+    secs: f64,
+    rss_mb: f64,
+    /// CPU seconds of `inlet run`, of this process (the fake, mostly) and of PostgreSQL.
+    inlet_cpu: f64,
+    fake_cpu: f64,
+    pg_cpu: f64,
+}
+
+/// `inlet run` backfilling the customer stream of a fresh database.
+async fn inlet_backfill(inlet: &Inlet, admin: &tokio_postgres::Client, rows: usize) -> Backfill {
+    let backend: i32 = admin
+        .query_one("select pg_backend_pid()", &[])
+        .await
+        .expect("pid")
+        .get(0);
+    let postmaster = stat_fields(&backend.to_string())
+        .get(1)
+        .cloned()
+        .unwrap_or_default();
     let started = Instant::now();
+    let (own, server) = (cpu_secs("self"), server_cpu_secs(&postmaster));
     let run = inlet.run(None);
     wait_live(admin, Duration::from_secs(1800)).await;
     let took = started.elapsed().as_secs_f64();
+    let (inlet_cpu, fake_cpu) = (run.cpu_secs(), cpu_secs("self") - own);
+    let pg_cpu = server_cpu_secs(&postmaster) - server;
     let rss = run.peak_rss_mb();
     run.stop();
     let have = count(admin, &format!("{SCHEMA}.customer")).await;
     assert_eq!(have, rows as i64, "inlet's customer rows");
-    (took, rss)
+    Backfill {
+        secs: took,
+        rss_mb: rss,
+        inlet_cpu,
+        fake_cpu,
+        pg_cpu,
+    }
 }
 
 /// The peer's packages, installed once into `dir` (outside the repository).
@@ -315,7 +395,10 @@ fn peer_setup(dir: &Path) {
     for f in ["package.json", "package-lock.json", "backfill.mjs"] {
         std::fs::copy(src.join(f), dir.join(f)).expect("copy bench/peer");
     }
-    if !dir.join("node_modules/@supabase/stripe-sync-engine").exists() {
+    if !dir
+        .join("node_modules/@supabase/stripe-sync-engine")
+        .exists()
+    {
         let out = Command::new("npm")
             .args(["ci", "--no-audit", "--no-fund"])
             .current_dir(dir)
@@ -460,12 +543,16 @@ async fn bench(customers: usize, rounds: usize, changes: usize, major: u32) {
     );
 
     let csv = std::env::temp_dir().join(format!("inlet-stripe-bench-{}.csv", std::process::id()));
-    let (mut drains, mut inlets, mut copies, mut peers, mut rss) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), 0.0f64);
+    let (mut drains, mut builds, mut inlets, mut copies, mut peers) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut rss, mut cpu) = (0.0f64, Vec::new());
     for round in 1..=rounds {
-        let (n, secs) = drain(&fake).await;
+        let (n, secs) = drain(&fake, false).await;
         assert_eq!(n, customers, "drained customers");
         drains.push(secs);
+        let (n, secs) = drain(&fake, true).await;
+        assert_eq!(n, customers, "drained customers");
+        builds.push(secs);
 
         let db = cluster.create_database().await;
         let admin = cluster.admin_db(&db).await;
@@ -476,9 +563,10 @@ async fn bench(customers: usize, rounds: usize, changes: usize, major: u32) {
             &fake,
             &format!("rate_limit = {BENCH_RATE_LIMIT}\n"),
         );
-        let (secs, peak) = inlet_backfill(&inlet, &admin, customers).await;
-        inlets.push(secs);
-        rss = rss.max(peak);
+        let b = inlet_backfill(&inlet, &admin, customers).await;
+        inlets.push(b.secs);
+        rss = rss.max(b.rss_mb);
+        cpu.push((b.secs, b.inlet_cpu, b.fake_cpu, b.pg_cpu));
 
         // The rows inlet wrote, exported untimed, loaded raw into a table like inlet's.
         psql(
@@ -509,8 +597,9 @@ async fn bench(customers: usize, rounds: usize, changes: usize, major: u32) {
         }
         let rate = |s: &[f64]| s.last().map_or(f64::NAN, |s| customers as f64 / s);
         eprintln!(
-            "round {round}: drain {:.0}/s, inlet {:.0}/s, psql \\copy {:.0}/s, peer {:.0}/s",
+            "round {round}: drain {:.0}/s (with rows {:.0}/s), inlet {:.0}/s, psql \\copy {:.0}/s, peer {:.0}/s",
             rate(&drains),
+            rate(&builds),
             rate(&inlets),
             rate(&copies),
             rate(&peers)
@@ -558,7 +647,10 @@ async fn bench(customers: usize, rounds: usize, changes: usize, major: u32) {
     let run = inlet.run(Some(&listen));
     let up = Instant::now();
     while std::net::TcpStream::connect(&listen).is_err() {
-        assert!(up.elapsed() < Duration::from_secs(30), "inlet run never listened");
+        assert!(
+            up.elapsed() < Duration::from_secs(30),
+            "inlet run never listened"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     // Up when the first change lands: it is measured like the others but not counted.
@@ -585,13 +677,25 @@ async fn bench(customers: usize, rounds: usize, changes: usize, major: u32) {
 
     let rate = |secs: &[f64]| customers as f64 / median(secs);
     let best = |secs: &[f64]| customers as f64 / secs.iter().copied().fold(f64::MAX, f64::min);
-    println!("\nPostgreSQL {major}, {customers} customers, {rounds} rounds (median and best rows/s)\n");
+    println!(
+        "\nPostgreSQL {major}, {customers} customers, {rounds} rounds (median and best rows/s)\n"
+    );
     println!("| what | median rows/s | best rows/s | vs inlet (median) |");
     println!("|---|---:|---:|---:|");
     let inlet_rate = rate(&inlets);
     let mut lines = vec![
-        ("fake drain: all pages fetched and parsed, nothing written", &drains),
-        ("inlet run: backfill of the customer stream (rate_limit 1000)", &inlets),
+        (
+            "fake drain: all pages fetched and parsed, nothing written",
+            &drains,
+        ),
+        (
+            "fake drain, each object also made into inlet's row",
+            &builds,
+        ),
+        (
+            "inlet run: backfill of the customer stream (rate_limit 1000)",
+            &inlets,
+        ),
         ("psql \\copy of the same rows (raw)", &copies),
     ];
     if !peers.is_empty() {
@@ -611,14 +715,37 @@ async fn bench(customers: usize, rounds: usize, changes: usize, major: u32) {
         customers as f64 / default_backfill / inlet_rate
     );
     if !peers.is_empty() {
+        let per_round: Vec<f64> = inlets
+            .iter()
+            .zip(&peers)
+            .map(|(i, p)| (p / i * 10.0).round() / 10.0)
+            .collect();
         println!(
-            "\ninlet / peer: {:.1}x (median), rounds: inlet {:?} s, peer {:?} s",
+            "\ninlet / peer per round (same round, side by side): {per_round:?}, median {:.1}x",
+            median(&per_round)
+        );
+        println!(
+            "inlet / peer: {:.1}x (median rates), rounds: inlet {:?} s, peer {:?} s",
             inlet_rate / rate(&peers),
-            inlets.iter().map(|s| (s * 100.0).round() / 100.0).collect::<Vec<_>>(),
-            peers.iter().map(|s| (s * 100.0).round() / 100.0).collect::<Vec<_>>()
+            inlets
+                .iter()
+                .map(|s| (s * 100.0).round() / 100.0)
+                .collect::<Vec<_>>(),
+            peers
+                .iter()
+                .map(|s| (s * 100.0).round() / 100.0)
+                .collect::<Vec<_>>()
         );
     }
     println!("inlet run peak RSS during backfill: {rss:.0} MB");
+    for (secs, inlet_cpu, fake_cpu, pg_cpu) in &cpu {
+        println!(
+            "backfill {secs:.2} s wall: CPU inlet run {inlet_cpu:.2} s ({:.0}%), fake {fake_cpu:.2} s ({:.0}%), PostgreSQL {pg_cpu:.2} s ({:.0}%)",
+            100.0 * inlet_cpu / secs,
+            100.0 * fake_cpu / secs,
+            100.0 * pg_cpu / secs
+        );
+    }
     polling.sort_by(f64::total_cmp);
     webhook.sort_by(f64::total_cmp);
     println!("\n| live latency, update in the fake → row in PostgreSQL | changes | p50 ms | p99 ms | max ms |");
