@@ -442,7 +442,7 @@ fn peer_backfill(dir: &Path, c: &Cluster, db: &str, fake: &FakeStripe) -> (usize
     )
 }
 
-/// Latencies (ms) of `n` updates, each from the fake's change to the row holding it,
+/// Latencies (ms) of one update per id, each from the fake's change to the row holding it,
 /// with a random pause of up to `spread` before each (so changes fall at every point of
 /// the poll cycle).
 async fn live_latency(
