@@ -502,9 +502,18 @@ fn median(v: &[f64]) -> f64 {
 }
 
 async fn bench(customers: usize, rounds: usize, changes: usize, major: u32) {
-    let bin = std::env::current_exe()
-        .ok()
-        .and_then(|p| Some(p.parent()?.parent()?.join("inlet")))
+    // `INLET_BENCH_BIN` compares another build of inlet (before and after a change).
+    let bin = std::env::var_os("INLET_BENCH_BIN")
+        .map(PathBuf::from)
+        .or_else(|| {
+            Some(
+                std::env::current_exe()
+                    .ok()?
+                    .parent()?
+                    .parent()?
+                    .join("inlet"),
+            )
+        })
         .filter(|p| p.exists())
         .expect("the inlet binary next to examples/ (cargo build --release -p inlet first)");
     let peer_dir = match std::env::var("INLET_BENCH_PEER") {
