@@ -1,0 +1,778 @@
+//! The Stripe benchmark (BENCHMARKS.md, "Stripe: backfill and live latency"): one run, one
+//! PostgreSQL server, one fake Stripe seeded once.
+//!
+//! Each round, on a fresh database: the fake's drain rate (every customer page fetched and
+//! parsed by inlet's Stripe client, nothing written); `inlet run` backfilling the customer
+//! stream; raw `psql \copy` of the same rows into a table of the same definition; and the
+//! peer, `@supabase/stripe-sync-engine`'s `syncBackfill` (bench/peer). Then, on one more
+//! database backfilled with the default settings, the live latency from an update in the fake
+//! to the row visible in PostgreSQL, polling (default interval) and with webhooks (the poll
+//! interval a minute, so only a webhook explains fast landing).
+//!
+//! Usage: `cargo build --release -p inlet && cargo run --release -p inlet --example
+//! stripe_bench -- [CUSTOMERS] [ROUNDS] [CHANGES]` (defaults 100000, 3, 200).
+//! `INLET_BENCH_PG` picks the PostgreSQL major (default 15); `INLET_BENCH_PEER` is where
+//! the peer's npm packages are installed (default `$TMPDIR/inlet-bench-peer`; `off` skips
+//! the peer).
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use inlet_connectors::http::RateLimiter;
+use inlet_connectors::stripe::client::StripeClient;
+use inlet_connectors::stripe::DEFAULT_STRIPE_VERSION;
+use inlet_fakes::stripe::{FakeStripe, Options};
+use inlet_testkit::{Cluster, ClusterSpec, HbaConn, HbaMethod, HbaRule};
+use serde_json::{json, Value};
+
+const ADMIN_PASSWORD: &str = "bench-admin-5521";
+const SCHEMA: &str = "inlet";
+/// `rate_limit` for the backfill rounds: high enough never to be what limits them.
+const BENCH_RATE_LIMIT: f64 = 1000.0;
+
+fn main() {
+    let args: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
+    let customers = args.first().copied().unwrap_or(100_000);
+    let rounds = args.get(1).copied().unwrap_or(3).max(1);
+    let changes = args.get(2).copied().unwrap_or(200);
+    let major: u32 = std::env::var("INLET_BENCH_PG")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(15);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(bench(customers, rounds, changes, major));
+}
+
+/// A tiny deterministic generator for the pauses between live changes.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n.max(1)
+    }
+}
+
+struct Inlet {
+    bin: PathBuf,
+    dir: tempfile::TempDir,
+}
+
+impl Inlet {
+    fn config(&self) -> PathBuf {
+        self.dir.path().join("inlet.toml")
+    }
+
+    fn cmd(&self, args: &[&str], env: &[(&str, &str)]) -> Command {
+        let mut cmd = Command::new(&self.bin);
+        cmd.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.dir.path())
+            .arg("--config")
+            .arg(self.config())
+            .args(args)
+            .stdin(Stdio::null());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd
+    }
+
+    fn ok(&self, args: &[&str], env: &[(&str, &str)]) {
+        let out = self.cmd(args, env).output().expect("run inlet");
+        assert!(
+            out.status.success(),
+            "inlet {args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// A destination on `db` set up by inlet, and a sync of the customer stream into
+    /// `SCHEMA`, with `extra` lines added to its `[syncs.stripe]` table.
+    fn setup(bin: &Path, c: &Cluster, db: &str, fake: &FakeStripe, extra: &str) -> Inlet {
+        let inlet = Inlet {
+            bin: bin.to_path_buf(),
+            dir: tempfile::tempdir().expect("tempdir"),
+        };
+        let port = c.port.to_string();
+        inlet.ok(
+            &[
+                "destination",
+                "add",
+                "dest",
+                "--host",
+                c.host(),
+                "--port",
+                &port,
+                "--dbname",
+                db,
+                "--sslmode",
+                "disable",
+            ],
+            &[],
+        );
+        inlet.ok(
+            &["destination", "setup", "dest", "--auto", "--grant-to", ""],
+            &[("INLET_ADMIN_PASSWORD", ADMIN_PASSWORD)],
+        );
+        let (key, secret) = (fake.api_key(), fake.webhook_secret());
+        inlet.ok(
+            &[
+                "sync",
+                "add",
+                "stripe",
+                "--destination",
+                "dest",
+                "--schema",
+                SCHEMA,
+                "--streams",
+                "customer",
+                "--api-base",
+                &fake.url(),
+            ],
+            &[
+                ("STRIPE_API_KEY", key.as_str()),
+                ("STRIPE_WEBHOOK_SECRET", secret.as_str()),
+            ],
+        );
+        inlet.set(extra);
+        inlet
+    }
+
+    /// Replaces the lines this benchmark added to `[syncs.stripe]` by `extra`.
+    fn set(&self, extra: &str) {
+        let config = std::fs::read_to_string(self.config()).expect("config");
+        let (head, tail) = config
+            .split_once("[syncs.stripe]\n")
+            .expect("[syncs.stripe] in inlet.toml");
+        let tail: String = tail
+            .lines()
+            .filter(|l| !l.starts_with("rate_limit") && !l.starts_with("poll_interval_ms"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        std::fs::write(
+            self.config(),
+            format!("{head}[syncs.stripe]\n{extra}{tail}"),
+        )
+        .expect("write config");
+    }
+
+    fn run(&self, listen: Option<&str>) -> Running {
+        let mut args = vec!["run"];
+        if let Some(l) = listen {
+            args.extend(["--listen", l]);
+        }
+        let log = std::fs::File::create(self.dir.path().join("run.log")).expect("log");
+        Running(
+            self.cmd(&args, &[])
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .expect("inlet run"),
+        )
+    }
+}
+
+struct Running(Child);
+
+/// CPU seconds (user + system) a process has used, from /proc (USER_HZ is 100 on Linux).
+fn cpu_secs(pid: &str) -> f64 {
+    let fields = stat_fields(pid);
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // utime and stime, fields 14 and 15 of stat (index 11 and 12 from field 3).
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// The fields of /proc/PID/stat from the third on (after the command name).
+fn stat_fields(pid: &str) -> Vec<String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    stat.rsplit_once(')')
+        .map_or("", |(_, rest)| rest)
+        .split_whitespace()
+        .map(String::from)
+        .collect()
+}
+
+/// CPU seconds of the whole PostgreSQL server: the postmaster, its live children, and the
+/// children it has reaped (cutime, cstime).
+fn server_cpu_secs(postmaster: &str) -> f64 {
+    let tick = |f: &[String], i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    let own = stat_fields(postmaster);
+    let mut total = tick(&own, 11) + tick(&own, 12) + tick(&own, 13) + tick(&own, 14);
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().to_string();
+        if name.chars().all(|c| c.is_ascii_digit()) {
+            let f = stat_fields(&name);
+            if f.get(1).map(String::as_str) == Some(postmaster) {
+                total += tick(&f, 11) + tick(&f, 12);
+            }
+        }
+    }
+    total / 100.0
+}
+
+impl Running {
+    fn cpu_secs(&self) -> f64 {
+        cpu_secs(&self.0.id().to_string())
+    }
+
+    /// Peak RSS so far, in MB.
+    fn peak_rss_mb(&self) -> f64 {
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", self.0.id())).unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+            .unwrap_or(0.0)
+            / 1024.0
+    }
+
+    /// SIGTERM, then wait for the exit.
+    fn stop(mut self) {
+        let pid = nix::unistd::Pid::from_raw(self.0.id() as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Runs a psql script as the superuser over the socket; returns how long it took.
+fn psql(c: &Cluster, db: &str, script: &str) -> f64 {
+    let file = std::env::temp_dir().join(format!("inlet-stripe-bench-{}.sql", std::process::id()));
+    std::fs::write(&file, script).expect("write script");
+    let started = Instant::now();
+    let out = Command::new("psql")
+        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h"])
+        .arg(c.socket_dir())
+        .args(["-p", &c.port.to_string(), "-U", "postgres", "-d", db, "-f"])
+        .arg(&file)
+        .output()
+        .expect("run psql (Debian's postgresql-client)");
+    let took = started.elapsed().as_secs_f64();
+    assert!(
+        out.status.success(),
+        "psql: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    took
+}
+
+/// The fake's drain rate: every customer page fetched and parsed by inlet's Stripe client;
+/// with `rows`, each object also made into the row inlet writes (nothing is written).
+async fn drain(fake: &FakeStripe, rows: bool) -> (usize, f64) {
+    let limiter = Arc::new(RateLimiter::new(BENCH_RATE_LIMIT, BENCH_RATE_LIMIT as u32));
+    let client = StripeClient::new(
+        &fake.url(),
+        &fake.api_key(),
+        DEFAULT_STRIPE_VERSION,
+        limiter,
+    )
+    .expect("client");
+    let started = Instant::now();
+    let (mut n, mut after): (usize, Option<String>) = (0, None);
+    loop {
+        let mut params = vec![("limit", "100".to_string())];
+        if let Some(a) = &after {
+            params.push(("starting_after", a.clone()));
+        }
+        let page = client
+            .list("/v1/customers", &params)
+            .await
+            .unwrap_or_else(|e| panic!("list customers: {e:?}"));
+        n += page.data.len();
+        if rows {
+            for o in &page.data {
+                std::hint::black_box(inlet_connectors::stripe::row("customer", o));
+            }
+        }
+        after = page
+            .data
+            .last()
+            .and_then(|o| o.get("id"))
+            .and_then(Value::as_str)
+            .map(String::from);
+        if !page.has_more || after.is_none() {
+            break;
+        }
+    }
+    (n, started.elapsed().as_secs_f64())
+}
+
+async fn count(admin: &tokio_postgres::Client, table: &str) -> i64 {
+    admin
+        .query_one(&format!("select count(*) from {table}"), &[])
+        .await
+        .map(|r| r.get(0))
+        .unwrap_or(-1)
+}
+
+/// Waits until inlet says the customer stream is live (its backfill committed).
+async fn wait_live(admin: &tokio_postgres::Client, deadline: Duration) {
+    let until = Instant::now() + deadline;
+    let sql = format!("select state from {SCHEMA}._sync_state where stream = 'customer'");
+    loop {
+        if let Ok(Some(row)) = admin.query_opt(&sql, &[]).await {
+            if row.get::<_, String>(0) == "live" {
+                return;
+            }
+        }
+        assert!(
+            Instant::now() < until,
+            "the customer stream was not live in {deadline:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+struct Backfill {
+    secs: f64,
+    rss_mb: f64,
+    /// CPU seconds of `inlet run`, of this process (the fake, mostly) and of PostgreSQL.
+    inlet_cpu: f64,
+    fake_cpu: f64,
+    pg_cpu: f64,
+}
+
+/// `inlet run` backfilling the customer stream of a fresh database.
+async fn inlet_backfill(inlet: &Inlet, admin: &tokio_postgres::Client, rows: usize) -> Backfill {
+    let backend: i32 = admin
+        .query_one("select pg_backend_pid()", &[])
+        .await
+        .expect("pid")
+        .get(0);
+    let postmaster = stat_fields(&backend.to_string())
+        .get(1)
+        .cloned()
+        .unwrap_or_default();
+    let started = Instant::now();
+    let (own, server) = (cpu_secs("self"), server_cpu_secs(&postmaster));
+    let run = inlet.run(None);
+    wait_live(admin, Duration::from_secs(1800)).await;
+    let took = started.elapsed().as_secs_f64();
+    let (inlet_cpu, fake_cpu) = (run.cpu_secs(), cpu_secs("self") - own);
+    let pg_cpu = server_cpu_secs(&postmaster) - server;
+    let rss = run.peak_rss_mb();
+    run.stop();
+    let have = count(admin, &format!("{SCHEMA}.customer")).await;
+    assert_eq!(have, rows as i64, "inlet's customer rows");
+    Backfill {
+        secs: took,
+        rss_mb: rss,
+        inlet_cpu,
+        fake_cpu,
+        pg_cpu,
+    }
+}
+
+/// The peer's packages, installed once into `dir` (outside the repository).
+fn peer_setup(dir: &Path) {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bench/peer");
+    std::fs::create_dir_all(dir).expect("peer dir");
+    for f in ["package.json", "package-lock.json", "backfill.mjs"] {
+        std::fs::copy(src.join(f), dir.join(f)).expect("copy bench/peer");
+    }
+    if !dir
+        .join("node_modules/@supabase/stripe-sync-engine")
+        .exists()
+    {
+        let out = Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(dir)
+            .output()
+            .expect("npm");
+        assert!(
+            out.status.success(),
+            "npm ci: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+/// The peer's backfill of customers into schema `stripe` of `db`: seconds, as it times
+/// `syncBackfill` itself (its migrations run before, untimed).
+fn peer_backfill(dir: &Path, c: &Cluster, db: &str, fake: &FakeStripe) -> (usize, f64) {
+    let url = format!(
+        "postgres://postgres:{ADMIN_PASSWORD}@{}:{}/{db}",
+        c.host(),
+        c.port
+    );
+    let out = Command::new("node")
+        .arg("backfill.mjs")
+        .current_dir(dir)
+        .env("DATABASE_URL", url)
+        .env("STRIPE_API_BASE", fake.url())
+        .env("STRIPE_API_KEY", fake.api_key())
+        .output()
+        .expect("node");
+    assert!(
+        out.status.success(),
+        "peer: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = String::from_utf8_lossy(&out.stdout);
+    let v: Value = serde_json::from_str(line.lines().last().unwrap_or_default())
+        .unwrap_or_else(|_| panic!("peer output: {line}"));
+    (
+        v["synced"].as_u64().unwrap_or(0) as usize,
+        v["seconds"].as_f64().unwrap_or(f64::NAN),
+    )
+}
+
+/// Latencies (ms) of one update per id, each from the fake's change to the row holding it,
+/// with a random pause of up to `spread` before each (so changes fall at every point of
+/// the poll cycle).
+async fn live_latency(
+    fake: &FakeStripe,
+    admin: &tokio_postgres::Client,
+    ids: &[String],
+    label: &str,
+    spread: Duration,
+    rng: &mut Rng,
+) -> Vec<f64> {
+    let sql = format!("select name from {SCHEMA}.customer where id = $1");
+    let check = admin.prepare(&sql).await.expect("prepare");
+    let mut out = Vec::new();
+    for (k, id) in ids.iter().enumerate() {
+        let pause = rng.below(spread.as_millis() as u64 + 1);
+        tokio::time::sleep(Duration::from_millis(pause)).await;
+        let name = format!("{label} change {k}");
+        let started = Instant::now();
+        fake.update("customer", id, json!({ "name": name }))
+            .expect("update");
+        loop {
+            let have: Option<String> = admin
+                .query_opt(&check, &[id])
+                .await
+                .expect("query")
+                .and_then(|r| r.get(0));
+            if have.as_deref() == Some(name.as_str()) {
+                break;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(120),
+                "{label}: change {k} never landed"
+            );
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        out.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    out
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+fn median(v: &[f64]) -> f64 {
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    if s.is_empty() {
+        f64::NAN
+    } else {
+        s[s.len() / 2]
+    }
+}
+
+async fn bench(customers: usize, rounds: usize, changes: usize, major: u32) {
+    // `INLET_BENCH_BIN` compares another build of inlet (before and after a change).
+    let bin = std::env::var_os("INLET_BENCH_BIN")
+        .map(PathBuf::from)
+        .or_else(|| {
+            Some(
+                std::env::current_exe()
+                    .ok()?
+                    .parent()?
+                    .parent()?
+                    .join("inlet"),
+            )
+        })
+        .filter(|p| p.exists())
+        .expect("the inlet binary next to examples/ (cargo build --release -p inlet first)");
+    let peer_dir = match std::env::var("INLET_BENCH_PEER") {
+        Ok(v) if v == "off" => None,
+        Ok(v) => Some(PathBuf::from(v)),
+        Err(_) => Some(std::env::temp_dir().join("inlet-bench-peer")),
+    };
+    if let Some(dir) = &peer_dir {
+        peer_setup(dir);
+    }
+    let cluster = ClusterSpec::new(major)
+        .hba(HbaRule::new(
+            HbaConn::Host,
+            "all",
+            "all",
+            HbaMethod::ScramSha256,
+        ))
+        .setting("shared_buffers", "256MB")
+        .start();
+    cluster.create_user("postgres", ADMIN_PASSWORD).await;
+
+    let fake = FakeStripe::start(Options {
+        seed: 6,
+        history_end: Some(1_780_000_000),
+        ..Options::default()
+    })
+    .await
+    .expect("fake");
+    let seeding = Instant::now();
+    fake.seed(customers);
+    let seeded = fake.objects("customer").expect("customers");
+    assert_eq!(seeded.len(), customers);
+    eprintln!(
+        "seeded {customers} customers in {:.1}s; PostgreSQL {major}",
+        seeding.elapsed().as_secs_f64()
+    );
+
+    let csv = std::env::temp_dir().join(format!("inlet-stripe-bench-{}.csv", std::process::id()));
+    let (mut drains, mut builds, mut inlets, mut copies, mut peers) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut rss, mut cpu) = (0.0f64, Vec::new());
+    for round in 1..=rounds {
+        let (n, secs) = drain(&fake, false).await;
+        assert_eq!(n, customers, "drained customers");
+        drains.push(secs);
+        let (n, secs) = drain(&fake, true).await;
+        assert_eq!(n, customers, "drained customers");
+        builds.push(secs);
+
+        let db = cluster.create_database().await;
+        let admin = cluster.admin_db(&db).await;
+        let inlet = Inlet::setup(
+            &bin,
+            &cluster,
+            &db,
+            &fake,
+            &format!("rate_limit = {BENCH_RATE_LIMIT}\n"),
+        );
+        let b = inlet_backfill(&inlet, &admin, customers).await;
+        inlets.push(b.secs);
+        rss = rss.max(b.rss_mb);
+        cpu.push((b.secs, b.inlet_cpu, b.fake_cpu, b.pg_cpu));
+
+        // The rows inlet wrote, exported untimed, loaded raw into a table like inlet's.
+        psql(
+            &cluster,
+            &db,
+            &format!(
+                "\\copy (select * from {SCHEMA}.customer) to '{}' csv\n\
+                 create schema raw;\ncreate table raw.customer (like {SCHEMA}.customer including all);\n",
+                csv.display()
+            ),
+        );
+        copies.push(psql(
+            &cluster,
+            &db,
+            &format!("\\copy raw.customer from '{}' csv\n", csv.display()),
+        ));
+        assert_eq!(count(&admin, "raw.customer").await, customers as i64);
+
+        if let Some(dir) = &peer_dir {
+            let (synced, secs) = peer_backfill(dir, &cluster, &db, &fake);
+            assert_eq!(synced, customers, "the peer's synced count");
+            assert_eq!(
+                count(&admin, "stripe.customers").await,
+                customers as i64,
+                "the peer's rows"
+            );
+            peers.push(secs);
+        }
+        let rate = |s: &[f64]| s.last().map_or(f64::NAN, |s| customers as f64 / s);
+        eprintln!(
+            "round {round}: drain {:.0}/s (with rows {:.0}/s), inlet {:.0}/s, psql \\copy {:.0}/s, peer {:.0}/s",
+            rate(&drains),
+            rate(&builds),
+            rate(&inlets),
+            rate(&copies),
+            rate(&peers)
+        );
+    }
+    let _ = std::fs::remove_file(&csv);
+
+    // Live: a fresh database, backfilled with the defaults (rate limit, poll interval).
+    let db = cluster.create_database().await;
+    let admin = cluster.admin_db(&db).await;
+    let inlet = Inlet::setup(&bin, &cluster, &db, &fake, "");
+    let started = Instant::now();
+    let run = inlet.run(None);
+    wait_live(&admin, Duration::from_secs(1800)).await;
+    let default_backfill = started.elapsed().as_secs_f64();
+    assert_eq!(
+        count(&admin, &format!("{SCHEMA}.customer")).await,
+        customers as i64
+    );
+    let ids: Vec<String> = seeded
+        .iter()
+        .filter_map(|o| o["id"].as_str().map(String::from))
+        .take(changes * 2 + 1)
+        .collect();
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut polling = live_latency(
+        &fake,
+        &admin,
+        &ids[..changes.min(ids.len())],
+        "poll",
+        Duration::from_millis(1000),
+        &mut rng,
+    )
+    .await;
+    run.stop();
+
+    // Webhooks: the poll a minute away, the fake posting every event to `inlet run`.
+    let listen = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("port")
+        .local_addr()
+        .expect("addr")
+        .to_string();
+    fake.add_webhook_endpoint(&format!("http://{listen}/webhooks/stripe/stripe"));
+    inlet.set("poll_interval_ms = 60000\n");
+    let run = inlet.run(Some(&listen));
+    let up = Instant::now();
+    while std::net::TcpStream::connect(&listen).is_err() {
+        assert!(
+            up.elapsed() < Duration::from_secs(30),
+            "inlet run never listened"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // Up when the first change lands: it is measured like the others but not counted.
+    let warm = live_latency(
+        &fake,
+        &admin,
+        &ids[changes.min(ids.len())..][..1],
+        "warm-up",
+        Duration::ZERO,
+        &mut rng,
+    )
+    .await;
+    let mut webhook = live_latency(
+        &fake,
+        &admin,
+        &ids[changes.min(ids.len()) + 1..],
+        "webhook",
+        Duration::from_millis(100),
+        &mut rng,
+    )
+    .await;
+    webhook.truncate(changes);
+    run.stop();
+
+    let rate = |secs: &[f64]| customers as f64 / median(secs);
+    let best = |secs: &[f64]| customers as f64 / secs.iter().copied().fold(f64::MAX, f64::min);
+    println!(
+        "\nPostgreSQL {major}, {customers} customers, {rounds} rounds (median and best rows/s)\n"
+    );
+    println!("| what | median rows/s | best rows/s | vs inlet (median) |");
+    println!("|---|---:|---:|---:|");
+    let inlet_rate = rate(&inlets);
+    let mut lines = vec![
+        (
+            "fake drain: all pages fetched and parsed, nothing written",
+            &drains,
+        ),
+        (
+            "fake drain, each object also made into inlet's row",
+            &builds,
+        ),
+        (
+            "inlet run: backfill of the customer stream (rate_limit 1000)",
+            &inlets,
+        ),
+        ("psql \\copy of the same rows (raw)", &copies),
+    ];
+    if !peers.is_empty() {
+        lines.push(("@supabase/stripe-sync-engine 0.48.5 syncBackfill", &peers));
+    }
+    for (what, secs) in lines {
+        println!(
+            "| {what} | {:.0} | {:.0} | {:.2}x |",
+            rate(secs),
+            best(secs),
+            rate(secs) / inlet_rate
+        );
+    }
+    println!(
+        "| inlet run with the default rate_limit (20 req/s), one run | {:.0} | | {:.2}x |",
+        customers as f64 / default_backfill,
+        customers as f64 / default_backfill / inlet_rate
+    );
+    if !peers.is_empty() {
+        let per_round: Vec<f64> = inlets
+            .iter()
+            .zip(&peers)
+            .map(|(i, p)| (p / i * 10.0).round() / 10.0)
+            .collect();
+        println!(
+            "\ninlet / peer per round (same round, side by side): {per_round:?}, median {:.1}x",
+            median(&per_round)
+        );
+        println!(
+            "inlet / peer: {:.1}x (median rates), rounds: inlet {:?} s, peer {:?} s",
+            inlet_rate / rate(&peers),
+            inlets
+                .iter()
+                .map(|s| (s * 100.0).round() / 100.0)
+                .collect::<Vec<_>>(),
+            peers
+                .iter()
+                .map(|s| (s * 100.0).round() / 100.0)
+                .collect::<Vec<_>>()
+        );
+    }
+    println!("inlet run peak RSS during backfill: {rss:.0} MB");
+    for (secs, inlet_cpu, fake_cpu, pg_cpu) in &cpu {
+        println!(
+            "backfill {secs:.2} s wall: CPU inlet run {inlet_cpu:.2} s ({:.0}%), fake {fake_cpu:.2} s ({:.0}%), PostgreSQL {pg_cpu:.2} s ({:.0}%)",
+            100.0 * inlet_cpu / secs,
+            100.0 * fake_cpu / secs,
+            100.0 * pg_cpu / secs
+        );
+    }
+    polling.sort_by(f64::total_cmp);
+    webhook.sort_by(f64::total_cmp);
+    println!("\n| live latency, update in the fake → row in PostgreSQL | changes | p50 ms | p99 ms | max ms |");
+    println!("|---|---:|---:|---:|---:|");
+    for (what, v) in [
+        ("polling, poll_interval_ms 1000 (default)", &polling),
+        ("webhooks, poll_interval_ms 60000", &webhook),
+    ] {
+        println!(
+            "| {what} | {} | {:.0} | {:.0} | {:.0} |",
+            v.len(),
+            percentile(v, 50.0),
+            percentile(v, 99.0),
+            v.last().copied().unwrap_or(f64::NAN)
+        );
+    }
+    println!(
+        "(the first webhook change after the restart, not counted: {:.0} ms)",
+        warm.first().copied().unwrap_or(f64::NAN)
+    );
+}
