@@ -379,9 +379,8 @@ async fn carry_state(
 /// The change log stays the live schema's (its ids, which consumers track, go on). While
 /// the copy followed changes, some reached it and not the live tables (the copy ran ahead at
 /// the end), so they are appended here, in the copy's order; those the live log already
-/// has (the same change to the same record, since the request) are not. A change in the
-/// last seconds may still be logged twice (the copy was behind, and replays it after the
-/// swap): around a rebuild the change log is at-least-once, never missing a change.
+/// has (the same change to the same record, since the request) are not. The copy is never
+/// behind the live schema here (the driver waits for that), so nothing is replayed after.
 async fn carry_events(
     tx: &Transaction<'_>,
     live: &str,

@@ -287,15 +287,74 @@ async fn one_version(v: u32) {
             seen
         })
     };
+    // Customers keep changing all through the rebuild, up to the swap and past it.
+    let ids: Vec<String> = fake
+        .objects("customer")
+        .expect("customers")
+        .iter()
+        .filter_map(|c| c["id"].as_str().map(String::from))
+        .collect();
     let rebuild = inlet.cmd(&["sync", "rebuild", "b", "--json"]);
-    let out = tokio::task::spawn_blocking(move || {
-        let mut rebuild = rebuild;
-        rebuild.output().expect("rebuild")
-    })
-    .await
-    .expect("join");
-    stop.store(true, Ordering::Relaxed);
+    let rebuilding = async {
+        let out = tokio::task::spawn_blocking(move || {
+            let mut rebuild = rebuild;
+            rebuild.output().expect("rebuild")
+        })
+        .await
+        .expect("join");
+        stop.store(true, Ordering::Relaxed);
+        out
+    };
+    let updating = async {
+        let mut pace = tokio::time::interval(Duration::from_millis(100));
+        let mut n = 0;
+        while !stop.load(Ordering::Relaxed) {
+            pace.tick().await;
+            let email = format!("rebuild-{n}@example.com");
+            fake.update("customer", &ids[n % ids.len()], json!({ "email": email }))
+                .expect("update");
+            n += 1;
+        }
+        n
+    };
+    let (out, updates) = tokio::join!(rebuilding, updating);
     let seen = reading.await.expect("reader");
+    let last = format!("rebuild-{}@example.com", updates - 1);
+    wait_until_async(
+        "the last change made during the rebuild",
+        Duration::from_secs(60),
+        || {
+            let (admin, sql, last) = (
+                &admin,
+                format!("select count(*) from {b}.customer where email = $1"),
+                &last,
+            );
+            async move {
+                admin
+                    .query_one(&sql, &[last])
+                    .await
+                    .map(|r| r.get::<_, i64>(0) == 1)
+                    .unwrap_or(false)
+            }
+        },
+    )
+    .await;
+    let doubled: i64 = admin
+        .query_one(
+            &format!(
+                "select count(*) from (select record_id, payload->'record'->>'email' \
+                   from {b}._sync_event where event_type = 'update' \
+                  group by 1, 2 having count(*) > 1) d"
+            ),
+            &[],
+        )
+        .await
+        .expect("change log")
+        .get(0);
+    assert_eq!(
+        doubled, 0,
+        "PG {v}: no change logged twice around the rebuild ({updates} updates)"
+    );
     assert_eq!(out.status.code(), Some(0), "PG {v}: {}", text(&out));
     assert!(!seen.is_empty());
     assert!(

@@ -33,6 +33,7 @@ use streams::{Following, StreamDef};
 
 pub use client::DEFAULT_STRIPE_VERSION;
 pub use events::RETENTION_SECS;
+pub use position::complete_until;
 
 /// Every stream's name, in order.
 pub fn stream_names() -> Vec<&'static str> {

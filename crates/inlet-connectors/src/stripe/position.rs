@@ -49,6 +49,17 @@ pub enum Position {
     },
 }
 
+/// Stripe's second up to which a stream stored at `checkpoint` is known complete: every
+/// change made before it is applied. `None` while backfilling (or for older checkpoints).
+pub fn complete_until(checkpoint: &Checkpoint) -> Option<i64> {
+    match Position::from_checkpoint(checkpoint).ok()? {
+        Position::Live { checked, .. } | Position::LiveList { checked, .. } if checked > 0 => {
+            Some(checked)
+        }
+        _ => None,
+    }
+}
+
 impl Position {
     pub fn checkpoint(&self) -> Checkpoint {
         Checkpoint(serde_json::to_value(self).unwrap_or(Value::Null))

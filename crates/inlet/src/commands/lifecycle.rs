@@ -4,8 +4,9 @@
 //!
 //! A copy is a second engine writing into the target schema (the swap schema, or the new
 //! name) from a full backfill, while the first keeps the live schema current. When every
-//! stream of the copy has reached the present, both engines stop after their committed
-//! batch, and, on the session holding the live schema's lock, the copy is swapped in
+//! stream of the copy has reached the present, the live engine stops after its committed
+//! batch, the copy's once it has every change the live schema has, and, on the session
+//! holding the live schema's lock, the copy is swapped in
 //! (rebuild) or the sync moves to the new schema (rename). The request, its progress and
 //! its end are recorded in `_sync_lifecycle`, so SIGKILL at any point resumes: the copy
 //! from its own checkpoints, and the switch is one transaction that has happened or not.
@@ -196,16 +197,25 @@ async fn copy_and_switch(
     // Its own source: its own events cursor and rate limit.
     let copy_source = sync::source(paths, name, sync)?;
     let (_, watch_session) = connect_as_sync_user(paths, &sync.destination).await?;
+    // `ready`: every stream of the copy is live, so the live engine stops at its next
+    // committed batch. `aligned`: the copy has then read every change the live schema has,
+    // so it stops too. Switching to a copy that is behind would replay the changes in
+    // between, and log them a second time.
     let (ready_tx, ready) = watch::channel(false);
+    let (aligned_tx, aligned) = watch::channel(false);
+    let (copy_stop_tx, copy_stop) = watch::channel(false);
+    let (live_done_tx, live_done) = watch::channel(false);
+    let (copy_done_tx, copy_done) = watch::channel(false);
     let watcher = {
         let mut stop = stop.clone();
         let target = req.target.clone();
+        let live_schema = schema.clone();
         async move {
             loop {
                 match lifecycle::caught_up(&watch_session.client, &target, &names).await {
                     Ok(true) => {
                         let _ = ready_tx.send(true);
-                        return;
+                        break;
                     }
                     Ok(false) => {}
                     Err(p) => tracing::debug!("progress not readable yet: {}", p.message),
@@ -214,25 +224,61 @@ async fn copy_and_switch(
                     return;
                 }
             }
+            if !live_stopped(&stop, &live_done, &copy_done).await {
+                return; // stopped, or the copy ended on its own
+            }
+            // Normally a few seconds (a live stream records its progress every 5 s). Should
+            // it not happen (a copy stream stopped for a person meanwhile), the live schema
+            // must not stay stopped: give up, and both engines go on as before.
+            let deadline = std::time::Instant::now() + Duration::from_secs(60);
+            loop {
+                let session = &watch_session.client;
+                match aligned_with(session, &live_schema, &target, &names).await {
+                    Ok(true) => {
+                        let _ = aligned_tx.send(true);
+                        break;
+                    }
+                    Ok(false) => {}
+                    Err(p) => tracing::debug!("progress not readable: {}", p.message),
+                }
+                if std::time::Instant::now() > deadline {
+                    tracing::warn!(target = %target, "the copy did not catch up with the live schema in 60 s; copying on");
+                    break;
+                }
+                if *copy_done.borrow()
+                    || super::run::wait(&mut stop, Duration::from_millis(200)).await
+                {
+                    return;
+                }
+            }
+            let _ = copy_stop_tx.send(true);
         }
     };
-    let (live, copied, ()) = tokio::join!(
-        run_sync(
+    let live_run = async {
+        let outcome = run_sync(
             source,
             &specs,
             &mut sink,
             tokio::time::sleep,
-            until(stop.clone(), ready.clone())
-        ),
-        run_sync(
+            until(stop.clone(), ready.clone()),
+        )
+        .await;
+        let _ = live_done_tx.send(true);
+        outcome
+    };
+    let copy_run = async {
+        let outcome = run_sync(
             &copy_source,
             &specs,
             &mut copy,
             tokio::time::sleep,
-            until(stop.clone(), ready.clone())
-        ),
-        watcher,
-    );
+            until(stop.clone(), copy_stop.clone()),
+        )
+        .await;
+        let _ = copy_done_tx.send(true);
+        outcome
+    };
+    let (live, copied, ()) = tokio::join!(live_run, copy_run, watcher);
     for outcome in [live, copied] {
         if let Err(e) = outcome {
             return Err(Problem::new(ProblemKind::ServerError, e.to_string(), ""));
@@ -243,6 +289,10 @@ async fn copy_and_switch(
     }
     if !*ready.borrow() {
         return Ok(Step::NeedsPerson);
+    }
+    if !*aligned.borrow() {
+        // The copy ended before it had every change of the live schema: go on copying.
+        return Ok(Step::Reopen);
     }
     drop(copy);
     match req.kind {
@@ -279,6 +329,65 @@ fn follow(paths: &Paths, name: &str, sync: &mut SyncConfig, schema: &str) -> Res
         }
     }
     Ok(())
+}
+
+/// Waits for the live engine to stop after `ready`: true once it has, false when the run
+/// is stopped or the copy's engine ended first.
+async fn live_stopped(
+    stop: &watch::Receiver<bool>,
+    live_done: &watch::Receiver<bool>,
+    copy_done: &watch::Receiver<bool>,
+) -> bool {
+    let (mut stop, mut live, mut copy) = (stop.clone(), live_done.clone(), copy_done.clone());
+    tokio::select! {
+        _ = live.wait_for(|d| *d) => true,
+        _ = stop.wait_for(|s| *s) => false,
+        _ = copy.wait_for(|d| *d) => false,
+    }
+}
+
+/// Whether every stream of the copy in `target` is known complete to a later second than
+/// the same stream in the live schema (which has stopped): the copy then holds every change
+/// the live schema has. A stream the live schema never had complete does not hold it up.
+async fn aligned_with(
+    c: &tokio_postgres::Client,
+    live: &str,
+    target: &str,
+    streams: &[String],
+) -> Result<bool, Problem> {
+    let live = complete_until(c, live, streams).await?;
+    let copy = complete_until(c, target, streams).await?;
+    Ok(streams
+        .iter()
+        .all(|s| match live.get(s).copied().flatten() {
+            None => true,
+            Some(l) => copy.get(s).copied().flatten().is_some_and(|c| c > l),
+        }))
+}
+
+/// Each stream's [`inlet_connectors::stripe::complete_until`], read from `schema`.
+async fn complete_until(
+    c: &tokio_postgres::Client,
+    schema: &str,
+    streams: &[String],
+) -> Result<std::collections::HashMap<String, Option<i64>>, Problem> {
+    let sql = format!(
+        "select stream, checkpoint from {}._sync_state where stream = any($1)",
+        inlet_postgres::sql::ident(schema)
+    );
+    let rows = c
+        .query(&sql, &[&streams])
+        .await
+        .map_err(|e| inlet_postgres::sql_problem(&e, "could not read the checkpoints", &sql))?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let checkpoint: Option<Value> = r.get(1);
+            let until = checkpoint
+                .and_then(|c| inlet_connectors::stripe::complete_until(&inlet_core::Checkpoint(c)));
+            (r.get(0), until)
+        })
+        .collect())
 }
 
 /// Resolves when `stop` or `other` turns true.
