@@ -202,10 +202,7 @@ impl Sink for PgSink {
         self.seqs.insert(stream.to_string(), seq);
         if let Ok(mut totals) = self.stats.lock() {
             let progress = totals.entry(stream.to_string()).or_default();
-            progress.state = match batch.phase {
-                inlet_core::Phase::Backfill => "backfilling",
-                inlet_core::Phase::Live => "live",
-            };
+            progress.state = crate::writer::state_after(batch.phase);
             if batch.progress.is_some() {
                 progress.backfill_done = batch.progress;
             }

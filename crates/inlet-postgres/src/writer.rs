@@ -187,10 +187,7 @@ pub async fn write_batch(
 
     let s = ident(&table.schema);
     let written = stats.inserted + stats.updated + stats.deleted;
-    let state = match batch.phase {
-        Phase::Backfill => "backfilling",
-        Phase::Live => "live",
-    };
+    let state = state_after(batch.phase);
     let checkpoint = format!(
         "insert into {s}._sync_state as st (stream, state, checkpoint, batch_seq, rows_written) \
          values ($1, $2, $3::text::jsonb, $4, $5) \
@@ -275,6 +272,14 @@ async fn direct_copy(
             Ok(None)
         }
         Err(e) => Err(db(&e, "COPY into the table failed", &copy)),
+    }
+}
+
+/// The stream's state once a batch of `phase` is written.
+pub(crate) fn state_after(phase: Phase) -> &'static str {
+    match phase {
+        Phase::Backfill => "backfilling",
+        Phase::Live => "live",
     }
 }
 

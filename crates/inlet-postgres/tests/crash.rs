@@ -21,7 +21,7 @@ use inlet_core::{
 use inlet_postgres::sink::PgSink;
 use inlet_postgres::writer::WriteOptions;
 use inlet_postgres::{connect, ConnectOptions, ProblemKind, Secret, SslMode};
-use inlet_testkit::{versions, ClusterSpec, HbaConn, HbaMethod, HbaRule};
+use inlet_testkit::{versions, wait_for, ClusterSpec, HbaConn, HbaMethod, HbaRule};
 use serde_json::json;
 
 const OBJECTS: usize = 600;
@@ -150,28 +150,24 @@ fn child(target: &str) {
     };
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     runtime.block_on(async {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-        let mut sink = loop {
+        // The predecessor's session is closing: its lock goes with it.
+        let mut sink = wait_for("the sync's lock", Duration::from_secs(60), || async {
             let client = connect(&opts).await.expect("connect").client;
-            match PgSink::open(
+            let opened = PgSink::open(
                 client,
                 "crash",
                 "crash_read",
                 &[spec()],
                 WriteOptions::default(),
             )
-            .await
-            {
-                Ok(sink) => break sink,
-                Err(p)
-                    if p.kind == ProblemKind::AlreadyRunning
-                        && tokio::time::Instant::now() < deadline =>
-                {
-                    tokio::time::sleep(Duration::from_millis(50)).await; // the predecessor's session is closing
-                }
+            .await;
+            match opened {
+                Ok(sink) => Ok(sink),
+                Err(p) if p.kind == ProblemKind::AlreadyRunning => Err(p.message),
                 Err(p) => panic!("cannot open the sink: {p:?}"),
             }
-        };
+        })
+        .await;
         let source = Synthetic(history());
         let outcome = run_stream(
             &source,

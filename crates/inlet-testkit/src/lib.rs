@@ -37,4 +37,4 @@ pub use shared::shared;
 pub use sshd::{Sshd, SshdSpec};
 pub use terminal::Terminal;
 pub use tls::TlsMaterial;
-pub use wait::{wait_until, wait_until_async};
+pub use wait::{wait_for, wait_until, wait_until_async};

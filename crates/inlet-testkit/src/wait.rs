@@ -34,14 +34,32 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = bool>,
 {
+    wait_for(what, deadline, || {
+        let met = condition();
+        async move {
+            met.await
+                .then_some(())
+                .ok_or_else(|| "still false".to_string())
+        }
+    })
+    .await
+}
+
+/// Awaits `attempt()` every 20 ms until it returns `Ok`, and gives its value; panics
+/// naming `what` and the last `Err` (why it was not there yet) when `deadline` passes.
+pub async fn wait_for<T, F, Fut>(what: &str, deadline: Duration, mut attempt: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, String>>,
+{
     let end = Instant::now() + deadline;
     loop {
-        if condition().await {
-            return;
+        match attempt().await {
+            Ok(value) => return value,
+            Err(last) if Instant::now() >= end => {
+                panic!("timed out after {deadline:?} waiting for {what}: {last}")
+            }
+            Err(_) => tokio::time::sleep(POLL).await,
         }
-        if Instant::now() >= end {
-            panic!("timed out after {deadline:?} waiting for {what}");
-        }
-        tokio::time::sleep(POLL).await;
     }
 }

@@ -6,102 +6,20 @@
 //! keep working (the view shows data that arrives after the swap); a column type change or
 //! a new `Stripe-Version` makes `inlet run` rebuild by itself, once.
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use inlet_fakes::stripe::{FakeStripe, Options};
-use inlet_testkit::{
-    shared, versions, wait_until, wait_until_async, Cluster, ClusterSpec, HbaConn, HbaMethod,
-    HbaRule,
-};
+use inlet_testkit::{versions, wait_until, wait_until_async};
 use serde_json::{json, Value};
 
-const ADMIN_PASSWORD: &str = "Admin-only-in-memory-7731";
+mod common;
+use common::{text, Inlet, Running};
+
 /// A name with a quote, a space and capitals: quoted everywhere, or this test fails.
 const B_SCHEMA: &str = "Billing \"B\"";
-
-async fn cluster(major: u32) -> &'static Cluster {
-    let c = shared(&format!("life-{major}"), || {
-        ClusterSpec::new(major).hba(HbaRule::new(
-            HbaConn::Host,
-            "all",
-            "all",
-            HbaMethod::ScramSha256,
-        ))
-    });
-    c.create_user("postgres", ADMIN_PASSWORD).await;
-    c
-}
-
-struct Inlet {
-    dir: tempfile::TempDir,
-    env: Vec<(String, String)>,
-}
-
-impl Inlet {
-    fn config(&self) -> PathBuf {
-        self.dir.path().join("inlet.toml")
-    }
-
-    fn cmd(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_inlet"));
-        cmd.env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", self.dir.path())
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .arg("--config")
-            .arg(self.config())
-            .args(args)
-            .stdin(Stdio::null());
-        cmd
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.cmd(args).output().expect("run inlet")
-    }
-
-    fn streams(&self, sync: &str) -> Vec<Value> {
-        let out = self.run(&["sync", "status", sync, "--json"]);
-        let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
-        v["syncs"][0]["streams"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
-    }
-
-    fn live(&self, sync: &str) -> bool {
-        let s = self.streams(sync);
-        !s.is_empty() && s.iter().all(|s| s["state"] == "live")
-    }
-
-    fn rows(&self, sync: &str) -> i64 {
-        self.streams(sync)
-            .iter()
-            .find(|s| s["stream"] == "customer")
-            .and_then(|s| s["rows"].as_i64())
-            .unwrap_or(-1)
-    }
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_syncs_rename_while_changing_and_rebuild_under_a_reader() {
@@ -111,35 +29,12 @@ async fn two_syncs_rename_while_changing_and_rebuild_under_a_reader() {
 }
 
 async fn one_version(v: u32) {
-    let c = cluster(v).await;
+    let c = common::cluster("life", v).await;
     let db = c.create_database().await;
     let fake = FakeStripe::start(Options::default()).await.expect("fake");
     fake.seed(30);
-    let inlet = Inlet {
-        dir: tempfile::tempdir().expect("tempdir"),
-        env: vec![("STRIPE_API_KEY".into(), fake.api_key())],
-    };
-    let port = c.port.to_string();
-    let out = inlet.run(&[
-        "destination",
-        "add",
-        "dest",
-        "--host",
-        c.host(),
-        "--port",
-        &port,
-        "--dbname",
-        &db,
-        "--sslmode",
-        "disable",
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let out = inlet
-        .cmd(&["destination", "setup", "dest", "--auto", "--grant-to", ""])
-        .env("INLET_ADMIN_PASSWORD", ADMIN_PASSWORD)
-        .output()
-        .expect("setup");
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let inlet = Inlet::new(&[("STRIPE_API_KEY", &fake.api_key())]);
+    inlet.add_destination(c, &db);
     let admin = c.admin_db(&db).await;
     admin
         .batch_execute("create schema theirs; create table theirs.t (x int)")
@@ -221,16 +116,17 @@ async fn one_version(v: u32) {
         let mut rename = rename;
         rename.output().expect("rename")
     });
+    // Pacing the changes (not waiting for anything): a steady trickle during the copy.
+    let mut pace = tokio::time::interval(Duration::from_millis(50));
     let mut made = 0;
     while !renaming.is_finished() {
+        pace.tick().await;
         fake.create(
             "customer",
             json!({ "email": format!("during{made}@example.com") }),
         )
         .expect("create");
         made += 1;
-        // Pacing the changes (not waiting for anything): a steady trickle during the copy.
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let out = renaming.await.expect("join");
     assert_eq!(out.status.code(), Some(0), "PG {v}: {}", text(&out));
@@ -437,35 +333,12 @@ async fn a_killed_rename_or_rebuild_resumes_when_run_again() {
 }
 
 async fn killed_and_resumed(v: u32) {
-    let c = cluster(v).await;
+    let c = common::cluster("life", v).await;
     let db = c.create_database().await;
     let fake = FakeStripe::start(Options::default()).await.expect("fake");
     fake.seed(250);
-    let inlet = Inlet {
-        dir: tempfile::tempdir().expect("tempdir"),
-        env: vec![("STRIPE_API_KEY".into(), fake.api_key())],
-    };
-    let port = c.port.to_string();
-    let out = inlet.run(&[
-        "destination",
-        "add",
-        "dest",
-        "--host",
-        c.host(),
-        "--port",
-        &port,
-        "--dbname",
-        &db,
-        "--sslmode",
-        "disable",
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let out = inlet
-        .cmd(&["destination", "setup", "dest", "--auto", "--grant-to", ""])
-        .env("INLET_ADMIN_PASSWORD", ADMIN_PASSWORD)
-        .output()
-        .expect("setup");
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let inlet = Inlet::new(&[("STRIPE_API_KEY", &fake.api_key())]);
+    inlet.add_destination(c, &db);
     let base = fake.url();
     let out = inlet.run(&[
         "sync",
@@ -690,35 +563,12 @@ async fn a_new_stripe_version_makes_inlet_run_rebuild_by_itself_once() {
 async fn new_stripe_version(v: u32) {
     const FIRST: &str = "2025-03-31.basil";
     const SECOND: &str = "2026-01-28.clover";
-    let c = cluster(v).await;
+    let c = common::cluster("life", v).await;
     let db = c.create_database().await;
     let fake = FakeStripe::start(Options::default()).await.expect("fake");
     fake.seed(30);
-    let inlet = Inlet {
-        dir: tempfile::tempdir().expect("tempdir"),
-        env: vec![("STRIPE_API_KEY".into(), fake.api_key())],
-    };
-    let port = c.port.to_string();
-    let out = inlet.run(&[
-        "destination",
-        "add",
-        "dest",
-        "--host",
-        c.host(),
-        "--port",
-        &port,
-        "--dbname",
-        &db,
-        "--sslmode",
-        "disable",
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let out = inlet
-        .cmd(&["destination", "setup", "dest", "--auto", "--grant-to", ""])
-        .env("INLET_ADMIN_PASSWORD", ADMIN_PASSWORD)
-        .output()
-        .expect("setup");
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let inlet = Inlet::new(&[("STRIPE_API_KEY", &fake.api_key())]);
+    inlet.add_destination(c, &db);
     let base = fake.url();
     let out = inlet.run(&[
         "sync",

@@ -6,75 +6,15 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Stdio;
+use std::time::Duration;
 
 use inlet_fakes::stripe::{FakeStripe, Options};
-use inlet_testkit::{
-    shared, versions, wait_until, wait_until_async, Cluster, ClusterSpec, HbaConn, HbaMethod,
-    HbaRule,
-};
-use serde_json::{json, Value};
+use inlet_testkit::{versions, wait_for, wait_until, wait_until_async};
+use serde_json::json;
 
-const ADMIN_PASSWORD: &str = "Admin-only-in-memory-5521";
-
-async fn cluster(major: u32) -> &'static Cluster {
-    let c = shared(&format!("run-{major}"), || {
-        ClusterSpec::new(major).hba(HbaRule::new(
-            HbaConn::Host,
-            "all",
-            "all",
-            HbaMethod::ScramSha256,
-        ))
-    });
-    c.create_user("postgres", ADMIN_PASSWORD).await;
-    c
-}
-
-struct Inlet {
-    dir: tempfile::TempDir,
-}
-
-impl Inlet {
-    fn config(&self) -> PathBuf {
-        self.dir.path().join("inlet.toml")
-    }
-
-    fn cmd(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_inlet"));
-        cmd.env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", self.dir.path())
-            .arg("--config")
-            .arg(self.config())
-            .args(args)
-            .stdin(Stdio::null());
-        cmd
-    }
-
-    fn run(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
-        let mut cmd = self.cmd(args);
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        cmd.output().expect("run inlet")
-    }
-
-    fn status(&self) -> Value {
-        let out = self.run(&["sync", "status", "--json"], &[]);
-        serde_json::from_slice(&out.stdout)
-            .unwrap_or_else(|_| panic!("status json: {}", text(&out)))
-    }
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
+mod common;
+use common::{text, Inlet, Running};
 
 /// A raw HTTP POST (the test needs no client library for one request).
 fn post(addr: &str, path: &str, headers: &[(&str, &str)], body: &str) -> u16 {
@@ -98,46 +38,13 @@ fn post(addr: &str, path: &str, headers: &[(&str, &str)], body: &str) -> u16 {
         .unwrap_or(0)
 }
 
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn add_run_status_webhooks_and_a_clean_stop() {
     let v = *versions().last().expect("a version");
-    let c = cluster(v).await;
+    let c = common::cluster("run", v).await;
     let db = c.create_database().await;
-    let inlet = Inlet {
-        dir: tempfile::tempdir().expect("tempdir"),
-    };
-    let port = c.port.to_string();
-    let out = inlet.run(
-        &[
-            "destination",
-            "add",
-            "dest",
-            "--host",
-            c.host(),
-            "--port",
-            &port,
-            "--dbname",
-            &db,
-            "--sslmode",
-            "disable",
-        ],
-        &[],
-    );
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let out = inlet.run(
-        &["destination", "setup", "dest", "--auto", "--grant-to", ""],
-        &[("INLET_ADMIN_PASSWORD", ADMIN_PASSWORD)],
-    );
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let inlet = Inlet::new(&[]);
+    inlet.add_destination(c, &db);
 
     let fake = FakeStripe::start(Options::default()).await.expect("fake");
     fake.seed(4);
@@ -150,7 +57,7 @@ async fn add_run_status_webhooks_and_a_clean_stop() {
 
     // A bad key: refused before anything is written, naming the key's kind, not the key.
     let bad = "sk_test_bogus5ecret000000009999";
-    let out = inlet.run(
+    let out = inlet.run_env(
         &[
             "sync",
             "add",
@@ -181,7 +88,7 @@ async fn add_run_status_webhooks_and_a_clean_stop() {
         ("STRIPE_API_KEY", key.as_str()),
         ("STRIPE_WEBHOOK_SECRET", secret.as_str()),
     ];
-    let out = inlet.run(
+    let out = inlet.run_env(
         &[
             "sync",
             "add",
@@ -194,7 +101,7 @@ async fn add_run_status_webhooks_and_a_clean_stop() {
         &env,
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let out = inlet.run(
+    let out = inlet.run_env(
         &[
             "sync",
             "add",
@@ -344,18 +251,16 @@ async fn add_run_status_webhooks_and_a_clean_stop() {
 
     let pid = nix::unistd::Pid::from_raw(run.0.id() as i32);
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("sigterm");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let code = loop {
-        if let Some(status) = run.0.try_wait().expect("wait") {
-            break status.code();
-        }
-        assert!(
-            Instant::now() < deadline,
-            "inlet run did not stop after SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    assert_eq!(code, Some(0), "SIGTERM is a clean stop");
+    let exited = wait_for(
+        "inlet run to stop after SIGTERM",
+        Duration::from_secs(20),
+        || {
+            let status = run.0.try_wait().expect("wait");
+            async move { status.ok_or_else(|| "still running".to_string()) }
+        },
+    )
+    .await;
+    assert_eq!(exited.code(), Some(0), "SIGTERM is a clean stop");
     let mut log = String::new();
     if let Some(mut err) = run.0.stderr.take() {
         let _ = err.read_to_string(&mut log);

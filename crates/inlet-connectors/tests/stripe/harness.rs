@@ -11,7 +11,9 @@ use inlet_fakes::stripe::FakeStripe;
 use inlet_postgres::sink::PgSink;
 use inlet_postgres::writer::WriteOptions;
 use inlet_postgres::{connect, ConnectOptions, ProblemKind, Secret, SslMode};
-use inlet_testkit::{shared, wait_until_async, Cluster, ClusterSpec, HbaConn, HbaMethod, HbaRule};
+use inlet_testkit::{
+    shared, wait_for, wait_until_async, Cluster, ClusterSpec, HbaConn, HbaMethod, HbaRule,
+};
 use serde_json::{Map, Value};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -77,19 +79,15 @@ pub async fn start(db: &ConnectOptions, options: StripeOptions, write: WriteOpti
     let specs = source.streams();
     // A killed engine's session ends a moment after the kill: wait to take over, as
     // `inlet run` does.
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    let mut sink = loop {
-        match PgSink::open(client(db).await, SCHEMA, "stripe_read", &specs, write).await {
-            Ok(sink) => break sink,
-            Err(p)
-                if p.kind == ProblemKind::AlreadyRunning
-                    && std::time::Instant::now() < deadline =>
-            {
-                tokio::time::sleep(Duration::from_millis(50)).await
-            }
+    let specs_ref = &specs;
+    let mut sink = wait_for("the sync's lock", Duration::from_secs(30), || async move {
+        match PgSink::open(client(db).await, SCHEMA, "stripe_read", specs_ref, write).await {
+            Ok(sink) => Ok(sink),
+            Err(p) if p.kind == ProblemKind::AlreadyRunning => Err(p.message),
             Err(p) => panic!("open sink: {p:?}"),
         }
-    };
+    })
+    .await;
     let (stop, stopped) = oneshot::channel::<()>();
     let s = source.clone();
     let task = tokio::spawn(async move {
@@ -137,31 +135,45 @@ pub async fn wait_live(db: &ConnectOptions, streams: usize) {
     .await;
 }
 
-/// Waits until `streams` hold exactly the fake's truth; panics naming the first difference.
+/// Waits until `streams` hold exactly the fake's truth; panics naming the first difference
+/// and every stream's state.
 pub async fn wait_for_truth(db: &ConnectOptions, fake: &FakeStripe, streams: &[&str]) {
     let c = client(db).await;
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let mut diff = None;
-        for s in streams {
-            if let Err(d) = compare(&c, fake, s).await {
-                diff = Some(d);
-                break;
+    wait_for(
+        "the tables to match the fake",
+        Duration::from_secs(60),
+        || {
+            let c = &c;
+            async move {
+                for s in streams {
+                    if let Err(d) = compare(c, fake, s).await {
+                        return Err(format!("{d}{}", states(c).await));
+                    }
+                }
+                Ok(())
             }
-        }
-        match diff {
-            None => return,
-            Some(d) if std::time::Instant::now() > deadline => {
-                let states = c
-                    .query(&format!("select stream, state, error::text, checkpoint::text from {SCHEMA}._sync_state order by 1"), &[])
-                    .await
-                    .map(|rows| rows.iter().map(|r| format!("\n  {}: {} {:?} {:?}", r.get::<_, String>(0), r.get::<_, String>(1), r.get::<_, Option<String>>(2), r.get::<_, Option<String>>(3))).collect::<String>())
-                    .unwrap_or_default();
-                panic!("tables never matched the fake: {d}{states}")
-            }
-            Some(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-        }
-    }
+        },
+    )
+    .await
+}
+
+/// Each stream's state, error and checkpoint, a line each.
+async fn states(c: &Client) -> String {
+    let sql = format!(
+        "select stream, state, error::text, checkpoint::text from {SCHEMA}._sync_state order by 1"
+    );
+    let rows = c.query(&sql, &[]).await.unwrap_or_default();
+    rows.iter()
+        .map(|r| {
+            format!(
+                "\n  {}: {} {:?} {:?}",
+                r.get::<_, String>(0),
+                r.get::<_, String>(1),
+                r.get::<_, Option<String>>(2),
+                r.get::<_, Option<String>>(3)
+            )
+        })
+        .collect()
 }
 
 /// Compares one table with the fake's objects of that stream.

@@ -355,8 +355,8 @@ async fn aligned_with(
     target: &str,
     streams: &[String],
 ) -> Result<bool, Problem> {
-    let live = complete_until(c, live, streams).await?;
-    let copy = complete_until(c, target, streams).await?;
+    let live = completeness(c, live, streams).await?;
+    let copy = completeness(c, target, streams).await?;
     Ok(streams
         .iter()
         .all(|s| match live.get(s).copied().flatten() {
@@ -366,7 +366,7 @@ async fn aligned_with(
 }
 
 /// Each stream's [`inlet_connectors::stripe::complete_until`], read from `schema`.
-async fn complete_until(
+async fn completeness(
     c: &tokio_postgres::Client,
     schema: &str,
     streams: &[String],

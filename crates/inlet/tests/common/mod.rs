@@ -1,0 +1,146 @@
+//! What the binary's Stripe tests share: a PostgreSQL whose admin has a password, and the
+//! `inlet` binary run with a config directory of its own and a clean environment.
+
+// Each test file uses its own part of this.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+
+use inlet_testkit::{shared, Cluster, ClusterSpec, HbaConn, HbaMethod, HbaRule};
+use serde_json::Value;
+
+pub const ADMIN_PASSWORD: &str = "Admin-only-in-memory-7731";
+
+/// A cluster of `major` shared by the tests of one file (`name`), logins by password.
+pub async fn cluster(name: &str, major: u32) -> &'static Cluster {
+    let c = shared(&format!("{name}-{major}"), || {
+        ClusterSpec::new(major).hba(HbaRule::new(
+            HbaConn::Host,
+            "all",
+            "all",
+            HbaMethod::ScramSha256,
+        ))
+    });
+    c.create_user("postgres", ADMIN_PASSWORD).await;
+    c
+}
+
+pub struct Inlet {
+    pub dir: tempfile::TempDir,
+    /// Set for every command, on top of PATH and HOME.
+    env: Vec<(String, String)>,
+}
+
+impl Inlet {
+    pub fn new(env: &[(&str, &str)]) -> Self {
+        Inlet {
+            dir: tempfile::tempdir().expect("tempdir"),
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }
+    }
+
+    pub fn config(&self) -> PathBuf {
+        self.dir.path().join("inlet.toml")
+    }
+
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_inlet"));
+        cmd.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.dir.path())
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .arg("--config")
+            .arg(self.config())
+            .args(args)
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().expect("run inlet")
+    }
+
+    pub fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        self.cmd(args)
+            .envs(env.iter().copied())
+            .output()
+            .expect("run inlet")
+    }
+
+    /// `destination add dest` for `db`, then its automated setup; both must succeed.
+    pub fn add_destination(&self, c: &Cluster, db: &str) {
+        let port = c.port.to_string();
+        let out = self.run(&[
+            "destination",
+            "add",
+            "dest",
+            "--host",
+            c.host(),
+            "--port",
+            &port,
+            "--dbname",
+            db,
+            "--sslmode",
+            "disable",
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        let out = self.run_env(
+            &["destination", "setup", "dest", "--auto", "--grant-to", ""],
+            &[("INLET_ADMIN_PASSWORD", ADMIN_PASSWORD)],
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    }
+
+    /// `sync status --json`, all syncs.
+    pub fn status(&self) -> Value {
+        let out = self.run(&["sync", "status", "--json"]);
+        serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|_| panic!("status json: {}", text(&out)))
+    }
+
+    /// The streams of one sync, as `sync status --json` tells them (none if it cannot).
+    pub fn streams(&self, sync: &str) -> Vec<Value> {
+        let out = self.run(&["sync", "status", sync, "--json"]);
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+        v["syncs"][0]["streams"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    pub fn live(&self, sync: &str) -> bool {
+        let s = self.streams(sync);
+        !s.is_empty() && s.iter().all(|s| s["state"] == "live")
+    }
+
+    /// Customer rows of `sync` (-1 when status cannot tell).
+    pub fn rows(&self, sync: &str) -> i64 {
+        self.streams(sync)
+            .iter()
+            .find(|s| s["stream"] == "customer")
+            .and_then(|s| s["rows"].as_i64())
+            .unwrap_or(-1)
+    }
+}
+
+pub fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// A child process killed (SIGKILL) when dropped.
+pub struct Running(pub Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
