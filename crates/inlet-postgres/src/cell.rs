@@ -1,152 +1,154 @@
 //! From a JSON value to a PostgreSQL binary COPY value, by column type.
 //!
 //! A value that does not fit its column (a string in a bigint column, an integer beyond
-//! i64) is not dropped and not coerced: [`Cell::from_json`] returns `None`, and the writer
-//! keeps the value in the row's `_sync_extra` jsonb column, where it stays readable.
+//! i64) is not dropped and not coerced: [`put_field`] refuses it, and the writer keeps the
+//! value in the row's `_sync_extra` jsonb column, where it stays readable. Values go
+//! straight from JSON into the COPY buffer, with no intermediate copy of their text.
 //! NUL characters, which PostgreSQL text and jsonb cannot hold, become U+FFFD.
 
-use std::error::Error;
-
-use bytes::BytesMut;
+use bytes::{BufMut, BytesMut};
 use inlet_core::ColumnType;
-use postgres_protocol::types as pg;
+use serde_json::ser::{CharEscape, CompactFormatter, Formatter};
 use serde_json::Value;
-use tokio_postgres::types::{to_sql_checked, IsNull, ToSql, Type};
 
 /// Seconds from the Unix epoch to PostgreSQL's (2000-01-01).
 const PG_EPOCH_OFFSET_SECS: i64 = 946_684_800;
+/// The OID of `text`, the element type of a `text[]` column.
+const TEXT_OID: u32 = 25;
 
-#[derive(Clone, Debug, PartialEq)]
-pub enum Cell {
-    Null,
-    Text(String),
-    Bigint(i64),
-    Double(f64),
-    /// A decimal, already validated (`-?digits[.digits]`).
-    Numeric(String),
-    Boolean(bool),
-    /// Microseconds since the Unix epoch.
-    Timestamptz(i64),
-    Jsonb(String),
-    TextArray(Vec<String>),
+/// Appends `value` as one binary COPY field (its length, then its bytes) for a column of
+/// type `ty`. Returns false, having appended nothing, when the value does not fit the column.
+pub fn put_field(value: &Value, ty: ColumnType, out: &mut BytesMut) -> bool {
+    if value.is_null() {
+        out.put_i32(-1);
+        return true;
+    }
+    let start = out.len();
+    out.put_i32(0); // the length, filled in below
+    if !put_value(value, ty, out) {
+        out.truncate(start);
+        return false;
+    }
+    let len = (out.len() - start - 4) as i32;
+    out[start..start + 4].copy_from_slice(&len.to_be_bytes());
+    true
 }
 
-impl Cell {
-    /// The cell for `value` in a column of type `ty`, or `None` if it does not fit.
-    pub fn from_json(value: &Value, ty: ColumnType) -> Option<Cell> {
-        if value.is_null() {
-            return Some(Cell::Null);
-        }
-        match ty {
-            ColumnType::Text => match value {
-                Value::String(s) => Some(Cell::Text(clean(s))),
-                Value::Number(n) => Some(Cell::Text(n.to_string())),
-                Value::Bool(b) => Some(Cell::Text(b.to_string())),
-                _ => None,
-            },
-            ColumnType::Bigint => value.as_i64().map(Cell::Bigint),
-            ColumnType::Double => value.as_f64().filter(|f| f.is_finite()).map(Cell::Double),
-            ColumnType::Numeric => {
-                let text = match value {
-                    Value::Number(n) => n.to_string(),
-                    Value::String(s) => s.trim().to_string(),
-                    _ => return None,
-                };
-                let valid = numeric_digits(&text).is_some();
-                valid.then_some(Cell::Numeric(text))
-            }
-            ColumnType::Boolean => value.as_bool().map(Cell::Boolean),
-            ColumnType::Timestamptz => {
-                let secs = value.as_i64()?;
-                secs.checked_mul(1_000_000).map(Cell::Timestamptz)
-            }
-            ColumnType::Jsonb => Some(Cell::Jsonb(json_text(value))),
-            ColumnType::TextArray => value
-                .as_array()?
-                .iter()
-                .map(|v| match v {
-                    Value::String(s) => Some(clean(s)),
-                    Value::Number(n) => Some(n.to_string()),
-                    Value::Bool(b) => Some(b.to_string()),
-                    _ => None,
-                })
-                .collect::<Option<Vec<_>>>()
-                .map(Cell::TextArray),
-        }
-    }
+/// Appends a SQL NULL field.
+pub fn put_null(out: &mut BytesMut) {
+    out.put_i32(-1);
+}
 
-    pub fn pg_type(ty: ColumnType) -> Type {
-        match ty {
-            ColumnType::Text => Type::TEXT,
-            ColumnType::Bigint => Type::INT8,
-            ColumnType::Double => Type::FLOAT8,
-            ColumnType::Numeric => Type::NUMERIC,
-            ColumnType::Boolean => Type::BOOL,
-            ColumnType::Timestamptz => Type::TIMESTAMPTZ,
-            ColumnType::Jsonb => Type::JSONB,
-            ColumnType::TextArray => Type::TEXT_ARRAY,
+/// Appends a text field (NUL characters become U+FFFD).
+pub fn put_text_field(s: &str, out: &mut BytesMut) {
+    let start = out.len();
+    out.put_i32(0);
+    put_clean(s, out);
+    let len = (out.len() - start - 4) as i32;
+    out[start..start + 4].copy_from_slice(&len.to_be_bytes());
+}
+
+/// The value's binary form, without its length; false (possibly after appending a part of it,
+/// which the caller removes) when it does not fit.
+fn put_value(value: &Value, ty: ColumnType, out: &mut BytesMut) -> bool {
+    match ty {
+        ColumnType::Text => put_scalar_text(value, out),
+        ColumnType::Bigint => value.as_i64().map(|v| out.put_i64(v)).is_some(),
+        ColumnType::Double => value
+            .as_f64()
+            .filter(|f| f.is_finite())
+            .map(|v| out.put_f64(v))
+            .is_some(),
+        ColumnType::Numeric => match value {
+            Value::Number(n) => put_numeric(&n.to_string(), out),
+            Value::String(s) => put_numeric(s.trim(), out),
+            _ => false,
+        },
+        ColumnType::Boolean => value.as_bool().map(|v| out.put_u8(v.into())).is_some(),
+        ColumnType::Timestamptz => value
+            .as_i64()
+            .and_then(|secs| secs.checked_sub(PG_EPOCH_OFFSET_SECS))
+            .and_then(|secs| secs.checked_mul(1_000_000))
+            .map(|micros| out.put_i64(micros))
+            .is_some(),
+        ColumnType::Jsonb => {
+            out.put_u8(1); // jsonb binary format version
+            write_json(value, out);
+            true
+        }
+        ColumnType::TextArray => {
+            let Some(items) = value.as_array() else {
+                return false;
+            };
+            out.put_i32(1); // dimensions
+            out.put_i32(0); // no nulls
+            out.put_u32(TEXT_OID);
+            out.put_i32(items.len() as i32);
+            out.put_i32(1); // lower bound
+            items.iter().all(|item| {
+                let start = out.len();
+                out.put_i32(0);
+                let fits = put_scalar_text(item, out);
+                let len = (out.len() - start - 4) as i32;
+                out[start..start + 4].copy_from_slice(&len.to_be_bytes());
+                fits
+            })
         }
     }
 }
 
-/// JSON text PostgreSQL's jsonb accepts: `\u0000` is the one escape it refuses.
+/// A string, number or boolean as text; anything else does not fit a text column.
+fn put_scalar_text(value: &Value, out: &mut BytesMut) -> bool {
+    match value {
+        Value::String(s) => put_clean(s, out),
+        // With `arbitrary_precision`, a number's text is exactly the source's digits.
+        Value::Number(n) => out.put_slice(n.to_string().as_bytes()),
+        Value::Bool(b) => out.put_slice(if *b { b"true" } else { b"false" }),
+        _ => return false,
+    }
+    true
+}
+
+/// PostgreSQL text cannot hold NUL: it becomes U+FFFD.
+fn put_clean(s: &str, out: &mut BytesMut) {
+    let mut parts = s.split('\0');
+    out.put_slice(parts.next().unwrap_or_default().as_bytes());
+    for part in parts {
+        out.put_slice("\u{fffd}".as_bytes());
+        out.put_slice(part.as_bytes());
+    }
+}
+
+/// JSON text PostgreSQL's jsonb accepts: `\u0000` is the one escape it refuses, so a NUL in
+/// a string is written as U+FFFD (`\ufffd`). A literal backslash followed by `u0000` is
+/// text, not an escape, and stays as it is.
 pub fn json_text(value: &Value) -> String {
-    value.to_string().replace("\\u0000", "\\ufffd")
+    let mut out = BytesMut::new();
+    write_json(value, &mut out);
+    // serde_json writes UTF-8 only.
+    String::from_utf8(out.to_vec()).unwrap_or_default()
 }
 
-fn clean(s: &str) -> String {
-    if s.contains('\0') {
-        s.replace('\0', "\u{fffd}")
-    } else {
-        s.to_string()
-    }
+fn write_json(value: &Value, out: &mut BytesMut) {
+    let mut ser = serde_json::Serializer::with_formatter(out.writer(), NulSafe);
+    // Writing a `Value` into memory cannot fail: its keys are strings.
+    let _ = serde::Serialize::serialize(value, &mut ser);
 }
 
-impl ToSql for Cell {
-    fn to_sql(
-        &self,
-        _ty: &Type,
-        out: &mut BytesMut,
-    ) -> Result<IsNull, Box<dyn Error + Sync + Send>> {
-        match self {
-            Cell::Null => return Ok(IsNull::Yes),
-            Cell::Text(s) => pg::text_to_sql(s, out),
-            Cell::Bigint(v) => pg::int8_to_sql(*v, out),
-            Cell::Double(v) => pg::float8_to_sql(*v, out),
-            Cell::Numeric(s) => numeric_to_sql(s, out)?,
-            Cell::Boolean(v) => pg::bool_to_sql(*v, out),
-            Cell::Timestamptz(unix_micros) => {
-                pg::timestamp_to_sql(unix_micros - PG_EPOCH_OFFSET_SECS * 1_000_000, out)
-            }
-            Cell::Jsonb(text) => {
-                out.extend_from_slice(&[1]); // jsonb binary format version
-                out.extend_from_slice(text.as_bytes());
-            }
-            Cell::TextArray(items) => {
-                let element = Type::TEXT.oid();
-                pg::array_to_sql(
-                    Some(pg::ArrayDimension {
-                        len: items.len() as i32,
-                        lower_bound: 1,
-                    }),
-                    element,
-                    items.iter(),
-                    |s, buf| {
-                        pg::text_to_sql(s, buf);
-                        Ok(postgres_protocol::IsNull::No)
-                    },
-                    out,
-                )?;
-            }
+/// serde_json's compact output, but NUL escaped as U+FFFD.
+struct NulSafe;
+
+impl Formatter for NulSafe {
+    fn write_char_escape<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+        escape: CharEscape,
+    ) -> std::io::Result<()> {
+        match escape {
+            CharEscape::AsciiControl(0) => writer.write_all(b"\\ufffd"),
+            other => CompactFormatter.write_char_escape(writer, other),
         }
-        Ok(IsNull::No)
     }
-
-    fn accepts(_ty: &Type) -> bool {
-        true
-    }
-
-    to_sql_checked!();
 }
 
 /// Splits `-?digits[.digits]` into (negative, integer digits, fraction digits).
@@ -162,8 +164,11 @@ fn numeric_digits(s: &str) -> Option<(bool, &str, &str)> {
 }
 
 /// PostgreSQL's binary numeric: base-10000 digits with a weight, sign and display scale.
-fn numeric_to_sql(s: &str, out: &mut BytesMut) -> Result<(), Box<dyn Error + Sync + Send>> {
-    let (negative, int, frac) = numeric_digits(s).ok_or("not a decimal number")?;
+/// False, with nothing appended, for text that is not `-?digits[.digits]` or is out of range.
+fn put_numeric(s: &str, out: &mut BytesMut) -> bool {
+    let Some((negative, int, frac)) = numeric_digits(s) else {
+        return false;
+    };
     let int = int.trim_start_matches('0');
     // Pad the integer part on the left and the fraction on the right to whole groups of 4.
     let int_pad = (4 - int.len() % 4) % 4;
@@ -174,30 +179,32 @@ fn numeric_to_sql(s: &str, out: &mut BytesMut) -> Result<(), Box<dyn Error + Syn
         .chunks(4)
         .map(|c| c.iter().fold(0i16, |acc, d| acc * 10 + i16::from(d - b'0')))
         .collect();
-    let mut weight = ((int_pad + int.len()) / 4) as i32 - 1;
-    while groups.first() == Some(&0) {
-        groups.remove(0);
-        weight -= 1;
-    }
+    let mut weight = ((int_pad + int.len()) / 4) as i64 - 1;
+    let leading = groups.iter().take_while(|g| **g == 0).count();
+    groups.drain(..leading);
+    weight -= leading as i64;
     while groups.last() == Some(&0) {
         groups.pop();
     }
     if groups.is_empty() {
         weight = 0;
     }
+    let (Ok(weight), Ok(count)) = (i16::try_from(weight), i16::try_from(groups.len())) else {
+        return false;
+    };
     let sign: u16 = if negative && !groups.is_empty() {
         0x4000
     } else {
         0
     };
-    out.extend_from_slice(&(groups.len() as i16).to_be_bytes());
-    out.extend_from_slice(&i16::try_from(weight)?.to_be_bytes());
-    out.extend_from_slice(&sign.to_be_bytes());
-    out.extend_from_slice(&(frac.len() as u16).to_be_bytes());
+    out.put_i16(count);
+    out.put_i16(weight);
+    out.put_u16(sign);
+    out.put_u16(frac.len() as u16);
     for g in groups {
-        out.extend_from_slice(&g.to_be_bytes());
+        out.put_i16(g);
     }
-    Ok(())
+    true
 }
 
 #[cfg(test)]
@@ -205,42 +212,76 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// The field's bytes (after its length), or `None` for NULL; panics if it did not fit.
+    fn field(value: serde_json::Value, ty: ColumnType) -> Option<Vec<u8>> {
+        let mut out = BytesMut::new();
+        assert!(put_field(&value, ty, &mut out), "{value} should fit {ty:?}");
+        let len = i32::from_be_bytes(out[..4].try_into().expect("length"));
+        assert_eq!(len < 0, value.is_null());
+        (len >= 0).then(|| out[4..].to_vec())
+    }
+
+    fn fits(value: serde_json::Value, ty: ColumnType) -> bool {
+        let mut out = BytesMut::from(&b"before"[..]);
+        let fits = put_field(&value, ty, &mut out);
+        if !fits {
+            assert_eq!(&out[..], b"before", "a refused value leaves nothing behind");
+        }
+        fits
+    }
+
     #[test]
     fn values_that_do_not_fit_their_column_are_refused_not_coerced() {
-        assert_eq!(Cell::from_json(&json!("12"), ColumnType::Bigint), None);
-        assert_eq!(Cell::from_json(&json!(1.5), ColumnType::Bigint), None);
-        assert_eq!(Cell::from_json(&json!({"a": 1}), ColumnType::Text), None);
-        assert_eq!(Cell::from_json(&json!("1e5"), ColumnType::Numeric), None);
+        assert!(!fits(json!("12"), ColumnType::Bigint));
+        assert!(!fits(json!(1.5), ColumnType::Bigint));
+        assert!(!fits(json!({"a": 1}), ColumnType::Text));
+        assert!(!fits(json!("1e5"), ColumnType::Numeric));
+        assert!(!fits(json!([1, {"x": 2}]), ColumnType::TextArray));
+        assert!(!fits(json!(i64::MAX), ColumnType::Timestamptz));
+        let huge = format!("1{}", "0".repeat(140_000)); // beyond numeric's weight
+        assert!(!fits(json!(huge), ColumnType::Numeric));
         assert_eq!(
-            Cell::from_json(&json!([1, {"x": 2}]), ColumnType::TextArray),
-            None
+            field(json!(12), ColumnType::Bigint),
+            Some(12i64.to_be_bytes().to_vec())
         );
-        assert_eq!(
-            Cell::from_json(&json!(12), ColumnType::Bigint),
-            Some(Cell::Bigint(12))
-        );
-        assert_eq!(
-            Cell::from_json(&json!(null), ColumnType::Bigint),
-            Some(Cell::Null)
-        );
+        assert_eq!(field(json!(null), ColumnType::Bigint), None);
     }
 
     #[test]
     fn nul_characters_become_replacement_characters() {
         assert_eq!(
-            Cell::from_json(&json!("a\u{0}b"), ColumnType::Text),
-            Some(Cell::Text("a\u{fffd}b".into()))
+            field(json!("a\u{0}b"), ColumnType::Text),
+            Some("a\u{fffd}b".as_bytes().to_vec())
         );
         assert_eq!(json_text(&json!({"k": "a\u{0}b"})), "{\"k\":\"a\\ufffdb\"}");
+        // A literal backslash and `u0000` is text, not a NUL: it is kept.
+        assert_eq!(json_text(&json!("\\u0000")), "\"\\\\u0000\"");
+    }
+
+    #[test]
+    fn timestamps_text_arrays_and_jsonb_use_postgres_binary_forms() {
+        let micros = (1_700_000_000 - PG_EPOCH_OFFSET_SECS) * 1_000_000;
+        assert_eq!(
+            field(json!(1_700_000_000), ColumnType::Timestamptz),
+            Some(micros.to_be_bytes().to_vec())
+        );
+        let mut array = Vec::new();
+        for part in [1i32, 0, 25, 2, 1, 1] {
+            array.extend(part.to_be_bytes());
+        }
+        array.extend(b"a");
+        array.extend(1i32.to_be_bytes());
+        array.extend(b"7");
+        assert_eq!(field(json!(["a", 7]), ColumnType::TextArray), Some(array));
+        assert_eq!(
+            field(json!({"a": [1, null]}), ColumnType::Jsonb),
+            Some(b"\x01{\"a\":[1,null]}".to_vec())
+        );
     }
 
     #[test]
     fn numeric_binary_encoding_matches_postgres() {
-        let enc = |s: &str| {
-            let mut b = BytesMut::new();
-            numeric_to_sql(s, &mut b).expect("valid");
-            b.to_vec()
-        };
+        let enc = |s: &str| field(json!(s), ColumnType::Numeric).expect("not null");
         // 12345.678 = groups [1, 2345, 6780], weight 1, dscale 3
         assert_eq!(
             enc("12345.678"),

@@ -10,6 +10,7 @@
 
 mod cell;
 mod connect;
+mod copy_rows;
 mod diagnose;
 pub mod evolve;
 pub mod lifecycle;

@@ -10,18 +10,15 @@
 //!    one: progress never moves backward, and a writer that lost its lock cannot commit;
 //! 4. `NOTIFY`, delivered at commit.
 
-use futures_util::pin_mut;
 use std::borrow::Cow;
-use std::collections::HashMap;
 
-use inlet_core::{column_name, Batch, Change, Phase, Record};
-use serde_json::{Map, Value};
-use tokio_postgres::binary_copy::BinaryCopyInWriter;
+use inlet_core::{Batch, Change, Phase, Record};
+use serde_json::Value;
 use tokio_postgres::error::SqlState;
-use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, Transaction};
 
-use crate::cell::{json_text, Cell};
+use crate::cell::json_text;
+use crate::copy_rows::copy_records;
 use crate::merge::{merge_sql, sweep_sql};
 use crate::problem::Problem;
 use crate::read_role::sql_problem;
@@ -327,51 +324,6 @@ async fn staged_merge(
     })
 }
 
-/// Binary COPY of the records: `staged` adds the staging table's leading `_ord` and
-/// `_deleted` columns. Returns how many values went to `_sync_extra`.
-async fn copy_records(
-    tx: &Transaction<'_>,
-    copy: &str,
-    table: &Table,
-    records: &[Record],
-    staged: bool,
-) -> Result<i64, tokio_postgres::Error> {
-    let mut types = if staged {
-        vec![Type::INT4, Type::BOOL]
-    } else {
-        Vec::new()
-    };
-    types.push(Type::TEXT);
-    types.extend(table.columns.iter().map(|(_, t)| Cell::pg_type(*t)));
-    types.extend([Type::JSONB, Type::INT8, Type::INT8]);
-    let sink = tx.copy_in(copy).await?;
-    let writer = BinaryCopyInWriter::new(sink, &types);
-    pin_mut!(writer);
-    let mut extra_values = 0;
-    for (ord, record) in records.iter().enumerate() {
-        let (cells, extra) = match &record.change {
-            Change::Upsert(fields) => row_cells(table, &record.id, fields, &mut extra_values),
-            Change::Delete => (vec![Cell::Null; table.columns.len()], Cell::Null),
-        };
-        let (ord, deleted) = (ord as i32, matches!(record.change, Change::Delete));
-        let id = Cell::Text(record.id.clone());
-        let mut row: Vec<&(dyn ToSql + Sync)> = Vec::with_capacity(types.len());
-        if staged {
-            row.extend([&ord as &(dyn ToSql + Sync), &deleted]);
-        }
-        row.push(&id);
-        row.extend(cells.iter().map(|c| c as &(dyn ToSql + Sync)));
-        row.extend([
-            &extra as &(dyn ToSql + Sync),
-            &record.version.ts_micros,
-            &record.version.seq,
-        ]);
-        writer.as_mut().write(&row).await?;
-    }
-    writer.finish().await?;
-    Ok(extra_values)
-}
-
 /// The stored batch sequence of a stream (0 when it never wrote): a writer continues from it.
 pub async fn batch_seq(client: &Client, schema: &str, stream: &str) -> Result<i64, Problem> {
     let sql = format!(
@@ -451,108 +403,4 @@ fn stage_columns(table: &Table) -> Vec<String> {
         "_seq int8".into(),
     ]);
     cols
-}
-
-/// The cells of an upsert, in column order, and `_sync_extra`: fields without a column, and
-/// values that do not fit theirs, keyed by field name.
-fn row_cells(
-    table: &Table,
-    id: &str,
-    fields: &Map<String, Value>,
-    extra_values: &mut i64,
-) -> (Vec<Cell>, Cell) {
-    let mut extra = Map::new();
-    // Each field's column (see `column_name`); a field whose column another field already
-    // took, or that has no column yet, is kept in `_sync_extra` under its own name.
-    let mut by_column: HashMap<Cow<'_, str>, (&String, &Value)> = HashMap::new();
-    for (field, value) in fields {
-        if field == "id" && value.as_str() == Some(id) {
-            continue; // stored already, as the primary key
-        }
-        let column = column_name(field);
-        let known = table.columns.iter().any(|(n, _)| *n == column);
-        if !known && value.is_null() {
-            continue; // no column and no value: nothing to keep
-        }
-        if !known || by_column.contains_key(&column) {
-            extra.insert(field.clone(), value.clone());
-        } else {
-            by_column.insert(column, (field, value));
-        }
-    }
-    let cells = table
-        .columns
-        .iter()
-        .map(|(name, ty)| match by_column.get(name.as_str()) {
-            None => Cell::Null,
-            Some((field, v)) => Cell::from_json(v, *ty).unwrap_or_else(|| {
-                extra.insert((*field).clone(), (*v).clone());
-                *extra_values += 1;
-                Cell::Null
-            }),
-        })
-        .collect();
-    let extra = if extra.is_empty() {
-        Cell::Null
-    } else {
-        Cell::Jsonb(json_text(&Value::Object(extra)))
-    };
-    (cells, extra)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use inlet_core::ColumnType;
-    use proptest::prelude::*;
-
-    fn json() -> impl Strategy<Value = Value> {
-        let leaf = prop_oneof![
-            Just(Value::Null),
-            any::<bool>().prop_map(Value::Bool),
-            any::<i64>().prop_map(Value::from),
-            any::<u64>().prop_map(Value::from),
-            any::<f64>().prop_map(Value::from),
-            ".*".prop_map(Value::String),
-        ];
-        leaf.prop_recursive(6, 64, 8, |inner| {
-            prop_oneof![
-                prop::collection::vec(inner.clone(), 0..8).prop_map(Value::Array),
-                prop::collection::btree_map(".*", inner, 0..8)
-                    .prop_map(|m| Value::Object(m.into_iter().collect())),
-            ]
-        })
-    }
-
-    proptest! {
-        /// Whatever a source sends, converting it to a row never panics and never loses a
-        /// value: each one is either in its typed column or kept in `_sync_extra` (a null
-        /// without a column is just absent).
-        #[test]
-        fn every_field_lands_in_its_column_or_in_sync_extra(
-            fields in prop::collection::btree_map("[a-z_]{1,6}", json(), 0..12)
-        ) {
-            let types = [ColumnType::Text, ColumnType::Bigint, ColumnType::Double, ColumnType::Numeric,
-                ColumnType::Boolean, ColumnType::Timestamptz, ColumnType::Jsonb, ColumnType::TextArray];
-            let columns = ["a", "b", "c", "d", "e", "f", "g", "h"]
-                .iter()
-                .zip(types)
-                .map(|(n, t)| (n.to_string(), t))
-                .collect();
-            let table = Table { schema: "s".into(), name: "t".into(), columns };
-            let fields: Map<String, Value> = fields.into_iter().collect();
-            let mut extra_values = 0;
-            let (cells, extra) = row_cells(&table, "rec_1", &fields, &mut extra_values);
-            let extra = match extra {
-                Cell::Jsonb(text) => serde_json::from_str::<Map<String, Value>>(&text).expect("valid json"),
-                _ => Map::new(),
-            };
-            for (name, value) in &fields {
-                let stored = table.columns.iter().position(|(n, _)| n == name)
-                    .is_some_and(|i| cells[i] != Cell::Null || value.is_null());
-                let absent_null = value.is_null() && !table.columns.iter().any(|(n, _)| n == name);
-                prop_assert!(stored || absent_null || extra.contains_key(name), "{name} = {value} was lost");
-            }
-        }
-    }
 }
