@@ -8,12 +8,13 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::stream::FuturesUnordered;
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
+use tokio::task::{JoinError, JoinSet};
 
 use crate::batch::{Batch, Checkpoint};
 use crate::error::{Action, SourceError};
@@ -85,27 +86,27 @@ pub enum EngineError<E: std::error::Error + 'static> {
 
 /// Syncs one stream; see [`run_sync`].
 pub async fn run_stream<S, K, P, PF, F>(
-    source: &S,
+    source: Arc<S>,
     spec: &StreamSpec,
     sink: &mut K,
     pause: P,
     stop: F,
 ) -> Result<Outcome, EngineError<K::Error>>
 where
-    S: Source + ?Sized,
+    S: Source + ?Sized + 'static,
     K: Sink,
-    P: Fn(Duration) -> PF,
-    PF: Future<Output = ()>,
+    P: Fn(Duration) -> PF + Clone + Send + Sync + 'static,
+    PF: Future<Output = ()> + Send + 'static,
     F: Future<Output = ()>,
 {
     run_sync(source, std::slice::from_ref(spec), sink, pause, stop).await
 }
 
-/// What a reader tells the writer, in order.
-enum Message<'a> {
-    Batch(&'a str, Batch),
+/// What a reader tells the writer, in order, with the stream's name.
+enum Message {
+    Batch(Arc<str>, Batch),
     /// The reader failed; it waits for the writer to answer where to resume, and when.
-    Failed(&'a str, SourceError, oneshot::Sender<Resume>),
+    Failed(Arc<str>, SourceError, oneshot::Sender<Resume>),
 }
 
 /// Where and when a failed reader resumes; `None`: never (a person must act).
@@ -120,18 +121,24 @@ type Resume = Option<(Duration, Option<Checkpoint>)>;
 /// then resumes from the last committed checkpoint, so nothing is skipped or written twice.
 /// `pause` waits out a retry delay (injected so tests control time). On `stop`, the batch
 /// being written is committed first.
+///
+/// Each reader is a task of its own (hence the shared `source` and a `pause` that can be
+/// sent), so on a multi-threaded runtime building a stream's records runs in parallel with
+/// encoding and writing them; on a current-thread runtime they take turns, as before. The
+/// readers are aborted when this returns or is dropped. Must be called within a tokio
+/// runtime.
 pub async fn run_sync<S, K, P, PF, F>(
-    source: &S,
+    source: Arc<S>,
     specs: &[StreamSpec],
     sink: &mut K,
     pause: P,
     stop: F,
 ) -> Result<Outcome, EngineError<K::Error>>
 where
-    S: Source + ?Sized,
+    S: Source + ?Sized + 'static,
     K: Sink,
-    P: Fn(Duration) -> PF,
-    PF: Future<Output = ()>,
+    P: Fn(Duration) -> PF + Clone + Send + Sync + 'static,
+    PF: Future<Output = ()> + Send + 'static,
     F: Future<Output = ()>,
 {
     let mut starts = Vec::with_capacity(specs.len());
@@ -148,93 +155,89 @@ where
         starts.push(from);
     }
     let (tx, mut rx) = mpsc::channel(2 * specs.len().max(1));
-    let mut readers: FuturesUnordered<_> = specs
-        .iter()
-        .zip(starts)
-        .map(|(spec, from)| read_stream(source, spec, from, tx.clone(), &pause))
-        .collect();
+    let mut readers = JoinSet::new();
+    for (spec, from) in specs.iter().zip(starts) {
+        let (source, spec, tx) = (source.clone(), spec.clone(), tx.clone());
+        readers.spawn(read_stream(source, spec, from, tx, pause.clone()));
+    }
     drop(tx);
     tokio::pin!(stop);
-    let mut attempts: HashMap<&str, u32> = HashMap::new();
+    let mut attempts: HashMap<Arc<str>, u32> = HashMap::new();
     let mut needs_person = false;
     loop {
         let message = tokio::select! {
             biased;
             _ = &mut stop => return Ok(Outcome::Stopped),
             message = rx.recv() => message,
-            Some(()) = readers.next() => continue,
+            Some(ended) = readers.join_next() => {
+                ended_well(ended);
+                continue;
+            }
         };
         let Some(message) = message else {
+            // Every reader has let go of the channel: wait for them to end, in case one
+            // panicked.
+            while let Some(ended) = readers.join_next().await {
+                ended_well(ended);
+            }
             let outcome = match needs_person {
                 true => Outcome::NeedsPerson,
                 false => Outcome::Finished,
             };
             return Ok(outcome);
         };
-        // Readers keep fetching while the writer works.
-        let work = async {
-            match message {
-                Message::Batch(name, batch) => {
-                    // The sink records backfilling/live with the batch, atomically.
-                    sink.write(name, &batch).await.map_err(EngineError::Sink)?;
-                    attempts.remove(name);
-                }
-                Message::Failed(name, failure, resume) => {
-                    let attempt = attempts.entry(name).or_default();
-                    *attempt += 1;
-                    let delay = handle(sink, name, &failure, *attempt).await?;
-                    needs_person |= delay.is_none();
-                    let answer = match delay {
-                        Some(d) => {
-                            Some((d, sink.checkpoint(name).await.map_err(EngineError::Sink)?))
-                        }
-                        None => None,
-                    };
-                    let _ = resume.send(answer); // a reader that is gone needs no answer
-                }
+        // The readers, tasks of their own, keep fetching while the writer works.
+        match message {
+            Message::Batch(name, batch) => {
+                // The sink records backfilling/live with the batch, atomically.
+                sink.write(&name, &batch).await.map_err(EngineError::Sink)?;
+                attempts.remove(&name);
             }
-            Ok(())
-        };
-        while_reading(work, &mut readers).await?;
+            Message::Failed(name, failure, resume) => {
+                let attempt = attempts.entry(name.clone()).or_default();
+                *attempt += 1;
+                let delay = handle(sink, &name, &failure, *attempt).await?;
+                needs_person |= delay.is_none();
+                let answer = match delay {
+                    Some(d) => Some((d, sink.checkpoint(&name).await.map_err(EngineError::Sink)?)),
+                    None => None,
+                };
+                let _ = resume.send(answer); // a reader that is gone needs no answer
+            }
+        }
     }
 }
 
-/// Runs `work` to its end while the readers go on fetching.
-async fn while_reading<T, R>(work: impl Future<Output = T>, readers: &mut FuturesUnordered<R>) -> T
-where
-    R: Future<Output = ()>,
-{
-    tokio::pin!(work);
-    loop {
-        tokio::select! {
-            biased;
-            out = &mut work => return out,
-            Some(()) = readers.next() => {}
+/// A reader's panic is the engine's, as when the readers ran inside it.
+fn ended_well(ended: Result<(), JoinError>) {
+    if let Err(e) = ended {
+        if e.is_panic() {
+            std::panic::resume_unwind(e.into_panic());
         }
     }
 }
 
 /// Reads one stream into `tx` from `from`, resuming as the writer says after a failure.
-async fn read_stream<'a, S, P, PF>(
-    source: &'a S,
-    spec: &'a StreamSpec,
+async fn read_stream<S, P, PF>(
+    source: Arc<S>,
+    spec: StreamSpec,
     mut from: Option<Checkpoint>,
-    tx: mpsc::Sender<Message<'a>>,
-    pause: &P,
+    tx: mpsc::Sender<Message>,
+    pause: P,
 ) where
     S: Source + ?Sized,
     P: Fn(Duration) -> PF,
     PF: Future<Output = ()>,
 {
-    let name = spec.name.as_str();
+    let name: Arc<str> = spec.name.as_str().into();
     loop {
-        let mut batches = source.read(spec, from.as_ref());
+        let mut batches = source.read(&spec, from.as_ref());
         let failure = loop {
             match batches.next().await {
                 None => return,
                 Some(Err(e)) => break e,
                 Some(Ok(batch)) => {
-                    if tx.send(Message::Batch(name, batch)).await.is_err() {
+                    if tx.send(Message::Batch(name.clone(), batch)).await.is_err() {
                         return; // the writer stopped
                     }
                 }
@@ -243,7 +246,7 @@ async fn read_stream<'a, S, P, PF>(
         drop(batches);
         let (answer, resumed) = oneshot::channel();
         if tx
-            .send(Message::Failed(name, failure, answer))
+            .send(Message::Failed(name.clone(), failure, answer))
             .await
             .is_err()
         {

@@ -6,6 +6,7 @@
 
 use std::io::Write;
 use std::process::Command;
+use std::sync::Arc;
 use std::time::Instant;
 
 use futures_util::StreamExt;
@@ -239,13 +240,13 @@ async fn engine_backfill(opts: &ConnectOptions, spec: &StreamSpec, run: (usize, 
     )
     .await
     .expect("sink");
-    let source = Generated {
+    let source = Arc::new(Generated {
         spec: spec.clone(),
         rows: run.0,
         batch_size: run.1,
-    };
+    });
     let outcome = run_sync(
-        &source,
+        source,
         std::slice::from_ref(spec),
         &mut sink,
         tokio::time::sleep,

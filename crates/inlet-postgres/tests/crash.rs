@@ -12,6 +12,7 @@
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
+use std::sync::Arc;
 use std::time::Duration;
 
 use inlet_core::{
@@ -168,9 +169,9 @@ fn child(target: &str) {
             }
         })
         .await;
-        let source = Synthetic(history());
+        let source = Arc::new(Synthetic(history()));
         let outcome = run_stream(
-            &source,
+            source,
             &spec(),
             &mut sink,
             tokio::time::sleep,

@@ -2,7 +2,7 @@
 //! nothing lost or doubled, a person is asked when only a person can help, a stale cursor
 //! starts over, and a second process on the same sync is refused.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use inlet_core::{
@@ -169,7 +169,11 @@ async fn events(client: &Client) -> Vec<(String, String)> {
         .collect()
 }
 
-async fn run(source: &Scripted, o: &ConnectOptions, pauses: &Mutex<Vec<Duration>>) -> Outcome {
+async fn run(
+    source: &Arc<Scripted>,
+    o: &ConnectOptions,
+    pauses: &Arc<Mutex<Vec<Duration>>>,
+) -> Outcome {
     let mut sink = PgSink::open(
         session(o).await,
         "stripe",
@@ -179,13 +183,20 @@ async fn run(source: &Scripted, o: &ConnectOptions, pauses: &Mutex<Vec<Duration>
     )
     .await
     .expect("open sink");
-    let pause = |d| {
+    let pauses = pauses.clone();
+    let pause = move |d| {
         pauses.lock().expect("lock").push(d);
         std::future::ready(())
     };
-    run_stream(source, &spec(), &mut sink, pause, std::future::pending())
-        .await
-        .expect("engine")
+    run_stream(
+        source.clone(),
+        &spec(),
+        &mut sink,
+        pause,
+        std::future::pending(),
+    )
+    .await
+    .expect("engine")
 }
 
 fn live_events() -> Vec<(String, String)> {
@@ -203,11 +214,11 @@ fn live_events() -> Vec<(String, String)> {
 async fn transient_failures_resume_from_the_last_commit_with_nothing_lost_or_doubled() {
     for v in versions() {
         let o = database(cluster(v).await).await;
-        let source = Scripted {
+        let source = Arc::new(Scripted {
             records: changes(),
             failures: Mutex::new(vec![(4, ErrorKind::Network), (8, ErrorKind::RateLimited)]),
-        };
-        let pauses = Mutex::new(Vec::new());
+        });
+        let pauses = Arc::new(Mutex::new(Vec::new()));
         assert_eq!(run(&source, &o, &pauses).await, Outcome::Finished, "PG {v}");
         let client = session(&o).await;
         assert_eq!(table(&client).await, expected(), "PG {v}");
@@ -234,11 +245,11 @@ async fn transient_failures_resume_from_the_last_commit_with_nothing_lost_or_dou
 async fn a_missing_permission_stops_the_stream_with_its_fix() {
     for v in versions() {
         let o = database(cluster(v).await).await;
-        let source = Scripted {
+        let source = Arc::new(Scripted {
             records: changes(),
             failures: Mutex::new(vec![(2, ErrorKind::Forbidden)]),
-        };
-        let pauses = Mutex::new(Vec::new());
+        });
+        let pauses = Arc::new(Mutex::new(Vec::new()));
         assert_eq!(
             run(&source, &o, &pauses).await,
             Outcome::NeedsPerson,
@@ -269,11 +280,11 @@ async fn a_missing_permission_stops_the_stream_with_its_fix() {
 async fn an_expired_cursor_starts_the_stream_over_without_doubling_events() {
     for v in versions() {
         let o = database(cluster(v).await).await;
-        let source = Scripted {
+        let source = Arc::new(Scripted {
             records: changes(),
             failures: Mutex::new(vec![(8, ErrorKind::CursorExpired)]),
-        };
-        let pauses = Mutex::new(Vec::new());
+        });
+        let pauses = Arc::new(Mutex::new(Vec::new()));
         assert_eq!(run(&source, &o, &pauses).await, Outcome::Finished, "PG {v}");
         let client = session(&o).await;
         assert_eq!(table(&client).await, expected(), "PG {v}");

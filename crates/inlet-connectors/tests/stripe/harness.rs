@@ -94,7 +94,7 @@ pub async fn start(db: &ConnectOptions, options: StripeOptions, write: WriteOpti
         let stop = async move {
             let _ = stopped.await;
         };
-        run_sync(&*s, &specs, &mut sink, tokio::time::sleep, stop)
+        run_sync(s, &specs, &mut sink, tokio::time::sleep, stop)
             .await
             .expect("engine")
     });

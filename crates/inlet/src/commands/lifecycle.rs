@@ -11,6 +11,7 @@
 //! its end are recorded in `_sync_lifecycle`, so SIGKILL at any point resumes: the copy
 //! from its own checkpoints, and the switch is one transaction that has happened or not.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use inlet_connectors::stripe::{StripeSource, DEFAULT_STRIPE_VERSION};
@@ -56,7 +57,7 @@ pub(crate) async fn drive(
     paths: &Paths,
     name: &str,
     sync: &mut SyncConfig,
-    source: &StripeSource,
+    source: &Arc<StripeSource>,
     mut sink: PgSink,
     read_role: &str,
     stop: watch::Receiver<bool>,
@@ -80,7 +81,7 @@ pub(crate) async fn drive(
         found_tx,
     ));
     let outcome = run_sync(
-        source,
+        source.clone(),
         &specs,
         &mut sink,
         tokio::time::sleep,
@@ -152,7 +153,7 @@ async fn copy_and_switch(
     paths: &Paths,
     name: &str,
     sync: &mut SyncConfig,
-    source: &StripeSource,
+    source: &Arc<StripeSource>,
     mut sink: PgSink,
     read_role: &str,
     req: Request,
@@ -195,7 +196,7 @@ async fn copy_and_switch(
         Err(p) => return Err(p),
     };
     // Its own source: its own events cursor and rate limit.
-    let copy_source = sync::source(paths, name, sync)?;
+    let copy_source = Arc::new(sync::source(paths, name, sync)?);
     let (_, watch_session) = connect_as_sync_user(paths, &sync.destination).await?;
     // `ready`: every stream of the copy is live, so the live engine stops at its next
     // committed batch. `aligned`: the copy has then read every change the live schema has,
@@ -256,7 +257,7 @@ async fn copy_and_switch(
     };
     let live_run = async {
         let outcome = run_sync(
-            source,
+            source.clone(),
             &specs,
             &mut sink,
             tokio::time::sleep,
@@ -268,7 +269,7 @@ async fn copy_and_switch(
     };
     let copy_run = async {
         let outcome = run_sync(
-            &copy_source,
+            copy_source,
             &specs,
             &mut copy,
             tokio::time::sleep,
