@@ -2,11 +2,10 @@
 //! which is handed to the connection in large chunks, so PostgreSQL parses one chunk while
 //! the next is encoded.
 
-use std::collections::HashMap;
-
 use bytes::{BufMut, Bytes, BytesMut};
 use futures_util::SinkExt;
 use inlet_core::{column_name, Change, ColumnType, Record};
+use rustc_hash::FxHashMap;
 use serde_json::{Map, Value};
 use tokio_postgres::Transaction;
 
@@ -53,10 +52,10 @@ pub struct RowEncoder<'a> {
     table: &'a Table,
     staged: bool,
     /// Column positions by name.
-    positions: HashMap<&'a str, usize>,
+    positions: FxHashMap<&'a str, usize>,
     /// Each field name's column position (`None`: it has no column), worked out once: a
     /// batch's records repeat the same field names.
-    fields: HashMap<&'a str, Option<usize>>,
+    fields: FxHashMap<&'a str, Option<usize>>,
     /// This row's value per column: the first field naming it (see `column_name`).
     slots: Vec<Option<(&'a String, &'a Value)>>,
     /// Values kept in `_sync_extra` because they did not fit their column.
@@ -71,7 +70,7 @@ impl<'a> RowEncoder<'a> {
             positions: (table.columns.iter().enumerate())
                 .map(|(i, (name, _))| (name.as_str(), i))
                 .collect(),
-            fields: HashMap::new(),
+            fields: FxHashMap::default(),
             slots: vec![None; table.columns.len()],
             extra_values: 0,
         }

@@ -9,6 +9,7 @@
 use std::collections::HashSet;
 
 use inlet_core::{column_name, Change, ColumnType, Record};
+use rustc_hash::FxHashSet;
 use serde_json::Value;
 use tokio_postgres::Client;
 
@@ -21,15 +22,20 @@ use crate::tables::Table;
 /// The columns `records` need that `table` lacks, each with the type of its first non-null
 /// value, in the order first seen.
 pub fn new_columns(table: &Table, records: &[Record]) -> Vec<(String, ColumnType)> {
-    let known: HashSet<&str> = table.columns.iter().map(|(n, _)| n.as_str()).collect();
+    let known: FxHashSet<&str> = table.columns.iter().map(|(n, _)| n.as_str()).collect();
     let mut found: Vec<(String, ColumnType)> = Vec::new();
+    // Records of a batch repeat the same field names: each is looked at once.
+    let mut checked = FxHashSet::default();
     let mut seen = HashSet::new();
     for record in records {
         let Change::Upsert(fields) = &record.change else {
             continue;
         };
         for (field, value) in fields {
-            if value.is_null() || (field == "id" && value.as_str() == Some(&record.id)) {
+            if value.is_null()
+                || (field == "id" && value.as_str() == Some(&record.id))
+                || !checked.insert(field.as_str())
+            {
                 continue;
             }
             let column = column_name(field);
