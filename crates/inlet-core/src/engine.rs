@@ -105,7 +105,7 @@ where
 /// Batches each stream's reader may have waiting for the writer: enough to keep the writer
 /// busy, and for [`join_waiting`] to make larger transactions of; few enough that memory
 /// stays bounded by a handful of batches.
-const READ_AHEAD: usize = 2;
+const READ_AHEAD: usize = 4;
 
 /// About the most records [`join_waiting`] puts in one write.
 const MAX_JOINED_RECORDS: usize = 10_000;
@@ -204,6 +204,8 @@ where
                 // The sink records backfilling/live with the batch, atomically.
                 sink.write(&name, &batch).await.map_err(EngineError::Sink)?;
                 attempts.remove(&name);
+                // Freeing thousands of JSON records takes a while; not on the writer's time.
+                tokio::task::spawn_blocking(move || drop(batch));
             }
             Message::Failed(name, failure, resume) => {
                 let attempt = attempts.entry(name.clone()).or_default();

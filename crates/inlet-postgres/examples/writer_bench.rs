@@ -21,6 +21,10 @@ use inlet_postgres::{connect, ConnectOptions, SslMode};
 use inlet_testkit::{ClusterSpec, HbaConn, HbaMethod, HbaRule};
 use serde_json::{json, Map, Value};
 
+/// The inlet binary's allocator, so the engine row measures the product's path.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const COLUMNS: [(&str, ColumnType); 24] = [
     ("name", ColumnType::Text),
     ("email", ColumnType::Text),

@@ -150,19 +150,24 @@ pub async fn write_batch(
     batch_seq: i64,
     options: WriteOptions,
 ) -> Result<WriteStats, WriteError> {
-    let tx = client
-        .transaction()
-        .await
-        .map_err(|e| db(&e, "could not begin", "begin"))?;
     let events = batch.phase == Phase::Live || options.events_for_backfill;
     let (records, rejected) = split_rejected(&batch.records);
     let direct = options.direct_backfill && !events && is_plain_insert(&records);
-    let mut stats = match direct {
-        true => match direct_copy(&tx, table, &records).await? {
-            Some(stats) => stats,
-            None => staged_merge(&tx, table, &records, options.deletes, events).await?,
-        },
-        false => staged_merge(&tx, table, &records, options.deletes, events).await?,
+    let mut tx = begin(client).await?;
+    let mut copied = None;
+    if direct {
+        copied = direct_copy(&tx, table, &records).await?;
+        if copied.is_none() {
+            // A row of the batch is there already (a restart): the merge takes the batch.
+            tx.rollback()
+                .await
+                .map_err(|e| db(&e, "could not roll back", "rollback"))?;
+            tx = begin(client).await?;
+        }
+    }
+    let mut stats = match copied {
+        Some(stats) => stats,
+        None => staged_merge(&tx, table, &records, options.deletes, events).await?,
     };
     stats.rejected = reject(&tx, table, &rejected).await?;
     if let Some(before) = batch.sweep {
@@ -220,6 +225,13 @@ pub async fn write_batch(
     Ok(stats)
 }
 
+async fn begin(client: &mut Client) -> Result<Transaction<'_>, WriteError> {
+    client
+        .transaction()
+        .await
+        .map_err(|e| db(&e, "could not begin", "begin"))
+}
+
 /// A batch the direct path can take: upserts only, each id once.
 fn is_plain_insert(records: &[Record]) -> bool {
     let mut seen = std::collections::HashSet::with_capacity(records.len());
@@ -230,16 +242,14 @@ fn is_plain_insert(records: &[Record]) -> bool {
 
 /// Backfill's fast path: COPY straight into the table. With no row of the batch present
 /// yet, no tombstone for the stream (the caller's promise) and each id once, this is exactly
-/// what the merge would do. If a row is present after all, the savepoint undoes the attempt
-/// (`None`) and the batch goes through the merge.
+/// what the merge would do. If a row is present after all, the COPY fails (`None`), and the
+/// caller rolls back and merges instead: rare (a restart), so the common case pays for no
+/// savepoint.
 async fn direct_copy(
     tx: &Transaction<'_>,
     table: &Table,
     records: &[Record],
 ) -> Result<Option<WriteStats>, WriteError> {
-    tx.batch_execute("savepoint inlet_direct")
-        .await
-        .map_err(|e| db(&e, "savepoint", "savepoint"))?;
     let mut columns = vec![ident("id")];
     columns.extend(table.columns.iter().map(|(n, _)| ident(n)));
     columns.extend(["_sync_extra", "_sync_version_ts", "_sync_version_seq"].map(String::from));
@@ -251,9 +261,6 @@ async fn direct_copy(
     );
     match copy_records(tx, &copy, table, records, false).await {
         Ok(extra_values) => {
-            tx.batch_execute("release savepoint inlet_direct")
-                .await
-                .map_err(|e| db(&e, "savepoint", "release savepoint"))?;
             let inserted = records.len() as i64;
             Ok(Some(WriteStats {
                 inserted,
@@ -262,12 +269,7 @@ async fn direct_copy(
                 ..WriteStats::default()
             }))
         }
-        Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
-            tx.batch_execute("rollback to savepoint inlet_direct")
-                .await
-                .map_err(|e| db(&e, "savepoint", "rollback to savepoint"))?;
-            Ok(None)
-        }
+        Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => Ok(None),
         Err(e) => Err(db(&e, "COPY into the table failed", &copy)),
     }
 }

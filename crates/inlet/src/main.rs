@@ -17,6 +17,11 @@ mod sync_config;
 
 use clap::Parser;
 
+/// mimalloc: records are built on reader threads and freed on others, which glibc's malloc
+/// does slowly and with memory that keeps growing (BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     let cli = cli::Cli::parse();
     // `inlet run` is a service: it says what it does, unless a progress board has the
