@@ -125,7 +125,8 @@ type Resume = Option<(Duration, Option<Checkpoint>)>;
 /// Each stream is read concurrently with the others and with the writing: a reader fetches
 /// its next batch while the previous ones are written, at most a few batches ahead
 /// (backpressure keeps memory bounded). All writes go through `sink` one batch at a time, in
-/// each stream's order. A reader that fails waits until every batch it sent is written,
+/// each stream's order (backfill batches already waiting may be joined into one, see
+/// [`join_waiting`]). A reader that fails waits until every batch it sent is written,
 /// then resumes from the last committed checkpoint, so nothing is skipped or written twice.
 /// `pause` waits out a retry delay (injected so tests control time). On `stop`, the batch
 /// being written is committed first.

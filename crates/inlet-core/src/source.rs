@@ -8,8 +8,8 @@ use crate::batch::{Batch, Checkpoint};
 use crate::error::SourceError;
 use crate::stream::StreamSpec;
 
-/// Batches in source order. The writer pulls the next batch only after the previous one has
-/// committed, so memory stays bounded whatever the account size.
+/// Batches in source order. The engine reads a few batches ahead of the writer and no more,
+/// so memory stays bounded whatever the account size.
 pub type BatchStream<'a> = Pin<Box<dyn Stream<Item = Result<Batch, SourceError>> + Send + 'a>>;
 
 pub trait Source: Send + Sync {
