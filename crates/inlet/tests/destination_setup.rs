@@ -3,112 +3,27 @@
 //! trying what each role must not be able to do. Every version in `INLET_TEST_PG_VERSIONS`.
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::Path;
+use std::process::{Output, Stdio};
 
 use inlet_postgres::{connect, ConnectOptions, Secret, Session, SslMode};
-use inlet_testkit::{
-    shared, versions, Cluster, ClusterSpec, HbaConn, HbaMethod, HbaRule, Terminal,
-};
+use inlet_testkit::{versions, Cluster, Terminal};
 use serde_json::Value;
 
-const ADMIN_PASSWORD: &str = "Admin-only-in-memory-9137";
+mod common;
+use common::{text, Inlet, ADMIN_PASSWORD};
+
 const PEOPLE_PASSWORD: &str = "people-pw";
 
 async fn cluster(major: u32) -> &'static Cluster {
-    let c = shared(&format!("setup-{major}"), || {
-        ClusterSpec::new(major).hba(HbaRule::new(
-            HbaConn::Host,
-            "all",
-            "all",
-            HbaMethod::ScramSha256,
-        ))
-    });
-    // Through the test kit, which serialises role changes (concurrent ALTER ROLE collide).
-    c.create_user("postgres", ADMIN_PASSWORD).await;
-    c
+    common::cluster("setup", major).await
 }
 
-/// A config directory of its own, and the binary run with a clean environment.
-struct Inlet {
-    dir: tempfile::TempDir,
-}
-
-impl Inlet {
-    fn new() -> Self {
-        Inlet {
-            dir: tempfile::tempdir().expect("tempdir"),
-        }
-    }
-
-    fn config(&self) -> PathBuf {
-        self.dir.path().join("inlet.toml")
-    }
-
-    fn cmd(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_inlet"));
-        cmd.env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", self.dir.path())
-            .arg("--config")
-            .arg(self.config())
-            .args(args)
-            .stdin(Stdio::null());
-        cmd
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.cmd(args).output().expect("run inlet")
-    }
-
-    fn add(&self, c: &Cluster, db: &str) {
-        let port = c.port.to_string();
-        let out = self.run(&[
-            "destination",
-            "add",
-            "dest",
-            "--host",
-            c.host(),
-            "--port",
-            &port,
-            "--dbname",
-            db,
-            "--sslmode",
-            "disable",
-        ]);
-        assert_eq!(out.status.code(), Some(0), "add: {}", text(&out));
-    }
-
-    fn setup_auto(&self, extra: &[&str]) -> Output {
-        let mut args = vec!["destination", "setup", "dest", "--auto", "--json"];
-        args.extend_from_slice(extra);
-        self.cmd(&args)
-            .env("INLET_ADMIN_PASSWORD", ADMIN_PASSWORD)
-            .output()
-            .expect("run inlet")
-    }
-
-    /// Everything inlet wrote, as text.
-    fn files_text(&self) -> String {
-        let mut all = String::new();
-        for entry in std::fs::read_dir(self.dir.path())
-            .expect("read dir")
-            .flatten()
-        {
-            if let Ok(s) = std::fs::read_to_string(entry.path()) {
-                all.push_str(&s);
-            }
-        }
-        all
-    }
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
+/// `destination setup dest --auto --json` with the admin's password, and `extra`.
+fn setup_auto(inlet: &Inlet, extra: &[&str]) -> Output {
+    let mut args = vec!["destination", "setup", "dest", "--auto", "--json"];
+    args.extend_from_slice(extra);
+    inlet.run_env(&args, &[("INLET_ADMIN_PASSWORD", ADMIN_PASSWORD)])
 }
 
 fn json(out: &Output) -> Value {
@@ -180,9 +95,9 @@ async fn auto_setup_gives_least_privilege_and_never_keeps_the_admin_password() {
             .await
             .expect("app tables");
 
-        let inlet = Inlet::new();
+        let inlet = Inlet::new(&[]);
         inlet.add(c, &db);
-        let out = inlet.setup_auto(&["--grant-to", &alice]);
+        let out = setup_auto(&inlet, &["--grant-to", &alice]);
         assert_eq!(out.status.code(), Some(0), "PG {v} setup: {}", text(&out));
         let report = json(&out);
         let sync_user = report["sync_user"].as_str().expect("sync_user").to_string();
@@ -283,7 +198,7 @@ async fn auto_setup_gives_least_privilege_and_never_keeps_the_admin_password() {
         assert_eq!(sqlstate(&b, "select * from synced.customer").await, None);
 
         // Running setup again changes nothing and breaks nothing.
-        let again = inlet.setup_auto(&["--grant-to", ""]);
+        let again = setup_auto(&inlet, &["--grant-to", ""]);
         assert_eq!(
             again.status.code(),
             Some(0),
@@ -305,7 +220,7 @@ async fn manual_setup_then_verify_finds_each_missing_privilege_with_its_fix() {
     for v in versions() {
         let c = cluster(v).await;
         let db = c.create_database().await;
-        let inlet = Inlet::new();
+        let inlet = Inlet::new(&[]);
         inlet.add(c, &db);
         let sync_user = unique("manual_sync");
         let out = inlet.run(&[
@@ -426,7 +341,7 @@ async fn manual_setup_then_verify_finds_each_missing_privilege_with_its_fix() {
 async fn verify_says_when_it_could_not_check() {
     let c = cluster(versions()[0]).await;
     let db = c.create_database().await;
-    let inlet = Inlet::new();
+    let inlet = Inlet::new(&[]);
     inlet.add(c, &db);
     let out = inlet.run(&[
         "destination",
@@ -466,16 +381,19 @@ async fn hostile_names_work_and_inject_nothing() {
             .await
             .expect("table");
 
-        let inlet = Inlet::new();
+        let inlet = Inlet::new(&[]);
         inlet.add(c, &db);
-        let out = inlet.setup_auto(&[
-            "--sync-user",
-            &sync_user,
-            "--read-role",
-            &read_role,
-            "--grant-to",
-            &person,
-        ]);
+        let out = setup_auto(
+            &inlet,
+            &[
+                "--sync-user",
+                &sync_user,
+                "--read-role",
+                &read_role,
+                "--grant-to",
+                &person,
+            ],
+        );
         assert_eq!(out.status.code(), Some(0), "PG {v}: {}", text(&out));
         assert_eq!(json(&out)["sync_user"], sync_user.as_str());
 
@@ -527,9 +445,9 @@ async fn admin_without_createrole_is_told_what_to_do() {
             "create role {weak} login password '{ADMIN_PASSWORD}'"
         ))
         .await;
-        let inlet = Inlet::new();
+        let inlet = Inlet::new(&[]);
         inlet.add(c, &db);
-        let out = inlet.setup_auto(&["--admin-user", &weak]);
+        let out = setup_auto(&inlet, &["--admin-user", &weak]);
         assert_eq!(out.status.code(), Some(1), "PG {v}: {}", text(&out));
         let j = json(&out);
         assert_eq!(j["problem"], "permission_denied", "{j}");
@@ -556,13 +474,13 @@ async fn createrole_admin_owning_the_database_can_set_up_on_every_version() {
         c.create_user(&reader, PEOPLE_PASSWORD).await;
         let db = unique("owned_db");
         c.exec(&format!("create database {db} owner {dba}")).await;
-        let inlet = Inlet::new();
+        let inlet = Inlet::new(&[]);
         inlet.add(c, &db);
-        let out = inlet.setup_auto(&["--admin-user", &dba, "--grant-to", &reader]);
+        let out = setup_auto(&inlet, &["--admin-user", &dba, "--grant-to", &reader]);
         assert_eq!(out.status.code(), Some(0), "PG {v}: {}", text(&out));
         let out = inlet.run(&["destination", "revoke", "dest", &reader]);
         assert_eq!(out.status.code(), Some(0), "PG {v} revoke: {}", text(&out));
-        let again = inlet.setup_auto(&["--admin-user", &dba, "--grant-to", ""]);
+        let again = setup_auto(&inlet, &["--admin-user", &dba, "--grant-to", ""]);
         assert_eq!(
             again.status.code(),
             Some(0),
@@ -580,7 +498,7 @@ async fn interactive_setup_grants_the_people_picked_from_a_list() {
     let (picked, skipped) = (unique("picked"), unique("skipped"));
     c.create_user(&picked, PEOPLE_PASSWORD).await;
     c.create_user(&skipped, PEOPLE_PASSWORD).await;
-    let inlet = Inlet::new();
+    let inlet = Inlet::new(&[]);
     inlet.add(c, &db);
     let command = format!(
         "{} --config {} destination setup dest --auto",
@@ -638,7 +556,7 @@ async fn interactive_setup_grants_the_people_picked_from_a_list() {
 async fn admin_password_is_asked_at_the_terminal() {
     let c = cluster(versions()[0]).await;
     let db = c.create_database().await;
-    let inlet = Inlet::new();
+    let inlet = Inlet::new(&[]);
     inlet.add(c, &db);
     let command = format!(
         "{} --config {} destination setup dest --auto --grant-to ''",

@@ -1,5 +1,5 @@
-//! What the binary's Stripe tests share: a PostgreSQL whose admin has a password, and the
-//! `inlet` binary run with a config directory of its own and a clean environment.
+//! What the binary's tests share: a PostgreSQL whose admin has a password, and the `inlet`
+//! binary run with a config directory of its own and a clean environment.
 
 // Each test file uses its own part of this.
 #![allow(dead_code)]
@@ -73,6 +73,16 @@ impl Inlet {
 
     /// `destination add dest` for `db`, then its automated setup; both must succeed.
     pub fn add_destination(&self, c: &Cluster, db: &str) {
+        self.add(c, db);
+        let out = self.run_env(
+            &["destination", "setup", "dest", "--auto", "--grant-to", ""],
+            &[("INLET_ADMIN_PASSWORD", ADMIN_PASSWORD)],
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    }
+
+    /// `destination add dest` for `db`, which must succeed.
+    pub fn add(&self, c: &Cluster, db: &str) {
         let port = c.port.to_string();
         let out = self.run(&[
             "destination",
@@ -87,12 +97,21 @@ impl Inlet {
             "--sslmode",
             "disable",
         ]);
-        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-        let out = self.run_env(
-            &["destination", "setup", "dest", "--auto", "--grant-to", ""],
-            &[("INLET_ADMIN_PASSWORD", ADMIN_PASSWORD)],
-        );
-        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        assert_eq!(out.status.code(), Some(0), "add: {}", text(&out));
+    }
+
+    /// Everything inlet wrote in its directory, as text.
+    pub fn files_text(&self) -> String {
+        let mut all = String::new();
+        for entry in std::fs::read_dir(self.dir.path())
+            .expect("read dir")
+            .flatten()
+        {
+            if let Ok(s) = std::fs::read_to_string(entry.path()) {
+                all.push_str(&s);
+            }
+        }
+        all
     }
 
     /// `sync status --json`, all syncs.
