@@ -20,18 +20,10 @@ const TEXT_OID: u32 = 25;
 /// type `ty`. Returns false, having appended nothing, when the value does not fit the column.
 pub fn put_field(value: &Value, ty: ColumnType, out: &mut BytesMut) -> bool {
     if value.is_null() {
-        out.put_i32(-1);
+        put_null(out);
         return true;
     }
-    let start = out.len();
-    out.put_i32(0); // the length, filled in below
-    if !put_value(value, ty, out) {
-        out.truncate(start);
-        return false;
-    }
-    let len = (out.len() - start - 4) as i32;
-    out[start..start + 4].copy_from_slice(&len.to_be_bytes());
-    true
+    put_sized(out, |out| put_value(value, ty, out))
 }
 
 /// Appends a SQL NULL field.
@@ -41,11 +33,24 @@ pub fn put_null(out: &mut BytesMut) {
 
 /// Appends a text field (NUL characters become U+FFFD).
 pub fn put_text_field(s: &str, out: &mut BytesMut) {
+    put_sized(out, |out| {
+        put_clean(s, out);
+        true
+    });
+}
+
+/// Appends what `write` writes, after its length. If `write` says it does not fit (false),
+/// nothing stays appended.
+fn put_sized(out: &mut BytesMut, write: impl FnOnce(&mut BytesMut) -> bool) -> bool {
     let start = out.len();
-    out.put_i32(0);
-    put_clean(s, out);
+    out.put_i32(0); // the length, filled in below
+    if !write(out) {
+        out.truncate(start);
+        return false;
+    }
     let len = (out.len() - start - 4) as i32;
     out[start..start + 4].copy_from_slice(&len.to_be_bytes());
+    true
 }
 
 /// The value's binary form, without its length; false (possibly after appending a part of it,
@@ -73,7 +78,7 @@ fn put_value(value: &Value, ty: ColumnType, out: &mut BytesMut) -> bool {
             .is_some(),
         ColumnType::Jsonb => {
             out.put_u8(1); // jsonb binary format version
-            write_json(value, out);
+            write_json(value, out.writer());
             true
         }
         ColumnType::TextArray => {
@@ -85,14 +90,9 @@ fn put_value(value: &Value, ty: ColumnType, out: &mut BytesMut) -> bool {
             out.put_u32(TEXT_OID);
             out.put_i32(items.len() as i32);
             out.put_i32(1); // lower bound
-            items.iter().all(|item| {
-                let start = out.len();
-                out.put_i32(0);
-                let fits = put_scalar_text(item, out);
-                let len = (out.len() - start - 4) as i32;
-                out[start..start + 4].copy_from_slice(&len.to_be_bytes());
-                fits
-            })
+            items
+                .iter()
+                .all(|item| put_sized(out, |out| put_scalar_text(item, out)))
         }
     }
 }
@@ -123,14 +123,14 @@ fn put_clean(s: &str, out: &mut BytesMut) {
 /// a string is written as U+FFFD (`\ufffd`). A literal backslash followed by `u0000` is
 /// text, not an escape, and stays as it is.
 pub fn json_text(value: &Value) -> String {
-    let mut out = BytesMut::new();
+    let mut out = Vec::new();
     write_json(value, &mut out);
     // serde_json writes UTF-8 only.
-    String::from_utf8(out.to_vec()).unwrap_or_default()
+    String::from_utf8(out).unwrap_or_default()
 }
 
-fn write_json(value: &Value, out: &mut BytesMut) {
-    let mut ser = serde_json::Serializer::with_formatter(out.writer(), NulSafe);
+fn write_json(value: &Value, out: impl std::io::Write) {
+    let mut ser = serde_json::Serializer::with_formatter(out, NulSafe);
     // Writing a `Value` into memory cannot fail: its keys are strings.
     let _ = serde::Serialize::serialize(value, &mut ser);
 }
