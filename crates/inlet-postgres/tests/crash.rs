@@ -22,7 +22,7 @@ use inlet_core::{
 use inlet_postgres::sink::PgSink;
 use inlet_postgres::writer::WriteOptions;
 use inlet_postgres::{connect, ConnectOptions, ProblemKind, Secret, SslMode};
-use inlet_testkit::{versions, wait_for, ClusterSpec, HbaConn, HbaMethod, HbaRule};
+use inlet_testkit::{versions, wait_for, ClusterSpec};
 use serde_json::json;
 
 const OBJECTS: usize = 600;
@@ -184,14 +184,7 @@ fn child(target: &str) {
 }
 
 async fn harness(major: u32) {
-    let cluster = ClusterSpec::new(major)
-        .hba(HbaRule::new(
-            HbaConn::Host,
-            "all",
-            "all",
-            HbaMethod::ScramSha256,
-        ))
-        .start();
+    let cluster = ClusterSpec::new(major).password_logins().start();
     let db = cluster
         .sync_database("crash_sync", PASSWORD, "crash_read")
         .await;

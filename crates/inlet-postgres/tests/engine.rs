@@ -12,9 +12,7 @@ use inlet_core::{
 use inlet_postgres::sink::PgSink;
 use inlet_postgres::writer::WriteOptions;
 use inlet_postgres::{connect, ConnectOptions, ProblemKind, Secret, SslMode};
-use inlet_testkit::{
-    shared, versions, wait_until_async, Cluster, ClusterSpec, HbaConn, HbaMethod, HbaRule,
-};
+use inlet_testkit::{shared, versions, wait_until_async, Cluster, ClusterSpec};
 use serde_json::{json, Value};
 use tokio_postgres::Client;
 
@@ -25,12 +23,7 @@ const LIVE_FROM: usize = 6;
 
 async fn cluster(major: u32) -> &'static Cluster {
     shared(&format!("engine-{major}"), || {
-        ClusterSpec::new(major).hba(HbaRule::new(
-            HbaConn::Host,
-            "all",
-            "all",
-            HbaMethod::ScramSha256,
-        ))
+        ClusterSpec::new(major).password_logins()
     })
 }
 

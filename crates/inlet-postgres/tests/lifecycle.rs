@@ -14,9 +14,7 @@ use inlet_postgres::sql::ident;
 use inlet_postgres::swap::swap;
 use inlet_postgres::writer::WriteOptions;
 use inlet_postgres::{connect, ConnectOptions, ProblemKind, Secret, SslMode};
-use inlet_testkit::{
-    shared, versions, wait_until_async, Cluster, ClusterSpec, HbaConn, HbaMethod, HbaRule,
-};
+use inlet_testkit::{shared, versions, wait_until_async, Cluster, ClusterSpec};
 use serde_json::json;
 use tokio_postgres::Client;
 
@@ -26,12 +24,7 @@ const READ: &str = "life_read";
 
 async fn cluster(major: u32) -> &'static Cluster {
     shared(&format!("lifecycle-{major}"), || {
-        ClusterSpec::new(major).hba(HbaRule::new(
-            HbaConn::Host,
-            "all",
-            "all",
-            HbaMethod::ScramSha256,
-        ))
+        ClusterSpec::new(major).password_logins()
     })
 }
 

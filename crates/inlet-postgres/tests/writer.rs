@@ -9,7 +9,7 @@ use inlet_postgres::writer::{
     prune_events, write_batch, DeleteMode, WriteError, WriteOptions, WriteStats,
 };
 use inlet_postgres::{connect, ConnectOptions, Secret, SslMode};
-use inlet_testkit::{shared, versions, Cluster, ClusterSpec, HbaConn, HbaMethod, HbaRule};
+use inlet_testkit::{shared, versions, Cluster, ClusterSpec};
 use serde_json::{json, Value};
 use tokio_postgres::Client;
 
@@ -19,12 +19,7 @@ const PASSWORD: &str = "pw";
 
 async fn cluster(major: u32) -> &'static Cluster {
     shared(&format!("writer-{major}"), || {
-        ClusterSpec::new(major).hba(HbaRule::new(
-            HbaConn::Host,
-            "all",
-            "all",
-            HbaMethod::ScramSha256,
-        ))
+        ClusterSpec::new(major).password_logins()
     })
 }
 

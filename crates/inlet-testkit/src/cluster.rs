@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio_postgres::NoTls;
 
 use crate::binaries::{bin_dir, server_version_num};
-use crate::hba::{hba_conf, HbaRule};
+use crate::hba::{hba_conf, HbaConn, HbaMethod, HbaRule};
 use crate::netns::Netns;
 use crate::server::{read_from, server_command, start_postgres, stop, tail, wait_ready};
 use crate::sql::{conf_literal, describe, ident, literal};
@@ -51,6 +51,17 @@ impl ClusterSpec {
     pub fn hba(mut self, rule: HbaRule) -> Self {
         self.rules.push(rule);
         self
+    }
+
+    /// The rule most tests want: every user may log in over TCP with a password
+    /// (scram-sha-256).
+    pub fn password_logins(self) -> Self {
+        self.hba(HbaRule::new(
+            HbaConn::Host,
+            "all",
+            "all",
+            HbaMethod::ScramSha256,
+        ))
     }
 
     /// Appends `name = 'value'` to postgresql.conf, after the kit's own

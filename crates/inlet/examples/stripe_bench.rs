@@ -24,7 +24,7 @@ use inlet_connectors::http::RateLimiter;
 use inlet_connectors::stripe::client::StripeClient;
 use inlet_connectors::stripe::DEFAULT_STRIPE_VERSION;
 use inlet_fakes::stripe::{FakeStripe, Options};
-use inlet_testkit::{Cluster, ClusterSpec, HbaConn, HbaMethod, HbaRule};
+use inlet_testkit::{Cluster, ClusterSpec};
 use serde_json::{json, Value};
 
 const ADMIN_PASSWORD: &str = "bench-admin-5521";
@@ -525,12 +525,7 @@ async fn bench(customers: usize, rounds: usize, changes: usize, major: u32) {
         peer_setup(dir);
     }
     let cluster = ClusterSpec::new(major)
-        .hba(HbaRule::new(
-            HbaConn::Host,
-            "all",
-            "all",
-            HbaMethod::ScramSha256,
-        ))
+        .password_logins()
         .setting("shared_buffers", "256MB")
         .start();
     cluster.create_user("postgres", ADMIN_PASSWORD).await;

@@ -11,9 +11,7 @@ use inlet_fakes::stripe::FakeStripe;
 use inlet_postgres::sink::PgSink;
 use inlet_postgres::writer::WriteOptions;
 use inlet_postgres::{connect, ConnectOptions, ProblemKind, Secret, SslMode};
-use inlet_testkit::{
-    shared, wait_for, wait_until_async, Cluster, ClusterSpec, HbaConn, HbaMethod, HbaRule,
-};
+use inlet_testkit::{shared, wait_for, wait_until_async, Cluster, ClusterSpec};
 use serde_json::{Map, Value};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -24,12 +22,7 @@ const PASSWORD: &str = "pw";
 
 pub async fn cluster(major: u32) -> &'static Cluster {
     shared(&format!("stripe-{major}"), || {
-        ClusterSpec::new(major).hba(HbaRule::new(
-            HbaConn::Host,
-            "all",
-            "all",
-            HbaMethod::ScramSha256,
-        ))
+        ClusterSpec::new(major).password_logins()
     })
 }
 

@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 
-use inlet_testkit::{shared, Cluster, ClusterSpec, HbaConn, HbaMethod, HbaRule};
+use inlet_testkit::{shared, Cluster, ClusterSpec};
 use serde_json::Value;
 
 pub const ADMIN_PASSWORD: &str = "Admin-only-in-memory-7731";
@@ -15,12 +15,7 @@ pub const ADMIN_PASSWORD: &str = "Admin-only-in-memory-7731";
 /// A cluster of `major` shared by the tests of one file (`name`), logins by password.
 pub async fn cluster(name: &str, major: u32) -> &'static Cluster {
     let c = shared(&format!("{name}-{major}"), || {
-        ClusterSpec::new(major).hba(HbaRule::new(
-            HbaConn::Host,
-            "all",
-            "all",
-            HbaMethod::ScramSha256,
-        ))
+        ClusterSpec::new(major).password_logins()
     });
     c.create_user("postgres", ADMIN_PASSWORD).await;
     c
