@@ -43,19 +43,12 @@ async fn one_version(v: u32) {
 
     let base = fake.url();
     let add = |name: &str, schema: &str| {
-        inlet.run(&[
-            "sync",
-            "add",
+        inlet.sync_add(
             name,
-            "--destination",
-            "dest",
-            "--schema",
-            schema,
-            "--api-base",
             &base,
-            "--streams",
-            "customer",
-        ])
+            &["--schema", schema, "--streams", "customer"],
+            &[],
+        )
     };
     let out = add("a", "stripe");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
@@ -340,17 +333,7 @@ async fn killed_and_resumed(v: u32) {
     let inlet = Inlet::new(&[("STRIPE_API_KEY", &fake.api_key())]);
     inlet.add_destination(c, &db);
     let base = fake.url();
-    let out = inlet.run(&[
-        "sync",
-        "add",
-        "a",
-        "--destination",
-        "dest",
-        "--api-base",
-        &base,
-        "--streams",
-        "customer",
-    ]);
+    let out = inlet.sync_add("a", &base, &["--streams", "customer"], &[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let customers = || {
         fake.objects("customer")
@@ -570,19 +553,12 @@ async fn new_stripe_version(v: u32) {
     let inlet = Inlet::new(&[("STRIPE_API_KEY", &fake.api_key())]);
     inlet.add_destination(c, &db);
     let base = fake.url();
-    let out = inlet.run(&[
-        "sync",
-        "add",
+    let out = inlet.sync_add(
         "a",
-        "--destination",
-        "dest",
-        "--api-base",
         &base,
-        "--streams",
-        "customer",
-        "--stripe-version",
-        FIRST,
-    ]);
+        &["--streams", "customer", "--stripe-version", FIRST],
+        &[],
+    );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let config = std::fs::read_to_string(inlet.config()).expect("config");
     assert!(

@@ -57,18 +57,7 @@ async fn add_run_status_webhooks_and_a_clean_stop() {
 
     // A bad key: refused before anything is written, naming the key's kind, not the key.
     let bad = "sk_test_bogus5ecret000000009999";
-    let out = inlet.run_env(
-        &[
-            "sync",
-            "add",
-            "stripe",
-            "--destination",
-            "dest",
-            "--api-base",
-            &base,
-        ],
-        &[("STRIPE_API_KEY", bad)],
-    );
+    let out = inlet.sync_add("stripe", &base, &[], &[("STRIPE_API_KEY", bad)]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let said = text(&out);
     assert!(
@@ -88,33 +77,9 @@ async fn add_run_status_webhooks_and_a_clean_stop() {
         ("STRIPE_API_KEY", key.as_str()),
         ("STRIPE_WEBHOOK_SECRET", secret.as_str()),
     ];
-    let out = inlet.run_env(
-        &[
-            "sync",
-            "add",
-            "stripe",
-            "--destination",
-            "dest",
-            "--api-base",
-            &base,
-        ],
-        &env,
-    );
+    let out = inlet.sync_add("stripe", &base, &[], &env);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let out = inlet.run_env(
-        &[
-            "sync",
-            "add",
-            "other",
-            "--destination",
-            "dest",
-            "--schema",
-            "stripe",
-            "--api-base",
-            &base,
-        ],
-        &env,
-    );
+    let out = inlet.sync_add("other", &base, &["--schema", "stripe"], &env);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(
         text(&out).contains("sync \"stripe\" already writes schema \"stripe\""),

@@ -109,6 +109,21 @@ impl Inlet {
         all
     }
 
+    /// `sync add NAME --destination dest --api-base BASE` and `extra`, with `env` added.
+    pub fn sync_add(&self, name: &str, base: &str, extra: &[&str], env: &[(&str, &str)]) -> Output {
+        let mut args = vec![
+            "sync",
+            "add",
+            name,
+            "--destination",
+            "dest",
+            "--api-base",
+            base,
+        ];
+        args.extend_from_slice(extra);
+        self.run_env(&args, env)
+    }
+
     /// `sync status --json`, all syncs.
     pub fn status(&self) -> Value {
         let out = self.run(&["sync", "status", "--json"]);
