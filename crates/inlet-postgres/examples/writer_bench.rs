@@ -5,7 +5,6 @@
 //! `INLET_BENCH_PG` (default 15).
 
 use std::io::Write;
-use std::process::Command;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -18,7 +17,7 @@ use inlet_postgres::sink::PgSink;
 use inlet_postgres::tables::{ensure_schema, ensure_table, Table};
 use inlet_postgres::writer::{write_batch, WriteOptions};
 use inlet_postgres::{connect, ConnectOptions, SslMode};
-use inlet_testkit::{ClusterSpec, HbaConn, HbaMethod, HbaRule};
+use inlet_testkit::{peak_rss_mb, psql_seconds, ClusterSpec, HbaConn, HbaMethod, HbaRule};
 use serde_json::{json, Map, Value};
 
 /// The inlet binary's allocator, so the engine row measures the product's path.
@@ -125,45 +124,6 @@ fn iso_utc(secs: i64) -> String {
         rem % 3600 / 60,
         rem % 60
     )
-}
-
-fn peak_rss_mb() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let kb = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .unwrap_or(0.0);
-    kb / 1024.0
-}
-
-/// Runs a psql script (SQL and meta-commands) and returns how long it took.
-fn psql(cluster: &inlet_testkit::Cluster, db: &str, script: &str) -> f64 {
-    let file = std::env::temp_dir().join(format!("inlet-bench-{}.sql", std::process::id()));
-    std::fs::write(&file, script).expect("write script");
-    let started = Instant::now();
-    let out = Command::new("psql")
-        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h"])
-        .arg(cluster.socket_dir())
-        .args([
-            "-p",
-            &cluster.port.to_string(),
-            "-U",
-            "postgres",
-            "-d",
-            db,
-            "-f",
-        ])
-        .arg(&file)
-        .output()
-        .expect("run psql");
-    let took = started.elapsed().as_secs_f64();
-    assert!(
-        out.status.success(),
-        "psql: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    took
 }
 
 /// Writes every row once through the writer (round `round`); returns the seconds it took.
@@ -340,12 +300,12 @@ async fn main() {
         .chain(["_sync_version_ts".into(), "_sync_version_seq".into()])
         .collect::<Vec<_>>()
         .join(", ");
-    psql(
+    psql_seconds(
         &cluster,
         &db,
         "create table bench.raw (like bench.customer including all);",
     );
-    let raw_copy = psql(
+    let raw_copy = psql_seconds(
         &cluster,
         &db,
         &format!("\\copy bench.raw ({cols}) from '{}' csv\n", csv.display()),
@@ -355,7 +315,7 @@ async fn main() {
         .map(|(n, _)| format!("{n} = excluded.{n}"))
         .collect::<Vec<_>>()
         .join(", ");
-    let by_hand = psql(
+    let by_hand = psql_seconds(
         &cluster,
         &db,
         &format!(
@@ -397,6 +357,6 @@ async fn main() {
         "\nPostgreSQL {major}, {rows} rows, batches of {batch_size}; building the records \
          alone runs at {:.0} rows/s (included in inlet's times); inlet peak RSS {:.0} MB",
         rate(generation),
-        peak_rss_mb()
+        peak_rss_mb(std::process::id())
     );
 }

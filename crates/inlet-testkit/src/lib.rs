@@ -15,6 +15,7 @@
 mod binaries;
 mod cluster;
 mod hba;
+mod measure;
 mod net;
 mod netns;
 mod server;
@@ -31,6 +32,7 @@ mod workdir;
 pub use binaries::{bin_dir, versions};
 pub use cluster::{Cluster, ClusterSpec};
 pub use hba::{HbaConn, HbaMethod, HbaRule};
+pub use measure::{peak_rss_mb, psql_seconds};
 pub use net::{blackhole_port, free_port, silent_port, BlackholePort, SilentPort};
 pub use netns::Netns;
 pub use shared::shared;

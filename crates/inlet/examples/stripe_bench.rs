@@ -24,7 +24,7 @@ use inlet_connectors::http::RateLimiter;
 use inlet_connectors::stripe::client::StripeClient;
 use inlet_connectors::stripe::DEFAULT_STRIPE_VERSION;
 use inlet_fakes::stripe::{FakeStripe, Options};
-use inlet_testkit::{Cluster, ClusterSpec};
+use inlet_testkit::{peak_rss_mb, psql_seconds, wait_until_async, Cluster, ClusterSpec};
 use serde_json::{json, Value};
 
 const ADMIN_PASSWORD: &str = "bench-admin-5521";
@@ -233,18 +233,6 @@ impl Running {
         cpu_secs(&self.0.id().to_string())
     }
 
-    /// Peak RSS so far, in MB.
-    fn peak_rss_mb(&self) -> f64 {
-        let status =
-            std::fs::read_to_string(format!("/proc/{}/status", self.0.id())).unwrap_or_default();
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-            .unwrap_or(0.0)
-            / 1024.0
-    }
-
     /// SIGTERM, then wait for the exit.
     fn stop(mut self) {
         let pid = nix::unistd::Pid::from_raw(self.0.id() as i32);
@@ -258,27 +246,6 @@ impl Drop for Running {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-/// Runs a psql script as the superuser over the socket; returns how long it took.
-fn psql(c: &Cluster, db: &str, script: &str) -> f64 {
-    let file = std::env::temp_dir().join(format!("inlet-stripe-bench-{}.sql", std::process::id()));
-    std::fs::write(&file, script).expect("write script");
-    let started = Instant::now();
-    let out = Command::new("psql")
-        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h"])
-        .arg(c.socket_dir())
-        .args(["-p", &c.port.to_string(), "-U", "postgres", "-d", db, "-f"])
-        .arg(&file)
-        .output()
-        .expect("run psql (Debian's postgresql-client)");
-    let took = started.elapsed().as_secs_f64();
-    assert!(
-        out.status.success(),
-        "psql: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    took
 }
 
 /// The fake's drain rate: every customer page fetched and parsed by inlet's Stripe client;
@@ -332,20 +299,11 @@ async fn count(admin: &tokio_postgres::Client, table: &str) -> i64 {
 
 /// Waits until inlet says the customer stream is live (its backfill committed).
 async fn wait_live(admin: &tokio_postgres::Client, deadline: Duration) {
-    let until = Instant::now() + deadline;
     let sql = format!("select state from {SCHEMA}._sync_state where stream = 'customer'");
-    loop {
-        if let Ok(Some(row)) = admin.query_opt(&sql, &[]).await {
-            if row.get::<_, String>(0) == "live" {
-                return;
-            }
-        }
-        assert!(
-            Instant::now() < until,
-            "the customer stream was not live in {deadline:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_until_async("the customer stream to be live", deadline, || async {
+        matches!(admin.query_opt(&sql, &[]).await, Ok(Some(row)) if row.get::<_, String>(0) == "live")
+    })
+    .await;
 }
 
 struct Backfill {
@@ -375,7 +333,7 @@ async fn inlet_backfill(inlet: &Inlet, admin: &tokio_postgres::Client, rows: usi
     let took = started.elapsed().as_secs_f64();
     let (inlet_cpu, fake_cpu) = (run.cpu_secs(), cpu_secs("self") - own);
     let pg_cpu = server_cpu_secs(&postmaster) - server;
-    let rss = run.peak_rss_mb();
+    let rss = peak_rss_mb(run.0.id());
     run.stop();
     let have = count(admin, &format!("{SCHEMA}.customer")).await;
     assert_eq!(have, rows as i64, "inlet's customer rows");
@@ -573,7 +531,7 @@ async fn bench(customers: usize, rounds: usize, changes: usize, major: u32) {
         cpu.push((b.secs, b.inlet_cpu, b.fake_cpu, b.pg_cpu));
 
         // The rows inlet wrote, exported untimed, loaded raw into a table like inlet's.
-        psql(
+        psql_seconds(
             &cluster,
             &db,
             &format!(
@@ -582,7 +540,7 @@ async fn bench(customers: usize, rounds: usize, changes: usize, major: u32) {
                 csv.display()
             ),
         );
-        copies.push(psql(
+        copies.push(psql_seconds(
             &cluster,
             &db,
             &format!("\\copy raw.customer from '{}' csv\n", csv.display()),
@@ -649,14 +607,11 @@ async fn bench(customers: usize, rounds: usize, changes: usize, major: u32) {
     fake.add_webhook_endpoint(&format!("http://{listen}/webhooks/stripe/stripe"));
     inlet.set("poll_interval_ms = 60000\n");
     let run = inlet.run(Some(&listen));
-    let up = Instant::now();
-    while std::net::TcpStream::connect(&listen).is_err() {
-        assert!(
-            up.elapsed() < Duration::from_secs(30),
-            "inlet run never listened"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    wait_until_async("inlet run to listen", Duration::from_secs(30), || {
+        let up = std::net::TcpStream::connect(&listen).is_ok();
+        async move { up }
+    })
+    .await;
     // Up when the first change lands: it is measured like the others but not counted.
     let warm = live_latency(
         &fake,
