@@ -126,6 +126,15 @@ fn iso_utc(secs: i64) -> String {
     )
 }
 
+/// The batch of customers from `start` (of `rows`, `size` at most), as of round `round`.
+fn batch((start, rows, size): (usize, usize, usize), round: usize, phase: Phase) -> Batch {
+    let version = Version::new(1_700_000_000_000_000 + round as i64, 0);
+    let records = (start..(start + size).min(rows))
+        .map(|i| Record::upsert(format!("cus_{i:08}"), version, customer(i, round)))
+        .collect();
+    Batch::new(records, Checkpoint(json!({ "at": start })), phase)
+}
+
 /// Writes every row once through the writer (round `round`); returns the seconds it took.
 async fn write_all(
     client: &mut tokio_postgres::Client,
@@ -137,12 +146,8 @@ async fn write_all(
     let started = Instant::now();
     let mut seq = (round * rows.div_ceil(batch_size)) as i64;
     for start in (0..rows).step_by(batch_size) {
-        let version = Version::new(1_700_000_000_000_000 + round as i64, 0);
-        let records = (start..(start + batch_size).min(rows))
-            .map(|i| Record::upsert(format!("cus_{i:08}"), version, customer(i, round)))
-            .collect();
         seq += 1;
-        let batch = Batch::new(records, Checkpoint(json!({ "at": start })), phase);
+        let batch = batch((start, rows, batch_size), round, phase);
         // As the sink does: a stream without tombstones may take the backfill fast path
         // (only the first load; the sink stops trying once a batch finds its rows present).
         let options = WriteOptions {
@@ -172,17 +177,8 @@ impl Source for Generated {
     fn read<'a>(&'a self, _: &'a StreamSpec, _: Option<&'a Checkpoint>) -> BatchStream<'a> {
         let (rows, size) = (self.rows, self.batch_size);
         Box::pin(
-            futures_util::stream::iter((0..rows).step_by(size)).map(move |start| {
-                let version = Version::new(1_700_000_000_000_000, 0);
-                let records = (start..(start + size).min(rows))
-                    .map(|i| Record::upsert(format!("cus_{i:08}"), version, customer(i, 0)))
-                    .collect();
-                Ok(Batch::new(
-                    records,
-                    Checkpoint(json!({ "at": start })),
-                    Phase::Backfill,
-                ))
-            }),
+            futures_util::stream::iter((0..rows).step_by(size))
+                .map(move |start| Ok(batch((start, rows, size), 0, Phase::Backfill))),
         )
     }
 }

@@ -136,10 +136,6 @@ impl PgSink {
         self.stats.clone()
     }
 
-    fn table(&self, stream: &str) -> Result<&Table, WriteError> {
-        self.tables.get(stream).ok_or_else(|| unprepared(stream))
-    }
-
     async fn exec(
         &self,
         sql: &str,
@@ -174,15 +170,14 @@ impl Sink for PgSink {
 
     async fn write(&mut self, stream: &str, batch: &Batch) -> Result<(), WriteError> {
         let seq = self.seqs.get(stream).copied().unwrap_or(0) + 1;
-        let added = evolve::new_columns(self.table(stream)?, &batch.records);
+        let table = self
+            .tables
+            .get_mut(stream)
+            .ok_or_else(|| unprepared(stream))?;
+        let added = evolve::new_columns(table, &batch.records);
         if !added.is_empty() {
-            let table = self
-                .tables
-                .get_mut(stream)
-                .ok_or_else(|| unprepared(stream))?;
             evolve::add_columns(&self.client, table, added).await?;
         }
-        let table = self.table(stream)?.clone();
         if batch
             .records
             .iter()
@@ -194,7 +189,7 @@ impl Sink for PgSink {
             direct_backfill: !self.tombstones.contains(stream),
             ..self.options
         };
-        let stats = write_batch(&mut self.client, &table, stream, batch, seq, options).await?;
+        let stats = write_batch(&mut self.client, table, stream, batch, seq, options).await?;
         if options.direct_backfill && batch.phase == inlet_core::Phase::Backfill && !stats.direct {
             // The table already holds rows of this backfill (a restart): stop trying.
             self.tombstones.insert(stream.to_string());
