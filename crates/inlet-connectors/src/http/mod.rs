@@ -12,7 +12,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
-pub use rate_limit::RateLimiter;
+pub use rate_limit::{RateLimiter, MAX_IN_FLIGHT};
 pub use retry::{delay, should_retry, Hints};
 
 /// A response, whatever its status.
@@ -74,6 +74,7 @@ impl HttpClient {
             attempt += 1;
             self.limiter.acquire().await;
             let last = attempt >= self.attempts;
+            let sent = tokio::time::Instant::now();
             match self.http.get(&url).send().await {
                 Ok(response) => {
                     let status = response.status().as_u16();
@@ -87,6 +88,11 @@ impl HttpClient {
                         }
                         Err(e) => return Err(NetworkError(describe(e))),
                     };
+                    // The sync's concurrency follows latency; a 429 slows all its requests.
+                    self.limiter.observe(sent.elapsed());
+                    if status == 429 {
+                        self.limiter.slow_down(hints.retry_after);
+                    }
                     if status >= 400 && !last && should_retry(status, hints) {
                         tracing::debug!(status, attempt, "retrying");
                         tokio::time::sleep(delay(attempt, hints, jitter())).await;

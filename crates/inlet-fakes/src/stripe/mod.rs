@@ -135,6 +135,8 @@ pub(crate) struct Shared {
     keys: RwLock<auth::Keys>,
     faults: Faults,
     requests: AtomicU64,
+    /// API requests answered 429 because the request budget was spent.
+    rate_limited: AtomicU64,
     next_request: AtomicU64,
     api_version: String,
     seed: u64,
@@ -340,6 +342,7 @@ impl FakeStripe {
             }),
             faults: Faults::default(),
             requests: AtomicU64::new(0),
+            rate_limited: AtomicU64::new(0),
             next_request: AtomicU64::new(0),
             api_version: options.api_version.clone(),
             seed: options.seed,
@@ -461,6 +464,12 @@ impl FakeStripe {
     /// API requests answered so far (`/v1/...`, errors included).
     pub fn requests(&self) -> u64 {
         self.shared().requests.load(Ordering::Relaxed)
+    }
+
+    /// API requests answered 429 because they were over the request budget
+    /// ([`Faults::rate_limit`]).
+    pub fn rate_limited(&self) -> u64 {
+        self.shared().rate_limited.load(Ordering::Relaxed)
     }
 
     /// A steady stream of random realistic creates, updates and deletes, one every `every`,
