@@ -5,8 +5,9 @@
 //! The bucket also says how many requests a sync should keep in flight to use its budget
 //! ([`RateLimiter::in_flight`]: the rate times the latency it observes, so a slow API gets
 //! more concurrent reads, never more requests a second), and a 429 ([`RateLimiter::slow_down`])
-//! holds every request of the sync back for the server's `Retry-After`, then resumes at a
-//! reduced rate that climbs back to the configured one.
+//! holds every request of the sync back for the server's `Retry-After`, then resumes at
+//! half the rate it had, which climbs back to the configured one (doubling over
+//! [`RECOVERY`]): a budget set above what the API allows settles near what it allows.
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -20,8 +21,8 @@ pub const MAX_IN_FLIGHT: usize = 64;
 /// The latency assumed before any is observed: a typical list call against a real API.
 const FIRST_LATENCY: f64 = 0.3;
 
-/// After a 429 the rate halves, then climbs back to the configured one over this long.
-const RECOVERY: Duration = Duration::from_secs(30);
+/// After a 429 the rate halves, then doubles back over this long (up to the configured one).
+pub const RECOVERY: Duration = Duration::from_secs(30);
 
 #[derive(Debug)]
 pub struct RateLimiter {
@@ -38,6 +39,8 @@ struct Seen {
     latency: f64,
     /// When the last 429's wait ends; requests start no earlier.
     paused_until: Option<Instant>,
+    /// The rate the last 429 cut to; it climbs back from `paused_until`.
+    cut_to: f64,
 }
 
 impl RateLimiter {
@@ -51,6 +54,7 @@ impl RateLimiter {
             seen: Mutex::new(Seen {
                 latency: FIRST_LATENCY,
                 paused_until: None,
+                cut_to: rate.max(0.01),
             }),
         }
     }
@@ -63,11 +67,15 @@ impl RateLimiter {
 
     /// The rate now: the configured one, or less while recovering from a 429.
     fn current_rate(&self, now: Instant) -> f64 {
-        let Some(until) = self.seen().paused_until else {
-            return self.rate;
+        Self::rate_at(&self.seen(), self.rate, now)
+    }
+
+    fn rate_at(seen: &Seen, rate: f64, now: Instant) -> f64 {
+        let Some(until) = seen.paused_until else {
+            return rate;
         };
         let since = now.saturating_duration_since(until).as_secs_f64();
-        self.rate * (0.5 + 0.5 * (since / RECOVERY.as_secs_f64()).min(1.0))
+        (seen.cut_to * (1.0 + since / RECOVERY.as_secs_f64())).min(rate)
     }
 
     /// Waits for a token. Waiters are served in order (the lock is fair).
@@ -100,10 +108,15 @@ impl RateLimiter {
     }
 
     /// The server said 429: every request of the sync waits `retry_after` (1 s if it named
-    /// none), then the rate starts again from half.
+    /// none), then the rate starts again from half what it was. The 429s of requests that
+    /// were in flight together cut it once.
     pub fn slow_down(&self, retry_after: Option<Duration>) {
-        let until = Instant::now() + retry_after.unwrap_or(Duration::from_secs(1));
+        let now = Instant::now();
+        let until = now + retry_after.unwrap_or(Duration::from_secs(1));
         let mut seen = self.seen();
+        if seen.paused_until.is_none_or(|u| u <= now) {
+            seen.cut_to = (Self::rate_at(&seen, self.rate, now) / 2.0).max(0.5);
+        }
         seen.paused_until = Some(seen.paused_until.map_or(until, |u| u.max(until)));
     }
 
@@ -206,6 +219,26 @@ mod tests {
         assert!(
             elapsed <= 1.01,
             "back to the full rate and burst: {elapsed}s for 20"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn each_wave_of_429s_halves_the_rate_once_and_it_climbs_back() {
+        let limiter = RateLimiter::new(1000.0, 1000);
+        for _ in 0..3 {
+            // Two requests in flight together both get 429: one cut.
+            limiter.slow_down(None);
+            limiter.slow_down(None);
+            tokio::time::advance(Duration::from_secs(1)).await;
+        }
+        assert_eq!(limiter.current_rate(Instant::now()), 125.0);
+        tokio::time::advance(RECOVERY).await;
+        assert_eq!(limiter.current_rate(Instant::now()), 250.0, "doubled back");
+        tokio::time::advance(RECOVERY * 10).await;
+        assert_eq!(
+            limiter.current_rate(Instant::now()),
+            1000.0,
+            "never above the budget"
         );
     }
 }

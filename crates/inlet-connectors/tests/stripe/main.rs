@@ -4,6 +4,7 @@
 //! the fake's fault knobs.
 
 mod harness;
+mod partitions;
 
 use std::time::Duration;
 

@@ -15,7 +15,7 @@
 //!                                         "webhook_reorder": true, "invalidate_cursor_next": true,
 //!                                         "expire_events_before": 1700000000, "rate_limit": 100,
 //!                                         "clear": true}
-//! GET    /_fake/stats                   {"requests": n, "rate_limited": n, "objects": {stream: count}}
+//! GET    /_fake/stats                   {"requests": n, "rate_limited": n, "in_flight_peak": n, "objects": {stream: count}}
 //! ```
 
 use std::sync::atomic::Ordering;
@@ -94,7 +94,7 @@ pub(crate) fn handle(
                 .map(|s| (s.name().to_string(), Value::from(store.table(*s).len())))
                 .collect();
             Ok(
-                json!({"requests": shared.requests.load(Ordering::Relaxed), "rate_limited": shared.rate_limited.load(Ordering::Relaxed), "objects": counts, "events": store.events.len()}),
+                json!({"requests": shared.requests.load(Ordering::Relaxed), "rate_limited": shared.rate_limited.load(Ordering::Relaxed), "in_flight_peak": shared.in_flight_peak.load(Ordering::Relaxed), "objects": counts, "events": store.events.len()}),
             )
         }
         _ => Err(ApiError::unrecognized(method, path)),

@@ -137,6 +137,9 @@ pub(crate) struct Shared {
     requests: AtomicU64,
     /// API requests answered 429 because the request budget was spent.
     rate_limited: AtomicU64,
+    /// API requests being answered now, and the most at once so far.
+    in_flight: AtomicU64,
+    in_flight_peak: AtomicU64,
     next_request: AtomicU64,
     api_version: String,
     seed: u64,
@@ -343,6 +346,8 @@ impl FakeStripe {
             faults: Faults::default(),
             requests: AtomicU64::new(0),
             rate_limited: AtomicU64::new(0),
+            in_flight: AtomicU64::new(0),
+            in_flight_peak: AtomicU64::new(0),
             next_request: AtomicU64::new(0),
             api_version: options.api_version.clone(),
             seed: options.seed,
@@ -470,6 +475,11 @@ impl FakeStripe {
     /// ([`Faults::rate_limit`]).
     pub fn rate_limited(&self) -> u64 {
         self.shared().rate_limited.load(Ordering::Relaxed)
+    }
+
+    /// The most API requests the fake was answering at once (a client's concurrency).
+    pub fn in_flight_peak(&self) -> u64 {
+        self.shared().in_flight_peak.load(Ordering::Relaxed)
     }
 
     /// A steady stream of random realistic creates, updates and deletes, one every `every`,
