@@ -28,6 +28,8 @@ struct StreamStatus {
     /// `{reason, fix, retry_in_secs}` of the last error, while it lasts.
     error: Option<Value>,
     updated_at: Option<String>,
+    /// A backfill read in partitions: `{done, total}` (partitions complete, in all).
+    partitions: Option<Value>,
 }
 
 pub async fn status(paths: &Paths, name: Option<&str>, json: bool) -> Code {
@@ -131,6 +133,11 @@ async fn read(
             })
             .and_then(Value::as_f64)
             .filter(|c| *c > 0.0);
+        let partitions = checkpoint
+            .as_ref()
+            .and_then(|c| c.pointer("/partitioned/parts"))
+            .and_then(|p| Some((p["done"].as_u64()?, p["open"].as_array()?.len() as u64)))
+            .map(|(done, open)| json!({"done": done, "total": done + open}));
         // A table a person took over is not synced any more, whatever its last state was.
         let left_alone = matches!(
             inlet_postgres::ownership::owner(client, schema, &stream).await?,
@@ -149,6 +156,7 @@ async fn read(
             lag_seconds: checked.map(|c| (now - c).max(0.0)),
             error: row.get(3),
             updated_at: row.get(4),
+            partitions,
             stream,
         });
     }
@@ -235,6 +243,9 @@ fn print_text(name: &str, destination: &str, schema: &str, streams: &[StreamStat
             "  {:<22} {:<12} {:>10} {:>8} {:>9}",
             s.stream, s.state, s.rows, lag, s.rejected
         );
+        if let Some(p) = s.partitions.as_ref().filter(|_| s.state == "backfilling") {
+            println!("      parts  {}/{} partitions done", p["done"], p["total"]);
+        }
         if let Some(e) = &s.error {
             if let Some(reason) = e["reason"].as_str() {
                 println!("      error  {reason}");
