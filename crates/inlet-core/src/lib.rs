@@ -23,5 +23,5 @@ pub use engine::{run_stream, run_sync, EngineError, Outcome, Sink, StreamState};
 pub use error::{Action, ErrorKind, SourceError};
 pub use naming::{column_name, MAX_IDENTIFIER_BYTES};
 pub use record::{Change, Record, Version};
-pub use source::{BatchStream, Source};
+pub use source::{BatchStream, Discovery, Source};
 pub use stream::{Column, ColumnType, StreamSpec};
