@@ -28,5 +28,5 @@ pub use retry::{
     retry_in_place, Curve, ServerWord, DESTINATION, IN_PLACE, IN_PLACE_ATTEMPTS, MAX_IN_PLACE_WAIT,
     MAX_SERVER_WAIT, STREAM,
 };
-pub use source::{BatchStream, Source};
+pub use source::{BatchStream, Discovery, Source};
 pub use stream::{Column, ColumnType, StreamSpec};

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use inlet_core::{
-    run_sync, Batch, BatchStream, Checkpoint, Outcome, Phase, Record, Sink, Source, StreamSpec,
-    StreamState, Version,
+    run_sync, Batch, BatchStream, Checkpoint, Discovery, Outcome, Phase, Record, Sink, Source,
+    StreamSpec, StreamState, Version,
 };
 use serde_json::json;
 
@@ -17,13 +17,12 @@ use serde_json::json;
 struct HalfBroken;
 
 impl Source for HalfBroken {
-    fn streams(&self) -> Vec<StreamSpec> {
-        ["good", "bad"]
-            .map(|name| StreamSpec {
-                name: name.into(),
-                columns: Vec::new(),
-            })
-            .into()
+    fn discover(&self) -> Discovery<'_> {
+        let specs = ["good", "bad"].map(|name| StreamSpec {
+            name: name.into(),
+            columns: Vec::new(),
+        });
+        Box::pin(async move { Ok(specs.into()) })
     }
 
     fn read<'a>(&'a self, stream: &'a StreamSpec, _: Option<&'a Checkpoint>) -> BatchStream<'a> {
@@ -74,7 +73,7 @@ impl Sink for Memory {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_panicking_reader_errors_its_stream_and_the_others_go_on() {
     let source = Arc::new(HalfBroken);
-    let specs = source.streams();
+    let specs = source.discover().await.expect("discovers");
     let mut sink = Memory::default();
     let never = std::future::pending::<()>();
     let outcome = tokio::time::timeout(

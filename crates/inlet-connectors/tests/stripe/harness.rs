@@ -70,7 +70,7 @@ pub async fn start(db: &ConnectOptions, options: StripeOptions, write: WriteOpti
         .with_test_writer()
         .try_init();
     let source = Arc::new(StripeSource::new(options).expect("source"));
-    let specs = source.streams();
+    let specs = source.discover().await.expect("streams");
     // A killed engine's session ends a moment after the kill: wait to take over, as
     // `inlet run` does.
     let specs_ref = &specs;
