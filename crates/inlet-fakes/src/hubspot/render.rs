@@ -131,10 +131,17 @@ pub(crate) fn render(
             .iter()
             .filter_map(|n| store.property(kind, n))
             .for_each(&mut put),
-        Wanted::Named(names) => names
-            .iter()
-            .filter_map(|n| store.property(kind, n))
-            .for_each(&mut put),
+        Wanted::Named(names) => {
+            // HubSpot answers every read with the record's id and dates, asked for or not.
+            let t = &store.types[kind];
+            let always = [t.created, "hs_object_id", t.modified];
+            always
+                .iter()
+                .copied()
+                .chain(names.iter().map(String::as_str))
+                .filter_map(|n| store.property(kind, n))
+                .for_each(&mut put)
+        }
     }
     let mut object = Map::new();
     object.insert("id".into(), Value::from(record.id.to_string()));
