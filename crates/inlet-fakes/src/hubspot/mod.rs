@@ -307,6 +307,11 @@ impl FakeHubSpot {
         self.shared().write().search_lag_ms = i64::try_from(lag.as_millis()).unwrap_or(i64::MAX);
     }
 
+    /// Every change made so far becomes visible to search now, whatever the indexing lag.
+    pub fn index_now(&self) {
+        self.shared().write().flush_index();
+    }
+
     /// API requests answered so far (errors included; not the control API).
     pub fn requests(&self) -> u64 {
         self.shared().requests.load(Ordering::Relaxed)

@@ -180,7 +180,7 @@ impl Store {
     pub fn reindex(&mut self, kind: usize, id: u64, now: i64) {
         let record = self.live(kind, id).cloned();
         self.pending.push_back(Pending {
-            visible_at: now + self.search_lag_ms,
+            visible_at: now.saturating_add(self.search_lag_ms),
             kind,
             id,
             record,
@@ -202,6 +202,11 @@ impl Store {
                 }
             }
         }
+    }
+
+    /// Makes every queued index update visible now, whatever the lag.
+    pub fn flush_index(&mut self) {
+        self.catch_up_index(i64::MAX);
     }
 
     /// Index updates not yet visible to search.
