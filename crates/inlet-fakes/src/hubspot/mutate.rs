@@ -306,7 +306,7 @@ pub(crate) fn add_property(
     if def.group.is_empty() {
         def.group = "custom_fields".to_string();
     }
-    store.properties[kind].push(def);
+    store.push_property(kind, def);
     Ok(())
 }
 

@@ -70,6 +70,25 @@ fn compare(def: &PropertyDef, have: &str, want: &str) -> Option<Ordering> {
     }
 }
 
+/// A sort key, typed once per hit rather than parsed on every comparison.
+#[derive(Debug, PartialEq, PartialOrd)]
+enum Key {
+    Num(f64),
+    Text(String),
+}
+
+fn sort_key(def: &PropertyDef, text: String) -> Key {
+    let number = match def.kind.as_str() {
+        "number" => text.trim().parse::<f64>().ok(),
+        "datetime" | "date" => parse_time(&text).map(|ms| ms as f64),
+        _ => None,
+    };
+    match number {
+        Some(n) => Key::Num(n),
+        None => Key::Text(text.to_lowercase()),
+    }
+}
+
 fn equals(def: &PropertyDef, have: &str, want: &str) -> bool {
     if def.multi() {
         return have
@@ -276,7 +295,7 @@ pub(crate) fn search(store: &mut Store, kind: usize, call: &Call) -> Result<Valu
     };
     store.catch_up_index(now_ms());
     let store = &*store;
-    let mut hits: Vec<(Option<String>, &Record)> = Vec::new();
+    let mut hits: Vec<(Option<Key>, &Record)> = Vec::new();
     for record in store.indexed[kind].values() {
         let mut keep = groups.is_empty();
         for group in &groups {
@@ -295,14 +314,14 @@ pub(crate) fn search(store: &mut Store, kind: usize, call: &Call) -> Result<Valu
         if keep && (query.is_empty() || matches_query(store, kind, record, query)) {
             let key = sort_def
                 .as_ref()
-                .and_then(|def| value(store, kind, record, def));
+                .and_then(|def| Some(sort_key(def, value(store, kind, record, def)?)));
             hits.push((key, record));
         }
     }
-    if let (Some(def), Some((_, descending))) = (&sort_def, &sort) {
+    if let Some((_, descending)) = &sort {
         hits.sort_by(|(a, ra), (b, rb)| {
             let order = match (a, b) {
-                (Some(a), Some(b)) => compare(def, a, b).unwrap_or(Ordering::Equal),
+                (Some(a), Some(b)) => a.partial_cmp(b).unwrap_or(Ordering::Equal),
                 (Some(_), None) => Ordering::Less,
                 (None, Some(_)) => Ordering::Greater,
                 (None, None) => Ordering::Equal,

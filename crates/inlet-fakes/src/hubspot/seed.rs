@@ -117,7 +117,9 @@ pub(crate) fn init(store: &mut Store) {
                 _ => {}
             }
         }
-        store.properties.push(props);
+        for def in props {
+            store.push_property(kind, def);
+        }
     }
 }
 

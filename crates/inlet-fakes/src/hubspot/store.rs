@@ -90,6 +90,8 @@ pub(crate) struct Store {
     /// Per type (same index as `types`): records by id.
     pub records: Vec<BTreeMap<u64, Record>>,
     pub properties: Vec<Vec<PropertyDef>>,
+    /// Per type: property name → index in `properties` (reads name hundreds per record).
+    property_index: Vec<HashMap<String, usize>>,
     /// `(from type, from id, to type) → links`, both directions kept.
     pub links: HashMap<(usize, u64, usize), Links>,
     /// Absorbed id → surviving id, per type.
@@ -120,6 +122,7 @@ impl Store {
             seed,
             history_end,
             properties: Vec::new(),
+            property_index: Vec::new(),
             types,
             records: vec![BTreeMap::new(); n],
             links: HashMap::new(),
@@ -153,7 +156,18 @@ impl Store {
     }
 
     pub fn property(&self, kind: usize, name: &str) -> Option<&PropertyDef> {
-        self.properties[kind].iter().find(|p| p.name == name)
+        let i = *self.property_index.get(kind)?.get(name)?;
+        self.properties[kind].get(i)
+    }
+
+    /// Adds a property to a type (the next type's list when `kind` is the count so far).
+    pub fn push_property(&mut self, kind: usize, def: PropertyDef) {
+        while self.properties.len() <= kind {
+            self.properties.push(Vec::new());
+            self.property_index.push(HashMap::new());
+        }
+        self.property_index[kind].insert(def.name.clone(), self.properties[kind].len());
+        self.properties[kind].push(def);
     }
 
     /// A live (not archived) record.
