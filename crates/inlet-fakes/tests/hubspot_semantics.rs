@@ -762,3 +762,61 @@ async fn the_mutator_keeps_changing_the_portal() {
     )
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_control_api_changes_the_portal_and_tells_the_truth() {
+    let hubspot = fake(0, generous(), Duration::ZERO).await;
+    let seeded = post(&hubspot, "/_fake/seed", json!({"contacts": 30})).await;
+    assert_eq!(seeded.status, 200, "{}", seeded.body);
+    let truth = get(&hubspot, "/_fake/objects/contacts").await;
+    assert_eq!(truth.body.as_array().map(Vec::len), Some(30));
+    let created = post(
+        &hubspot,
+        "/_fake/objects/contacts",
+        json!({"properties": {"email": "new@example.com"}}),
+    )
+    .await;
+    let id = created.body["id"].as_str().expect("id").to_string();
+    let read = get(&hubspot, &format!("/crm/v3/objects/contacts/{id}")).await;
+    assert_eq!(read.body["properties"]["email"], json!("new@example.com"));
+    assert_eq!(
+        read.body["properties"]["firstname"],
+        Value::Null,
+        "a created record has only what it was given"
+    );
+    let token = hubspot.access_token();
+    let archived = call(
+        &hubspot,
+        &token,
+        "DELETE",
+        &format!("/_fake/objects/contacts/{id}"),
+        None,
+    )
+    .await;
+    assert_eq!(archived.status, 200);
+    let listed = get(&hubspot, "/_fake/objects/contacts/archived").await;
+    assert_eq!(listed.body[0]["id"], json!(id));
+    let faults = post(
+        &hubspot,
+        "/_fake/faults",
+        json!({"fail_next": {"count": 1, "status": 503}}),
+    )
+    .await;
+    assert_eq!(faults.status, 200);
+    assert_eq!(get(&hubspot, "/crm/v3/owners").await.status, 503);
+    let bad = post(&hubspot, "/_fake/faults", json!({"explode": true})).await;
+    assert_eq!(
+        bad.status, 400,
+        "an unknown knob is named, not ignored: {}",
+        bad.body
+    );
+    let stats = get(&hubspot, "/_fake/stats").await;
+    assert_eq!(stats.body["objects"]["contacts"], json!(30));
+    let scoped = hubspot.add_token(&["crm.objects.contacts.read"]);
+    assert_eq!(
+        call(&hubspot, &scoped, "GET", "/_fake/stats", None)
+            .await
+            .status,
+        403
+    );
+}
