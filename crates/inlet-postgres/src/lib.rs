@@ -9,6 +9,8 @@
 //! channel, and the bastion's host key is verified (known_hosts, or pinned on first use).
 
 mod cell;
+mod cert_info;
+mod cert_verify;
 mod connect;
 mod copy_rows;
 mod diagnose;
@@ -17,6 +19,7 @@ pub mod lifecycle;
 mod merge;
 mod options;
 pub mod ownership;
+mod peer_name;
 mod probe;
 mod problem;
 pub mod read_role;
@@ -28,6 +31,7 @@ pub mod ssh;
 pub mod swap;
 pub mod tables;
 mod tls;
+mod tls_problem;
 mod transport;
 pub mod verify;
 pub mod writer;
