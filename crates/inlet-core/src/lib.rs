@@ -24,4 +24,4 @@ pub use error::{Action, ErrorKind, SourceError};
 pub use naming::{column_name, MAX_IDENTIFIER_BYTES};
 pub use record::{Change, Record, Version};
 pub use source::{BatchStream, Discovery, Source};
-pub use stream::{Column, ColumnType, StreamSpec};
+pub use stream::{Column, ColumnType, Stage, StreamSpec};
