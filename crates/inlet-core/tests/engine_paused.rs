@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use inlet_core::{
-    run_sync, Batch, BatchStream, Checkpoint, ErrorKind, Outcome, Phase, Record, Sink, Source,
-    SourceError, StreamSpec, StreamState, Version,
+    run_sync, Batch, BatchStream, Checkpoint, Discovery, ErrorKind, Outcome, Phase, Record, Sink,
+    Source, SourceError, StreamSpec, StreamState, Version,
 };
 use serde_json::json;
 
@@ -65,8 +65,8 @@ struct Scripted {
 }
 
 impl Source for Scripted {
-    fn streams(&self) -> Vec<StreamSpec> {
-        Vec::new()
+    fn discover(&self) -> Discovery<'_> {
+        Box::pin(async { Ok(Vec::new()) })
     }
 
     fn read<'a>(&'a self, spec: &'a StreamSpec, from: Option<&'a Checkpoint>) -> BatchStream<'a> {

@@ -21,8 +21,8 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use inlet_core::{
     read_partitions, run_stream, Batch, BatchStream, Change, Checkpoint, Column, ColumnType,
-    Outcome, PartitionPage, PartitionReader, Partitions, Phase, Record, Source, SourceError,
-    StreamSpec, Version,
+    Discovery, Outcome, PartitionPage, PartitionReader, Partitions, Phase, Record, Source,
+    SourceError, StreamSpec, Version,
 };
 use inlet_postgres::sink::PgSink;
 use inlet_postgres::writer::WriteOptions;
@@ -146,8 +146,9 @@ impl PartitionReader for Synthetic {
 }
 
 impl Source for Synthetic {
-    fn streams(&self) -> Vec<StreamSpec> {
-        vec![spec()]
+    fn discover(&self) -> Discovery<'_> {
+        let specs = vec![spec()];
+        Box::pin(async move { Ok(specs) })
     }
 
     fn read<'a>(&'a self, _: &'a StreamSpec, from: Option<&'a Checkpoint>) -> BatchStream<'a> {

@@ -77,6 +77,14 @@ pub fn complete_until(checkpoint: &Checkpoint) -> Option<i64> {
     }
 }
 
+/// A partitioned backfill's (partitions complete, in all so far) at `checkpoint`.
+pub fn partitions(checkpoint: &Checkpoint) -> Option<(u32, u32)> {
+    match Position::from_checkpoint(checkpoint).ok()? {
+        Position::Partitioned { parts, .. } => Some(parts.counts()),
+        _ => None,
+    }
+}
+
 impl Position {
     pub fn checkpoint(&self) -> Checkpoint {
         Checkpoint(serde_json::to_value(self).unwrap_or(Value::Null))

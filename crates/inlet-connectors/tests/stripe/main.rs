@@ -5,6 +5,7 @@
 
 mod harness;
 mod partitions;
+mod truth;
 
 use std::time::Duration;
 
@@ -298,7 +299,9 @@ async fn backfill_batches_estimate_their_progress_from_the_account_age() {
     })
     .expect("source");
     let spec = source
-        .streams()
+        .discover()
+        .await
+        .expect("streams")
         .into_iter()
         .find(|s| s.name == "customer")
         .expect("customer stream");
@@ -333,7 +336,9 @@ async fn a_customer_deleted_while_its_payment_methods_are_listed_does_not_fail_t
     fake.faults().latency(Duration::from_millis(20));
     let source = StripeSource::new(options(&fake)).expect("source");
     let spec = source
-        .streams()
+        .discover()
+        .await
+        .expect("streams")
         .into_iter()
         .find(|s| s.name == "payment_method")
         .expect("payment_method stream");

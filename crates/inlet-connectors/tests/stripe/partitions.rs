@@ -36,7 +36,9 @@ fn ids(fake: &FakeStripe, stream: &str) -> BTreeSet<String> {
 /// Reads `stream`'s backfill straight from the source: every record id, in order.
 async fn backfill_ids(source: &StripeSource, stream: &str) -> Vec<String> {
     let spec = source
-        .streams()
+        .discover()
+        .await
+        .expect("streams")
         .into_iter()
         .find(|s| s.name == stream)
         .expect("stream");
