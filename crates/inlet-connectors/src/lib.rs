@@ -7,5 +7,6 @@
 //! the same object, whichever path (backfill or live) produced it.
 
 pub mod http;
+pub mod hubspot;
 pub mod json;
 pub mod stripe;
