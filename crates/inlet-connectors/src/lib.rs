@@ -9,4 +9,5 @@
 pub mod http;
 pub mod hubspot;
 pub mod json;
+pub mod registry;
 pub mod stripe;
