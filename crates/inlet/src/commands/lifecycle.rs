@@ -438,16 +438,8 @@ pub(crate) async fn open(
     source: &StripeSource,
 ) -> Result<(PgSink, String), Problem> {
     let (dest, session) = connect_as_sync_user(paths, &sync.destination).await?;
-    let read_role = dest.read_role.clone().ok_or_else(|| {
-        Problem::new(
-            ProblemKind::InvalidOption,
-            format!("destination \"{}\" has no read role", sync.destination),
-            format!(
-                "run `inlet destination setup {} --auto` (or --manual)",
-                sync.destination
-            ),
-        )
-    })?;
+    // No read role: the sync runs all the same (an empty name grants nothing).
+    let read_role = dest.read_role.clone().unwrap_or_default();
     tracing::info!(schema = %sync.schema, "connected to {}", session.info.address);
     let sink = PgSink::open(
         session.client,

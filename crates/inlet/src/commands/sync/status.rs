@@ -6,6 +6,7 @@ use serde_json::{json, Value};
 use tokio_postgres::Client;
 
 use inlet_postgres::sql::ident;
+use inlet_postgres::verify::{read_role_findings, Finding};
 use inlet_postgres::{Problem, ProblemKind};
 
 use crate::commands::destination::connect_as_sync_user;
@@ -51,7 +52,7 @@ pub async fn status(paths: &Paths, name: Option<&str>, json: bool) -> Code {
     let mut report = Vec::new();
     let mut code = Code::Ok;
     for (sync_name, sync) in chosen {
-        let streams = match read(paths, &sync.destination, &sync.schema).await {
+        let (streams, warnings) = match read(paths, &sync.destination, &sync.schema).await {
             Ok(s) => s,
             Err(p) => {
                 if !json {
@@ -67,6 +68,9 @@ pub async fn status(paths: &Paths, name: Option<&str>, json: bool) -> Code {
         let change = in_progress(paths, &sync.destination, &sync.schema).await;
         if !json {
             print_text(sync_name, &sync.destination, &sync.schema, &streams);
+            if !warnings.is_empty() {
+                output::findings(&warnings);
+            }
             if let Some(c) = &change {
                 println!(
                     "  {} in progress → schema \"{}\": {} ({} of {} streams caught up)",
@@ -81,6 +85,7 @@ pub async fn status(paths: &Paths, name: Option<&str>, json: bool) -> Code {
         report.push(json!({
             "name": sync_name, "source": sync.source.name(), "destination": sync.destination,
             "schema": sync.schema, "streams": streams, "in_progress": change,
+            "warnings": warnings,
         }));
     }
     if json {
@@ -93,9 +98,10 @@ async fn read(
     paths: &Paths,
     destination: &str,
     schema: &str,
-) -> Result<Vec<StreamStatus>, Problem> {
-    let (_, session) = connect_as_sync_user(paths, destination).await?;
+) -> Result<(Vec<StreamStatus>, Vec<Finding>), Problem> {
+    let (dest, session) = connect_as_sync_user(paths, destination).await?;
     let client = &session.client;
+    let warnings = read_role_findings(client, dest.read_role.as_deref()).await?;
     let s = ident(schema);
     let sql = format!(
         "select stream, state, checkpoint, error, updated_at::text, extract(epoch from now())::float8 \
@@ -107,7 +113,7 @@ async fn read(
             if e.code() == Some(&tokio_postgres::error::SqlState::UNDEFINED_TABLE)
                 || e.code() == Some(&tokio_postgres::error::SqlState::INVALID_SCHEMA_NAME) =>
         {
-            return Ok(Vec::new()); // never run yet
+            return Ok((Vec::new(), warnings)); // never run yet
         }
         Err(e) => {
             return Err(inlet_postgres::sql_problem(
@@ -152,7 +158,7 @@ async fn read(
             stream,
         });
     }
-    Ok(out)
+    Ok((out, warnings))
 }
 
 /// The rebuild or rename in progress, if any: `{kind, target, state, reason, caught_up}`
