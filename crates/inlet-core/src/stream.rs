@@ -19,6 +19,10 @@ pub enum ColumnType {
     Jsonb,
     /// Lists of scalars.
     TextArray,
+    /// Calendar dates sent as `YYYY-MM-DD` (HubSpot and Salesforce `date` fields).
+    Date,
+    /// Times of day sent as `HH:MM[:SS[.ffffff]]` (Salesforce `time` fields).
+    Time,
 }
 
 impl ColumnType {
@@ -32,6 +36,8 @@ impl ColumnType {
             ColumnType::Timestamptz => "timestamptz",
             ColumnType::Jsonb => "jsonb",
             ColumnType::TextArray => "text[]",
+            ColumnType::Date => "date",
+            ColumnType::Time => "time",
         }
     }
 }

@@ -15,6 +15,9 @@ mod secrets;
 mod server;
 mod sync_config;
 
+#[cfg(test)]
+mod outside_input;
+
 use clap::Parser;
 
 /// mimalloc: records are built on reader threads and freed on others, which glibc's malloc

@@ -14,7 +14,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use inlet_connectors::stripe::{StripeSource, DEFAULT_STRIPE_VERSION};
+use inlet_connectors::registry::Connector;
 use inlet_core::{run_sync, Outcome, Source};
 use inlet_postgres::lifecycle::{self, Kind, Request};
 use inlet_postgres::schema_name::check_free;
@@ -57,7 +57,7 @@ pub(crate) async fn drive(
     paths: &Paths,
     name: &str,
     sync: &mut SyncConfig,
-    source: &Arc<StripeSource>,
+    source: &Arc<dyn Source>,
     mut sink: PgSink,
     read_role: &str,
     stop: watch::Receiver<bool>,
@@ -72,7 +72,7 @@ pub(crate) async fn drive(
     if let Some(req) = lifecycle::pending(sink.client_mut(), &schema).await? {
         return copy_and_switch(paths, name, sync, source, sink, read_role, req, stop).await;
     }
-    let specs = sink.writable(&source.streams());
+    let specs = sink.writable(&discover(source.as_ref()).await?);
     let (found_tx, found) = watch::channel(false);
     let watcher = tokio::spawn(watch_requests(
         paths.clone(),
@@ -110,14 +110,15 @@ async fn request_needed_rebuild(
     {
         return Ok(()); // one copy at a time: asked again at the next opening
     }
-    let version = sync
-        .stripe_version
-        .clone()
-        .unwrap_or_else(|| DEFAULT_STRIPE_VERSION.to_string());
+    let wanted = sync.source.schema_version(&sync.options);
+    let version = wanted.value;
     let mut reasons = Vec::new();
     let before = lifecycle::source_version(sink.client_mut(), &schema).await?;
     if let Some(before) = before.as_ref().filter(|b| **b != version) {
-        reasons.push(format!("Stripe-Version changed from {before} to {version}"));
+        reasons.push(format!(
+            "{} changed from {before} to {version}",
+            wanted.label
+        ));
     }
     if !sink.conflicts.is_empty() {
         let columns: Vec<String> = sink
@@ -153,14 +154,14 @@ async fn copy_and_switch(
     paths: &Paths,
     name: &str,
     sync: &mut SyncConfig,
-    source: &Arc<StripeSource>,
+    source: &Arc<dyn Source>,
     mut sink: PgSink,
     read_role: &str,
     req: Request,
     stop: watch::Receiver<bool>,
 ) -> Result<Step, Problem> {
     let schema = sync.schema.clone();
-    let specs = sink.writable(&source.streams());
+    let specs = sink.writable(&discover(source.as_ref()).await?);
     let names: Vec<String> = specs.iter().map(|s| s.name.clone()).collect();
     let (_, copy_session) = connect_as_sync_user(paths, &sync.destination).await?;
     if req.state == "requested" {
@@ -196,7 +197,7 @@ async fn copy_and_switch(
         Err(p) => return Err(p),
     };
     // Its own source: its own events cursor and rate limit.
-    let copy_source = Arc::new(sync::source(paths, name, sync)?);
+    let copy_source = sync::source(paths, name, sync)?;
     let (_, watch_session) = connect_as_sync_user(paths, &sync.destination).await?;
     // `ready`: every stream of the copy is live, so the live engine stops at its next
     // committed batch. `aligned`: the copy has then read every change the live schema has,
@@ -211,6 +212,7 @@ async fn copy_and_switch(
         let mut stop = stop.clone();
         let target = req.target.clone();
         let live_schema = schema.clone();
+        let connector = sync.source.0;
         async move {
             loop {
                 match lifecycle::caught_up(&watch_session.client, &target, &names).await {
@@ -234,7 +236,7 @@ async fn copy_and_switch(
             let deadline = std::time::Instant::now() + Duration::from_secs(60);
             loop {
                 let session = &watch_session.client;
-                match aligned_with(session, &live_schema, &target, &names).await {
+                match aligned_with(session, connector, &live_schema, &target, &names).await {
                     Ok(true) => {
                         let _ = aligned_tx.send(true);
                         break;
@@ -352,12 +354,13 @@ async fn live_stopped(
 /// the live schema has. A stream the live schema never had complete does not hold it up.
 async fn aligned_with(
     c: &tokio_postgres::Client,
+    connector: &dyn Connector,
     live: &str,
     target: &str,
     streams: &[String],
 ) -> Result<bool, Problem> {
-    let live = completeness(c, live, streams).await?;
-    let copy = completeness(c, target, streams).await?;
+    let live = completeness(c, connector, live, streams).await?;
+    let copy = completeness(c, connector, target, streams).await?;
     Ok(streams
         .iter()
         .all(|s| match live.get(s).copied().flatten() {
@@ -366,9 +369,10 @@ async fn aligned_with(
         }))
 }
 
-/// Each stream's [`inlet_connectors::stripe::complete_until`], read from `schema`.
+/// Each stream's [`Connector::complete_until`], read from `schema`.
 async fn completeness(
     c: &tokio_postgres::Client,
+    connector: &dyn Connector,
     schema: &str,
     streams: &[String],
 ) -> Result<std::collections::HashMap<String, Option<i64>>, Problem> {
@@ -384,8 +388,8 @@ async fn completeness(
         .iter()
         .map(|r| {
             let checkpoint: Option<Value> = r.get(1);
-            let until = checkpoint
-                .and_then(|c| inlet_connectors::stripe::complete_until(&inlet_core::Checkpoint(c)));
+            let until =
+                checkpoint.and_then(|c| connector.complete_until(&inlet_core::Checkpoint(c)));
             (r.get(0), until)
         })
         .collect())
@@ -435,7 +439,7 @@ async fn watch_requests(
 pub(crate) async fn open(
     paths: &Paths,
     sync: &SyncConfig,
-    source: &StripeSource,
+    source: &dyn Source,
 ) -> Result<(PgSink, String), Problem> {
     let (dest, session) = connect_as_sync_user(paths, &sync.destination).await?;
     // No read role: the sync runs all the same (an empty name grants nothing).
@@ -445,7 +449,7 @@ pub(crate) async fn open(
         session.client,
         &sync.schema,
         &read_role,
-        &source.streams(),
+        &discover(source).await?,
         write_options(sync),
     )
     .await?;
@@ -453,4 +457,12 @@ pub(crate) async fn open(
         tracing::warn!(schema = %sync.schema, %table, owner = %who, "a person's table: not synced, never touched");
     }
     Ok((sink, read_role))
+}
+
+/// The streams the source offers now (a network call for some sources).
+pub(crate) async fn discover(source: &dyn Source) -> Result<Vec<inlet_core::StreamSpec>, Problem> {
+    source
+        .discover()
+        .await
+        .map_err(|e| sync::source_problem(&e))
 }

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use inlet_connectors::stripe::StripeSource;
+use inlet_core::Source;
 use inlet_postgres::writer::prune_events;
 use inlet_postgres::{Problem, ProblemKind};
 use tokio::sync::watch;
@@ -56,7 +56,7 @@ async fn start(
         return Err(Problem::new(
             ProblemKind::InvalidOption,
             "there is no sync to run",
-            "add one: inlet sync add NAME --source stripe --destination DEST",
+            "add one: inlet sync add NAME --source SOURCE --destination DEST",
         ));
     }
     let (stop_tx, stop) = watch::channel(false);
@@ -70,11 +70,12 @@ async fn start(
     let mut runs = Vec::new();
     let board = progress::Board::new();
     for (name, sync) in chosen {
-        let source = Arc::new(sync::source(paths, &name, &sync)?);
+        let source = sync::source(paths, &name, &sync)?;
         let secret = secrets::sync_secret(&paths.secrets(), &name, SyncSecret::WebhookSecret)?;
         hooks.insert(
             name.clone(),
             Hook {
+                connector: sync.source.0,
                 source: source.clone(),
                 secret,
             },
@@ -100,7 +101,7 @@ async fn start(
         tokio::spawn(server::serve(listener, hooks, async move {
             let _ = stop.wait_for(|s| *s).await;
         }));
-        tracing::info!(%addr, "webhooks: POST /webhooks/stripe/SYNC");
+        tracing::info!(%addr, "webhooks: POST /webhooks/SOURCE/SYNC");
     }
     let reporter = tokio::spawn(board.clone().report(stop.clone()));
     futures_util::future::join_all(runs).await;
@@ -114,7 +115,7 @@ async fn run_sync_forever(
     paths: Paths,
     name: String,
     mut sync: SyncConfig,
-    source: Arc<StripeSource>,
+    source: Arc<dyn Source>,
     mut stop: watch::Receiver<bool>,
     board: progress::Board,
 ) {
@@ -122,7 +123,7 @@ async fn run_sync_forever(
     let mut pruning = None;
     let stopped = |stop: &watch::Receiver<bool>| *stop.borrow();
     while !stopped(&stop) {
-        let (sink, read_role) = match lifecycle::open(&paths, &sync, &source).await {
+        let (sink, read_role) = match lifecycle::open(&paths, &sync, source.as_ref()).await {
             Ok(opened) => opened,
             Err(p) if p.kind == ProblemKind::AlreadyRunning => {
                 tracing::info!(sync = %name, "{}; waiting to take over", p.message);
@@ -201,8 +202,12 @@ pub(crate) async fn wait(stop: &mut watch::Receiver<bool>, d: Duration) -> bool 
     stopped || *stop.borrow()
 }
 
+/// The destination's curve, from the one retry policy (`inlet_core::retry`).
 fn backoff(failures: u32) -> Duration {
-    Duration::from_secs((1u64 << failures.min(6)).min(60))
+    match inlet_core::ErrorKind::DestinationUnavailable.action(failures, None) {
+        inlet_core::Action::RetryAfter(delay) => delay,
+        _ => inlet_core::DESTINATION.max,
+    }
 }
 
 async fn shutdown_signal() {

@@ -1,7 +1,6 @@
 //! Carrying out a rebuild or rename request from the command line: by this process when no
 //! `inlet run` holds the sync, else by waiting for the one that does.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use inlet_postgres::lifecycle;
@@ -22,7 +21,7 @@ pub(crate) async fn carry_out(
     id: i64,
 ) -> Result<Value, Problem> {
     let schema = sync.schema.clone();
-    let source = Arc::new(super::source(paths, name, sync)?);
+    let source = super::source(paths, name, sync)?;
     let (stop_tx, stop) = watch::channel(false);
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
@@ -32,7 +31,7 @@ pub(crate) async fn carry_out(
     let mut sync = sync.clone();
     let mut told = false;
     loop {
-        let (mut sink, read_role) = match open(paths, &sync, &source).await {
+        let (mut sink, read_role) = match open(paths, &sync, source.as_ref()).await {
             Ok(opened) => opened,
             Err(p) if p.kind == ProblemKind::AlreadyRunning => {
                 if !told {

@@ -13,8 +13,9 @@ pub use rebuild::rebuild;
 pub use rename::rename_schema;
 pub use status::status;
 
-use inlet_connectors::stripe::{StripeOptions, StripeSource};
-use inlet_core::SourceError;
+use std::sync::Arc;
+
+use inlet_core::{Source, SourceError};
 use inlet_postgres::{Problem, ProblemKind, Secret};
 
 use crate::paths::Paths;
@@ -22,7 +23,7 @@ use crate::secrets::{self, SyncSecret};
 use crate::sync_config::SyncConfig;
 
 /// The sync's API key: its configured environment variable, else the stored key, else the
-/// source's usual variable (`STRIPE_API_KEY`).
+/// variable the source names (its `api_key_env` in the registry).
 pub fn api_key(paths: &Paths, name: &str, sync: &SyncConfig) -> Result<Secret, Problem> {
     if let Some(var) = &sync.api_key_env {
         return match std::env::var(var) {
@@ -37,7 +38,7 @@ pub fn api_key(paths: &Paths, name: &str, sync: &SyncConfig) -> Result<Secret, P
     if let Some(key) = secrets::sync_secret(&paths.secrets(), name, SyncSecret::ApiKey)? {
         return Ok(key);
     }
-    let var = sync.source.key_env();
+    let var = sync.source.api_key_env();
     match std::env::var(var) {
         Ok(v) if !v.is_empty() => Ok(Secret::new(v)),
         _ => Err(Problem::new(
@@ -63,19 +64,11 @@ pub(crate) fn configured<'a>(
 }
 
 /// The sync's source, ready to read.
-pub fn source(paths: &Paths, name: &str, sync: &SyncConfig) -> Result<StripeSource, Problem> {
+pub fn source(paths: &Paths, name: &str, sync: &SyncConfig) -> Result<Arc<dyn Source>, Problem> {
     let key = api_key(paths, name, sync)?;
-    let defaults = StripeOptions::default();
-    let options = StripeOptions {
-        api_base: sync.api_base.clone().unwrap_or(defaults.api_base),
-        api_key: key.expose().to_string(),
-        version: sync.stripe_version.clone().unwrap_or(defaults.version),
-        rate_limit: sync.rate_limit.unwrap_or(defaults.rate_limit),
-        poll_interval: sync.poll_interval(),
-        streams: sync.streams.clone(),
-        ..defaults
-    };
-    StripeSource::new(options).map_err(|e| source_problem(&e))
+    sync.source
+        .source(&sync.settings(&key))
+        .map_err(|e| source_problem(&e))
 }
 
 /// A source's error as a problem to print.

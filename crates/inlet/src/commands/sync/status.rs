@@ -5,6 +5,9 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use tokio_postgres::Client;
 
+use inlet_connectors::registry::Connector;
+use inlet_core::Checkpoint;
+
 use inlet_postgres::sql::ident;
 use inlet_postgres::verify::{read_role_findings, Finding};
 use inlet_postgres::{Problem, ProblemKind};
@@ -52,7 +55,8 @@ pub async fn status(paths: &Paths, name: Option<&str>, json: bool) -> Code {
     let mut report = Vec::new();
     let mut code = Code::Ok;
     for (sync_name, sync) in chosen {
-        let (streams, warnings) = match read(paths, &sync.destination, &sync.schema).await {
+        let read = read(paths, sync.source.0, &sync.destination, &sync.schema).await;
+        let (streams, warnings) = match read {
             Ok(s) => s,
             Err(p) => {
                 if !json {
@@ -96,6 +100,7 @@ pub async fn status(paths: &Paths, name: Option<&str>, json: bool) -> Code {
 
 async fn read(
     paths: &Paths,
+    source: &dyn Connector,
     destination: &str,
     schema: &str,
 ) -> Result<(Vec<StreamStatus>, Vec<Finding>), Problem> {
@@ -130,13 +135,9 @@ async fn read(
         let checkpoint: Option<Value> = row.get(2);
         let now: f64 = row.get(5);
         let checked = checkpoint
-            .as_ref()
-            .and_then(|c| {
-                c.pointer("/live/checked")
-                    .or_else(|| c.pointer("/live_list/checked"))
-            })
-            .and_then(Value::as_f64)
-            .filter(|c| *c > 0.0);
+            .map(Checkpoint)
+            .and_then(|c| source.complete_until(&c))
+            .map(|c| c as f64);
         // A table a person took over is not synced any more, whatever its last state was.
         let left_alone = matches!(
             inlet_postgres::ownership::owner(client, schema, &stream).await?,
