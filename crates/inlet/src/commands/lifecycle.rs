@@ -170,7 +170,7 @@ async fn copy_and_switch(
             check_free(&copy_session.client, &req.target).await?;
             let left = lifecycle::clear_swap(&copy_session.client, &req.target).await?;
             if !left.is_empty() {
-                tracing::warn!(sync = %name, tables = ?left, "tables of others in the swap schema: left alone");
+                tracing::warn!(sync = %name, tables = %left.join(", "), "tables of others in the swap schema: left alone");
             }
         }
         if req.kind == Kind::Rename {
@@ -178,7 +178,7 @@ async fn copy_and_switch(
         }
         lifecycle::set_state(sink.client_mut(), &schema, req.id, "copying", None).await?;
     }
-    tracing::info!(sync = %name, kind = ?req.kind, target = %req.target, "copying while the live schema keeps updating");
+    tracing::info!(sync = %name, kind = req.kind.as_str(), target = %req.target, "copying while the live schema keeps updating");
     // The copy logs live changes only: its backfill is not news to anyone.
     let options = WriteOptions {
         events_for_backfill: false,
