@@ -65,13 +65,15 @@ async fn a_sync_runs_without_a_read_role_and_a_later_one_gets_the_tables() {
 
     let out = inlet.sync_add("stripe", &fake.url(), &[], &[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let log_path = inlet.dir.path().join("run.log");
+    let log = std::fs::File::create(&log_path).expect("log file");
     let child = inlet
         .cmd(&["run"])
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(log)
         .spawn()
         .expect("inlet run");
-    let _run = Running(child);
+    let run = Running(child);
     let customers = fake.objects("customer").expect("customers").len() as i64;
     wait_until("the customers synced", Duration::from_secs(120), || {
         inlet.rows("stripe") == customers
@@ -108,6 +110,12 @@ async fn a_sync_runs_without_a_read_role_and_a_later_one_gets_the_tables() {
         Value::Array(vec![]),
         "{status}"
     );
+
+    // What `inlet run` logged (info and above) is plain words too, and says why no grants.
+    drop(run);
+    let logged = std::fs::read_to_string(&log_path).expect("run log");
+    inlet_testkit::assert_plain_words(&logged);
+    assert!(logged.contains("no read role"), "{logged}");
 }
 
 /// The `read_role_missing` warning among `findings`.
