@@ -29,6 +29,7 @@ pub mod setup;
 pub mod sink;
 pub mod sql;
 pub mod ssh;
+pub mod stream_status;
 pub mod swap;
 pub mod tables;
 mod tls;
