@@ -193,6 +193,10 @@ pub async fn wait(stop: &mut watch::Receiver<bool>, d: Duration) -> bool {
     stopped || *stop.borrow()
 }
 
+/// The destination's curve, from the one retry policy (`inlet_core::retry`).
 fn backoff(failures: u32) -> Duration {
-    Duration::from_secs((1u64 << failures.min(6)).min(60))
+    match inlet_core::ErrorKind::DestinationUnavailable.action(failures, None) {
+        inlet_core::Action::RetryAfter(delay) => delay,
+        _ => inlet_core::DESTINATION.max,
+    }
 }
