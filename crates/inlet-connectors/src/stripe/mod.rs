@@ -237,7 +237,7 @@ impl Source for StripeSource {
                         }
                     }
                     Position::LiveList { newest, .. } => {
-                        tokio::time::sleep(self.options.poll_interval.max(Duration::from_secs(1)) * 5).await;
+                        tokio::time::sleep(self.options.poll_interval.max(Duration::from_secs(1)).saturating_mul(5)).await;
                         let checked = unix_now();
                         let (records, newest) = live::list_forward(&self.client, def, schema, newest.as_ref()).await?;
                         position = Position::LiveList { newest, checked };
