@@ -29,4 +29,4 @@ pub use retry::{
     MAX_SERVER_WAIT, STREAM,
 };
 pub use source::{BatchStream, Discovery, Source};
-pub use stream::{Column, ColumnType, StreamSpec};
+pub use stream::{Column, ColumnType, Stage, StreamSpec};

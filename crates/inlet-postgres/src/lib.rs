@@ -10,6 +10,8 @@
 
 mod calendar;
 mod cell;
+mod cert_info;
+mod cert_verify;
 mod connect;
 mod copy_rows;
 mod diagnose;
@@ -18,6 +20,7 @@ pub mod lifecycle;
 mod merge;
 mod options;
 pub mod ownership;
+mod peer_name;
 mod probe;
 mod problem;
 pub mod read_role;
@@ -26,9 +29,11 @@ pub mod setup;
 pub mod sink;
 pub mod sql;
 pub mod ssh;
+pub mod stream_status;
 pub mod swap;
 pub mod tables;
 mod tls;
+mod tls_problem;
 mod transport;
 pub mod verify;
 pub mod writer;

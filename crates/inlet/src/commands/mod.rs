@@ -2,7 +2,6 @@
 
 mod demo;
 mod destination;
-mod lifecycle;
 mod run;
 mod sync;
 mod tunnel;

@@ -1,6 +1,6 @@
 //! Rebuilds and renames while the sync keeps running: the driver `inlet run` (and `inlet
-//! sync rebuild|rename-schema`, when no `inlet run` holds the sync) goes through on each
-//! opening of a sync.
+//! sync rebuild|rename-schema`, when no `inlet run` holds the sync, see `carry_out`) goes
+//! through on each opening of a sync.
 //!
 //! A copy is a second engine writing into the target schema (the swap schema, or the new
 //! name) from a full backfill, while the first keeps the live schema current. When every
@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use inlet_connectors::registry::Connector;
 use inlet_core::{run_sync, Outcome, Source};
-use inlet_postgres::lifecycle::{self, Kind, Request};
+use inlet_postgres::lifecycle::{self, Kind, Request, RequestState};
 use inlet_postgres::schema_name::check_free;
 use inlet_postgres::sink::PgSink;
 use inlet_postgres::swap::swap;
@@ -25,14 +25,16 @@ use inlet_postgres::{Problem, ProblemKind};
 use serde_json::{json, Value};
 use tokio::sync::watch;
 
-use super::destination::connect_as_sync_user;
-use super::sync;
 use crate::config;
+use crate::connect::connect_as_sync_user;
 use crate::paths::Paths;
+use crate::run::wait;
+use crate::sources;
 use crate::sync_config::SyncConfig;
 
 /// How one opening of a sync ended.
-pub(crate) enum Step {
+#[derive(Debug)]
+pub enum Step {
     /// Stopped by the caller (SIGTERM), after the batches being written committed.
     Stopped,
     /// A rebuild or rename finished (its request id and report): open the sync again.
@@ -43,7 +45,7 @@ pub(crate) enum Step {
     NeedsPerson,
 }
 
-pub(crate) fn write_options(sync: &SyncConfig) -> WriteOptions {
+pub fn write_options(sync: &SyncConfig) -> WriteOptions {
     WriteOptions {
         deletes: sync.deletes,
         events_for_backfill: sync.events.include_backfill,
@@ -53,7 +55,7 @@ pub(crate) fn write_options(sync: &SyncConfig) -> WriteOptions {
 
 /// Runs the sync on `sink` (which holds the live schema's lock) until stopped or until a
 /// lifecycle step changes where it writes.
-pub(crate) async fn drive(
+pub async fn drive(
     paths: &Paths,
     name: &str,
     sync: &mut SyncConfig,
@@ -164,7 +166,7 @@ async fn copy_and_switch(
     let specs = sink.writable(&discover(source.as_ref()).await?);
     let names: Vec<String> = specs.iter().map(|s| s.name.clone()).collect();
     let (_, copy_session) = connect_as_sync_user(paths, &sync.destination).await?;
-    if req.state == "requested" {
+    if req.state == RequestState::Requested {
         if req.kind == Kind::Rebuild {
             // A schema of someone else's under the swap schema's name is never written.
             check_free(&copy_session.client, &req.target).await?;
@@ -176,7 +178,14 @@ async fn copy_and_switch(
         if req.kind == Kind::Rename {
             lifecycle::prepare_rename_target(&copy_session.client, &req.target).await?;
         }
-        lifecycle::set_state(sink.client_mut(), &schema, req.id, "copying", None).await?;
+        lifecycle::set_state(
+            sink.client_mut(),
+            &schema,
+            req.id,
+            RequestState::Copying,
+            None,
+        )
+        .await?;
     }
     tracing::info!(sync = %name, kind = ?req.kind, target = %req.target, "copying while the live schema keeps updating");
     // The copy logs live changes only: its backfill is not news to anyone.
@@ -191,13 +200,13 @@ async fn copy_and_switch(
             // A killed process's session can hold the copy's lock a moment longer.
             tracing::info!(sync = %name, "{}; trying again", p.message);
             let mut stop = stop.clone();
-            super::run::wait(&mut stop, Duration::from_secs(1)).await;
+            wait(&mut stop, Duration::from_secs(1)).await;
             return Ok(Step::Reopen);
         }
         Err(p) => return Err(p),
     };
     // Its own source: its own events cursor and rate limit.
-    let copy_source = sync::source(paths, name, sync)?;
+    let copy_source = sources::source(paths, name, sync)?;
     let (_, watch_session) = connect_as_sync_user(paths, &sync.destination).await?;
     // `ready`: every stream of the copy is live, so the live engine stops at its next
     // committed batch. `aligned`: the copy has then read every change the live schema has,
@@ -223,7 +232,7 @@ async fn copy_and_switch(
                     Ok(false) => {}
                     Err(p) => tracing::debug!("progress not readable yet: {}", p.message),
                 }
-                if super::run::wait(&mut stop, Duration::from_millis(500)).await {
+                if wait(&mut stop, Duration::from_millis(500)).await {
                     return;
                 }
             }
@@ -248,9 +257,7 @@ async fn copy_and_switch(
                     tracing::warn!(target = %target, "the copy did not catch up with the live schema in 60 s; copying on");
                     break;
                 }
-                if *copy_done.borrow()
-                    || super::run::wait(&mut stop, Duration::from_millis(200)).await
-                {
+                if *copy_done.borrow() || wait(&mut stop, Duration::from_millis(200)).await {
                     return;
                 }
             }
@@ -310,7 +317,7 @@ async fn copy_and_switch(
                 sink.client_mut(),
                 &schema,
                 req.id,
-                "switched",
+                RequestState::Switched,
                 Some(&report),
             )
             .await?;
@@ -376,22 +383,10 @@ async fn completeness(
     schema: &str,
     streams: &[String],
 ) -> Result<std::collections::HashMap<String, Option<i64>>, Problem> {
-    let sql = format!(
-        "select stream, checkpoint from {}._sync_state where stream = any($1)",
-        inlet_postgres::sql::ident(schema)
-    );
-    let rows = c
-        .query(&sql, &[&streams])
-        .await
-        .map_err(|e| inlet_postgres::sql_problem(&e, "could not read the checkpoints", &sql))?;
-    Ok(rows
-        .iter()
-        .map(|r| {
-            let checkpoint: Option<Value> = r.get(1);
-            let until =
-                checkpoint.and_then(|c| connector.complete_until(&inlet_core::Checkpoint(c)));
-            (r.get(0), until)
-        })
+    let checkpoints = inlet_postgres::stream_status::checkpoints(c, schema, streams).await?;
+    Ok(checkpoints
+        .into_iter()
+        .map(|(stream, c)| (stream, c.and_then(|c| connector.complete_until(&c))))
         .collect())
 }
 
@@ -429,14 +424,14 @@ async fn watch_requests(
                 Err(_) => session = None,
             }
         }
-        if super::run::wait(&mut stop, Duration::from_secs(2)).await {
+        if wait(&mut stop, Duration::from_secs(2)).await {
             return;
         }
     }
 }
 
 /// Opens the sync's sink on its schema: the lock, the schema and its tables.
-pub(crate) async fn open(
+pub async fn open(
     paths: &Paths,
     sync: &SyncConfig,
     source: &dyn Source,
@@ -468,9 +463,9 @@ pub(crate) async fn open(
 }
 
 /// The streams the source offers now (a network call for some sources).
-pub(crate) async fn discover(source: &dyn Source) -> Result<Vec<inlet_core::StreamSpec>, Problem> {
+pub async fn discover(source: &dyn Source) -> Result<Vec<inlet_core::StreamSpec>, Problem> {
     source
         .discover()
         .await
-        .map_err(|e| sync::source_problem(&e))
+        .map_err(|e| sources::source_problem(&e))
 }
