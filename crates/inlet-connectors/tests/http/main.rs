@@ -2,6 +2,7 @@
 //! OAuth tokens renewed before expiry and once on a 401, a renewal that fails, every form
 //! of `Retry-After`, and budget headers that slow requests down.
 
+mod hubspot;
 mod server;
 
 use std::sync::Arc;
