@@ -15,6 +15,7 @@ use std::borrow::Cow;
 use inlet_core::{Batch, Change, Phase, Record};
 use serde_json::Value;
 use tokio_postgres::error::SqlState;
+use tokio_postgres::types::Type;
 use tokio_postgres::{Client, Transaction};
 
 use crate::cell::json_text;
@@ -321,14 +322,20 @@ async fn staged_merge(
     // other columns' statistics would cost more than the merge itself.
     tracing::debug!(table = %table.name, rows = records.len(), "batch staged");
     let analyze = format!("analyze {} (id, _deleted)", ident(&stage));
-    tx.batch_execute(&analyze)
-        .await
-        .map_err(|e| db(&e, "could not analyze staging", &analyze))?;
     let merge = merge_sql(table, &stage, deletes, events);
-    let row = tx
-        .query_one(&merge, &[&table.name])
-        .await
-        .map_err(|e| db(&e, &format!("could not merge into {}", table.name), &merge))?;
+    // Both are sent at once, and the merge with its parameter's type, so that it needs no
+    // round trip of its own to be prepared: one round trip for the two.
+    let (_, row) = tokio::try_join!(
+        async {
+            (tx.batch_execute(&analyze).await)
+                .map_err(|e| db(&e, "could not analyze staging", &analyze))
+        },
+        async {
+            (tx.query_typed_one(&merge, &[(&table.name, Type::TEXT)])
+                .await)
+                .map_err(|e| db(&e, &format!("could not merge into {}", table.name), &merge))
+        },
+    )?;
     Ok(WriteStats {
         inserted: row.get(0),
         updated: row.get(1),
