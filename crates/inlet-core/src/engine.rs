@@ -17,7 +17,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::{JoinError, JoinSet};
 
 use crate::batch::{Batch, Checkpoint, Phase};
-use crate::error::{Action, SourceError};
+use crate::error::{Action, ErrorKind, SourceError};
 use crate::source::Source;
 use crate::stream::StreamSpec;
 
@@ -167,7 +167,7 @@ where
     let mut readers = JoinSet::new();
     for (spec, from) in specs.iter().zip(starts) {
         let (source, spec, tx) = (source.clone(), spec.clone(), tx.clone());
-        readers.spawn(read_stream(source, spec, from, tx, pause.clone()));
+        readers.spawn(read_guarded(source, spec, from, tx, pause.clone()));
     }
     drop(tx);
     tokio::pin!(stop);
@@ -260,6 +260,32 @@ fn ended_well(ended: Result<(), JoinError>) {
         if e.is_panic() {
             std::panic::resume_unwind(e.into_panic());
         }
+    }
+}
+
+/// [`read_stream`], but a panic (a bug in inlet) stops only this stream: its state says so
+/// in plain words, and the other streams, and the other syncs, go on.
+async fn read_guarded<S, P, PF>(
+    source: Arc<S>,
+    spec: StreamSpec,
+    from: Option<Checkpoint>,
+    tx: mpsc::Sender<Message>,
+    pause: P,
+) where
+    S: Source + ?Sized,
+    P: Fn(Duration) -> PF,
+    PF: Future<Output = ()>,
+{
+    let name: Arc<str> = spec.name.as_str().into();
+    let reading = std::panic::AssertUnwindSafe(read_stream(source, spec, from, tx.clone(), pause));
+    if let Err(panic) = futures_util::FutureExt::catch_unwind(reading).await {
+        let what = (panic.downcast_ref::<&str>().copied())
+            .or(panic.downcast_ref::<String>().map(String::as_str))
+            .unwrap_or("no message");
+        let reason = format!("reading {name} stopped on a bug in inlet ({what})");
+        let (answer, _) = oneshot::channel();
+        let failure = SourceError::new(ErrorKind::Internal, reason);
+        let _ = tx.send(Message::Failed(name, failure, answer)).await;
     }
 }
 

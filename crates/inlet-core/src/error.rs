@@ -1,10 +1,12 @@
-//! Errors say who must act and how: every kind maps, in one place, to retrying after a
-//! delay, needing a person (with a one-sentence fix), or never retrying.
+//! Errors say who must act and how: every kind maps, in one place ([`crate::retry`]), to
+//! retrying after a delay, needing a person (with a one-sentence fix), or starting over.
 
 use std::time::Duration;
 
 use serde::Serialize;
 
+/// What went wrong, as far as deciding what to do about it goes. Source (API) kinds and
+/// destination kinds share one list, so every retry loop asks the same policy.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorKind {
@@ -22,6 +24,12 @@ pub enum ErrorKind {
     CursorExpired,
     /// The API answered something we cannot interpret.
     InvalidResponse,
+    /// A bug in inlet stopped a stream's reader (it panicked). Retrying would most likely
+    /// meet it again, so a person decides.
+    Internal,
+    /// The destination could not be reached, or refused or dropped the session. Retried:
+    /// a person may fix the database meanwhile, and the sync resumes by itself.
+    DestinationUnavailable,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -29,9 +37,11 @@ pub enum ErrorKind {
 pub struct SourceError {
     pub kind: ErrorKind,
     pub message: String,
-    /// What a person should do, when one must act.
+    /// What a person should do, when one must act. [`SourceError::new`] starts it as the
+    /// kind's own sentence ([`ErrorKind::fix`]); a connector that knows better replaces it.
     pub fix: Option<String>,
-    /// The server's own word on when to retry (`Retry-After`).
+    /// The server's own word on when to retry (`Retry-After`), already capped at
+    /// [`crate::MAX_SERVER_WAIT`] by whoever read it.
     pub retry_after: Option<Duration>,
 }
 
@@ -40,7 +50,7 @@ impl SourceError {
         SourceError {
             kind,
             message: message.into(),
-            fix: None,
+            fix: kind.fix().map(str::to_string),
             retry_after: None,
         }
     }
@@ -48,6 +58,12 @@ impl SourceError {
     pub fn with_fix(mut self, fix: impl Into<String>) -> Self {
         self.fix = Some(fix.into());
         self
+    }
+
+    /// What to do about this failure, the `attempt`th in a row (from 1). Retry loops ask
+    /// this, and nothing else.
+    pub fn action(&self, attempt: u32) -> Action {
+        self.kind.action(attempt, self.retry_after)
     }
 }
 
@@ -59,48 +75,4 @@ pub enum Action {
     NeedsPerson,
     /// Start the stream over (a fresh backfill).
     Restart,
-}
-
-impl SourceError {
-    /// The one place that decides: retry loops ask this, and nothing else. `attempt` counts
-    /// from 1; backoff doubles from 1 s to at most 5 minutes.
-    pub fn action(&self, attempt: u32) -> Action {
-        let backoff = Duration::from_secs(1u64 << attempt.saturating_sub(1).min(8))
-            .min(Duration::from_secs(300));
-        match self.kind {
-            ErrorKind::Network | ErrorKind::ServerError | ErrorKind::InvalidResponse => {
-                Action::RetryAfter(backoff)
-            }
-            ErrorKind::RateLimited => Action::RetryAfter(self.retry_after.unwrap_or(backoff)),
-            ErrorKind::Unauthorized | ErrorKind::Forbidden => Action::NeedsPerson,
-            ErrorKind::CursorExpired => Action::Restart,
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn transient_errors_back_off_and_credentials_need_a_person() {
-        let net = SourceError::new(ErrorKind::Network, "reset");
-        assert_eq!(net.action(1), Action::RetryAfter(Duration::from_secs(1)));
-        assert_eq!(net.action(3), Action::RetryAfter(Duration::from_secs(4)));
-        assert_eq!(net.action(40), Action::RetryAfter(Duration::from_secs(256)));
-        let mut limited = SourceError::new(ErrorKind::RateLimited, "429");
-        limited.retry_after = Some(Duration::from_secs(7));
-        assert_eq!(
-            limited.action(5),
-            Action::RetryAfter(Duration::from_secs(7))
-        );
-        assert_eq!(
-            SourceError::new(ErrorKind::Forbidden, "").action(1),
-            Action::NeedsPerson
-        );
-        assert_eq!(
-            SourceError::new(ErrorKind::CursorExpired, "").action(1),
-            Action::Restart
-        );
-    }
 }

@@ -15,6 +15,7 @@ mod engine;
 mod error;
 mod naming;
 mod record;
+mod retry;
 mod source;
 mod stream;
 
@@ -23,5 +24,9 @@ pub use engine::{run_stream, run_sync, EngineError, Outcome, Sink, StreamState};
 pub use error::{Action, ErrorKind, SourceError};
 pub use naming::{column_name, MAX_IDENTIFIER_BYTES};
 pub use record::{Change, Record, Version};
-pub use source::{BatchStream, Source};
-pub use stream::{Column, ColumnType, StreamSpec};
+pub use retry::{
+    retry_in_place, Curve, ServerWord, DESTINATION, IN_PLACE, IN_PLACE_ATTEMPTS, MAX_IN_PLACE_WAIT,
+    MAX_SERVER_WAIT, STREAM,
+};
+pub use source::{BatchStream, Discovery, Source};
+pub use stream::{Column, ColumnType, Stage, StreamSpec};

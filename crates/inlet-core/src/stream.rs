@@ -19,6 +19,10 @@ pub enum ColumnType {
     Jsonb,
     /// Lists of scalars.
     TextArray,
+    /// Calendar dates sent as `YYYY-MM-DD` (HubSpot and Salesforce `date` fields).
+    Date,
+    /// Times of day sent as `HH:MM[:SS[.ffffff]]` (Salesforce `time` fields).
+    Time,
 }
 
 impl ColumnType {
@@ -32,6 +36,8 @@ impl ColumnType {
             ColumnType::Timestamptz => "timestamptz",
             ColumnType::Jsonb => "jsonb",
             ColumnType::TextArray => "text[]",
+            ColumnType::Date => "date",
+            ColumnType::Time => "time",
         }
     }
 }
@@ -58,4 +64,78 @@ pub struct StreamSpec {
     /// Table name: the object type, singular snake_case (`customer`, `subscription_item`).
     pub name: String,
     pub columns: Vec<Column>,
+}
+
+/// Where a stream is: the one spelling of `_sync_state.state`, parsed once where it is read
+/// (`pending` → `backfilling` → `live`, or `errored` with its reason beside it).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    #[default]
+    Pending,
+    Backfilling,
+    Live,
+    Errored,
+}
+
+impl Stage {
+    pub const ALL: [Stage; 4] = [
+        Stage::Pending,
+        Stage::Backfilling,
+        Stage::Live,
+        Stage::Errored,
+    ];
+
+    /// As stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Pending => "pending",
+            Stage::Backfilling => "backfilling",
+            Stage::Live => "live",
+            Stage::Errored => "errored",
+        }
+    }
+
+    /// The stage stored as `text`; `None` for text no version of inlet writes.
+    pub fn parse(text: &str) -> Option<Stage> {
+        Stage::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+}
+
+impl std::fmt::Display for Stage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+impl crate::engine::StreamState {
+    /// The stage this state is stored as.
+    pub fn stage(&self) -> Stage {
+        use crate::engine::StreamState as S;
+        match self {
+            S::Pending => Stage::Pending,
+            S::Backfilling => Stage::Backfilling,
+            S::Live => Stage::Live,
+            S::Errored { .. } => Stage::Errored,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_stage_reads_back_as_itself_and_nothing_else_reads() {
+        for stage in Stage::ALL {
+            assert_eq!(Stage::parse(stage.as_str()), Some(stage));
+            assert_eq!(
+                serde_json::to_value(stage).ok(),
+                Some(serde_json::Value::from(stage.as_str())),
+                "serde and the stored text agree"
+            );
+        }
+        assert_eq!(Stage::parse("Live"), None);
+        assert_eq!(Stage::parse(""), None);
+    }
 }

@@ -9,4 +9,5 @@
 // The generators list every field of an object in one `json!`, which nests deeply.
 #![recursion_limit = "512"]
 
+pub mod hubspot;
 pub mod stripe;

@@ -10,8 +10,8 @@ use std::time::Instant;
 
 use futures_util::StreamExt;
 use inlet_core::{
-    run_sync, Batch, BatchStream, Checkpoint, Column, ColumnType, Outcome, Phase, Record, Source,
-    StreamSpec, Version,
+    run_sync, Batch, BatchStream, Checkpoint, Column, ColumnType, Discovery, Outcome, Phase,
+    Record, Source, StreamSpec, Version,
 };
 use inlet_postgres::sink::PgSink;
 use inlet_postgres::tables::{ensure_schema, ensure_table, Table};
@@ -174,8 +174,9 @@ struct Generated {
 }
 
 impl Source for Generated {
-    fn streams(&self) -> Vec<StreamSpec> {
-        vec![self.spec.clone()]
+    fn discover(&self) -> Discovery<'_> {
+        let specs = vec![self.spec.clone()];
+        Box::pin(async move { Ok(specs) })
     }
 
     fn read<'a>(&'a self, _: &'a StreamSpec, _: Option<&'a Checkpoint>) -> BatchStream<'a> {

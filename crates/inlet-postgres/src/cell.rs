@@ -76,6 +76,16 @@ fn put_value(value: &Value, ty: ColumnType, out: &mut BytesMut) -> bool {
             .and_then(|secs| secs.checked_mul(1_000_000))
             .map(|micros| out.put_i64(micros))
             .is_some(),
+        ColumnType::Date => value
+            .as_str()
+            .and_then(crate::calendar::pg_date)
+            .map(|days| out.put_i32(days))
+            .is_some(),
+        ColumnType::Time => value
+            .as_str()
+            .and_then(crate::calendar::pg_time)
+            .map(|micros| out.put_i64(micros))
+            .is_some(),
         ColumnType::Jsonb => {
             out.put_u8(1); // jsonb binary format version
             write_json(value, out.writer());

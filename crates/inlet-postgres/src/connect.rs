@@ -227,7 +227,7 @@ pub(crate) async fn handshake(
         .connector()
         .connect(name, io)
         .await
-        .map_err(|e| tls::handshake_problem(&e, &opts.host, opts))?;
+        .map_err(|e| crate::tls_problem::handshake_problem(&e, &opts.host, opts))?;
     let conn = stream.get_ref().1;
     let info = TlsInfo {
         protocol: conn

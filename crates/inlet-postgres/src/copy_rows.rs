@@ -202,8 +202,8 @@ mod tests {
             fields in prop::collection::btree_map("[a-z_]{1,6}", json(), 0..12)
         ) {
             let types = [ColumnType::Text, ColumnType::Bigint, ColumnType::Double, ColumnType::Numeric,
-                ColumnType::Boolean, ColumnType::Timestamptz, ColumnType::Jsonb, ColumnType::TextArray];
-            let columns = ["a", "b", "c", "d", "e", "f", "g", "h"]
+                ColumnType::Boolean, ColumnType::Timestamptz, ColumnType::Jsonb, ColumnType::TextArray, ColumnType::Date, ColumnType::Time];
+            let columns = ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j"]
                 .iter()
                 .zip(types)
                 .map(|(n, t)| (n.to_string(), t))

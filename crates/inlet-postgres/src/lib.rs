@@ -8,7 +8,10 @@
 //! either. Through an SSH bastion ([`ssh`]), the same holds: the session runs over an SSH
 //! channel, and the bastion's host key is verified (known_hosts, or pinned on first use).
 
+mod calendar;
 mod cell;
+mod cert_info;
+mod cert_verify;
 mod connect;
 mod copy_rows;
 mod diagnose;
@@ -17,6 +20,7 @@ pub mod lifecycle;
 mod merge;
 mod options;
 pub mod ownership;
+mod peer_name;
 mod probe;
 mod problem;
 pub mod read_role;
@@ -25,9 +29,11 @@ pub mod setup;
 pub mod sink;
 pub mod sql;
 pub mod ssh;
+pub mod stream_status;
 pub mod swap;
 pub mod tables;
 mod tls;
+mod tls_problem;
 mod transport;
 pub mod verify;
 pub mod writer;

@@ -7,6 +7,7 @@
 //! in one transaction with the swap, so a crash leaves either the old state (resume the
 //! copy) or the new one (nothing left to do), never half.
 
+use inlet_core::Stage;
 use tokio_postgres::{Client, GenericClient};
 
 use crate::problem::{Problem, ProblemKind};
@@ -31,6 +32,70 @@ impl Kind {
             Kind::Rename => "rename",
         }
     }
+
+    fn parse(text: &str) -> Result<Self, Problem> {
+        [Kind::Rebuild, Kind::Rename]
+            .into_iter()
+            .find(|k| k.as_str() == text)
+            .ok_or_else(|| unknown("kind", text))
+    }
+}
+
+/// A row this inlet cannot read: a newer inlet wrote it.
+fn unknown(what: &str, text: &str) -> Problem {
+    Problem::new(
+        ProblemKind::ServerError,
+        format!("_sync_lifecycle holds a request {what} this inlet does not know: \"{text}\""),
+        "run the newest inlet, which wrote it",
+    )
+}
+
+/// Where a request is; the one spelling of `_sync_lifecycle.state`, parsed where it is read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RequestState {
+    /// Recorded; nothing copied yet.
+    Requested,
+    /// The copy is being built while the live schema keeps updating.
+    Copying,
+    /// A rebuild, swapped in.
+    Done,
+    /// A rename: the sync now lives in the target schema.
+    Switched,
+    /// Overtaken: the schema it was made in was renamed back into and starts over.
+    Superseded,
+}
+
+impl RequestState {
+    const ALL: [RequestState; 5] = [
+        RequestState::Requested,
+        RequestState::Copying,
+        RequestState::Done,
+        RequestState::Switched,
+        RequestState::Superseded,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RequestState::Requested => "requested",
+            RequestState::Copying => "copying",
+            RequestState::Done => "done",
+            RequestState::Switched => "switched",
+            RequestState::Superseded => "superseded",
+        }
+    }
+
+    /// Whether the request reached its end (its report is final).
+    pub fn finished(self) -> bool {
+        matches!(self, RequestState::Done | RequestState::Switched)
+    }
+
+    fn parse(text: &str) -> Result<Self, Problem> {
+        RequestState::ALL
+            .into_iter()
+            .find(|s| s.as_str() == text)
+            .ok_or_else(|| unknown("state", text))
+    }
 }
 
 /// One request, as recorded.
@@ -40,8 +105,7 @@ pub struct Request {
     pub kind: Kind,
     /// The schema the copy is built in: the swap schema, or the new name.
     pub target: String,
-    /// `requested`, `copying`, `done` or `switched`.
-    pub state: String,
+    pub state: RequestState,
     pub reason: String,
 }
 
@@ -105,21 +169,24 @@ pub async fn request(
         id,
         kind,
         target,
-        state: "requested".into(),
+        state: RequestState::Requested,
         reason: reason.into(),
     })
 }
 
 /// The request in progress in `schema`, if any (none when the table does not exist yet).
 pub async fn pending<C: GenericClient>(c: &C, schema: &str) -> Result<Option<Request>, Problem> {
-    latest(c, schema, "state in ('requested', 'copying')").await
+    use RequestState::{Copying, Requested};
+    latest(c, schema, None, &[Requested, Copying]).await
 }
 
 /// Where the sync moved, if `schema` was renamed away.
 pub async fn moved_to<C: GenericClient>(c: &C, schema: &str) -> Result<Option<String>, Problem> {
-    Ok(latest(c, schema, "kind = 'rename' and state = 'switched'")
-        .await?
-        .map(|r| r.target))
+    Ok(
+        latest(c, schema, Some(Kind::Rename), &[RequestState::Switched])
+            .await?
+            .map(|r| r.target),
+    )
 }
 
 /// Whether a rebuild for `reason` already finished (an automatic rebuild is asked once per
@@ -129,7 +196,7 @@ pub async fn rebuilt_for<C: GenericClient>(
     schema: &str,
     reason: &str,
 ) -> Result<bool, Problem> {
-    let done = latest(c, schema, "kind = 'rebuild' and state = 'done'").await?;
+    let done = latest(c, schema, Some(Kind::Rebuild), &[RequestState::Done]).await?;
     Ok(done.is_some_and(|r| r.reason == reason))
 }
 
@@ -138,7 +205,7 @@ pub async fn get<C: GenericClient>(
     c: &C,
     schema: &str,
     id: i64,
-) -> Result<Option<(String, Option<serde_json::Value>)>, Problem> {
+) -> Result<Option<(RequestState, Option<serde_json::Value>)>, Problem> {
     let sql = format!(
         "select state, report from {}._sync_lifecycle where id = $1",
         ident(schema)
@@ -147,14 +214,48 @@ pub async fn get<C: GenericClient>(
         .query_opt(&sql, &[&id])
         .await
         .map_err(|e| sql_problem(&e, "could not read _sync_lifecycle", &sql))?;
-    Ok(row.map(|r| (r.get(0), r.get(1))))
+    row.map(|r| Ok((RequestState::parse(r.get(0))?, r.get(1))))
+        .transpose()
 }
 
+/// The newest request of `kind` (any, if `None`) in one of `states`.
 async fn latest<C: GenericClient>(
     c: &C,
     schema: &str,
-    filter: &str,
+    kind: Option<Kind>,
+    states: &[RequestState],
 ) -> Result<Option<Request>, Problem> {
+    if !exists(c, schema).await? {
+        return Ok(None);
+    }
+    let kinds: Vec<&str> = match kind {
+        Some(k) => vec![k.as_str()],
+        None => vec![Kind::Rebuild.as_str(), Kind::Rename.as_str()],
+    };
+    let states: Vec<&str> = states.iter().map(|s| s.as_str()).collect();
+    let sql = format!(
+        "select id, kind, target, state, reason from {}._sync_lifecycle \
+          where kind = any($1) and state = any($2) order by id desc limit 1",
+        ident(schema)
+    );
+    let row = c
+        .query_opt(&sql, &[&kinds, &states])
+        .await
+        .map_err(|e| sql_problem(&e, "could not read _sync_lifecycle", &sql))?;
+    row.map(|r| {
+        Ok(Request {
+            id: r.get(0),
+            kind: Kind::parse(r.get(1))?,
+            target: r.get(2),
+            state: RequestState::parse(r.get(3))?,
+            reason: r.get(4),
+        })
+    })
+    .transpose()
+}
+
+/// Whether `schema` has a `_sync_lifecycle` (not before the sync first opened there).
+async fn exists<C: GenericClient>(c: &C, schema: &str) -> Result<bool, Problem> {
     let exists: bool = c
         .query_one(
             "select exists (select 1 from pg_class c join pg_namespace n on n.oid = c.relnamespace \
@@ -164,28 +265,7 @@ async fn latest<C: GenericClient>(
         .await
         .map_err(|e| sql_problem(&e, "could not look for _sync_lifecycle", "pg_class"))?
         .get(0);
-    if !exists {
-        return Ok(None);
-    }
-    let sql = format!(
-        "select id, kind, target, state, reason from {}._sync_lifecycle where {filter} \
-         order by id desc limit 1",
-        ident(schema)
-    );
-    let row = c
-        .query_opt(&sql, &[])
-        .await
-        .map_err(|e| sql_problem(&e, "could not read _sync_lifecycle", &sql))?;
-    Ok(row.map(|r| Request {
-        id: r.get(0),
-        kind: match r.get::<_, String>(1).as_str() {
-            "rename" => Kind::Rename,
-            _ => Kind::Rebuild,
-        },
-        target: r.get(2),
-        state: r.get(3),
-        reason: r.get(4),
-    }))
+    Ok(exists)
 }
 
 /// Sets request `id`'s state (and, when finishing, its report and finish time).
@@ -193,16 +273,16 @@ pub async fn set_state<C: GenericClient>(
     c: &C,
     schema: &str,
     id: i64,
-    state: &str,
+    state: RequestState,
     report: Option<&serde_json::Value>,
 ) -> Result<(), Problem> {
     let sql = format!(
         "update {}._sync_lifecycle set state = $2, report = coalesce($3::text::jsonb, report), \
-           finished_at = case when $2 in ('done', 'switched') then now() end where id = $1",
+           finished_at = case when $4 then now() end where id = $1",
         ident(schema)
     );
     let report = report.map(|r| r.to_string());
-    c.execute(&sql, &[&id, &state, &report])
+    c.execute(&sql, &[&id, &state.as_str(), &report, &state.finished()])
         .await
         .map(|_| ())
         .map_err(|e| sql_problem(&e, "could not record the request's progress", &sql))
@@ -241,9 +321,19 @@ pub async fn source_version<C: GenericClient>(
     c: &C,
     schema: &str,
 ) -> Result<Option<String>, Problem> {
-    Ok(latest(c, schema, "kind = 'source_version'")
-        .await?
-        .map(|p| p.target))
+    if !exists(c, schema).await? {
+        return Ok(None);
+    }
+    let sql = format!(
+        "select target from {}._sync_lifecycle where kind = 'source_version' \
+          order by id desc limit 1",
+        ident(schema)
+    );
+    let row = c
+        .query_opt(&sql, &[])
+        .await
+        .map_err(|e| sql_problem(&e, "could not read _sync_lifecycle", &sql))?;
+    Ok(row.map(|r| r.get(0)))
 }
 
 /// Notes `version` as the API version the schema's tables follow, unless it already is.
@@ -274,11 +364,11 @@ pub async fn caught_up<C: GenericClient>(
     streams: &[String],
 ) -> Result<bool, Problem> {
     let sql = format!(
-        "select count(*) from {}._sync_state where stream = any($1) and state = 'live'",
+        "select count(*) from {}._sync_state where stream = any($1) and state = $2",
         ident(schema)
     );
     let live: i64 = c
-        .query_one(&sql, &[&streams])
+        .query_one(&sql, &[&streams, &Stage::Live.as_str()])
         .await
         .map_err(|e| sql_problem(&e, "could not read the copy's progress", &sql))?
         .get(0);
@@ -301,13 +391,19 @@ pub async fn prepare_rename_target(c: &Client, target: &str) -> Result<(), Probl
     let statements = [
         (
             "_sync_state",
-            format!("update {t}._sync_state set checkpoint = null, state = 'pending'"),
+            format!(
+                "update {t}._sync_state set checkpoint = null, state = '{}'",
+                Stage::Pending.as_str()
+            ),
         ),
         (
             "_sync_lifecycle",
             format!(
-                "update {t}._sync_lifecycle set state = 'superseded' \
-                 where state in ('switched', 'requested', 'copying')"
+                "update {t}._sync_lifecycle set state = '{}' where state in ('{}', '{}', '{}')",
+                RequestState::Superseded.as_str(),
+                RequestState::Switched.as_str(),
+                RequestState::Requested.as_str(),
+                RequestState::Copying.as_str(),
             ),
         ),
     ];

@@ -1,6 +1,7 @@
 //! Connection settings, with libpq's names, defaults and URL syntax.
 
 use std::fmt;
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
@@ -111,6 +112,9 @@ pub enum RootCert {
 pub struct ConnectOptions {
     /// Host name, IP address, or a directory holding a Unix socket (starts with `/`).
     pub host: String,
+    /// libpq's `hostaddr`: the IP address to connect to instead of resolving `host`, which
+    /// still names the server for `verify-full`.
+    pub hostaddr: Option<IpAddr>,
     pub port: u16,
     pub dbname: String,
     pub user: String,
@@ -119,6 +123,8 @@ pub struct ConnectOptions {
     pub sslrootcert: Option<RootCert>,
     pub sslcert: Option<PathBuf>,
     pub sslkey: Option<PathBuf>,
+    /// Certificate revocation lists (PEM); checked when there are root certificates.
+    pub sslcrl: Option<PathBuf>,
     /// Applies to each address tried, from TCP connect to a ready session (libpq's meaning).
     pub connect_timeout: Duration,
     pub application_name: String,
@@ -134,6 +140,7 @@ impl Default for ConnectOptions {
     fn default() -> Self {
         ConnectOptions {
             host: "localhost".into(),
+            hostaddr: None,
             port: 5432,
             dbname: String::new(),
             user: String::new(),
@@ -142,6 +149,7 @@ impl Default for ConnectOptions {
             sslrootcert: None,
             sslcert: None,
             sslkey: None,
+            sslcrl: None,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             application_name: DEFAULT_APPLICATION_NAME.into(),
             ssh: None,
@@ -187,6 +195,9 @@ impl ConnectOptions {
         if let Some(v) = env.var("PGHOST") {
             o.host = v.into();
         }
+        if let Some(v) = env.var("PGHOSTADDR") {
+            o.hostaddr = Some(parse_hostaddr(v)?);
+        }
         if let Some(v) = env.var("PGPORT") {
             o.port = parse_port(v)?;
         }
@@ -224,6 +235,10 @@ impl ConnectOptions {
             .var("PGSSLKEY")
             .map(PathBuf::from)
             .or_else(|| existing("postgresql.key"));
+        o.sslcrl = env
+            .var("PGSSLCRL")
+            .map(PathBuf::from)
+            .or_else(|| existing("root.crl"));
         Ok(o)
     }
 
@@ -284,6 +299,7 @@ impl ConnectOptions {
     pub fn set(&mut self, name: &str, value: &str) -> Result<(), Problem> {
         match name {
             "host" => self.host = value.into(),
+            "hostaddr" => self.hostaddr = Some(parse_hostaddr(value)?),
             "port" => self.port = parse_port(value)?,
             "dbname" => self.dbname = value.into(),
             "user" => self.user = value.into(),
@@ -292,14 +308,15 @@ impl ConnectOptions {
             "sslrootcert" => self.sslrootcert = Some(parse_root_cert(value)),
             "sslcert" => self.sslcert = Some(value.into()),
             "sslkey" => self.sslkey = Some(value.into()),
+            "sslcrl" => self.sslcrl = Some(value.into()),
             "connect_timeout" => self.connect_timeout = parse_timeout(value)?,
             "application_name" => self.application_name = value.into(),
             other => {
                 return Err(Problem::new(
                     ProblemKind::InvalidOption,
                     format!("\"{other}\" is not a connection parameter inlet understands"),
-                    "supported: host, port, dbname, user, password, sslmode, sslrootcert, \
-                     sslcert, sslkey, connect_timeout, application_name",
+                    "supported: host, hostaddr, port, dbname, user, password, sslmode, \
+                     sslrootcert, sslcert, sslkey, sslcrl, connect_timeout, application_name",
                 ))
             }
         }
@@ -317,6 +334,14 @@ impl ConnectOptions {
         }
         if self.dbname.is_empty() {
             self.dbname = self.user.clone();
+        }
+        if self.ssh.is_some() && self.hostaddr.is_some() {
+            return Err(Problem::new(
+                ProblemKind::InvalidOption,
+                "hostaddr cannot be combined with an SSH tunnel",
+                "through a bastion, the bastion resolves --host: leave hostaddr out, or give \
+                 the address as --host",
+            ));
         }
         if self.ssh.is_some() && self.is_unix_socket() {
             return Err(Problem::new(
@@ -370,6 +395,16 @@ fn parse_port(v: &str) -> Result<u16, Problem> {
     })
 }
 
+fn parse_hostaddr(v: &str) -> Result<IpAddr, Problem> {
+    v.trim().parse().map_err(|_| {
+        Problem::new(
+            ProblemKind::InvalidOption,
+            format!("hostaddr \"{v}\" is not an IP address"),
+            "give hostaddr as a numeric IPv4 or IPv6 address (the host name goes in host)",
+        )
+    })
+}
+
 /// libpq reads `connect_timeout` as whole seconds; 0 or empty means "wait forever", which we
 /// do not offer: a sync must notice a dead network, so 0 is refused with a clear message.
 fn parse_timeout(v: &str) -> Result<Duration, Problem> {
@@ -416,6 +451,20 @@ mod tests {
         let o = from_url("postgres://alice@[::1]:5433").expect("valid url");
         assert_eq!(o.host, "::1");
         assert_eq!(o.dbname, "alice");
+    }
+
+    #[test]
+    fn hostaddr_and_sslcrl_are_libpq_parameters() {
+        let o =
+            from_url("postgresql://bob@db.example.com/app?hostaddr=10.0.0.5&sslcrl=/etc/ca.crl")
+                .expect("valid url");
+        assert_eq!(o.host, "db.example.com");
+        assert_eq!(o.hostaddr, Some("10.0.0.5".parse().expect("an address")));
+        assert_eq!(o.sslcrl, Some(PathBuf::from("/etc/ca.crl")));
+        let p = from_url("postgresql://bob@db/app?hostaddr=db.example.com")
+            .expect_err("hostaddr must be an address");
+        assert_eq!(p.kind, ProblemKind::InvalidOption);
+        assert!(p.message.contains("not an IP address"), "{p:?}");
     }
 
     #[test]

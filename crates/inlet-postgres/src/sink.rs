@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use inlet_core::{Batch, Checkpoint, Sink, StreamSpec, StreamState};
+use inlet_core::{Batch, Checkpoint, Sink, Stage, StreamSpec, StreamState};
 use serde_json::Value;
 use tokio_postgres::Client;
 
@@ -21,8 +21,8 @@ pub type Progress = std::sync::Arc<std::sync::Mutex<HashMap<String, StreamProgre
 
 #[derive(Clone, Debug, Default)]
 pub struct StreamProgress {
-    /// The stream's state as last stored: pending, backfilling, live or errored.
-    pub state: &'static str,
+    /// The stream's stage as last stored.
+    pub state: Stage,
     pub written: WriteStats,
     /// The source's latest estimate of how much of the backfill is done (0 to 1).
     pub backfill_done: Option<f64>,
@@ -214,11 +214,10 @@ impl Sink for PgSink {
     }
 
     async fn set_state(&mut self, stream: &str, state: &StreamState) -> Result<(), WriteError> {
-        let (name, error) = match state {
-            StreamState::Pending => ("pending", None),
-            StreamState::Backfilling => ("backfilling", None),
-            StreamState::Live => ("live", None),
-            StreamState::Errored { .. } => ("errored", serde_json::to_value(state).ok()),
+        let stage = state.stage();
+        let error = match state {
+            StreamState::Errored { .. } => serde_json::to_value(state).ok(),
+            _ => None,
         };
         let sql = format!(
             "insert into {}._sync_state as st (stream, state, error) values ($1, $2, $3) \
@@ -226,9 +225,9 @@ impl Sink for PgSink {
              updated_at = now()",
             ident(&self.schema)
         );
-        self.exec(&sql, &[&stream, &name, &error]).await?;
+        self.exec(&sql, &[&stream, &stage.as_str(), &error]).await?;
         if let Ok(mut progress) = self.stats.lock() {
-            progress.entry(stream.to_string()).or_default().state = name;
+            progress.entry(stream.to_string()).or_default().state = stage;
         }
         Ok(())
     }
@@ -258,6 +257,19 @@ pub fn lock_key(schema: &str) -> i64 {
         h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
     }
     h as i64
+}
+
+/// Whether some session (this one included) holds the sync's lock on `schema` now.
+pub async fn lock_held(client: &Client, schema: &str) -> Result<bool, Problem> {
+    let sql = "select exists (select 1 from pg_locks where locktype = 'advisory' and granted \
+                 and database = (select oid from pg_database where datname = current_database()) \
+                 and classid::bigint = (($1::bigint >> 32) & 4294967295) \
+                 and objid::bigint = ($1::bigint & 4294967295) and objsubid = 1)";
+    let row = client
+        .query_one(sql, &[&lock_key(schema)])
+        .await
+        .map_err(|e| sql_problem(&e, "could not look up the sync's lock", "pg_locks"))?;
+    Ok(row.get(0))
 }
 
 async fn already_running(client: &Client, schema: &str, key: i64) -> Problem {

@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, GenericClient, Transaction};
 
-use crate::lifecycle;
+use crate::lifecycle::{self, RequestState};
 use crate::ownership::{bound_to, owner, Owner};
 use crate::problem::{Problem, ProblemKind};
 use crate::read_role::sql_problem;
@@ -94,7 +94,14 @@ pub async fn swap(
                 drop_merged_copies(client, swap, &report).await;
                 // The timings are known only after the commit: recorded for whoever waits.
                 if let Ok(json) = serde_json::to_value(&report) {
-                    lifecycle::set_state(&*client, live, request_id, "done", Some(&json)).await?;
+                    lifecycle::set_state(
+                        &*client,
+                        live,
+                        request_id,
+                        RequestState::Done,
+                        Some(&json),
+                    )
+                    .await?;
                 }
                 return Ok(report);
             }
@@ -258,7 +265,7 @@ async fn try_swap(
     carry_state(&tx, live, swap, &streams).await?;
     carry_events(&tx, live, swap, &streams, request_id).await?;
     let json = serde_json::to_value(&report).ok();
-    lifecycle::set_state(&tx, live, request_id, "done", json.as_ref())
+    lifecycle::set_state(&tx, live, request_id, RequestState::Done, json.as_ref())
         .await
         .map_err(Retry::Fail)?;
     tx.commit()

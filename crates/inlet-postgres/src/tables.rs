@@ -199,6 +199,8 @@ fn column_type(format_type: &str) -> Option<ColumnType> {
         "boolean" => ColumnType::Boolean,
         "timestamp with time zone" => ColumnType::Timestamptz,
         "jsonb" => ColumnType::Jsonb,
+        "date" => ColumnType::Date,
+        "time without time zone" => ColumnType::Time,
         "text[]" => ColumnType::TextArray,
         _ => return None,
     })

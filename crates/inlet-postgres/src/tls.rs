@@ -5,14 +5,12 @@ use std::fs;
 use std::path::Path;
 use std::sync::Arc;
 
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
-use rustls::crypto::{self, CryptoProvider};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
-use rustls::{
-    CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
-};
+use rustls::crypto;
+use rustls::pki_types::{CertificateDer, CertificateRevocationListDer, PrivateKeyDer, ServerName};
+use rustls::{ClientConfig, RootCertStore};
 
+use crate::cert_verify::ModeVerifier;
 use crate::options::{ConnectOptions, RootCert, SslMode};
 use crate::problem::{Problem, ProblemKind};
 
@@ -41,7 +39,7 @@ impl TlsSettings {
         let provider = Arc::new(crypto::ring::default_provider());
         let roots = match &opts.sslrootcert {
             None => None,
-            Some(RootCert::File(path)) => Some(load_roots(path)?),
+            Some(RootCert::File(path)) => Some(read_certs(path, "sslrootcert")?),
             Some(RootCert::System) => {
                 if opts.sslmode != SslMode::VerifyFull {
                     return Err(Problem::new(
@@ -78,27 +76,23 @@ impl TlsSettings {
             (_, None) => Verify::Nothing,
         };
         let chain = match roots {
-            Some(roots) => Some(
-                WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
-                    .build()
-                    .map_err(|e| {
-                        Problem::new(
-                            ProblemKind::InvalidOption,
-                            format!("the CA certificates in sslrootcert cannot be used: {e}"),
-                            "check that sslrootcert holds PEM CA certificates",
-                        )
-                    })?,
-            ),
+            Some(roots) => Some(chain_verifier(roots, opts, provider.clone())?),
             None => None,
         };
-        let verifier = Arc::new(ModeVerifier {
-            provider: provider.clone(),
+        let verifier = Arc::new(ModeVerifier::new(
+            provider.clone(),
             chain,
-            check_name: verify == Verify::Full,
-        });
+            verify == Verify::Full,
+        ));
         let builder = ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
-            .map_err(|e| Problem::new(ProblemKind::InvalidOption, e.to_string(), ""))?
+            .map_err(|_| {
+                Problem::new(
+                    ProblemKind::InvalidOption,
+                    "inlet's TLS library offers no protocol version to use",
+                    "",
+                )
+            })?
             .dangerous()
             .with_custom_certificate_verifier(verifier);
         let (config, presents_client_cert) = match client_identity(opts)? {
@@ -134,99 +128,60 @@ pub fn server_name(host: &str) -> Result<ServerName<'static>, Problem> {
     })
 }
 
-/// Turns a failed handshake into the problem a person can fix, by the rustls error type.
-pub fn handshake_problem(err: &std::io::Error, host: &str, opts: &ConnectOptions) -> Problem {
-    let Some(tls) = err
-        .get_ref()
-        .and_then(|e| e.downcast_ref::<rustls::Error>())
-    else {
-        return Problem::new(
-            ProblemKind::ConnectionLost,
-            format!("the connection broke during the TLS handshake: {err}"),
-            "check that the port is PostgreSQL's and that no proxy interferes with TLS",
-        );
-    };
-    let ca = match &opts.sslrootcert {
-        Some(RootCert::File(p)) => format!("the CA in {}", p.display()),
-        Some(RootCert::System) => "the system's trusted CAs".to_string(),
-        None => "the configured CA".to_string(),
-    };
-    match tls {
-        rustls::Error::InvalidCertificate(cert) => {
-            let (what, fix) = match cert {
-                CertificateError::NotValidForName
-                | CertificateError::NotValidForNameContext { .. } => (
-                    format!(
-                        "the server's certificate is not valid for the host name \"{host}\" \
-                         (host name check failed; the CA check passed)"
-                    ),
-                    format!(
-                        "connect using a name the certificate lists (its subject alternative \
-                         names), or use sslmode=verify-ca to check only the CA. Details: {cert:?}"
-                    ),
-                ),
-                CertificateError::UnknownIssuer | CertificateError::BadSignature => (
-                    format!("the server's certificate is not signed by {ca} (CA check failed)"),
-                    "point --sslrootcert at the CA that signed the server's certificate \
-                     (ask your provider or DBA for it)"
-                        .to_string(),
-                ),
-                CertificateError::Expired | CertificateError::ExpiredContext { .. } => (
-                    "the server's certificate has expired".to_string(),
-                    "renew the server's certificate (ssl_cert_file) and reload PostgreSQL"
-                        .to_string(),
-                ),
-                CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => (
-                    "the server's certificate is not valid yet".to_string(),
-                    "check the clocks of this machine and the server".to_string(),
-                ),
-                other => (
-                    format!("the server's certificate was rejected: {other:?}"),
-                    format!("check the server's certificate against {ca}"),
-                ),
-            };
-            Problem::new(ProblemKind::TlsVerifyFailed, what, fix)
-        }
-        rustls::Error::AlertReceived(alert) => Problem::new(
-            ProblemKind::TlsHandshakeFailed,
-            format!("the server ended the TLS handshake ({alert:?})"),
-            if opts.sslcert.is_some() {
-                "the server probably refused our client certificate: check that it is signed \
-                 by the CA in the server's ssl_ca_file"
-            } else {
-                "check the server's TLS settings (ssl_min_protocol_version, ssl_ciphers)"
-            },
-        ),
-        other => Problem::new(
-            ProblemKind::TlsHandshakeFailed,
-            format!("the TLS handshake failed: {other}"),
-            "check the server's TLS settings (ssl_min_protocol_version, ssl_ciphers); inlet \
-             speaks TLS 1.2 and 1.3",
-        ),
-    }
-}
+/// webpki's chain check over `roots` (with `sslcrl`'s revocation lists, when given), and
+/// the roots themselves: a server certificate that is one of them is trusted as it is.
+type Chain = (Arc<WebPkiServerVerifier>, Vec<CertificateDer<'static>>);
 
-fn load_roots(path: &Path) -> Result<RootCertStore, Problem> {
-    let certs = read_certs(path, "sslrootcert")?;
-    let mut roots = RootCertStore::empty();
-    let (added, _) = roots.add_parsable_certificates(certs);
+fn chain_verifier(
+    roots: Vec<CertificateDer<'static>>,
+    opts: &ConnectOptions,
+    provider: Arc<crypto::CryptoProvider>,
+) -> Result<Chain, Problem> {
+    let mut store = RootCertStore::empty();
+    let (added, _) = store.add_parsable_certificates(roots.iter().cloned());
     if added == 0 {
         return Err(Problem::new(
             ProblemKind::InvalidOption,
-            format!(
-                "sslrootcert {} holds no usable CA certificate",
-                path.display()
-            ),
+            "sslrootcert holds no usable CA certificate",
             "sslrootcert must be a PEM file with one or more CA certificates",
         ));
     }
-    Ok(roots)
+    let mut builder = WebPkiServerVerifier::builder_with_provider(Arc::new(store), provider);
+    if let Some(path) = &opts.sslcrl {
+        // As libpq (OpenSSL's CRL_CHECK_ALL): every certificate of the chain is checked, and
+        // one whose issuer has no current list in the file is refused.
+        builder = builder
+            .with_crls(read_crls(path)?)
+            .enforce_revocation_expiration();
+    }
+    let webpki = builder.build().map_err(|_| {
+        Problem::new(
+            ProblemKind::InvalidOption,
+            "the CA certificates in sslrootcert (or the revocation lists in sslcrl) cannot be used",
+            "check that sslrootcert holds PEM CA certificates and sslcrl PEM revocation lists",
+        )
+    })?;
+    Ok((webpki, roots))
 }
 
-fn system_roots() -> Result<RootCertStore, Problem> {
-    let mut roots = RootCertStore::empty();
-    let found = rustls_native_certs::load_native_certs();
-    roots.add_parsable_certificates(found.certs);
+fn read_crls(path: &Path) -> Result<Vec<CertificateRevocationListDer<'static>>, Problem> {
+    let pem = read_file(path, "sslcrl")?;
+    let crls: Result<Vec<_>, _> = rustls_pemfile::crls(&mut pem.as_slice()).collect();
+    match crls {
+        Ok(crls) if !crls.is_empty() => Ok(crls),
+        _ => Err(Problem::new(
+            ProblemKind::InvalidOption,
+            format!(
+                "sslcrl {} holds no PEM certificate revocation list",
+                path.display()
+            ),
+            "sslcrl must be a PEM file (-----BEGIN X509 CRL-----) from the CA",
+        )),
+    }
+}
+
+fn system_roots() -> Result<Vec<CertificateDer<'static>>, Problem> {
+    let roots = rustls_native_certs::load_native_certs().certs;
     if roots.is_empty() {
         return Err(Problem::new(
             ProblemKind::InvalidOption,
@@ -256,7 +211,7 @@ fn read_certs(path: &Path, what: &str) -> Result<Vec<CertificateDer<'static>>, P
 
 fn read_file(path: &Path, what: &str) -> Result<Vec<u8>, Problem> {
     fs::read(path).map_err(|e| {
-        let kind = if what == "sslrootcert" {
+        let kind = if what == "sslrootcert" || what == "sslcrl" {
             ProblemKind::InvalidOption
         } else {
             ProblemKind::ClientCert
@@ -326,64 +281,5 @@ fn check_key_permissions(path: &Path) -> Result<(), Problem> {
             ),
             format!("run: chmod 600 {}", path.display()),
         ))
-    }
-}
-
-/// The server-certificate check for every sslmode: with roots, the chain is checked (and the
-/// host name only for `verify-full`); without, any certificate is accepted (libpq's `require`
-/// without a root certificate). Handshake signatures are always checked, so the session is
-/// encrypted to whoever holds the certificate's key.
-#[derive(Debug)]
-struct ModeVerifier {
-    provider: Arc<CryptoProvider>,
-    chain: Option<Arc<WebPkiServerVerifier>>,
-    check_name: bool,
-}
-
-impl ServerCertVerifier for ModeVerifier {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        server_name: &ServerName<'_>,
-        ocsp: &[u8],
-        now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        let Some(chain) = &self.chain else {
-            return Ok(ServerCertVerified::assertion());
-        };
-        match chain.verify_server_cert(end_entity, intermediates, server_name, ocsp, now) {
-            // webpki checks the chain first, so a name error means the chain was good.
-            Err(rustls::Error::InvalidCertificate(
-                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
-            )) if !self.check_name => Ok(ServerCertVerified::assertion()),
-            other => other,
-        }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        let algs = &self.provider.signature_verification_algorithms;
-        crypto::verify_tls12_signature(message, cert, dss, algs)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        let algs = &self.provider.signature_verification_algorithms;
-        crypto::verify_tls13_signature(message, cert, dss, algs)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider
-            .signature_verification_algorithms
-            .supported_schemes()
     }
 }

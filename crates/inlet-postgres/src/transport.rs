@@ -73,6 +73,10 @@ pub async fn resolve(opts: &ConnectOptions) -> Result<Vec<Target>, Problem> {
             route,
         }))]);
     }
+    if let Some(ip) = opts.hostaddr {
+        // libpq: hostaddr is where to connect; host only names the server (for TLS).
+        return Ok(vec![Target::Tcp(SocketAddr::new(ip, opts.port))]);
+    }
     if opts.is_unix_socket() {
         let path = PathBuf::from(&opts.host).join(format!(".s.PGSQL.{}", opts.port));
         return Ok(vec![Target::Unix(path)]);

@@ -202,7 +202,7 @@ pub async fn write_batch(
 
     let s = ident(&table.schema);
     let written = stats.inserted + stats.updated + stats.deleted;
-    let state = state_after(batch.phase);
+    let state = state_after(batch.phase).as_str();
     let checkpoint = format!(
         "insert into {s}._sync_state as st (stream, state, checkpoint, batch_seq, rows_written) \
          values ($1, $2, $3::text::jsonb, $4, $5) \
@@ -288,10 +288,10 @@ async fn direct_copy(
 }
 
 /// The stream's state once a batch of `phase` is written.
-pub(crate) fn state_after(phase: Phase) -> &'static str {
+pub(crate) fn state_after(phase: Phase) -> inlet_core::Stage {
     match phase {
-        Phase::Backfill => "backfilling",
-        Phase::Live => "live",
+        Phase::Backfill => inlet_core::Stage::Backfilling,
+        Phase::Live => inlet_core::Stage::Live,
     }
 }
 

@@ -16,8 +16,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use inlet_core::{
-    run_stream, Batch, BatchStream, Change, Checkpoint, Column, ColumnType, Outcome, Phase, Record,
-    Source, StreamSpec, Version,
+    run_stream, Batch, BatchStream, Change, Checkpoint, Column, ColumnType, Discovery, Outcome,
+    Phase, Record, Source, StreamSpec, Version,
 };
 use inlet_postgres::sink::PgSink;
 use inlet_postgres::writer::WriteOptions;
@@ -106,8 +106,9 @@ fn batch_end(pos: usize, total: usize) -> usize {
 struct Synthetic(Vec<Record>);
 
 impl Source for Synthetic {
-    fn streams(&self) -> Vec<StreamSpec> {
-        vec![spec()]
+    fn discover(&self) -> Discovery<'_> {
+        let specs = vec![spec()];
+        Box::pin(async move { Ok(specs) })
     }
 
     fn read<'a>(&'a self, _: &'a StreamSpec, from: Option<&'a Checkpoint>) -> BatchStream<'a> {

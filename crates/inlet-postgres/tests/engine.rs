@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use inlet_core::{
-    run_stream, Batch, BatchStream, Checkpoint, Column, ColumnType, ErrorKind, Outcome, Phase,
-    Record, Source, SourceError, StreamSpec, Version,
+    run_stream, Batch, BatchStream, Checkpoint, Column, ColumnType, Discovery, ErrorKind, Outcome,
+    Phase, Record, Source, SourceError, StreamSpec, Version,
 };
 use inlet_postgres::sink::PgSink;
 use inlet_postgres::writer::WriteOptions;
@@ -95,8 +95,9 @@ struct Scripted {
 }
 
 impl Source for Scripted {
-    fn streams(&self) -> Vec<StreamSpec> {
-        vec![spec()]
+    fn discover(&self) -> Discovery<'_> {
+        let specs = vec![spec()];
+        Box::pin(async move { Ok(specs) })
     }
 
     fn read<'a>(&'a self, _: &'a StreamSpec, from: Option<&'a Checkpoint>) -> BatchStream<'a> {

@@ -158,7 +158,7 @@ async fn a_reader_never_sees_an_empty_table_or_an_error_during_the_swap() {
             .await
             .expect("get")
             .expect("row");
-        assert_eq!(state, "done", "PG {v}");
+        assert_eq!(state.as_str(), "done", "PG {v}");
         // The read role reads the new table.
         let readable: bool = c
             .query_one(

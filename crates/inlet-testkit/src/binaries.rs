@@ -5,20 +5,30 @@ use std::process::Command;
 
 /// Major versions to test, from `INLET_TEST_PG_VERSIONS` ("10 15 18" by
 /// default; space or comma separated).
+///
+/// Panics when the list is malformed or empty: a test looping over no version would pass
+/// without testing anything.
 pub fn versions() -> Vec<u32> {
     let list = std::env::var("INLET_TEST_PG_VERSIONS").unwrap_or_else(|_| "10 15 18".to_owned());
-    parse_versions(&list)
+    parse_versions(&list).unwrap_or_else(|e| panic!("INLET_TEST_PG_VERSIONS: {e}"))
 }
 
-fn parse_versions(list: &str) -> Vec<u32> {
-    list.split(|c: char| c == ',' || c.is_whitespace())
+fn parse_versions(list: &str) -> Result<Vec<u32>, String> {
+    let versions = list
+        .split(|c: char| c == ',' || c.is_whitespace())
         .filter(|s| !s.is_empty())
         .map(|s| {
-            s.parse().unwrap_or_else(|_| {
-                panic!("INLET_TEST_PG_VERSIONS: {s:?} is not a major version number")
-            })
+            s.parse()
+                .map_err(|_| format!("{s:?} is not a major version number"))
         })
-        .collect()
+        .collect::<Result<Vec<u32>, String>>()?;
+    if versions.is_empty() {
+        return Err(format!(
+            "{list:?} names no version, so the tests would test nothing; name some \
+             (\"10 15 18\") or unset it for that default"
+        ));
+    }
+    Ok(versions)
 }
 
 /// Where the server binaries (`postgres`, `initdb`) of a major version live:
@@ -98,9 +108,17 @@ mod tests {
 
     #[test]
     fn parses_versions() {
-        assert_eq!(parse_versions("10 15 18"), vec![10, 15, 18]);
-        assert_eq!(parse_versions(" 10,15, 18 "), vec![10, 15, 18]);
-        assert_eq!(parse_versions(""), Vec::<u32>::new());
+        assert_eq!(parse_versions("10 15 18"), Ok(vec![10, 15, 18]));
+        assert_eq!(parse_versions(" 10,15, 18 "), Ok(vec![10, 15, 18]));
+        assert!(parse_versions("10 x").is_err_and(|e| e.contains("\"x\" is not")));
+    }
+
+    #[test]
+    fn an_empty_version_list_is_refused_rather_than_testing_nothing() {
+        for empty in ["", " ", " , "] {
+            let e = parse_versions(empty).expect_err("refused");
+            assert!(e.contains("names no version"), "{e}");
+        }
     }
 
     #[test]

@@ -201,7 +201,7 @@ pub struct Cluster {
     /// TCP port on 127.0.0.1.
     pub port: u16,
     /// Holds `data/`, `server.log` and the unix socket.
-    dir: PathBuf,
+    pub(crate) dir: PathBuf,
     child: Child,
     version_num: u32,
     /// Role changes from concurrent tests are serialised: two `ALTER ROLE` of one role at

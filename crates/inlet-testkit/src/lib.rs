@@ -13,11 +13,14 @@
 #![allow(unsafe_code)]
 
 mod binaries;
+mod cert_shapes;
 mod cluster;
+mod cluster_tls;
 mod hba;
 mod measure;
 mod net;
 mod netns;
+mod plain_words;
 mod server;
 mod shared;
 mod spawn;
@@ -30,11 +33,13 @@ mod wait;
 mod workdir;
 
 pub use binaries::{bin_dir, versions};
+pub use cert_shapes::{server_cert_shapes, ServerCertShape};
 pub use cluster::{Cluster, ClusterSpec};
 pub use hba::{HbaConn, HbaMethod, HbaRule};
 pub use measure::{peak_rss_mb, psql_seconds};
 pub use net::{blackhole_port, free_port, silent_port, BlackholePort, SilentPort};
 pub use netns::Netns;
+pub use plain_words::{assert_plain_words, debug_fragments};
 pub use shared::shared;
 pub use sshd::{Sshd, SshdSpec};
 pub use terminal::Terminal;

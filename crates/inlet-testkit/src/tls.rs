@@ -26,7 +26,7 @@ pub struct TlsMaterial {
     pub server_cert: PathBuf,
     /// PKCS#8 PEM, mode 0600.
     pub server_key: PathBuf,
-    ca: CertifiedIssuer<'static, KeyPair>,
+    pub(crate) ca: CertifiedIssuer<'static, KeyPair>,
     clients: Mutex<HashMap<String, (PathBuf, PathBuf)>>,
 }
 
@@ -104,7 +104,7 @@ impl TlsMaterial {
     }
 }
 
-fn new_ca(name: &str) -> CertifiedIssuer<'static, KeyPair> {
+pub(crate) fn new_ca(name: &str) -> CertifiedIssuer<'static, KeyPair> {
     let mut params = CertificateParams::default();
     params.distinguished_name.push(DnType::CommonName, name);
     params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
@@ -114,7 +114,7 @@ fn new_ca(name: &str) -> CertifiedIssuer<'static, KeyPair> {
         .unwrap_or_else(|e| panic!("self-signing the CA certificate {name:?}: {e}"))
 }
 
-fn write_file(dir: &Path, name: &str, contents: &str, mode: u32) -> PathBuf {
+pub(crate) fn write_file(dir: &Path, name: &str, contents: &str, mode: u32) -> PathBuf {
     let path = dir.join(name);
     fs::OpenOptions::new()
         .write(true)

@@ -6,7 +6,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
 use inlet_testkit::{
-    blackhole_port, shared, silent_port, versions, wait_until, Cluster, ClusterSpec, HbaConn,
+    blackhole_port, shared, silent_port, versions, wait_until_async, Cluster, ClusterSpec, HbaConn,
     HbaMethod, HbaRule,
 };
 
@@ -147,14 +147,16 @@ async fn dropping_a_cluster_stops_it_and_removes_its_directory() {
         TcpStream::connect(addr).expect("the server listens before drop");
         drop(cluster);
         assert!(!dir.exists(), "{} still exists", dir.display());
-        wait_until(
+        wait_until_async(
             "the port to refuse connections",
             Duration::from_secs(10),
-            || {
-                TcpStream::connect_timeout(&addr, Duration::from_millis(200))
-                    .is_err_and(|e| e.kind() == ErrorKind::ConnectionRefused)
+            || async move {
+                let connect = tokio::net::TcpStream::connect(addr);
+                let tried = tokio::time::timeout(Duration::from_millis(200), connect).await;
+                matches!(tried, Ok(Err(e)) if e.kind() == ErrorKind::ConnectionRefused)
             },
-        );
+        )
+        .await;
     }
 }
 

@@ -106,8 +106,8 @@ pub enum SyncCommand {
         /// The sync's name (letters, digits, '_' and '-').
         name: String,
 
-        /// The SaaS API: stripe.
-        #[arg(long, value_name = "SOURCE", default_value = "stripe", value_parser = ["stripe"])]
+        /// The SaaS API, one of the registered sources [default: stripe].
+        #[arg(long, value_name = "SOURCE", default_value = default_source(), value_parser = sources())]
         source: String,
 
         /// The destination (from `inlet destination add`).
@@ -126,9 +126,14 @@ pub enum SyncCommand {
         #[arg(long, value_name = "URL")]
         api_base: Option<String>,
 
-        /// The Stripe-Version to pin.
+        /// The Stripe-Version to pin (short for --set stripe_version=VERSION).
         #[arg(long, value_name = "VERSION")]
         stripe_version: Option<String>,
+
+        /// One of the source's own keys of [syncs.NAME] (e.g. stripe_version=2024-06-20);
+        /// repeat for more.
+        #[arg(long = "set", value_name = "KEY=VALUE", value_parser = key_value)]
+        set: Vec<(String, String)>,
 
         /// Only these streams (comma-separated) [default: all].
         #[arg(long, value_name = "STREAMS", value_delimiter = ',')]
@@ -381,4 +386,38 @@ fn parse_key_type(s: &str) -> Result<KeyType, String> {
         .into_iter()
         .find(|t| t.as_str() == s)
         .ok_or_else(|| "use ed25519 (the default) or rsa".to_string())
+}
+
+/// The registered sources, for `--source`.
+fn sources() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(inlet_connectors::registry::names())
+}
+
+/// The first registered source: the default of `--source`.
+fn default_source() -> &'static str {
+    inlet_connectors::registry::SOURCES
+        .first()
+        .map_or("", |c| c.name())
+}
+
+fn key_value(arg: &str) -> Result<(String, String), String> {
+    match arg.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
+        _ => Err(format!("\"{arg}\" is not KEY=VALUE")),
+    }
+}
+
+/// The source's own keys given on the command line, as `[syncs.NAME]` holds them.
+pub fn source_options(
+    set: Vec<(String, String)>,
+    stripe_version: Option<String>,
+) -> inlet_connectors::registry::Options {
+    let mut options: inlet_connectors::registry::Options = set
+        .into_iter()
+        .map(|(k, v)| (k, serde_json::Value::String(v)))
+        .collect();
+    if let Some(v) = stripe_version {
+        options.insert("stripe_version".into(), serde_json::Value::String(v));
+    }
+    options
 }

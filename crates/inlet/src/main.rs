@@ -4,18 +4,14 @@
 
 mod cli;
 mod commands;
-mod config;
 mod connection_args;
 mod exit;
-mod files;
 mod output;
-mod paths;
 mod progress;
-mod secrets;
-mod server;
-mod sync_config;
 
 use clap::Parser;
+// The configuration lives in the runtime, which reads it too.
+use inlet_runtime::{config, paths, secrets, sync_config};
 
 /// mimalloc: records are built on reader threads and freed on others, which glibc's malloc
 /// does slowly and with memory that keeps growing (BENCHMARKS.md).

@@ -7,6 +7,7 @@ use std::io::{IsTerminal, Write};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use inlet_core::Stage;
 use inlet_postgres::sink::Progress;
 use tokio::sync::watch;
 
@@ -42,7 +43,7 @@ impl Board {
                         stream: format!("{name}.{s}"),
                         state: p.state,
                         rows: p.written.inserted + p.written.updated + p.written.deleted,
-                        done: p.backfill_done.filter(|_| p.state == "backfilling"),
+                        done: p.backfill_done.filter(|_| p.state == Stage::Backfilling),
                     })
                     .collect();
                 lines.sort_by(|a, b| a.stream.cmp(&b.stream));
@@ -110,7 +111,7 @@ impl Board {
                     if before.get(&l.stream) != Some(&l.rows) {
                         let done = l.done.map(|d| format!("{:.0}%", d * 100.0));
                         let left = left.map(duration);
-                        tracing::info!(stream = %l.stream, state = l.state, rows = l.rows, done, left, "written");
+                        tracing::info!(stream = %l.stream, state = l.state.as_str(), rows = l.rows, done, left, "written");
                     }
                 }
             }
@@ -121,7 +122,7 @@ impl Board {
 
 struct Line {
     stream: String,
-    state: &'static str,
+    state: Stage,
     rows: i64,
     /// The source's estimate of how much of the backfill is done, while backfilling.
     done: Option<f64>,
@@ -171,8 +172,8 @@ fn duration(d: Duration) -> String {
 /// from the objects' creation times, so the time left is an estimate (`~`).
 fn summary(lines: &[Line], rate: f64, elapsed: Duration, left: Option<Duration>) -> String {
     let rows: i64 = lines.iter().map(|l| l.rows).sum();
-    let live = lines.iter().filter(|l| l.state == "live").count();
-    let errored = lines.iter().filter(|l| l.state == "errored").count();
+    let live = lines.iter().filter(|l| l.state == Stage::Live).count();
+    let errored = lines.iter().filter(|l| l.state == Stage::Errored).count();
     let mut text = format!(
         "  {} rows in {} s, {rate:.0} rows/s; {live} of {} streams live",
         group(rows),

@@ -50,6 +50,12 @@ fn target_args(c: &Cluster) -> Vec<String> {
     .to_vec()
 }
 
+/// What a command printed, once checked for Rust debug text (every output must be plain words).
+fn checked(out: Output) -> Output {
+    all_output(&out);
+    out
+}
+
 fn json_of(out: &Output) -> Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(
@@ -59,12 +65,15 @@ fn json_of(out: &Output) -> Value {
     })
 }
 
+/// Everything the command printed; it must be plain words, never Rust debug text.
 fn all_output(out: &Output) -> String {
-    format!(
+    let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
-    )
+    );
+    inlet_testkit::assert_plain_words(&text);
+    text
 }
 
 #[tokio::test]
@@ -77,6 +86,7 @@ async fn json_success_reports_version_and_tls() {
             .args(target_args(c))
             .env("PGPASSWORD", PASSWORD)
             .output()
+            .map(checked)
             .expect("run inlet");
         assert_eq!(out.status.code(), Some(0), "PG {v}: {}", all_output(&out));
         let j = json_of(&out);
@@ -110,6 +120,7 @@ async fn url_with_query_parameters_is_honoured() {
         .args(["destination", "check", "--json", "--url", &url])
         .env("PGPASSWORD", PASSWORD)
         .output()
+        .map(checked)
         .expect("run inlet");
     assert_eq!(out.status.code(), Some(0), "{}", all_output(&out));
     assert_eq!(json_of(&out)["tls_verified"], "full");
@@ -128,7 +139,11 @@ async fn failures_explain_and_exit_1_without_showing_the_password() {
             if json {
                 cmd.arg("--json");
             }
-            let out = cmd.env("PGPASSWORD", wrong).output().expect("run inlet");
+            let out = cmd
+                .env("PGPASSWORD", wrong)
+                .output()
+                .map(checked)
+                .expect("run inlet");
             assert_eq!(out.status.code(), Some(1), "PG {v}: {}", all_output(&out));
             assert!(
                 !all_output(&out).contains(wrong),
@@ -155,6 +170,7 @@ async fn failures_explain_and_exit_1_without_showing_the_password() {
         let out = inlet(home.path())
             .args(["destination", "check", "--url", &url])
             .output()
+            .map(checked)
             .expect("run inlet");
         assert_eq!(out.status.code(), Some(1));
         let text = all_output(&out);
@@ -187,6 +203,7 @@ fn invalid_settings_exit_2_before_connecting() {
             .args(["destination", "check"])
             .args(args)
             .output()
+            .map(checked)
             .expect("run inlet");
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", all_output(&out));
         assert_eq!(json_of(&out)["problem"], "invalid_option", "{args:?}");

@@ -42,6 +42,8 @@ impl Home {
             .arg(self.dir.path().join("inlet.toml"))
             .args(args)
             .output()
+            // Whatever a command prints must be plain words, never Rust debug text.
+            .inspect(|out| inlet_testkit::assert_plain_words(&all(out)))
             .expect("run inlet")
     }
 

@@ -1,19 +1,32 @@
-//! The one HTTP scaffold every connector uses: a base URL, default headers (auth, API
-//! version), a shared rate limit, timeouts, and retries on connection errors, 5xx and
-//! server-approved 429s. Connectors turn what is left (a final status and body) into
-//! their own errors.
+//! The one HTTP scaffold every connector uses: a base URL, requests of any method with an
+//! optional body ([`Request`]), credentials from an [`Auth`] provider (renewed before
+//! expiry and, once, on a 401), the sync's token bucket ([`RateLimiter`]) and the vendor's
+//! budget headers ([`budget`]), timeouts, and retries as the one retry policy says
+//! ([`inlet_core::retry_in_place`]: connection errors, 5xx, server-approved 429s).
+//! Connectors turn what is left (a final status and body) into their own errors.
+//!
+//! A connector supplies hooks, not code: its `Auth`, the header its API uses to say whether
+//! to retry (`Stripe-Should-Retry`), and the reader of its budget headers.
 
+mod auth;
+pub mod budget;
+mod oauth;
 mod rate_limit;
-mod retry;
+mod request;
+pub mod retry;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use inlet_core::{retry_in_place, ErrorKind, ServerWord, SourceError};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
 
+pub use auth::{header, Auth, BadHeaderValue, BoxFuture, StaticKey};
+pub use budget::{Budget, BudgetHeaders, Pacer};
+pub use oauth::{RefreshToken, RENEW_BEFORE};
 pub use rate_limit::RateLimiter;
-pub use retry::{delay, should_retry, Hints};
+pub use request::Request;
 
 /// A response, whatever its status.
 #[derive(Clone, Debug)]
@@ -22,123 +35,174 @@ pub struct Reply {
     pub body: Bytes,
     /// The server's clock (`Date`), in Unix seconds.
     pub date: Option<i64>,
-    pub hints: Hints,
+    /// What the server said about retrying (`Retry-After`, `*-Should-Retry`).
+    pub hints: ServerWord,
 }
 
-/// Why no response came back (after retries).
+/// Why no response came back.
 #[derive(Clone, Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct NetworkError(pub String);
+pub enum HttpError {
+    /// The server could not be reached, or the answer was cut off (after retries).
+    #[error("{0}")]
+    Unreachable(String),
+    /// No credentials could be had: the token endpoint refused or failed.
+    #[error("{0}")]
+    Auth(SourceError),
+}
+
+impl HttpError {
+    /// The source error this is, naming the API (`Stripe`) in what a person reads.
+    pub fn into_source_error(self, api: &str) -> SourceError {
+        match self {
+            HttpError::Unreachable(why) => {
+                SourceError::new(ErrorKind::Network, format!("could not reach {api}: {why}"))
+            }
+            HttpError::Auth(e) => e,
+        }
+    }
+}
 
 #[derive(Clone, Debug)]
 pub struct HttpClient {
     http: reqwest::Client,
     base: String,
     limiter: Arc<RateLimiter>,
-    /// Attempts per request, the first included.
-    attempts: u32,
+    /// Shared by every clone, as the limiter is: one budget per sync.
+    pacer: Arc<Pacer>,
+    auth: Option<Arc<dyn Auth>>,
+    /// Sent with every request (an API version).
+    headers: HeaderMap,
     /// The header a server uses to say whether to retry (`Stripe-Should-Retry`).
     should_retry_header: Option<HeaderName>,
+    budget: Option<BudgetHeaders>,
 }
 
 impl HttpClient {
-    /// `base` is prefixed to every path (no trailing slash); `headers` go with every request.
-    pub fn new(
-        base: &str,
-        headers: HeaderMap,
-        limiter: Arc<RateLimiter>,
-        should_retry_header: Option<&'static str>,
-    ) -> Result<Self, NetworkError> {
+    /// `base` is prefixed to every path (no trailing slash).
+    pub fn new(base: &str, limiter: Arc<RateLimiter>) -> Result<Self, HttpError> {
         let http = reqwest::Client::builder()
-            .default_headers(headers)
             .user_agent(concat!("inlet/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(60))
             .pool_idle_timeout(Duration::from_secs(50))
             .build()
-            .map_err(|e| NetworkError(format!("could not set up HTTP: {e}")))?;
+            .map_err(|e| HttpError::Unreachable(format!("could not set up HTTP: {e}")))?;
         Ok(HttpClient {
             http,
             base: base.trim_end_matches('/').to_string(),
             limiter,
-            attempts: 4,
-            should_retry_header: should_retry_header.map(HeaderName::from_static),
+            pacer: Arc::default(),
+            auth: None,
+            headers: HeaderMap::new(),
+            should_retry_header: None,
+            budget: None,
         })
     }
 
-    /// `GET base + path_and_query`, retried as [`should_retry`] says.
-    pub async fn get(&self, path_and_query: &str) -> Result<Reply, NetworkError> {
-        let url = format!("{}{}", self.base, path_and_query);
-        let mut attempt = 0;
+    pub fn with_auth(mut self, auth: Arc<dyn Auth>) -> Self {
+        self.auth = Some(auth);
+        self
+    }
+
+    /// A header sent with every request.
+    pub fn with_header(mut self, name: &'static str, value: HeaderValue) -> Self {
+        self.headers.insert(name, value);
+        self
+    }
+
+    /// The header the API uses to say whether a failed request may be sent again.
+    pub fn with_should_retry_header(mut self, name: &'static str) -> Self {
+        self.should_retry_header = Some(HeaderName::from_static(name));
+        self
+    }
+
+    /// The reader of the API's budget headers, which then pace the requests.
+    pub fn with_budget(mut self, read: BudgetHeaders) -> Self {
+        self.budget = Some(read);
+        self
+    }
+
+    /// `GET base + path_and_query`.
+    pub async fn get(&self, path_and_query: &str) -> Result<Reply, HttpError> {
+        self.send(&Request::get(path_and_query)).await
+    }
+
+    /// Sends `request`, again while the retry policy says so, and once more with renewed
+    /// credentials after a 401.
+    pub async fn send(&self, request: &Request) -> Result<Reply, HttpError> {
+        let url = format!("{}{}", self.base, request.path);
+        let (mut attempt, mut renewed) = (0, false);
         loop {
             attempt += 1;
             self.limiter.acquire().await;
-            let last = attempt >= self.attempts;
-            match self.http.get(&url).send().await {
+            self.pacer.wait().await;
+            let mut builder = self
+                .http
+                .request(request.method.clone(), &url)
+                .headers(self.headers.clone());
+            let credentials = match &self.auth {
+                Some(auth) => Some(auth.credentials().await.map_err(HttpError::Auth)?),
+                None => None,
+            };
+            if let Some(value) = &credentials {
+                builder = builder.header(AUTHORIZATION, value.clone());
+            }
+            if let Some((content_type, body)) = &request.body {
+                builder = builder
+                    .header(CONTENT_TYPE, content_type.clone())
+                    .body(body.clone());
+            }
+            let failure = match builder.send().await {
                 Ok(response) => {
                     let status = response.status().as_u16();
-                    let (date, hints) = self.read_headers(response.headers());
-                    let body = match response.bytes().await {
-                        Ok(body) => body,
-                        Err(e) if !last => {
-                            tracing::debug!(error = %e, "response cut off; retrying");
-                            tokio::time::sleep(delay(attempt, Hints::default(), jitter())).await;
-                            continue;
-                        }
-                        Err(e) => return Err(NetworkError(describe(e))),
-                    };
-                    if status >= 400 && !last && should_retry(status, hints) {
-                        tracing::debug!(status, attempt, "retrying");
-                        tokio::time::sleep(delay(attempt, hints, jitter())).await;
-                        continue;
+                    let headers = response.headers();
+                    let (date, hints) = retry::read(headers, self.should_retry_header.as_ref());
+                    if let Some(budget) = self.budget.and_then(|read| read(headers)) {
+                        self.pacer.observe(budget).await;
                     }
-                    return Ok(Reply {
-                        status,
-                        body,
-                        date,
-                        hints,
-                    });
+                    match response.bytes().await {
+                        Ok(body) => {
+                            if status == 401 && !renewed {
+                                if let (Some(auth), Some(sent)) = (&self.auth, &credentials) {
+                                    renewed = auth.refused(sent).await.map_err(HttpError::Auth)?;
+                                    if renewed {
+                                        attempt -= 1; // a renewal is not a failed attempt
+                                        continue;
+                                    }
+                                }
+                            }
+                            let reply = Reply {
+                                status,
+                                body,
+                                date,
+                                hints,
+                            };
+                            if status < 400 {
+                                return Ok(reply);
+                            }
+                            match retry_in_place(Some(status), hints, attempt, jitter()) {
+                                Some(wait) => {
+                                    tracing::debug!(status, attempt, "retrying");
+                                    tokio::time::sleep(wait).await;
+                                    continue;
+                                }
+                                None => return Ok(reply),
+                            }
+                        }
+                        Err(e) => describe(e), // the answer was cut off
+                    }
                 }
-                Err(e) if !last => {
-                    tracing::debug!(error = %describe(e), attempt, "request failed; retrying");
-                    tokio::time::sleep(delay(attempt, Hints::default(), jitter())).await;
+                Err(e) => describe(e),
+            };
+            match retry_in_place(None, ServerWord::default(), attempt, jitter()) {
+                Some(wait) => {
+                    tracing::debug!(error = %failure, attempt, "request failed; retrying");
+                    tokio::time::sleep(wait).await;
                 }
-                Err(e) => return Err(NetworkError(describe(e))),
+                None => return Err(HttpError::Unreachable(failure)),
             }
         }
     }
-
-    fn read_headers(&self, headers: &HeaderMap) -> (Option<i64>, Hints) {
-        let text = |name: &HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
-        let date = text(&reqwest::header::DATE)
-            .and_then(|d| httpdate::parse_http_date(d).ok())
-            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-            .map(|d| d.as_secs() as i64);
-        let retry_after = text(&reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.trim().parse::<f64>().ok())
-            .filter(|s| s.is_finite() && *s >= 0.0)
-            .map(Duration::from_secs_f64);
-        let should_retry = self
-            .should_retry_header
-            .as_ref()
-            .and_then(text)
-            .map(|v| v.eq_ignore_ascii_case("true"));
-        (
-            date,
-            Hints {
-                retry_after,
-                should_retry,
-            },
-        )
-    }
-}
-
-/// A header value from configuration (a key, a version), refused if it can't be one.
-pub fn header(value: &str) -> Result<HeaderValue, NetworkError> {
-    let mut v = HeaderValue::from_str(value)
-        .map_err(|_| NetworkError("a header value contains characters HTTP cannot carry".into()))?;
-    v.set_sensitive(true);
-    Ok(v)
 }
 
 /// The error and its causes, without the URL's query (which may name ids).

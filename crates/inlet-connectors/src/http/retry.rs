@@ -1,85 +1,112 @@
-//! When to retry an HTTP request, and how long to wait: the rules of the official Stripe
-//! libraries, which suit any API that says what it wants (`Retry-After`, `*-Should-Retry`).
+//! What a server says about retrying, read from its headers: `Retry-After` (seconds or an
+//! HTTP date, capped) and a `*-Should-Retry` header. Whether and when to retry is decided
+//! by the one retry policy in `inlet_core` ([`inlet_core::retry_in_place`]).
+//!
+//! Every header is outside input: whatever it holds, these functions answer, never panic.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
-/// What the server said about a failed request.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Hints {
-    /// `Retry-After`, in seconds.
-    pub retry_after: Option<Duration>,
-    /// `Stripe-Should-Retry` (or an API's equivalent).
-    pub should_retry: Option<bool>,
+use inlet_core::{ServerWord, MAX_SERVER_WAIT};
+use reqwest::header::{HeaderMap, HeaderName, DATE, RETRY_AFTER};
+
+/// The server's clock and its word on retrying, from a response's headers.
+pub fn read(
+    headers: &HeaderMap,
+    should_retry_header: Option<&HeaderName>,
+) -> (Option<i64>, ServerWord) {
+    let text = |name: &HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
+    let date = text(&DATE).and_then(http_date);
+    let retry_after = text(&RETRY_AFTER).and_then(|v| retry_after(v, date, SystemTime::now()));
+    let should_retry = should_retry_header.and_then(text).and_then(should_retry);
+    let unix = date
+        .and_then(|d| d.duration_since(SystemTime::UNIX_EPOCH).ok())
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    (
+        unix,
+        ServerWord {
+            retry_after,
+            should_retry,
+        },
+    )
 }
 
-/// Longest `Retry-After` honoured in place; longer waits go back to the engine, which
-/// records the stream's state while it waits.
-pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
-
-/// Whether a response with `status` is worth sending again.
-pub fn should_retry(status: u16, hints: Hints) -> bool {
-    if let Some(said) = hints.should_retry {
-        return said;
+/// `Retry-After`: a number of seconds, or an HTTP date (counted from the server's own
+/// `Date` when it sent one, so clock skew between us does not matter). Capped at
+/// [`MAX_SERVER_WAIT`]; a date in the past means now; anything else is ignored.
+pub fn retry_after(
+    value: &str,
+    server_now: Option<SystemTime>,
+    now: SystemTime,
+) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<f64>() {
+        if !seconds.is_finite() || seconds < 0.0 {
+            return None;
+        }
+        let capped = seconds.min(MAX_SERVER_WAIT.as_secs_f64());
+        return Duration::try_from_secs_f64(capped).ok();
     }
-    match status {
-        409 | 500..=599 => true,
-        // Without the server's word, a 429 is retried only after the wait it names.
-        429 => hints.retry_after.is_some_and(|d| d <= MAX_RETRY_AFTER),
-        _ => false,
+    let at = http_date(value)?;
+    let wait = at
+        .duration_since(server_now.unwrap_or(now))
+        .unwrap_or(Duration::ZERO);
+    Some(wait.min(MAX_SERVER_WAIT))
+}
+
+/// `true` or `false`, in any case; anything else says nothing.
+pub fn should_retry(value: &str) -> Option<bool> {
+    match value.trim() {
+        v if v.eq_ignore_ascii_case("true") => Some(true),
+        v if v.eq_ignore_ascii_case("false") => Some(false),
+        _ => None,
     }
 }
 
-/// The wait before retry `attempt` (from 1): the server's `Retry-After` when it gave one,
-/// else 0.5 s doubling up to 5 s, with 50–100 % jitter so clients don't retry in step.
-pub fn delay(attempt: u32, hints: Hints, jitter: f64) -> Duration {
-    if let Some(after) = hints.retry_after.filter(|d| *d <= MAX_RETRY_AFTER) {
-        return after;
-    }
-    let base = (0.5 * 2f64.powi(attempt.saturating_sub(1).min(10) as i32)).min(5.0);
-    Duration::from_secs_f64(base * (0.5 + 0.5 * jitter.clamp(0.0, 1.0)))
+fn http_date(value: &str) -> Option<SystemTime> {
+    httpdate::parse_http_date(value.trim()).ok()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn retries_follow_the_servers_word_then_the_status() {
-        let none = Hints::default();
-        assert!(should_retry(500, none) && should_retry(503, none) && should_retry(409, none));
-        assert!(!should_retry(400, none) && !should_retry(401, none) && !should_retry(404, none));
-        assert!(
-            !should_retry(429, none),
-            "429 alone is not retried in place"
-        );
-        let after = Hints {
-            retry_after: Some(Duration::from_secs(2)),
-            ..none
-        };
-        assert!(should_retry(429, after));
-        let told_no = Hints {
-            should_retry: Some(false),
-            ..none
-        };
-        assert!(!should_retry(500, told_no));
-        let told_yes = Hints {
-            should_retry: Some(true),
-            ..none
-        };
-        assert!(should_retry(429, told_yes) && should_retry(400, told_yes));
+    fn at(unix: u64) -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(unix)
     }
 
     #[test]
-    fn backoff_doubles_to_five_seconds_with_jitter_and_honours_retry_after() {
-        let none = Hints::default();
-        assert_eq!(delay(1, none, 1.0), Duration::from_millis(500));
-        assert_eq!(delay(2, none, 1.0), Duration::from_secs(1));
-        assert_eq!(delay(9, none, 1.0), Duration::from_secs(5));
-        assert_eq!(delay(1, none, 0.0), Duration::from_millis(250));
-        let after = Hints {
-            retry_after: Some(Duration::from_secs(7)),
-            ..none
-        };
-        assert_eq!(delay(1, after, 0.3), Duration::from_secs(7));
+    fn retry_after_is_seconds_or_a_date_and_never_more_than_the_cap() {
+        let now = at(1_800_000_000);
+        let secs = |v| retry_after(v, None, now);
+        assert_eq!(secs("7"), Some(Duration::from_secs(7)));
+        assert_eq!(secs(" 1.5 "), Some(Duration::from_millis(1500)));
+        assert_eq!(
+            secs("1e20"),
+            Some(MAX_SERVER_WAIT),
+            "the header that used to panic"
+        );
+        assert_eq!(secs("99999999999999999999999"), Some(MAX_SERVER_WAIT));
+        for ignored in ["-1", "NaN", "inf", "-inf", "soon", ""] {
+            assert_eq!(secs(ignored), None, "{ignored:?}");
+        }
+        let date = httpdate::fmt_http_date(at(1_800_000_030));
+        assert_eq!(secs(&date), Some(Duration::from_secs(30)));
+        let server_clock = Some(at(1_800_000_020));
+        assert_eq!(
+            retry_after(&date, server_clock, now),
+            Some(Duration::from_secs(10)),
+            "counted from the server's Date"
+        );
+        let past = httpdate::fmt_http_date(at(1_700_000_000));
+        assert_eq!(secs(&past), Some(Duration::ZERO));
+        let far = httpdate::fmt_http_date(at(4_000_000_000));
+        assert_eq!(secs(&far), Some(MAX_SERVER_WAIT));
+    }
+
+    #[test]
+    fn should_retry_is_true_false_or_nothing() {
+        assert_eq!(should_retry("true"), Some(true));
+        assert_eq!(should_retry(" False "), Some(false));
+        assert_eq!(should_retry("yes"), None);
     }
 }

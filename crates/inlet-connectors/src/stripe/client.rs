@@ -4,10 +4,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use inlet_core::{ErrorKind, SourceError};
-use reqwest::header::{HeaderMap, AUTHORIZATION};
 use serde_json::{Map, Value};
 
-use crate::http::{header, HttpClient, RateLimiter, Reply};
+use crate::http::{header, BadHeaderValue, HttpClient, RateLimiter, Reply, StaticKey};
 use crate::json;
 
 /// The API version inlet is written against, sent with every request unless configured.
@@ -52,19 +51,18 @@ impl StripeClient {
         version: &str,
         limiter: Arc<RateLimiter>,
     ) -> Result<Self, SourceError> {
-        let mut headers = HeaderMap::new();
-        let bad_header = |e: crate::http::NetworkError| {
-            SourceError::new(ErrorKind::Unauthorized, e.0).with_fix(
+        let bad_header = |e: BadHeaderValue| {
+            SourceError::new(ErrorKind::Unauthorized, e.to_string()).with_fix(
                 "check the API key and the configured Stripe-Version for stray characters",
             )
         };
-        headers.insert(
-            AUTHORIZATION,
-            header(&format!("Bearer {api_key}")).map_err(bad_header)?,
-        );
-        headers.insert("stripe-version", header(version).map_err(bad_header)?);
-        let http = HttpClient::new(api_base, headers, limiter, Some("stripe-should-retry"))
-            .map_err(|e| SourceError::new(ErrorKind::Network, e.0))?;
+        let key = StaticKey::bearer(api_key).map_err(bad_header)?;
+        let version = header(version).map_err(bad_header)?;
+        let http = HttpClient::new(api_base, limiter)
+            .map_err(|e| e.into_source_error("Stripe"))?
+            .with_auth(Arc::new(key))
+            .with_header("stripe-version", version)
+            .with_should_retry_header("stripe-should-retry");
         Ok(StripeClient {
             http,
             key_hint: key_hint(api_key),
@@ -119,12 +117,8 @@ impl StripeClient {
     /// `GET path_and_query`: the parsed body and Stripe's clock.
     pub async fn get(&self, path_and_query: &str) -> Result<(Value, i64), CallError> {
         let path = path_and_query.split('?').next().unwrap_or_default();
-        let reply = self.http.get(path_and_query).await.map_err(|e| {
-            SourceError::new(
-                ErrorKind::Network,
-                format!("could not reach Stripe: {}", e.0),
-            )
-        })?;
+        let reply =
+            (self.http.get(path_and_query).await).map_err(|e| e.into_source_error("Stripe"))?;
         let date = reply.date.unwrap_or_else(now);
         if reply.status >= 400 {
             return Err(self.error(path, &reply));

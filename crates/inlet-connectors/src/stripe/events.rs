@@ -33,7 +33,8 @@ pub struct Feed {
     interval: Duration,
     nudge: Notify,
     buffer: Mutex<Buffer>,
-    poll: Mutex<Instant>,
+    /// When the feed was last polled (`None`: never, so the first poll goes at once).
+    poll: Mutex<Option<Instant>>,
     polls: AtomicU64,
     /// Stripe's clock at the last poll that read the feed to its end.
     checked: AtomicI64,
@@ -94,7 +95,7 @@ impl Feed {
             interval,
             nudge: Notify::new(),
             buffer: Mutex::new(Buffer::default()),
-            poll: Mutex::new(Instant::now() - interval),
+            poll: Mutex::new(None),
             polls: AtomicU64::new(0),
             checked: AtomicI64::new(0),
         }
@@ -162,11 +163,15 @@ impl Feed {
         if self.polls.load(Ordering::Acquire) != seen {
             return Ok(());
         }
-        tokio::select! {
-            _ = tokio::time::sleep_until(*last + self.interval) => {}
-            _ = self.nudge.notified() => {}
+        if let Some(at) = *last {
+            // `sleep` (unlike `at + interval`) takes any interval, however long the user
+            // configured it.
+            tokio::select! {
+                _ = tokio::time::sleep(self.interval.saturating_sub(at.elapsed())) => {}
+                _ = self.nudge.notified() => {}
+            }
         }
-        *last = Instant::now();
+        *last = Some(Instant::now());
         let head = self.buffer.lock().await.head();
         if let Some(head) = head {
             let events = match self.read_forward(&head, usize::MAX).await {

@@ -10,6 +10,7 @@
 mod backfill;
 mod catalog;
 pub mod client;
+mod connector;
 mod events;
 mod live;
 mod position;
@@ -21,7 +22,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use inlet_core::{
-    Batch, BatchStream, Checkpoint, ErrorKind, Phase, Source, SourceError, StreamSpec,
+    Batch, BatchStream, Checkpoint, Discovery, ErrorKind, Phase, Source, SourceError, StreamSpec,
 };
 
 use crate::http::RateLimiter;
@@ -32,6 +33,7 @@ use schema::Schema;
 use streams::{Following, StreamDef};
 
 pub use client::DEFAULT_STRIPE_VERSION;
+pub use connector::Stripe;
 pub use events::RETENTION_SECS;
 pub use position::complete_until;
 
@@ -153,8 +155,13 @@ impl StripeSource {
 }
 
 impl Source for StripeSource {
-    fn streams(&self) -> Vec<StreamSpec> {
-        self.schemas.iter().map(|(_, s)| s.spec.clone()).collect()
+    fn discover(&self) -> Discovery<'_> {
+        let specs = self.schemas.iter().map(|(_, s)| s.spec.clone()).collect();
+        Box::pin(async move { Ok(specs) })
+    }
+
+    fn nudge(&self) {
+        StripeSource::nudge(self);
     }
 
     fn read<'a>(&'a self, spec: &'a StreamSpec, from: Option<&'a Checkpoint>) -> BatchStream<'a> {
@@ -230,7 +237,7 @@ impl Source for StripeSource {
                         }
                     }
                     Position::LiveList { newest, .. } => {
-                        tokio::time::sleep(self.options.poll_interval.max(Duration::from_secs(1)) * 5).await;
+                        tokio::time::sleep(self.options.poll_interval.max(Duration::from_secs(1)).saturating_mul(5)).await;
                         let checked = unix_now();
                         let (records, newest) = live::list_forward(&self.client, def, schema, newest.as_ref()).await?;
                         position = Position::LiveList { newest, checked };

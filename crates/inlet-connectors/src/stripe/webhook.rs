@@ -40,8 +40,10 @@ pub fn verify(
     if signatures.is_empty() {
         return Err(SignatureError::Malformed);
     }
-    if now - t > TOLERANCE_SECS {
-        return Err(SignatureError::TooOld(now - t));
+    // `t` is the sender's to choose: `now - t` must not overflow (i64::MIN, say).
+    let age = now.saturating_sub(t);
+    if age > TOLERANCE_SECS {
+        return Err(SignatureError::TooOld(age));
     }
     let key = hmac::Key::new(hmac::HMAC_SHA256, secret.as_bytes());
     let mut signed = format!("{t}.").into_bytes();

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::truth;
 use inlet_connectors::stripe::{self, StripeOptions, StripeSource};
 use inlet_core::{column_name, run_sync, Outcome, Source};
 use inlet_fakes::stripe::FakeStripe;
@@ -69,7 +70,7 @@ pub async fn start(db: &ConnectOptions, options: StripeOptions, write: WriteOpti
         .with_test_writer()
         .try_init();
     let source = Arc::new(StripeSource::new(options).expect("source"));
-    let specs = source.streams();
+    let specs = source.discover().await.expect("streams");
     // A killed engine's session ends a moment after the kill: wait to take over, as
     // `inlet run` does.
     let specs_ref = &specs;
@@ -169,9 +170,15 @@ async fn states(c: &Client) -> String {
         .collect()
 }
 
-/// Compares one table with the fake's objects of that stream.
+/// Compares one table with the fake's objects of that stream, each row with what
+/// [`truth::expected`] derives from the object (not the connector's own mapping).
 pub async fn compare(c: &Client, fake: &FakeStripe, stream: &str) -> Result<(), String> {
     let truth = fake.objects(stream).expect("known stream");
+    let columns: Vec<String> = stripe::specs(Some(&[stream.to_string()]))
+        .into_iter()
+        .flat_map(|spec| spec.columns)
+        .map(|column| column.name)
+        .collect();
     let rows = table(c, stream).await;
     if rows.len() != truth.len() {
         let want: std::collections::BTreeSet<_> =
@@ -191,11 +198,8 @@ pub async fn compare(c: &Client, fake: &FakeStripe, stream: &str) -> Result<(), 
         let row = rows
             .get(id)
             .ok_or_else(|| format!("{stream}: {id} missing"))?;
-        let expected = stripe::row(stream, object).expect("row");
+        let expected = truth::expected(stream, &columns, object);
         for (field, value) in &expected {
-            if field == "id" {
-                continue;
-            }
             let column = column_name(field);
             let found = match row.get(column.as_ref()) {
                 Some(v) => v.clone(),

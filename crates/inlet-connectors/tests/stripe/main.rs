@@ -4,6 +4,7 @@
 //! the fake's fault knobs.
 
 mod harness;
+mod truth;
 
 use std::time::Duration;
 
@@ -297,7 +298,9 @@ async fn backfill_batches_estimate_their_progress_from_the_account_age() {
     })
     .expect("source");
     let spec = source
-        .streams()
+        .discover()
+        .await
+        .expect("streams")
         .into_iter()
         .find(|s| s.name == "customer")
         .expect("customer stream");
@@ -332,7 +335,9 @@ async fn a_customer_deleted_while_its_payment_methods_are_listed_does_not_fail_t
     fake.faults().latency(Duration::from_millis(20));
     let source = StripeSource::new(options(&fake)).expect("source");
     let spec = source
-        .streams()
+        .discover()
+        .await
+        .expect("streams")
         .into_iter()
         .find(|s| s.name == "payment_method")
         .expect("payment_method stream");

@@ -167,6 +167,7 @@ pub async fn fails(o: &ConnectOptions, major: u32, kind: ProblemKind) -> Problem
                 o.user, o.sslmode
             );
             assert!(!p.fix.is_empty(), "every problem says how to fix it: {p:?}");
+            inlet_testkit::assert_plain_words(&format!("{}\n{}", p.message, p.fix));
             assert!(
                 !format!("{p:?}").contains(PASSWORD),
                 "the password leaked: {p:?}"

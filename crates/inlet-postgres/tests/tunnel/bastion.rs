@@ -109,6 +109,7 @@ pub async fn fails(o: &ConnectOptions, kind: ProblemKind) -> Problem {
         Err(p) => {
             assert_eq!(p.kind, kind, "{p:#?}");
             assert!(!p.fix.is_empty(), "every problem says how to fix it: {p:?}");
+            inlet_testkit::assert_plain_words(&format!("{}\n{}", p.message, p.fix));
             assert!(
                 !format!("{p:?}").contains(PASSWORD),
                 "the password leaked: {p:?}"

@@ -17,7 +17,7 @@ use crate::exit::Code;
 use crate::output;
 use crate::paths::Paths;
 use crate::secrets::{self, SyncSecret};
-use crate::sync_config::{EventsConfig, Source, SyncConfig};
+use crate::sync_config::SyncConfig;
 
 /// `nobody`: PostgreSQL refuses to run as root, so a root demo runs the server as this.
 const NOBODY: u32 = 65534;
@@ -103,19 +103,16 @@ async fn run(work: &Path, server: &Server, customers: usize) -> Result<Code, Pro
         fake.url()
     );
 
-    let sync = SyncConfig {
-        source: Source::Stripe,
-        destination: "demo".into(),
-        schema: "stripe".into(),
-        api_key_env: None,
-        api_base: Some(fake.url()),
-        stripe_version: None,
-        rate_limit: Some(200.0),
-        poll_interval_ms: None,
-        deletes: Default::default(),
-        streams: None,
-        events: EventsConfig::default(),
-    };
+    let stripe = inlet_connectors::registry::find("stripe").ok_or_else(|| {
+        Problem::new(
+            ProblemKind::ServerError,
+            "this inlet has no Stripe source",
+            "",
+        )
+    })?;
+    let mut sync = SyncConfig::new(stripe, "demo", "stripe");
+    sync.api_base = Some(fake.url());
+    sync.rate_limit = Some(200.0);
     secrets::set_sync_secret(
         &paths.secrets(),
         "stripe",

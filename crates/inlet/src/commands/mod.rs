@@ -2,7 +2,6 @@
 
 mod demo;
 mod destination;
-mod lifecycle;
 mod run;
 mod sync;
 mod tunnel;
@@ -32,12 +31,13 @@ async fn run_sync_command(command: SyncCommand, paths: &Paths) -> Code {
     match command {
         SyncCommand::Add {
             name,
-            source: _,
+            source,
             destination,
             schema,
             api_key_env,
             api_base,
             stripe_version,
+            set,
             streams,
             deletes,
             no_verify,
@@ -45,11 +45,12 @@ async fn run_sync_command(command: SyncCommand, paths: &Paths) -> Code {
         } => {
             let args = sync::AddArgs {
                 name,
+                source,
                 destination,
                 schema,
                 api_key_env,
                 api_base,
-                stripe_version,
+                options: crate::cli::source_options(set, stripe_version),
                 streams,
                 soft_deletes: deletes.as_deref() == Some("soft"),
                 verify: !no_verify,

@@ -1,208 +1,33 @@
-//! `inlet run`: every sync, until stopped.
-//!
-//! Each sync connects as its destination's sync user, takes the sync's lock (a second
-//! process waits and takes over when the first stops), and runs the engine. A lost
-//! destination is retried with backoff; a stream that needs a person is shown by
-//! `inlet sync status` while the others go on. SIGTERM/Ctrl-C: the batch being written
-//! commits, then the process exits 0.
+//! `inlet run`: every sync, until SIGTERM or Ctrl-C (the runtime does the work; this shows
+//! its progress and turns the signal into a stop that lets the batch being written commit).
 
-use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
 
-use inlet_connectors::stripe::StripeSource;
-use inlet_postgres::writer::prune_events;
-use inlet_postgres::{Problem, ProblemKind};
 use tokio::sync::watch;
 
-use super::destination::connect_as_sync_user;
-use super::lifecycle::{self, Step};
-use super::sync;
-use crate::config;
 use crate::exit::Code;
 use crate::output;
 use crate::paths::Paths;
 use crate::progress;
-use crate::secrets::{self, SyncSecret};
-use crate::server::{self, Hook};
-use crate::sync_config::SyncConfig;
 
 pub async fn run(paths: &Paths, listen: Option<std::net::SocketAddr>, only: &[String]) -> Code {
-    match start(paths, listen, only).await {
-        Ok(code) => code,
-        Err(p) => output::problem(&p, None, false),
-    }
-}
-
-async fn start(
-    paths: &Paths,
-    listen: Option<std::net::SocketAddr>,
-    only: &[String],
-) -> Result<Code, Problem> {
-    let cfg = config::load(&paths.config)?;
-    if let Some(unknown) = only.iter().find(|n| !cfg.syncs.contains_key(*n)) {
-        return Err(Problem::new(
-            ProblemKind::InvalidOption,
-            format!("there is no sync \"{unknown}\""),
-            "see `inlet sync list`",
-        ));
-    }
-    let chosen: Vec<(String, SyncConfig)> = cfg
-        .syncs
-        .into_iter()
-        .filter(|(n, _)| only.is_empty() || only.contains(n))
-        .collect();
-    if chosen.is_empty() {
-        return Err(Problem::new(
-            ProblemKind::InvalidOption,
-            "there is no sync to run",
-            "add one: inlet sync add NAME --source stripe --destination DEST",
-        ));
-    }
     let (stop_tx, stop) = watch::channel(false);
     tokio::spawn(async move {
         shutdown_signal().await;
         tracing::info!("stopping: finishing the batches being written");
         let _ = stop_tx.send(true);
     });
-
-    let mut hooks = HashMap::new();
-    let mut runs = Vec::new();
     let board = progress::Board::new();
-    for (name, sync) in chosen {
-        let source = Arc::new(sync::source(paths, &name, &sync)?);
-        let secret = secrets::sync_secret(&paths.secrets(), &name, SyncSecret::WebhookSecret)?;
-        hooks.insert(
-            name.clone(),
-            Hook {
-                source: source.clone(),
-                secret,
-            },
-        );
-        runs.push(run_sync_forever(
-            paths.clone(),
-            name,
-            sync,
-            source,
-            stop.clone(),
-            board.clone(),
-        ));
-    }
-    if let Some(addr) = listen {
-        let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
-            Problem::new(
-                ProblemKind::InvalidOption,
-                format!("cannot listen on {addr}: {e}"),
-                "choose a free address, e.g. --listen 127.0.0.1:8080",
-            )
-        })?;
-        let mut stop = stop.clone();
-        tokio::spawn(server::serve(listener, hooks, async move {
-            let _ = stop.wait_for(|s| *s).await;
-        }));
-        tracing::info!(%addr, "webhooks: POST /webhooks/stripe/SYNC");
-    }
-    let reporter = tokio::spawn(board.clone().report(stop.clone()));
-    futures_util::future::join_all(runs).await;
+    let shown = board.clone();
+    let on_open: inlet_runtime::run::OnOpen =
+        Arc::new(move |name, progress| shown.watch(name, progress));
+    let reporter = tokio::spawn(board.report(stop.clone()));
+    let result = inlet_runtime::run::run(paths, listen, only, on_open, stop).await;
     reporter.abort();
-    Ok(Code::Ok)
-}
-
-/// One sync, reconnecting after destination failures, until `stop`; rebuilds and renames
-/// happen on the way (see `lifecycle`).
-async fn run_sync_forever(
-    paths: Paths,
-    name: String,
-    mut sync: SyncConfig,
-    source: Arc<StripeSource>,
-    mut stop: watch::Receiver<bool>,
-    board: progress::Board,
-) {
-    let mut failures = 0u32;
-    let mut pruning = None;
-    let stopped = |stop: &watch::Receiver<bool>| *stop.borrow();
-    while !stopped(&stop) {
-        let (sink, read_role) = match lifecycle::open(&paths, &sync, &source).await {
-            Ok(opened) => opened,
-            Err(p) if p.kind == ProblemKind::AlreadyRunning => {
-                tracing::info!(sync = %name, "{}; waiting to take over", p.message);
-                wait(&mut stop, Duration::from_secs(10)).await;
-                continue;
-            }
-            Err(p) => {
-                failures += 1;
-                let delay = backoff(failures);
-                tracing::error!(sync = %name, fix = %p.fix, "{}; retrying in {}s", p.message, delay.as_secs());
-                wait(&mut stop, delay).await;
-                continue;
-            }
-        };
-        board.watch(&name, sink.progress());
-        if pruning.as_ref() != Some(&sync.schema) {
-            spawn_pruning(paths.clone(), name.clone(), sync.clone(), stop.clone());
-            pruning = Some(sync.schema.clone());
-        }
-        let step = lifecycle::drive(
-            &paths,
-            &name,
-            &mut sync,
-            &source,
-            sink,
-            &read_role,
-            stop.clone(),
-        )
-        .await;
-        match step {
-            Ok(Step::Stopped) => return,
-            Ok(Step::Switched(..) | Step::Reopen) => failures = 0,
-            Ok(Step::NeedsPerson) => {
-                tracing::error!(sync = %name, "every stream stopped; `inlet sync status {name}` says why and how to fix it");
-                let _ = stop.wait_for(|s| *s).await;
-                return;
-            }
-            Err(p) => {
-                failures += 1;
-                let delay = backoff(failures);
-                tracing::error!(sync = %name, fix = %p.fix, "{}; reconnecting in {}s", p.message, delay.as_secs());
-                wait(&mut stop, delay).await;
-            }
-        }
+    match result {
+        Ok(()) => Code::Ok,
+        Err(p) => output::problem(&p, None, false),
     }
-}
-
-/// Deletes `_sync_event` rows past the retention every ten minutes, on its own session.
-fn spawn_pruning(paths: Paths, name: String, sync: SyncConfig, mut stop: watch::Receiver<bool>) {
-    tokio::spawn(async move {
-        loop {
-            match connect_as_sync_user(&paths, &sync.destination).await {
-                Ok((_, session)) => {
-                    match prune_events(&session.client, &sync.schema, sync.retention(), 5_000).await
-                    {
-                        Ok(0) => {}
-                        Ok(n) => tracing::info!(sync = %name, rows = n, "pruned _sync_event"),
-                        Err(p) => tracing::warn!(sync = %name, "{}", p.message),
-                    }
-                }
-                Err(p) => tracing::debug!(sync = %name, "pruning skipped: {}", p.message),
-            }
-            if wait(&mut stop, Duration::from_secs(600)).await {
-                return;
-            }
-        }
-    });
-}
-
-/// Waits `d` or until stopped; true when stopped.
-pub(crate) async fn wait(stop: &mut watch::Receiver<bool>, d: Duration) -> bool {
-    let stopped = tokio::select! {
-        _ = tokio::time::sleep(d) => false,
-        _ = stop.wait_for(|s| *s) => true,
-    };
-    stopped || *stop.borrow()
-}
-
-fn backoff(failures: u32) -> Duration {
-    Duration::from_secs((1u64 << failures.min(6)).min(60))
 }
 
 async fn shutdown_signal() {

@@ -55,15 +55,20 @@ impl Inlet {
         cmd
     }
 
+    /// Runs a command to its end; whatever it printed must be plain words (no Rust debug
+    /// text), as for every command a test runs.
     pub fn run(&self, args: &[&str]) -> Output {
-        self.cmd(args).output().expect("run inlet")
+        self.run_env(args, &[])
     }
 
     pub fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
-        self.cmd(args)
+        let out = self
+            .cmd(args)
             .envs(env.iter().copied())
             .output()
-            .expect("run inlet")
+            .expect("run inlet");
+        inlet_testkit::assert_plain_words(&text(&out));
+        out
     }
 
     /// `destination add dest` for `db`, then its automated setup; both must succeed.

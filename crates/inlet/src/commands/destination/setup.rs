@@ -71,7 +71,7 @@ async fn run_auto(paths: &Paths, args: &SetupArgs) -> Result<serde_json::Value, 
     drop(admin_opts);
 
     let secrets_path = paths.secrets();
-    let password = match super::sync_password(paths, name, &dest)? {
+    let password = match inlet_runtime::connect::sync_password(paths, name, &dest)? {
         Some(pw) => pw,
         None => {
             let pw = setup::generate_password()?;

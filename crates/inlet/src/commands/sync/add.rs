@@ -1,8 +1,6 @@
 //! `inlet sync add`: record a sync, after checking its key and its schema.
 
-use inlet_connectors::http::RateLimiter;
-use inlet_connectors::stripe::client::StripeClient;
-use inlet_connectors::stripe::DEFAULT_STRIPE_VERSION;
+use inlet_connectors::registry;
 use inlet_postgres::{Problem, ProblemKind, Secret};
 
 use crate::config;
@@ -10,16 +8,19 @@ use crate::exit::Code;
 use crate::output;
 use crate::paths::Paths;
 use crate::secrets::{self, SyncSecret};
-use crate::sync_config::{EventsConfig, Source, SyncConfig};
+use crate::sync_config::SyncConfig;
 
 #[derive(Debug)]
 pub struct AddArgs {
     pub name: String,
+    /// A registered source's name.
+    pub source: String,
     pub destination: String,
     pub schema: Option<String>,
     pub api_key_env: Option<String>,
     pub api_base: Option<String>,
-    pub stripe_version: Option<String>,
+    /// The source's own keys (`stripe_version`), as `[syncs.NAME]` holds them.
+    pub options: registry::Options,
     pub streams: Option<Vec<String>>,
     pub soft_deletes: bool,
     pub verify: bool,
@@ -45,59 +46,53 @@ async fn run(paths: &Paths, args: AddArgs) -> Result<(), Problem> {
             "pick another name, or add --force to replace it",
         ));
     }
-    let source = Source::Stripe;
+    let source = registry::find(&args.source).ok_or_else(|| {
+        Problem::new(
+            ProblemKind::InvalidOption,
+            format!("\"{}\" is not a source inlet knows", args.source),
+            format!("use one of: {}", registry::names().join(", ")),
+        )
+    })?;
     let schema = args
         .schema
         .clone()
         .unwrap_or_else(|| source.name().to_string());
     inlet_postgres::schema_name::validate(&schema)?;
+    let mut sync = SyncConfig::new(source, &args.destination, &schema);
+    sync.api_key_env.clone_from(&args.api_key_env);
+    sync.api_base.clone_from(&args.api_base);
+    sync.streams.clone_from(&args.streams);
+    sync.options.clone_from(&args.options);
+    if args.soft_deletes {
+        sync.deletes = inlet_postgres::writer::DeleteMode::Soft;
+    }
+    // The same checks as when inlet.toml is loaded, before anything is written.
+    sync.check(&paths.config, name)?;
     // One schema, one sync: two writers in one schema would fight over its tables (and a
     // schema that is another sync's swap schema would be emptied by its next rebuild).
     super::rename::claimed_by_another(&cfg, name, &args.destination, &schema)?;
     check_destination(paths, &args.destination, &schema).await?;
-    if let Some(streams) = &args.streams {
-        let known = inlet_connectors::stripe::stream_names();
-        if let Some(bad) = streams.iter().find(|s| !known.contains(&s.as_str())) {
-            return Err(Problem::new(
-                ProblemKind::InvalidOption,
-                format!("Stripe has no stream \"{bad}\""),
-                format!("choose among: {}", known.join(", ")),
-            ));
-        }
-    }
     let key = match &args.api_key_env {
         Some(var) => env_secret(var).ok_or_else(|| {
             Problem::new(
                 ProblemKind::InvalidOption,
                 format!("${var} is not set"),
-                format!("export {var}=... (the Stripe key) and run this again"),
+                format!(
+                    "export {var}=... (the {} key) and run this again",
+                    source.title()
+                ),
             )
         })?,
-        None => env_secret(source.key_env()).ok_or_else(|| {
+        None => env_secret(source.api_key_env()).ok_or_else(|| {
             Problem::new(
                 ProblemKind::InvalidOption,
-                "no Stripe API key given",
-                "export STRIPE_API_KEY=rk_live_... (a restricted key with read access is \
-                 enough), or name another variable with --api-key-env",
+                format!("no {} API key given", source.title()),
+                format!(
+                    "{}, or name another variable with --api-key-env",
+                    source.api_key_hint()
+                ),
             )
         })?,
-    };
-    let sync = SyncConfig {
-        source,
-        destination: args.destination.clone(),
-        schema,
-        api_key_env: args.api_key_env.clone(),
-        api_base: args.api_base.clone(),
-        stripe_version: args.stripe_version.clone(),
-        rate_limit: None,
-        poll_interval_ms: None,
-        deletes: if args.soft_deletes {
-            inlet_postgres::writer::DeleteMode::Soft
-        } else {
-            Default::default()
-        },
-        streams: args.streams.clone(),
-        events: EventsConfig::default(),
     };
     if args.verify {
         check_key(&sync, &key).await?;
@@ -105,13 +100,15 @@ async fn run(paths: &Paths, args: AddArgs) -> Result<(), Problem> {
     if args.api_key_env.is_none() {
         secrets::set_sync_secret(&paths.secrets(), name, SyncSecret::ApiKey, &key)?;
     }
-    if let Some(secret) = env_secret("STRIPE_WEBHOOK_SECRET") {
+    if let Some(secret) = env_secret(source.webhook_secret_env()) {
         secrets::set_sync_secret(&paths.secrets(), name, SyncSecret::WebhookSecret, &secret)?;
     }
     config::save_entry(&paths.config, "syncs", name, &sync)?;
     println!(
-        "sync \"{name}\": Stripe → schema \"{}\" of destination \"{}\"",
-        sync.schema, sync.destination
+        "sync \"{name}\": {} → schema \"{}\" of destination \"{}\"",
+        source.title(),
+        sync.schema,
+        sync.destination
     );
     println!("  config   {}", paths.config.display());
     println!("  next     inlet run        (backfills, then follows changes)");
@@ -139,29 +136,16 @@ async fn check_destination(paths: &Paths, destination: &str, schema: &str) -> Re
     }
 }
 
-/// One cheap request that needs what a sync needs: reading events.
+/// One cheap request that needs what a sync needs (the source decides which).
 async fn check_key(sync: &SyncConfig, key: &Secret) -> Result<(), Problem> {
-    let base = sync.api_base.as_deref().unwrap_or("https://api.stripe.com");
-    let version = sync
-        .stripe_version
-        .as_deref()
-        .unwrap_or(DEFAULT_STRIPE_VERSION);
-    let limiter = std::sync::Arc::new(RateLimiter::new(5.0, 1));
-    let client = StripeClient::new(base, key.expose(), version, limiter)
-        .map_err(|e| super::source_problem(&e))?;
-    match client.list("/v1/events", &[("limit", "1".into())]).await {
-        Ok(_) => Ok(()),
-        Err(inlet_connectors::stripe::client::CallError::Source(e)) => {
+    sync.source
+        .check_credentials(&sync.settings(key))
+        .await
+        .map_err(|e| {
             let mut p = super::source_problem(&e);
             p.kind = ProblemKind::ServerError;
-            Err(p)
-        }
-        Err(_) => Err(Problem::new(
-            ProblemKind::ServerError,
-            "Stripe answered the key check strangely (a cursor error without a cursor)",
-            "try again, or add --no-verify",
-        )),
-    }
+            p
+        })
 }
 
 fn env_secret(var: &str) -> Option<Secret> {

@@ -25,7 +25,7 @@ pub fn list(paths: &Paths, json: bool) -> Code {
         return Code::Ok;
     }
     if cfg.syncs.is_empty() {
-        println!("no syncs yet: inlet sync add NAME --source stripe --destination DEST");
+        println!("no syncs yet: inlet sync add NAME --source SOURCE --destination DEST");
     }
     for (name, s) in &cfg.syncs {
         println!(

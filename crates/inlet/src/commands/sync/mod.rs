@@ -1,7 +1,6 @@
 //! `inlet sync ...`: what is synced where, and how it is going.
 
 mod add;
-mod carry_out;
 mod list;
 mod rebuild;
 mod rename;
@@ -13,76 +12,4 @@ pub use rebuild::rebuild;
 pub use rename::rename_schema;
 pub use status::status;
 
-use inlet_connectors::stripe::{StripeOptions, StripeSource};
-use inlet_core::SourceError;
-use inlet_postgres::{Problem, ProblemKind, Secret};
-
-use crate::paths::Paths;
-use crate::secrets::{self, SyncSecret};
-use crate::sync_config::SyncConfig;
-
-/// The sync's API key: its configured environment variable, else the stored key, else the
-/// source's usual variable (`STRIPE_API_KEY`).
-pub fn api_key(paths: &Paths, name: &str, sync: &SyncConfig) -> Result<Secret, Problem> {
-    if let Some(var) = &sync.api_key_env {
-        return match std::env::var(var) {
-            Ok(v) if !v.is_empty() => Ok(Secret::new(v)),
-            _ => Err(Problem::new(
-                ProblemKind::InvalidOption,
-                format!("sync \"{name}\" reads its API key from ${var}, which is not set"),
-                format!("export {var}=... (the key), or remove api_key_env from [syncs.{name}]"),
-            )),
-        };
-    }
-    if let Some(key) = secrets::sync_secret(&paths.secrets(), name, SyncSecret::ApiKey)? {
-        return Ok(key);
-    }
-    let var = sync.source.key_env();
-    match std::env::var(var) {
-        Ok(v) if !v.is_empty() => Ok(Secret::new(v)),
-        _ => Err(Problem::new(
-            ProblemKind::InvalidOption,
-            format!("sync \"{name}\" has no API key"),
-            format!("export {var}=... and run `inlet sync add {name} ... --force` to store it"),
-        )),
-    }
-}
-
-/// The configured sync `name`, or a problem naming the configured ones.
-pub(crate) fn configured<'a>(
-    cfg: &'a crate::config::Config,
-    name: &str,
-) -> Result<&'a SyncConfig, Problem> {
-    cfg.syncs.get(name).ok_or_else(|| {
-        Problem::new(
-            ProblemKind::InvalidOption,
-            format!("there is no sync \"{name}\""),
-            "see `inlet sync list`",
-        )
-    })
-}
-
-/// The sync's source, ready to read.
-pub fn source(paths: &Paths, name: &str, sync: &SyncConfig) -> Result<StripeSource, Problem> {
-    let key = api_key(paths, name, sync)?;
-    let defaults = StripeOptions::default();
-    let options = StripeOptions {
-        api_base: sync.api_base.clone().unwrap_or(defaults.api_base),
-        api_key: key.expose().to_string(),
-        version: sync.stripe_version.clone().unwrap_or(defaults.version),
-        rate_limit: sync.rate_limit.unwrap_or(defaults.rate_limit),
-        poll_interval: sync.poll_interval(),
-        streams: sync.streams.clone(),
-        ..defaults
-    };
-    StripeSource::new(options).map_err(|e| source_problem(&e))
-}
-
-/// A source's error as a problem to print.
-pub fn source_problem(e: &SourceError) -> Problem {
-    Problem::new(
-        ProblemKind::InvalidOption,
-        e.message.clone(),
-        e.fix.clone().unwrap_or_default(),
-    )
-}
+pub use inlet_runtime::sources::{configured, source_problem};

@@ -6,11 +6,11 @@ use inlet_postgres::Problem;
 use serde_json::{json, Value};
 
 use super::super::destination::connect_as_sync_user;
-use super::carry_out::carry_out;
 use crate::config;
 use crate::exit::Code;
 use crate::output;
 use crate::paths::Paths;
+use inlet_runtime::carry_out::carry_out;
 
 pub async fn rebuild(paths: &Paths, name: &str, json: bool) -> Code {
     match run(paths, name).await {
@@ -35,7 +35,7 @@ async fn run(paths: &Paths, name: &str) -> Result<Value, Problem> {
     )
     .await?;
     drop(session);
-    let report = carry_out(paths, name, &sync, req.id).await?;
+    let report = carry_out(paths, name, &sync, req.id, &|note| eprintln!("{note}")).await?;
     Ok(json!({ "sync": name, "schema": sync.schema, "swap_schema": req.target, "report": report }))
 }
 

@@ -12,11 +12,11 @@ use serde_json::{json, Value};
 use tokio_postgres::Client;
 
 use super::super::destination::connect_as_sync_user;
-use super::carry_out::carry_out;
 use crate::config::{self, Config};
 use crate::exit::Code;
 use crate::output;
 use crate::paths::Paths;
+use inlet_runtime::carry_out::carry_out;
 
 pub async fn rename_schema(paths: &Paths, name: &str, new: &str, json: bool) -> Code {
     match run(paths, name, new).await {
@@ -70,7 +70,7 @@ async fn run(paths: &Paths, name: &str, new: &str) -> Result<Value, Problem> {
         "asked for with inlet sync rename-schema",
     )
     .await?;
-    carry_out(paths, name, &sync, req.id).await?;
+    carry_out(paths, name, &sync, req.id, &|note| eprintln!("{note}")).await?;
     let mut drop = vec![format!("drop schema {} cascade;", ident(&old))];
     if schema_exists(&session.client, &swap_schema(&old)).await? {
         drop.push(format!(

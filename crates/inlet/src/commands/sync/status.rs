@@ -1,12 +1,12 @@
 //! `inlet sync status`: read from the destination, where the engine keeps each stream's
 //! state, so it tells the truth whichever machine runs the sync.
 
+use inlet_connectors::registry::Connector;
+use inlet_core::Stage;
+use inlet_postgres::stream_status;
+use inlet_postgres::{Problem, ProblemKind};
 use serde::Serialize;
 use serde_json::{json, Value};
-use tokio_postgres::Client;
-
-use inlet_postgres::sql::ident;
-use inlet_postgres::{Problem, ProblemKind};
 
 use crate::commands::destination::connect_as_sync_user;
 use crate::config;
@@ -17,9 +17,9 @@ use crate::paths::Paths;
 #[derive(Debug, Serialize)]
 struct StreamStatus {
     stream: String,
-    /// pending, backfilling, live, errored; `not_started` before the first run;
-    /// `left_alone` once a person owns the table (`alter table ... owner to ...`).
-    state: String,
+    /// pending, backfilling, live, errored; `left_alone` once a person owns the table
+    /// (`alter table ... owner to ...`).
+    state: Shown,
     rows: i64,
     /// Seconds since the stream was last known complete (live streams).
     lag_seconds: Option<f64>,
@@ -28,6 +28,28 @@ struct StreamStatus {
     /// `{reason, fix, retry_in_secs}` of the last error, while it lasts.
     error: Option<Value>,
     updated_at: Option<String>,
+}
+
+/// A stream's state as status shows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Shown {
+    Stage(Stage),
+    LeftAlone,
+}
+
+impl Shown {
+    fn as_str(self) -> &'static str {
+        match self {
+            Shown::Stage(s) => s.as_str(),
+            Shown::LeftAlone => "left_alone",
+        }
+    }
+}
+
+impl Serialize for Shown {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
 }
 
 pub async fn status(paths: &Paths, name: Option<&str>, json: bool) -> Code {
@@ -51,7 +73,7 @@ pub async fn status(paths: &Paths, name: Option<&str>, json: bool) -> Code {
     let mut report = Vec::new();
     let mut code = Code::Ok;
     for (sync_name, sync) in chosen {
-        let streams = match read(paths, &sync.destination, &sync.schema).await {
+        let streams = match read(paths, sync.source.0, &sync.destination, &sync.schema).await {
             Ok(s) => s,
             Err(p) => {
                 if !json {
@@ -61,7 +83,10 @@ pub async fn status(paths: &Paths, name: Option<&str>, json: bool) -> Code {
                 continue;
             }
         };
-        if streams.iter().any(|s| s.state == "errored") {
+        if streams
+            .iter()
+            .any(|s| s.state == Shown::Stage(Stage::Errored))
+        {
             code = Code::Problem;
         }
         let change = in_progress(paths, &sync.destination, &sync.schema).await;
@@ -91,65 +116,43 @@ pub async fn status(paths: &Paths, name: Option<&str>, json: bool) -> Code {
 
 async fn read(
     paths: &Paths,
+    source: &dyn Connector,
     destination: &str,
     schema: &str,
 ) -> Result<Vec<StreamStatus>, Problem> {
     let (_, session) = connect_as_sync_user(paths, destination).await?;
     let client = &session.client;
-    let s = ident(schema);
-    let sql = format!(
-        "select stream, state, checkpoint, error, updated_at::text, extract(epoch from now())::float8 \
-           from {s}._sync_state order by stream"
-    );
-    let rows = match client.query(&sql, &[]).await {
-        Ok(rows) => rows,
-        Err(e)
-            if e.code() == Some(&tokio_postgres::error::SqlState::UNDEFINED_TABLE)
-                || e.code() == Some(&tokio_postgres::error::SqlState::INVALID_SCHEMA_NAME) =>
-        {
-            return Ok(Vec::new()); // never run yet
-        }
-        Err(e) => {
-            return Err(inlet_postgres::sql_problem(
-                &e,
-                "could not read the sync's state",
-                &sql,
-            ))
-        }
-    };
-    let rejected = rejected_counts(client, schema).await?;
+    let rows = stream_status::streams(client, schema).await?;
+    if rows.is_empty() {
+        return Ok(Vec::new()); // never run yet
+    }
+    let rejected = stream_status::rejected_counts(client, schema).await?;
     let mut out = Vec::new();
     for row in rows {
-        let stream: String = row.get(0);
-        let checkpoint: Option<Value> = row.get(2);
-        let now: f64 = row.get(5);
-        let checked = checkpoint
+        let checked = row
+            .checkpoint
             .as_ref()
-            .and_then(|c| {
-                c.pointer("/live/checked")
-                    .or_else(|| c.pointer("/live_list/checked"))
-            })
-            .and_then(Value::as_f64)
-            .filter(|c| *c > 0.0);
+            .and_then(|c| source.complete_until(c))
+            .map(|c| c as f64);
         // A table a person took over is not synced any more, whatever its last state was.
         let left_alone = matches!(
-            inlet_postgres::ownership::owner(client, schema, &stream).await?,
+            inlet_postgres::ownership::owner(client, schema, &row.stream).await?,
             inlet_postgres::ownership::Owner::Other(_)
         );
         out.push(StreamStatus {
-            rows: count(client, schema, &stream).await?,
+            rows: stream_status::row_count(client, schema, &row.stream).await?,
             rejected: rejected
                 .iter()
-                .find(|(s, _)| *s == stream)
+                .find(|(s, _)| *s == row.stream)
                 .map_or(0, |(_, n)| *n),
             state: match left_alone {
-                true => "left_alone".to_string(),
-                false => row.get(1),
+                true => Shown::LeftAlone,
+                false => Shown::Stage(row.stage),
             },
-            lag_seconds: checked.map(|c| (now - c).max(0.0)),
-            error: row.get(3),
-            updated_at: row.get(4),
-            stream,
+            lag_seconds: checked.map(|c| (row.now - c).max(0.0)),
+            error: row.error,
+            updated_at: row.updated_at,
+            stream: row.stream,
         });
     }
     Ok(out)
@@ -164,57 +167,11 @@ async fn in_progress(paths: &Paths, destination: &str, schema: &str) -> Option<V
         .await
         .ok()
         .flatten()?;
-    let sql = format!(
-        "select count(*) from {}._sync_state where state = 'live'",
-        ident(&req.target)
-    );
-    let caught_up: i64 = session
-        .client
-        .query_one(&sql, &[])
-        .await
-        .map(|r| r.get(0))
-        .unwrap_or(0);
+    let caught_up = stream_status::live_count(&session.client, &req.target).await;
     Some(json!({
         "kind": req.kind, "target": req.target, "state": req.state, "reason": req.reason,
         "caught_up": caught_up,
     }))
-}
-
-/// Exact for tables up to a million rows; PostgreSQL's estimate beyond, where counting
-/// would take seconds.
-async fn count(client: &Client, schema: &str, table: &str) -> Result<i64, Problem> {
-    let estimate =
-        "select c.reltuples::float8 from pg_class c join pg_namespace n on n.oid = c.relnamespace \
-                    where n.nspname = $1 and c.relname = $2";
-    let est: Option<f64> = client
-        .query_opt(estimate, &[&schema, &table])
-        .await
-        .map_err(|e| inlet_postgres::sql_problem(&e, "could not size a table", estimate))?
-        .map(|r| r.get(0));
-    match est {
-        None => Ok(0),
-        Some(n) if n > 1e6 => Ok(n as i64),
-        Some(_) => {
-            let sql = format!("select count(*) from {}.{}", ident(schema), ident(table));
-            let row = client
-                .query_one(&sql, &[])
-                .await
-                .map_err(|e| inlet_postgres::sql_problem(&e, "could not count rows", &sql))?;
-            Ok(row.get(0))
-        }
-    }
-}
-
-async fn rejected_counts(client: &Client, schema: &str) -> Result<Vec<(String, i64)>, Problem> {
-    let sql = format!(
-        "select object_type, count(*) from {}._sync_rejected group by 1",
-        ident(schema)
-    );
-    let rows = client
-        .query(&sql, &[])
-        .await
-        .map_err(|e| inlet_postgres::sql_problem(&e, "could not count rejected records", &sql))?;
-    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
 }
 
 fn print_text(name: &str, destination: &str, schema: &str, streams: &[StreamStatus]) {
@@ -233,7 +190,11 @@ fn print_text(name: &str, destination: &str, schema: &str, streams: &[StreamStat
             .map_or("-".to_string(), |l| format!("{l:.0}s"));
         println!(
             "  {:<22} {:<12} {:>10} {:>8} {:>9}",
-            s.stream, s.state, s.rows, lag, s.rejected
+            s.stream,
+            s.state.as_str(),
+            s.rows,
+            lag,
+            s.rejected
         );
         if let Some(e) = &s.error {
             if let Some(reason) = e["reason"].as_str() {

@@ -218,7 +218,7 @@ pub fn load(path: &Path) -> Result<Config, Problem> {
     let Some(text) = read_optional(path)? else {
         return Ok(Config::default());
     };
-    toml::from_str(&text).map_err(|e| {
+    let config: Config = toml::from_str(&text).map_err(|e| {
         Problem::new(
             ProblemKind::InvalidOption,
             format!("{} is not valid: {}", path.display(), e.message()),
@@ -236,7 +236,11 @@ pub fn load(path: &Path) -> Result<Config, Problem> {
                 ),
             },
         )
-    })
+    })?;
+    for (name, sync) in &config.syncs {
+        sync.check(path, name)?;
+    }
+    Ok(config)
 }
 
 impl Config {

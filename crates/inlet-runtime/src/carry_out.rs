@@ -1,7 +1,7 @@
-//! Carrying out a rebuild or rename request from the command line: by this process when no
-//! `inlet run` holds the sync, else by waiting for the one that does.
+//! Carrying out a rebuild or rename request outside `inlet run` (`inlet sync rebuild`,
+//! `rename-schema`): by this process when no `inlet run` holds the sync, else by waiting
+//! for the one that does.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use inlet_postgres::lifecycle;
@@ -9,20 +9,24 @@ use inlet_postgres::{Problem, ProblemKind};
 use serde_json::Value;
 use tokio::sync::watch;
 
-use super::super::destination::connect_as_sync_user;
-use super::super::lifecycle::{drive, open, Step};
+use crate::connect::connect_as_sync_user;
+use crate::lifecycle::{drive, open, Step};
 use crate::paths::Paths;
+use crate::run::wait;
+use crate::sources;
 use crate::sync_config::SyncConfig;
 
-/// Runs request `id` (recorded in `sync.schema`) to its end; returns its report.
-pub(crate) async fn carry_out(
+/// Runs request `id` (recorded in `sync.schema`) to its end; returns its report. `note`
+/// tells the person waiting what is happening.
+pub async fn carry_out(
     paths: &Paths,
     name: &str,
     sync: &SyncConfig,
     id: i64,
+    note: &dyn Fn(&str),
 ) -> Result<Value, Problem> {
     let schema = sync.schema.clone();
-    let source = Arc::new(super::source(paths, name, sync)?);
+    let source = sources::source(paths, name, sync)?;
     let (stop_tx, stop) = watch::channel(false);
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
@@ -32,11 +36,11 @@ pub(crate) async fn carry_out(
     let mut sync = sync.clone();
     let mut told = false;
     loop {
-        let (mut sink, read_role) = match open(paths, &sync, &source).await {
+        let (mut sink, read_role) = match open(paths, &sync, source.as_ref()).await {
             Ok(opened) => opened,
             Err(p) if p.kind == ProblemKind::AlreadyRunning => {
                 if !told {
-                    eprintln!("inlet run is syncing \"{name}\": it carries this out; waiting (Ctrl-C stops waiting, not the work)");
+                    note(&format!("inlet run is syncing \"{name}\": it carries this out; waiting (Ctrl-C stops waiting, not the work)"));
                     told = true;
                 }
                 // Waits for the holder to finish it, or to go away (then this process takes
@@ -52,7 +56,7 @@ pub(crate) async fn carry_out(
         if let Some(done) = finished(sink.client_mut(), &schema, id).await? {
             return Ok(done);
         }
-        eprintln!("copying into the new tables while the current ones stay served; this takes about one full sync");
+        note("copying into the new tables while the current ones stay served; this takes about one full sync");
         match drive(
             paths,
             name,
@@ -90,9 +94,7 @@ async fn finished<C: tokio_postgres::GenericClient>(
     id: i64,
 ) -> Result<Option<Value>, Problem> {
     Ok(match lifecycle::get(c, schema, id).await? {
-        Some((state, report)) if state == "done" || state == "switched" => {
-            Some(report.unwrap_or(Value::Null))
-        }
+        Some((state, report)) if state.finished() => Some(report.unwrap_or(Value::Null)),
         _ => None,
     })
 }
@@ -107,27 +109,17 @@ async fn wait_for(
     mut stop: watch::Receiver<bool>,
 ) -> Result<Option<Value>, Problem> {
     let (_, session) = connect_as_sync_user(paths, &sync.destination).await?;
-    let key = inlet_postgres::sink::lock_key(schema);
     loop {
         if let Some(done) = finished(&session.client, schema, id).await? {
             return Ok(Some(done));
         }
-        let held: bool = session
-            .client
-            .query_one(
-                "select exists (select 1 from pg_locks where locktype = 'advisory' and granted \
-                   and database = (select oid from pg_database where datname = current_database()) \
-                   and classid::bigint = (($1::bigint >> 32) & 4294967295) \
-                   and objid::bigint = ($1::bigint & 4294967295) and objsubid = 1)",
-                &[&key],
-            )
+        let held = inlet_postgres::sink::lock_held(&session.client, schema)
             .await
-            .map(|r| r.get(0))
             .unwrap_or(true);
         if !held {
             return Ok(None);
         }
-        if super::super::run::wait(&mut stop, Duration::from_secs(1)).await {
+        if wait(&mut stop, Duration::from_secs(1)).await {
             return Err(Problem::new(
                 ProblemKind::InvalidOption,
                 "stopped waiting; the running inlet goes on with it",

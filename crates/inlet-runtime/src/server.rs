@@ -1,10 +1,11 @@
 //! The HTTP side of `inlet run --listen`: webhooks and health.
 //!
-//! `POST /webhooks/stripe/{sync}` checks `Stripe-Signature` against the sync's webhook
-//! secret; a valid delivery makes the sync read Stripe's events feed at once, and is
-//! answered 200. Nothing is written from the webhook's body: the feed is the one ordered
-//! record of changes, so a duplicate, late or reordered delivery cannot put an older state
-//! over a newer one. A bad or missing signature is answered 400 and changes nothing.
+//! `POST /webhooks/{source}/{sync}` has the sync's source (through the registry) check the
+//! delivery's signature against the sync's webhook secret; a valid delivery makes the sync
+//! read its change feed at once, and is answered 200. Nothing is written from the webhook's
+//! body: the feed is the one ordered record of changes, so a duplicate, late or reordered
+//! delivery cannot put an older state over a newer one. A bad or missing signature is
+//! answered 400 and changes nothing.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -15,15 +16,24 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::Router;
-use inlet_connectors::stripe::webhook;
-use inlet_connectors::stripe::StripeSource;
+use inlet_connectors::registry::Connector;
+use inlet_core::Source;
 use inlet_postgres::Secret;
 
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Hook {
-    pub source: Arc<StripeSource>,
+    pub connector: &'static dyn Connector,
+    pub source: Arc<dyn Source>,
     /// `None`: webhooks for this sync are refused (no secret configured).
     pub secret: Option<Secret>,
+}
+
+impl std::fmt::Debug for Hook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hook")
+            .field("source", &self.connector.name())
+            .finish_non_exhaustive()
+    }
 }
 
 type Hooks = Arc<HashMap<String, Hook>>;
@@ -35,7 +45,7 @@ pub async fn serve(
 ) {
     let app = Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
-        .route("/webhooks/stripe/{sync}", post(stripe))
+        .route("/webhooks/{source}/{sync}", post(webhook))
         .with_state(Arc::new(hooks));
     if let Err(e) = axum::serve(listener, app)
         .with_graceful_shutdown(stop)
@@ -45,27 +55,33 @@ pub async fn serve(
     }
 }
 
-async fn stripe(
+async fn webhook(
     State(hooks): State<Hooks>,
-    Path(sync): Path<String>,
+    Path((source, sync)): Path<(String, String)>,
     headers: HeaderMap,
     body: Bytes,
 ) -> (StatusCode, &'static str) {
-    let Some(hook) = hooks.get(&sync) else {
+    let Some(hook) = hooks.get(&sync).filter(|h| h.connector.name() == source) else {
         return (StatusCode::NOT_FOUND, "no such sync\n");
     };
     let Some(secret) = &hook.secret else {
         tracing::warn!(%sync, "webhook refused: no webhook secret is stored for this sync");
         return (StatusCode::BAD_REQUEST, "no webhook secret configured\n");
     };
-    let signature = headers
-        .get("stripe-signature")
-        .and_then(|v| v.to_str().ok());
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0);
-    match webhook::verify(signature, &body, secret.expose(), now) {
+    match hook
+        .connector
+        .verify_webhook(&header, &body, secret.expose(), now)
+    {
         Ok(()) => {
             hook.source.nudge();
             (StatusCode::OK, "ok\n")

@@ -1,6 +1,6 @@
 //! Rebuilds and renames while the sync keeps running: the driver `inlet run` (and `inlet
-//! sync rebuild|rename-schema`, when no `inlet run` holds the sync) goes through on each
-//! opening of a sync.
+//! sync rebuild|rename-schema`, when no `inlet run` holds the sync, see `carry_out`) goes
+//! through on each opening of a sync.
 //!
 //! A copy is a second engine writing into the target schema (the swap schema, or the new
 //! name) from a full backfill, while the first keeps the live schema current. When every
@@ -14,9 +14,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use inlet_connectors::stripe::{StripeSource, DEFAULT_STRIPE_VERSION};
+use inlet_connectors::registry::Connector;
 use inlet_core::{run_sync, Outcome, Source};
-use inlet_postgres::lifecycle::{self, Kind, Request};
+use inlet_postgres::lifecycle::{self, Kind, Request, RequestState};
 use inlet_postgres::schema_name::check_free;
 use inlet_postgres::sink::PgSink;
 use inlet_postgres::swap::swap;
@@ -25,14 +25,16 @@ use inlet_postgres::{Problem, ProblemKind};
 use serde_json::{json, Value};
 use tokio::sync::watch;
 
-use super::destination::connect_as_sync_user;
-use super::sync;
 use crate::config;
+use crate::connect::connect_as_sync_user;
 use crate::paths::Paths;
+use crate::run::wait;
+use crate::sources;
 use crate::sync_config::SyncConfig;
 
 /// How one opening of a sync ended.
-pub(crate) enum Step {
+#[derive(Debug)]
+pub enum Step {
     /// Stopped by the caller (SIGTERM), after the batches being written committed.
     Stopped,
     /// A rebuild or rename finished (its request id and report): open the sync again.
@@ -43,7 +45,7 @@ pub(crate) enum Step {
     NeedsPerson,
 }
 
-pub(crate) fn write_options(sync: &SyncConfig) -> WriteOptions {
+pub fn write_options(sync: &SyncConfig) -> WriteOptions {
     WriteOptions {
         deletes: sync.deletes,
         events_for_backfill: sync.events.include_backfill,
@@ -53,11 +55,11 @@ pub(crate) fn write_options(sync: &SyncConfig) -> WriteOptions {
 
 /// Runs the sync on `sink` (which holds the live schema's lock) until stopped or until a
 /// lifecycle step changes where it writes.
-pub(crate) async fn drive(
+pub async fn drive(
     paths: &Paths,
     name: &str,
     sync: &mut SyncConfig,
-    source: &Arc<StripeSource>,
+    source: &Arc<dyn Source>,
     mut sink: PgSink,
     read_role: &str,
     stop: watch::Receiver<bool>,
@@ -72,7 +74,7 @@ pub(crate) async fn drive(
     if let Some(req) = lifecycle::pending(sink.client_mut(), &schema).await? {
         return copy_and_switch(paths, name, sync, source, sink, read_role, req, stop).await;
     }
-    let specs = sink.writable(&source.streams());
+    let specs = sink.writable(&discover(source.as_ref()).await?);
     let (found_tx, found) = watch::channel(false);
     let watcher = tokio::spawn(watch_requests(
         paths.clone(),
@@ -110,14 +112,15 @@ async fn request_needed_rebuild(
     {
         return Ok(()); // one copy at a time: asked again at the next opening
     }
-    let version = sync
-        .stripe_version
-        .clone()
-        .unwrap_or_else(|| DEFAULT_STRIPE_VERSION.to_string());
+    let wanted = sync.source.schema_version(&sync.options);
+    let version = wanted.value;
     let mut reasons = Vec::new();
     let before = lifecycle::source_version(sink.client_mut(), &schema).await?;
     if let Some(before) = before.as_ref().filter(|b| **b != version) {
-        reasons.push(format!("Stripe-Version changed from {before} to {version}"));
+        reasons.push(format!(
+            "{} changed from {before} to {version}",
+            wanted.label
+        ));
     }
     if !sink.conflicts.is_empty() {
         let columns: Vec<String> = sink
@@ -153,17 +156,17 @@ async fn copy_and_switch(
     paths: &Paths,
     name: &str,
     sync: &mut SyncConfig,
-    source: &Arc<StripeSource>,
+    source: &Arc<dyn Source>,
     mut sink: PgSink,
     read_role: &str,
     req: Request,
     stop: watch::Receiver<bool>,
 ) -> Result<Step, Problem> {
     let schema = sync.schema.clone();
-    let specs = sink.writable(&source.streams());
+    let specs = sink.writable(&discover(source.as_ref()).await?);
     let names: Vec<String> = specs.iter().map(|s| s.name.clone()).collect();
     let (_, copy_session) = connect_as_sync_user(paths, &sync.destination).await?;
-    if req.state == "requested" {
+    if req.state == RequestState::Requested {
         if req.kind == Kind::Rebuild {
             // A schema of someone else's under the swap schema's name is never written.
             check_free(&copy_session.client, &req.target).await?;
@@ -175,7 +178,14 @@ async fn copy_and_switch(
         if req.kind == Kind::Rename {
             lifecycle::prepare_rename_target(&copy_session.client, &req.target).await?;
         }
-        lifecycle::set_state(sink.client_mut(), &schema, req.id, "copying", None).await?;
+        lifecycle::set_state(
+            sink.client_mut(),
+            &schema,
+            req.id,
+            RequestState::Copying,
+            None,
+        )
+        .await?;
     }
     tracing::info!(sync = %name, kind = ?req.kind, target = %req.target, "copying while the live schema keeps updating");
     // The copy logs live changes only: its backfill is not news to anyone.
@@ -190,13 +200,13 @@ async fn copy_and_switch(
             // A killed process's session can hold the copy's lock a moment longer.
             tracing::info!(sync = %name, "{}; trying again", p.message);
             let mut stop = stop.clone();
-            super::run::wait(&mut stop, Duration::from_secs(1)).await;
+            wait(&mut stop, Duration::from_secs(1)).await;
             return Ok(Step::Reopen);
         }
         Err(p) => return Err(p),
     };
     // Its own source: its own events cursor and rate limit.
-    let copy_source = Arc::new(sync::source(paths, name, sync)?);
+    let copy_source = sources::source(paths, name, sync)?;
     let (_, watch_session) = connect_as_sync_user(paths, &sync.destination).await?;
     // `ready`: every stream of the copy is live, so the live engine stops at its next
     // committed batch. `aligned`: the copy has then read every change the live schema has,
@@ -211,6 +221,7 @@ async fn copy_and_switch(
         let mut stop = stop.clone();
         let target = req.target.clone();
         let live_schema = schema.clone();
+        let connector = sync.source.0;
         async move {
             loop {
                 match lifecycle::caught_up(&watch_session.client, &target, &names).await {
@@ -221,7 +232,7 @@ async fn copy_and_switch(
                     Ok(false) => {}
                     Err(p) => tracing::debug!("progress not readable yet: {}", p.message),
                 }
-                if super::run::wait(&mut stop, Duration::from_millis(500)).await {
+                if wait(&mut stop, Duration::from_millis(500)).await {
                     return;
                 }
             }
@@ -234,7 +245,7 @@ async fn copy_and_switch(
             let deadline = std::time::Instant::now() + Duration::from_secs(60);
             loop {
                 let session = &watch_session.client;
-                match aligned_with(session, &live_schema, &target, &names).await {
+                match aligned_with(session, connector, &live_schema, &target, &names).await {
                     Ok(true) => {
                         let _ = aligned_tx.send(true);
                         break;
@@ -246,9 +257,7 @@ async fn copy_and_switch(
                     tracing::warn!(target = %target, "the copy did not catch up with the live schema in 60 s; copying on");
                     break;
                 }
-                if *copy_done.borrow()
-                    || super::run::wait(&mut stop, Duration::from_millis(200)).await
-                {
+                if *copy_done.borrow() || wait(&mut stop, Duration::from_millis(200)).await {
                     return;
                 }
             }
@@ -308,7 +317,7 @@ async fn copy_and_switch(
                 sink.client_mut(),
                 &schema,
                 req.id,
-                "switched",
+                RequestState::Switched,
                 Some(&report),
             )
             .await?;
@@ -352,12 +361,13 @@ async fn live_stopped(
 /// the live schema has. A stream the live schema never had complete does not hold it up.
 async fn aligned_with(
     c: &tokio_postgres::Client,
+    connector: &dyn Connector,
     live: &str,
     target: &str,
     streams: &[String],
 ) -> Result<bool, Problem> {
-    let live = completeness(c, live, streams).await?;
-    let copy = completeness(c, target, streams).await?;
+    let live = completeness(c, connector, live, streams).await?;
+    let copy = completeness(c, connector, target, streams).await?;
     Ok(streams
         .iter()
         .all(|s| match live.get(s).copied().flatten() {
@@ -366,28 +376,17 @@ async fn aligned_with(
         }))
 }
 
-/// Each stream's [`inlet_connectors::stripe::complete_until`], read from `schema`.
+/// Each stream's [`Connector::complete_until`], read from `schema`.
 async fn completeness(
     c: &tokio_postgres::Client,
+    connector: &dyn Connector,
     schema: &str,
     streams: &[String],
 ) -> Result<std::collections::HashMap<String, Option<i64>>, Problem> {
-    let sql = format!(
-        "select stream, checkpoint from {}._sync_state where stream = any($1)",
-        inlet_postgres::sql::ident(schema)
-    );
-    let rows = c
-        .query(&sql, &[&streams])
-        .await
-        .map_err(|e| inlet_postgres::sql_problem(&e, "could not read the checkpoints", &sql))?;
-    Ok(rows
-        .iter()
-        .map(|r| {
-            let checkpoint: Option<Value> = r.get(1);
-            let until = checkpoint
-                .and_then(|c| inlet_connectors::stripe::complete_until(&inlet_core::Checkpoint(c)));
-            (r.get(0), until)
-        })
+    let checkpoints = inlet_postgres::stream_status::checkpoints(c, schema, streams).await?;
+    Ok(checkpoints
+        .into_iter()
+        .map(|(stream, c)| (stream, c.and_then(|c| connector.complete_until(&c))))
         .collect())
 }
 
@@ -425,17 +424,17 @@ async fn watch_requests(
                 Err(_) => session = None,
             }
         }
-        if super::run::wait(&mut stop, Duration::from_secs(2)).await {
+        if wait(&mut stop, Duration::from_secs(2)).await {
             return;
         }
     }
 }
 
 /// Opens the sync's sink on its schema: the lock, the schema and its tables.
-pub(crate) async fn open(
+pub async fn open(
     paths: &Paths,
     sync: &SyncConfig,
-    source: &StripeSource,
+    source: &dyn Source,
 ) -> Result<(PgSink, String), Problem> {
     let (dest, session) = connect_as_sync_user(paths, &sync.destination).await?;
     let read_role = dest.read_role.clone().ok_or_else(|| {
@@ -453,7 +452,7 @@ pub(crate) async fn open(
         session.client,
         &sync.schema,
         &read_role,
-        &source.streams(),
+        &discover(source).await?,
         write_options(sync),
     )
     .await?;
@@ -461,4 +460,12 @@ pub(crate) async fn open(
         tracing::warn!(schema = %sync.schema, %table, owner = %who, "a person's table: not synced, never touched");
     }
     Ok((sink, read_role))
+}
+
+/// The streams the source offers now (a network call for some sources).
+pub async fn discover(source: &dyn Source) -> Result<Vec<inlet_core::StreamSpec>, Problem> {
+    source
+        .discover()
+        .await
+        .map_err(|e| sources::source_problem(&e))
 }

@@ -1,0 +1,161 @@
+//! The one seam between a source and everything above it: the binary and the runtime ask
+//! this registry, and never name a particular source.
+//!
+//! Adding a source is a module here (its [`Connector`]), one in `inlet-fakes`, and one line
+//! in [`SOURCES`].
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use inlet_core::{Checkpoint, Source, SourceError};
+use serde_json::{Map, Value};
+
+/// Every source inlet can sync, by name.
+pub static SOURCES: &[&dyn Connector] = &[&crate::stripe::Stripe];
+
+/// The registered source called `name`.
+pub fn find(name: &str) -> Option<&'static dyn Connector> {
+    SOURCES.iter().copied().find(|c| c.name() == name)
+}
+
+/// The registered sources' names, for messages and help.
+pub fn names() -> Vec<&'static str> {
+    SOURCES.iter().map(|c| c.name()).collect()
+}
+
+/// The keys a source adds to its `[syncs.NAME]` section, as written there (`stripe_version
+/// = "..."`), not yet checked. [`Connector::check_options`] checks them when the file loads.
+pub type Options = Map<String, Value>;
+
+/// What a source is built from: the settings every source has, and its own options.
+#[derive(Clone, Default)]
+pub struct Settings {
+    /// The API's base URL (`None`: the vendor's).
+    pub api_base: Option<String>,
+    pub api_key: String,
+    /// Requests per second, all streams together (`None`: the source's default).
+    pub rate_limit: Option<f64>,
+    /// How often the change feed is read when no webhook says to read it sooner.
+    pub poll_interval: Duration,
+    /// The streams to sync (`None`: all).
+    pub streams: Option<Vec<String>>,
+    pub options: Options,
+}
+
+impl fmt::Debug for Settings {
+    // The key never reaches a log.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Settings")
+            .field("api_base", &self.api_base)
+            .field("rate_limit", &self.rate_limit)
+            .field("poll_interval", &self.poll_interval)
+            .field("streams", &self.streams)
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A source-specific key of `[syncs.NAME]`.
+#[derive(Clone, Copy, Debug)]
+pub struct OptionKey {
+    pub name: &'static str,
+    /// What it means and what values it takes, for error messages and help.
+    pub doc: &'static str,
+}
+
+/// A source-specific key that is unknown or holds a bad value.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct OptionError {
+    pub key: String,
+    pub message: String,
+    /// What is allowed instead.
+    pub allowed: String,
+}
+
+/// What decides a rebuild: when it changes, every table is copied again (in the swap
+/// schema) and swapped in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SchemaVersion {
+    /// What the version is called, for the rebuild's reason (`Stripe-Version`).
+    pub label: &'static str,
+    pub value: String,
+}
+
+pub type Checked<'a> = Pin<Box<dyn Future<Output = Result<(), SourceError>> + Send + 'a>>;
+
+/// One source, as the rest of inlet sees it.
+pub trait Connector: Send + Sync {
+    /// Its name in `inlet.toml` (`source = "stripe"`), URLs and commands.
+    fn name(&self) -> &'static str;
+
+    /// Its name for people (`Stripe`).
+    fn title(&self) -> &'static str;
+
+    /// The environment variable its API key is read from when nothing else is configured.
+    fn api_key_env(&self) -> &'static str;
+
+    /// How to get a key, said in a fix sentence (`export STRIPE_API_KEY=rk_live_...`).
+    fn api_key_hint(&self) -> &'static str;
+
+    /// The environment variable `inlet sync add` reads a webhook signing secret from.
+    fn webhook_secret_env(&self) -> &'static str;
+
+    /// Every stream's name, in order.
+    fn stream_names(&self) -> Vec<&'static str>;
+
+    /// Its own keys in `[syncs.NAME]`.
+    fn option_keys(&self) -> &'static [OptionKey];
+
+    /// Checks its own keys: each known, each value of the right kind.
+    fn check_options(&self, options: &Options) -> Result<(), OptionError>;
+
+    /// A source ready to read, from checked settings.
+    fn source(&self, settings: &Settings) -> Result<Arc<dyn Source>, SourceError>;
+
+    /// One cheap request that needs what a sync needs, to refuse a bad key before anything
+    /// is written.
+    fn check_credentials<'a>(&'a self, settings: &'a Settings) -> Checked<'a>;
+
+    /// Checks a webhook delivery's signature; `header` looks up a request header by its
+    /// lowercase name. `Err` says why it was refused, in words fit for a log.
+    fn verify_webhook(
+        &self,
+        header: &dyn Fn(&str) -> Option<String>,
+        body: &[u8],
+        secret: &str,
+        now: i64,
+    ) -> Result<(), String>;
+
+    /// The Unix second up to which a stream at `checkpoint` is known to hold every change
+    /// (`None`: not known, e.g. still backfilling). For lag in `inlet sync status`, and to
+    /// tell when a rebuild's copy has caught up with the live schema.
+    fn complete_until(&self, checkpoint: &Checkpoint) -> Option<i64>;
+
+    /// The version of the source's data shape these options ask for.
+    fn schema_version(&self, options: &Options) -> SchemaVersion;
+}
+
+impl fmt::Debug for dyn Connector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Connector({})", self.name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_source_is_found_by_its_own_name_and_names_are_unique() {
+        let names = names();
+        for name in &names {
+            assert_eq!(find(name).map(|c| c.name()), Some(*name));
+            assert_eq!(names.iter().filter(|n| *n == name).count(), 1, "{name}");
+        }
+        assert!(find("nope").is_none());
+    }
+}

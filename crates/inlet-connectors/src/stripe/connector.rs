@@ -1,0 +1,229 @@
+//! Stripe's registration: what the rest of inlet knows of Stripe, through the registry.
+
+use std::sync::Arc;
+
+use inlet_core::{Checkpoint, Source, SourceError};
+use serde::Deserialize;
+
+use super::client::{CallError, StripeClient, DEFAULT_STRIPE_VERSION};
+use super::{stream_names, StripeOptions, StripeSource};
+use crate::http::RateLimiter;
+use crate::registry::{
+    Checked, Connector, OptionError, OptionKey, Options, SchemaVersion, Settings,
+};
+
+#[derive(Clone, Copy, Debug)]
+pub struct Stripe;
+
+const KEYS: &[OptionKey] = &[OptionKey {
+    name: "stripe_version",
+    doc: "the Stripe API version every request pins, e.g. \"2026-08-26.dahlia\" \
+          [default: the version inlet is built for]",
+}];
+
+/// Stripe's own keys of `[syncs.NAME]`, typed.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StripeConfig {
+    stripe_version: Option<String>,
+}
+
+impl StripeConfig {
+    fn parse(options: &Options) -> Result<Self, OptionError> {
+        if let Some(key) = options.keys().find(|k| KEYS.iter().all(|o| o.name != *k)) {
+            return Err(OptionError {
+                key: key.clone(),
+                message: format!("Stripe syncs have no key \"{key}\""),
+                allowed: allowed(),
+            });
+        }
+        let config: StripeConfig =
+            serde_json::from_value(options.clone().into()).map_err(|_| OptionError {
+                key: "stripe_version".into(),
+                message: "stripe_version must be a string".into(),
+                allowed: allowed(),
+            })?;
+        if let Some(v) = &config.stripe_version {
+            // A date, then an optional release name: `2024-06-20`, `2026-08-26.dahlia`.
+            let (date, name) = v.split_once('.').unwrap_or((v, "a"));
+            let date_ok = date.len() == 10
+                && date.chars().enumerate().all(|(i, c)| {
+                    if i == 4 || i == 7 {
+                        c == '-'
+                    } else {
+                        c.is_ascii_digit()
+                    }
+                });
+            if !date_ok || name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric()) {
+                return Err(OptionError {
+                    key: "stripe_version".into(),
+                    message: format!("stripe_version \"{v}\" is not a Stripe API version"),
+                    allowed: format!(
+                        "a date and an optional release name, e.g. \"{DEFAULT_STRIPE_VERSION}\""
+                    ),
+                });
+            }
+        }
+        Ok(config)
+    }
+
+    fn version(&self) -> String {
+        self.stripe_version
+            .clone()
+            .unwrap_or_else(|| DEFAULT_STRIPE_VERSION.to_string())
+    }
+}
+
+fn allowed() -> String {
+    KEYS.iter()
+        .map(|k| format!("{}: {}", k.name, k.doc))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn options_of(settings: &Settings) -> Result<StripeOptions, SourceError> {
+    let config = StripeConfig::parse(&settings.options).map_err(|e| {
+        SourceError::new(inlet_core::ErrorKind::InvalidResponse, e.message).with_fix(e.allowed)
+    })?;
+    let defaults = StripeOptions::default();
+    Ok(StripeOptions {
+        api_base: settings.api_base.clone().unwrap_or(defaults.api_base),
+        api_key: settings.api_key.clone(),
+        version: config.version(),
+        rate_limit: settings.rate_limit.unwrap_or(defaults.rate_limit),
+        poll_interval: settings.poll_interval,
+        streams: settings.streams.clone(),
+        ..defaults
+    })
+}
+
+impl Connector for Stripe {
+    fn name(&self) -> &'static str {
+        "stripe"
+    }
+
+    fn title(&self) -> &'static str {
+        "Stripe"
+    }
+
+    fn api_key_env(&self) -> &'static str {
+        "STRIPE_API_KEY"
+    }
+
+    fn api_key_hint(&self) -> &'static str {
+        "export STRIPE_API_KEY=rk_live_... (a restricted key with read access is enough)"
+    }
+
+    fn webhook_secret_env(&self) -> &'static str {
+        "STRIPE_WEBHOOK_SECRET"
+    }
+
+    fn stream_names(&self) -> Vec<&'static str> {
+        stream_names()
+    }
+
+    fn option_keys(&self) -> &'static [OptionKey] {
+        KEYS
+    }
+
+    fn check_options(&self, options: &Options) -> Result<(), OptionError> {
+        StripeConfig::parse(options).map(|_| ())
+    }
+
+    fn source(&self, settings: &Settings) -> Result<Arc<dyn Source>, SourceError> {
+        Ok(Arc::new(StripeSource::new(options_of(settings)?)?))
+    }
+
+    fn check_credentials<'a>(&'a self, settings: &'a Settings) -> Checked<'a> {
+        Box::pin(async move {
+            let options = options_of(settings)?;
+            let limiter = Arc::new(RateLimiter::new(5.0, 1));
+            let client = StripeClient::new(
+                &options.api_base,
+                &options.api_key,
+                &options.version,
+                limiter,
+            )?;
+            // Reading events is what a sync needs most.
+            match client.list("/v1/events", &[("limit", "1".into())]).await {
+                Ok(_) => Ok(()),
+                Err(CallError::Source(e) | CallError::Missing(e)) => Err(e),
+                Err(CallError::CursorMissing) => Err(SourceError::new(
+                    inlet_core::ErrorKind::InvalidResponse,
+                    "Stripe answered the key check strangely (a cursor error without a cursor)",
+                )
+                .with_fix("try again, or add --no-verify")),
+            }
+        })
+    }
+
+    fn verify_webhook(
+        &self,
+        header: &dyn Fn(&str) -> Option<String>,
+        body: &[u8],
+        secret: &str,
+        now: i64,
+    ) -> Result<(), String> {
+        let signature = header("stripe-signature");
+        super::webhook::verify(signature.as_deref(), body, secret, now).map_err(|e| e.to_string())
+    }
+
+    fn complete_until(&self, checkpoint: &Checkpoint) -> Option<i64> {
+        super::complete_until(checkpoint)
+    }
+
+    fn schema_version(&self, options: &Options) -> SchemaVersion {
+        SchemaVersion {
+            label: "Stripe-Version",
+            value: StripeConfig::parse(options).unwrap_or_default().version(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn options(v: serde_json::Value) -> Options {
+        v.as_object().cloned().unwrap_or_default()
+    }
+
+    #[test]
+    fn options_are_checked_by_key_and_by_value() {
+        assert!(Stripe.check_options(&options(json!({}))).is_ok());
+        assert!(Stripe
+            .check_options(&options(json!({"stripe_version": "2024-06-20"})))
+            .is_ok());
+        let unknown = Stripe
+            .check_options(&options(json!({"stripe_versoin": "2024-06-20"})))
+            .expect_err("a misspelt key");
+        assert_eq!(unknown.key, "stripe_versoin");
+        assert!(
+            unknown.allowed.contains("stripe_version"),
+            "{}",
+            unknown.allowed
+        );
+        for bad in [
+            json!(5),
+            json!("yesterday"),
+            json!("2024-06-20."),
+            json!("2024-06-20.a b"),
+        ] {
+            let e = Stripe
+                .check_options(&options(json!({ "stripe_version": bad })))
+                .expect_err("a bad value");
+            assert_eq!(e.key, "stripe_version");
+        }
+    }
+
+    #[test]
+    fn the_schema_version_is_the_pinned_api_version() {
+        let pinned = Stripe.schema_version(&options(json!({"stripe_version": "2024-06-20"})));
+        assert_eq!(pinned.value, "2024-06-20");
+        assert_eq!(
+            Stripe.schema_version(&Options::new()).value,
+            DEFAULT_STRIPE_VERSION
+        );
+    }
+}

@@ -1,0 +1,232 @@
+//! The control API under `/_fake/` (JSON in and out, the private app's token required), so
+//! the binary is useful on its own: the same operations as the Rust API.
+//!
+//! ```text
+//! POST   /_fake/seed                              {"contacts": 1000}
+//! GET    /_fake/objects/{type}                    the truth: live records, every property
+//! GET    /_fake/objects/{type}/archived           archived records
+//! POST   /_fake/objects/{type}                    {"properties": {...}}        create
+//! PATCH  /_fake/objects/{type}                    {"ids": [...], "properties": {...}}  one ms
+//! PATCH  /_fake/objects/{type}/{id}               {"properties": {...}}        update
+//! DELETE /_fake/objects/{type}/{id}                                            archive
+//! POST   /_fake/objects/{type}/{id}/restore
+//! POST   /_fake/objects/{type}/{id}/merge         {"absorb": "ID"}
+//! POST   /_fake/gdpr-delete/{contact id}
+//! GET    /_fake/associations/{from}/{to}          the truth: {fromId, toId, typeId, category, label}
+//! PUT    /_fake/associations/{from}/{id}/{to}/{id}  {"typeId": 1}  (optional)
+//! DELETE /_fake/associations/{from}/{id}/{to}/{id}
+//! POST   /_fake/properties/{type}                 {"name", "type", "fieldType", "options": [{"value","label"}]}
+//! PATCH  /_fake/properties/{type}/{name}          {"type", "fieldType"}
+//! POST   /_fake/faults                            {"fail_next": {"count": 3, "status": 502}, "latency_ms": 250,
+//!                                                  "drop_next_connections": 1, "expire_tokens": true, "clear": true}
+//! POST   /_fake/limits                            {"per_ten_seconds": 100, "daily": 250000, "search_per_second": 5,
+//!                                                  "search_lag_ms": 2000}
+//! GET    /_fake/stats                             {"requests", "rate_limited", "objects": {type: count}}
+//! ```
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use serde_json::{json, Map, Value};
+
+use super::errors::{ApiError, HubSpotError};
+use super::Shared;
+
+fn text(body: &Value, field: &str) -> Result<String, ApiError> {
+    body.get(field)
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .ok_or_else(|| ApiError::validation(format!("{field} is required (a string)")))
+}
+
+fn int(value: &Value, name: &str) -> Result<u64, ApiError> {
+    value
+        .as_u64()
+        .ok_or_else(|| ApiError::validation(format!("{name} must be a non-negative integer")))
+}
+
+fn props(body: &Value) -> Value {
+    body.get("properties").cloned().unwrap_or(Value::Null)
+}
+
+fn done<T>(result: Result<T, HubSpotError>) -> Result<Value, ApiError> {
+    result.map(|_| json!({"ok": true})).map_err(ApiError::from)
+}
+
+pub(crate) fn handle(
+    shared: &Shared,
+    method: &str,
+    path: &str,
+    body: Value,
+) -> Result<Value, ApiError> {
+    let segments: Vec<&str> = path
+        .trim_start_matches("/_fake")
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .collect();
+    match (method, segments.as_slice()) {
+        ("POST", ["seed"]) => {
+            let contacts = body.get("contacts").map_or(Ok(0), |v| int(v, "contacts"))?;
+            let contacts = usize::try_from(contacts)
+                .unwrap_or(usize::MAX)
+                .min(5_000_000);
+            super::seed::seed(&mut shared.write(), contacts);
+            Ok(json!({"seeded_contacts": contacts}))
+        }
+        ("GET", ["objects", t]) => Ok(Value::Array(shared.objects(t)?)),
+        ("GET", ["objects", t, "archived"]) => Ok(Value::Array(shared.archived(t)?)),
+        ("POST", ["objects", t]) => Ok(json!({"id": shared.create(t, props(&body))?})),
+        ("PATCH", ["objects", t]) => {
+            let ids: Vec<String> = body
+                .get("ids")
+                .and_then(Value::as_array)
+                .map(|ids| {
+                    ids.iter()
+                        .filter_map(|v| v.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default();
+            Ok(json!({"at_ms": shared.update_together(t, &ids, props(&body))?}))
+        }
+        ("PATCH", ["objects", t, id]) => {
+            done(shared.update_together(t, &[id.to_string()], props(&body)))
+        }
+        ("DELETE", ["objects", t, id]) => done(shared.archive(t, id)),
+        ("POST", ["objects", t, id, "restore"]) => done(shared.restore(t, id)),
+        ("POST", ["objects", t, id, "merge"]) => done(shared.merge(t, id, &text(&body, "absorb")?)),
+        ("POST", ["gdpr-delete", id]) => done(shared.gdpr_delete(id)),
+        ("GET", ["associations", from, to]) => Ok(Value::Array(shared.associations(from, to)?)),
+        ("PUT", ["associations", from, a, to, b]) => {
+            let type_id = body.get("typeId").map(|v| int(v, "typeId")).transpose()?;
+            let type_id = type_id.map(|t| u32::try_from(t).unwrap_or(u32::MAX));
+            Ok(json!({"created": shared.associate(from, a, to, b, type_id)?}))
+        }
+        ("DELETE", ["associations", from, a, to, b]) => {
+            Ok(json!({"removed": shared.dissociate(from, a, to, b)?}))
+        }
+        ("POST", ["properties", t]) => {
+            let options: Vec<(String, String)> = body
+                .get("options")
+                .and_then(Value::as_array)
+                .map(|opts| {
+                    opts.iter()
+                        .filter_map(|o| {
+                            Some((
+                                o.get("value")?.as_str()?.to_string(),
+                                o.get("label")?.as_str()?.to_string(),
+                            ))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            done(shared.add_property(
+                t,
+                &text(&body, "name")?,
+                &text(&body, "type")?,
+                &text(&body, "fieldType")?,
+                &options,
+            ))
+        }
+        ("PATCH", ["properties", t, name]) => done(shared.change_property_type(
+            t,
+            name,
+            &text(&body, "type")?,
+            &text(&body, "fieldType")?,
+        )),
+        ("POST", ["faults"]) => {
+            set_faults(shared, body.as_object().cloned().unwrap_or_default())?;
+            Ok(json!({"ok": true}))
+        }
+        ("POST", ["limits"]) => {
+            set_limits(shared, body.as_object().cloned().unwrap_or_default())?;
+            Ok(json!({"ok": true}))
+        }
+        ("GET", ["stats"]) => {
+            let store = shared.read();
+            let counts: Map<String, Value> = store
+                .types
+                .iter()
+                .enumerate()
+                .map(|(k, t)| {
+                    (
+                        t.name.clone(),
+                        json!(store.records[k]
+                            .values()
+                            .filter(|r| r.archived_at.is_none())
+                            .count()),
+                    )
+                })
+                .collect();
+            Ok(json!({
+                "requests": shared.requests.load(Ordering::Relaxed),
+                "rate_limited": shared.budget().refused,
+                "search_index_pending": store.pending_index(),
+                "objects": counts,
+            }))
+        }
+        _ => Err(ApiError::unknown_route(method, path)),
+    }
+}
+
+fn set_faults(shared: &Shared, knobs: Map<String, Value>) -> Result<(), ApiError> {
+    let faults = &shared.faults;
+    let flag = |v: &Value, name: &str| {
+        v.as_bool()
+            .ok_or_else(|| ApiError::validation(format!("{name} must be true or false")))
+    };
+    for (name, value) in &knobs {
+        match name.as_str() {
+            "clear" => {
+                if flag(value, name)? {
+                    faults.clear();
+                }
+            }
+            "fail_next" => {
+                let count = value
+                    .get("count")
+                    .map_or(Ok(1), |c| int(c, "fail_next.count"))?;
+                let status = value
+                    .get("status")
+                    .map_or(Ok(500), |s| int(s, "fail_next.status"))?;
+                let status = u16::try_from(status)
+                    .ok()
+                    .filter(|s| (400..600).contains(s))
+                    .ok_or_else(|| {
+                        ApiError::validation(
+                            "fail_next.status must be an HTTP error status (400-599)",
+                        )
+                    })?;
+                faults.fail_next(u32::try_from(count).unwrap_or(u32::MAX), status);
+            }
+            "latency_ms" => faults.latency(Duration::from_millis(int(value, name)?)),
+            "drop_next_connections" => {
+                faults.drop_next_connections(u32::try_from(int(value, name)?).unwrap_or(u32::MAX))
+            }
+            "expire_tokens" => {
+                if flag(value, name)? {
+                    shared.tokens().expire_all();
+                }
+            }
+            other => return Err(ApiError::validation(format!("Unknown fault knob: {other}"))),
+        }
+    }
+    Ok(())
+}
+
+fn set_limits(shared: &Shared, knobs: Map<String, Value>) -> Result<(), ApiError> {
+    let mut limits = shared.budget().limits;
+    for (name, value) in &knobs {
+        let n = int(value, name)?;
+        let small =
+            || u32::try_from(n).map_err(|_| ApiError::validation(format!("{name} is too large")));
+        match name.as_str() {
+            "per_ten_seconds" => limits.per_ten_seconds = small()?,
+            "daily" => limits.daily = n,
+            "search_per_second" => limits.search_per_second = small()?,
+            "search_lag_ms" => shared.write().search_lag_ms = i64::try_from(n).unwrap_or(i64::MAX),
+            other => return Err(ApiError::validation(format!("Unknown limit: {other}"))),
+        }
+    }
+    shared.budget().limits = limits;
+    Ok(())
+}

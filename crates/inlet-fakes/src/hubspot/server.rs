@@ -1,0 +1,323 @@
+//! The HTTP server: hyper directly (a fault knob must close a connection without answering).
+//!
+//! Every API request: maybe dropped, counted, delayed, maybe failed (fault knobs), then
+//! authenticated, charged to the rate budgets (search to its own), and answered by
+//! [`super::api`] with `X-HubSpot-Correlation-Id` and, except for search, the
+//! `X-HubSpot-RateLimit-*` headers.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{HeaderValue, CONTENT_TYPE};
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use serde_json::{json, Value};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use super::api::{self, is_search};
+use super::call::Call;
+use super::clock::now_ms;
+use super::control;
+use super::errors::ApiError;
+use super::Shared;
+
+const MAX_BODY: usize = 8 * 1024 * 1024;
+
+#[derive(Debug)]
+struct Dropped;
+
+impl std::fmt::Display for Dropped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connection dropped by the fault knob")
+    }
+}
+
+impl std::error::Error for Dropped {}
+
+pub(crate) async fn serve(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = shutdown.changed() => return,
+        };
+        let (stream, _) = match accepted {
+            Ok(conn) => conn,
+            Err(error) => {
+                tracing::warn!(%error, "accepting a connection failed");
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let shared = shared.clone();
+        let mut shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |request| handle(shared.clone(), request));
+            let connection = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service);
+            tokio::select! {
+                _ = connection => {}
+                _ = shutdown.changed() => {}
+            }
+        });
+    }
+}
+
+/// A finished answer before it becomes a hyper response.
+struct Answer {
+    status: u16,
+    body: Value,
+    headers: Vec<(&'static str, String)>,
+}
+
+impl Answer {
+    fn error(error: &ApiError, correlation: &str) -> Answer {
+        Answer {
+            status: error.status,
+            body: error.body(correlation),
+            headers: error.headers.clone(),
+        }
+    }
+}
+
+fn injected(status: u16) -> ApiError {
+    match status {
+        429 => ApiError::new(
+            429,
+            "RATE_LIMITS",
+            "You have reached your ten_secondly_rolling limit.",
+        )
+        .with("errorType", json!("RATE_LIMIT"))
+        .with("policyName", json!("TEN_SECONDLY_ROLLING")),
+        401 => ApiError::new(
+            401,
+            "EXPIRED_AUTHENTICATION",
+            "The OAuth token used to make this call expired 0 minute(s) ago.",
+        ),
+        s if s >= 500 => {
+            ApiError::new(s, "INTERNAL_ERROR", "internal error (injected by the fake)")
+        }
+        s => ApiError::new(
+            s,
+            "VALIDATION_ERROR",
+            "the request failed (injected by the fake)",
+        ),
+    }
+}
+
+async fn read_body(body: Incoming) -> Result<Bytes, ApiError> {
+    Limited::new(body, MAX_BODY)
+        .collect()
+        .await
+        .map(|collected| collected.to_bytes())
+        .map_err(|_| {
+            ApiError::validation("The request body could not be read, or is larger than 8 MB.")
+        })
+}
+
+fn json_body(bytes: &[u8]) -> Result<Value, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Value::Null);
+    }
+    serde_json::from_slice(bytes).map_err(|e| {
+        ApiError::validation(format!(
+            "Invalid input JSON on line {}, column {}: {e}",
+            e.line(),
+            e.column()
+        ))
+    })
+}
+
+fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+async fn handle(
+    shared: Arc<Shared>,
+    request: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Dropped> {
+    let path = request.uri().path().to_string();
+    let correlation = shared.correlation_id();
+    if path == "/_fake" || path.starts_with("/_fake/") {
+        return Ok(respond(
+            answer_control(&shared, request, &correlation).await,
+            &correlation,
+        ));
+    }
+    if shared.faults.take_drop() {
+        return Err(Dropped);
+    }
+    shared.requests.fetch_add(1, Ordering::Relaxed);
+    let latency = shared.faults.current_latency();
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    let answer = match shared.faults.take_failure() {
+        Some(status) => Answer::error(&injected(status), &correlation),
+        None if path.starts_with("/oauth/") => answer_oauth(&shared, request, &correlation).await,
+        None => answer_api(&shared, request, &correlation).await,
+    };
+    Ok(respond(answer, &correlation))
+}
+
+async fn answer_oauth(shared: &Shared, request: Request<Incoming>, correlation: &str) -> Answer {
+    let (parts, body) = request.into_parts();
+    let path = parts.uri.path().to_string();
+    let body = match read_body(body).await {
+        Ok(body) => body,
+        Err(error) => return Answer::error(&error, correlation),
+    };
+    let answer = |status, body| Answer {
+        status,
+        body,
+        headers: Vec::new(),
+    };
+    if parts.method == "POST" && path.trim_end_matches('/') == "/oauth/v1/token" {
+        let form: HashMap<String, String> =
+            url::form_urlencoded::parse(&body).into_owned().collect();
+        return match shared.tokens().token(&form) {
+            Ok(body) => answer(200, body),
+            Err((status, body)) => answer(status, body),
+        };
+    }
+    if let Some(token) = path.strip_prefix("/oauth/v1/access-tokens/") {
+        if parts.method == "GET" {
+            let portal = shared.read().portal_id;
+            return match shared.tokens().introspect(token, portal) {
+                Some(body) => answer(200, body),
+                None => Answer::error(
+                    &ApiError::not_found("unknown or expired access token"),
+                    correlation,
+                ),
+            };
+        }
+    }
+    Answer::error(
+        &ApiError::unknown_route(parts.method.as_str(), &path),
+        correlation,
+    )
+}
+
+async fn answer_api(shared: &Shared, request: Request<Incoming>, correlation: &str) -> Answer {
+    let (parts, body) = request.into_parts();
+    let authorization = parts
+        .headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok());
+    let access = match shared.tokens().authenticate(authorization) {
+        Ok(access) => access,
+        Err(error) => return Answer::error(&error, correlation),
+    };
+    let method = parts.method.as_str().to_string();
+    let path = parts.uri.path().to_string();
+    let headers = if is_search(&method, &path) {
+        match shared.budget().take_search(Instant::now()) {
+            Ok(()) => Vec::new(),
+            Err(error) => return Answer::error(&error, correlation),
+        }
+    } else {
+        match shared
+            .budget()
+            .take(Instant::now(), now_ms(), !access.oauth)
+        {
+            Ok(headers) => headers,
+            Err(error) => return Answer::error(&error, correlation),
+        }
+    };
+    let body = match read_body(body).await.and_then(|b| json_body(&b)) {
+        Ok(body) => body,
+        Err(error) => return Answer::error(&error, correlation),
+    };
+    let call = Call {
+        method,
+        path,
+        query: query_pairs(parts.uri.query()),
+        body,
+        access,
+    };
+    let mut answer = match api::handle(shared, &call) {
+        Ok((status, body)) => Answer {
+            status,
+            body,
+            headers: Vec::new(),
+        },
+        Err(error) => Answer::error(&error, correlation),
+    };
+    answer.headers.extend(headers);
+    answer
+}
+
+async fn answer_control(shared: &Shared, request: Request<Incoming>, correlation: &str) -> Answer {
+    let (parts, body) = request.into_parts();
+    let authorization = parts
+        .headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok());
+    match shared.tokens().authenticate(authorization) {
+        Ok(access) if access.scopes.is_none() && !access.oauth => {}
+        Ok(_) => {
+            return Answer::error(
+                &ApiError::new(
+                    403,
+                    "MISSING_SCOPES",
+                    "The control API needs the private app's token.",
+                ),
+                correlation,
+            )
+        }
+        Err(error) => return Answer::error(&error, correlation),
+    }
+    let body = match read_body(body).await.and_then(|b| json_body(&b)) {
+        Ok(body) => body,
+        Err(error) => return Answer::error(&error, correlation),
+    };
+    match control::handle(shared, parts.method.as_str(), parts.uri.path(), body) {
+        Ok(body) => Answer {
+            status: 200,
+            body,
+            headers: Vec::new(),
+        },
+        Err(error) => Answer::error(&error, correlation),
+    }
+}
+
+fn respond(answer: Answer, correlation: &str) -> Response<Full<Bytes>> {
+    let body = if answer.body.is_null() {
+        Vec::new()
+    } else {
+        serde_json::to_vec(&answer.body).unwrap_or_else(|_| b"{}".to_vec())
+    };
+    let empty = body.is_empty();
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() =
+        StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let headers = response.headers_mut();
+    if !empty {
+        headers.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("application/json;charset=utf-8"),
+        );
+    }
+    let mut put = |name: &'static str, value: &str| {
+        if let Ok(value) = HeaderValue::from_str(value) {
+            headers.insert(name, value);
+        }
+    };
+    put("x-hubspot-correlation-id", correlation);
+    for (name, value) in &answer.headers {
+        put(name, value);
+    }
+    response
+}

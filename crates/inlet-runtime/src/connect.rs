@@ -1,0 +1,43 @@
+//! Reaching a configured destination as its sync user, the way every sync does.
+
+use inlet_postgres::{connect, Problem, ProblemKind, Secret, Session};
+
+use crate::config::{self, Destination};
+use crate::paths::Paths;
+use crate::secrets;
+
+/// A configured destination, connected as its sync user.
+pub async fn connect_as_sync_user(
+    paths: &Paths,
+    name: &str,
+) -> Result<(Destination, Session), Problem> {
+    let dest = config::load(&paths.config)?
+        .destination(name, &paths.config)?
+        .clone();
+    let user = dest.user.clone().ok_or_else(|| {
+        Problem::new(
+            ProblemKind::InvalidOption,
+            format!("destination \"{name}\" has no sync user yet"),
+            format!(
+                "run `inlet destination setup {name} --auto` (or --manual), or add the user \
+                 with `inlet destination add {name} --user USER --force ...`"
+            ),
+        )
+    })?;
+    let mut opts = dest.options_as(&user, paths)?;
+    opts.password = sync_password(paths, name, &dest)?;
+    let session = connect(&opts).await?;
+    Ok((dest, session))
+}
+
+/// The sync user's password: its environment variable first, then `secrets.toml`.
+pub fn sync_password(
+    paths: &Paths,
+    name: &str,
+    dest: &Destination,
+) -> Result<Option<Secret>, Problem> {
+    match std::env::var(dest.password_env(name)) {
+        Ok(v) if !v.is_empty() => Ok(Some(Secret::new(v))),
+        _ => secrets::destination_password(&paths.secrets(), name),
+    }
+}

@@ -1,0 +1,202 @@
+//! `inlet run`: every sync, until stopped.
+//!
+//! Each sync connects as its destination's sync user, takes the sync's lock (a second
+//! process waits and takes over when the first stops), and runs the engine. A lost
+//! destination is retried with backoff; a stream that needs a person is shown by
+//! `inlet sync status` while the others go on. When `stop` turns true, the batch being
+//! written commits, then [`run`] returns.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use inlet_core::Source;
+use inlet_postgres::sink::Progress;
+use inlet_postgres::writer::prune_events;
+use inlet_postgres::{Problem, ProblemKind};
+use tokio::sync::watch;
+
+use crate::config;
+use crate::connect::connect_as_sync_user;
+use crate::lifecycle::{self, Step};
+use crate::paths::Paths;
+use crate::secrets::{self, SyncSecret};
+use crate::server::{self, Hook};
+use crate::sources;
+use crate::sync_config::SyncConfig;
+
+/// Told each time a sync opens, with its live progress (for a progress display).
+pub type OnOpen = Arc<dyn Fn(&str, Progress) + Send + Sync>;
+
+/// Runs the configured syncs (`only`: these; empty: all) until `stop` turns true, serving
+/// webhooks and `/healthz` on `listen` if given. `Err`: nothing could start (a bad config,
+/// an address in use); once running, failures are retried and reported in the log and in
+/// `inlet sync status`.
+pub async fn run(
+    paths: &Paths,
+    listen: Option<SocketAddr>,
+    only: &[String],
+    on_open: OnOpen,
+    stop: watch::Receiver<bool>,
+) -> Result<(), Problem> {
+    let cfg = config::load(&paths.config)?;
+    if let Some(unknown) = only.iter().find(|n| !cfg.syncs.contains_key(*n)) {
+        return Err(Problem::new(
+            ProblemKind::InvalidOption,
+            format!("there is no sync \"{unknown}\""),
+            "see `inlet sync list`",
+        ));
+    }
+    let chosen: Vec<(String, SyncConfig)> = cfg
+        .syncs
+        .into_iter()
+        .filter(|(n, _)| only.is_empty() || only.contains(n))
+        .collect();
+    if chosen.is_empty() {
+        return Err(Problem::new(
+            ProblemKind::InvalidOption,
+            "there is no sync to run",
+            "add one: inlet sync add NAME --source SOURCE --destination DEST",
+        ));
+    }
+    let mut hooks = HashMap::new();
+    let mut runs = Vec::new();
+    for (name, sync) in chosen {
+        let source = sources::source(paths, &name, &sync)?;
+        let secret = secrets::sync_secret(&paths.secrets(), &name, SyncSecret::WebhookSecret)?;
+        hooks.insert(
+            name.clone(),
+            Hook {
+                connector: sync.source.0,
+                source: source.clone(),
+                secret,
+            },
+        );
+        runs.push(run_sync_forever(
+            paths.clone(),
+            name,
+            sync,
+            source,
+            stop.clone(),
+            on_open.clone(),
+        ));
+    }
+    if let Some(addr) = listen {
+        let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+            Problem::new(
+                ProblemKind::InvalidOption,
+                format!("cannot listen on {addr}: {e}"),
+                "choose a free address, e.g. --listen 127.0.0.1:8080",
+            )
+        })?;
+        let mut stop = stop.clone();
+        tokio::spawn(server::serve(listener, hooks, async move {
+            let _ = stop.wait_for(|s| *s).await;
+        }));
+        tracing::info!(%addr, "webhooks: POST /webhooks/SOURCE/SYNC");
+    }
+    futures_util::future::join_all(runs).await;
+    Ok(())
+}
+
+/// One sync, reconnecting after destination failures, until `stop`; rebuilds and renames
+/// happen on the way (see `lifecycle`).
+async fn run_sync_forever(
+    paths: Paths,
+    name: String,
+    mut sync: SyncConfig,
+    source: Arc<dyn Source>,
+    mut stop: watch::Receiver<bool>,
+    on_open: OnOpen,
+) {
+    let mut failures = 0u32;
+    let mut pruning = None;
+    let stopped = |stop: &watch::Receiver<bool>| *stop.borrow();
+    while !stopped(&stop) {
+        let (sink, read_role) = match lifecycle::open(&paths, &sync, source.as_ref()).await {
+            Ok(opened) => opened,
+            Err(p) if p.kind == ProblemKind::AlreadyRunning => {
+                tracing::info!(sync = %name, "{}; waiting to take over", p.message);
+                wait(&mut stop, Duration::from_secs(10)).await;
+                continue;
+            }
+            Err(p) => {
+                failures += 1;
+                let delay = backoff(failures);
+                tracing::error!(sync = %name, fix = %p.fix, "{}; retrying in {}s", p.message, delay.as_secs());
+                wait(&mut stop, delay).await;
+                continue;
+            }
+        };
+        on_open(&name, sink.progress());
+        if pruning.as_ref() != Some(&sync.schema) {
+            spawn_pruning(paths.clone(), name.clone(), sync.clone(), stop.clone());
+            pruning = Some(sync.schema.clone());
+        }
+        let step = lifecycle::drive(
+            &paths,
+            &name,
+            &mut sync,
+            &source,
+            sink,
+            &read_role,
+            stop.clone(),
+        )
+        .await;
+        match step {
+            Ok(Step::Stopped) => return,
+            Ok(Step::Switched(..) | Step::Reopen) => failures = 0,
+            Ok(Step::NeedsPerson) => {
+                tracing::error!(sync = %name, "every stream stopped; `inlet sync status {name}` says why and how to fix it");
+                let _ = stop.wait_for(|s| *s).await;
+                return;
+            }
+            Err(p) => {
+                failures += 1;
+                let delay = backoff(failures);
+                tracing::error!(sync = %name, fix = %p.fix, "{}; reconnecting in {}s", p.message, delay.as_secs());
+                wait(&mut stop, delay).await;
+            }
+        }
+    }
+}
+
+/// Deletes `_sync_event` rows past the retention every ten minutes, on its own session.
+fn spawn_pruning(paths: Paths, name: String, sync: SyncConfig, mut stop: watch::Receiver<bool>) {
+    tokio::spawn(async move {
+        loop {
+            match connect_as_sync_user(&paths, &sync.destination).await {
+                Ok((_, session)) => {
+                    match prune_events(&session.client, &sync.schema, sync.retention(), 5_000).await
+                    {
+                        Ok(0) => {}
+                        Ok(n) => tracing::info!(sync = %name, rows = n, "pruned _sync_event"),
+                        Err(p) => tracing::warn!(sync = %name, "{}", p.message),
+                    }
+                }
+                Err(p) => tracing::debug!(sync = %name, "pruning skipped: {}", p.message),
+            }
+            if wait(&mut stop, Duration::from_secs(600)).await {
+                return;
+            }
+        }
+    });
+}
+
+/// Waits `d` or until stopped; true when stopped.
+pub async fn wait(stop: &mut watch::Receiver<bool>, d: Duration) -> bool {
+    let stopped = tokio::select! {
+        _ = tokio::time::sleep(d) => false,
+        _ = stop.wait_for(|s| *s) => true,
+    };
+    stopped || *stop.borrow()
+}
+
+/// The destination's curve, from the one retry policy (`inlet_core::retry`).
+fn backoff(failures: u32) -> Duration {
+    match inlet_core::ErrorKind::DestinationUnavailable.action(failures, None) {
+        inlet_core::Action::RetryAfter(delay) => delay,
+        _ => inlet_core::DESTINATION.max,
+    }
+}

@@ -1,0 +1,66 @@
+//! A configured sync's source, built through the registry with its key.
+
+use std::sync::Arc;
+
+use inlet_core::{Source, SourceError};
+use inlet_postgres::{Problem, ProblemKind, Secret};
+
+use crate::config::Config;
+use crate::paths::Paths;
+use crate::secrets::{self, SyncSecret};
+use crate::sync_config::SyncConfig;
+
+/// The sync's API key: its configured environment variable, else the stored key, else the
+/// variable the source names (its `api_key_env` in the registry).
+pub fn api_key(paths: &Paths, name: &str, sync: &SyncConfig) -> Result<Secret, Problem> {
+    if let Some(var) = &sync.api_key_env {
+        return match std::env::var(var) {
+            Ok(v) if !v.is_empty() => Ok(Secret::new(v)),
+            _ => Err(Problem::new(
+                ProblemKind::InvalidOption,
+                format!("sync \"{name}\" reads its API key from ${var}, which is not set"),
+                format!("export {var}=... (the key), or remove api_key_env from [syncs.{name}]"),
+            )),
+        };
+    }
+    if let Some(key) = secrets::sync_secret(&paths.secrets(), name, SyncSecret::ApiKey)? {
+        return Ok(key);
+    }
+    let var = sync.source.api_key_env();
+    match std::env::var(var) {
+        Ok(v) if !v.is_empty() => Ok(Secret::new(v)),
+        _ => Err(Problem::new(
+            ProblemKind::InvalidOption,
+            format!("sync \"{name}\" has no API key"),
+            format!("export {var}=... and run `inlet sync add {name} ... --force` to store it"),
+        )),
+    }
+}
+
+/// The configured sync `name`, or a problem naming the configured ones.
+pub fn configured<'a>(cfg: &'a Config, name: &str) -> Result<&'a SyncConfig, Problem> {
+    cfg.syncs.get(name).ok_or_else(|| {
+        Problem::new(
+            ProblemKind::InvalidOption,
+            format!("there is no sync \"{name}\""),
+            "see `inlet sync list`",
+        )
+    })
+}
+
+/// The sync's source, ready to read.
+pub fn source(paths: &Paths, name: &str, sync: &SyncConfig) -> Result<Arc<dyn Source>, Problem> {
+    let key = api_key(paths, name, sync)?;
+    sync.source
+        .source(&sync.settings(&key))
+        .map_err(|e| source_problem(&e))
+}
+
+/// A source's error as a problem to print.
+pub fn source_problem(e: &SourceError) -> Problem {
+    Problem::new(
+        ProblemKind::InvalidOption,
+        e.message.clone(),
+        e.fix.clone().unwrap_or_default(),
+    )
+}
