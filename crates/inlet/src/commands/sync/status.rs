@@ -29,6 +29,8 @@ struct StreamStatus {
     /// `{reason, fix, retry_in_secs}` of the last error, while it lasts.
     error: Option<Value>,
     updated_at: Option<String>,
+    /// A backfill read in partitions: `{done, total}` (partitions complete, in all).
+    partitions: Option<Value>,
 }
 
 /// A stream's state as status shows it.
@@ -141,6 +143,9 @@ async fn read(
             .as_ref()
             .and_then(|c| source.complete_until(c))
             .map(|c| c as f64);
+        let partitions = (row.checkpoint.as_ref())
+            .and_then(|c| source.partitions(c))
+            .map(|(done, total)| json!({"done": done, "total": total}));
         // A table a person took over is not synced any more, whatever its last state was.
         let left_alone = matches!(
             inlet_postgres::ownership::owner(client, schema, &row.stream).await?,
@@ -159,6 +164,7 @@ async fn read(
             lag_seconds: checked.map(|c| (row.now - c).max(0.0)),
             error: row.error,
             updated_at: row.updated_at,
+            partitions,
             stream: row.stream,
         });
     }
@@ -203,6 +209,13 @@ fn print_text(name: &str, destination: &str, schema: &str, streams: &[StreamStat
             lag,
             s.rejected
         );
+        if let Some(p) = s
+            .partitions
+            .as_ref()
+            .filter(|_| s.state == Shown::Stage(Stage::Backfilling))
+        {
+            println!("      parts  {}/{} partitions done", p["done"], p["total"]);
+        }
         if let Some(e) = &s.error {
             if let Some(reason) = e["reason"].as_str() {
                 println!("      error  {reason}");
