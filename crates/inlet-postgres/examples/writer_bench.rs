@@ -15,7 +15,7 @@ use inlet_core::{
 };
 use inlet_postgres::sink::PgSink;
 use inlet_postgres::tables::{ensure_schema, ensure_table, Table};
-use inlet_postgres::writer::{write_batch, WriteOptions};
+use inlet_postgres::writer::{prefer_lz4, write_batch, WriteOptions};
 use inlet_postgres::{connect, ConnectOptions, SslMode};
 use inlet_testkit::{peak_rss_mb, psql_seconds, ClusterSpec, HbaConn, HbaMethod, HbaRule};
 use serde_json::{json, Map, Value};
@@ -167,6 +167,10 @@ struct Generated {
     spec: StreamSpec,
     rows: usize,
     batch_size: usize,
+    /// What the records are as of (see `customer`), and whether they are read as a
+    /// backfill or as live changes (logged).
+    round: usize,
+    phase: Phase,
 }
 
 impl Source for Generated {
@@ -176,16 +180,23 @@ impl Source for Generated {
     }
 
     fn read<'a>(&'a self, _: &'a StreamSpec, _: Option<&'a Checkpoint>) -> BatchStream<'a> {
-        let (rows, size) = (self.rows, self.batch_size);
+        let (rows, size, round, phase) = (self.rows, self.batch_size, self.round, self.phase);
         Box::pin(
             futures_util::stream::iter((0..rows).step_by(size))
-                .map(move |start| Ok(batch((start, rows, size), 0, Phase::Backfill))),
+                .map(move |start| Ok(batch((start, rows, size), round, phase))),
         )
     }
 }
 
-/// A backfill through the engine and the sink into a fresh schema; returns its seconds.
-async fn engine_backfill(opts: &ConnectOptions, spec: &StreamSpec, run: (usize, usize)) -> f64 {
+/// Through the engine and the sink into a fresh schema: a backfill, then every row updated
+/// as live changes (logged, as a catch-up after downtime is) unless `updates` is false;
+/// returns the seconds of each (NaN for updates not run).
+async fn engine_runs(
+    opts: &ConnectOptions,
+    spec: &StreamSpec,
+    run: (usize, usize),
+    updates: bool,
+) -> (f64, f64) {
     let client = connect(opts).await.expect("connect").client;
     client
         .batch_execute("create role bench_read nologin")
@@ -201,22 +212,29 @@ async fn engine_backfill(opts: &ConnectOptions, spec: &StreamSpec, run: (usize, 
     )
     .await
     .expect("sink");
-    let source = Arc::new(Generated {
-        spec: spec.clone(),
-        rows: run.0,
-        batch_size: run.1,
-    });
-    let outcome = run_sync(
-        source,
-        std::slice::from_ref(spec),
-        &mut sink,
-        tokio::time::sleep,
-        std::future::pending(),
-    )
-    .await
-    .expect("engine");
-    assert_eq!(outcome, Outcome::Finished);
-    started.elapsed().as_secs_f64()
+    let mut seconds = Vec::new();
+    let rounds = [(0, Phase::Backfill), (2, Phase::Live)];
+    for (round, phase) in rounds.into_iter().take(if updates { 2 } else { 1 }) {
+        let source = Arc::new(Generated {
+            spec: spec.clone(),
+            rows: run.0,
+            batch_size: run.1,
+            round,
+            phase,
+        });
+        let outcome = run_sync(
+            source,
+            std::slice::from_ref(spec),
+            &mut sink,
+            tokio::time::sleep,
+            std::future::pending(),
+        )
+        .await
+        .expect("engine");
+        assert_eq!(outcome, Outcome::Finished);
+        seconds.push(started.elapsed().as_secs_f64() - seconds.iter().sum::<f64>());
+    }
+    (seconds[0], seconds.get(1).copied().unwrap_or(f64::NAN))
 }
 
 #[tokio::main]
@@ -246,6 +264,8 @@ async fn main() {
         ..ConnectOptions::default()
     };
     let mut client = connect(&opts).await.expect("connect").client;
+    // As the sink does for its session.
+    prefer_lz4(&client).await;
     let spec = StreamSpec {
         name: "customer".into(),
         columns: COLUMNS.iter().map(|(n, t)| Column::new(*n, *t)).collect(),
@@ -281,7 +301,7 @@ async fn main() {
     let generation = started.elapsed().as_secs_f64();
     let run = (rows, batch_size);
     let backfill = write_all(&mut client, &table, run, 0, Phase::Backfill).await;
-    let engine = engine_backfill(&opts, &spec, run).await;
+    let (engine, engine_updates) = engine_runs(&opts, &spec, run, !backfill_only).await;
     let (updates_no_events, updates_with_events) = if backfill_only {
         (f64::NAN, f64::NAN)
     } else {
@@ -340,6 +360,10 @@ async fn main() {
         ),
         ("inlet updates, no change log", updates_no_events),
         ("inlet updates, with _sync_event", updates_with_events),
+        (
+            "inlet updates, with _sync_event, through the engine",
+            engine_updates,
+        ),
     ] {
         if secs.is_nan() {
             continue;

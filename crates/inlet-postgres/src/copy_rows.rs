@@ -208,7 +208,7 @@ mod tests {
                 .zip(types)
                 .map(|(n, t)| (n.to_string(), t))
                 .collect();
-            let table = Table { schema: "s".into(), name: "t".into(), columns };
+            let table = Table { schema: "s".into(), name: "t".into(), columns, ..Table::default() };
             let fields: Map<String, Value> = fields.into_iter().collect();
             let record = Record::upsert("rec_1".to_string(), Version::new(1, 0), fields.clone());
             let mut out = BytesMut::new();

@@ -20,9 +20,12 @@ use crate::sql::ident;
 use crate::tables::Table;
 
 /// The columns `records` need that `table` lacks, each with the type of its first non-null
-/// value, in the order first seen.
+/// value, in the order first seen. A column of a type inlet does not write is not lacking:
+/// it stays as a person made it, and its field's values go to `_sync_extra`.
 pub fn new_columns(table: &Table, records: &[Record]) -> Vec<(String, ColumnType)> {
-    let known: FxHashSet<&str> = table.columns.iter().map(|(n, _)| n.as_str()).collect();
+    let known: FxHashSet<&str> = (table.columns.iter().map(|(n, _)| n.as_str()))
+        .chain(table.other_columns.iter().map(String::as_str))
+        .collect();
     let mut found: Vec<(String, ColumnType)> = Vec::new();
     // Records of a batch repeat the same field names: each is looked at once.
     let mut checked = FxHashSet::default();
@@ -112,6 +115,7 @@ mod tests {
             schema: "s".into(),
             name: "t".into(),
             columns: vec![("email".into(), ColumnType::Text)],
+            ..Table::default()
         };
         let fields = |v: Value| v.as_object().cloned().expect("object");
         let records = [

@@ -3,8 +3,13 @@
 //! tie the later one wins), delete (hard, or soft) under the same guard, record tombstones,
 //! and, when the change log is wanted, write `_sync_event` rows in source order with the
 //! record before and after and what changed.
+//!
+//! The change log is where the time goes (a catch-up is mostly updates), so its statement
+//! does the least work per row: what changed is found by comparing each typed column of the
+//! row as it was with the staged value that replaces it (never by diffing JSON documents),
+//! and each event's payload is built in one pass from the rows themselves.
 
-use crate::sql::ident;
+use crate::sql::{ident, literal};
 use crate::tables::Table;
 use crate::writer::DeleteMode;
 
@@ -22,14 +27,11 @@ pub(crate) fn merge_sql(table: &Table, stage: &str, deletes: DeleteMode, events:
         .map(|n| format!("{n} = excluded.{n}, "))
         .collect();
     let newer = "(t._sync_version_ts, t._sync_version_seq) <= (src._ts, src._seq)";
-    // With the change log, the rows as they were and as they are; without, only counts.
+    // With the change log, each changed row as the log shows it; without, only counts.
     let (old, returning) = if events {
-        (
-            format!("old as (select t.* from {t} t join src on src.id = t.id),"),
-            "t.*",
-        )
+        (old_rows(table, &t), record_columns(table, "t"))
     } else {
-        (String::new(), "t.id, (t.xmax = 0) as inserted")
+        (String::new(), "t.id, (t.xmax = 0) as inserted".to_string())
     };
     let remove = match deletes {
         DeleteMode::Hard => format!(
@@ -75,37 +77,77 @@ pub(crate) fn merge_sql(table: &Table, stage: &str, deletes: DeleteMode, events:
                from up"
         );
     }
-    let hidden = "- '_sync_version_ts' - '_sync_version_seq'";
+    // `u`, `o.old_record` and `d` are rows of exactly the record's columns, so each payload
+    // is one conversion to JSON. A row with no row before it is an insert; an update that
+    // changes nothing is not logged. The log follows the source's order, whatever the kind.
     format!(
         "{head},
-         changed as (
-           select case when o.id is null then 'insert' else 'update' end as kind, u.id,
-                  to_jsonb(u) {hidden} as record, to_jsonb(o) {hidden} as old_record
-             from up u left join old o on o.id = u.id
-           union all
-           select 'delete', d.id, to_jsonb(d) {hidden}, null from del d),
-         -- The change log follows the source's order, whatever the kind of change.
-         ordered as (
-           select c.*, src._ts, src._seq, src._ord from changed c join src on src.id = c.id),
-         diffed as (
-           select c.*, (select coalesce(jsonb_object_agg(n.key, n.value), '{{}}'::jsonb)
-                          from jsonb_each(c.record) n
-                         where n.key not like '\\_sync\\_%'
-                           and (c.old_record -> n.key) is distinct from n.value) as changes
-             from ordered c),
          ev as (
            insert into {s}._sync_event (event_type, object_type, record_id, payload)
-           select kind, $1, id, case kind
-                    when 'update' then jsonb_build_object('record_id', id, 'record', record,
-                                         'old_record', old_record, 'changes', changes)
-                    else jsonb_build_object('record_id', id, 'record', record) end
-             from diffed where kind <> 'update' or changes <> '{{}}'::jsonb
+           select kind, $1, id, payload from (
+             select case when o.id is null then 'insert' else 'update' end as kind, u.id,
+                    case when o.id is null then jsonb_build_object('record_id', u.id, 'record', u)
+                         else jsonb_build_object('record_id', u.id, 'record', u,
+                                'old_record', o.old_record, 'changes', o.changes) end as payload,
+                    src._ts, src._seq, src._ord
+               from up u join src on src.id = u.id left join old o on o.id = u.id
+              where o.id is null or o.changes <> '{{}}'::jsonb
+             union all
+             select 'delete', d.id, jsonb_build_object('record_id', d.id, 'record', d),
+                    src._ts, src._seq, src._ord
+               from del d join src on src.id = d.id) c
             order by _ts, _seq, _ord
-           returning 1)
-         select (select count(*) from diffed where kind = 'insert'),
-                (select count(*) from diffed where kind = 'update' and changes <> '{{}}'::jsonb),
-                (select count(*) from diffed where kind = 'delete'),
-                (select count(*) from ev)"
+           returning event_type)
+         select count(*) filter (where event_type = 'insert'),
+                count(*) filter (where event_type = 'update'),
+                count(*) filter (where event_type = 'delete'), count(*)
+           from ev"
+    )
+}
+
+/// The columns a logged record shows, qualified by `alias`: every column of the row but the
+/// source version, which is inlet's own.
+fn record_columns(table: &Table, alias: &str) -> String {
+    let mut columns = vec![format!("{alias}.id")];
+    let names = (table.columns.iter().map(|(n, _)| n)).chain(&table.other_columns);
+    columns.extend(names.map(|n| format!("{alias}.{}", ident(n))));
+    columns.extend(
+        [
+            "_sync_extra",
+            "_sync_deleted_at",
+            "_sync_inserted_at",
+            "_sync_updated_at",
+        ]
+        .map(|n| format!("{alias}.{n}")),
+    );
+    columns.join(", ")
+}
+
+/// The `old` step: for each staged upsert whose row exists, the row as it was (`old_record`)
+/// and what the staged values change in it (`changes`: each stream column whose staged value
+/// is distinct from the stored one, with its new value). The staged value is exactly what
+/// the upsert stores, so comparing it with the stored one is comparing the row before and
+/// after, typed: `1.0` and `1.00`, or a jsonb object's key order, are no change, as in JSON.
+fn old_rows(table: &Table, t: &str) -> String {
+    let diffs: Vec<String> = table
+        .columns
+        .iter()
+        .map(|(n, _)| {
+            let (c, key) = (ident(n), literal(n));
+            format!("case when src.{c} is distinct from t.{c} then jsonb_build_object({key}, src.{c}) else '{{}}'::jsonb end")
+        })
+        .collect();
+    let changes = if diffs.is_empty() {
+        "'{}'::jsonb".to_string()
+    } else {
+        diffs.join(" || ")
+    };
+    format!(
+        "old as (
+           select t.id, r as old_record, {changes} as changes
+             from {t} t join src on src.id = t.id and not src._deleted
+            cross join lateral (select {}) r),",
+        record_columns(table, "t")
     )
 }
 
@@ -117,11 +159,12 @@ pub(crate) fn sweep_sql(table: &Table, deletes: DeleteMode) -> String {
     let t = format!("{}.{}", ident(&table.schema), ident(&table.name));
     let s = ident(&table.schema);
     let older = "(t._sync_version_ts, t._sync_version_seq) < ($2, $3)";
+    let record = record_columns(table, "t");
     let remove = match deletes {
-        DeleteMode::Hard => format!("delete from {t} t where {older} returning t.*"),
+        DeleteMode::Hard => format!("delete from {t} t where {older} returning {record}"),
         DeleteMode::Soft => format!(
             "update {t} t set _sync_deleted_at = now(), _sync_updated_at = now() \
-             where {older} and t._sync_deleted_at is null returning t.*"
+             where {older} and t._sync_deleted_at is null returning {record}"
         ),
     };
     format!(
@@ -134,8 +177,7 @@ pub(crate) fn sweep_sql(table: &Table, deletes: DeleteMode) -> String {
             where (z.version_ts, z.version_seq) < (excluded.version_ts, excluded.version_seq)),
          ev as (
            insert into {s}._sync_event (event_type, object_type, record_id, payload)
-           select 'delete', $1, g.id, jsonb_build_object('record_id', g.id, 'record',
-                  to_jsonb(g) - '_sync_version_ts' - '_sync_version_seq')
+           select 'delete', $1, g.id, jsonb_build_object('record_id', g.id, 'record', g)
              from gone g order by g.id
            returning 1)
          select count(*) from gone"

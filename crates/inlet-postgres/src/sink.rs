@@ -67,6 +67,7 @@ impl PgSink {
             return Err(already_running(&client, schema, key).await);
         }
         ensure_schema(&client, schema, read_role).await?;
+        crate::writer::prefer_lz4(&client).await;
         let mut sink = PgSink {
             client,
             schema: schema.to_string(),

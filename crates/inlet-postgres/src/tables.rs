@@ -25,11 +25,14 @@ pub const SYSTEM_COLUMNS: [&str; 6] = [
 ];
 
 /// A table as it exists: the columns the writer fills, with their actual types.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Table {
     pub schema: String,
     pub name: String,
     pub columns: Vec<(String, ColumnType)>,
+    /// Columns of a type inlet does not write (a person changed it): left as they are, and
+    /// shown as they are in the change log's records.
+    pub other_columns: Vec<String>,
 }
 
 /// A column whose type in the table is not the stream's.
@@ -143,17 +146,23 @@ pub async fn ensure_table(
             Some(_) => {}
         }
     }
-    let columns = existing_columns(client, schema, &spec.name)
-        .await?
-        .into_iter()
-        .filter(|(name, _)| name != "id" && !SYSTEM_COLUMNS.contains(&name.as_str()))
-        .filter_map(|(name, ty)| column_type(&ty).map(|t| (name, t)))
-        .collect();
+    let mut columns = Vec::new();
+    let mut other_columns = Vec::new();
+    for (name, ty) in existing_columns(client, schema, &spec.name).await? {
+        if name == "id" || SYSTEM_COLUMNS.contains(&name.as_str()) {
+            continue;
+        }
+        match column_type(&ty) {
+            Some(t) => columns.push((name, t)),
+            None => other_columns.push(name),
+        }
+    }
     Ok((
         Table {
             schema: schema.into(),
             name: spec.name.clone(),
             columns,
+            other_columns,
         },
         conflicts,
     ))

@@ -4,6 +4,7 @@
 use inlet_connectors::registry::Connector;
 use inlet_core::Stage;
 use inlet_postgres::stream_status;
+use inlet_postgres::verify::{read_role_findings, Finding};
 use inlet_postgres::{Problem, ProblemKind};
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -75,7 +76,8 @@ pub async fn status(paths: &Paths, name: Option<&str>, json: bool) -> Code {
     let mut report = Vec::new();
     let mut code = Code::Ok;
     for (sync_name, sync) in chosen {
-        let streams = match read(paths, sync.source.0, &sync.destination, &sync.schema).await {
+        let read = read(paths, sync.source.0, &sync.destination, &sync.schema).await;
+        let (streams, warnings) = match read {
             Ok(s) => s,
             Err(p) => {
                 if !json {
@@ -94,6 +96,9 @@ pub async fn status(paths: &Paths, name: Option<&str>, json: bool) -> Code {
         let change = in_progress(paths, &sync.destination, &sync.schema).await;
         if !json {
             print_text(sync_name, &sync.destination, &sync.schema, &streams);
+            if !warnings.is_empty() {
+                output::findings(&warnings);
+            }
             if let Some(c) = &change {
                 println!(
                     "  {} in progress → schema \"{}\": {} ({} of {} streams caught up)",
@@ -108,6 +113,7 @@ pub async fn status(paths: &Paths, name: Option<&str>, json: bool) -> Code {
         report.push(json!({
             "name": sync_name, "source": sync.source.name(), "destination": sync.destination,
             "schema": sync.schema, "streams": streams, "in_progress": change,
+            "warnings": warnings,
         }));
     }
     if json {
@@ -121,12 +127,13 @@ async fn read(
     source: &dyn Connector,
     destination: &str,
     schema: &str,
-) -> Result<Vec<StreamStatus>, Problem> {
-    let (_, session) = connect_as_sync_user(paths, destination).await?;
+) -> Result<(Vec<StreamStatus>, Vec<Finding>), Problem> {
+    let (dest, session) = connect_as_sync_user(paths, destination).await?;
     let client = &session.client;
+    let warnings = read_role_findings(client, dest.read_role.as_deref()).await?;
     let rows = stream_status::streams(client, schema).await?;
     if rows.is_empty() {
-        return Ok(Vec::new()); // never run yet
+        return Ok((Vec::new(), warnings)); // never run yet
     }
     let rejected = stream_status::rejected_counts(client, schema).await?;
     let mut out = Vec::new();
@@ -161,7 +168,7 @@ async fn read(
             stream: row.stream,
         });
     }
-    Ok(out)
+    Ok((out, warnings))
 }
 
 /// The rebuild or rename in progress, if any: `{kind, target, state, reason, caught_up}`
