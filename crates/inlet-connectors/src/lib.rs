@@ -7,6 +7,7 @@
 //! the same object, whichever path (backfill or live) produced it.
 
 pub mod http;
+pub mod hubspot;
 pub mod json;
 pub mod registry;
 pub mod stripe;

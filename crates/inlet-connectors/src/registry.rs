@@ -135,6 +135,12 @@ pub trait Connector: Send + Sync {
     /// tell when a rebuild's copy has caught up with the live schema.
     fn complete_until(&self, checkpoint: &Checkpoint) -> Option<i64>;
 
+    /// A backfill read in partitions: (partitions complete, in all so far), for `inlet sync
+    /// status`. `None` when `checkpoint` is not such a backfill.
+    fn partitions(&self, _checkpoint: &Checkpoint) -> Option<(u32, u32)> {
+        None
+    }
+
     /// The version of the source's data shape these options ask for.
     fn schema_version(&self, options: &Options) -> SchemaVersion;
 }

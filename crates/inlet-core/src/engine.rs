@@ -120,6 +120,22 @@ enum Message {
 /// Where and when a failed reader resumes; `None`: never (a person must act).
 type Resume = Option<(Duration, Option<Checkpoint>)>;
 
+/// A reader's side of its stream's queue: each message, then the stream's index on `ready`.
+#[derive(Clone)]
+struct Outbox {
+    tx: mpsc::Sender<Message>,
+    ready: mpsc::UnboundedSender<usize>,
+    index: usize,
+}
+
+impl Outbox {
+    /// Waits for room in the stream's queue; `Err` once the writer is gone.
+    async fn send(&self, message: Message) -> Result<(), ()> {
+        self.tx.send(message).await.map_err(|_| ())?;
+        self.ready.send(self.index).map_err(|_| ())
+    }
+}
+
 /// Syncs `specs` until every stream ends, or `stop` resolves.
 ///
 /// Each stream is read concurrently with the others and with the writing: a reader fetches
@@ -163,45 +179,61 @@ where
         }
         starts.push(from);
     }
-    let (tx, mut rx) = mpsc::channel(READ_AHEAD * specs.len().max(1));
+    // A queue per stream, so a stream's waiting batches are joined however the streams
+    // (and their partitions) interleave; `ready` says, in arrival order, which queue got a
+    // message (an index whose message a join already took finds its queue empty: skipped).
+    let (ready_tx, mut ready) = mpsc::unbounded_channel();
+    let mut queues = Vec::with_capacity(specs.len());
     let mut readers = JoinSet::new();
-    for (spec, from) in specs.iter().zip(starts) {
-        let (source, spec, tx) = (source.clone(), spec.clone(), tx.clone());
-        readers.spawn(read_guarded(source, spec, from, tx, pause.clone()));
+    for (index, (spec, from)) in specs.iter().zip(starts).enumerate() {
+        let (tx, rx) = mpsc::channel(READ_AHEAD);
+        queues.push(rx);
+        let outbox = Outbox {
+            tx,
+            ready: ready_tx.clone(),
+            index,
+        };
+        let (source, spec) = (source.clone(), spec.clone());
+        readers.spawn(read_guarded(source, spec, from, outbox, pause.clone()));
     }
-    drop(tx);
+    drop(ready_tx);
     tokio::pin!(stop);
     let mut attempts: HashMap<Arc<str>, u32> = HashMap::new();
     let mut needs_person = false;
-    // A message taken off the channel but not joined to the batch before it.
-    let mut held = None;
+    // A message taken off a queue but not joined to the batch before it.
+    let mut held: Option<(usize, Message)> = None;
     loop {
-        let message = tokio::select! {
+        let (index, message) = tokio::select! {
             biased;
             _ = &mut stop => return Ok(Outcome::Stopped),
-            Some(message) = std::future::ready(held.take()) => Some(message),
-            message = rx.recv() => message,
+            Some(message) = std::future::ready(held.take()) => message,
+            index = ready.recv() => match index {
+                Some(i) => match queues[i].try_recv() {
+                    Ok(message) => (i, message),
+                    Err(_) => continue, // joined to an earlier write already
+                },
+                None => {
+                    // Every reader has ended (each message's index came before its end):
+                    // wait for their tasks, in case one panicked.
+                    while let Some(ended) = readers.join_next().await {
+                        ended_well(ended);
+                    }
+                    let outcome = match needs_person {
+                        true => Outcome::NeedsPerson,
+                        false => Outcome::Finished,
+                    };
+                    return Ok(outcome);
+                }
+            },
             Some(ended) = readers.join_next() => {
                 ended_well(ended);
                 continue;
             }
         };
-        let Some(message) = message else {
-            // Every reader has let go of the channel: wait for them to end, in case one
-            // panicked.
-            while let Some(ended) = readers.join_next().await {
-                ended_well(ended);
-            }
-            let outcome = match needs_person {
-                true => Outcome::NeedsPerson,
-                false => Outcome::Finished,
-            };
-            return Ok(outcome);
-        };
         // The readers, tasks of their own, keep fetching while the writer works.
         match message {
             Message::Batch(name, mut batch) => {
-                held = join_waiting(&name, &mut batch, &mut rx);
+                held = join_waiting(&name, &mut batch, &mut queues[index]).map(|m| (index, m));
                 // The sink records backfilling/live with the batch, atomically.
                 sink.write(&name, &batch).await.map_err(EngineError::Sink)?;
                 attempts.remove(&name);
@@ -223,7 +255,7 @@ where
     }
 }
 
-/// Joins the backfill batches of stream `name` already waiting right behind `batch` to it,
+/// Joins the backfill batches of stream `name` already waiting in its queue behind `batch`,
 /// up to about [`MAX_JOINED_RECORDS`], so a writer that falls behind its readers makes fewer,
 /// larger transactions: the same rows, with far fewer commits and round trips. Writing the
 /// joined batch is the same as writing its parts in turn: it ends at the last part's
@@ -269,7 +301,7 @@ async fn read_guarded<S, P, PF>(
     source: Arc<S>,
     spec: StreamSpec,
     from: Option<Checkpoint>,
-    tx: mpsc::Sender<Message>,
+    tx: Outbox,
     pause: P,
 ) where
     S: Source + ?Sized,
@@ -294,7 +326,7 @@ async fn read_stream<S, P, PF>(
     source: Arc<S>,
     spec: StreamSpec,
     mut from: Option<Checkpoint>,
-    tx: mpsc::Sender<Message>,
+    tx: Outbox,
     pause: P,
 ) where
     S: Source + ?Sized,
@@ -389,27 +421,28 @@ mod tests {
     }
 
     #[test]
-    fn waiting_backfill_batches_of_one_stream_are_joined_in_order_up_to_another_stream() {
+    fn waiting_backfill_batches_of_a_stream_are_joined_in_order() {
         let mut rx = queue(vec![
             ("a", batch(2, Phase::Backfill)),
             ("a", batch(4, Phase::Backfill)),
-            ("b", batch(6, Phase::Backfill)),
-            ("a", batch(8, Phase::Backfill)),
+            ("a", batch(6, Phase::Backfill)),
         ]);
         let mut first = batch(0, Phase::Backfill);
-        let held = join_waiting("a", &mut first, &mut rx);
-        assert_eq!(ids(&first), ["r0", "r1", "r2", "r3", "r4", "r5"]);
+        assert!(
+            join_waiting("a", &mut first, &mut rx).is_none(),
+            "nothing held"
+        );
+        assert_eq!(
+            ids(&first),
+            ["r0", "r1", "r2", "r3", "r4", "r5", "r6", "r7"]
+        );
         assert_eq!(
             first.checkpoint,
-            Checkpoint(json!(4)),
+            Checkpoint(json!(6)),
             "the last part's checkpoint"
         );
-        assert_eq!(first.progress, Some(0.04));
-        let Some(Message::Batch(name, next)) = held else {
-            panic!("stream b's batch is held for the next write")
-        };
-        assert_eq!((&*name, ids(&next)), ("b", vec!["r6", "r7"]));
-        assert!(matches!(rx.try_recv(), Ok(Message::Batch(_, b)) if ids(&b) == ["r8", "r9"]));
+        assert_eq!(first.progress, Some(0.06));
+        assert!(rx.try_recv().is_err(), "all taken");
     }
 
     #[test]

@@ -6,6 +6,20 @@
 //! one transaction, so a crash anywhere means "resume from the last committed checkpoint",
 //! and replaying a batch changes nothing.
 //!
+//! **Partitioned backfills.** A source whose list can be cut into ranges of its ordering
+//! (Stripe `created` windows, HubSpot id or date windows, Salesforce result chunks) reads
+//! its backfill as independent [`Partitions`] through [`read_partitions`]: it supplies a
+//! [`PartitionReader`] (read one page of a range, split a range, how many pages to have in
+//! flight) and stores the partition set it is given with each page in that batch's
+//! checkpoint. The stream's one exactly-once write path stays: a batch and the set it
+//! leaves commit together, so after a crash every partition resumes at its own position and
+//! a split is durable exactly when the batch that decided it is. The contract a connector
+//! keeps (see [`source`](Source)): record the change feed's position *before* the first
+//! partition is read and follow changes from there once every partition is complete, put
+//! the sweep on the batch that completes the last partition (so it sees the whole stream),
+//! and emit live batches only after it. Concurrency comes from the sync's request budget
+//! and the latency observed (about latency × rate requests in flight), never a constant.
+//!
 //! Every record carries a source [`Version`]. The writer never lets an older version
 //! overwrite a newer one, and on a tie the later-applied change wins, so a tie never loses
 //! the later change.
@@ -14,6 +28,7 @@ mod batch;
 mod engine;
 mod error;
 mod naming;
+mod partition;
 mod record;
 mod retry;
 mod source;
@@ -23,6 +38,7 @@ pub use batch::{Batch, Checkpoint, Phase};
 pub use engine::{run_stream, run_sync, EngineError, Outcome, Sink, StreamState};
 pub use error::{Action, ErrorKind, SourceError};
 pub use naming::{column_name, MAX_IDENTIFIER_BYTES};
+pub use partition::{read_partitions, PartitionPage, PartitionReader, PartitionStep, Partitions};
 pub use record::{Change, Record, Version};
 pub use retry::{
     retry_in_place, Curve, ServerWord, DESTINATION, IN_PLACE, IN_PLACE_ATTEMPTS, MAX_IN_PLACE_WAIT,

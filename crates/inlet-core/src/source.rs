@@ -25,6 +25,19 @@ pub trait Source: Send + Sync {
 
     /// Reads `stream` from `from` (`None`: from the beginning, a backfill). A stream that
     /// reaches the present keeps going: it yields batches as changes arrive.
+    ///
+    /// A backfill may be read in partitions ([`crate::read_partitions`]); the stream is
+    /// still one sequence of batches, and what it promises is the same:
+    ///
+    /// * each batch's checkpoint says where *every* partition stands once that batch is
+    ///   written (the [`crate::Partitions`] set the driver yields with the page), never a
+    ///   position a written batch has not reached;
+    /// * the change feed's position is taken before any partition is read, and kept in every
+    ///   backfill checkpoint, so changes made while any partition is read are applied after;
+    /// * the batch that completes the last partition carries the sweep (if any) and is the
+    ///   last [`Phase::Backfill`](crate::Phase) batch; live batches come only after it;
+    /// * a failed page ends the read with its error; the engine resumes from the last
+    ///   committed checkpoint, every partition at its own place.
     fn read<'a>(&'a self, stream: &'a StreamSpec, from: Option<&'a Checkpoint>) -> BatchStream<'a>;
 
     /// A verified webhook said something changed: read the change feed now instead of at

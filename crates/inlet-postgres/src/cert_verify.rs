@@ -96,6 +96,7 @@ impl ModeVerifier {
         end_entity: &CertificateDer<'_>,
         intermediates: &[CertificateDer<'_>],
         server_name: &ServerName<'_>,
+        ocsp: &[u8],
         now: UnixTime,
     ) -> Result<(), Refusal> {
         let Some((webpki, roots)) = &self.chain else {
@@ -122,7 +123,7 @@ impl ModeVerifier {
                 return Err(refuse(Check::NotYetValid));
             }
         } else {
-            match webpki.verify_server_cert(end_entity, intermediates, server_name, &[], now) {
+            match webpki.verify_server_cert(end_entity, intermediates, server_name, ocsp, now) {
                 Ok(_) => {}
                 // webpki checks the chain before the name: a name error means the chain is good.
                 Err(rustls::Error::InvalidCertificate(
@@ -181,10 +182,10 @@ impl ServerCertVerifier for ModeVerifier {
         end_entity: &CertificateDer<'_>,
         intermediates: &[CertificateDer<'_>],
         server_name: &ServerName<'_>,
-        _ocsp: &[u8],
+        ocsp: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        self.check(end_entity, intermediates, server_name, now)
+        self.check(end_entity, intermediates, server_name, ocsp, now)
             .map(|()| ServerCertVerified::assertion())
             .map_err(|refusal| {
                 rustls::Error::InvalidCertificate(CertificateError::Other(OtherError(Arc::new(

@@ -26,7 +26,8 @@ pub enum Kind {
 }
 
 impl Kind {
-    fn as_str(self) -> &'static str {
+    /// The kind's name, as stored in `_sync_lifecycle` and logged.
+    pub fn as_str(self) -> &'static str {
         match self {
             Kind::Rebuild => "rebuild",
             Kind::Rename => "rename",

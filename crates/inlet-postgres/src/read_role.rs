@@ -21,13 +21,58 @@ pub fn schema_grants(schema: &str, read_role: &str) -> Vec<String> {
 }
 
 /// Creates `schema` (owned by the connected sync user) if missing, and applies
-/// [`schema_grants`]. Idempotent; the sync engine calls it before creating tables.
+/// [`schema_grants`] when the read role exists. Idempotent; the sync engine calls it each
+/// time it opens a sync, so a read role created later gets its grants on the tables that
+/// exist by then at the next opening.
 ///
-/// `select on all tables` is granted table by table over the sync user's own tables only: a
-/// table a person added to the schema (or took over) is theirs to share, and granting on it
-/// would fail anyway.
+/// The read role is a convenience for people, never needed by the sync: with no read role
+/// (an empty name, or a role that does not exist), the schema is created without grants and
+/// the sync goes on; `inlet destination verify` and `inlet sync status` say how to add one.
 pub async fn create_schema(client: &Client, schema: &str, read_role: &str) -> Result<(), Problem> {
-    let mut sql = vec![format!("create schema if not exists {}", ident(schema))];
+    let create = format!("create schema if not exists {}", ident(schema));
+    client.batch_execute(&create).await.map_err(|e| {
+        sql_problem(
+            &e,
+            &format!("could not create schema \"{schema}\""),
+            &create,
+        )
+    })?;
+    if !role_exists(client, read_role).await? {
+        tracing::warn!(
+            schema = %schema,
+            "no read role: the synced tables are readable only by the sync user \
+             (inlet destination verify says how to add one)"
+        );
+        return Ok(());
+    }
+    grant_on_schema(client, schema, read_role).await
+}
+
+/// Applies the read role's grants on every schema the connected sync user owns (its syncs'
+/// schemas), on the tables that exist now and, by default privileges, on later ones. For a
+/// read role added after syncs started.
+pub async fn grant_on_own_schemas(client: &Client, read_role: &str) -> Result<(), Problem> {
+    let rows = client
+        .query(
+            "select nspname::text from pg_namespace \
+              where nspowner = (select oid from pg_roles where rolname = current_user) \
+              order by 1",
+            &[],
+        )
+        .await
+        .map_err(|e| sql_problem(&e, "could not list the sync user's schemas", "pg_namespace"))?;
+    for row in rows {
+        let schema: String = row.get(0);
+        grant_on_schema(client, &schema, read_role).await?;
+    }
+    Ok(())
+}
+
+/// [`schema_grants`] on `schema`, where `select on all tables` is granted table by table
+/// over the sync user's own tables only: a table a person added to the schema (or took
+/// over) is theirs to share, and granting on it would fail anyway.
+async fn grant_on_schema(client: &Client, schema: &str, read_role: &str) -> Result<(), Problem> {
+    let mut sql = Vec::new();
     let all_tables = format!(
         "grant select on all tables in schema {} to {}",
         ident(schema),
@@ -149,7 +194,11 @@ pub async fn login_roles(client: &Client, except: &str) -> Result<Vec<String>, P
     Ok(rows.iter().map(|r| r.get(0)).collect())
 }
 
-async fn require_role(client: &Client, name: &str) -> Result<(), Problem> {
+/// Whether a role named `name` exists (an empty name never does).
+pub async fn role_exists(client: &Client, name: &str) -> Result<bool, Problem> {
+    if name.is_empty() {
+        return Ok(false);
+    }
     let exists = client
         .query_one(
             "select exists (select 1 from pg_roles where rolname = $1)",
@@ -157,7 +206,11 @@ async fn require_role(client: &Client, name: &str) -> Result<(), Problem> {
         )
         .await
         .map_err(|e| sql_problem(&e, "could not look up roles", "pg_roles"))?;
-    if exists.get(0) {
+    Ok(exists.get(0))
+}
+
+async fn require_role(client: &Client, name: &str) -> Result<(), Problem> {
+    if role_exists(client, name).await? {
         return Ok(());
     }
     Err(Problem::new(

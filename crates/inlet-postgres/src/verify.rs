@@ -41,9 +41,7 @@ pub struct Expectations<'a> {
 /// Runs every check as the connected (sync) user.
 pub async fn verify(client: &Client, want: &Expectations<'_>) -> Result<Vec<Finding>, Problem> {
     let mut findings = database_findings(client).await?;
-    if let Some(role) = want.read_role {
-        findings.extend(read_role_findings(client, role).await?);
-    }
+    findings.extend(read_role_findings(client, want.read_role).await?);
     if let Some(schema) = want.schema {
         findings.extend(schema_findings(client, schema).await?);
     }
@@ -145,7 +143,37 @@ async fn database_findings(client: &Client) -> Result<Vec<Finding>, Problem> {
     Ok(out)
 }
 
-async fn read_role_findings(client: &Client, role: &str) -> Result<Vec<Finding>, Problem> {
+/// The read role's findings: none configured, missing, or not administered by the sync user.
+/// A sync runs without a read role; people just cannot be given read access until it exists.
+pub async fn read_role_findings(
+    client: &Client,
+    role: Option<&str>,
+) -> Result<Vec<Finding>, Problem> {
+    let Some(role) = role else {
+        let user: String = client
+            .query_one("select current_user::text", &[])
+            .await
+            .map_err(|e| sql_problem(&e, "could not read the current user", "current_user"))?
+            .get(0);
+        let suggested = format!("{user}_read");
+        let (r, u) = (ident(&suggested), ident(&user));
+        return Ok(vec![Finding {
+            severity: Severity::Warning,
+            check: "read_role_missing",
+            message: format!(
+                "no read role is configured for this destination: the sync runs, but only \
+                 {user} can read the synced tables. Once the role exists and inlet.toml names \
+                 it (read_role), inlet grants it the synced schemas and tables at the next \
+                 `inlet destination grant` or start of `inlet run`"
+            ),
+            // Runnable as it is: the step in inlet.toml is an SQL comment.
+            fix: format!(
+                "create role {r} with nologin; grant {r} to {u} with admin option; -- then set \
+                 read_role = \"{suggested}\" for this destination in inlet.toml (or run `inlet \
+                 destination setup NAME --auto`, which does both)"
+            ),
+        }]);
+    };
     let row = client
         .query_one(
             "select exists (select 1 from pg_roles where rolname = $1), \
@@ -164,7 +192,9 @@ async fn read_role_findings(client: &Client, role: &str) -> Result<Vec<Finding>,
             severity: Severity::Warning,
             check: "read_role_missing",
             message: format!(
-                "the read role {role} does not exist, so people cannot be given read access"
+                "the read role {role} does not exist: the sync runs, but people cannot be \
+                 given read access. Once it exists, inlet grants it the synced schemas and \
+                 tables at the next `inlet destination grant` or start of `inlet run`"
             ),
             fix: format!("create role {r} with nologin; grant {r} to {u} with admin option;"),
         }]

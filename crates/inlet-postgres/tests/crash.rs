@@ -6,6 +6,9 @@
 //! deletes) through the real engine and writer, logging each batch's phases. The harness
 //! starts it, SIGKILLs it right after a chosen phase (batch staged by COPY; merged but not
 //! committed; committed) of a chosen batch, at least 30 times, then lets a last run finish.
+//! The backfill is read in partitions (ranges of the account, several read at once and
+//! split as they go, each page a batch whose checkpoint holds every range's place), so kills
+//! land while several partitions are mid-read and their pages mid-write.
 //! The tables and the change log must then equal the truth exactly: nothing lost, nothing
 //! doubled, no change logged twice.
 
@@ -15,9 +18,11 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::StreamExt;
 use inlet_core::{
-    run_stream, Batch, BatchStream, Change, Checkpoint, Column, ColumnType, Discovery, Outcome,
-    Phase, Record, Source, StreamSpec, Version,
+    read_partitions, run_stream, Batch, BatchStream, Change, Checkpoint, Column, ColumnType,
+    Discovery, Outcome, PartitionPage, PartitionReader, Partitions, Phase, Record, Source,
+    SourceError, StreamSpec, Version,
 };
 use inlet_postgres::sink::PgSink;
 use inlet_postgres::writer::WriteOptions;
@@ -95,15 +100,50 @@ fn history() -> Vec<Record> {
     out
 }
 
+/// Where the live batch starting at `pos` ends (live batches have fixed boundaries, so the
+/// change log's truth does not depend on the kills).
 fn batch_end(pos: usize, total: usize) -> usize {
-    if pos < OBJECTS {
-        (pos + BACKFILL_PAGE).min(OBJECTS)
-    } else {
-        (pos + LIVE_PAGE).min(total)
-    }
+    (pos + LIVE_PAGE).min(total)
 }
 
+/// Backfill partitions read at once.
+const PARTITIONS: usize = 4;
+
 struct Synthetic(Vec<Record>);
+
+/// The backfill as ranges of the history's first `OBJECTS` records, a page at a time.
+impl PartitionReader for Synthetic {
+    type Partition = (usize, usize);
+
+    async fn page(
+        &self,
+        (lo, hi): (usize, usize),
+    ) -> Result<PartitionPage<(usize, usize)>, SourceError> {
+        // A moment per page, as an API takes: the ranges' pages interleave.
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        let end = (lo + BACKFILL_PAGE).min(hi);
+        Ok(PartitionPage {
+            records: self.0[lo..end].to_vec(),
+            next: (end < hi).then_some((end, hi)),
+        })
+    }
+
+    fn split(&self, &(lo, hi): &(usize, usize), pieces: usize) -> Vec<(usize, usize)> {
+        let size = ((hi - lo) / pieces.max(1)).max(BACKFILL_PAGE);
+        let mut out = Vec::new();
+        let mut at = lo;
+        while at < hi {
+            let end = if hi - at < 2 * size { hi } else { at + size };
+            out.push((at, end));
+            at = end;
+        }
+        out
+    }
+
+    fn concurrency(&self) -> usize {
+        PARTITIONS
+    }
+}
 
 impl Source for Synthetic {
     fn discover(&self) -> Discovery<'_> {
@@ -112,22 +152,34 @@ impl Source for Synthetic {
     }
 
     fn read<'a>(&'a self, _: &'a StreamSpec, from: Option<&'a Checkpoint>) -> BatchStream<'a> {
-        let mut pos = from.and_then(|c| c.0["pos"].as_u64()).unwrap_or(0) as usize;
-        let mut batches = Vec::new();
+        let parts = match from {
+            None => Some(Partitions::new(vec![(0, OBJECTS)])),
+            Some(c) => serde_json::from_value(c.0["parts"].clone()).ok(),
+        };
+        let backfill = futures_util::stream::iter(parts)
+            .flat_map(move |parts| read_partitions(self, parts))
+            .map(|step| {
+                let (records, set) = step?;
+                let checkpoint = match set.complete() {
+                    true => json!({ "pos": OBJECTS }),
+                    false => json!({ "parts": set }),
+                };
+                Ok(Batch::new(records, Checkpoint(checkpoint), Phase::Backfill))
+            });
+        let mut pos = from
+            .and_then(|c| c.0["pos"].as_u64())
+            .unwrap_or(OBJECTS as u64) as usize;
+        let mut live = Vec::new();
         while pos < self.0.len() {
             let end = batch_end(pos, self.0.len());
-            batches.push(Ok(Batch::new(
+            live.push(Ok(Batch::new(
                 self.0[pos..end].to_vec(),
                 Checkpoint(json!({ "pos": end })),
-                if pos < OBJECTS {
-                    Phase::Backfill
-                } else {
-                    Phase::Live
-                },
+                Phase::Live,
             )));
             pos = end;
         }
-        Box::pin(futures_util::stream::iter(batches))
+        Box::pin(backfill.chain(futures_util::stream::iter(live)))
     }
 }
 
@@ -253,6 +305,19 @@ async fn harness(major: u32) {
     let mut events = Vec::new();
     let mut pos = 0;
     while pos < history.len() {
+        // The backfill, however its partitions went, is the first OBJECTS records, unlogged.
+        if pos == 0 {
+            for r in &history[..OBJECTS] {
+                if let Change::Upsert(fields) = &r.change {
+                    truth.insert(
+                        r.id.clone(),
+                        fields["name"].as_str().unwrap_or_default().into(),
+                    );
+                }
+            }
+            pos = OBJECTS;
+            continue;
+        }
         let end = batch_end(pos, history.len());
         let mut last: BTreeMap<&str, usize> = BTreeMap::new();
         let before: BTreeMap<&str, bool> = history[pos..end]

@@ -14,6 +14,12 @@
 //! `INLET_BENCH_PG` picks the PostgreSQL major (default 15); `INLET_BENCH_PEER` is where
 //! the peer's npm packages are installed (default `$TMPDIR/inlet-bench-peer`; `off` skips
 //! the peer).
+//!
+//! Against a real API's pace: `INLET_BENCH_API_MS` (each call answered after that long)
+//! and `INLET_BENCH_API_BUDGET` (requests/s, 429 beyond) set the fake's knobs after seeding;
+//! then only the backfills are timed (no drain, copy or live rounds), inlet with
+//! `INLET_BENCH_RATE` as its `rate_limit` (default 1000), and `INLET_BENCH_BEFORE_BIN`, a
+//! second inlet build (e.g. main's), is timed in the same rounds.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -504,31 +510,67 @@ async fn bench(customers: usize, rounds: usize, changes: usize, major: u32) {
         seeding.elapsed().as_secs_f64()
     );
 
+    let env_f64 = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<f64>().ok());
+    let api_ms = env_f64("INLET_BENCH_API_MS").filter(|ms| *ms > 0.0);
+    let rate_limit = env_f64("INLET_BENCH_RATE").unwrap_or(BENCH_RATE_LIMIT);
+    let before_bin = std::env::var_os("INLET_BENCH_BEFORE_BIN").map(PathBuf::from);
+    if let Some(ms) = api_ms {
+        fake.faults().latency(Duration::from_secs_f64(ms / 1000.0));
+    }
+    fake.faults().rate_limit(env_f64("INLET_BENCH_API_BUDGET"));
+    let mut befores = Vec::new();
+    let mut calls = Vec::new();
+
     let csv = std::env::temp_dir().join(format!("inlet-stripe-bench-{}.csv", std::process::id()));
     let (mut drains, mut builds, mut inlets, mut copies, mut peers) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let (mut rss, mut cpu) = (0.0f64, Vec::new());
     for round in 1..=rounds {
-        let (n, secs) = drain(&fake, false).await;
-        assert_eq!(n, customers, "drained customers");
-        drains.push(secs);
-        let (n, secs) = drain(&fake, true).await;
-        assert_eq!(n, customers, "drained customers");
-        builds.push(secs);
+        if api_ms.is_none() {
+            let (n, secs) = drain(&fake, false).await;
+            assert_eq!(n, customers, "drained customers");
+            drains.push(secs);
+            let (n, secs) = drain(&fake, true).await;
+            assert_eq!(n, customers, "drained customers");
+            builds.push(secs);
+        }
+        let rate_line = format!("rate_limit = {rate_limit}\n");
+        if let Some(before) = &before_bin {
+            let db = cluster.create_database().await;
+            let admin = cluster.admin_db(&db).await;
+            let inlet = Inlet::setup(before, &cluster, &db, &fake, &rate_line);
+            let b = inlet_backfill(&inlet, &admin, customers).await;
+            eprintln!(
+                "round {round}: inlet before {:.0}/s, peak RSS {:.0} MB",
+                customers as f64 / b.secs,
+                b.rss_mb
+            );
+            befores.push(b.secs);
+        }
 
         let db = cluster.create_database().await;
         let admin = cluster.admin_db(&db).await;
-        let inlet = Inlet::setup(
-            &bin,
-            &cluster,
-            &db,
-            &fake,
-            &format!("rate_limit = {BENCH_RATE_LIMIT}\n"),
-        );
+        let inlet = Inlet::setup(&bin, &cluster, &db, &fake, &rate_line);
+        let (requests, limited) = (fake.requests(), fake.rate_limited());
         let b = inlet_backfill(&inlet, &admin, customers).await;
+        calls.push((fake.requests() - requests, fake.rate_limited() - limited));
         inlets.push(b.secs);
         rss = rss.max(b.rss_mb);
         cpu.push((b.secs, b.inlet_cpu, b.fake_cpu, b.pg_cpu));
+        if api_ms.is_some() {
+            if let Some(dir) = &peer_dir {
+                let (synced, secs) = peer_backfill(dir, &cluster, &db, &fake);
+                assert_eq!(synced, customers, "the peer's synced count");
+                peers.push(secs);
+            }
+            let rate = |s: &[f64]| s.last().map_or(f64::NAN, |s| customers as f64 / s);
+            eprintln!(
+                "round {round}: inlet {:.0}/s ({} requests, {} answered 429, peak RSS {:.0} MB), peer {:.0}/s",
+                rate(&inlets), calls.last().map_or(0, |c| c.0), calls.last().map_or(0, |c| c.1),
+                b.rss_mb, rate(&peers)
+            );
+            continue;
+        }
 
         // The rows inlet wrote, exported untimed, loaded raw into a table like inlet's.
         psql_seconds(
@@ -568,6 +610,26 @@ async fn bench(customers: usize, rounds: usize, changes: usize, major: u32) {
         );
     }
     let _ = std::fs::remove_file(&csv);
+    if let Some(ms) = api_ms {
+        let rate = |secs: &[f64]| customers as f64 / median(secs);
+        println!("\nPostgreSQL {major}, {customers} customers, {rounds} rounds; the fake answers in {ms} ms, budget {:?} requests/s; inlet rate_limit {rate_limit}\n", env_f64("INLET_BENCH_API_BUDGET"));
+        println!("| what | median rows/s |\n|---|---:|");
+        println!("| inlet (this build) | {:.0} |", rate(&inlets));
+        if !befores.is_empty() {
+            println!(
+                "| inlet before (INLET_BENCH_BEFORE_BIN) | {:.0} |",
+                rate(&befores)
+            );
+        }
+        if !peers.is_empty() {
+            println!(
+                "| @supabase/stripe-sync-engine syncBackfill | {:.0} |",
+                rate(&peers)
+            );
+        }
+        println!("requests and 429s per inlet run: {calls:?}; inlet peak RSS {rss:.0} MB");
+        return;
+    }
 
     // Live: a fresh database, backfilled with the defaults (rate limit, poll interval).
     let db = cluster.create_database().await;

@@ -180,9 +180,34 @@ impl ConnectionArgs {
     }
 }
 
-/// Reads a password from the terminal without echo.
+/// Reads a password from the terminal without echo. Echo is turned off *before* the prompt
+/// is shown, so a password typed (or pasted) the moment the prompt appears is never echoed.
 pub fn prompt_password(user: &str) -> std::io::Result<Secret> {
-    rpassword::prompt_password(format!("Password for user {user}: ")).map(Secret::new)
+    use nix::sys::termios::{tcgetattr, tcsetattr, LocalFlags, SetArg};
+    use std::io::{BufRead, Write};
+
+    let tty = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/tty")?;
+    let saved = tcgetattr(&tty).map_err(std::io::Error::from)?;
+    let mut quiet = saved.clone();
+    quiet.local_flags.remove(LocalFlags::ECHO);
+    quiet.local_flags.insert(LocalFlags::ECHONL);
+    tcsetattr(&tty, SetArg::TCSANOW, &quiet).map_err(std::io::Error::from)?;
+    let read = (|| -> std::io::Result<String> {
+        let mut out = &tty;
+        write!(out, "Password for user {user}: ")?;
+        out.flush()?;
+        let mut line = String::new();
+        std::io::BufReader::new(&tty).read_line(&mut line)?;
+        Ok(line)
+    })();
+    // Echo comes back whatever happened.
+    let restored = tcsetattr(&tty, SetArg::TCSANOW, &saved).map_err(std::io::Error::from);
+    let line = read?;
+    restored?;
+    Ok(Secret::new(line.trim_end_matches(['\n', '\r']).to_string()))
 }
 
 #[cfg(test)]

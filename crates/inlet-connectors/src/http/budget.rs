@@ -100,9 +100,13 @@ impl Pacer {
                 / u32::try_from(budget.remaining.saturating_add(1)).unwrap_or(u32::MAX))
             .min(MAX_IN_PLACE_WAIT),
         };
+        let now = Instant::now();
         if budget.remaining == 0 {
-            let refilled = Instant::now() + budget.window.min(MAX_IN_PLACE_WAIT);
-            pace.next = pace.next.max(refilled);
+            pace.next = pace.next.max(now + budget.window.min(MAX_IN_PLACE_WAIT));
+        } else if plenty {
+            // Fresh word that the budget refilled: a turn reserved on older, scarcer word
+            // need not be waited for.
+            pace.next = pace.next.min(now);
         }
     }
 

@@ -25,7 +25,7 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, CONTENT
 pub use auth::{header, Auth, BadHeaderValue, BoxFuture, StaticKey};
 pub use budget::{Budget, BudgetHeaders, Pacer};
 pub use oauth::{RefreshToken, RENEW_BEFORE};
-pub use rate_limit::RateLimiter;
+pub use rate_limit::{RateLimiter, MAX_IN_FLIGHT};
 pub use request::Request;
 
 /// A response, whatever its status.
@@ -152,6 +152,7 @@ impl HttpClient {
                     .header(CONTENT_TYPE, content_type.clone())
                     .body(body.clone());
             }
+            let started = tokio::time::Instant::now();
             let failure = match builder.send().await {
                 Ok(response) => {
                     let status = response.status().as_u16();
@@ -170,6 +171,11 @@ impl HttpClient {
                                         continue;
                                     }
                                 }
+                            }
+                            // The sync's concurrency follows latency; a 429 slows all of it.
+                            self.limiter.observe(started.elapsed());
+                            if status == 429 {
+                                self.limiter.slow_down(hints.retry_after);
                             }
                             let reply = Reply {
                                 status,

@@ -137,10 +137,12 @@ impl RefreshToken {
     }
 }
 
-/// A token endpoint's refusal: `{"error": ..., "error_description": ...}` (RFC 6749 §5.2).
+/// A token endpoint's refusal: `{"error": ..., "error_description": ...}` (RFC 6749 §5.2,
+/// Salesforce), or HubSpot's `{"status": ..., "message": ...}`.
 fn refusal(status: u16, body: &Value) -> SourceError {
-    let code = body["error"].as_str().unwrap_or("no error code");
-    let said = match body["error_description"].as_str() {
+    let text = |a: &str, b: &str| body[a].as_str().or(body[b].as_str());
+    let code = text("error", "status").unwrap_or("no error code");
+    let said = match text("error_description", "message") {
         Some(d) => format!("{code}: {d}"),
         None => code.to_string(),
     };

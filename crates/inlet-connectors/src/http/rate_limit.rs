@@ -1,17 +1,46 @@
 //! A token bucket: at most `rate` requests a second on average, bursts up to `burst`.
 //! One bucket per sync, shared by all its streams, so a sync's share of an API's quota is
 //! one number whatever it is doing.
+//!
+//! The bucket also says how many requests a sync should keep in flight to use its budget
+//! ([`RateLimiter::in_flight`]: the rate times the latency it observes, so a slow API gets
+//! more concurrent reads, never more requests a second), and a 429 ([`RateLimiter::slow_down`])
+//! holds every request of the sync back for the server's `Retry-After`, then resumes at
+//! half the rate it had, which climbs back to the configured one (doubling over
+//! [`RECOVERY`]): a budget set above what the API allows settles near what it allows.
 
+use std::sync::Mutex;
 use std::time::Duration;
 
-use tokio::sync::Mutex;
 use tokio::time::Instant;
+
+/// The most requests one sync keeps in flight, however slow the API: bounds memory (each
+/// holds a page) and connections.
+pub const MAX_IN_FLIGHT: usize = 64;
+
+/// The latency assumed before any is observed: a typical list call against a real API.
+const FIRST_LATENCY: f64 = 0.3;
+
+/// After a 429 the rate halves, then doubles back over this long (up to the configured one).
+pub const RECOVERY: Duration = Duration::from_secs(30);
 
 #[derive(Debug)]
 pub struct RateLimiter {
     rate: f64,
     burst: f64,
-    state: Mutex<(f64, Instant)>,
+    /// The bucket: tokens and when they were counted. Taken in order (the lock is fair).
+    bucket: tokio::sync::Mutex<(f64, Instant)>,
+    /// Observed request latency (a moving average, seconds) and the last 429's end.
+    seen: Mutex<Seen>,
+}
+
+#[derive(Debug)]
+struct Seen {
+    latency: f64,
+    /// When the last 429's wait ends; requests start no earlier.
+    paused_until: Option<Instant>,
+    /// The rate the last 429 cut to; it climbs back from `paused_until`.
+    cut_to: f64,
 }
 
 impl RateLimiter {
@@ -21,24 +50,83 @@ impl RateLimiter {
         RateLimiter {
             rate: rate.max(0.01),
             burst,
-            state: Mutex::new((burst, Instant::now())),
+            bucket: tokio::sync::Mutex::new((burst, Instant::now())),
+            seen: Mutex::new(Seen {
+                latency: FIRST_LATENCY,
+                paused_until: None,
+                cut_to: rate.max(0.01),
+            }),
         }
+    }
+
+    fn seen(&self) -> std::sync::MutexGuard<'_, Seen> {
+        self.seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The rate now: the configured one, or less while recovering from a 429.
+    fn current_rate(&self, now: Instant) -> f64 {
+        Self::rate_at(&self.seen(), self.rate, now)
+    }
+
+    fn rate_at(seen: &Seen, rate: f64, now: Instant) -> f64 {
+        let Some(until) = seen.paused_until else {
+            return rate;
+        };
+        let since = now.saturating_duration_since(until).as_secs_f64();
+        (seen.cut_to * (1.0 + since / RECOVERY.as_secs_f64())).min(rate)
     }
 
     /// Waits for a token. Waiters are served in order (the lock is fair).
     pub async fn acquire(&self) {
-        let mut state = self.state.lock().await;
-        let (tokens, last) = &mut *state;
+        let mut bucket = self.bucket.lock().await;
+        let paused_until = self.seen().paused_until;
+        if let Some(until) = paused_until.filter(|u| *u > Instant::now()) {
+            // A 429: nobody goes before its wait is over, and then without a burst.
+            tokio::time::sleep_until(until).await;
+            *bucket = (0.0, until);
+        }
+        let (tokens, last) = &mut *bucket;
         let now = Instant::now();
-        *tokens = (*tokens + now.duration_since(*last).as_secs_f64() * self.rate).min(self.burst);
+        let rate = self.current_rate(now);
+        *tokens = (*tokens + now.duration_since(*last).as_secs_f64() * rate).min(self.burst);
         *last = now;
         if *tokens < 1.0 {
-            let wait = Duration::from_secs_f64((1.0 - *tokens) / self.rate);
+            let wait = Duration::from_secs_f64((1.0 - *tokens) / rate);
             tokio::time::sleep(wait).await;
             *tokens = 1.0;
             *last = Instant::now();
         }
         *tokens -= 1.0;
+    }
+
+    /// Records how long a request took, from sending it to its last byte.
+    pub fn observe(&self, latency: Duration) {
+        let mut seen = self.seen();
+        seen.latency = 0.8 * seen.latency + 0.2 * latency.as_secs_f64();
+    }
+
+    /// The server said 429: every request of the sync waits `retry_after` (1 s if it named
+    /// none), then the rate starts again from half what it was. The 429s of requests that
+    /// were in flight together cut it once.
+    pub fn slow_down(&self, retry_after: Option<Duration>) {
+        let now = Instant::now();
+        let until = now + retry_after.unwrap_or(Duration::from_secs(1));
+        let mut seen = self.seen();
+        if seen.paused_until.is_none_or(|u| u <= now) {
+            seen.cut_to = (Self::rate_at(&seen, self.rate, now) / 2.0).max(0.5);
+        }
+        seen.paused_until = Some(seen.paused_until.map_or(until, |u| u.max(until)));
+    }
+
+    /// Requests to keep in flight so the budget is used: the rate times the observed
+    /// latency, with a fifth more for the time between a reply and the next request; at
+    /// least 2 (one waiting while one is read), at most [`MAX_IN_FLIGHT`].
+    pub fn in_flight(&self) -> usize {
+        let latency = self.seen().latency;
+        let want = (self.current_rate(Instant::now()) * latency * 1.2).ceil();
+        (want as usize).clamp(2, MAX_IN_FLIGHT)
     }
 }
 
@@ -74,5 +162,83 @@ mod tests {
         );
         limiter.acquire().await;
         assert!(idle.elapsed() >= Duration::from_millis(99));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn in_flight_follows_the_latency_observed_within_bounds() {
+        let limiter = RateLimiter::new(95.0, 95);
+        for _ in 0..50 {
+            limiter.observe(Duration::from_millis(250));
+        }
+        assert_eq!(limiter.in_flight(), 29, "95/s × 0.25 s × 1.2");
+        for _ in 0..50 {
+            limiter.observe(Duration::from_millis(1));
+        }
+        assert_eq!(
+            limiter.in_flight(),
+            2,
+            "an instant API still overlaps reading and waiting"
+        );
+        for _ in 0..50 {
+            limiter.observe(Duration::from_secs(5));
+        }
+        assert_eq!(limiter.in_flight(), MAX_IN_FLIGHT);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_429_holds_every_request_for_retry_after_then_resumes_slower() {
+        let limiter = RateLimiter::new(10.0, 10);
+        limiter.acquire().await;
+        let start = Instant::now();
+        limiter.slow_down(Some(Duration::from_secs(3)));
+        limiter.acquire().await;
+        assert!(
+            start.elapsed() >= Duration::from_secs(3),
+            "Retry-After is honoured"
+        );
+        let resumed = Instant::now();
+        for _ in 0..5 {
+            limiter.acquire().await;
+        }
+        let elapsed = resumed.elapsed().as_secs_f64();
+        assert!(
+            elapsed >= 0.9,
+            "no burst after a 429, about half the rate: {elapsed}s for 5"
+        );
+        tokio::time::advance(RECOVERY * 2).await;
+        assert_eq!(
+            limiter.in_flight(),
+            4,
+            "the full rate again: 10/s × 0.3 s × 1.2"
+        );
+        let recovered = Instant::now();
+        for _ in 0..20 {
+            limiter.acquire().await;
+        }
+        let elapsed = recovered.elapsed().as_secs_f64();
+        assert!(
+            elapsed <= 1.01,
+            "back to the full rate and burst: {elapsed}s for 20"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn each_wave_of_429s_halves_the_rate_once_and_it_climbs_back() {
+        let limiter = RateLimiter::new(1000.0, 1000);
+        for _ in 0..3 {
+            // Two requests in flight together both get 429: one cut.
+            limiter.slow_down(None);
+            limiter.slow_down(None);
+            tokio::time::advance(Duration::from_secs(1)).await;
+        }
+        assert_eq!(limiter.current_rate(Instant::now()), 125.0);
+        tokio::time::advance(RECOVERY).await;
+        assert_eq!(limiter.current_rate(Instant::now()), 250.0, "doubled back");
+        tokio::time::advance(RECOVERY * 10).await;
+        assert_eq!(
+            limiter.current_rate(Instant::now()),
+            1000.0,
+            "never above the budget"
+        );
     }
 }

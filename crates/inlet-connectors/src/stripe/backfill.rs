@@ -1,42 +1,37 @@
-//! Backfill: copying a stream's list, newest first, a checkpoint after every page.
+//! Backfill: copying a window of a stream's list (see [`super::partition`]), newest first,
+//! a page at a time; a parent's children and a customer's own lists fetched concurrently.
 //!
 //! Each record's version is Stripe's clock when the page was served, less a second: any
 //! event from that second on is applied over it (a tie goes to the later change), so a
 //! change made while the page was read is never lost. Events before it are older than the
 //! copy and cannot overwrite it.
 
+use futures_util::stream::{self, StreamExt, TryStreamExt};
 use inlet_core::{Record, SourceError, Version};
 use serde_json::{Map, Value};
 
 use super::client::{CallError, Page, StripeClient};
+use super::partition::Window;
 use super::position::Cursor;
 use super::schema::Schema;
 use super::streams::{Listing, StreamDef};
 
-/// How much of a newest-first list is copied once it reached `reached` (a `created`),
-/// reading the account's life as evenly filled: the span from the newest object (`head`)
-/// back to `reached`, out of the span back to when the account was `opened`. Stripe's lists
-/// say nothing of their size, so this is the only estimate there is; never 1 before the end.
-pub fn estimate(head: i64, reached: i64, opened: i64) -> Option<f64> {
-    let span = head - opened;
-    (span > 0).then(|| ((head - reached) as f64 / span as f64).clamp(0.0, 0.99))
-}
-
-/// One step of a backfill: the records of a page and where the list goes on.
+/// One step of a backfill: the records of a page and where the window goes on.
 #[derive(Debug)]
 pub struct Step {
     pub records: Vec<Record>,
-    /// The last object read; `None` when the list is done.
+    /// The last object read; `None` when the window is done.
     pub next: Option<Cursor>,
-    /// The page's first object (the list's newest, on the first page).
-    pub first: Option<Cursor>,
 }
 
+/// Reads the next page of `window`, with the children of its objects, `fan_out` requests
+/// for children at a time (in order of their parents).
 pub async fn step(
     client: &StripeClient,
     def: &StreamDef,
     schema: &Schema,
-    after: Option<&Cursor>,
+    window: &Window,
+    fan_out: usize,
 ) -> Result<Step, SourceError> {
     let (path, params, created) = match def.listing {
         Listing::Top {
@@ -47,50 +42,65 @@ pub async fn step(
         Listing::Children { parent, params, .. } => (parent, params, true),
         Listing::PerCustomer { .. } => ("/v1/customers", &[][..], true),
     };
-    let page = page_of(client, path, params, created, after).await?;
+    let page = page_of(client, path, params, created, window).await?;
     let version = Version::from_secs(page.date - 1, 0);
-    let first = page.data.first().map(Cursor::of);
     let next = match page.has_more {
         true => page.data.last().map(Cursor::of),
         false => None,
     };
-    let mut records = Vec::new();
-    match def.listing {
-        Listing::Top { .. } => {
-            records.extend(page.data.iter().map(|o| upsert(schema, o, version)));
-        }
+    let fan_out = fan_out.max(1);
+    let records = match def.listing {
+        Listing::Top { .. } => page
+            .data
+            .iter()
+            .map(|o| upsert(schema, o, version))
+            .collect(),
         Listing::Children { field, more, .. } => {
-            for parent in &page.data {
-                for child in children(client, parent, field, more).await? {
-                    records.push(upsert(schema, &child, version));
-                }
-            }
+            let fetches: Vec<_> = (page.data.iter())
+                .map(|parent| children(client, parent, field, more))
+                .collect();
+            let lists: Vec<_> = stream::iter(fetches)
+                .buffered(fan_out)
+                .try_collect()
+                .await?;
+            let children = lists.iter().flatten();
+            children.map(|c| upsert(schema, c, version)).collect()
         }
         Listing::PerCustomer { path } => {
-            for customer in &page.data {
-                let Some(id) = customer.get("id").and_then(Value::as_str) else {
-                    continue;
-                };
-                let path = path.replace("{id}", id);
-                let mut after: Option<Cursor> = None;
-                loop {
-                    let Some(p) = child_page(client, &path, after.as_ref()).await? else {
-                        break;
-                    };
-                    records.extend(p.data.iter().map(|o| upsert(schema, o, version)));
-                    after = p.data.last().map(Cursor::of);
-                    if !p.has_more || after.is_none() {
-                        break;
-                    }
-                }
-            }
+            let fetches: Vec<_> = (page.data.iter())
+                .filter_map(|c| c.get("id").and_then(Value::as_str))
+                .map(|id| customer_list(client, path.replace("{id}", id)))
+                .collect();
+            let lists: Vec<_> = stream::iter(fetches)
+                .buffered(fan_out)
+                .try_collect()
+                .await?;
+            let objects = lists.iter().flatten();
+            objects.map(|o| upsert(schema, o, version)).collect()
+        }
+    };
+    Ok(Step { records, next })
+}
+
+/// Every object of one customer's own list (`/v1/customers/{id}/payment_methods`); none
+/// when the customer is gone (see [`child_page`]).
+async fn customer_list(
+    client: &StripeClient,
+    path: String,
+) -> Result<Vec<Map<String, Value>>, SourceError> {
+    let mut out = Vec::new();
+    let mut after: Option<Cursor> = None;
+    loop {
+        let Some(p) = child_page(client, &path, after.as_ref()).await? else {
+            return Ok(out);
+        };
+        let has_more = p.has_more;
+        out.extend(p.data);
+        after = out.last().map(Cursor::of);
+        if !has_more || after.is_none() {
+            return Ok(out);
         }
     }
-    Ok(Step {
-        records,
-        next,
-        first,
-    })
 }
 
 /// All of `parent`'s children in `field`: the ones it holds, then the rest from `more`.
@@ -141,7 +151,13 @@ async fn child_page(
         Err(CallError::Missing(_)) => Ok(None),
         Err(CallError::Source(e)) => Err(e),
         // The child the walk stood on is gone: page_of resumes the list without it.
-        Err(CallError::CursorMissing) => page_of(client, path, &[], false, after).await.map(Some),
+        Err(CallError::CursorMissing) => {
+            let window = Window {
+                after: after.cloned(),
+                ..Window::default()
+            };
+            page_of(client, path, &[], false, &window).await.map(Some)
+        }
     }
 }
 
@@ -150,7 +166,7 @@ pub fn upsert(schema: &Schema, object: &Map<String, Value>, version: Version) ->
     Record::upsert(id, version, schema.row(object))
 }
 
-/// A page of 100 after `after`. If the cursor object is gone (deleted, or no longer in the
+/// A page of 100 of `window`. If the cursor object is gone (deleted, or no longer in the
 /// list), the list resumes at the cursor's second with `created[lte]` where the endpoint
 /// takes it (objects of that second are read again: harmless), else from the start.
 pub async fn page_of(
@@ -158,11 +174,18 @@ pub async fn page_of(
     path: &str,
     params: &[(&str, &str)],
     created: bool,
-    after: Option<&Cursor>,
+    window: &Window,
 ) -> Result<Page, SourceError> {
     let mut query: Vec<(&str, String)> = params.iter().map(|(k, v)| (*k, v.to_string())).collect();
     query.push(("limit", "100".into()));
+    if let (true, Some(gte)) = (created, window.gte) {
+        query.push(("created[gte]", gte.to_string()));
+    }
     let mut with_cursor = query.clone();
+    if let (true, Some(lte)) = (created, window.lte) {
+        with_cursor.push(("created[lte]", lte.to_string()));
+    }
+    let after = window.after.as_ref();
     if let Some(id) = after.and_then(|a| a.id.clone()) {
         with_cursor.push(("starting_after", id));
     }
@@ -170,9 +193,12 @@ pub async fn page_of(
         Ok(page) => Ok(page),
         Err(CallError::Source(e) | CallError::Missing(e)) => Err(e),
         Err(CallError::CursorMissing) => {
-            let created_at = after.map(|a| a.created);
             tracing::info!(path, "the list cursor's object is gone; resuming by time");
-            if let (true, Some(at)) = (created, created_at) {
+            let upper = match (window.lte, after.map(|a| a.created)) {
+                (Some(lte), Some(at)) => Some(lte.min(at)),
+                (lte, at) => lte.or(at),
+            };
+            if let (true, Some(at)) = (created, upper) {
                 query.push(("created[lte]", at.to_string()));
             }
             client.list(path, &query).await.map_err(|e| match e {
@@ -183,23 +209,5 @@ pub async fn page_of(
                 ),
             })
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::estimate;
-
-    #[test]
-    fn progress_is_the_share_of_the_account_life_copied_and_never_complete_early() {
-        assert_eq!(estimate(1_000, 1_000, 0), Some(0.0));
-        assert_eq!(estimate(1_000, 750, 0), Some(0.25));
-        assert_eq!(estimate(1_000, 0, 0), Some(0.99), "only the end says 1");
-        assert_eq!(
-            estimate(1_000, -50, 0),
-            Some(0.99),
-            "objects older than the account"
-        );
-        assert_eq!(estimate(1_000, 1_000, 1_000), None, "no span, no estimate");
     }
 }

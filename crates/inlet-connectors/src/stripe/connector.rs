@@ -172,6 +172,10 @@ impl Connector for Stripe {
         super::complete_until(checkpoint)
     }
 
+    fn partitions(&self, checkpoint: &Checkpoint) -> Option<(u32, u32)> {
+        super::position::partitions(checkpoint)
+    }
+
     fn schema_version(&self, options: &Options) -> SchemaVersion {
         SchemaVersion {
             label: "Stripe-Version",

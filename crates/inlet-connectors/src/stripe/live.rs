@@ -127,7 +127,7 @@ pub async fn list_forward(
             Some(id) => q.push(("ending_before", id)),
             None => {
                 // Nothing seen yet: the newest page is where following starts.
-                let page = page_of(client, path, params, false, None).await?;
+                let page = page_of(client, path, params, false, &Default::default()).await?;
                 newest = page.data.first().map(Cursor::of).or(newest);
                 let version = Version::from_secs(page.date - 1, 0);
                 records.extend(page.data.iter().rev().map(|o| upsert(schema, o, version)));

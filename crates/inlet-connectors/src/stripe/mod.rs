@@ -13,22 +13,27 @@ pub mod client;
 mod connector;
 mod events;
 mod live;
+mod partition;
 mod position;
 mod schema;
 mod streams;
 pub mod webhook;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futures_util::StreamExt;
 use inlet_core::{
-    Batch, BatchStream, Checkpoint, Discovery, ErrorKind, Phase, Source, SourceError, StreamSpec,
+    read_partitions, Batch, BatchStream, Checkpoint, Discovery, ErrorKind, Partitions, Phase,
+    Source, SourceError, StreamSpec,
 };
 
 use crate::http::RateLimiter;
 use client::StripeClient;
 use events::Feed;
-use position::Position;
+use partition::{Window, Windows};
+use position::{Cursor, Position};
 use schema::Schema;
 use streams::{Following, StreamDef};
 
@@ -55,7 +60,8 @@ pub struct StripeOptions {
     pub poll_interval: Duration,
     /// The streams to sync (`None`: all).
     pub streams: Option<Vec<String>>,
-    /// Backfill pages per batch (one checkpoint each batch).
+    /// Backfill pages per batch at most (one checkpoint each batch): pages already read
+    /// when one is yielded join it, up to this many.
     pub pages_per_batch: usize,
 }
 
@@ -83,6 +89,26 @@ pub struct StripeSource {
     options: StripeOptions,
     /// When the account was opened, read once (see [`StripeSource::account_opened`]).
     opened: tokio::sync::OnceCell<Option<i64>>,
+    /// The sync's one request budget, shared by every stream and request.
+    limiter: Arc<RateLimiter>,
+    /// Streams reading their backfill now: they share the requests in flight.
+    backfilling: AtomicUsize,
+}
+
+/// Counts a stream as backfilling while it lives.
+struct Backfilling<'a>(&'a AtomicUsize);
+
+impl<'a> Backfilling<'a> {
+    fn enter(count: &'a AtomicUsize) -> Self {
+        count.fetch_add(1, Ordering::Relaxed);
+        Backfilling(count)
+    }
+}
+
+impl Drop for Backfilling<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// A live stream with nothing to write still writes its checkpoint this often: its place in
@@ -113,7 +139,7 @@ impl StripeSource {
             &options.api_base,
             &options.api_key,
             &options.version,
-            limiter,
+            limiter.clone(),
         )?;
         let mut schemas = Vec::new();
         for def in streams::STREAMS {
@@ -141,12 +167,60 @@ impl StripeSource {
             schemas,
             options,
             opened: tokio::sync::OnceCell::new(),
+            limiter,
+            backfilling: AtomicUsize::new(0),
         })
     }
 
     /// Reads the events feed now (a webhook said something changed).
     pub fn nudge(&self) {
         self.feed.nudge();
+    }
+
+    /// Requests one backfilling stream keeps in flight: its share of what the sync's
+    /// budget and the observed latency call for (see [`RateLimiter::in_flight`]).
+    fn concurrency(&self) -> usize {
+        let streams = self.backfilling.load(Ordering::Relaxed).max(1);
+        self.limiter.in_flight().div_ceil(streams)
+    }
+
+    /// Where a fresh backfill of `def` starts: the events feed's newest (changes are read
+    /// from there afterwards) and one window over the account's whole life.
+    async fn start(&self, def: &StreamDef) -> Result<Position, SourceError> {
+        let (events, since) = self.feed.newest().await?;
+        let from = self.account_opened().await.unwrap_or(partition::EARLIEST);
+        let created = match def.listing {
+            streams::Listing::Top { created, .. } => created,
+            _ => true,
+        };
+        let window = Window {
+            gte: created.then_some(from),
+            ..Window::default()
+        };
+        // A stream that follows its own list goes on from its newest object at the start.
+        let head = match (def.following, def.listing) {
+            (Following::ListForward, streams::Listing::Top { path, params, .. }) => {
+                let mut query: Vec<(&str, String)> =
+                    params.iter().map(|(k, v)| (*k, v.to_string())).collect();
+                query.push(("limit", "1".into()));
+                let page = self.client.list(path, &query).await.map_err(|e| match e {
+                    client::CallError::Source(e) | client::CallError::Missing(e) => e,
+                    client::CallError::CursorMissing => SourceError::new(
+                        ErrorKind::InvalidResponse,
+                        format!("Stripe reported a missing cursor on {path} without one"),
+                    ),
+                })?;
+                page.data.first().map(Cursor::of)
+            }
+            _ => None,
+        };
+        Ok(Position::Partitioned {
+            events,
+            parts: Partitions::new(vec![window]),
+            head,
+            since,
+            from,
+        })
     }
 
     fn stream(&self, name: &str) -> Option<&(&'static StreamDef, Schema)> {
@@ -172,54 +246,72 @@ impl Source for StripeSource {
             };
             let mut position = match from {
                 Some(c) => Position::from_checkpoint(c)?,
-                None => {
-                    let (events, since) = self.feed.newest().await?;
-                    Position::Backfill { events, after: None, head: None, since }
-                }
+                None => self.start(def).await?,
             };
             let mut last_write = Instant::now();
             loop {
                 match position {
+                    Position::Partitioned { events, parts, head, since, from } => {
+                        let _counted = Backfilling::enter(&self.backfilling);
+                        let reader = Windows { source: self, def, schema };
+                        let mut complete = parts.complete();
+                        let mut steps = std::pin::pin!(read_partitions(&reader, parts));
+                        let live = match def.following {
+                            Following::ListForward => Position::LiveList { newest: head.clone(), checked: 0 },
+                            _ => Position::Live { checked: events.created, events: events.clone() },
+                        };
+                        loop {
+                            // Pages already read join the one in hand, up to pages_per_batch.
+                            let (mut records, mut set) = match steps.next().await {
+                                Some(step) => step?,
+                                None => break,
+                            };
+                            for _ in 1..self.options.pages_per_batch.max(1) {
+                                match futures_util::FutureExt::now_or_never(steps.next()) {
+                                    Some(Some(Ok((more, next_set)))) => {
+                                        records.extend(more);
+                                        set = next_set;
+                                    }
+                                    Some(Some(Err(e))) => {
+                                        // Write what was read, then fail.
+                                        let progress = partition::share_done(&set, from, since);
+                                        let at = Position::Partitioned { events: events.clone(), parts: set.clone(), head: head.clone(), since, from };
+                                        let mut batch = Batch::new(std::mem::take(&mut records), at.checkpoint(), Phase::Backfill);
+                                        batch.progress = progress;
+                                        yield batch;
+                                        Err(e)?;
+                                    }
+                                    _ => break,
+                                }
+                            }
+                            complete = set.complete();
+                            let (at, progress) = match complete {
+                                true => (live.clone(), Some(1.0)),
+                                false => (
+                                    Position::Partitioned { events: events.clone(), parts: set.clone(), head: head.clone(), since, from },
+                                    partition::share_done(&set, from, since),
+                                ),
+                            };
+                            let mut batch = Batch::new(records, at.checkpoint(), Phase::Backfill);
+                            batch.progress = progress;
+                            if complete && since > 0 {
+                                batch.sweep = Some(inlet_core::Version::from_secs(since - 1, 0));
+                            }
+                            yield batch;
+                        }
+                        if !complete {
+                            Err(SourceError::new(ErrorKind::InvalidResponse, format!("the backfill of {} ended before every part was read", def.name)))?;
+                        }
+                        // The stream is live from here: say so now, not at its first change.
+                        position = live;
+                        last_write = Instant::now();
+                        yield Batch::new(Vec::new(), position.checkpoint(), Phase::Live);
+                    }
                     Position::Backfill { events, after, head, since } => {
-                        let mut records = Vec::new();
-                        let (mut after, mut head) = (after, head);
-                        let mut done = false;
-                        for _ in 0..self.options.pages_per_batch.max(1) {
-                            let step = backfill::step(&self.client, def, schema, after.as_ref()).await?;
-                            records.extend(step.records);
-                            if after.is_none() && head.is_none() {
-                                head = step.first;
-                            }
-                            after = step.next;
-                            if after.is_none() {
-                                done = true;
-                                break;
-                            }
-                        }
-                        let progress = match (done, &head, &after) {
-                            (true, _, _) => Some(1.0),
-                            (false, Some(h), Some(a)) => self
-                                .account_opened()
-                                .await
-                                .and_then(|opened| backfill::estimate(h.created, a.created, opened)),
-                            _ => None,
-                        };
-                        position = match (done, def.following) {
-                            (false, _) => Position::Backfill { events, after, head, since },
-                            (true, Following::ListForward) => Position::LiveList { newest: head, checked: 0 },
-                            (true, _) => Position::Live { checked: events.created, events },
-                        };
-                        let mut batch = Batch::new(records, position.checkpoint(), Phase::Backfill);
-                        batch.progress = progress;
-                        if done && since > 0 {
-                            batch.sweep = Some(inlet_core::Version::from_secs(since - 1, 0));
-                        }
-                        yield batch;
-                        if done {
-                            // The stream is live from here: say so now, not at its first change.
-                            last_write = Instant::now();
-                            yield Batch::new(Vec::new(), position.checkpoint(), Phase::Live);
-                        }
+                        // A checkpoint from before partitions: its one cursor, as one window.
+                        let window = Window { after, ..Window::default() };
+                        let from = self.account_opened().await.unwrap_or(partition::EARLIEST);
+                        position = Position::Partitioned { events, parts: Partitions::new(vec![window]), head, since, from };
                     }
                     Position::Live { events, checked } => {
                         let wait = HEARTBEAT.saturating_sub(last_write.elapsed());

@@ -1,8 +1,10 @@
 //! Where a Stripe stream stands: the checkpoint stored with each batch.
 
-use inlet_core::{Checkpoint, ErrorKind, SourceError};
+use inlet_core::{Checkpoint, ErrorKind, Partitions, SourceError};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+
+use super::partition::Window;
 
 /// A place in a newest-first list: an object's id and its `created` second. Without an id
 /// (an account with no events yet), the place is "from `created` on".
@@ -24,7 +26,22 @@ impl Cursor {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Position {
-    /// Copying the list. `events` is the newest event when the backfill began: live
+    /// Copying the list in `created` windows read concurrently (see [`super::partition`]).
+    /// `events` is the newest event when the backfill began: live changes are read from
+    /// there, so nothing changed during the backfill is missed.
+    Partitioned {
+        events: Cursor,
+        /// The windows still to read, each at its own place, and how many are done.
+        parts: Partitions<Window>,
+        /// The newest object when the backfill began, for streams that follow their list.
+        head: Option<Cursor>,
+        /// Stripe's clock when the backfill began (see `Backfill::since`).
+        since: i64,
+        /// The oldest second the backfill reads (the account's opening), for progress.
+        from: i64,
+    },
+    /// Copying the list from one cursor (checkpoints written before partitions; read as
+    /// one window). `events` is the newest event when the backfill began: live
     /// changes are read from there, so nothing changed during the backfill is missed.
     Backfill {
         events: Cursor,
@@ -56,6 +73,14 @@ pub fn complete_until(checkpoint: &Checkpoint) -> Option<i64> {
         Position::Live { checked, .. } | Position::LiveList { checked, .. } if checked > 0 => {
             Some(checked)
         }
+        _ => None,
+    }
+}
+
+/// A partitioned backfill's (partitions complete, in all so far) at `checkpoint`.
+pub fn partitions(checkpoint: &Checkpoint) -> Option<(u32, u32)> {
+    match Position::from_checkpoint(checkpoint).ok()? {
+        Position::Partitioned { parts, .. } => Some(parts.counts()),
         _ => None,
     }
 }

@@ -2,6 +2,7 @@
 //! OAuth tokens renewed before expiry and once on a 401, a renewal that fails, every form
 //! of `Retry-After`, and budget headers that slow requests down.
 
+mod hubspot;
 mod server;
 
 use std::sync::Arc;
@@ -29,7 +30,8 @@ fn oauth(server: &Server) -> Arc<RefreshToken> {
 fn token(earlier: &[server::Seen], lifetime: impl Fn(usize) -> u64) -> Answer {
     let n = earlier.iter().filter(|s| s.path == "/oauth/token").count() + 1;
     let body = json!({"access_token": format!("t{n}"), "token_type": "bearer",
-                      "expires_in": lifetime(n), "refresh_token": format!("refresh-{n}")});
+                      "expires_in": lifetime(n), "refresh_token": format!("refresh-{n}"),
+                      "instance_url": "https://example.my.salesforce.com"});
     Answer::ok(&body.to_string())
 }
 
@@ -79,7 +81,8 @@ async fn a_token_about_to_expire_is_renewed_before_it_is_refused() {
         _ => Answer::ok("{}"),
     })
     .await;
-    let http = client(&server).with_auth(oauth(&server));
+    let provider = oauth(&server);
+    let http = client(&server).with_auth(provider.clone());
     for _ in 0..3 {
         assert_eq!(
             http.get("/crm/v3/objects/contacts")
@@ -107,6 +110,15 @@ async fn a_token_about_to_expire_is_renewed_before_it_is_refused() {
         renewals[1].body.contains("refresh_token=refresh-1"),
         "a rotated refresh token replaces the old one: {}",
         renewals[1].body
+    );
+    assert_eq!(
+        provider
+            .instance_url()
+            .await
+            .expect("instance url")
+            .as_deref(),
+        Some("https://example.my.salesforce.com"),
+        "where Salesforce says the org's API is"
     );
 }
 

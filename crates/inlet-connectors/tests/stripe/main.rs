@@ -4,6 +4,7 @@
 //! the fake's fault knobs.
 
 mod harness;
+mod partitions;
 mod truth;
 
 use std::time::Duration;

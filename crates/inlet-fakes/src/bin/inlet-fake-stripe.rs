@@ -43,6 +43,13 @@ struct Args {
     /// Send every event to this URL, signed with the printed webhook secret (repeatable).
     #[arg(long = "webhook", value_name = "URL")]
     webhooks: Vec<String>,
+    /// Answer every API request after this many milliseconds (a real API's latency).
+    #[arg(long, value_name = "MS")]
+    latency_ms: Option<u64>,
+    /// Allow this many API requests a second (Stripe's live budget is 100); the rest are
+    /// answered 429, as Stripe does. GET /_fake/stats counts both.
+    #[arg(long, value_name = "N")]
+    rate_limit: Option<f64>,
     /// Use this secret key instead of the one derived from --seed.
     #[arg(long, value_name = "KEY")]
     api_key: Option<String>,
@@ -74,6 +81,14 @@ async fn main() -> ExitCode {
     };
     let started = Instant::now();
     stripe.seed(args.customers);
+    if let Some(ms) = args.latency_ms {
+        stripe.faults().latency(Duration::from_millis(ms));
+        println!("Latency:         {ms} ms a request");
+    }
+    if let Some(rate) = args.rate_limit {
+        stripe.faults().rate_limit(Some(rate));
+        println!("Rate limit:      {rate} requests/s, then 429");
+    }
     for url in &args.webhooks {
         stripe.add_webhook_endpoint(url);
     }

@@ -13,8 +13,9 @@
 //!                                         "should_retry": true}, "latency_ms": 50,
 //!                                         "drop_next_connections": 1, "webhook_duplicate": true,
 //!                                         "webhook_reorder": true, "invalidate_cursor_next": true,
-//!                                         "expire_events_before": 1700000000, "clear": true}
-//! GET    /_fake/stats                   {"requests": n, "objects": {stream: count}}
+//!                                         "expire_events_before": 1700000000, "rate_limit": 100,
+//!                                         "clear": true}
+//! GET    /_fake/stats                   {"requests": n, "rate_limited": n, "in_flight_peak": n, "objects": {stream: count}}
 //! ```
 
 use std::sync::atomic::Ordering;
@@ -93,7 +94,7 @@ pub(crate) fn handle(
                 .map(|s| (s.name().to_string(), Value::from(store.table(*s).len())))
                 .collect();
             Ok(
-                json!({"requests": shared.requests.load(Ordering::Relaxed), "objects": counts, "events": store.events.len()}),
+                json!({"requests": shared.requests.load(Ordering::Relaxed), "rate_limited": shared.rate_limited.load(Ordering::Relaxed), "in_flight_peak": shared.in_flight_peak.load(Ordering::Relaxed), "objects": counts, "events": store.events.len()}),
             )
         }
         _ => Err(ApiError::unrecognized(method, path)),
@@ -131,6 +132,12 @@ fn set_faults(shared: &Shared, knobs: &Map<String, Value>) -> Result<(), ApiErro
                 }
                 faults.fail_next_with(u32::try_from(count).unwrap_or(u32::MAX), failure);
             }
+            "rate_limit" => faults.rate_limit(match value {
+                Value::Null => None,
+                v => Some(v.as_f64().filter(|r| *r >= 0.0).ok_or_else(|| {
+                    ApiError::invalid_param(name, "rate_limit must be requests per second, or null")
+                })?),
+            }),
             "latency_ms" => faults.latency(Duration::from_millis(int(value, name)?)),
             "drop_next_connections" => {
                 faults.drop_next_connections(u32::try_from(int(value, name)?).unwrap_or(u32::MAX))

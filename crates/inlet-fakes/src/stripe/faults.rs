@@ -1,10 +1,11 @@
 //! Fault knobs, settable at any time from tests (or over `/_fake/faults`): failing the next
 //! requests (429 bursts, 5xx), added latency, dropped connections, duplicate and reordered
-//! webhooks, an invalidated list cursor, expired events.
+//! webhooks, an invalidated list cursor, expired events, and a request budget (Stripe's
+//! rate limit: requests beyond it get 429).
 
 use std::collections::VecDeque;
 use std::sync::{Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How an injected failure answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,6 +50,16 @@ struct State {
     webhook_reorder: bool,
     invalidate_cursor: bool,
     events_expire_before: Option<i64>,
+    budget: Option<Budget>,
+}
+
+/// Requests per second allowed, as Stripe enforces it: a bucket of a second's worth that
+/// refills continuously; a request finding it empty is answered 429.
+#[derive(Debug, Clone, Copy)]
+struct Budget {
+    per_second: f64,
+    tokens: f64,
+    at: Instant,
 }
 
 /// The knobs; every method takes effect for the next request.
@@ -106,6 +117,16 @@ impl Faults {
         self.state().events_expire_before = Some(unix_secs);
     }
 
+    /// Allows `per_second` API requests a second (a second's worth at once), answering
+    /// the rest with Stripe's 429; `None` (or zero) lifts the limit.
+    pub fn rate_limit(&self, per_second: Option<f64>) {
+        self.state().budget = per_second.filter(|r| *r > 0.0).map(|per_second| Budget {
+            per_second,
+            tokens: per_second,
+            at: Instant::now(),
+        });
+    }
+
     /// Turns every knob off.
     pub fn clear(&self) {
         *self.state() = State::default();
@@ -120,6 +141,23 @@ impl Faults {
             state.failures.pop_front();
         }
         Some(failure)
+    }
+
+    /// Whether the budget allows one more request now (it is spent if so).
+    pub(crate) fn take_budget(&self) -> bool {
+        let mut state = self.state();
+        let Some(budget) = state.budget.as_mut() else {
+            return true;
+        };
+        let now = Instant::now();
+        let refill = now.duration_since(budget.at).as_secs_f64() * budget.per_second;
+        budget.tokens = (budget.tokens + refill).min(budget.per_second.max(1.0));
+        budget.at = now;
+        if budget.tokens < 1.0 {
+            return false;
+        }
+        budget.tokens -= 1.0;
+        true
     }
 
     pub(crate) fn take_drop(&self) -> bool {
@@ -171,5 +209,19 @@ mod tests {
         faults.invalidate_cursor_next();
         assert!(faults.take_invalidate_cursor());
         assert!(!faults.take_invalidate_cursor());
+    }
+
+    #[test]
+    fn the_budget_allows_a_seconds_worth_then_refuses_until_it_refills() {
+        let faults = Faults::default();
+        assert!(faults.take_budget(), "no budget: everything passes");
+        faults.rate_limit(Some(5.0));
+        let passed = (0..20).filter(|_| faults.take_budget()).count();
+        assert!(
+            (5..=6).contains(&passed),
+            "a second's worth at once: {passed}"
+        );
+        faults.rate_limit(None);
+        assert!((0..20).all(|_| faults.take_budget()));
     }
 }

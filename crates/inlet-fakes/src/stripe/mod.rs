@@ -135,6 +135,11 @@ pub(crate) struct Shared {
     keys: RwLock<auth::Keys>,
     faults: Faults,
     requests: AtomicU64,
+    /// API requests answered 429 because the request budget was spent.
+    rate_limited: AtomicU64,
+    /// API requests being answered now, and the most at once so far.
+    in_flight: AtomicU64,
+    in_flight_peak: AtomicU64,
     next_request: AtomicU64,
     api_version: String,
     seed: u64,
@@ -340,6 +345,9 @@ impl FakeStripe {
             }),
             faults: Faults::default(),
             requests: AtomicU64::new(0),
+            rate_limited: AtomicU64::new(0),
+            in_flight: AtomicU64::new(0),
+            in_flight_peak: AtomicU64::new(0),
             next_request: AtomicU64::new(0),
             api_version: options.api_version.clone(),
             seed: options.seed,
@@ -461,6 +469,17 @@ impl FakeStripe {
     /// API requests answered so far (`/v1/...`, errors included).
     pub fn requests(&self) -> u64 {
         self.shared().requests.load(Ordering::Relaxed)
+    }
+
+    /// API requests answered 429 because they were over the request budget
+    /// ([`Faults::rate_limit`]).
+    pub fn rate_limited(&self) -> u64 {
+        self.shared().rate_limited.load(Ordering::Relaxed)
+    }
+
+    /// The most API requests the fake was answering at once (a client's concurrency).
+    pub fn in_flight_peak(&self) -> u64 {
+        self.shared().in_flight_peak.load(Ordering::Relaxed)
     }
 
     /// A steady stream of random realistic creates, updates and deletes, one every `every`,

@@ -139,13 +139,23 @@ async fn handle(
         answer_control(&shared, request, &request_id).await
     } else {
         shared.requests.fetch_add(1, Ordering::Relaxed);
-        let latency = shared.faults.current_latency();
-        if !latency.is_zero() {
-            tokio::time::sleep(latency).await;
-        }
-        match shared.faults.take_failure() {
-            Some(failure) => Answer::error(&injected(failure), &request_id),
-            None => answer_api(&shared, request, &request_id).await,
+        // The budget is spent on arrival, as Stripe counts requests; over it, an immediate 429.
+        if shared.faults.take_budget() {
+            let now = shared.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
+            shared.in_flight_peak.fetch_max(now, Ordering::Relaxed);
+            let latency = shared.faults.current_latency();
+            if !latency.is_zero() {
+                tokio::time::sleep(latency).await;
+            }
+            let answer = match shared.faults.take_failure() {
+                Some(failure) => Answer::error(&injected(failure), &request_id),
+                None => answer_api(&shared, request, &request_id).await,
+            };
+            shared.in_flight.fetch_sub(1, Ordering::Relaxed);
+            answer
+        } else {
+            shared.rate_limited.fetch_add(1, Ordering::Relaxed);
+            Answer::error(&injected(Failure::status(429)), &request_id)
         }
     };
     Ok(respond(answer, &request_id, &version))

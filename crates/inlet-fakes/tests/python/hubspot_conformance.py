@@ -72,6 +72,18 @@ def _():
     expect(second.results[0].id == CONTACTS[5]["id"], "the cursor continues where the page ended")
 
 
+@check("get_all with propertiesWithHistory reads every contact with its value history")
+def _():
+    got = client.crm.contacts.get_all(properties=["email"], properties_with_history=["email"])
+    expect(len(got) == len(CONTACTS), f"{len(got)} contacts")
+    for c in got:
+        history = c.properties_with_history["email"]
+        if BY_ID[c.id]["properties"]["email"]:
+            expect(history[0].value == c.properties["email"] and history[0].timestamp is not None, f"{c.id} history {history}")
+        else:
+            expect(history == [], f"{c.id} has no email, yet history {history}")
+
+
 @check("archived=true lists only archived contacts, with archivedAt")
 def _():
     got = client.crm.contacts.get_all(archived=True)

@@ -65,8 +65,15 @@ pub(crate) fn handshake(ssh: &SshOptions, e: &russh::Error) -> Problem {
     let message = match e {
         russh::Error::Version => format!("{target} answered, but it is not an SSH server"),
         russh::Error::NoCommonAlgo { kind, ours, theirs } => format!(
-            "the bastion {target} and inlet share no {kind:?} algorithm (inlet offers {}; the \
+            "the bastion {target} and inlet share no {} algorithm (inlet offers {}; the \
              bastion {})",
+            match kind {
+                russh::AlgorithmKind::Kex => "key exchange",
+                russh::AlgorithmKind::Key => "host key",
+                russh::AlgorithmKind::Cipher => "cipher",
+                russh::AlgorithmKind::Compression => "compression",
+                russh::AlgorithmKind::Mac => "message authentication (MAC)",
+            },
             ours.join(", "),
             theirs.join(", ")
         ),
@@ -161,13 +168,22 @@ pub(crate) fn forward(
                  and the firewall or security group between them"
             ),
         ),
-        other => (
-            format!(
-                "{via} refused to open a channel to {host}:{port} (reason {}: {other:?})",
-                other.code()
-            ),
-            "check the bastion's sshd log for the refusal".to_string(),
-        ),
+        other => {
+            let reason = match other {
+                ChannelOpenFailure::UnknownChannelType => "it does not know that channel type",
+                ChannelOpenFailure::ResourceShortage => "it is short of resources",
+                ChannelOpenFailure::Other { reason, .. } if !reason.is_empty() => reason,
+                _ => "it gave no reason",
+            };
+            (
+                format!(
+                    "{via} refused to open a channel to {host}:{port}: {reason} (SSH reason \
+                     code {})",
+                    other.code()
+                ),
+                "check the bastion's sshd log for the refusal".to_string(),
+            )
+        }
     };
     Problem::new(ProblemKind::SshForwardFailed, message, fix)
 }

@@ -32,6 +32,8 @@ async fn change(paths: &Paths, name: &str, person: &str, json: bool, grant: bool
             )
         })?;
         if grant {
+            // A read role added after syncs started gets their schemas and tables first.
+            read_role::grant_on_own_schemas(&session.client, &role).await?;
             read_role::grant(&session.client, &role, person).await?;
         } else {
             read_role::revoke(&session.client, &role, person).await?;

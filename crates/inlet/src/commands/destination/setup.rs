@@ -91,6 +91,8 @@ async fn run_auto(paths: &Paths, args: &SetupArgs) -> Result<serde_json::Value, 
 
     // From here on, everything runs as the sync user, with the stored password.
     let (_, session) = connect_as_sync_user(paths, name).await?;
+    // Syncs that ran before the read role existed: their schemas and tables become readable.
+    read_role::grant_on_own_schemas(&session.client, &plan.read_role).await?;
     let people = match &args.grant_to {
         Some(list) => list.clone(),
         None => choose_people(&session, &plan).await?,

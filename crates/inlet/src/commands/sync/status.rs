@@ -4,6 +4,7 @@
 use inlet_connectors::registry::Connector;
 use inlet_core::Stage;
 use inlet_postgres::stream_status;
+use inlet_postgres::verify::{read_role_findings, Finding};
 use inlet_postgres::{Problem, ProblemKind};
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -28,6 +29,8 @@ struct StreamStatus {
     /// `{reason, fix, retry_in_secs}` of the last error, while it lasts.
     error: Option<Value>,
     updated_at: Option<String>,
+    /// A backfill read in partitions: `{done, total}` (partitions complete, in all).
+    partitions: Option<Value>,
 }
 
 /// A stream's state as status shows it.
@@ -73,7 +76,8 @@ pub async fn status(paths: &Paths, name: Option<&str>, json: bool) -> Code {
     let mut report = Vec::new();
     let mut code = Code::Ok;
     for (sync_name, sync) in chosen {
-        let streams = match read(paths, sync.source.0, &sync.destination, &sync.schema).await {
+        let read = read(paths, sync.source.0, &sync.destination, &sync.schema).await;
+        let (streams, warnings) = match read {
             Ok(s) => s,
             Err(p) => {
                 if !json {
@@ -92,6 +96,9 @@ pub async fn status(paths: &Paths, name: Option<&str>, json: bool) -> Code {
         let change = in_progress(paths, &sync.destination, &sync.schema).await;
         if !json {
             print_text(sync_name, &sync.destination, &sync.schema, &streams);
+            if !warnings.is_empty() {
+                output::findings(&warnings);
+            }
             if let Some(c) = &change {
                 println!(
                     "  {} in progress → schema \"{}\": {} ({} of {} streams caught up)",
@@ -106,6 +113,7 @@ pub async fn status(paths: &Paths, name: Option<&str>, json: bool) -> Code {
         report.push(json!({
             "name": sync_name, "source": sync.source.name(), "destination": sync.destination,
             "schema": sync.schema, "streams": streams, "in_progress": change,
+            "warnings": warnings,
         }));
     }
     if json {
@@ -119,12 +127,13 @@ async fn read(
     source: &dyn Connector,
     destination: &str,
     schema: &str,
-) -> Result<Vec<StreamStatus>, Problem> {
-    let (_, session) = connect_as_sync_user(paths, destination).await?;
+) -> Result<(Vec<StreamStatus>, Vec<Finding>), Problem> {
+    let (dest, session) = connect_as_sync_user(paths, destination).await?;
     let client = &session.client;
+    let warnings = read_role_findings(client, dest.read_role.as_deref()).await?;
     let rows = stream_status::streams(client, schema).await?;
     if rows.is_empty() {
-        return Ok(Vec::new()); // never run yet
+        return Ok((Vec::new(), warnings)); // never run yet
     }
     let rejected = stream_status::rejected_counts(client, schema).await?;
     let mut out = Vec::new();
@@ -134,6 +143,9 @@ async fn read(
             .as_ref()
             .and_then(|c| source.complete_until(c))
             .map(|c| c as f64);
+        let partitions = (row.checkpoint.as_ref())
+            .and_then(|c| source.partitions(c))
+            .map(|(done, total)| json!({"done": done, "total": total}));
         // A table a person took over is not synced any more, whatever its last state was.
         let left_alone = matches!(
             inlet_postgres::ownership::owner(client, schema, &row.stream).await?,
@@ -152,10 +164,11 @@ async fn read(
             lag_seconds: checked.map(|c| (row.now - c).max(0.0)),
             error: row.error,
             updated_at: row.updated_at,
+            partitions,
             stream: row.stream,
         });
     }
-    Ok(out)
+    Ok((out, warnings))
 }
 
 /// The rebuild or rename in progress, if any: `{kind, target, state, reason, caught_up}`
@@ -196,6 +209,13 @@ fn print_text(name: &str, destination: &str, schema: &str, streams: &[StreamStat
             lag,
             s.rejected
         );
+        if let Some(p) = s
+            .partitions
+            .as_ref()
+            .filter(|_| s.state == Shown::Stage(Stage::Backfilling))
+        {
+            println!("      parts  {}/{} partitions done", p["done"], p["total"]);
+        }
         if let Some(e) = &s.error {
             if let Some(reason) = e["reason"].as_str() {
                 println!("      error  {reason}");

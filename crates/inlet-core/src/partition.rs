@@ -1,0 +1,349 @@
+//! Partitioned backfills: one stream's copy read as independent ranges of the source's
+//! ordering, concurrently, through the stream's one exactly-once write path.
+//!
+//! A connector describes its partitions (a range and a position inside it, its own type `P`)
+//! and how to read one page of one ([`PartitionReader`]); [`read_partitions`] reads up to
+//! [`PartitionReader::concurrency`] of them at once and yields each page as it arrives,
+//! together with the whole [`Partitions`] set as it stands once that page is written. The
+//! connector stores that set in the batch's checkpoint, so:
+//!
+//! * every partition resumes at its own position after a crash (the set in the last
+//!   committed checkpoint names each one's place);
+//! * a partition split in two (a range that turned out large, while there is room for more
+//!   requests in flight) is in the set of the batch whose page decided it, so the split is
+//!   durable atomically with that batch, or not at all;
+//! * the set is empty exactly when every partition is complete: only then does the stream
+//!   end its backfill (sweep, then live).
+//!
+//! Pages of one partition are read in order, one at a time; pages of different partitions
+//! arrive in any order. Yielding one page at a time keeps the set true: it never claims a
+//! page that is not in this or an earlier batch.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use futures_core::Stream;
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use serde::{Deserialize, Serialize};
+
+use crate::error::SourceError;
+use crate::record::Record;
+
+/// The partitions of a backfill still to read, each at its own position, and how many are
+/// complete. Stored in the stream's checkpoint by the connector.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Partitions<P> {
+    pub open: Vec<P>,
+    pub done: u32,
+}
+
+impl<P> Partitions<P> {
+    /// A backfill that starts as the given partitions.
+    pub fn new(open: Vec<P>) -> Self {
+        Partitions { open, done: 0 }
+    }
+
+    /// Every partition read to its end.
+    pub fn complete(&self) -> bool {
+        self.open.is_empty()
+    }
+
+    /// Partitions complete, and in all (for progress: "3/8 partitions").
+    pub fn counts(&self) -> (u32, u32) {
+        (self.done, self.done + self.open.len() as u32)
+    }
+}
+
+/// One page of one partition.
+#[derive(Debug)]
+pub struct PartitionPage<P> {
+    pub records: Vec<Record>,
+    /// The partition's position after this page; `None`: the partition is complete.
+    pub next: Option<P>,
+}
+
+/// What a connector supplies to have a stream's backfill read in partitions.
+pub trait PartitionReader: Send + Sync {
+    type Partition: Clone + Send + Sync + 'static;
+
+    /// Reads the next page of `partition`. Errors end the whole read: the engine resumes
+    /// every partition from the last committed checkpoint.
+    fn page(
+        &self,
+        partition: Self::Partition,
+    ) -> impl Future<Output = Result<PartitionPage<Self::Partition>, SourceError>> + Send;
+
+    /// Splits what is left of `partition` into at most `pieces` partitions that together
+    /// cover exactly its rest (the first keeps its position). A range too small to split is
+    /// returned whole.
+    fn split(&self, partition: &Self::Partition, pieces: usize) -> Vec<Self::Partition>;
+
+    /// How many pages to have in flight now (the sync's request budget times the latency it
+    /// observes); at least 1.
+    fn concurrency(&self) -> usize;
+}
+
+/// A page as [`read_partitions`] yields it: its records and the set once it is written.
+pub type PartitionStep<P> = (Vec<Record>, Partitions<P>);
+
+type Flight<'a, P> =
+    Pin<Box<dyn Future<Output = (u64, Result<PartitionPage<P>, SourceError>)> + Send + 'a>>;
+
+struct Driver<'a, R: PartitionReader> {
+    reader: &'a R,
+    /// Open partitions with a stable id and whether a page of theirs is in flight.
+    open: Vec<(u64, R::Partition, bool)>,
+    done: u32,
+    next_id: u64,
+    flying: FuturesUnordered<Flight<'a, R::Partition>>,
+    failed: bool,
+}
+
+impl<'a, R: PartitionReader> Driver<'a, R> {
+    fn launch(&mut self) {
+        let want = self.reader.concurrency().max(1);
+        for (id, partition, in_flight) in self.open.iter_mut() {
+            if self.flying.len() >= want {
+                break;
+            }
+            if !*in_flight {
+                *in_flight = true;
+                let (reader, id, partition) = (self.reader, *id, partition.clone());
+                self.flying
+                    .push(Box::pin(async move { (id, reader.page(partition).await) }));
+            }
+        }
+    }
+
+    /// Applies a page of partition `id`: its new position, and a split while there is room.
+    fn apply(&mut self, id: u64, next: Option<R::Partition>) {
+        let Some(at) = self.open.iter().position(|(i, _, _)| *i == id) else {
+            return;
+        };
+        let Some(next) = next else {
+            self.open.remove(at);
+            self.done += 1;
+            return;
+        };
+        let room = self.reader.concurrency().saturating_sub(self.open.len());
+        let mut pieces = if room > 0 {
+            self.reader.split(&next, room + 1).into_iter()
+        } else {
+            vec![next].into_iter()
+        };
+        if let Some(first) = pieces.next() {
+            self.open[at] = (id, first, false);
+        }
+        for piece in pieces {
+            self.next_id += 1;
+            self.open.push((self.next_id, piece, false));
+        }
+    }
+
+    fn snapshot(&self) -> Partitions<R::Partition> {
+        Partitions {
+            open: self.open.iter().map(|(_, p, _)| p.clone()).collect(),
+            done: self.done,
+        }
+    }
+}
+
+/// Reads the backfill `from` (a fresh one, or as the last committed checkpoint left it) in
+/// partitions, concurrently, yielding each page with the set it leaves. Ends after the page
+/// that completes the last partition, or after the first error; once ended it stays ended
+/// (it may be polled again).
+pub fn read_partitions<'a, R: PartitionReader>(
+    reader: &'a R,
+    from: Partitions<R::Partition>,
+) -> impl Stream<Item = Result<PartitionStep<R::Partition>, SourceError>> + Send + 'a {
+    let driver = Driver {
+        reader,
+        open: from
+            .open
+            .into_iter()
+            .enumerate()
+            .map(|(i, p)| (i as u64, p, false))
+            .collect(),
+        done: from.done,
+        next_id: 1 << 32,
+        flying: FuturesUnordered::new(),
+        failed: false,
+    };
+    futures_util::stream::unfold(driver, |mut driver| async move {
+        if driver.failed {
+            return None;
+        }
+        driver.launch();
+        let (id, page) = driver.flying.next().await?;
+        match page {
+            Ok(page) => {
+                driver.apply(id, page.next);
+                let set = driver.snapshot();
+                Some((Ok((page.records, set)), driver))
+            }
+            Err(e) => {
+                driver.failed = true;
+                Some((Err(e), driver))
+            }
+        }
+    })
+    .fuse()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    use super::*;
+    use crate::record::Version;
+
+    /// Items `lo..hi` read three at a time, each page taking 100 ms; counts pages in flight.
+    #[derive(Default)]
+    struct Numbers {
+        in_flight: AtomicUsize,
+        most: AtomicUsize,
+        want: usize,
+        /// Fail the page that starts at this item.
+        fail_at: Option<u32>,
+    }
+
+    impl PartitionReader for Numbers {
+        type Partition = (u32, u32);
+
+        async fn page(
+            &self,
+            (lo, hi): (u32, u32),
+        ) -> Result<PartitionPage<(u32, u32)>, SourceError> {
+            let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+            self.most.fetch_max(now, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            self.in_flight.fetch_sub(1, Ordering::SeqCst);
+            if self.fail_at == Some(lo) {
+                return Err(SourceError::new(crate::ErrorKind::Network, "cut"));
+            }
+            let end = (lo + 3).min(hi);
+            let records = (lo..end)
+                .map(|i| Record::delete(i.to_string(), Version::new(0, 0)))
+                .collect();
+            let next = (end < hi).then_some((end, hi));
+            Ok(PartitionPage { records, next })
+        }
+
+        fn split(&self, &(lo, hi): &(u32, u32), pieces: usize) -> Vec<(u32, u32)> {
+            let step = ((hi - lo) / pieces as u32).max(3);
+            let mut out = Vec::new();
+            let mut at = lo;
+            while at < hi {
+                let end = if out.len() + 1 == pieces {
+                    hi
+                } else {
+                    (at + step).min(hi)
+                };
+                out.push((at, end));
+                at = end;
+            }
+            out
+        }
+
+        fn concurrency(&self) -> usize {
+            self.want
+        }
+    }
+
+    type Step = Result<(Vec<u32>, Partitions<(u32, u32)>), String>;
+    type Steps = Vec<Step>;
+
+    async fn read_all(reader: &Numbers, from: Partitions<(u32, u32)>) -> Steps {
+        let steps: Vec<_> = read_partitions(reader, from).collect().await;
+        steps
+            .into_iter()
+            .map(|step| {
+                let (records, set) = step.map_err(|e| e.message)?;
+                let ids = records.iter().map(|r| r.id.parse().unwrap_or(u32::MAX));
+                Ok((ids.collect(), set))
+            })
+            .collect()
+    }
+
+    /// Every item the steps yielded, sorted (duplicates kept, so they show).
+    fn items(steps: &[Step]) -> Vec<u32> {
+        let mut all: Vec<u32> = steps
+            .iter()
+            .flatten()
+            .flat_map(|(ids, _)| ids.clone())
+            .collect();
+        all.sort_unstable();
+        all
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_large_range_splits_to_the_concurrency_and_every_item_is_read_once() {
+        let reader = Numbers {
+            want: 4,
+            ..Numbers::default()
+        };
+        let steps = read_all(&reader, Partitions::new(vec![(0, 100)])).await;
+        assert_eq!(items(&steps), (0..100).collect::<Vec<_>>());
+        assert_eq!(
+            reader.most.load(Ordering::SeqCst),
+            4,
+            "pages in flight reach the concurrency and never pass it"
+        );
+        let sets: Vec<_> = steps.iter().flatten().map(|(_, set)| set).collect();
+        let last = sets.last().expect("a last set");
+        assert!(last.complete());
+        assert!(
+            last.done >= 4,
+            "the range was split: {} partitions",
+            last.done
+        );
+        assert!(
+            sets.iter().all(|s| s.open.len() <= 4),
+            "never more open partitions than pages in flight"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn resuming_from_any_set_reads_exactly_what_was_not_yet_yielded() {
+        let reader = Numbers {
+            want: 3,
+            ..Numbers::default()
+        };
+        let steps = read_all(&reader, Partitions::new(vec![(0, 60)])).await;
+        for n in 0..steps.len() {
+            let Ok((_, set)) = &steps[n] else {
+                panic!("no failure expected")
+            };
+            let mut union = items(&steps[..=n]);
+            union.extend(items(&read_all(&reader, set.clone()).await));
+            union.sort_unstable();
+            assert_eq!(union, (0..60).collect::<Vec<_>>(), "restart after step {n}");
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failed_page_ends_the_read_and_the_last_set_still_resumes_it() {
+        let start = Partitions::new(vec![(0, 30), (30, 60)]);
+        let failing = Numbers {
+            want: 2,
+            fail_at: Some(33),
+            ..Numbers::default()
+        };
+        let steps = read_all(&failing, start.clone()).await;
+        assert!(matches!(steps.last(), Some(Err(m)) if m == "cut"));
+        let resume = steps
+            .iter()
+            .flatten()
+            .last()
+            .map_or(start, |(_, set)| set.clone());
+        let fine = Numbers {
+            want: 2,
+            ..Numbers::default()
+        };
+        let mut union = items(&steps);
+        union.extend(items(&read_all(&fine, resume).await));
+        union.sort_unstable();
+        assert_eq!(union, (0..60).collect::<Vec<_>>());
+    }
+}
