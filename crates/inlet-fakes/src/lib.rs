@@ -10,4 +10,5 @@
 #![recursion_limit = "512"]
 
 pub mod hubspot;
+mod serve;
 pub mod stripe;

@@ -1,5 +1,4 @@
-//! The HTTP server: hyper directly (not a router framework) because one fault knob needs to
-//! close a connection without answering, which only the connection level can do.
+//! The HTTP server, on the fakes' shared accept loop (`crate::serve`).
 //!
 //! Every `/v1` request: maybe dropped, counted, delayed, maybe failed (fault knobs), then
 //! authenticated and answered by [`super::api`], with `Request-Id` and `Stripe-Version`.
@@ -11,12 +10,12 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, CONTENT_TYPE};
-use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+
+use crate::serve::Dropped;
 
 use super::errors::ApiError;
 use super::faults::Failure;
@@ -25,48 +24,12 @@ use super::{api, control, form, Shared};
 /// Request bodies above this are refused (Stripe's requests are small forms).
 const MAX_BODY: usize = 4 * 1024 * 1024;
 
-/// A request the fault knobs decided to drop: hyper closes the connection unanswered.
-#[derive(Debug)]
-struct Dropped;
-
-impl std::fmt::Display for Dropped {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("connection dropped by the fault knob")
-    }
-}
-
-impl std::error::Error for Dropped {}
-
 pub(crate) async fn serve(
     listener: TcpListener,
     shared: Arc<Shared>,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) {
-    loop {
-        let accepted = tokio::select! {
-            accepted = listener.accept() => accepted,
-            _ = shutdown.changed() => return,
-        };
-        let (stream, _) = match accepted {
-            Ok(conn) => conn,
-            Err(error) => {
-                tracing::warn!(%error, "accepting a connection failed");
-                continue;
-            }
-        };
-        let _ = stream.set_nodelay(true);
-        let shared = shared.clone();
-        let mut shutdown = shutdown.clone();
-        tokio::spawn(async move {
-            let service = service_fn(move |request| handle(shared.clone(), request));
-            let connection = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service);
-            tokio::select! {
-                _ = connection => {}
-                _ = shutdown.changed() => {}
-            }
-        });
-    }
+    crate::serve::accept(listener, shared, handle, shutdown).await;
 }
 
 /// What an answer is made of before it becomes a hyper response.
