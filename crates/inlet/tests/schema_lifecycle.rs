@@ -553,12 +553,8 @@ async fn new_stripe_version(v: u32) {
     let inlet = Inlet::new(&[("STRIPE_API_KEY", &fake.api_key())]);
     inlet.add_destination(c, &db);
     let base = fake.url();
-    let out = inlet.sync_add(
-        "a",
-        &base,
-        &["--streams", "customer", "--stripe-version", FIRST],
-        &[],
-    );
+    let pin = format!("stripe_version={FIRST}");
+    let out = inlet.sync_add("a", &base, &["--streams", "customer", "--set", &pin], &[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let config = std::fs::read_to_string(inlet.config()).expect("config");
     assert!(
