@@ -126,10 +126,6 @@ pub enum SyncCommand {
         #[arg(long, value_name = "URL")]
         api_base: Option<String>,
 
-        /// The Stripe-Version to pin (short for --set stripe_version=VERSION).
-        #[arg(long, value_name = "VERSION")]
-        stripe_version: Option<String>,
-
         /// One of the source's own keys of [syncs.NAME] (e.g. stripe_version=2024-06-20);
         /// repeat for more.
         #[arg(long = "set", value_name = "KEY=VALUE", value_parser = key_value)]
@@ -408,16 +404,8 @@ fn key_value(arg: &str) -> Result<(String, String), String> {
 }
 
 /// The source's own keys given on the command line, as `[syncs.NAME]` holds them.
-pub fn source_options(
-    set: Vec<(String, String)>,
-    stripe_version: Option<String>,
-) -> inlet_connectors::registry::Options {
-    let mut options: inlet_connectors::registry::Options = set
-        .into_iter()
+pub fn source_options(set: Vec<(String, String)>) -> inlet_connectors::registry::Options {
+    set.into_iter()
         .map(|(k, v)| (k, serde_json::Value::String(v)))
-        .collect();
-    if let Some(v) = stripe_version {
-        options.insert("stripe_version".into(), serde_json::Value::String(v));
-    }
-    options
+        .collect()
 }

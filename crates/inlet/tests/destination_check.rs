@@ -221,10 +221,15 @@ async fn password_prompt_on_a_terminal() {
         target_args(c).join(" ")
     );
     let home_dir = home.path().display().to_string();
-    let mut term = Terminal::spawn(&command, &[("HOME", &home_dir)]);
-    term.wait_for(&format!("Password for user {USER}:"));
-    term.type_line(PASSWORD);
-    let (status, screen) = term.finish();
+    // The terminal's waits block: off the async runtime.
+    let (status, screen) = tokio::task::spawn_blocking(move || {
+        let mut term = Terminal::spawn(&command, &[("HOME", &home_dir)]);
+        term.wait_for(&format!("Password for user {USER}:"));
+        term.type_line(PASSWORD);
+        term.finish()
+    })
+    .await
+    .expect("the terminal session");
     assert!(status.success(), "{screen}");
     assert!(screen.contains("ok: connected"), "{screen}");
     assert!(

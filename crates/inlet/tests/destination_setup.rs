@@ -506,22 +506,28 @@ async fn interactive_setup_grants_the_people_picked_from_a_list() {
         inlet.config().display()
     );
     let home = inlet.dir.path().display().to_string();
-    let mut term = Terminal::spawn(
-        &command,
-        &[("HOME", &home), ("INLET_ADMIN_PASSWORD", ADMIN_PASSWORD)],
-    );
-    term.wait_for("Numbers separated by commas");
-    let screen = term.screen();
-    let number = screen
-        .lines()
-        .find_map(|l| {
-            let mut words = l.split_whitespace();
-            let n = words.next()?;
-            (words.next()? == picked).then(|| n.to_string())
-        })
-        .unwrap_or_else(|| panic!("{picked} is not listed: {screen}"));
-    term.type_line(&number);
-    let (status, screen) = term.finish();
+    let who = picked.clone();
+    // The terminal's waits block: off the async runtime.
+    let (status, screen) = tokio::task::spawn_blocking(move || {
+        let mut term = Terminal::spawn(
+            &command,
+            &[("HOME", &home), ("INLET_ADMIN_PASSWORD", ADMIN_PASSWORD)],
+        );
+        term.wait_for("Numbers separated by commas");
+        let screen = term.screen();
+        let number = screen
+            .lines()
+            .find_map(|l| {
+                let mut words = l.split_whitespace();
+                let n = words.next()?;
+                (words.next()? == who).then(|| n.to_string())
+            })
+            .unwrap_or_else(|| panic!("{who} is not listed: {screen}"));
+        term.type_line(&number);
+        term.finish()
+    })
+    .await
+    .expect("the terminal session");
     assert!(status.success(), "{screen}");
     assert!(
         screen.contains(&format!("granted to  {picked}")),
@@ -564,10 +570,15 @@ async fn admin_password_is_asked_at_the_terminal() {
         inlet.config().display()
     );
     let home = inlet.dir.path().display().to_string();
-    let mut term = Terminal::spawn(&command, &[("HOME", &home)]);
-    term.wait_for("Password for user postgres:");
-    term.type_line(ADMIN_PASSWORD);
-    let (status, screen) = term.finish();
+    // The terminal's waits block: off the async runtime.
+    let (status, screen) = tokio::task::spawn_blocking(move || {
+        let mut term = Terminal::spawn(&command, &[("HOME", &home)]);
+        term.wait_for("Password for user postgres:");
+        term.type_line(ADMIN_PASSWORD);
+        term.finish()
+    })
+    .await
+    .expect("the terminal session");
     assert!(status.success(), "{screen}");
     assert!(screen.contains("is set up"), "{screen}");
     assert!(!screen.contains(ADMIN_PASSWORD), "echoed: {screen}");

@@ -8,6 +8,7 @@ use std::time::Duration;
 use inlet_fakes::stripe::{FakeStripe, Options};
 use inlet_testkit::{versions, wait_until};
 use serde_json::Value;
+use tokio::task::block_in_place;
 
 mod common;
 use common::{text, Inlet, Running};
@@ -75,8 +76,10 @@ async fn a_sync_runs_without_a_read_role_and_a_later_one_gets_the_tables() {
         .expect("inlet run");
     let run = Running(child);
     let customers = fake.objects("customer").expect("customers").len() as i64;
-    wait_until("the customers synced", Duration::from_secs(120), || {
-        inlet.rows("stripe") == customers
+    block_in_place(|| {
+        wait_until("the customers synced", Duration::from_secs(120), || {
+            inlet.rows("stripe") == customers
+        })
     });
     let status = inlet.status();
     read_role_warning(&status["syncs"][0]["warnings"]);

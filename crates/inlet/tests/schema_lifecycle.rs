@@ -14,6 +14,7 @@ use std::time::Duration;
 use inlet_fakes::stripe::{FakeStripe, Options};
 use inlet_testkit::{versions, wait_until, wait_until_async};
 use serde_json::{json, Value};
+use tokio::task::block_in_place;
 
 mod common;
 use common::{text, Inlet, Running};
@@ -85,8 +86,10 @@ async fn one_version(v: u32) {
             .map(|o| o.len() as i64)
             .unwrap_or(0)
     };
-    wait_until("both syncs live", Duration::from_secs(120), || {
-        inlet.live("a") && inlet.live("b")
+    block_in_place(|| {
+        wait_until("both syncs live", Duration::from_secs(120), || {
+            inlet.live("a") && inlet.live("b")
+        })
     });
     assert_eq!(inlet.rows("a"), customers(), "PG {v}");
     assert_eq!(inlet.rows("b"), customers(), "PG {v}");
@@ -132,11 +135,13 @@ async fn one_version(v: u32) {
     let last = fake
         .create("customer", json!({ "email": "after@example.com" }))
         .expect("create");
-    wait_until(
-        "the new schema to hold every customer",
-        Duration::from_secs(60),
-        || inlet.rows("a") == customers(),
-    );
+    block_in_place(|| {
+        wait_until(
+            "the new schema to hold every customer",
+            Duration::from_secs(60),
+            || inlet.rows("a") == customers(),
+        )
+    });
     let id = last["id"].as_str().expect("id").to_string();
     let found: i64 = admin
         .query_one(
@@ -155,8 +160,10 @@ async fn one_version(v: u32) {
     assert_eq!(note, "mine");
 
     // Rebuild b under a reader that must never see an empty table or an error.
-    wait_until("b caught up", Duration::from_secs(60), || {
-        inlet.rows("b") == customers()
+    block_in_place(|| {
+        wait_until("b caught up", Duration::from_secs(60), || {
+            inlet.rows("b") == customers()
+        })
     });
     let expected = customers();
     let reader = c.admin_db(&db).await;
@@ -347,8 +354,10 @@ async fn killed_and_resumed(v: u32) {
             .stderr(Stdio::null())
             .spawn();
         let _run = Running(child.expect("inlet run"));
-        wait_until("the sync live", Duration::from_secs(120), || {
-            inlet.live("a")
+        block_in_place(|| {
+            wait_until("the sync live", Duration::from_secs(120), || {
+                inlet.live("a")
+            })
         });
     } // SIGKILL
     let admin = c.admin_db(&db).await;
@@ -526,11 +535,16 @@ async fn killed_and_resumed(v: u32) {
         .stderr(Stdio::null())
         .spawn();
     let _run = Running(child.expect("inlet run"));
-    wait_until(
-        "inlet.toml to follow the switch",
-        Duration::from_secs(30),
-        || std::fs::read_to_string(inlet.config()).is_ok_and(|c| c.contains("schema = \"stripe\"")),
-    );
+    block_in_place(|| {
+        wait_until(
+            "inlet.toml to follow the switch",
+            Duration::from_secs(30),
+            || {
+                std::fs::read_to_string(inlet.config())
+                    .is_ok_and(|c| c.contains("schema = \"stripe\""))
+            },
+        )
+    });
 }
 
 /// A new `Stripe-Version` in inlet.toml cannot be applied by adding columns: the next `inlet
@@ -553,12 +567,8 @@ async fn new_stripe_version(v: u32) {
     let inlet = Inlet::new(&[("STRIPE_API_KEY", &fake.api_key())]);
     inlet.add_destination(c, &db);
     let base = fake.url();
-    let out = inlet.sync_add(
-        "a",
-        &base,
-        &["--streams", "customer", "--stripe-version", FIRST],
-        &[],
-    );
+    let pin = format!("stripe_version={FIRST}");
+    let out = inlet.sync_add("a", &base, &["--streams", "customer", "--set", &pin], &[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let config = std::fs::read_to_string(inlet.config()).expect("config");
     assert!(
@@ -643,8 +653,10 @@ async fn new_stripe_version(v: u32) {
     // Live with the first version: noted, nothing rebuilt.
     {
         let _run = start("run1.log");
-        wait_until("the sync live", Duration::from_secs(120), || {
-            inlet.live("a")
+        block_in_place(|| {
+            wait_until("the sync live", Duration::from_secs(120), || {
+                inlet.live("a")
+            })
         });
         arrives("first@example.com").await;
     } // SIGKILL
