@@ -539,10 +539,13 @@ async fn bench(customers: usize, rounds: usize, changes: usize, major: u32) {
             let db = cluster.create_database().await;
             let admin = cluster.admin_db(&db).await;
             let inlet = Inlet::setup(before, &cluster, &db, &fake, &rate_line);
+            let (requests, limited) = (fake.requests(), fake.rate_limited());
             let b = inlet_backfill(&inlet, &admin, customers).await;
             eprintln!(
-                "round {round}: inlet before {:.0}/s, peak RSS {:.0} MB",
+                "round {round}: inlet before {:.0}/s ({} requests, {} answered 429), peak RSS {:.0} MB",
                 customers as f64 / b.secs,
+                fake.requests() - requests,
+                fake.rate_limited() - limited,
                 b.rss_mb
             );
             befores.push(b.secs);

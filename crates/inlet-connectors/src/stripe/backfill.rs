@@ -22,6 +22,9 @@ pub struct Step {
     pub records: Vec<Record>,
     /// The last object read; `None` when the window is done.
     pub next: Option<Cursor>,
+    /// Seconds of `created` the page's objects span (newest minus oldest), for sizing
+    /// windows by how densely the list is filled.
+    pub span: i64,
 }
 
 /// Reads the next page of `window`, with the children of its objects, `fan_out` requests
@@ -47,6 +50,10 @@ pub async fn step(
     let next = match page.has_more {
         true => page.data.last().map(Cursor::of),
         false => None,
+    };
+    let span = match (page.data.first(), page.data.last()) {
+        (Some(newest), Some(oldest)) => Cursor::of(newest).created - Cursor::of(oldest).created,
+        _ => 0,
     };
     let fan_out = fan_out.max(1);
     let records = match def.listing {
@@ -79,7 +86,11 @@ pub async fn step(
             objects.map(|o| upsert(schema, o, version)).collect()
         }
     };
-    Ok(Step { records, next })
+    Ok(Step {
+        records,
+        next,
+        span,
+    })
 }
 
 /// Every object of one customer's own list (`/v1/customers/{id}/payment_methods`); none

@@ -253,7 +253,7 @@ impl Source for StripeSource {
                 match position {
                     Position::Partitioned { events, parts, head, since, from } => {
                         let _counted = Backfilling::enter(&self.backfilling);
-                        let reader = Windows { source: self, def, schema };
+                        let reader = Windows::new(self, def, schema);
                         let mut complete = parts.complete();
                         let mut steps = std::pin::pin!(read_partitions(&reader, parts));
                         let live = match def.following {

@@ -4,12 +4,14 @@
 //! beyond (no upper bound: objects created while it runs are copied too, harmlessly, since
 //! the events recorded before the backfill apply over them). Each page of a window is read
 //! newest first with `starting_after`; when a page says there is more and the sync has room
-//! for more requests in flight, what is left of the window is split by time (see
-//! [`Window::split`]). Objects created while a window is read are newer than every window
+//! for more requests in flight, what is left of the window is split into windows of whole
+//! pages, by how densely the pages read so far were filled (see [`Window::split`]). Objects created while a window is read are newer than every window
 //! but the top one's open end, and the events feed has them; objects deleted while it is
 //! read are either listed (then the delete event applies after) or not (nothing to undo).
 //! A cursor whose object was deleted resumes at the cursor's second (see
 //! [`super::backfill::page_of`]), so nothing is lost and a reread changes nothing.
+
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use inlet_core::{ErrorKind, PartitionPage, PartitionReader, Partitions, SourceError};
 use serde::{Deserialize, Serialize};
@@ -47,26 +49,45 @@ impl Window {
         self.after.as_ref().map(|a| a.created).or(self.lte)
     }
 
-    /// What is left of this window as up to `pieces` windows of about equal time: the
-    /// first keeps the cursor and the newest seconds, the others start fresh. A window
-    /// without both ends (a list that takes no `created` filter, or an old checkpoint) or
-    /// spanning a single second stays whole.
-    pub fn split(&self, pieces: usize) -> Vec<Window> {
+    /// What is left of this window as up to `pieces` windows: the first keeps the cursor
+    /// and the newest seconds, the others start fresh. With `page_seconds` (how many
+    /// seconds of `created` one full page has spanned so far) each window is sized to
+    /// hold whole pages, and there are never more windows than pages left: a window ends
+    /// on a part-filled page, so every extra one costs a request. Without it, windows are
+    /// of about equal time. A window without both ends (a list that takes no `created`
+    /// filter, or an old checkpoint), spanning a single second, or holding at most one
+    /// page stays whole.
+    pub fn split(&self, pieces: usize, page_seconds: Option<f64>) -> Vec<Window> {
         let (Some(gte), Some(top)) = (self.gte, self.top()) else {
             return vec![self.clone()];
         };
         let seconds = top - gte + 1;
-        let pieces = (pieces.max(1) as i64).min(seconds);
+        let mut pieces = (pieces.max(1) as i64).min(seconds);
+        let size = match page_seconds {
+            Some(per_page) => {
+                let per_page = per_page.max(1e-3);
+                // `as` saturates: a huge count only means "more pages than pieces".
+                let pages = (seconds as f64 / per_page).ceil() as i64;
+                pieces = pieces.min(pages);
+                if pieces < 2 {
+                    return vec![self.clone()];
+                }
+                let pages_each = (pages + pieces - 1) / pieces;
+                ((pages_each as f64 * per_page).round() as i64).clamp(1, seconds)
+            }
+            None => seconds / pieces.max(1),
+        };
+        // Rounding a window up to whole pages can leave fewer windows than asked.
+        pieces = pieces.min((seconds + size - 1) / size);
         if pieces < 2 {
             return vec![self.clone()];
         }
-        let size = seconds / pieces;
         let mut out = vec![Window {
             gte: Some(top - size + 1),
             lte: Some(top),
             after: self.after.clone(),
         }];
-        // The rest, gte..=top-size, in pieces-1 windows, oldest last.
+        // The rest, gte..=top-size, in pieces-1 windows, oldest last (it takes what is left).
         let mut upper = top - size;
         for n in (0..pieces - 1).rev() {
             let lower = if n == 0 { gte } else { upper - size + 1 };
@@ -100,9 +121,34 @@ pub fn share_done(set: &Partitions<Window>, from: i64, now: i64) -> Option<f64> 
 
 /// One stream's windows, read through the source's client.
 pub struct Windows<'a> {
-    pub source: &'a StripeSource,
-    pub def: &'static StreamDef,
-    pub schema: &'a Schema,
+    source: &'a StripeSource,
+    def: &'static StreamDef,
+    schema: &'a Schema,
+    /// Full pages read so far, and the seconds of `created` they spanned together: how
+    /// densely the list is filled, to size the windows a split makes.
+    full_pages: AtomicI64,
+    spanned: AtomicI64,
+}
+
+impl<'a> Windows<'a> {
+    pub fn new(source: &'a StripeSource, def: &'static StreamDef, schema: &'a Schema) -> Self {
+        Windows {
+            source,
+            def,
+            schema,
+            full_pages: AtomicI64::new(0),
+            spanned: AtomicI64::new(0),
+        }
+    }
+
+    /// Seconds of `created` one full page spans, on average over the pages read so far;
+    /// `None` before the first full page.
+    fn page_seconds(&self) -> Option<f64> {
+        let pages = self.full_pages.load(Ordering::Relaxed);
+        let spanned = self.spanned.load(Ordering::Relaxed);
+        // A page of n objects spans n-1 gaps between them; a full page holds 100.
+        (pages > 0).then(|| spanned as f64 / pages as f64 * 100.0 / 99.0)
+    }
 }
 
 impl PartitionReader for Windows<'_> {
@@ -128,6 +174,10 @@ impl PartitionReader for Windows<'_> {
                 step => break step?,
             }
         };
+        if step.next.is_some() {
+            self.full_pages.fetch_add(1, Ordering::Relaxed);
+            self.spanned.fetch_add(step.span.max(0), Ordering::Relaxed);
+        }
         let next = step.next.map(|after| Window {
             after: Some(after),
             ..window
@@ -139,7 +189,7 @@ impl PartitionReader for Windows<'_> {
     }
 
     fn split(&self, window: &Window, pieces: usize) -> Vec<Window> {
-        window.split(pieces)
+        window.split(pieces, self.page_seconds())
     }
 
     fn concurrency(&self) -> usize {
@@ -165,7 +215,7 @@ mod tests {
             lte: None,
             after: cursor(199),
         };
-        let pieces = window.split(4);
+        let pieces = window.split(4, None);
         assert_eq!(pieces.len(), 4);
         assert_eq!(
             pieces[0].after,
@@ -187,24 +237,81 @@ mod tests {
     }
 
     #[test]
+    fn with_a_known_density_each_window_holds_whole_pages() {
+        // 10 seconds a page (10 objects a second), 1,000 seconds left: 100 pages.
+        let window = Window {
+            gte: Some(1),
+            lte: Some(1_000),
+            after: None,
+        };
+        let pieces = window.split(4, Some(10.0));
+        let sizes: Vec<i64> = pieces
+            .iter()
+            .map(|w| w.lte.unwrap_or(0) - w.gte.unwrap_or(0) + 1)
+            .collect();
+        assert_eq!(sizes, vec![250, 250, 250, 250], "25 whole pages each");
+        // Asked for 29 windows where 3 pages are left: 3 windows of a page each.
+        let small = Window {
+            gte: Some(1),
+            lte: Some(30),
+            after: None,
+        };
+        let sizes: Vec<i64> = (small.split(29, Some(10.0)).iter())
+            .map(|w| w.lte.unwrap_or(0) - w.gte.unwrap_or(0) + 1)
+            .collect();
+        assert_eq!(sizes, vec![10, 10, 10]);
+        // Rounding up to whole pages: 7 pages in 3 windows of 3 pages, 3, and the rest.
+        let sizes: Vec<i64> = (Window {
+            gte: Some(1),
+            lte: Some(70),
+            after: None,
+        }
+        .split(3, Some(10.0))
+        .iter())
+        .map(|w| w.lte.unwrap_or(0) - w.gte.unwrap_or(0) + 1)
+        .collect();
+        assert_eq!(sizes, vec![30, 30, 10]);
+    }
+
+    #[test]
+    fn a_range_of_at_most_a_page_is_not_split() {
+        let one_page = Window {
+            gte: Some(1),
+            lte: Some(1_000),
+            after: cursor(900),
+        };
+        assert_eq!(one_page.split(8, Some(1_000.0)), vec![one_page.clone()]);
+        let empty_so_far = Window {
+            gte: Some(1),
+            lte: Some(1_000_000),
+            after: None,
+        };
+        assert_eq!(
+            empty_so_far.split(8, Some(2_000_000.0)),
+            vec![empty_so_far.clone()],
+            "a sparse range is read as it is"
+        );
+    }
+
+    #[test]
     fn windows_that_cannot_split_stay_whole() {
         let unbounded = Window {
             after: cursor(5),
             ..Window::default()
         };
-        assert_eq!(unbounded.split(8), vec![unbounded.clone()]);
+        assert_eq!(unbounded.split(8, None), vec![unbounded.clone()]);
         let one_second = Window {
             gte: Some(7),
             lte: Some(9),
             after: cursor(7),
         };
-        assert_eq!(one_second.split(8), vec![one_second.clone()]);
+        assert_eq!(one_second.split(8, None), vec![one_second.clone()]);
         let three = Window {
             gte: Some(1),
             lte: Some(3),
             after: None,
         };
-        assert_eq!(three.split(8).len(), 3, "no more pieces than seconds");
+        assert_eq!(three.split(8, None).len(), 3, "no more pieces than seconds");
     }
 
     #[test]
