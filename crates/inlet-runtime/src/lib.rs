@@ -17,6 +17,7 @@ pub mod connect;
 pub mod files;
 pub mod lifecycle;
 pub mod paths;
+pub mod readiness;
 pub mod run;
 pub mod secrets;
 pub mod server;

@@ -21,6 +21,7 @@ use crate::config;
 use crate::connect::connect_as_sync_user;
 use crate::lifecycle::{self, Step};
 use crate::paths::Paths;
+use crate::readiness::{Readiness, SyncState};
 use crate::secrets::{self, SyncSecret};
 use crate::server::{self, Hook};
 use crate::sources;
@@ -62,7 +63,9 @@ pub async fn run(
     }
     let mut hooks = HashMap::new();
     let mut runs = Vec::new();
+    let readiness = Readiness::default();
     for (name, sync) in chosen {
+        readiness.set(&name, SyncState::NotConnected("starting".into()));
         let source = sources::source(paths, &name, &sync)?;
         let secret = secrets::sync_secret(&paths.secrets(), &name, SyncSecret::WebhookSecret)?;
         hooks.insert(
@@ -80,6 +83,7 @@ pub async fn run(
             source,
             stop.clone(),
             on_open.clone(),
+            readiness.clone(),
         ));
     }
     if let Some(addr) = listen {
@@ -91,7 +95,7 @@ pub async fn run(
             )
         })?;
         let mut stop = stop.clone();
-        tokio::spawn(server::serve(listener, hooks, async move {
+        tokio::spawn(server::serve(listener, hooks, readiness, async move {
             let _ = stop.wait_for(|s| *s).await;
         }));
         tracing::info!(%addr, "webhooks: POST /webhooks/SOURCE/SYNC");
@@ -109,6 +113,7 @@ async fn run_sync_forever(
     source: Arc<dyn Source>,
     mut stop: watch::Receiver<bool>,
     on_open: OnOpen,
+    readiness: Readiness,
 ) {
     let mut failures = 0u32;
     let mut pruning = None;
@@ -117,11 +122,13 @@ async fn run_sync_forever(
         let (sink, read_role) = match lifecycle::open(&paths, &sync, source.as_ref()).await {
             Ok(opened) => opened,
             Err(p) if p.kind == ProblemKind::AlreadyRunning => {
+                readiness.set(&name, SyncState::StandingBy);
                 tracing::info!(sync = %name, "{}; waiting to take over", p.message);
                 wait(&mut stop, Duration::from_secs(10)).await;
                 continue;
             }
             Err(p) => {
+                readiness.set(&name, SyncState::NotConnected(p.message.clone()));
                 failures += 1;
                 let delay = backoff(failures);
                 tracing::error!(sync = %name, fix = %p.fix, "{}; retrying in {}s", p.message, delay.as_secs());
@@ -129,6 +136,7 @@ async fn run_sync_forever(
                 continue;
             }
         };
+        readiness.set(&name, SyncState::Running);
         on_open(&name, sink.progress());
         if pruning.as_ref() != Some(&sync.schema) {
             spawn_pruning(paths.clone(), name.clone(), sync.clone(), stop.clone());
@@ -148,11 +156,13 @@ async fn run_sync_forever(
             Ok(Step::Stopped) => return,
             Ok(Step::Switched(..) | Step::Reopen) => failures = 0,
             Ok(Step::NeedsPerson) => {
+                readiness.set(&name, SyncState::NeedsPerson);
                 tracing::error!(sync = %name, "every stream stopped; `inlet sync status {name}` says why and how to fix it");
                 let _ = stop.wait_for(|s| *s).await;
                 return;
             }
             Err(p) => {
+                readiness.set(&name, SyncState::NotConnected(p.message.clone()));
                 failures += 1;
                 let delay = backoff(failures);
                 tracing::error!(sync = %name, fix = %p.fix, "{}; reconnecting in {}s", p.message, delay.as_secs());

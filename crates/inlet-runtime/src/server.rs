@@ -1,5 +1,8 @@
 //! The HTTP side of `inlet run --listen`: webhooks and health.
 //!
+//! `/healthz` says the process is alive. `/readyz` is 200 when every sync this process owns
+//! is connected and writing, and 503 with the reasons, one a line, otherwise.
+//!
 //! `POST /webhooks/{source}/{sync}` has the sync's source (through the registry) check the
 //! delivery's signature against the sync's webhook secret; a valid delivery makes the sync
 //! read its change feed at once, and is answered 200. Nothing is written from the webhook's
@@ -19,6 +22,8 @@ use axum::Router;
 use inlet_connectors::registry::Connector;
 use inlet_core::Source;
 use inlet_postgres::Secret;
+
+use crate::readiness::Readiness;
 
 #[derive(Clone)]
 pub struct Hook {
@@ -41,10 +46,18 @@ type Hooks = Arc<HashMap<String, Hook>>;
 pub async fn serve(
     listener: tokio::net::TcpListener,
     hooks: HashMap<String, Hook>,
+    readiness: Readiness,
     stop: impl Future<Output = ()> + Send + 'static,
 ) {
     let app = Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
+        .route(
+            "/readyz",
+            get(move || {
+                let readiness = readiness.clone();
+                async move { ready(&readiness) }
+            }),
+        )
         .route("/webhooks/{source}/{sync}", post(webhook))
         .with_state(Arc::new(hooks));
     if let Err(e) = axum::serve(listener, app)
@@ -52,6 +65,16 @@ pub async fn serve(
         .await
     {
         tracing::error!("the webhook server stopped: {e}");
+    }
+}
+
+fn ready(readiness: &Readiness) -> (StatusCode, String) {
+    match readiness.check() {
+        Ok(()) => (StatusCode::OK, "ready\n".to_string()),
+        Err(reasons) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not ready\n{}\n", reasons.join("\n")),
+        ),
     }
 }
 
