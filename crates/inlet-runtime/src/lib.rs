@@ -22,6 +22,7 @@ pub mod run;
 pub mod secrets;
 pub mod server;
 pub mod sources;
+pub mod status;
 pub mod sync_config;
 
 #[cfg(test)]

@@ -95,9 +95,15 @@ pub async fn run(
             )
         })?;
         let mut stop = stop.clone();
-        tokio::spawn(server::serve(listener, hooks, readiness, async move {
-            let _ = stop.wait_for(|s| *s).await;
-        }));
+        tokio::spawn(server::serve(
+            listener,
+            hooks,
+            readiness,
+            paths.clone(),
+            async move {
+                let _ = stop.wait_for(|s| *s).await;
+            },
+        ));
         tracing::info!(%addr, "webhooks: POST /webhooks/SOURCE/SYNC");
     }
     futures_util::future::join_all(runs).await;

@@ -2,6 +2,8 @@
 //!
 //! `/healthz` says the process is alive. `/readyz` is 200 when every sync this process owns
 //! is connected and writing, and 503 with the reasons, one a line, otherwise.
+//! `GET /api/v1/syncs` and `GET /api/v1/syncs/{name}` serve the document
+//! `inlet sync status --json` prints (one implementation: [`crate::status`]); read-only.
 //!
 //! `POST /webhooks/{source}/{sync}` has the sync's source (through the registry) check the
 //! delivery's signature against the sync's webhook secret; a valid delivery makes the sync
@@ -17,13 +19,16 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::Router;
+use axum::{Json, Router};
 use inlet_connectors::registry::Connector;
 use inlet_core::Source;
-use inlet_postgres::Secret;
+use inlet_postgres::{Problem, ProblemKind, Secret};
 
+use crate::paths::Paths;
 use crate::readiness::Readiness;
+use crate::status;
 
 #[derive(Clone)]
 pub struct Hook {
@@ -47,6 +52,7 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     hooks: HashMap<String, Hook>,
     readiness: Readiness,
+    paths: Paths,
     stop: impl Future<Output = ()> + Send + 'static,
 ) {
     let app = Router::new()
@@ -59,13 +65,53 @@ pub async fn serve(
             }),
         )
         .route("/webhooks/{source}/{sync}", post(webhook))
-        .with_state(Arc::new(hooks));
+        .with_state(Arc::new(hooks))
+        .merge(api(paths));
     if let Err(e) = axum::serve(listener, app)
         .with_graceful_shutdown(stop)
         .await
     {
         tracing::error!("the webhook server stopped: {e}");
     }
+}
+
+/// The read-only status API.
+fn api(paths: Paths) -> Router {
+    let one = paths.clone();
+    Router::new()
+        .route(
+            "/api/v1/syncs",
+            get(move || {
+                let paths = paths.clone();
+                async move { syncs(&paths, None).await }
+            }),
+        )
+        .route(
+            "/api/v1/syncs/{name}",
+            get(move |Path(name): Path<String>| {
+                let paths = one.clone();
+                async move { syncs(&paths, Some(&name)).await }
+            }),
+        )
+}
+
+async fn syncs(paths: &Paths, only: Option<&str>) -> Response {
+    match status::document(paths, only).await {
+        Ok(doc) => Json(doc).into_response(),
+        Err(p) => {
+            let code = match p.kind {
+                ProblemKind::InvalidOption => StatusCode::NOT_FOUND,
+                _ => StatusCode::SERVICE_UNAVAILABLE,
+            };
+            (code, Json(problem_json(&p))).into_response()
+        }
+    }
+}
+
+fn problem_json(p: &Problem) -> serde_json::Value {
+    serde_json::json!({
+        "problem": p.kind.as_str(), "message": p.message, "fix": p.fix,
+    })
 }
 
 fn ready(readiness: &Readiness) -> (StatusCode, String) {

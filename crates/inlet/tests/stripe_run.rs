@@ -157,6 +157,26 @@ async fn add_run_status_webhooks_and_a_clean_stop() {
         "a running sync is ready"
     );
 
+    // The status API serves the document `inlet sync status --json` prints (lag aside: it
+    // grows between the two reads).
+    let without_lag = |mut doc: Value| {
+        for s in doc["syncs"][0]["streams"].as_array_mut().expect("streams") {
+            s["lag_seconds"] = Value::Null;
+        }
+        doc
+    };
+    let (all, all_body) = tokio::task::block_in_place(|| get(&listen_arg, "/api/v1/syncs"));
+    assert_eq!(all, 200, "{all_body}");
+    let served: Value = serde_json::from_str(&all_body).expect("JSON");
+    assert_eq!(without_lag(served), without_lag(status.clone()));
+    let (one, one_body) = tokio::task::block_in_place(|| get(&listen_arg, "/api/v1/syncs/stripe"));
+    assert_eq!(one, 200, "{one_body}");
+    let served: Value = serde_json::from_str(&one_body).expect("JSON");
+    assert_eq!(without_lag(served), without_lag(status.clone()));
+    let (none, none_body) = tokio::task::block_in_place(|| get(&listen_arg, "/api/v1/syncs/nope"));
+    assert_eq!(none, 404, "{none_body}");
+    assert!(none_body.contains("there is no sync"), "{none_body}");
+
     let forged = tokio::task::block_in_place(|| {
         post(
             &listen_arg,
