@@ -11,6 +11,7 @@
 //! stopping lets the batch being written commit first, so a stop or a crash at any instant
 //! resumes from the last committed checkpoint with nothing lost or doubled.
 
+pub mod api_token;
 pub mod carry_out;
 pub mod config;
 pub mod connect;

@@ -17,6 +17,7 @@ use inlet_postgres::writer::prune_events;
 use inlet_postgres::{Problem, ProblemKind};
 use tokio::sync::watch;
 
+use crate::api_token;
 use crate::config;
 use crate::connect::connect_as_sync_user;
 use crate::lifecycle::{self, Step};
@@ -87,6 +88,7 @@ pub async fn run(
         ));
     }
     if let Some(addr) = listen {
+        let token = api_token::for_listen(addr, std::env::var(api_token::ENV).ok())?;
         let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
             Problem::new(
                 ProblemKind::InvalidOption,
@@ -100,6 +102,7 @@ pub async fn run(
             hooks,
             readiness,
             paths.clone(),
+            token,
             async move {
                 let _ = stop.wait_for(|s| *s).await;
             },

@@ -4,6 +4,7 @@
 //! is connected and writing, and 503 with the reasons, one a line, otherwise.
 //! `GET /api/v1/syncs` and `GET /api/v1/syncs/{name}` serve the document
 //! `inlet sync status --json` prints (one implementation: [`crate::status`]); read-only.
+//! With a token ([`crate::api_token`]), `/api/*` answers 401 unless the request carries it.
 //!
 //! `POST /webhooks/{source}/{sync}` has the sync's source (through the registry) check the
 //! delivery's signature against the sync's webhook secret; a valid delivery makes the sync
@@ -26,6 +27,7 @@ use inlet_connectors::registry::Connector;
 use inlet_core::Source;
 use inlet_postgres::{Problem, ProblemKind, Secret};
 
+use crate::api_token;
 use crate::paths::Paths;
 use crate::readiness::Readiness;
 use crate::status;
@@ -53,6 +55,7 @@ pub async fn serve(
     hooks: HashMap<String, Hook>,
     readiness: Readiness,
     paths: Paths,
+    token: Option<Secret>,
     stop: impl Future<Output = ()> + Send + 'static,
 ) {
     let app = Router::new()
@@ -66,7 +69,7 @@ pub async fn serve(
         )
         .route("/webhooks/{source}/{sync}", post(webhook))
         .with_state(Arc::new(hooks))
-        .merge(api(paths));
+        .merge(api(paths, token));
     if let Err(e) = axum::serve(listener, app)
         .with_graceful_shutdown(stop)
         .await
@@ -76,26 +79,42 @@ pub async fn serve(
 }
 
 /// The read-only status API.
-fn api(paths: Paths) -> Router {
-    let one = paths.clone();
+fn api(paths: Paths, token: Option<Secret>) -> Router {
+    let (one, token_one) = (paths.clone(), token.clone());
     Router::new()
         .route(
             "/api/v1/syncs",
-            get(move || {
-                let paths = paths.clone();
-                async move { syncs(&paths, None).await }
+            get(move |headers: HeaderMap| {
+                let (paths, token) = (paths.clone(), token.clone());
+                async move { syncs(&paths, token.as_ref(), &headers, None).await }
             }),
         )
         .route(
             "/api/v1/syncs/{name}",
-            get(move |Path(name): Path<String>| {
-                let paths = one.clone();
-                async move { syncs(&paths, Some(&name)).await }
+            get(move |headers: HeaderMap, Path(name): Path<String>| {
+                let (paths, token) = (one.clone(), token_one.clone());
+                async move { syncs(&paths, token.as_ref(), &headers, Some(&name)).await }
             }),
         )
 }
 
-async fn syncs(paths: &Paths, only: Option<&str>) -> Response {
+async fn syncs(
+    paths: &Paths,
+    token: Option<&Secret>,
+    headers: &HeaderMap,
+    only: Option<&str>,
+) -> Response {
+    let given = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    if token.is_some_and(|t| !api_token::allows(t, given)) {
+        return (
+            StatusCode::UNAUTHORIZED,
+            [(axum::http::header::WWW_AUTHENTICATE, "Bearer")],
+            "send the token of INLET_API_TOKEN as `Authorization: Bearer TOKEN`\n",
+        )
+            .into_response();
+    }
     match status::document(paths, only).await {
         Ok(doc) => Json(doc).into_response(),
         Err(p) => {

@@ -65,6 +65,7 @@ async fn only_a_delivery_signed_for_the_syncs_source_reaches_it() {
         hooks,
         Default::default(),
         inlet_runtime::paths::Paths::resolve(Some(std::path::Path::new("/nonexistent/inlet.toml"))),
+        None,
         async {
             let _ = stop_rx.await;
         },

@@ -45,8 +45,13 @@ fn post(addr: &str, path: &str, headers: &[(&str, &str)], body: &str) -> u16 {
 
 /// A raw HTTP GET: the status code and the body.
 fn get(addr: &str, path: &str) -> (u16, String) {
+    get_with(addr, path, "")
+}
+
+/// A raw HTTP GET with `headers` (each line ending in CRLF).
+fn get_with(addr: &str, path: &str, headers: &str) -> (u16, String) {
     let mut s = TcpStream::connect(addr).expect("connect to inlet");
-    let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{headers}\r\n");
     s.write_all(req.as_bytes()).expect("send");
     let mut reply = String::new();
     let _ = s.read_to_string(&mut reply);
@@ -349,4 +354,73 @@ fn free_addr() -> std::net::SocketAddr {
         .expect("port")
         .local_addr()
         .expect("addr")
+}
+
+/// A `--listen` other machines can reach needs `INLET_API_TOKEN`: without it `inlet run`
+/// refuses to start and says how to fix it; with it, `/api/*` answers only requests that
+/// carry the token, while webhooks keep their own signatures.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_public_listen_needs_the_api_token() {
+    let v = *versions().last().expect("a version");
+    let c = common::cluster("run", v).await;
+    let db = c.create_database().await;
+    let inlet = Inlet::new(&[]);
+    inlet.add_destination(c, &db);
+    let fake = FakeStripe::start(Options::default()).await.expect("fake");
+    let key = fake.api_key();
+    let out = inlet.sync_add("stripe", &fake.url(), &[], &[("STRIPE_API_KEY", &key)]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+
+    let port = free_addr().port();
+    let public = format!("0.0.0.0:{port}");
+    let out = tokio::task::block_in_place(|| inlet.run(&["run", "--listen", &public]));
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("INLET_API_TOKEN"), "{}", text(&out));
+
+    let token = "an-api-token-only-for-this-test-5521";
+    let child = inlet
+        .cmd(&["run", "--listen", &public])
+        .env("INLET_API_TOKEN", token)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("inlet run");
+    let mut run = Running(child);
+    let local = format!("127.0.0.1:{port}");
+    wait_until_async("inlet listening", Duration::from_secs(30), || async {
+        TcpStream::connect(&local).is_ok()
+    })
+    .await;
+    let (refused, said) = tokio::task::block_in_place(|| get(&local, "/api/v1/syncs"));
+    assert_eq!(refused, 401, "{said}");
+    assert!(!said.contains(token));
+    let wrong = tokio::task::block_in_place(|| {
+        get_with(
+            &local,
+            "/api/v1/syncs/stripe",
+            "Authorization: Bearer not-the-token\r\n",
+        )
+    });
+    assert_eq!(wrong.0, 401, "{}", wrong.1);
+    let right = format!("Authorization: Bearer {token}\r\n");
+    let (ok, body) = tokio::task::block_in_place(|| get_with(&local, "/api/v1/syncs", &right));
+    assert_eq!(ok, 200, "{body}");
+    let doc: Value = serde_json::from_str(&body).expect("JSON");
+    assert_eq!(doc["syncs"][0]["name"], "stripe");
+    // Webhooks are judged by their signature, not the API token.
+    let forged = tokio::task::block_in_place(|| {
+        post(
+            &local,
+            "/webhooks/stripe/stripe",
+            &[("Stripe-Signature", "t=1,v1=00")],
+            "{}",
+        )
+    });
+    assert_eq!(forged, 400);
+    let _ = run.0.kill();
+    let mut log = String::new();
+    if let Some(mut err) = run.0.stderr.take() {
+        let _ = err.read_to_string(&mut log);
+    }
+    assert!(!log.contains(token), "the token is never logged");
 }
