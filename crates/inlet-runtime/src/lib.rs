@@ -11,16 +11,19 @@
 //! stopping lets the batch being written commit first, so a stop or a crash at any instant
 //! resumes from the last committed checkpoint with nothing lost or doubled.
 
+pub mod api_token;
 pub mod carry_out;
 pub mod config;
 pub mod connect;
 pub mod files;
 pub mod lifecycle;
 pub mod paths;
+pub mod readiness;
 pub mod run;
 pub mod secrets;
 pub mod server;
 pub mod sources;
+pub mod status;
 pub mod sync_config;
 
 #[cfg(test)]

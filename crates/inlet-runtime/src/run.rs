@@ -17,10 +17,12 @@ use inlet_postgres::writer::prune_events;
 use inlet_postgres::{Problem, ProblemKind};
 use tokio::sync::watch;
 
+use crate::api_token;
 use crate::config;
 use crate::connect::connect_as_sync_user;
 use crate::lifecycle::{self, Step};
 use crate::paths::Paths;
+use crate::readiness::{Readiness, SyncState};
 use crate::secrets::{self, SyncSecret};
 use crate::server::{self, Hook};
 use crate::sources;
@@ -62,7 +64,9 @@ pub async fn run(
     }
     let mut hooks = HashMap::new();
     let mut runs = Vec::new();
+    let readiness = Readiness::default();
     for (name, sync) in chosen {
+        readiness.set(&name, SyncState::NotConnected("starting".into()));
         let source = sources::source(paths, &name, &sync)?;
         let secret = secrets::sync_secret(&paths.secrets(), &name, SyncSecret::WebhookSecret)?;
         hooks.insert(
@@ -80,9 +84,11 @@ pub async fn run(
             source,
             stop.clone(),
             on_open.clone(),
+            readiness.clone(),
         ));
     }
     if let Some(addr) = listen {
+        let token = api_token::for_listen(addr, std::env::var(api_token::ENV).ok())?;
         let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
             Problem::new(
                 ProblemKind::InvalidOption,
@@ -91,9 +97,16 @@ pub async fn run(
             )
         })?;
         let mut stop = stop.clone();
-        tokio::spawn(server::serve(listener, hooks, async move {
-            let _ = stop.wait_for(|s| *s).await;
-        }));
+        tokio::spawn(server::serve(
+            listener,
+            hooks,
+            readiness,
+            paths.clone(),
+            token,
+            async move {
+                let _ = stop.wait_for(|s| *s).await;
+            },
+        ));
         tracing::info!(%addr, "webhooks: POST /webhooks/SOURCE/SYNC");
     }
     futures_util::future::join_all(runs).await;
@@ -109,6 +122,7 @@ async fn run_sync_forever(
     source: Arc<dyn Source>,
     mut stop: watch::Receiver<bool>,
     on_open: OnOpen,
+    readiness: Readiness,
 ) {
     let mut failures = 0u32;
     let mut pruning = None;
@@ -117,11 +131,13 @@ async fn run_sync_forever(
         let (sink, read_role) = match lifecycle::open(&paths, &sync, source.as_ref()).await {
             Ok(opened) => opened,
             Err(p) if p.kind == ProblemKind::AlreadyRunning => {
+                readiness.set(&name, SyncState::StandingBy);
                 tracing::info!(sync = %name, "{}; waiting to take over", p.message);
                 wait(&mut stop, Duration::from_secs(10)).await;
                 continue;
             }
             Err(p) => {
+                readiness.set(&name, SyncState::NotConnected(p.message.clone()));
                 failures += 1;
                 let delay = backoff(failures);
                 tracing::error!(sync = %name, fix = %p.fix, "{}; retrying in {}s", p.message, delay.as_secs());
@@ -129,6 +145,7 @@ async fn run_sync_forever(
                 continue;
             }
         };
+        readiness.set(&name, SyncState::Running);
         on_open(&name, sink.progress());
         if pruning.as_ref() != Some(&sync.schema) {
             spawn_pruning(paths.clone(), name.clone(), sync.clone(), stop.clone());
@@ -148,11 +165,13 @@ async fn run_sync_forever(
             Ok(Step::Stopped) => return,
             Ok(Step::Switched(..) | Step::Reopen) => failures = 0,
             Ok(Step::NeedsPerson) => {
+                readiness.set(&name, SyncState::NeedsPerson);
                 tracing::error!(sync = %name, "every stream stopped; `inlet sync status {name}` says why and how to fix it");
                 let _ = stop.wait_for(|s| *s).await;
                 return;
             }
             Err(p) => {
+                readiness.set(&name, SyncState::NotConnected(p.message.clone()));
                 failures += 1;
                 let delay = backoff(failures);
                 tracing::error!(sync = %name, fix = %p.fix, "{}; reconnecting in {}s", p.message, delay.as_secs());

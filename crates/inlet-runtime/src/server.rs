@@ -1,5 +1,11 @@
 //! The HTTP side of `inlet run --listen`: webhooks and health.
 //!
+//! `/healthz` says the process is alive. `/readyz` is 200 when every sync this process owns
+//! is connected and writing, and 503 with the reasons, one a line, otherwise.
+//! `GET /api/v1/syncs` and `GET /api/v1/syncs/{name}` serve the document
+//! `inlet sync status --json` prints (one implementation: [`crate::status`]); read-only.
+//! With a token ([`crate::api_token`]), `/api/*` answers 401 unless the request carries it.
+//!
 //! `POST /webhooks/{source}/{sync}` has the sync's source (through the registry) check the
 //! delivery's signature against the sync's webhook secret; a valid delivery makes the sync
 //! read its change feed at once, and is answered 200. Nothing is written from the webhook's
@@ -14,11 +20,17 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::Router;
+use axum::{Json, Router};
 use inlet_connectors::registry::Connector;
 use inlet_core::Source;
-use inlet_postgres::Secret;
+use inlet_postgres::{Problem, ProblemKind, Secret};
+
+use crate::api_token;
+use crate::paths::Paths;
+use crate::readiness::Readiness;
+use crate::status;
 
 #[derive(Clone)]
 pub struct Hook {
@@ -41,17 +53,93 @@ type Hooks = Arc<HashMap<String, Hook>>;
 pub async fn serve(
     listener: tokio::net::TcpListener,
     hooks: HashMap<String, Hook>,
+    readiness: Readiness,
+    paths: Paths,
+    token: Option<Secret>,
     stop: impl Future<Output = ()> + Send + 'static,
 ) {
     let app = Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
+        .route(
+            "/readyz",
+            get(move || {
+                let readiness = readiness.clone();
+                async move { ready(&readiness) }
+            }),
+        )
         .route("/webhooks/{source}/{sync}", post(webhook))
-        .with_state(Arc::new(hooks));
+        .with_state(Arc::new(hooks))
+        .merge(api(paths, token));
     if let Err(e) = axum::serve(listener, app)
         .with_graceful_shutdown(stop)
         .await
     {
         tracing::error!("the webhook server stopped: {e}");
+    }
+}
+
+/// The read-only status API.
+fn api(paths: Paths, token: Option<Secret>) -> Router {
+    let (one, token_one) = (paths.clone(), token.clone());
+    Router::new()
+        .route(
+            "/api/v1/syncs",
+            get(move |headers: HeaderMap| {
+                let (paths, token) = (paths.clone(), token.clone());
+                async move { syncs(&paths, token.as_ref(), &headers, None).await }
+            }),
+        )
+        .route(
+            "/api/v1/syncs/{name}",
+            get(move |headers: HeaderMap, Path(name): Path<String>| {
+                let (paths, token) = (one.clone(), token_one.clone());
+                async move { syncs(&paths, token.as_ref(), &headers, Some(&name)).await }
+            }),
+        )
+}
+
+async fn syncs(
+    paths: &Paths,
+    token: Option<&Secret>,
+    headers: &HeaderMap,
+    only: Option<&str>,
+) -> Response {
+    let given = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    if token.is_some_and(|t| !api_token::allows(t, given)) {
+        return (
+            StatusCode::UNAUTHORIZED,
+            [(axum::http::header::WWW_AUTHENTICATE, "Bearer")],
+            "send the token of INLET_API_TOKEN as `Authorization: Bearer TOKEN`\n",
+        )
+            .into_response();
+    }
+    match status::document(paths, only).await {
+        Ok(doc) => Json(doc).into_response(),
+        Err(p) => {
+            let code = match p.kind {
+                ProblemKind::InvalidOption => StatusCode::NOT_FOUND,
+                _ => StatusCode::SERVICE_UNAVAILABLE,
+            };
+            (code, Json(problem_json(&p))).into_response()
+        }
+    }
+}
+
+fn problem_json(p: &Problem) -> serde_json::Value {
+    serde_json::json!({
+        "problem": p.kind.as_str(), "message": p.message, "fix": p.fix,
+    })
+}
+
+fn ready(readiness: &Readiness) -> (StatusCode, String) {
+    match readiness.check() {
+        Ok(()) => (StatusCode::OK, "ready\n".to_string()),
+        Err(reasons) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not ready\n{}\n", reasons.join("\n")),
+        ),
     }
 }
 

@@ -60,9 +60,16 @@ async fn only_a_delivery_signed_for_the_syncs_source_reaches_it() {
         .expect("bind");
     let addr = listener.local_addr().expect("address");
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(serve(listener, hooks, async {
-        let _ = stop_rx.await;
-    }));
+    let server = tokio::spawn(serve(
+        listener,
+        hooks,
+        Default::default(),
+        inlet_runtime::paths::Paths::resolve(Some(std::path::Path::new("/nonexistent/inlet.toml"))),
+        None,
+        async {
+            let _ = stop_rx.await;
+        },
+    ));
     let http = reqwest::Client::new();
     let body = br#"{"id":"evt_1","type":"customer.updated"}"#;
     let post = |path: &str, signature: Option<String>| {

@@ -43,6 +43,27 @@ fn post(addr: &str, path: &str, headers: &[(&str, &str)], body: &str) -> u16 {
         .unwrap_or(0)
 }
 
+/// A raw HTTP GET: the status code and the body.
+fn get(addr: &str, path: &str) -> (u16, String) {
+    get_with(addr, path, "")
+}
+
+/// A raw HTTP GET with `headers` (each line ending in CRLF).
+fn get_with(addr: &str, path: &str, headers: &str) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).expect("connect to inlet");
+    let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{headers}\r\n");
+    s.write_all(req.as_bytes()).expect("send");
+    let mut reply = String::new();
+    let _ = s.read_to_string(&mut reply);
+    let code = reply
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = reply.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    (code, body.to_string())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn add_run_status_webhooks_and_a_clean_stop() {
     let v = *versions().last().expect("a version");
@@ -134,6 +155,32 @@ async fn add_run_status_webhooks_and_a_clean_stop() {
         json!(fake.objects("customer").expect("customers").len())
     );
     assert!(customers["lag_seconds"].as_f64().is_some(), "{customers}");
+    let ready = tokio::task::block_in_place(|| get(&listen_arg, "/readyz"));
+    assert_eq!(
+        ready,
+        (200, "ready\n".to_string()),
+        "a running sync is ready"
+    );
+
+    // The status API serves the document `inlet sync status --json` prints (lag aside: it
+    // grows between the two reads).
+    let without_lag = |mut doc: Value| {
+        for s in doc["syncs"][0]["streams"].as_array_mut().expect("streams") {
+            s["lag_seconds"] = Value::Null;
+        }
+        doc
+    };
+    let (all, all_body) = tokio::task::block_in_place(|| get(&listen_arg, "/api/v1/syncs"));
+    assert_eq!(all, 200, "{all_body}");
+    let served: Value = serde_json::from_str(&all_body).expect("JSON");
+    assert_eq!(without_lag(served), without_lag(status.clone()));
+    let (one, one_body) = tokio::task::block_in_place(|| get(&listen_arg, "/api/v1/syncs/stripe"));
+    assert_eq!(one, 200, "{one_body}");
+    let served: Value = serde_json::from_str(&one_body).expect("JSON");
+    assert_eq!(without_lag(served), without_lag(status.clone()));
+    let (none, none_body) = tokio::task::block_in_place(|| get(&listen_arg, "/api/v1/syncs/nope"));
+    assert_eq!(none, 404, "{none_body}");
+    assert!(none_body.contains("there is no sync"), "{none_body}");
 
     let forged = tokio::task::block_in_place(|| {
         post(
@@ -245,4 +292,135 @@ async fn add_run_status_webhooks_and_a_clean_stop() {
         !log.contains(&key) && !log.contains(&secret),
         "no secret in the logs"
     );
+}
+
+/// `/readyz` is 503 while a sync cannot reach its destination, naming the sync and why;
+/// `/healthz` still says the process is alive.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn not_ready_while_the_destination_is_unreachable() {
+    let v = *versions().last().expect("a version");
+    let c = common::cluster("run", v).await;
+    let db = c.create_database().await;
+    let inlet = Inlet::new(&[]);
+    inlet.add_destination(c, &db);
+    let fake = FakeStripe::start(Options::default()).await.expect("fake");
+    let key = fake.api_key();
+    let out = inlet.sync_add("stripe", &fake.url(), &[], &[("STRIPE_API_KEY", &key)]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    // The destination moves to a port nothing listens on.
+    let dead = free_addr().port();
+    let config = std::fs::read_to_string(inlet.config()).expect("config");
+    let moved = config.replace(&format!("port = {}", c.port), &format!("port = {dead}"));
+    assert_ne!(moved, config, "the destination's port is in inlet.toml");
+    std::fs::write(inlet.config(), moved).expect("config");
+
+    let listen = free_addr().to_string();
+    let child = inlet
+        .cmd(&["run", "--listen", &listen])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("inlet run");
+    let _run = Running(child);
+    let reply = wait_for(
+        "a failed connection on /readyz",
+        Duration::from_secs(60),
+        || {
+            let reply = std::net::TcpStream::connect(&listen)
+                .ok()
+                .map(|_| tokio::task::block_in_place(|| get(&listen, "/readyz")))
+                .filter(|(_, body)| {
+                    body.contains("is not connected") && !body.contains("starting")
+                });
+            async move { reply.ok_or_else(|| "not yet".to_string()) }
+        },
+    )
+    .await;
+    assert_eq!(reply.0, 503, "{}", reply.1);
+    assert!(
+        reply
+            .1
+            .starts_with("not ready\nsync \"stripe\" is not connected: "),
+        "{}",
+        reply.1
+    );
+    inlet_testkit::assert_plain_words(&reply.1);
+    let alive = tokio::task::block_in_place(|| get(&listen, "/healthz"));
+    assert_eq!(alive.0, 200);
+}
+
+fn free_addr() -> std::net::SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("port")
+        .local_addr()
+        .expect("addr")
+}
+
+/// A `--listen` other machines can reach needs `INLET_API_TOKEN`: without it `inlet run`
+/// refuses to start and says how to fix it; with it, `/api/*` answers only requests that
+/// carry the token, while webhooks keep their own signatures.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_public_listen_needs_the_api_token() {
+    let v = *versions().last().expect("a version");
+    let c = common::cluster("run", v).await;
+    let db = c.create_database().await;
+    let inlet = Inlet::new(&[]);
+    inlet.add_destination(c, &db);
+    let fake = FakeStripe::start(Options::default()).await.expect("fake");
+    let key = fake.api_key();
+    let out = inlet.sync_add("stripe", &fake.url(), &[], &[("STRIPE_API_KEY", &key)]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+
+    let port = free_addr().port();
+    let public = format!("0.0.0.0:{port}");
+    let out = tokio::task::block_in_place(|| inlet.run(&["run", "--listen", &public]));
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("INLET_API_TOKEN"), "{}", text(&out));
+
+    let token = "an-api-token-only-for-this-test-5521";
+    let child = inlet
+        .cmd(&["run", "--listen", &public])
+        .env("INLET_API_TOKEN", token)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("inlet run");
+    let mut run = Running(child);
+    let local = format!("127.0.0.1:{port}");
+    wait_until_async("inlet listening", Duration::from_secs(30), || async {
+        TcpStream::connect(&local).is_ok()
+    })
+    .await;
+    let (refused, said) = tokio::task::block_in_place(|| get(&local, "/api/v1/syncs"));
+    assert_eq!(refused, 401, "{said}");
+    assert!(!said.contains(token));
+    let wrong = tokio::task::block_in_place(|| {
+        get_with(
+            &local,
+            "/api/v1/syncs/stripe",
+            "Authorization: Bearer not-the-token\r\n",
+        )
+    });
+    assert_eq!(wrong.0, 401, "{}", wrong.1);
+    let right = format!("Authorization: Bearer {token}\r\n");
+    let (ok, body) = tokio::task::block_in_place(|| get_with(&local, "/api/v1/syncs", &right));
+    assert_eq!(ok, 200, "{body}");
+    let doc: Value = serde_json::from_str(&body).expect("JSON");
+    assert_eq!(doc["syncs"][0]["name"], "stripe");
+    // Webhooks are judged by their signature, not the API token.
+    let forged = tokio::task::block_in_place(|| {
+        post(
+            &local,
+            "/webhooks/stripe/stripe",
+            &[("Stripe-Signature", "t=1,v1=00")],
+            "{}",
+        )
+    });
+    assert_eq!(forged, 400);
+    let _ = run.0.kill();
+    let mut log = String::new();
+    if let Some(mut err) = run.0.stderr.take() {
+        let _ = err.read_to_string(&mut log);
+    }
+    assert!(!log.contains(token), "the token is never logged");
 }
