@@ -3,23 +3,10 @@
 //! webhook signatures exactly as against Stripe. The checks are in `tests/python/`;
 //! `scripts/python-deps` installs the pinned library into the venv this test uses.
 
-use std::path::PathBuf;
-use std::time::Duration;
+mod conformance;
 
 use inlet_fakes::stripe::{FakeStripe, Options};
 use serde_json::{json, Value};
-
-fn venv_python() -> PathBuf {
-    let cache = std::env::var_os("INLET_CACHE")
-        .map_or_else(|| PathBuf::from("/var/cache/inlet"), PathBuf::from);
-    let python = cache.join("venv/bin/python");
-    assert!(
-        python.exists(),
-        "{} is missing: run scripts/python-deps (it installs Stripe's Python library for this test)",
-        python.display()
-    );
-    python
-}
 
 fn ids(objects: &[Value]) -> Vec<Value> {
     objects.iter().map(|o| o["id"].clone()).collect()
@@ -27,7 +14,6 @@ fn ids(objects: &[Value]) -> Vec<Value> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stripe_python_library_works_against_the_fake() {
-    let python = venv_python();
     let stripe = FakeStripe::start(Options {
         seed: 42,
         history_end: Some(1_790_000_000),
@@ -62,36 +48,19 @@ async fn stripe_python_library_works_against_the_fake() {
         "big_invoice_lines": ids(&lines),
         "payment_method": payment_method,
     });
-    let dir = tempfile::tempdir().expect("tempdir");
-    let truth_path = dir.path().join("truth.json");
-    std::fs::write(&truth_path, truth.to_string()).expect("write truth");
-
-    let script =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/python/stripe_conformance.py");
-    let child = tokio::process::Command::new(&python)
-        .arg(&script)
-        .env("FAKE_URL", stripe.url())
-        .env("FAKE_KEY", stripe.api_key())
-        .env("FAKE_RESTRICTED_KEY", &restricted)
-        .env("FAKE_WEBHOOK_SECRET", stripe.webhook_secret())
-        .env("FAKE_TRUTH", &truth_path)
-        .kill_on_drop(true)
-        .output();
-    let output = tokio::time::timeout(Duration::from_secs(240), child)
-        .await
-        .expect("the Python checks finish within 4 minutes")
-        .expect("run the venv's python");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "Python checks failed ({}):\n{stdout}\n{stderr}",
-        output.status
-    );
-    assert!(
-        stdout.contains(" passed, 0 failed"),
-        "unexpected output:\n{stdout}\n{stderr}"
-    );
+    let env = [
+        ("FAKE_URL", stripe.url()),
+        ("FAKE_KEY", stripe.api_key()),
+        ("FAKE_RESTRICTED_KEY", restricted.clone()),
+        ("FAKE_WEBHOOK_SECRET", stripe.webhook_secret()),
+    ];
+    conformance::run_checks(
+        "Stripe's Python library",
+        "stripe_conformance.py",
+        &env,
+        &truth,
+    )
+    .await;
     assert!(
         stripe.requests() > 50,
         "the library made only {} requests",
