@@ -21,11 +21,27 @@ fn status(inlet: &Inlet) -> Value {
     tokio::task::block_in_place(|| inlet.status())
 }
 
-/// A raw HTTP POST (the test needs no client library for one request).
+/// A raw HTTP POST (the test needs no client library for one request): the status code.
 fn post(addr: &str, path: &str, headers: &[(&str, &str)], body: &str) -> u16 {
+    request(addr, "POST", path, headers, body).0
+}
+
+/// A raw HTTP GET: the status code and the body.
+fn get(addr: &str, path: &str) -> (u16, String) {
+    request(addr, "GET", path, &[], "")
+}
+
+/// One raw HTTP/1.1 request: the status code and the body.
+fn request(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, String) {
     let mut s = TcpStream::connect(addr).expect("connect to inlet");
     let mut req = format!(
-        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\nConnection: close\r\n",
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\nConnection: close\r\n",
         body.len()
     );
     for (k, v) in headers {
@@ -33,25 +49,6 @@ fn post(addr: &str, path: &str, headers: &[(&str, &str)], body: &str) -> u16 {
     }
     req.push_str("\r\n");
     req.push_str(body);
-    s.write_all(req.as_bytes()).expect("send");
-    let mut reply = String::new();
-    let _ = s.read_to_string(&mut reply);
-    reply
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0)
-}
-
-/// A raw HTTP GET: the status code and the body.
-fn get(addr: &str, path: &str) -> (u16, String) {
-    get_with(addr, path, "")
-}
-
-/// A raw HTTP GET with `headers` (each line ending in CRLF).
-fn get_with(addr: &str, path: &str, headers: &str) -> (u16, String) {
-    let mut s = TcpStream::connect(addr).expect("connect to inlet");
-    let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{headers}\r\n");
     s.write_all(req.as_bytes()).expect("send");
     let mut reply = String::new();
     let _ = s.read_to_string(&mut reply);
@@ -298,15 +295,7 @@ async fn add_run_status_webhooks_and_a_clean_stop() {
 /// `/healthz` still says the process is alive.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn not_ready_while_the_destination_is_unreachable() {
-    let v = *versions().last().expect("a version");
-    let c = common::cluster("run", v).await;
-    let db = c.create_database().await;
-    let inlet = Inlet::new(&[]);
-    inlet.add_destination(c, &db);
-    let fake = FakeStripe::start(Options::default()).await.expect("fake");
-    let key = fake.api_key();
-    let out = inlet.sync_add("stripe", &fake.url(), &[], &[("STRIPE_API_KEY", &key)]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let (c, inlet, _fake) = stripe_sync().await;
     // The destination moves to a port nothing listens on.
     let dead = free_addr().port();
     let config = std::fs::read_to_string(inlet.config()).expect("config");
@@ -349,6 +338,20 @@ async fn not_ready_while_the_destination_is_unreachable() {
     assert_eq!(alive.0, 200);
 }
 
+/// A destination on the newest PostgreSQL and a sync `stripe` from a fresh fake Stripe.
+async fn stripe_sync() -> (&'static inlet_testkit::Cluster, Inlet, FakeStripe) {
+    let v = *versions().last().expect("a version");
+    let c = common::cluster("run", v).await;
+    let db = c.create_database().await;
+    let inlet = Inlet::new(&[]);
+    inlet.add_destination(c, &db);
+    let fake = FakeStripe::start(Options::default()).await.expect("fake");
+    let key = fake.api_key();
+    let out = inlet.sync_add("stripe", &fake.url(), &[], &[("STRIPE_API_KEY", &key)]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    (c, inlet, fake)
+}
+
 fn free_addr() -> std::net::SocketAddr {
     std::net::TcpListener::bind("127.0.0.1:0")
         .expect("port")
@@ -361,15 +364,7 @@ fn free_addr() -> std::net::SocketAddr {
 /// carry the token, while webhooks keep their own signatures.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_public_listen_needs_the_api_token() {
-    let v = *versions().last().expect("a version");
-    let c = common::cluster("run", v).await;
-    let db = c.create_database().await;
-    let inlet = Inlet::new(&[]);
-    inlet.add_destination(c, &db);
-    let fake = FakeStripe::start(Options::default()).await.expect("fake");
-    let key = fake.api_key();
-    let out = inlet.sync_add("stripe", &fake.url(), &[], &[("STRIPE_API_KEY", &key)]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let (_, inlet, _fake) = stripe_sync().await;
 
     let port = free_addr().port();
     let public = format!("0.0.0.0:{port}");
@@ -395,15 +390,25 @@ async fn a_public_listen_needs_the_api_token() {
     assert_eq!(refused, 401, "{said}");
     assert!(!said.contains(token));
     let wrong = tokio::task::block_in_place(|| {
-        get_with(
+        request(
             &local,
+            "GET",
             "/api/v1/syncs/stripe",
-            "Authorization: Bearer not-the-token\r\n",
+            &[("Authorization", "Bearer not-the-token")],
+            "",
         )
     });
     assert_eq!(wrong.0, 401, "{}", wrong.1);
-    let right = format!("Authorization: Bearer {token}\r\n");
-    let (ok, body) = tokio::task::block_in_place(|| get_with(&local, "/api/v1/syncs", &right));
+    let right = format!("Bearer {token}");
+    let (ok, body) = tokio::task::block_in_place(|| {
+        request(
+            &local,
+            "GET",
+            "/api/v1/syncs",
+            &[("Authorization", &right)],
+            "",
+        )
+    });
     assert_eq!(ok, 200, "{body}");
     let doc: Value = serde_json::from_str(&body).expect("JSON");
     assert_eq!(doc["syncs"][0]["name"], "stripe");
