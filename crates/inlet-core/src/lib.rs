@@ -25,6 +25,7 @@
 //! the later change.
 
 mod batch;
+pub mod calendar;
 mod engine;
 mod error;
 mod naming;

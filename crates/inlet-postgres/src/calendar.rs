@@ -3,6 +3,8 @@
 //! microseconds since midnight (i64). Anything else is refused, never guessed at, so the
 //! writer keeps it in `_sync_extra` instead.
 
+use inlet_core::calendar::days_from_civil;
+
 /// Days from 1970-01-01 to PostgreSQL's epoch, 2000-01-01.
 const PG_EPOCH_DAYS: i64 = 10_957;
 
@@ -18,7 +20,9 @@ pub(crate) fn pg_date(text: &str) -> Option<i32> {
     if !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) {
         return None;
     }
-    i32::try_from(days_from_civil(year, month, day) - PG_EPOCH_DAYS).ok()
+    // In range: month and day were checked above.
+    let days = days_from_civil(year, month as u32, day as u32);
+    i32::try_from(days - PG_EPOCH_DAYS).ok()
 }
 
 /// `HH:MM[:SS[.ffffff]]` as microseconds since midnight; `None` otherwise.
@@ -59,18 +63,6 @@ fn days_in_month(year: i64, month: i64) -> i64 {
         4 | 6 | 9 | 11 => 30,
         _ => 31,
     }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (counted in 400-year eras, which
-/// repeat exactly, with March as the first month so the leap day ends the year).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let year_of_era = y - era * 400;
-    let shifted_month = (month + 9) % 12; // March = 0
-    let day_of_year = (153 * shifted_month + 2) / 5 + day - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
 }
 
 #[cfg(test)]

@@ -113,16 +113,7 @@ fn ip_from_bytes(bytes: &[u8]) -> Option<IpAddr> {
 pub fn utc_text(secs: i64) -> String {
     let days = secs.div_euclid(86_400);
     let minutes = secs.rem_euclid(86_400) / 60;
-    // Days to civil date (Howard Hinnant's algorithm, public domain).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    let (year, month, day) = inlet_core::calendar::civil_from_days(days);
     format!(
         "{year:04}-{month:02}-{day:02} {:02}:{:02} UTC",
         minutes / 60,
