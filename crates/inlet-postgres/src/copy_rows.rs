@@ -9,7 +9,8 @@ use rustc_hash::FxHashMap;
 use serde_json::{Map, Value};
 use tokio_postgres::Transaction;
 
-use crate::cell::{put_field, put_null, put_text_field};
+use crate::cell::{put_field, put_null};
+use crate::key::{record_key, KeyValue};
 use crate::tables::Table;
 
 /// Bytes gathered before they go to the connection: enough that the cost per message
@@ -46,16 +47,17 @@ pub async fn copy_records(
     Ok(rows.extra_values)
 }
 
-/// Turns records into rows of `table`: `id`, each column in order, `_sync_extra`, the
-/// version; a staged row starts with the staging table's `_ord` and `_deleted`.
+/// Turns records into rows of `table`: its key columns, each other column in order,
+/// `_sync_extra`, the version; a staged row starts with the staging table's `_ord` and
+/// `_deleted`. Every record given has a key a row can hold ([`record_key`]).
 pub struct RowEncoder<'a> {
     table: &'a Table,
     staged: bool,
     /// Column positions by name.
     positions: FxHashMap<&'a str, usize>,
-    /// Each field name's column position (`None`: it has no column), worked out once: a
-    /// batch's records repeat the same field names.
-    fields: FxHashMap<&'a str, Option<usize>>,
+    /// Each field name's key position and column position (`None`: not a key field, no
+    /// column), worked out once: a batch's records repeat the same field names.
+    fields: FxHashMap<&'a str, (Option<usize>, Option<usize>)>,
     /// This row's value per column: the first field naming it (see `column_name`).
     slots: Vec<Option<(&'a String, &'a Value)>>,
     /// Values kept in `_sync_extra` because they did not fit their column.
@@ -78,7 +80,8 @@ impl<'a> RowEncoder<'a> {
 
     /// Appends the row of `record`, the `ord`-th of its batch.
     pub fn put(&mut self, ord: usize, record: &'a Record, out: &mut BytesMut) {
-        let fields = self.table.columns.len() + 4 + if self.staged { 2 } else { 0 };
+        let fields =
+            self.table.key.len() + self.table.columns.len() + 3 + if self.staged { 2 } else { 0 };
         out.put_i16(fields as i16);
         if self.staged {
             out.put_i32(4);
@@ -86,9 +89,14 @@ impl<'a> RowEncoder<'a> {
             out.put_i32(1);
             out.put_u8(matches!(record.change, Change::Delete).into());
         }
-        put_text_field(&record.id, out);
+        // Refused before (a reject): a row of NULL keys would fail the batch, never land.
+        let key = record_key(self.table, &record.id).unwrap_or_default();
+        match key.len() == self.table.key.len() {
+            true => key.iter().for_each(|value| value.put(out)),
+            false => self.table.key.iter().for_each(|_| put_null(out)),
+        }
         let extra = match &record.change {
-            Change::Upsert(fields) => self.put_columns(&record.id, fields, out),
+            Change::Upsert(fields) => self.put_columns(&key, fields, out),
             Change::Delete => {
                 self.table.columns.iter().for_each(|_| put_null(out));
                 Map::new()
@@ -106,20 +114,22 @@ impl<'a> RowEncoder<'a> {
     }
 
     /// Appends a cell per column and returns what goes to `_sync_extra`: fields without a
-    /// column, and values that do not fit theirs, keyed by field name.
+    /// column, and values that do not fit theirs, keyed by field name. A field saying what
+    /// the key says is stored once, in the key.
     fn put_columns(
         &mut self,
-        id: &str,
+        key: &[KeyValue<'_>],
         fields: &'a Map<String, Value>,
         out: &mut BytesMut,
     ) -> Map<String, Value> {
         self.slots.iter_mut().for_each(|slot| *slot = None);
         let mut extra = Map::new();
         for (field, value) in fields {
-            if field == "id" && value.as_str() == Some(id) {
-                continue; // stored already, as the primary key
+            let (in_key, column) = self.position(field);
+            if in_key.is_some_and(|k| key.get(k).is_some_and(|v| v.is(value))) {
+                continue; // stored already, in the key
             }
-            match self.position(field) {
+            match column {
                 None if value.is_null() => {} // no column and no value: nothing to keep
                 Some(i) if self.slots[i].is_none() => self.slots[i] = Some((field, value)),
                 // No column yet, or another field took it: kept under its own name.
@@ -143,11 +153,15 @@ impl<'a> RowEncoder<'a> {
         extra
     }
 
-    fn position(&mut self, field: &'a str) -> Option<usize> {
+    /// The key position and the column position of `field`: a field names a key column by
+    /// its name (`id`) or its column's, and any other column by its column's.
+    fn position(&mut self, field: &'a str) -> (Option<usize>, Option<usize>) {
         if let Some(position) = self.fields.get(field) {
             return *position;
         }
-        let position = self.positions.get(column_name(field).as_ref()).copied();
+        let column = column_name(field);
+        let in_key = (self.table.key.iter()).position(|(k, _)| k == field || *k == column);
+        let position = (in_key, self.positions.get(column.as_ref()).copied());
         self.fields.insert(field, position);
         position
     }

@@ -23,7 +23,8 @@ use crate::tables::Table;
 /// value, in the order first seen. A column of a type inlet does not write is not lacking:
 /// it stays as a person made it, and its field's values go to `_sync_extra`.
 pub fn new_columns(table: &Table, records: &[Record]) -> Vec<(String, ColumnType)> {
-    let known: FxHashSet<&str> = (table.columns.iter().map(|(n, _)| n.as_str()))
+    let known: FxHashSet<&str> = (table.key.iter().chain(&table.columns))
+        .map(|(n, _)| n.as_str())
         .chain(table.other_columns.iter().map(String::as_str))
         .collect();
     let mut found: Vec<(String, ColumnType)> = Vec::new();

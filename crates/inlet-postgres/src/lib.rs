@@ -16,6 +16,7 @@ mod connect;
 mod copy_rows;
 mod diagnose;
 pub mod evolve;
+mod key;
 pub mod lifecycle;
 mod merge;
 mod options;

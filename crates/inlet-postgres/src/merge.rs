@@ -1,5 +1,5 @@
 //! The one statement that applies a staged batch to its table: keep the newest change per
-//! id, upsert under the version guard (an older change never overwrites a newer row; on a
+//! key (`id`, or the stream's key columns), upsert under the version guard (an older change never overwrites a newer row; on a
 //! tie the later one wins), delete (hard, or soft) under the same guard, record tombstones,
 //! and, when the change log is wanted, write `_sync_event` rows in source order with the
 //! record before and after and what changed.
@@ -9,6 +9,7 @@
 //! row as it was with the staged value that replaces it (never by diffing JSON documents),
 //! and each event's payload is built in one pass from the rows themselves.
 
+use crate::key::{key_list, key_text_sql, same_key};
 use crate::sql::{ident, literal};
 use crate::tables::Table;
 use crate::writer::DeleteMode;
@@ -20,6 +21,8 @@ pub(crate) fn merge_sql(table: &Table, stage: &str, deletes: DeleteMode, events:
     let t = format!("{}.{}", ident(&table.schema), ident(&table.name));
     let s = ident(&table.schema);
     let st = ident(stage);
+    let key = key_list(table, None);
+    let key_text = |alias: &str| key_text_sql(table, alias);
     let names: Vec<String> = table.columns.iter().map(|(n, _)| ident(n)).collect();
     let data: String = names.iter().map(|n| format!("{n}, ")).collect();
     let sets: String = names
@@ -31,31 +34,34 @@ pub(crate) fn merge_sql(table: &Table, stage: &str, deletes: DeleteMode, events:
     let (old, returning) = if events {
         (old_rows(table, &t), record_columns(table, "t"))
     } else {
-        (String::new(), "t.id, (t.xmax = 0) as inserted".to_string())
+        (String::new(), "(t.xmax = 0) as inserted".to_string())
     };
     let remove = match deletes {
         DeleteMode::Hard => format!(
-            "delete from {t} t using src where src._deleted and t.id = src.id and {newer} \
-             returning {returning}"
+            "delete from {t} t using src where src._deleted and {} and {newer} \
+             returning {returning}",
+            same_key(table, "t", "src")
         ),
         DeleteMode::Soft => format!(
             "update {t} t set _sync_deleted_at = now(), _sync_updated_at = now(), \
              _sync_version_ts = src._ts, _sync_version_seq = src._seq \
-             from src where src._deleted and t.id = src.id and t._sync_deleted_at is null \
-             and {newer} returning {returning}"
+             from src where src._deleted and {} and t._sync_deleted_at is null \
+             and {newer} returning {returning}",
+            same_key(table, "t", "src")
         ),
     };
+    let src_key = key_text("src");
     let head = format!(
         "with src as (
-           select distinct on (id) * from {st} order by id, _ts desc, _seq desc, _ord desc),
+           select distinct on ({key}) * from {st} order by {key}, _ts desc, _seq desc, _ord desc),
          {old}
          up as (
-           insert into {t} as t (id, {data}_sync_extra, _sync_version_ts, _sync_version_seq, _sync_deleted_at)
-           select id, {data}_sync_extra, _ts, _seq, null from src
+           insert into {t} as t ({key}, {data}_sync_extra, _sync_version_ts, _sync_version_seq, _sync_deleted_at)
+           select {key}, {data}_sync_extra, _ts, _seq, null from src
             where not src._deleted and not exists (
-              select 1 from {s}._sync_tombstone z where z.object_type = $1 and z.id = src.id
+              select 1 from {s}._sync_tombstone z where z.object_type = $1 and z.id = {src_key}
                  and (z.version_ts, z.version_seq) > (src._ts, src._seq))
-           on conflict (id) do update set {sets}_sync_extra = excluded._sync_extra,
+           on conflict ({key}) do update set {sets}_sync_extra = excluded._sync_extra,
               _sync_version_ts = excluded._sync_version_ts, _sync_version_seq = excluded._sync_version_seq,
               _sync_deleted_at = null, _sync_updated_at = now()
             where (t._sync_version_ts, t._sync_version_seq)
@@ -64,7 +70,7 @@ pub(crate) fn merge_sql(table: &Table, stage: &str, deletes: DeleteMode, events:
          del as ({remove}),
          tomb as (
            insert into {s}._sync_tombstone as z (object_type, id, version_ts, version_seq)
-           select $1, id, _ts, _seq from src where _deleted
+           select $1, {src_key}, _ts, _seq from src where _deleted
            on conflict (object_type, id) do update set version_ts = excluded.version_ts,
               version_seq = excluded.version_seq, deleted_at = now()
             where (z.version_ts, z.version_seq) < (excluded.version_ts, excluded.version_seq))"
@@ -80,36 +86,42 @@ pub(crate) fn merge_sql(table: &Table, stage: &str, deletes: DeleteMode, events:
     // `u`, `o.old_record` and `d` are rows of exactly the record's columns, so each payload
     // is one conversion to JSON. A row with no row before it is an insert; an update that
     // changes nothing is not logged. The log follows the source's order, whatever the kind.
+    let (u, d) = (key_text("u"), key_text("d"));
+    let new = format!("o.{} is null", ident(&table.key[0].0));
     format!(
         "{head},
          ev as (
            insert into {s}._sync_event (event_type, object_type, record_id, payload)
-           select kind, $1, id, payload from (
-             select case when o.id is null then 'insert' else 'update' end as kind, u.id,
-                    case when o.id is null then jsonb_build_object('record_id', u.id, 'record', u)
-                         else jsonb_build_object('record_id', u.id, 'record', u,
+           select kind, $1, record_id, payload from (
+             select case when {new} then 'insert' else 'update' end as kind, {u} as record_id,
+                    case when {new} then jsonb_build_object('record_id', {u}, 'record', u)
+                         else jsonb_build_object('record_id', {u}, 'record', u,
                                 'old_record', o.old_record, 'changes', o.changes) end as payload,
                     src._ts, src._seq, src._ord
-               from up u join src on src.id = u.id left join old o on o.id = u.id
-              where o.id is null or o.changes <> '{{}}'::jsonb
+               from up u join src on {u_src} left join old o on {u_old}
+              where {new} or o.changes <> '{{}}'::jsonb
              union all
-             select 'delete', d.id, jsonb_build_object('record_id', d.id, 'record', d),
+             select 'delete', {d}, jsonb_build_object('record_id', {d}, 'record', d),
                     src._ts, src._seq, src._ord
-               from del d join src on src.id = d.id) c
+               from del d join src on {d_src}) c
             order by _ts, _seq, _ord
            returning event_type)
          select count(*) filter (where event_type = 'insert'),
                 count(*) filter (where event_type = 'update'),
                 count(*) filter (where event_type = 'delete'), count(*)
-           from ev"
+           from ev",
+        u_src = same_key(table, "src", "u"),
+        u_old = same_key(table, "o", "u"),
+        d_src = same_key(table, "src", "d"),
     )
 }
 
 /// The columns a logged record shows, qualified by `alias`: every column of the row but the
 /// source version, which is inlet's own.
 fn record_columns(table: &Table, alias: &str) -> String {
-    let mut columns = vec![format!("{alias}.id")];
-    let names = (table.columns.iter().map(|(n, _)| n)).chain(&table.other_columns);
+    let mut columns = Vec::new();
+    let names =
+        (table.key.iter().chain(&table.columns).map(|(n, _)| n)).chain(&table.other_columns);
     columns.extend(names.map(|n| format!("{alias}.{}", ident(n))));
     columns.extend(
         [
@@ -144,9 +156,11 @@ fn old_rows(table: &Table, t: &str) -> String {
     };
     format!(
         "old as (
-           select t.id, r as old_record, {changes} as changes
-             from {t} t join src on src.id = t.id and not src._deleted
+           select {}, r as old_record, {changes} as changes
+             from {t} t join src on {} and not src._deleted
             cross join lateral (select {}) r),",
+        key_list(table, Some("t")),
+        same_key(table, "src", "t"),
         record_columns(table, "t")
     )
 }
@@ -171,15 +185,17 @@ pub(crate) fn sweep_sql(table: &Table, deletes: DeleteMode) -> String {
         "with gone as ({remove}),
          tomb as (
            insert into {s}._sync_tombstone as z (object_type, id, version_ts, version_seq)
-           select $1, id, $2, $3 from gone
+           select $1, {g}, $2, $3 from gone g
            on conflict (object_type, id) do update set version_ts = excluded.version_ts,
               version_seq = excluded.version_seq, deleted_at = now()
             where (z.version_ts, z.version_seq) < (excluded.version_ts, excluded.version_seq)),
          ev as (
            insert into {s}._sync_event (event_type, object_type, record_id, payload)
-           select 'delete', $1, g.id, jsonb_build_object('record_id', g.id, 'record', g)
-             from gone g order by g.id
+           select 'delete', $1, {g}, jsonb_build_object('record_id', {g}, 'record', g)
+             from gone g order by {order}
            returning 1)
-         select count(*) from gone"
+         select count(*) from gone",
+        g = key_text_sql(table, "g"),
+        order = key_list(table, Some("g")),
     )
 }

@@ -29,7 +29,7 @@ use crate::ownership::{bound_to, owner, Owner};
 use crate::problem::{Problem, ProblemKind};
 use crate::read_role::sql_problem;
 use crate::sql::ident;
-use crate::tables::existing_columns;
+use crate::tables::{existing_columns, primary_key};
 
 /// What the swap did, for the person and `--json`.
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
@@ -285,7 +285,8 @@ async fn try_swap(
     Ok(report)
 }
 
-/// Rows the copy lacks are deleted; the others are upserted where they differ.
+/// Rows the copy lacks are deleted; the others are upserted where they differ, matched on
+/// the table's primary key.
 async fn merge(tx: &Transaction<'_>, live: &str, swap: &str, table: &str) -> Result<(), Retry> {
     let have = existing_columns(tx, live, table)
         .await
@@ -293,6 +294,20 @@ async fn merge(tx: &Transaction<'_>, live: &str, swap: &str, table: &str) -> Res
     let want = existing_columns(tx, swap, table)
         .await
         .map_err(Retry::Fail)?;
+    // The copy's key, which is the stream's now; a live table keyed otherwise cannot take
+    // the copy's rows in place.
+    let key = primary_key(tx, swap, table).await.map_err(Retry::Fail)?;
+    if primary_key(tx, live, table).await.map_err(Retry::Fail)? != key {
+        return Err(Retry::Fail(Problem::new(
+            ProblemKind::ServerError,
+            format!(
+                "table {table}'s key changed in the rebuild, and objects of a person's are bound to it, so it can be neither replaced nor refreshed in place"
+            ),
+            "drop the views, triggers or indexes of yours bound to the table, run the rebuild again, then make them again",
+        )));
+    }
+    let key: Vec<String> = key.iter().map(|k| ident(k)).collect();
+    let same_key: Vec<String> = key.iter().map(|k| format!("s.{k} = l.{k}")).collect();
     let common: Vec<&str> = want
         .iter()
         .filter(|w| have.contains(w))
@@ -305,7 +320,8 @@ async fn merge(tx: &Transaction<'_>, live: &str, swap: &str, table: &str) -> Res
     run(
         tx,
         &format!(
-            "delete from {l} as l where not exists (select 1 from {s} as s where s.id = l.id)"
+            "delete from {l} as l where not exists (select 1 from {s} as s where {})",
+            same_key.join(" and ")
         ),
     )
     .await?;
@@ -313,7 +329,8 @@ async fn merge(tx: &Transaction<'_>, live: &str, swap: &str, table: &str) -> Res
     let compared: Vec<&str> = common
         .iter()
         .copied()
-        .filter(|c| !matches!(*c, "id" | "_sync_inserted_at" | "_sync_updated_at"))
+        .filter(|c| !matches!(*c, "_sync_inserted_at" | "_sync_updated_at"))
+        .filter(|c| !key.contains(&ident(c)))
         .collect();
     let set: Vec<String> = compared
         .iter()
@@ -339,14 +356,16 @@ async fn merge(tx: &Transaction<'_>, live: &str, swap: &str, table: &str) -> Res
     );
     let upsert = match set.is_empty() {
         true => format!(
-            "insert into {l} ({0}) select {0} from {s} on conflict (id) do nothing",
-            cols.join(", ")
+            "insert into {l} ({0}) select {0} from {s} on conflict ({1}) do nothing",
+            cols.join(", "),
+            key.join(", ")
         ),
         false => format!(
-            "insert into {l} as l ({0}) select {0} from {s} on conflict (id) do update set {1} \
+            "insert into {l} as l ({0}) select {0} from {s} on conflict ({2}) do update set {1} \
              where {differs}",
             cols.join(", "),
-            set.join(", ")
+            set.join(", "),
+            key.join(", ")
         ),
     };
     run(tx, &upsert).await

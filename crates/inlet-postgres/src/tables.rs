@@ -7,14 +7,14 @@
 //! never rebuilt. A column whose type in the table differs from the stream's is kept as it
 //! is and reported; values that no longer fit it go to the row's `_sync_extra`.
 
-use inlet_core::{column_name, ColumnType, StreamSpec};
+use inlet_core::{column_name, ColumnType, StreamSpec, ID_KEY};
 use tokio_postgres::Client;
 
-use crate::problem::Problem;
+use crate::problem::{Problem, ProblemKind};
 use crate::read_role::{self, sql_problem};
 use crate::sql::ident;
 
-/// Columns every synced table has besides `id` and the stream's own.
+/// Columns every synced table has besides its key and the stream's own.
 pub const SYSTEM_COLUMNS: [&str; 6] = [
     "_sync_extra",
     "_sync_version_ts",
@@ -25,14 +25,30 @@ pub const SYSTEM_COLUMNS: [&str; 6] = [
 ];
 
 /// A table as it exists: the columns the writer fills, with their actual types.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Table {
     pub schema: String,
     pub name: String,
+    /// The primary key's columns, in order: `id text` for most streams, text or bigint.
+    pub key: Vec<(String, ColumnType)>,
+    /// The other columns the writer fills.
     pub columns: Vec<(String, ColumnType)>,
     /// Columns of a type inlet does not write (a person changed it): left as they are, and
     /// shown as they are in the change log's records.
     pub other_columns: Vec<String>,
+}
+
+impl Default for Table {
+    /// A table keyed on `id text`, with no other column.
+    fn default() -> Self {
+        Table {
+            schema: String::new(),
+            name: String::new(),
+            key: vec![(ID_KEY.to_string(), ColumnType::Text)],
+            columns: Vec::new(),
+            other_columns: Vec::new(),
+        }
+    }
 }
 
 /// A column whose type in the table is not the stream's.
@@ -89,19 +105,36 @@ pub async fn ensure_schema(client: &Client, schema: &str, read_role: &str) -> Re
     crate::lifecycle::ensure(client, schema).await
 }
 
-/// Creates the stream's table if missing, adds columns it lacks, and returns it as it is.
+/// Creates the stream's table if missing (keyed on the stream's key), adds columns it
+/// lacks, and returns it as it is. A table whose primary key is not the stream's key is
+/// refused: only a rebuild can change a key.
 pub async fn ensure_table(
     client: &Client,
     schema: &str,
     spec: &StreamSpec,
 ) -> Result<(Table, Vec<TypeConflict>), Problem> {
     let qualified = format!("{}.{}", ident(schema), ident(&spec.name));
-    let mut columns: Vec<String> = vec!["id text primary key".into()];
-    columns.extend(
-        spec.columns
-            .iter()
-            .map(|c| format!("{} {}", ident(&column_name(&c.name)), c.ty.sql())),
-    );
+    let key = spec.key_columns().map_err(|why| {
+        Problem::new(
+            ProblemKind::ServerError,
+            format!("cannot create table {qualified}: {why}"),
+            "this is a fault in the source's description of the stream: report it",
+        )
+    })?;
+    let key_names: Vec<&str> = key.iter().map(|c| c.name.as_str()).collect();
+    let mut columns: Vec<String> = Vec::new();
+    if key_names == [ID_KEY] {
+        columns.push("id text primary key".into());
+    }
+    columns.extend(spec.columns.iter().map(|c| {
+        let name = column_name(&c.name);
+        let not_null = if key_names.contains(&name.as_ref()) {
+            " not null"
+        } else {
+            ""
+        };
+        format!("{} {}{not_null}", ident(&name), c.ty.sql())
+    }));
     columns.extend([
         "_sync_extra jsonb".into(),
         "_sync_version_ts bigint not null".into(),
@@ -110,6 +143,10 @@ pub async fn ensure_table(
         "_sync_inserted_at timestamptz not null default now()".into(),
         "_sync_updated_at timestamptz not null default now()".into(),
     ]);
+    if key_names != [ID_KEY] {
+        let names: Vec<String> = key_names.iter().map(|n| ident(n)).collect();
+        columns.push(format!("primary key ({})", names.join(", ")));
+    }
     let create = format!(
         "create table if not exists {qualified} ({})",
         columns.join(", ")
@@ -118,6 +155,18 @@ pub async fn ensure_table(
         .batch_execute(&create)
         .await
         .map_err(|e| sql_problem(&e, &format!("could not create table {qualified}"), &create))?;
+    let actual_key = primary_key(client, schema, &spec.name).await?;
+    if actual_key != key_names {
+        return Err(Problem::new(
+            ProblemKind::ServerError,
+            format!(
+                "table {qualified} has primary key ({}), but the stream is now keyed on ({})",
+                actual_key.join(", "),
+                key_names.join(", ")
+            ),
+            "rebuild the sync (`inlet sync rebuild NAME`): a rebuild makes the table anew with the new key",
+        ));
+    }
 
     let existing = existing_columns(client, schema, &spec.name).await?;
     let mut conflicts = Vec::new();
@@ -146,26 +195,64 @@ pub async fn ensure_table(
             Some(_) => {}
         }
     }
+    let mut key = Vec::new();
     let mut columns = Vec::new();
     let mut other_columns = Vec::new();
     for (name, ty) in existing_columns(client, schema, &spec.name).await? {
-        if name == "id" || SYSTEM_COLUMNS.contains(&name.as_str()) {
+        let typed = column_type(&ty);
+        if key_names.contains(&name.as_str()) {
+            // A key column a person retyped: its values are written as the column holds them.
+            match typed {
+                Some(t @ (ColumnType::Text | ColumnType::Bigint)) => key.push((name, t)),
+                _ => {
+                    return Err(Problem::new(
+                        ProblemKind::ServerError,
+                        format!("key column {name} of table {qualified} is {ty}, not text or bigint"),
+                        "rebuild the sync (`inlet sync rebuild NAME`), or give the column back its type",
+                    ))
+                }
+            }
+        } else if SYSTEM_COLUMNS.contains(&name.as_str()) {
             continue;
-        }
-        match column_type(&ty) {
-            Some(t) => columns.push((name, t)),
-            None => other_columns.push(name),
+        } else {
+            match typed {
+                Some(t) => columns.push((name, t)),
+                None => other_columns.push(name),
+            }
         }
     }
+    // In the key's order, which the table's column order need not be.
+    key.sort_by_key(|(name, _)| key_names.iter().position(|k| k == name));
     Ok((
         Table {
             schema: schema.into(),
             name: spec.name.clone(),
+            key,
             columns,
             other_columns,
         },
         conflicts,
     ))
+}
+
+/// The columns of the table's primary key, in key order (empty when it has none).
+pub(crate) async fn primary_key<C: tokio_postgres::GenericClient>(
+    client: &C,
+    schema: &str,
+    table: &str,
+) -> Result<Vec<String>, Problem> {
+    let sql = "select a.attname::text \
+                 from pg_index i join pg_class c on c.oid = i.indrelid \
+                 join pg_namespace n on n.oid = c.relnamespace \
+                 cross join lateral unnest(i.indkey::int2[]) with ordinality k(attnum, position) \
+                 join pg_attribute a on a.attrelid = c.oid and a.attnum = k.attnum \
+                where n.nspname = $1 and c.relname = $2 and i.indisprimary \
+                order by k.position";
+    let rows = client
+        .query(sql, &[&schema, &table])
+        .await
+        .map_err(|e| sql_problem(&e, "could not read the table's primary key", sql))?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
 }
 
 pub(crate) async fn existing_columns<C: tokio_postgres::GenericClient>(

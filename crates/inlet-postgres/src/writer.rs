@@ -20,6 +20,7 @@ use tokio_postgres::{Client, Transaction};
 
 use crate::cell::json_text;
 use crate::copy_rows::copy_records;
+use crate::key::{key_list, record_key};
 use crate::merge::{merge_sql, sweep_sql};
 use crate::problem::Problem;
 use crate::read_role::sql_problem;
@@ -56,45 +57,29 @@ pub struct WriteStats {
     pub events: i64,
     /// Values kept in `_sync_extra` because they did not fit their column.
     pub extra_values: i64,
-    /// Records no row can hold (an unusable id), kept in `_sync_rejected` with the reason.
+    /// Records no row can hold (an unusable id or key), kept in `_sync_rejected` with the reason.
     pub rejected: i64,
     /// The batch was copied straight into the table (the backfill fast path).
     pub direct: bool,
 }
 
-/// Longest id kept as a primary key: a btree entry must fit in a third of a page (about
-/// 2,700 bytes), and an id is never legitimately this long.
-pub const MAX_ID_BYTES: usize = 1024;
-
-/// Why no row can hold a record with this id, if none can.
-fn id_problem(id: &str) -> Option<String> {
-    if id.is_empty() {
-        Some("the id is empty".into())
-    } else if id.contains('\0') {
-        Some("the id contains a NUL character, which PostgreSQL text cannot hold".into())
-    } else if id.len() > MAX_ID_BYTES {
-        Some(format!(
-            "the id is {} bytes long; at most {MAX_ID_BYTES} fit a key",
-            id.len()
-        ))
-    } else {
-        None
-    }
-}
-
 /// The records a row can hold (the batch itself, not a copy, in the usual case of no
 /// rejects), and the others with the reason.
-fn split_rejected(records: &[Record]) -> (Cow<'_, [Record]>, Vec<(&Record, String)>) {
+fn split_rejected<'a>(
+    table: &Table,
+    records: &'a [Record],
+) -> (Cow<'a, [Record]>, Vec<(&'a Record, String)>) {
+    let problem = |r: &Record| record_key(table, &r.id).err();
     let rejected: Vec<(&Record, String)> = records
         .iter()
-        .filter_map(|r| id_problem(&r.id).map(|why| (r, why)))
+        .filter_map(|r| problem(r).map(|why| (r, why)))
         .collect();
     if rejected.is_empty() {
         return (Cow::Borrowed(records), rejected);
     }
     let kept = records
         .iter()
-        .filter(|r| id_problem(&r.id).is_none())
+        .filter(|r| problem(r).is_none())
         .cloned()
         .collect();
     (Cow::Owned(kept), rejected)
@@ -164,7 +149,7 @@ pub async fn write_batch(
     options: WriteOptions,
 ) -> Result<WriteStats, WriteError> {
     let events = batch.phase == Phase::Live || options.events_for_backfill;
-    let (records, rejected) = split_rejected(&batch.records);
+    let (records, rejected) = split_rejected(table, &batch.records);
     let direct = options.direct_backfill && !events && is_plain_insert(&records);
     let mut tx = begin(client).await?;
     let mut copied = None;
@@ -245,7 +230,8 @@ async fn begin(client: &mut Client) -> Result<Transaction<'_>, WriteError> {
         .map_err(|e| db(&e, "could not begin", "begin"))
 }
 
-/// A batch the direct path can take: upserts only, each id once.
+/// A batch the direct path can take: upserts only, each id once (two ids of one key, as
+/// `7` and `07` in a bigint key, make the COPY fail, and the merge takes the batch).
 fn is_plain_insert(records: &[Record]) -> bool {
     let mut seen = std::collections::HashSet::with_capacity(records.len());
     records
@@ -263,7 +249,7 @@ async fn direct_copy(
     table: &Table,
     records: &[Record],
 ) -> Result<Option<WriteStats>, WriteError> {
-    let mut columns = vec![ident("id")];
+    let mut columns = vec![key_list(table, None)];
     columns.extend(table.columns.iter().map(|(n, _)| ident(n)));
     columns.extend(["_sync_extra", "_sync_version_ts", "_sync_version_seq"].map(String::from));
     let copy = format!(
@@ -321,7 +307,11 @@ async fn staged_merge(
     // The row count and the columns the merge joins and filters on are all it needs; the
     // other columns' statistics would cost more than the merge itself.
     tracing::debug!(table = %table.name, rows = records.len(), "batch staged");
-    let analyze = format!("analyze {} (id, _deleted)", ident(&stage));
+    let analyze = format!(
+        "analyze {} ({}, _deleted)",
+        ident(&stage),
+        key_list(table, None)
+    );
     let merge = merge_sql(table, &stage, deletes, events);
     // Both are sent at once, and the merge with its parameter's type, so that it needs no
     // round trip of its own to be prepared: one round trip for the two.
@@ -399,7 +389,7 @@ fn stage_name(table: &Table) -> String {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325; // FNV-1a over the table's shape
     for part in [&table.schema, &table.name]
         .into_iter()
-        .chain(table.columns.iter().map(|(n, _)| n))
+        .chain(table.key.iter().chain(&table.columns).map(|(n, _)| n))
     {
         for b in part.bytes().chain([0]) {
             h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
@@ -409,16 +399,9 @@ fn stage_name(table: &Table) -> String {
 }
 
 fn stage_columns(table: &Table) -> Vec<String> {
-    let mut cols = vec![
-        "_ord int4".to_string(),
-        "_deleted bool".into(),
-        "id text".into(),
-    ];
+    let mut cols = vec!["_ord int4".to_string(), "_deleted bool".into()];
     cols.extend(
-        table
-            .columns
-            .iter()
-            .map(|(n, t)| format!("{} {}", ident(n), t.sql())),
+        (table.key.iter().chain(&table.columns)).map(|(n, t)| format!("{} {}", ident(n), t.sql())),
     );
     cols.extend([
         "_sync_extra jsonb".into(),

@@ -4,6 +4,7 @@
 
 mod change_log;
 mod columns;
+mod keys;
 mod ordering;
 
 use futures_util::StreamExt;
@@ -86,9 +87,16 @@ impl Stream {
     ) -> WriteStats {
         self.seq += 1;
         let b = batch(records, phase, self.seq);
-        write_batch(client, &self.table, "customer", &b, self.seq, self.options)
-            .await
-            .unwrap_or_else(|e| panic!("batch {} failed: {e}", self.seq))
+        write_batch(
+            client,
+            &self.table,
+            &self.table.name,
+            &b,
+            self.seq,
+            self.options,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("batch {} failed: {e}", self.seq))
     }
 }
 
