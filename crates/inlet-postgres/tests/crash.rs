@@ -10,7 +10,8 @@
 //! split as they go, each page a batch whose checkpoint holds every range's place), so kills
 //! land while several partitions are mid-read and their pages mid-write.
 //! The tables and the change log must then equal the truth exactly: nothing lost, nothing
-//! doubled, no change logged twice.
+//! doubled, no change logged twice. All of this twice per server: for a stream keyed on
+//! `id`, and for one keyed on two columns (text and bigint, as HubSpot's associations are).
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
@@ -20,9 +21,9 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use inlet_core::{
-    read_partitions, run_stream, Batch, BatchStream, Change, Checkpoint, Column, ColumnType,
-    Discovery, Outcome, PartitionPage, PartitionReader, Partitions, Phase, Record, Source,
-    SourceError, StreamSpec, Version,
+    key_text, read_partitions, run_stream, Batch, BatchStream, Change, Checkpoint, Column,
+    ColumnType, Discovery, Outcome, PartitionPage, PartitionReader, Partitions, Phase, Record,
+    Source, SourceError, StreamSpec, Version,
 };
 use inlet_postgres::sink::PgSink;
 use inlet_postgres::writer::WriteOptions;
@@ -51,18 +52,61 @@ fn main() {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let majors = versions();
     for major in &majors {
-        runtime.block_on(harness(*major));
+        for keyed in [false, true] {
+            runtime.block_on(harness(*major, keyed));
+        }
     }
     println!("crash: {} passed, 0 failed", majors.len());
 }
 
-fn spec() -> StreamSpec {
-    StreamSpec::new("customer", vec![Column::new("name", ColumnType::Text)])
+/// `1` for a child syncing the stream keyed on two columns.
+const KEYED: &str = "INLET_CRASH_KEYED";
+
+fn spec(keyed: bool) -> StreamSpec {
+    match keyed {
+        false => StreamSpec::new("customer", vec![Column::new("name", ColumnType::Text)]),
+        true => StreamSpec::keyed(
+            "customer",
+            vec![
+                Column::new("owner", ColumnType::Text),
+                Column::new("n", ColumnType::Bigint),
+                Column::new("name", ColumnType::Text),
+            ],
+            &["owner", "n"],
+        ),
+    }
+}
+
+/// The id of the `n`-th object of `kind`: for the keyed stream, the key text of a text
+/// value that needs escaping and a number.
+fn object_id(keyed: bool, kind: &str, n: usize) -> String {
+    match keyed {
+        false => format!("{kind}_{n}"),
+        true => key_text(&[format!("{kind}|\\"), n.to_string()]),
+    }
+}
+
+/// The rows of the table as (record id, name).
+async fn table_rows(admin: &tokio_postgres::Client, keyed: bool) -> BTreeMap<String, String> {
+    let sql = match keyed {
+        false => "select id, name from crash.customer",
+        true => "select owner, n, name from crash.customer",
+    };
+    let rows = admin.query(sql, &[]).await.expect("rows");
+    rows.iter()
+        .map(|r| match keyed {
+            false => (r.get(0), r.get(1)),
+            true => (
+                key_text(&[r.get::<_, String>(0), r.get::<_, i64>(1).to_string()]),
+                r.get(2),
+            ),
+        })
+        .collect()
 }
 
 /// The account's history: `OBJECTS` customers backfilled, then `CHANGES` live changes
 /// (updates that always change something, deletes of live customers, new customers).
-fn history() -> Vec<Record> {
+fn history(keyed: bool) -> Vec<Record> {
     let mut rng = 0x2545_f491_4f6c_dd1d_u64;
     let mut next = move || {
         rng ^= rng << 13;
@@ -76,7 +120,7 @@ fn history() -> Vec<Record> {
             .cloned()
             .unwrap_or_default()
     };
-    let mut alive: Vec<String> = (0..OBJECTS).map(|i| format!("cus_{i}")).collect();
+    let mut alive: Vec<String> = (0..OBJECTS).map(|i| object_id(keyed, "cus", i)).collect();
     let mut out: Vec<Record> = alive
         .iter()
         .enumerate()
@@ -89,8 +133,8 @@ fn history() -> Vec<Record> {
             0..=5 => Record::upsert(alive[pick].clone(), version, name(format!("u{j}"))),
             6..=7 => Record::delete(alive.swap_remove(pick), version),
             _ => {
-                alive.push(format!("cus_new_{j}"));
-                Record::upsert(format!("cus_new_{j}"), version, name(format!("c{j}")))
+                alive.push(object_id(keyed, "new", j));
+                Record::upsert(object_id(keyed, "new", j), version, name(format!("c{j}")))
             }
         });
     }
@@ -106,7 +150,8 @@ fn batch_end(pos: usize, total: usize) -> usize {
 /// Backfill partitions read at once.
 const PARTITIONS: usize = 4;
 
-struct Synthetic(Vec<Record>);
+/// The history, and whether its stream is the keyed one.
+struct Synthetic(Vec<Record>, bool);
 
 /// The backfill as ranges of the history's first `OBJECTS` records, a page at a time.
 impl PartitionReader for Synthetic {
@@ -144,7 +189,7 @@ impl PartitionReader for Synthetic {
 
 impl Source for Synthetic {
     fn discover(&self) -> Discovery<'_> {
-        let specs = vec![spec()];
+        let specs = vec![spec(self.1)];
         Box::pin(async move { Ok(specs) })
     }
 
@@ -183,6 +228,7 @@ impl Source for Synthetic {
 /// The synced process: takes over the sync (waiting while a killed predecessor's session
 /// still holds the lock), runs it to the end, exits 0.
 fn child(target: &str) {
+    let keyed = std::env::var(KEYED).is_ok_and(|k| k == "1");
     tracing_subscriber::fmt()
         .with_env_filter("inlet_postgres=debug")
         .with_writer(std::io::stderr)
@@ -208,7 +254,7 @@ fn child(target: &str) {
                 client,
                 "crash",
                 "crash_read",
-                &[spec()],
+                &[spec(keyed)],
                 WriteOptions::default(),
             )
             .await;
@@ -219,10 +265,10 @@ fn child(target: &str) {
             }
         })
         .await;
-        let source = Arc::new(Synthetic(history()));
+        let source = Arc::new(Synthetic(history(keyed), keyed));
         let outcome = run_stream(
             source,
-            &spec(),
+            &spec(keyed),
             &mut sink,
             tokio::time::sleep,
             std::future::pending(),
@@ -233,7 +279,7 @@ fn child(target: &str) {
     });
 }
 
-async fn harness(major: u32) {
+async fn harness(major: u32, keyed: bool) {
     let cluster = ClusterSpec::new(major).password_logins().start();
     let db = cluster
         .sync_database("crash_sync", PASSWORD, "crash_read")
@@ -251,6 +297,7 @@ async fn harness(major: u32) {
         let nth = 1 + (rng >> 40) as usize % 2;
         let mut child = Command::new(std::env::current_exe().expect("own path"))
             .env("INLET_CRASH_CHILD", &target)
+            .env(KEYED, u8::from(keyed).to_string())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -287,6 +334,7 @@ async fn harness(major: u32) {
 
     let status = Command::new(std::env::current_exe().expect("own path"))
         .env("INLET_CRASH_CHILD", &target)
+        .env(KEYED, u8::from(keyed).to_string())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
@@ -297,7 +345,7 @@ async fn harness(major: u32) {
     // it, one row per object per batch with its net change, ordered by that change's
     // version (batch boundaries are fixed by the checkpoints, so this is the same whatever
     // the kills did).
-    let history = history();
+    let history = history(keyed);
     let mut truth: BTreeMap<String, String> = BTreeMap::new();
     let mut events = Vec::new();
     let mut pos = 0;
@@ -350,13 +398,7 @@ async fn harness(major: u32) {
         }
         pos = end;
     }
-    let rows: BTreeMap<String, String> = admin
-        .query("select id, name from crash.customer", &[])
-        .await
-        .expect("rows")
-        .iter()
-        .map(|r| (r.get(0), r.get(1)))
-        .collect();
+    let rows = table_rows(&admin, keyed).await;
     assert_eq!(rows.len(), truth.len(), "PG {major}: row count");
     assert!(
         rows == truth,
@@ -382,7 +424,8 @@ async fn harness(major: u32) {
         "PG {major}: the change log differs from the truth"
     );
     println!(
-        "crash: PG {major}: {kills} kills {killed_after:?}; {} rows and {} change-log rows exact",
+        "crash: PG {major} (keyed on {}): {kills} kills {killed_after:?}; {} rows and {} change-log rows exact",
+        spec(keyed).key.join(", "),
         rows.len(),
         logged.len()
     );
