@@ -113,6 +113,17 @@ pub(crate) fn same_key(table: &Table, a: &str, b: &str) -> String {
     terms.join(" and ")
 }
 
+/// `a` and `b` have the same key, as one condition, for joining two row sets the planner
+/// has no statistics for (steps of the merge): it takes one condition to match a row or so
+/// per row, where several conditions multiplied together look like no match at all and
+/// make it choose nested loops, quadratic in the batch.
+pub(crate) fn same_key_text(table: &Table, a: &str, b: &str) -> String {
+    match table.key.len() {
+        1 => same_key(table, a, b),
+        _ => format!("{} = {}", key_text_sql(table, a), key_text_sql(table, b)),
+    }
+}
+
 /// The key text of row `alias`, as [`inlet_core::key_text`] writes it: the id itself for a
 /// table keyed on one column; else each value's text (a bigint's is its decimal digits)
 /// with `\` and `|` escaped, joined by `|`.

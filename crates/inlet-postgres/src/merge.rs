@@ -9,7 +9,7 @@
 //! row as it was with the staged value that replaces it (never by diffing JSON documents),
 //! and each event's payload is built in one pass from the rows themselves.
 
-use crate::key::{key_list, key_text_sql, same_key};
+use crate::key::{key_list, key_text_sql, same_key, same_key_text};
 use crate::sql::{ident, literal};
 use crate::tables::Table;
 use crate::writer::DeleteMode;
@@ -110,9 +110,9 @@ pub(crate) fn merge_sql(table: &Table, stage: &str, deletes: DeleteMode, events:
                 count(*) filter (where event_type = 'update'),
                 count(*) filter (where event_type = 'delete'), count(*)
            from ev",
-        u_src = same_key(table, "src", "u"),
-        u_old = same_key(table, "o", "u"),
-        d_src = same_key(table, "src", "d"),
+        u_src = same_key_text(table, "src", "u"),
+        u_old = same_key_text(table, "o", "u"),
+        d_src = same_key_text(table, "src", "d"),
     )
 }
 
