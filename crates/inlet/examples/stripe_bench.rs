@@ -386,10 +386,20 @@ struct Backfill {
     inlet_cpu: f64,
     fake_cpu: f64,
     pg_cpu: f64,
+    /// Seconds from spawning `inlet run` to its first API request and to its last one
+    /// (the fake's request counter, sampled every 5 ms): start-up, reading, and after the
+    /// last request the writer's tail.
+    first_request: f64,
+    last_request: f64,
 }
 
 /// `inlet run` backfilling the customer stream of a fresh database.
-async fn inlet_backfill(inlet: &Inlet, admin: &tokio_postgres::Client, rows: usize) -> Backfill {
+async fn inlet_backfill(
+    inlet: &Inlet,
+    admin: &tokio_postgres::Client,
+    rows: usize,
+    fake: &FakeStripe,
+) -> Backfill {
     let backend: i32 = admin
         .query_one("select pg_backend_pid()", &[])
         .await
@@ -402,7 +412,21 @@ async fn inlet_backfill(inlet: &Inlet, admin: &tokio_postgres::Client, rows: usi
     let started = Instant::now();
     let (own, server) = (cpu_secs("self"), server_cpu_secs(&postmaster));
     let run = inlet.run(None);
-    wait_live(admin, Duration::from_secs(1800)).await;
+    let (mut seen, mut first, mut last) = (fake.requests(), None, f64::NAN);
+    let sample = async {
+        loop {
+            let (n, at) = (fake.requests(), started.elapsed().as_secs_f64());
+            if n != seen {
+                (seen, last) = (n, at);
+                first.get_or_insert(at);
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    };
+    tokio::select! {
+        () = wait_live(admin, Duration::from_secs(1800)) => {}
+        () = sample => {}
+    }
     let took = started.elapsed().as_secs_f64();
     let (inlet_cpu, fake_cpu) = (run.cpu_secs(), cpu_secs("self") - own);
     let pg_cpu = server_cpu_secs(&postmaster) - server;
@@ -411,6 +435,8 @@ async fn inlet_backfill(inlet: &Inlet, admin: &tokio_postgres::Client, rows: usi
     let have = count(admin, &format!("{SCHEMA}.customer")).await;
     assert_eq!(have, rows as i64, "inlet's customer rows");
     Backfill {
+        first_request: first.unwrap_or(f64::NAN),
+        last_request: last,
         secs: took,
         rss_mb: rss,
         inlet_cpu,
@@ -676,7 +702,7 @@ async fn bench(customers: usize, rounds: usize, changes: usize, major: u32) {
             let admin = cluster.admin_db(&db).await;
             let inlet = Inlet::setup(before, &cluster, &db, &fake, &rate_line);
             let (requests, limited) = (fake.requests(), fake.rate_limited());
-            let b = inlet_backfill(&inlet, &admin, customers).await;
+            let b = inlet_backfill(&inlet, &admin, customers, &fake).await;
             eprintln!(
                 "round {round}: inlet before {:.0}/s ({} requests, {} answered 429), peak RSS {:.0} MB",
                 customers as f64 / b.secs,
@@ -691,7 +717,7 @@ async fn bench(customers: usize, rounds: usize, changes: usize, major: u32) {
         let admin = cluster.admin_db(&db).await;
         let inlet = Inlet::setup(&bin, &cluster, &db, &fake, &rate_line);
         let (requests, limited) = (fake.requests(), fake.rate_limited());
-        let b = inlet_backfill(&inlet, &admin, customers).await;
+        let b = inlet_backfill(&inlet, &admin, customers, &fake).await;
         calls.push((fake.requests() - requests, fake.rate_limited() - limited));
         inlets.push(b.secs);
         rss = rss.max(b.rss_mb);
@@ -709,8 +735,9 @@ async fn bench(customers: usize, rounds: usize, changes: usize, major: u32) {
             }
             let rate = |s: &[f64]| s.last().map_or(f64::NAN, |s| customers as f64 / s);
             eprintln!(
-                "round {round}: inlet {:.0}/s in {:.1} s ({} requests, {} answered 429, peak RSS {:.0} MB, CPU {:.1} s), peer {:.0}/s, dlt {:.0}/s",
-                rate(&inlets), b.secs, calls.last().map_or(0, |c| c.0), calls.last().map_or(0, |c| c.1),
+                "round {round}: inlet {:.0}/s in {:.1} s (first request at {:.2} s, last at {:.2} s; {} requests, {} answered 429, peak RSS {:.0} MB, CPU {:.1} s), peer {:.0}/s, dlt {:.0}/s",
+                rate(&inlets), b.secs, b.first_request, b.last_request,
+                calls.last().map_or(0, |c| c.0), calls.last().map_or(0, |c| c.1),
                 b.rss_mb, b.inlet_cpu, rate(&peers), rate(&dlts)
             );
             continue;
