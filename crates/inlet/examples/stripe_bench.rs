@@ -109,9 +109,9 @@ impl Inlet {
         );
     }
 
-    /// A destination on `db` set up by inlet, and a sync of the customer stream (every
-    /// stream with `ALL_STREAMS` set) into `SCHEMA`, with `extra` lines added to its
-    /// `[syncs.stripe]` table.
+    /// A destination on `db` set up by inlet, and a sync of the customer stream (of every
+    /// stream with `INLET_BENCH_STREAMS=all`) into `SCHEMA`, with `extra` lines added to
+    /// its `[syncs.stripe]` table.
     fn setup(bin: &Path, c: &Cluster, db: &str, fake: &FakeStripe, extra: &str) -> Inlet {
         let inlet = Inlet {
             bin: bin.to_path_buf(),
@@ -351,7 +351,7 @@ const STRIPE_STREAMS: [&str; 21] = [
 /// list in pages of 100; the children streams read their parents' list again, plus one
 /// page of 100 per parent holding more children than the 10 embedded; payment methods one
 /// list per customer (with the customer list to find them). Requests ÷ rate is the
-/// shortest time any client within that rate can take.
+/// shortest time a backfill read this way can take within that rate.
 fn fewest_requests(fake: &FakeStripe) -> u64 {
     let count = |stream: &str| fake.objects(stream).expect("objects").len() as u64;
     let pages = |n: u64| n.div_ceil(100).max(1);
@@ -679,7 +679,7 @@ async fn bench(customers: usize, rounds: usize, changes: usize, major: u32) {
         dlt_setup(dir);
     }
     // The whole account: only inlet is timed (the peers are wired for customers only),
-    // against the fewest requests any client needs.
+    // against the fewest requests a backfill read as inlet reads can make.
     let peer_dir = peer_dir.filter(|_| !all_streams());
     let fewest = all_streams().then(|| fewest_requests(&fake));
 
