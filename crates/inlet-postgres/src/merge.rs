@@ -2,12 +2,13 @@
 //! key (`id`, or the stream's key columns), upsert under the version guard (an older change never overwrites a newer row; on a
 //! tie the later one wins), delete (hard, or soft) under the same guard, record tombstones,
 //! and, when the change log is wanted, write `_sync_event` rows in source order with the
-//! record before and after and what changed.
+//! record, and for an update what changed: the changed columns' new and old values.
 //!
 //! The change log is where the time goes (a catch-up is mostly updates), so its statement
 //! does the least work per row: what changed is found by comparing each typed column of the
 //! row as it was with the staged value that replaces it (never by diffing JSON documents),
-//! and each event's payload is built in one pass from the rows themselves.
+//! each event's payload is built in one pass from the rows themselves, and of the row as it
+//! was only the changed columns are turned into JSON.
 
 use crate::key::{key_list, key_text_sql, same_key, same_key_text};
 use crate::sql::{ident, literal};
@@ -83,9 +84,9 @@ pub(crate) fn merge_sql(table: &Table, stage: &str, deletes: DeleteMode, events:
                from up"
         );
     }
-    // `u`, `o.old_record` and `d` are rows of exactly the record's columns, so each payload
-    // is one conversion to JSON. A row with no row before it is an insert; an update that
-    // changes nothing is not logged. The log follows the source's order, whatever the kind.
+    // `u` and `d` are rows of exactly the record's columns, so each record is one
+    // conversion to JSON. A row with no row before it is an insert; an update that changes
+    // nothing is not logged. The log follows the source's order, whatever the kind.
     let (u, d) = (key_text("u"), key_text("d"));
     let new = format!("o.{} is null", ident(&table.key[0].0));
     format!(
@@ -135,33 +136,37 @@ fn record_columns(table: &Table, alias: &str) -> String {
     columns.join(", ")
 }
 
-/// The `old` step: for each staged upsert whose row exists, the row as it was (`old_record`)
-/// and what the staged values change in it (`changes`: each stream column whose staged value
-/// is distinct from the stored one, with its new value). The staged value is exactly what
-/// the upsert stores, so comparing it with the stored one is comparing the row before and
-/// after, typed: `1.0` and `1.00`, or a jsonb object's key order, are no change, as in JSON.
+/// The `old` step: for each staged upsert whose row exists, what the staged values change
+/// in it, as two objects of the same keys: each stream column whose staged value is
+/// distinct from the stored one, with its new value (`changes`) and with its value before
+/// (`old_record`). The staged value is exactly what the upsert stores, so comparing it with
+/// the stored one is comparing the row before and after, typed: `1.0` and `1.00`, or a
+/// jsonb object's key order, are no change, as in JSON. Only what changed is turned into
+/// JSON: the whole row as it was would cost as much as the record itself.
 fn old_rows(table: &Table, t: &str) -> String {
-    let diffs: Vec<String> = table
-        .columns
-        .iter()
-        .map(|(n, _)| {
-            let (c, key) = (ident(n), literal(n));
-            format!("case when src.{c} is distinct from t.{c} then jsonb_build_object({key}, src.{c}) else '{{}}'::jsonb end")
-        })
-        .collect();
-    let changes = if diffs.is_empty() {
-        "'{}'::jsonb".to_string()
-    } else {
-        diffs.join(" || ")
+    let diff = |side: &str| -> String {
+        let parts: Vec<String> = table
+            .columns
+            .iter()
+            .map(|(n, _)| {
+                let (c, key) = (ident(n), literal(n));
+                format!("case when src.{c} is distinct from t.{c} then jsonb_build_object({key}, {side}.{c}) else '{{}}'::jsonb end")
+            })
+            .collect();
+        if parts.is_empty() {
+            "'{}'::jsonb".to_string()
+        } else {
+            parts.join(" || ")
+        }
     };
     format!(
         "old as (
-           select {}, r as old_record, {changes} as changes
-             from {t} t join src on {} and not src._deleted
-            cross join lateral (select {}) r),",
+           select {}, {} as old_record, {} as changes
+             from {t} t join src on {} and not src._deleted),",
         key_list(table, Some("t")),
+        diff("t"),
+        diff("src"),
         same_key(table, "src", "t"),
-        record_columns(table, "t")
     )
 }
 

@@ -5,7 +5,8 @@
 //! 2. one statement that keeps the newest change per id, merges upserts into the table
 //!    (`insert ... on conflict do update`) only where the stored version is not newer,
 //!    deletes (hard, leaving a tombstone; or soft, setting `_sync_deleted_at`) under the
-//!    same guard, and writes `_sync_event` rows with `old_record` and `changes`;
+//!    same guard, and writes `_sync_event` rows (for updates, `changes` and `old_record`: the
+//!    changed columns' new and old values);
 //! 3. the checkpoint, accepted only if this batch's sequence number is above the stored
 //!    one: progress never moves backward, and a writer that lost its lock cannot commit;
 //! 4. `NOTIFY`, delivered at commit.

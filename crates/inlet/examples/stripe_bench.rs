@@ -19,7 +19,11 @@
 //! and `INLET_BENCH_API_BUDGET` (requests/s, 429 beyond) set the fake's knobs after seeding;
 //! then only the backfills are timed (no drain, copy or live rounds), inlet with
 //! `INLET_BENCH_RATE` as its `rate_limit` (default 1000), and `INLET_BENCH_BEFORE_BIN`, a
-//! second inlet build (e.g. main's), is timed in the same rounds.
+//! second inlet build (e.g. main's), is timed in the same rounds, as are the peer and dlt
+//! (`bench/dlt`, installed into the virtual environment `INLET_BENCH_DLT`, default
+//! `/var/cache/inlet/bench-dlt`; `off` skips it). `INLET_BENCH_STREAMS=all` syncs every
+//! stream (the whole account) and times inlet alone until every stream is live, against
+//! the fewest requests the account needs at `INLET_BENCH_RATE`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -105,8 +109,9 @@ impl Inlet {
         );
     }
 
-    /// A destination on `db` set up by inlet, and a sync of the customer stream into
-    /// `SCHEMA`, with `extra` lines added to its `[syncs.stripe]` table.
+    /// A destination on `db` set up by inlet, and a sync of the customer stream (of every
+    /// stream with `INLET_BENCH_STREAMS=all`) into `SCHEMA`, with `extra` lines added to
+    /// its `[syncs.stripe]` table.
     fn setup(bin: &Path, c: &Cluster, db: &str, fake: &FakeStripe, extra: &str) -> Inlet {
         let inlet = Inlet {
             bin: bin.to_path_buf(),
@@ -134,20 +139,14 @@ impl Inlet {
             &[("INLET_ADMIN_PASSWORD", ADMIN_PASSWORD)],
         );
         let (key, secret) = (fake.api_key(), fake.webhook_secret());
+        let url = fake.url();
+        let mut args = vec!["sync", "add", "stripe", "--destination", "dest"];
+        args.extend(["--schema", SCHEMA, "--api-base", &url]);
+        if !all_streams() {
+            args.extend(["--streams", "customer"]);
+        }
         inlet.ok(
-            &[
-                "sync",
-                "add",
-                "stripe",
-                "--destination",
-                "dest",
-                "--schema",
-                SCHEMA,
-                "--streams",
-                "customer",
-                "--api-base",
-                &fake.url(),
-            ],
+            &args,
             &[
                 ("STRIPE_API_KEY", key.as_str()),
                 ("STRIPE_WEBHOOK_SECRET", secret.as_str()),
@@ -303,13 +302,81 @@ async fn count(admin: &tokio_postgres::Client, table: &str) -> i64 {
         .unwrap_or(-1)
 }
 
-/// Waits until inlet says the customer stream is live (its backfill committed).
+/// Whether the sync reads every stream (`INLET_BENCH_STREAMS=all`: the whole account),
+/// not only customers.
+fn all_streams() -> bool {
+    std::env::var("INLET_BENCH_STREAMS").is_ok_and(|v| v == "all")
+}
+
+/// Waits until inlet says every stream of the sync is live (its backfill committed).
 async fn wait_live(admin: &tokio_postgres::Client, deadline: Duration) {
-    let sql = format!("select state from {SCHEMA}._sync_state where stream = 'customer'");
-    wait_until_async("the customer stream to be live", deadline, || async {
-        matches!(admin.query_opt(&sql, &[]).await, Ok(Some(row)) if row.get::<_, String>(0) == "live")
+    let streams = if all_streams() {
+        STRIPE_STREAMS.len()
+    } else {
+        1
+    } as i64;
+    let sql = format!("select count(*) filter (where state = 'live') from {SCHEMA}._sync_state");
+    wait_until_async("every stream to be live", deadline, || async {
+        matches!(admin.query_one(&sql, &[]).await, Ok(row) if row.get::<_, i64>(0) == streams)
     })
     .await;
+}
+
+/// Every stream of the Stripe source, as the fake names them.
+const STRIPE_STREAMS: [&str; 21] = [
+    "customer",
+    "product",
+    "price",
+    "plan",
+    "coupon",
+    "subscription",
+    "subscription_item",
+    "invoice",
+    "invoice_line_item",
+    "invoiceitem",
+    "charge",
+    "refund",
+    "dispute",
+    "payment_intent",
+    "setup_intent",
+    "payment_method",
+    "balance_transaction",
+    "payout",
+    "credit_note",
+    "tax_rate",
+    "checkout_session",
+];
+
+/// The fewest requests that can backfill the whole account, read as inlet reads it: each
+/// list in pages of 100; the children streams read their parents' list again, plus one
+/// page of 100 per parent holding more children than the 10 embedded; payment methods one
+/// list per customer (with the customer list to find them). Requests ÷ rate is the
+/// shortest time a backfill read this way can take within that rate.
+fn fewest_requests(fake: &FakeStripe) -> u64 {
+    let count = |stream: &str| fake.objects(stream).expect("objects").len() as u64;
+    let pages = |n: u64| n.div_ceil(100).max(1);
+    let beyond_embedded = |child: &str, parent_field: &str| -> u64 {
+        let mut per_parent = std::collections::HashMap::<String, u64>::new();
+        for o in fake.objects(child).expect("objects") {
+            let parent = o[parent_field].as_str().unwrap_or_default().to_string();
+            *per_parent.entry(parent).or_default() += 1;
+        }
+        per_parent
+            .values()
+            .map(|n| n.saturating_sub(10).div_ceil(100))
+            .sum()
+    };
+    STRIPE_STREAMS
+        .iter()
+        .map(|&stream| match stream {
+            "subscription_item" => {
+                pages(count("subscription")) + beyond_embedded(stream, "subscription")
+            }
+            "invoice_line_item" => pages(count("invoice")) + beyond_embedded(stream, "invoice"),
+            "payment_method" => pages(count("customer")) + count("customer"),
+            _ => pages(count(stream)),
+        })
+        .sum()
 }
 
 struct Backfill {
@@ -319,10 +386,20 @@ struct Backfill {
     inlet_cpu: f64,
     fake_cpu: f64,
     pg_cpu: f64,
+    /// Seconds from spawning `inlet run` to its first API request and to its last one
+    /// (the fake's request counter, sampled every 5 ms): start-up, reading, and after the
+    /// last request the writer's tail.
+    first_request: f64,
+    last_request: f64,
 }
 
 /// `inlet run` backfilling the customer stream of a fresh database.
-async fn inlet_backfill(inlet: &Inlet, admin: &tokio_postgres::Client, rows: usize) -> Backfill {
+async fn inlet_backfill(
+    inlet: &Inlet,
+    admin: &tokio_postgres::Client,
+    rows: usize,
+    fake: &FakeStripe,
+) -> Backfill {
     let backend: i32 = admin
         .query_one("select pg_backend_pid()", &[])
         .await
@@ -335,7 +412,21 @@ async fn inlet_backfill(inlet: &Inlet, admin: &tokio_postgres::Client, rows: usi
     let started = Instant::now();
     let (own, server) = (cpu_secs("self"), server_cpu_secs(&postmaster));
     let run = inlet.run(None);
-    wait_live(admin, Duration::from_secs(1800)).await;
+    let (mut seen, mut first, mut last) = (fake.requests(), None, f64::NAN);
+    let sample = async {
+        loop {
+            let (n, at) = (fake.requests(), started.elapsed().as_secs_f64());
+            if n != seen {
+                (seen, last) = (n, at);
+                first.get_or_insert(at);
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    };
+    tokio::select! {
+        () = wait_live(admin, Duration::from_secs(1800)) => {}
+        () = sample => {}
+    }
     let took = started.elapsed().as_secs_f64();
     let (inlet_cpu, fake_cpu) = (run.cpu_secs(), cpu_secs("self") - own);
     let pg_cpu = server_cpu_secs(&postmaster) - server;
@@ -344,6 +435,8 @@ async fn inlet_backfill(inlet: &Inlet, admin: &tokio_postgres::Client, rows: usi
     let have = count(admin, &format!("{SCHEMA}.customer")).await;
     assert_eq!(have, rows as i64, "inlet's customer rows");
     Backfill {
+        first_request: first.unwrap_or(f64::NAN),
+        last_request: last,
         secs: took,
         rss_mb: rss,
         inlet_cpu,
@@ -400,6 +493,61 @@ fn peer_backfill(dir: &Path, c: &Cluster, db: &str, fake: &FakeStripe) -> (usize
     let line = String::from_utf8_lossy(&out.stdout);
     let v: Value = serde_json::from_str(line.lines().last().unwrap_or_default())
         .unwrap_or_else(|_| panic!("peer output: {line}"));
+    (
+        v["synced"].as_u64().unwrap_or(0) as usize,
+        v["seconds"].as_f64().unwrap_or(f64::NAN),
+    )
+}
+
+/// dlt (`bench/dlt`), installed once into a virtual environment at `dir` (outside the
+/// repository) from the pinned requirements.
+fn dlt_setup(dir: &Path) {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bench/dlt");
+    if dir.join("bin/python").exists() {
+        return;
+    }
+    let run = |cmd: &mut Command| {
+        let out = cmd.output().expect("python");
+        assert!(
+            out.status.success(),
+            "installing dlt: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run(Command::new("python3").args(["-m", "venv"]).arg(dir));
+    run(Command::new(dir.join("bin/pip"))
+        .args(["install", "-q", "-r"])
+        .arg(src.join("requirements.txt")));
+}
+
+/// dlt's backfill of customers (its `rest_api` source, merged into schema `dlt` of `db`):
+/// rows and seconds, as it times its `pipeline.run` itself.
+fn dlt_backfill(dir: &Path, c: &Cluster, db: &str, fake: &FakeStripe) -> (usize, f64) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bench/dlt/backfill.py");
+    let state = tempfile::tempdir().expect("tempdir");
+    let url = format!(
+        "postgresql://postgres:{ADMIN_PASSWORD}@{}:{}/{db}",
+        c.host(),
+        c.port
+    );
+    let out = Command::new(dir.join("bin/python"))
+        .arg(script)
+        .current_dir(state.path())
+        .env("DATABASE_URL", url)
+        .env("STRIPE_API_BASE", fake.url())
+        .env("STRIPE_API_KEY", fake.api_key())
+        .env("DLT_PIPELINES_DIR", state.path())
+        .env("RUNTIME__DLTHUB_TELEMETRY", "false")
+        .output()
+        .expect("dlt");
+    assert!(
+        out.status.success(),
+        "dlt: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = String::from_utf8_lossy(&out.stdout);
+    let v: Value = serde_json::from_str(line.lines().last().unwrap_or_default())
+        .unwrap_or_else(|_| panic!("dlt output: {line}"));
     (
         v["synced"].as_u64().unwrap_or(0) as usize,
         v["seconds"].as_f64().unwrap_or(f64::NAN),
@@ -488,6 +636,13 @@ async fn bench(customers: usize, rounds: usize, changes: usize, major: u32) {
     if let Some(dir) = &peer_dir {
         peer_setup(dir);
     }
+    // `INLET_BENCH_DLT`: the virtual environment dlt is installed into (default
+    // /var/cache/inlet/bench-dlt; `off` skips it). Timed only against a real API's pace.
+    let dlt_dir = match std::env::var("INLET_BENCH_DLT") {
+        Ok(v) if v == "off" => None,
+        Ok(v) => Some(PathBuf::from(v)),
+        Err(_) => Some(PathBuf::from("/var/cache/inlet/bench-dlt")),
+    };
     let cluster = ClusterSpec::new(major)
         .password_logins()
         .setting("shared_buffers", "256MB")
@@ -518,8 +673,15 @@ async fn bench(customers: usize, rounds: usize, changes: usize, major: u32) {
         fake.faults().latency(Duration::from_secs_f64(ms / 1000.0));
     }
     fake.faults().rate_limit(env_f64("INLET_BENCH_API_BUDGET"));
-    let mut befores = Vec::new();
-    let mut calls = Vec::new();
+    let (mut befores, mut calls, mut dlts) = (Vec::new(), Vec::new(), Vec::new());
+    let dlt_dir = dlt_dir.filter(|_| api_ms.is_some() && !all_streams());
+    if let Some(dir) = &dlt_dir {
+        dlt_setup(dir);
+    }
+    // The whole account: only inlet is timed (the peers are wired for customers only),
+    // against the fewest requests a backfill read as inlet reads can make.
+    let peer_dir = peer_dir.filter(|_| !all_streams());
+    let fewest = all_streams().then(|| fewest_requests(&fake));
 
     let csv = std::env::temp_dir().join(format!("inlet-stripe-bench-{}.csv", std::process::id()));
     let (mut drains, mut builds, mut inlets, mut copies, mut peers) =
@@ -540,7 +702,7 @@ async fn bench(customers: usize, rounds: usize, changes: usize, major: u32) {
             let admin = cluster.admin_db(&db).await;
             let inlet = Inlet::setup(before, &cluster, &db, &fake, &rate_line);
             let (requests, limited) = (fake.requests(), fake.rate_limited());
-            let b = inlet_backfill(&inlet, &admin, customers).await;
+            let b = inlet_backfill(&inlet, &admin, customers, &fake).await;
             eprintln!(
                 "round {round}: inlet before {:.0}/s ({} requests, {} answered 429), peak RSS {:.0} MB",
                 customers as f64 / b.secs,
@@ -555,7 +717,7 @@ async fn bench(customers: usize, rounds: usize, changes: usize, major: u32) {
         let admin = cluster.admin_db(&db).await;
         let inlet = Inlet::setup(&bin, &cluster, &db, &fake, &rate_line);
         let (requests, limited) = (fake.requests(), fake.rate_limited());
-        let b = inlet_backfill(&inlet, &admin, customers).await;
+        let b = inlet_backfill(&inlet, &admin, customers, &fake).await;
         calls.push((fake.requests() - requests, fake.rate_limited() - limited));
         inlets.push(b.secs);
         rss = rss.max(b.rss_mb);
@@ -566,11 +728,17 @@ async fn bench(customers: usize, rounds: usize, changes: usize, major: u32) {
                 assert_eq!(synced, customers, "the peer's synced count");
                 peers.push(secs);
             }
+            if let Some(dir) = &dlt_dir {
+                let (synced, secs) = dlt_backfill(dir, &cluster, &db, &fake);
+                assert_eq!(synced, customers, "dlt's rows");
+                dlts.push(secs);
+            }
             let rate = |s: &[f64]| s.last().map_or(f64::NAN, |s| customers as f64 / s);
             eprintln!(
-                "round {round}: inlet {:.0}/s ({} requests, {} answered 429, peak RSS {:.0} MB), peer {:.0}/s",
-                rate(&inlets), calls.last().map_or(0, |c| c.0), calls.last().map_or(0, |c| c.1),
-                b.rss_mb, rate(&peers)
+                "round {round}: inlet {:.0}/s in {:.1} s (first request at {:.2} s, last at {:.2} s; {} requests, {} answered 429, peak RSS {:.0} MB, CPU {:.1} s), peer {:.0}/s, dlt {:.0}/s",
+                rate(&inlets), b.secs, b.first_request, b.last_request,
+                calls.last().map_or(0, |c| c.0), calls.last().map_or(0, |c| c.1),
+                b.rss_mb, b.inlet_cpu, rate(&peers), rate(&dlts)
             );
             continue;
         }
@@ -630,7 +798,21 @@ async fn bench(customers: usize, rounds: usize, changes: usize, major: u32) {
                 rate(&peers)
             );
         }
+        if !dlts.is_empty() {
+            println!(
+                "| dlt rest_api, merge into PostgreSQL | {:.0} |",
+                rate(&dlts)
+            );
+        }
         println!("requests and 429s per inlet run: {calls:?}; inlet peak RSS {rss:.0} MB");
+        if let Some(fewest) = fewest {
+            let bound = fewest as f64 / rate_limit;
+            println!(
+                "whole account: {fewest} requests at least, {bound:.1} s at {rate_limit} requests/s; inlet to every stream live: {:?} s, median {:.2}x the bound",
+                inlets.iter().map(|s| (s * 10.0).round() / 10.0).collect::<Vec<_>>(),
+                median(&inlets) / bound
+            );
+        }
         return;
     }
 

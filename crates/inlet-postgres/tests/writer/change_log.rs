@@ -1,5 +1,5 @@
-//! The change log, `_sync_event`: live changes with `old_record` and `changes`, typed
-//! comparisons, source order, notifications and pruning.
+//! The change log, `_sync_event`: live changes with `changes` and `old_record` (the changed
+//! columns' new and old values), typed comparisons, source order, notifications and pruning.
 
 use super::*;
 
@@ -56,11 +56,15 @@ async fn live_changes_are_merged_and_logged_with_old_record_and_changes() {
         let update = by_type("update");
         assert_eq!(update["record_id"], "cus_1");
         assert_eq!(update["record"]["name"], "Ada L.");
-        assert_eq!(update["old_record"]["name"], "Ada");
         assert_eq!(
             update["changes"],
             json!({"name": "Ada L."}),
             "PG {v}: {update}"
+        );
+        assert_eq!(
+            update["old_record"],
+            json!({"name": "Ada"}),
+            "PG {v}: the old values of the changed columns, and only those"
         );
         assert_eq!(by_type("insert")["record"]["name"], "Cy");
         assert_eq!(
@@ -240,6 +244,12 @@ async fn changes_compare_typed_values_as_the_json_a_reader_sees() {
             ["at", "doc", "n", "note", "ratio", "tags"],
             "PG {v}: {changes}"
         );
+        let mut old_names: Vec<&String> = old.as_object().expect("object").keys().collect();
+        old_names.sort();
+        assert_eq!(
+            old_names, names,
+            "PG {v}: old_record has the changed columns: {old}"
+        );
         for name in names {
             assert_eq!(
                 changes[name], record[name],
@@ -247,6 +257,12 @@ async fn changes_compare_typed_values_as_the_json_a_reader_sees() {
             );
             assert_ne!(changes[name], old[name], "PG {v}: {name}");
         }
+        assert_eq!(
+            old["doc"],
+            json!({"a": 1.0, "b": [1, 2]}),
+            "PG {v}: an old value as it was stored (by the write that changed nothing)"
+        );
+        assert_eq!(old["note"], Value::Null, "PG {v}: NULL before");
         assert_eq!(changes["note"], json!("now set"), "PG {v}: NULL to a value");
         assert_eq!(changes["n"], Value::Null, "PG {v}: a value to NULL");
         assert_eq!(old["n"], json!(7), "PG {v}");
@@ -256,17 +272,14 @@ async fn changes_compare_typed_values_as_the_json_a_reader_sees() {
             "1.00",
             "PG {v}: the record is the row as it is"
         );
-        assert!(record.get("_sync_version_ts").is_none() && old.get("_sync_version_seq").is_none());
+        assert!(record.get("_sync_version_ts").is_none());
         for system in [
             "_sync_extra",
             "_sync_deleted_at",
             "_sync_inserted_at",
             "_sync_updated_at",
         ] {
-            assert!(
-                record.get(system).is_some() && old.get(system).is_some(),
-                "PG {v}: {system}"
-            );
+            assert!(record.get(system).is_some(), "PG {v}: {system}");
         }
     }
 }
@@ -317,12 +330,12 @@ async fn a_column_added_mid_stream_and_a_persons_column_show_in_the_change_log()
         let logged = updates(&client).await;
         let (_, changes, old, record) = &logged[0];
         assert_eq!(changes, &json!({"name": "b", "tier": "gold"}), "PG {v}");
-        assert_eq!(old["tier"], Value::Null, "PG {v}");
         assert_eq!(
-            (&old["code"], &record["code"]),
-            (&json!(12), &json!(12)),
-            "PG {v}"
+            old,
+            &json!({"name": "a", "tier": null}),
+            "PG {v}: the new column was NULL before"
         );
+        assert_eq!(record["code"], json!(12), "PG {v}");
         assert_eq!(record["_sync_extra"], json!({"code": "13"}), "PG {v}");
     }
 }
