@@ -16,6 +16,7 @@ use inlet_postgres::sink::{Observer, Progress};
 use inlet_postgres::writer::prune_events;
 use inlet_postgres::{Problem, ProblemKind};
 use tokio::sync::watch;
+use tracing::Instrument;
 
 use crate::api_token;
 use crate::config;
@@ -81,16 +82,21 @@ pub async fn run(
                 secret,
             },
         );
-        runs.push(run_sync_forever(
-            paths.clone(),
-            name,
-            sync,
-            source,
-            stop.clone(),
-            on_open.clone(),
-            readiness.clone(),
-            watch,
-        ));
+        // Every line logged while running the sync names it (a field of JSON logs).
+        let span = tracing::info_span!("sync", sync = %name);
+        runs.push(
+            run_sync_forever(
+                paths.clone(),
+                name,
+                sync,
+                source,
+                stop.clone(),
+                on_open.clone(),
+                readiness.clone(),
+                watch,
+            )
+            .instrument(span),
+        );
     }
     if let Some(addr) = listen {
         let token = api_token::for_listen(addr, std::env::var(api_token::ENV).ok())?;

@@ -280,3 +280,203 @@ async fn prometheus_scrapes_the_sync_moving() {
     let said = run.stop();
     assert!(!said.contains(token), "the token is never logged");
 }
+
+/// `/readyz` (body and status) now.
+async fn readyz(listen: &str) -> (u16, String) {
+    match reqwest::get(format!("http://{listen}/readyz")).await {
+        Ok(r) => (r.status().as_u16(), r.text().await.unwrap_or_default()),
+        Err(_) => (0, String::new()),
+    }
+}
+
+/// Waits until `/readyz` answers `code` with a body containing `says`; returns the body.
+async fn wait_ready(listen: &str, code: u16, says: &str) -> String {
+    wait_for(
+        &format!("/readyz {code} saying {says:?}"),
+        Duration::from_secs(90),
+        || async {
+            match readyz(listen).await {
+                (c, body) if c == code && body.contains(says) => Ok(body),
+                other => Err(format!("{other:?}")),
+            }
+        },
+    )
+    .await
+}
+
+/// Every secret the test's inlet knows: the ones it was given and every value it stored
+/// in `secrets.toml` (the sync user's generated password among them).
+fn secrets_of(inlet: &Inlet, given: &[&str]) -> Vec<String> {
+    fn strings(v: &toml::Value, out: &mut Vec<String>) {
+        match v {
+            toml::Value::String(s) => out.push(s.clone()),
+            toml::Value::Table(t) => t.values().for_each(|v| strings(v, out)),
+            _ => {}
+        }
+    }
+    let stored = std::fs::read_to_string(inlet.dir.path().join("secrets.toml")).expect("secrets");
+    let mut all: Vec<String> = given.iter().map(|s| s.to_string()).collect();
+    strings(&toml::from_str(&stored).expect("secrets.toml"), &mut all);
+    assert!(
+        all.len() >= given.len() + 3,
+        "key, webhook secret, password"
+    );
+    all
+}
+
+/// A full run logged as JSON: backfill, live changes, a webhook, a stream errored by the
+/// API (`/readyz` 503 naming it, then 200), the destination refusing connections and
+/// coming back (`/readyz` 503 "not connected", then 200 after the reconnect). Every log
+/// line is a JSON object with timestamp, level and message, the sync (and stream) as
+/// fields. Then a run logged as text. Neither log, nor any output of the commands, holds
+/// the API key, the webhook secret, a database password or the API token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_follows_the_destination_and_no_log_holds_a_secret() {
+    let token = "api-token-never-logged-6310";
+    let (c, db, inlet, fake) = stripe_sync(&[("INLET_API_TOKEN", token)]).await;
+    let secrets = secrets_of(
+        &inlet,
+        &[
+            &fake.api_key(),
+            &fake.webhook_secret(),
+            token,
+            common::ADMIN_PASSWORD,
+        ],
+    );
+    let listen = free_addr().to_string();
+    fake.add_webhook_endpoint(&format!("http://{listen}/webhooks/stripe/stripe"));
+    let run = Run::start(inlet.cmd(&["-vv", "run", "--listen", &listen, "--log-format", "json"]));
+    wait_ready(&listen, 200, "ready").await;
+    wait_until_async("every stream live", Duration::from_secs(120), || async {
+        tokio::task::block_in_place(|| inlet.live("stripe"))
+    })
+    .await;
+    let admin = c.admin_db(&db).await;
+    let created = fake
+        .create("customer", json!({"email": "logged@example.com"}))
+        .expect("create");
+    let id = created["id"].as_str().expect("id").to_string();
+    wait_until_async(
+        "the new customer's row",
+        Duration::from_secs(30),
+        || async {
+            admin
+                .query_opt("select 1 from stripe.customer where id = $1", &[&id])
+                .await
+                .expect("query")
+                .is_some()
+        },
+    )
+    .await;
+
+    // The API fails the next reads (no retry in place): the stream that read them is
+    // errored, and not ready, until a read succeeds again.
+    fake.faults()
+        .fail_next_with(3, Failure::status(500).should_retry(false));
+    let errored = wait_ready(&listen, 503, "is errored: ").await;
+    assert!(
+        errored.starts_with("not ready\nsync \"stripe\" stream \""),
+        "{errored}"
+    );
+    inlet_testkit::assert_plain_words(&errored);
+    wait_ready(&listen, 200, "ready").await;
+
+    // The destination goes away (no new connections; the sessions ended), then comes back.
+    let server = c.admin().await;
+    let quoted = format!("\"{db}\"");
+    server
+        .batch_execute(&format!("alter database {quoted} allow_connections false"))
+        .await
+        .expect("block");
+    server
+        .execute(
+            "select pg_terminate_backend(pid) from pg_stat_activity where datname = $1",
+            &[&db],
+        )
+        .await
+        .expect("terminate");
+    let gone = wait_ready(&listen, 503, "is not connected").await;
+    assert!(
+        gone.starts_with("not ready\nsync \"stripe\" is not connected: "),
+        "{gone}"
+    );
+    inlet_testkit::assert_plain_words(&gone);
+    server
+        .batch_execute(&format!("alter database {quoted} allow_connections true"))
+        .await
+        .expect("unblock");
+    wait_ready(&listen, 200, "ready").await;
+    fake.update("customer", &id, json!({"email": "after@example.com"}))
+        .expect("update");
+    let admin = c.admin_db(&db).await;
+    wait_until_async(
+        "the update after the reconnect",
+        Duration::from_secs(30),
+        || async {
+            admin
+                .query_opt("select email from stripe.customer where id = $1", &[&id])
+                .await
+                .expect("query")
+                .is_some_and(|r| {
+                    r.get::<_, Option<String>>(0).as_deref() == Some("after@example.com")
+                })
+        },
+    )
+    .await;
+    let json_log = run.stop();
+
+    let mut with_stream = 0;
+    for line in json_log.lines().filter(|l| !l.is_empty()) {
+        let v: Value = serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}"));
+        for key in ["timestamp", "level", "message"] {
+            assert!(v[key].is_string(), "no {key}: {line}");
+        }
+        if v["stream"].is_string() {
+            assert_eq!(v["sync"], "stripe", "{line}");
+            with_stream += 1;
+        }
+    }
+    assert!(
+        with_stream > 0,
+        "the errored stream is logged with its sync and stream"
+    );
+    assert!(
+        json_log.lines().any(|l| l.contains("\"sync\":\"stripe\"")
+            && l.contains("\"fix\":")
+            && l.contains("reconnecting")),
+        "the lost destination is logged with the sync as a field"
+    );
+
+    // The same, briefly, as text.
+    let run = Run::start(inlet.cmd(&["-vv", "run", "--listen", &listen]));
+    wait_ready(&listen, 200, "ready").await;
+    fake.update("customer", &id, json!({"email": "text@example.com"}))
+        .expect("update");
+    wait_until_async(
+        "the update, logged as text",
+        Duration::from_secs(30),
+        || async {
+            admin
+                .query_opt("select email from stripe.customer where id = $1", &[&id])
+                .await
+                .expect("query")
+                .is_some_and(|r| {
+                    r.get::<_, Option<String>>(0).as_deref() == Some("text@example.com")
+                })
+        },
+    )
+    .await;
+    let text_log = run.stop();
+    assert!(text_log.contains("sync=stripe"), "{text_log}");
+
+    let status = tokio::task::block_in_place(|| inlet.run(&["sync", "status", "--json"]));
+    for (what, said) in [
+        ("the JSON log", &json_log),
+        ("the text log", &text_log),
+        ("sync status", &text(&status)),
+    ] {
+        for secret in &secrets {
+            assert!(!said.contains(secret.as_str()), "{what} holds a secret");
+        }
+    }
+}
