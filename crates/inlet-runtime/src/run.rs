@@ -35,9 +35,9 @@ use crate::sync_config::SyncConfig;
 pub type OnOpen = Arc<dyn Fn(&str, Progress) + Send + Sync>;
 
 /// Runs the configured syncs (`only`: these; empty: all) until `stop` turns true, serving
-/// webhooks, health and `/metrics` on `listen` if given. `Err`: nothing could start (a bad config,
-/// an address in use); once running, failures are retried and reported in the log and in
-/// `inlet sync status`.
+/// webhooks, health, status and `/metrics` on `listen` if given. `Err`: nothing could start
+/// (a bad config, an address in use); once running, failures are retried and reported in
+/// the log, in `inlet sync status` and in the metrics.
 pub async fn run(
     paths: &Paths,
     listen: Option<SocketAddr>,
@@ -72,7 +72,7 @@ pub async fn run(
     for (name, sync) in chosen {
         readiness.set(&name, SyncState::NotConnected("starting".into()));
         let source = sources::metered_source(paths, &name, &sync, metrics.api_meter(&name))?;
-        let watch = observer::for_sync(&name, sync.source.0, metrics.clone(), readiness.clone());
+        let observed = observer::for_sync(&name, sync.source.0, metrics.clone(), readiness.clone());
         let secret = secrets::sync_secret(&paths.secrets(), &name, SyncSecret::WebhookSecret)?;
         hooks.insert(
             name.clone(),
@@ -93,7 +93,7 @@ pub async fn run(
                 stop.clone(),
                 on_open.clone(),
                 readiness.clone(),
-                watch,
+                observed,
             )
             .instrument(span),
         );
@@ -136,7 +136,7 @@ async fn run_sync_forever(
     mut stop: watch::Receiver<bool>,
     on_open: OnOpen,
     readiness: Readiness,
-    watch: Arc<dyn Observer>,
+    observed: Arc<dyn Observer>,
 ) {
     let mut failures = 0u32;
     let mut pruning = None;
@@ -160,7 +160,7 @@ async fn run_sync_forever(
             }
         };
         readiness.set(&name, SyncState::Running);
-        sink.observe(watch.clone());
+        sink.observe(observed.clone());
         on_open(&name, sink.progress());
         if pruning.as_ref() != Some(&sync.schema) {
             spawn_pruning(paths.clone(), name.clone(), sync.clone(), stop.clone());
