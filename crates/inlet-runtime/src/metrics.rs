@@ -432,3 +432,45 @@ fn unix_now() -> f64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use inlet_connectors::http::{Budget, Throttle};
+
+    use super::*;
+
+    /// What the scaffold reports for a sync whose vendor sends budget headers (HubSpot,
+    /// Salesforce) comes out under the sync's name; Stripe's end-to-end test covers the rest.
+    #[test]
+    fn a_reported_budget_and_paced_requests_are_exposed() {
+        let metrics = Metrics::default();
+        let meter = metrics.api_meter("crm");
+        meter.record(ApiEvent::Budget(Budget {
+            remaining: 42,
+            limit: Some(150),
+            window: Duration::from_secs(10),
+        }));
+        meter.record(ApiEvent::Throttled(Throttle::LowBudget));
+        meter.record(ApiEvent::Answered {
+            status: 503,
+            latency: Duration::from_millis(30),
+        });
+        meter.record(ApiEvent::Unanswered {
+            latency: Duration::from_secs(10),
+        });
+        let text = metrics.render(&Readiness::default());
+        for line in [
+            "inlet_api_budget_remaining{sync=\"crm\"} 42\n",
+            "inlet_api_budget_limit{sync=\"crm\"} 150\n",
+            "inlet_api_throttled_total{sync=\"crm\",reason=\"low_budget\"} 1\n",
+            "inlet_api_requests_total{sync=\"crm\",class=\"5xx\"} 1\n",
+            "inlet_api_requests_total{sync=\"crm\",class=\"unanswered\"} 1\n",
+            "inlet_api_request_duration_seconds_count{sync=\"crm\"} 2\n",
+        ] {
+            assert!(text.contains(line), "{line} in:\n{text}");
+        }
+        assert!(text.ends_with("# EOF\n"), "{text}");
+    }
+}
