@@ -43,6 +43,8 @@ pub struct Settings {
     /// The streams to sync (`None`: all).
     pub streams: Option<Vec<String>>,
     pub options: Options,
+    /// Told of every request the source sends (`inlet run`'s metrics).
+    pub meter: crate::http::Meter,
 }
 
 impl fmt::Debug for Settings {

@@ -9,6 +9,8 @@
 //! Every address the host resolves to is tried in order; when all fail, the failure that got
 //! furthest is reported, diagnosed by `diagnose.rs`.
 
+use std::sync::atomic::{AtomicI64, Ordering};
+
 use tokio_postgres::config::SslMode as DriverSslMode;
 use tokio_postgres::NoTls;
 
@@ -189,7 +191,9 @@ async fn run(
         .connect_raw(io, NoTls)
         .await
         .map_err(|e| fail(Stage::Startup, used_tls, Cause::Driver(e)))?;
+    let open = OpenSession::count();
     tokio::spawn(async move {
+        let _open = open;
         if let Err(e) = connection.await {
             tracing::debug!(error = %e, "postgres connection ended");
         }
@@ -202,6 +206,31 @@ async fn run(
         ssh: route,
     };
     Ok(Session { client, info })
+}
+
+/// Sessions whose connection is open, in this process (for `inlet_database_connections`).
+static OPEN_SESSIONS: AtomicI64 = AtomicI64::new(0);
+
+/// The database sessions this process has open now.
+pub fn open_sessions() -> i64 {
+    OPEN_SESSIONS.load(Ordering::Relaxed)
+}
+
+/// Counts one open session for as long as its connection task runs (dropped when the
+/// connection ends, or with the runtime).
+struct OpenSession;
+
+impl OpenSession {
+    fn count() -> Self {
+        OPEN_SESSIONS.fetch_add(1, Ordering::Relaxed);
+        OpenSession
+    }
+}
+
+impl Drop for OpenSession {
+    fn drop(&mut self) {
+        OPEN_SESSIONS.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// TLS is negotiated here, not by the driver, so the driver is told the stream is plain.

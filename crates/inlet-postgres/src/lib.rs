@@ -39,7 +39,9 @@ mod transport;
 pub mod verify;
 pub mod writer;
 
-pub use connect::{connect, version_gate, Session, SessionInfo, TlsInfo, MIN_SERVER_VERSION_NUM};
+pub use connect::{
+    connect, open_sessions, version_gate, Session, SessionInfo, TlsInfo, MIN_SERVER_VERSION_NUM,
+};
 pub use options::{
     ConnectOptions, Environment, RootCert, Secret, SslMode, DEFAULT_CONNECT_TIMEOUT,
 };

@@ -3,6 +3,8 @@
 //! process that lost its session (and with it the lock) cannot write stale data.
 
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use inlet_core::{Batch, Checkpoint, Sink, Stage, StreamSpec, StreamState};
 use serde_json::Value;
@@ -28,6 +30,14 @@ pub struct StreamProgress {
     pub backfill_done: Option<f64>,
 }
 
+/// Told of each thing the sink stores, as it stores it (metrics, readiness, logs).
+pub trait Observer: Send + Sync + std::fmt::Debug {
+    /// `batch` of `stream` committed: what it wrote, and how long the write took.
+    fn wrote(&self, stream: &str, batch: &Batch, stats: &WriteStats, took: Duration);
+    /// `stream`'s state was stored (an error, or pending at the start).
+    fn state(&self, stream: &str, state: &StreamState);
+}
+
 #[derive(Debug)]
 pub struct PgSink {
     client: Client,
@@ -40,6 +50,7 @@ pub struct PgSink {
     options: WriteOptions,
     /// Totals since this sink opened, per stream.
     stats: Progress,
+    observer: Option<Arc<dyn Observer>>,
     /// Columns whose type in the destination differs from the stream's (reported, kept).
     pub conflicts: Vec<TypeConflict>,
     /// Streams whose table exists and is not the sync user's (a person took it over with
@@ -76,6 +87,7 @@ impl PgSink {
             tombstones: Default::default(),
             options,
             stats: Progress::default(),
+            observer: None,
             conflicts: Vec::new(),
             left_alone: Vec::new(),
         };
@@ -137,6 +149,11 @@ impl PgSink {
         self.stats.clone()
     }
 
+    /// From now on, `observer` is told of every batch and state this sink stores.
+    pub fn observe(&mut self, observer: Arc<dyn Observer>) {
+        self.observer = Some(observer);
+    }
+
     async fn exec(
         &self,
         sql: &str,
@@ -190,7 +207,11 @@ impl Sink for PgSink {
             direct_backfill: !self.tombstones.contains(stream),
             ..self.options
         };
+        let started = Instant::now();
         let stats = write_batch(&mut self.client, table, stream, batch, seq, options).await?;
+        if let Some(observer) = &self.observer {
+            observer.wrote(stream, batch, &stats, started.elapsed());
+        }
         if options.direct_backfill && batch.phase == inlet_core::Phase::Backfill && !stats.direct {
             // The table already holds rows of this backfill (a restart): stop trying.
             self.tombstones.insert(stream.to_string());
@@ -226,6 +247,9 @@ impl Sink for PgSink {
             ident(&self.schema)
         );
         self.exec(&sql, &[&stream, &stage.as_str(), &error]).await?;
+        if let Some(observer) = &self.observer {
+            observer.state(stream, state);
+        }
         if let Ok(mut progress) = self.stats.lock() {
             progress.entry(stream.to_string()).or_default().state = stage;
         }

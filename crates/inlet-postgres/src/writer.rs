@@ -275,7 +275,7 @@ async fn direct_copy(
 }
 
 /// The stream's state once a batch of `phase` is written.
-pub(crate) fn state_after(phase: Phase) -> inlet_core::Stage {
+pub fn state_after(phase: Phase) -> inlet_core::Stage {
     match phase {
         Phase::Backfill => inlet_core::Stage::Backfilling,
         Phase::Live => inlet_core::Stage::Live,

@@ -1,4 +1,4 @@
-//! The token that guards `/api/*` (`INLET_API_TOKEN`). On a loopback `--listen` it is
+//! The token that guards `/api/*` and `/metrics` (`INLET_API_TOKEN`). On a loopback `--listen` it is
 //! optional; any other address could be reached by others, so there inlet refuses to
 //! start without one. Webhooks never need it: each carries its source's own signature.
 

@@ -4,7 +4,7 @@
 //! directory of [`paths`]), builds each sync's source through the connectors' registry
 //! ([`sources`]), and runs every sync ([`run`]): reconnecting after a lost destination,
 //! pruning the change log, carrying out rebuilds and renames while the sync keeps serving
-//! ([`lifecycle`], [`carry_out`]), and serving webhooks and health ([`server`]).
+//! ([`lifecycle`], [`carry_out`]), and serving webhooks, health and metrics ([`server`], [`metrics`]).
 //!
 //! The contract that matters: a sync is written by one process at a time (the destination's
 //! advisory lock), every write is a batch with its checkpoint in one transaction, and
@@ -17,6 +17,8 @@ pub mod config;
 pub mod connect;
 pub mod files;
 pub mod lifecycle;
+pub mod metrics;
+pub mod observer;
 pub mod paths;
 pub mod readiness;
 pub mod run;

@@ -1,6 +1,8 @@
 //! What `/readyz` answers: whether every sync this process owns is connected to its
-//! destination and writing. The run loop records each sync's state here as it changes;
-//! a sync waiting for another process's lock is not owned, so it does not count.
+//! destination and writing, with no stream errored. The run loop records each sync's state
+//! here as it changes, and the sink's observer each stream's error as it is stored and its
+//! end (the stream's next batch); a sync waiting for another process's lock is not owned,
+//! so it does not count.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -18,32 +20,88 @@ pub enum SyncState {
     NeedsPerson,
 }
 
-/// The state of every sync this process runs, shared by the run loop and the server.
-#[derive(Clone, Debug, Default)]
-pub struct Readiness(Arc<Mutex<BTreeMap<String, SyncState>>>);
-
-impl Readiness {
-    pub fn set(&self, sync: &str, state: SyncState) {
-        // A poisoned lock only means a writer panicked mid-insert; the map is still whole.
-        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        map.insert(sync.to_string(), state);
+impl SyncState {
+    /// As the `state` label of `inlet_sync_state` spells it.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            SyncState::NotConnected(_) => "not_connected",
+            SyncState::Running => "running",
+            SyncState::StandingBy => "standing_by",
+            SyncState::NeedsPerson => "needs_person",
+        }
     }
 
-    /// `Ok`: ready. `Err`: why not, one line per sync that is not.
-    pub fn check(&self) -> Result<(), Vec<String>> {
-        let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        let reasons: Vec<String> = map
+    pub const NAMES: [&'static str; 4] =
+        ["not_connected", "running", "standing_by", "needs_person"];
+}
+
+/// The state of every sync this process runs, shared by the run loop and the server.
+#[derive(Clone, Debug, Default)]
+pub struct Readiness(Arc<Mutex<States>>);
+
+#[derive(Debug, Default)]
+struct States {
+    syncs: BTreeMap<String, SyncState>,
+    /// Streams whose last stored state is an error: `(sync, stream)` and the reason.
+    errored: BTreeMap<(String, String), String>,
+}
+
+impl Readiness {
+    fn states(&self) -> std::sync::MutexGuard<'_, States> {
+        // A poisoned lock only means a writer panicked mid-insert; the maps are still whole.
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn set(&self, sync: &str, state: SyncState) {
+        self.states().syncs.insert(sync.to_string(), state);
+    }
+
+    /// `stream` of `sync` stored an error (`Some`: its reason), or stored a batch (`None`).
+    pub fn stream_error(&self, sync: &str, stream: &str, reason: Option<&str>) {
+        let key = (sync.to_string(), stream.to_string());
+        let mut states = self.states();
+        match reason {
+            Some(why) => states.errored.insert(key, why.to_string()),
+            None => states.errored.remove(&key),
+        };
+    }
+
+    /// Every sync and its state.
+    pub fn syncs(&self) -> Vec<(String, SyncState)> {
+        let states = self.states();
+        states
+            .syncs
             .iter()
-            .filter_map(|(name, state)| match state {
-                SyncState::Running | SyncState::StandingBy => None,
+            .map(|(n, s)| (n.clone(), s.clone()))
+            .collect()
+    }
+
+    /// `Ok`: ready. `Err`: why not, one line per sync or stream that is not.
+    pub fn check(&self) -> Result<(), Vec<String>> {
+        let states = self.states();
+        let mut reasons = Vec::new();
+        for (name, state) in &states.syncs {
+            match state {
+                SyncState::StandingBy => {}
+                SyncState::Running => reasons.extend(
+                    // Errors seen while this process wrote the sync; a sync it does not
+                    // hold is another's to report.
+                    states
+                        .errored
+                        .iter()
+                        .filter(|((sync, _), _)| sync == name)
+                        .map(|((_, stream), why)| {
+                            format!("sync \"{name}\" stream \"{stream}\" is errored: {why}")
+                        }),
+                ),
                 SyncState::NotConnected(why) => {
-                    Some(format!("sync \"{name}\" is not connected: {why}"))
+                    reasons.push(format!("sync \"{name}\" is not connected: {why}"))
                 }
-                SyncState::NeedsPerson => Some(format!(
+                SyncState::NeedsPerson => reasons.push(format!(
                     "sync \"{name}\" stopped: every stream needs a fix (see `inlet sync status {name}`)"
                 )),
-            })
-            .collect();
+            }
+        }
         match reasons.is_empty() {
             true => Ok(()),
             false => Err(reasons),
@@ -70,5 +128,23 @@ mod tests {
         assert!(r
             .check()
             .is_err_and(|w| w[0].contains("sync \"b\" stopped")));
+    }
+
+    #[test]
+    fn an_errored_stream_of_an_owned_sync_is_not_ready_until_it_writes_again() {
+        let r = Readiness::default();
+        r.set("a", SyncState::Running);
+        r.stream_error("a", "customer", Some("Stripe answered 500"));
+        assert_eq!(
+            r.check(),
+            Err(vec![
+                "sync \"a\" stream \"customer\" is errored: Stripe answered 500".to_string()
+            ])
+        );
+        r.set("a", SyncState::StandingBy);
+        assert_eq!(r.check(), Ok(()), "another process holds it now");
+        r.set("a", SyncState::Running);
+        r.stream_error("a", "customer", None);
+        assert_eq!(r.check(), Ok(()));
     }
 }

@@ -12,15 +12,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use inlet_core::Source;
-use inlet_postgres::sink::Progress;
+use inlet_postgres::sink::{Observer, Progress};
 use inlet_postgres::writer::prune_events;
 use inlet_postgres::{Problem, ProblemKind};
 use tokio::sync::watch;
+use tracing::Instrument;
 
 use crate::api_token;
 use crate::config;
 use crate::connect::connect_as_sync_user;
 use crate::lifecycle::{self, Step};
+use crate::metrics::Metrics;
+use crate::observer;
 use crate::paths::Paths;
 use crate::readiness::{Readiness, SyncState};
 use crate::secrets::{self, SyncSecret};
@@ -32,9 +35,9 @@ use crate::sync_config::SyncConfig;
 pub type OnOpen = Arc<dyn Fn(&str, Progress) + Send + Sync>;
 
 /// Runs the configured syncs (`only`: these; empty: all) until `stop` turns true, serving
-/// webhooks and `/healthz` on `listen` if given. `Err`: nothing could start (a bad config,
-/// an address in use); once running, failures are retried and reported in the log and in
-/// `inlet sync status`.
+/// webhooks, health, status and `/metrics` on `listen` if given. `Err`: nothing could start
+/// (a bad config, an address in use); once running, failures are retried and reported in
+/// the log, in `inlet sync status` and in the metrics.
 pub async fn run(
     paths: &Paths,
     listen: Option<SocketAddr>,
@@ -65,9 +68,11 @@ pub async fn run(
     let mut hooks = HashMap::new();
     let mut runs = Vec::new();
     let readiness = Readiness::default();
+    let metrics = Metrics::default();
     for (name, sync) in chosen {
         readiness.set(&name, SyncState::NotConnected("starting".into()));
-        let source = sources::source(paths, &name, &sync)?;
+        let source = sources::metered_source(paths, &name, &sync, metrics.api_meter(&name))?;
+        let observed = observer::for_sync(&name, sync.source.0, metrics.clone(), readiness.clone());
         let secret = secrets::sync_secret(&paths.secrets(), &name, SyncSecret::WebhookSecret)?;
         hooks.insert(
             name.clone(),
@@ -77,15 +82,21 @@ pub async fn run(
                 secret,
             },
         );
-        runs.push(run_sync_forever(
-            paths.clone(),
-            name,
-            sync,
-            source,
-            stop.clone(),
-            on_open.clone(),
-            readiness.clone(),
-        ));
+        // Every line logged while running the sync names it (a field of JSON logs).
+        let span = tracing::info_span!("sync", sync = %name);
+        runs.push(
+            run_sync_forever(
+                paths.clone(),
+                name,
+                sync,
+                source,
+                stop.clone(),
+                on_open.clone(),
+                readiness.clone(),
+                observed,
+            )
+            .instrument(span),
+        );
     }
     if let Some(addr) = listen {
         let token = api_token::for_listen(addr, std::env::var(api_token::ENV).ok())?;
@@ -101,6 +112,7 @@ pub async fn run(
             listener,
             hooks,
             readiness,
+            metrics,
             paths.clone(),
             token,
             async move {
@@ -115,6 +127,7 @@ pub async fn run(
 
 /// One sync, reconnecting after destination failures, until `stop`; rebuilds and renames
 /// happen on the way (see `lifecycle`).
+#[allow(clippy::too_many_arguments)]
 async fn run_sync_forever(
     paths: Paths,
     name: String,
@@ -123,12 +136,13 @@ async fn run_sync_forever(
     mut stop: watch::Receiver<bool>,
     on_open: OnOpen,
     readiness: Readiness,
+    observed: Arc<dyn Observer>,
 ) {
     let mut failures = 0u32;
     let mut pruning = None;
     let stopped = |stop: &watch::Receiver<bool>| *stop.borrow();
     while !stopped(&stop) {
-        let (sink, read_role) = match lifecycle::open(&paths, &sync, source.as_ref()).await {
+        let (mut sink, read_role) = match lifecycle::open(&paths, &sync, source.as_ref()).await {
             Ok(opened) => opened,
             Err(p) if p.kind == ProblemKind::AlreadyRunning => {
                 readiness.set(&name, SyncState::StandingBy);
@@ -146,6 +160,7 @@ async fn run_sync_forever(
             }
         };
         readiness.set(&name, SyncState::Running);
+        sink.observe(observed.clone());
         on_open(&name, sink.progress());
         if pruning.as_ref() != Some(&sync.schema) {
             spawn_pruning(paths.clone(), name.clone(), sync.clone(), stop.clone());

@@ -1,10 +1,11 @@
-//! The HTTP side of `inlet run --listen`: webhooks and health.
+//! The HTTP side of `inlet run --listen`: webhooks, health, status and metrics.
 //!
 //! `/healthz` says the process is alive. `/readyz` is 200 when every sync this process owns
-//! is connected and writing, and 503 with the reasons, one a line, otherwise.
-//! `GET /api/v1/syncs` and `GET /api/v1/syncs/{name}` serve the document
+//! is connected and writing with no stream errored, and 503 with the reasons, one a line,
+//! otherwise. `GET /api/v1/syncs` and `GET /api/v1/syncs/{name}` serve the document
 //! `inlet sync status --json` prints (one implementation: [`crate::status`]); read-only.
-//! With a token ([`crate::api_token`]), `/api/*` answers 401 unless the request carries it.
+//! `GET /metrics` serves [`crate::metrics`] for Prometheus. With a token
+//! ([`crate::api_token`]), `/api/*` and `/metrics` answer 401 unless the request carries it.
 //!
 //! `POST /webhooks/{source}/{sync}` has the sync's source (through the registry) check the
 //! delivery's signature against the sync's webhook secret; a valid delivery makes the sync
@@ -19,6 +20,7 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
+use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -28,6 +30,7 @@ use inlet_core::Source;
 use inlet_postgres::{Problem, ProblemKind, Secret};
 
 use crate::api_token;
+use crate::metrics::{self, Metrics};
 use crate::paths::Paths;
 use crate::readiness::Readiness;
 use crate::status;
@@ -54,10 +57,12 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     hooks: HashMap<String, Hook>,
     readiness: Readiness,
+    metrics: Metrics,
     paths: Paths,
     token: Option<Secret>,
     stop: impl Future<Output = ()> + Send + 'static,
 ) {
+    let (shown, metrics_token) = (readiness.clone(), token.clone());
     let app = Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route(
@@ -65,6 +70,20 @@ pub async fn serve(
             get(move || {
                 let readiness = readiness.clone();
                 async move { ready(&readiness) }
+            }),
+        )
+        .route(
+            "/metrics",
+            get(move |headers: HeaderMap| {
+                let (metrics, readiness) = (metrics.clone(), shown.clone());
+                let token = metrics_token.clone();
+                async move {
+                    if let Some(refused) = refused(token.as_ref(), &headers) {
+                        return refused;
+                    }
+                    let body = metrics.render(&readiness);
+                    ([(CONTENT_TYPE, metrics::CONTENT_TYPE)], body).into_response()
+                }
             }),
         )
         .route("/webhooks/{source}/{sync}", post(webhook))
@@ -104,16 +123,8 @@ async fn syncs(
     headers: &HeaderMap,
     only: Option<&str>,
 ) -> Response {
-    let given = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    if token.is_some_and(|t| !api_token::allows(t, given)) {
-        return (
-            StatusCode::UNAUTHORIZED,
-            [(axum::http::header::WWW_AUTHENTICATE, "Bearer")],
-            "send the token of INLET_API_TOKEN as `Authorization: Bearer TOKEN`\n",
-        )
-            .into_response();
+    if let Some(refused) = refused(token, headers) {
+        return refused;
     }
     match status::document(paths, only).await {
         Ok(doc) => Json(doc).into_response(),
@@ -125,6 +136,21 @@ async fn syncs(
             (code, Json(problem_json(&p))).into_response()
         }
     }
+}
+
+/// The 401 for a request without the token, when there is one.
+fn refused(token: Option<&Secret>, headers: &HeaderMap) -> Option<Response> {
+    let given = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    token.filter(|t| !api_token::allows(t, given)).map(|_| {
+        (
+            StatusCode::UNAUTHORIZED,
+            [(axum::http::header::WWW_AUTHENTICATE, "Bearer")],
+            "send the token of INLET_API_TOKEN as `Authorization: Bearer TOKEN`\n",
+        )
+            .into_response()
+    })
 }
 
 fn problem_json(p: &Problem) -> serde_json::Value {

@@ -2,6 +2,8 @@
 
 use std::sync::Arc;
 
+use inlet_connectors::http::Meter;
+use inlet_connectors::registry::Settings;
 use inlet_core::{Source, SourceError};
 use inlet_postgres::{Problem, ProblemKind, Secret};
 
@@ -50,9 +52,23 @@ pub fn configured<'a>(cfg: &'a Config, name: &str) -> Result<&'a SyncConfig, Pro
 
 /// The sync's source, ready to read.
 pub fn source(paths: &Paths, name: &str, sync: &SyncConfig) -> Result<Arc<dyn Source>, Problem> {
+    metered_source(paths, name, sync, Meter::default())
+}
+
+/// The sync's source, telling `meter` of every request it sends.
+pub fn metered_source(
+    paths: &Paths,
+    name: &str,
+    sync: &SyncConfig,
+    meter: Meter,
+) -> Result<Arc<dyn Source>, Problem> {
     let key = api_key(paths, name, sync)?;
+    let settings = Settings {
+        meter,
+        ..sync.settings(&key)
+    };
     sync.source
-        .source(&sync.settings(&key))
+        .source(&settings)
         .map_err(|e| source_problem(&e))
 }
 

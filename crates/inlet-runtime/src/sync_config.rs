@@ -166,6 +166,7 @@ impl SyncConfig {
             poll_interval: self.poll_interval(),
             streams: self.streams.clone(),
             options: self.options.clone(),
+            meter: Default::default(),
         }
     }
 

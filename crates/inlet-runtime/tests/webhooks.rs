@@ -64,6 +64,7 @@ async fn only_a_delivery_signed_for_the_syncs_source_reaches_it() {
         listener,
         hooks,
         Default::default(),
+        Default::default(),
         inlet_runtime::paths::Paths::resolve(Some(std::path::Path::new("/nonexistent/inlet.toml"))),
         None,
         async {

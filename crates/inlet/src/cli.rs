@@ -35,6 +35,16 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// One line a message, for people.
+    #[default]
+    Text,
+    /// One JSON object a line.
+    Json,
+}
+
 // Parsed once per run: the size of the connection flags does not matter.
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
@@ -59,18 +69,33 @@ pub enum Command {
     /// more than one `inlet run` with the same config is safe: each sync is written by one
     /// process at a time (a PostgreSQL advisory lock), the others wait to take over.
     ///
-    /// Example:
+    /// With --listen it also serves, for the operator's tools: /healthz (alive), /readyz
+    /// (every sync it owns connected, no stream errored; 503 with the reasons otherwise),
+    /// /api/v1/syncs[/NAME] (the document of `inlet sync status --json`) and /metrics
+    /// (Prometheus). An address other machines can reach needs $INLET_API_TOKEN, which
+    /// /api/* and /metrics then require as `Authorization: Bearer TOKEN`.
+    ///
+    /// Examples:
     ///
     ///   inlet run --listen 0.0.0.0:8080   # also receive Stripe webhooks at
     ///                                     # /webhooks/stripe/SYNC for lower latency
+    ///
+    ///   inlet run --listen 127.0.0.1:9090 --log-format json   # for a log collector
     Run {
-        /// Serve webhooks (`POST /webhooks/stripe/SYNC`) and `/healthz` on this address.
+        /// Serve webhooks (`POST /webhooks/SOURCE/SYNC`), /healthz, /readyz, /api/v1/syncs
+        /// and /metrics on this address.
         #[arg(long, value_name = "ADDR")]
         listen: Option<std::net::SocketAddr>,
 
         /// Run only these syncs [default: all in inlet.toml].
         #[arg(long, value_name = "SYNC", value_delimiter = ',')]
         only: Vec<String>,
+
+        /// How log lines on stderr are written: `text` for people, `json` for a log
+        /// collector (one object a line: timestamp, level, message, sync, stream and the
+        /// other fields) [default: text].
+        #[arg(long, value_enum, value_name = "FORMAT", env = "INLET_LOG_FORMAT")]
+        log_format: Option<LogFormat>,
     },
 
     /// See inlet work, on this machine, with nothing to set up.

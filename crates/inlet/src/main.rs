@@ -6,6 +6,7 @@ mod cli;
 mod commands;
 mod connection_args;
 mod exit;
+mod logging;
 mod output;
 mod progress;
 
@@ -24,7 +25,11 @@ fn main() -> std::process::ExitCode {
     // terminal.
     let service = matches!(cli.command, cli::Command::Run { .. })
         && !std::io::IsTerminal::is_terminal(&std::io::stderr());
-    init_logging(cli.verbose, service);
+    let format = match cli.command {
+        cli::Command::Run { log_format, .. } => log_format.unwrap_or_default(),
+        _ => cli::LogFormat::Text,
+    };
+    logging::init(cli.verbose, service, format);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -34,21 +39,4 @@ fn main() -> std::process::ExitCode {
     };
     let paths = paths::Paths::resolve(cli.config.as_deref());
     runtime.block_on(commands::run(cli.command, &paths)).into()
-}
-
-/// Logs go to stderr so `--json` output on stdout stays clean. `RUST_LOG` overrides.
-fn init_logging(verbose: u8, service: bool) {
-    let default = match verbose {
-        // The server's notices (`create ... if not exists`, skipping) are not news.
-        0 if service => "info,tokio_postgres=warn",
-        0 => "warn",
-        1 => "info,inlet=debug,inlet_postgres=debug",
-        _ => "debug",
-    };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
 }

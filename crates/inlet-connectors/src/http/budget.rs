@@ -110,15 +110,17 @@ impl Pacer {
         }
     }
 
-    /// Waits for the next request's turn.
-    pub async fn wait(&self) {
-        let at = {
+    /// Waits for the next request's turn; true when that meant waiting (the budget is low).
+    pub async fn wait(&self) -> bool {
+        let (at, now) = {
             let mut pace = self.state.lock().await;
-            let at = pace.next.max(Instant::now());
+            let now = Instant::now();
+            let at = pace.next.max(now);
             pace.next = at + pace.spacing;
-            at
+            (at, now)
         };
         tokio::time::sleep_until(at).await;
+        at > now
     }
 }
 

@@ -6,10 +6,12 @@
 //! Connectors turn what is left (a final status and body) into their own errors.
 //!
 //! A connector supplies hooks, not code: its `Auth`, the header its API uses to say whether
-//! to retry (`Stripe-Should-Retry`), and the reader of its budget headers.
+//! to retry (`Stripe-Should-Retry`), and the reader of its budget headers. It passes on the
+//! sync's [`Meter`] (from its settings), which the scaffold tells of every request.
 
 mod auth;
 pub mod budget;
+pub mod meter;
 mod oauth;
 mod rate_limit;
 mod request;
@@ -24,6 +26,7 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, CONTENT
 
 pub use auth::{header, Auth, BadHeaderValue, BoxFuture, StaticKey};
 pub use budget::{Budget, BudgetHeaders, Pacer};
+pub use meter::{ApiEvent, ApiMeter, Meter, Throttle};
 pub use oauth::{RefreshToken, RENEW_BEFORE};
 pub use rate_limit::{RateLimiter, MAX_IN_FLIGHT};
 pub use request::Request;
@@ -75,6 +78,7 @@ pub struct HttpClient {
     /// The header a server uses to say whether to retry (`Stripe-Should-Retry`).
     should_retry_header: Option<HeaderName>,
     budget: Option<BudgetHeaders>,
+    meter: Meter,
 }
 
 impl HttpClient {
@@ -96,6 +100,7 @@ impl HttpClient {
             headers: HeaderMap::new(),
             should_retry_header: None,
             budget: None,
+            meter: Meter::default(),
         })
     }
 
@@ -122,6 +127,12 @@ impl HttpClient {
         self
     }
 
+    /// The sync's meter, told of every request.
+    pub fn with_meter(mut self, meter: Meter) -> Self {
+        self.meter = meter;
+        self
+    }
+
     /// `GET base + path_and_query`.
     pub async fn get(&self, path_and_query: &str) -> Result<Reply, HttpError> {
         self.send(&Request::get(path_and_query)).await
@@ -135,7 +146,9 @@ impl HttpClient {
         loop {
             attempt += 1;
             self.limiter.acquire().await;
-            self.pacer.wait().await;
+            if self.pacer.wait().await {
+                self.meter.record(ApiEvent::Throttled(Throttle::LowBudget));
+            }
             let mut builder = self
                 .http
                 .request(request.method.clone(), &url)
@@ -159,6 +172,7 @@ impl HttpClient {
                     let headers = response.headers();
                     let (date, hints) = retry::read(headers, self.should_retry_header.as_ref());
                     if let Some(budget) = self.budget.and_then(|read| read(headers)) {
+                        self.meter.record(ApiEvent::Budget(budget));
                         self.pacer.observe(budget).await;
                     }
                     match response.bytes().await {
@@ -173,8 +187,12 @@ impl HttpClient {
                                 }
                             }
                             // The sync's concurrency follows latency; a 429 slows all of it.
-                            self.limiter.observe(started.elapsed());
+                            let latency = started.elapsed();
+                            self.limiter.observe(latency);
+                            self.meter.record(ApiEvent::Answered { status, latency });
                             if status == 429 {
+                                self.meter
+                                    .record(ApiEvent::Throttled(Throttle::TooManyRequests));
                                 self.limiter.slow_down(hints.retry_after);
                             }
                             let reply = Reply {
@@ -189,6 +207,7 @@ impl HttpClient {
                             match retry_in_place(Some(status), hints, attempt, jitter()) {
                                 Some(wait) => {
                                     tracing::debug!(status, attempt, "retrying");
+                                    self.meter.record(ApiEvent::Retried);
                                     tokio::time::sleep(wait).await;
                                     continue;
                                 }
@@ -200,9 +219,13 @@ impl HttpClient {
                 }
                 Err(e) => describe(e),
             };
+            self.meter.record(ApiEvent::Unanswered {
+                latency: started.elapsed(),
+            });
             match retry_in_place(None, ServerWord::default(), attempt, jitter()) {
                 Some(wait) => {
                     tracing::debug!(error = %failure, attempt, "request failed; retrying");
+                    self.meter.record(ApiEvent::Retried);
                     tokio::time::sleep(wait).await;
                 }
                 None => return Err(HttpError::Unreachable(failure)),

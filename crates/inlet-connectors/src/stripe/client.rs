@@ -6,7 +6,7 @@ use std::time::Duration;
 use inlet_core::{ErrorKind, SourceError};
 use serde_json::{Map, Value};
 
-use crate::http::{header, BadHeaderValue, HttpClient, RateLimiter, Reply, StaticKey};
+use crate::http::{header, BadHeaderValue, HttpClient, Meter, RateLimiter, Reply, StaticKey};
 use crate::json;
 
 /// The API version inlet is written against, sent with every request unless configured.
@@ -67,6 +67,12 @@ impl StripeClient {
             http,
             key_hint: key_hint(api_key),
         })
+    }
+
+    /// The sync's meter, told of every request.
+    pub fn with_meter(mut self, meter: Meter) -> Self {
+        self.http = self.http.with_meter(meter);
+        self
     }
 
     /// `GET path?params` of a list endpoint.

@@ -93,6 +93,7 @@ fn options_of(settings: &Settings) -> Result<StripeOptions, SourceError> {
         rate_limit: settings.rate_limit.unwrap_or(defaults.rate_limit),
         poll_interval: settings.poll_interval,
         streams: settings.streams.clone(),
+        meter: settings.meter.clone(),
         ..defaults
     })
 }

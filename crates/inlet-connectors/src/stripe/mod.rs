@@ -29,7 +29,7 @@ use inlet_core::{
     Source, SourceError, StreamSpec,
 };
 
-use crate::http::RateLimiter;
+use crate::http::{Meter, RateLimiter};
 use client::StripeClient;
 use events::Feed;
 use partition::{Window, Windows};
@@ -63,6 +63,8 @@ pub struct StripeOptions {
     /// Backfill pages per batch at most (one checkpoint each batch): pages already read
     /// when one is yielded join it, up to this many.
     pub pages_per_batch: usize,
+    /// Told of every request (the sync's metrics).
+    pub meter: Meter,
 }
 
 impl Default for StripeOptions {
@@ -77,6 +79,7 @@ impl Default for StripeOptions {
             poll_interval: Duration::from_secs(1),
             streams: None,
             pages_per_batch: 5,
+            meter: Meter::default(),
         }
     }
 }
@@ -140,7 +143,8 @@ impl StripeSource {
             &options.api_key,
             &options.version,
             limiter.clone(),
-        )?;
+        )?
+        .with_meter(options.meter.clone());
         let mut schemas = Vec::new();
         for def in streams::STREAMS {
             let wanted = options

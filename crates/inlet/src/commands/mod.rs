@@ -22,7 +22,7 @@ pub async fn run(command: Command, paths: &Paths) -> Code {
             tunnel::show(paths, key_type, json)
         }
         Command::Sync(s) => run_sync_command(s, paths).await,
-        Command::Run { listen, only } => run::run(paths, listen, &only).await,
+        Command::Run { listen, only, .. } => run::run(paths, listen, &only).await,
         Command::Demo { customers, keep } => demo::demo(customers, keep).await,
     }
 }

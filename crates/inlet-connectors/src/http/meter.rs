@@ -1,0 +1,75 @@
+//! What the scaffold tells about a sync's requests as they happen, for its metrics: each
+//! answer (status and latency), each request that got no answer, each retry, each time the
+//! API held the sync back, and the budget the vendor reports. The runtime hands one
+//! [`ApiMeter`] per sync to the source through its settings; a connector passes it to its
+//! [`HttpClient`](super::HttpClient)s and reports nothing itself.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::Budget;
+
+/// Why a request was held back by the API's limits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Throttle {
+    /// The API answered 429 Too Many Requests.
+    TooManyRequests,
+    /// The vendor's budget headers said little is left, so the request waited its turn.
+    LowBudget,
+}
+
+impl Throttle {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Throttle::TooManyRequests => "too_many_requests",
+            Throttle::LowBudget => "low_budget",
+        }
+    }
+}
+
+/// One thing that happened to a request.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum ApiEvent {
+    /// An answer came back (every attempt, retried or not).
+    Answered {
+        status: u16,
+        latency: Duration,
+    },
+    /// No answer came back: the server could not be reached or the answer was cut off.
+    Unanswered {
+        latency: Duration,
+    },
+    /// The request is sent again (after a failure the retry policy allows).
+    Retried,
+    Throttled(Throttle),
+    /// The vendor's word on what is left of the budget.
+    Budget(Budget),
+}
+
+/// Told of every request of one sync.
+pub trait ApiMeter: Send + Sync {
+    fn record(&self, event: ApiEvent);
+}
+
+/// An optional meter, as settings and clients hold it (`None` outside `inlet run`).
+#[derive(Clone, Default)]
+pub struct Meter(pub Option<Arc<dyn ApiMeter>>);
+
+impl Meter {
+    pub fn record(&self, event: ApiEvent) {
+        if let Some(meter) = &self.0 {
+            meter.record(event);
+        }
+    }
+}
+
+impl fmt::Debug for Meter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "Meter"
+        } else {
+            "Meter(none)"
+        })
+    }
+}
