@@ -36,6 +36,7 @@ mod tls;
 mod tls_problem;
 mod transport;
 pub mod verify;
+pub mod workers;
 pub mod writer;
 
 pub use connect::{connect, version_gate, Session, SessionInfo, TlsInfo, MIN_SERVER_VERSION_NUM};

@@ -29,6 +29,12 @@ impl Readiness {
         map.insert(sync.to_string(), state);
     }
 
+    /// Forgets a sync (removed from the config).
+    pub fn remove(&self, sync: &str) {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        map.remove(sync);
+    }
+
     /// `Ok`: ready. `Err`: why not, one line per sync that is not.
     pub fn check(&self) -> Result<(), Vec<String>> {
         let map = self.0.lock().unwrap_or_else(|e| e.into_inner());

@@ -1,12 +1,12 @@
-//! `inlet run`: every sync, until stopped.
+//! `inlet run`: every sync, until stopped, shared with the other `inlet run` processes of
+//! the same config (see `workers`), and reloading the config on SIGHUP or a changed file.
 //!
-//! Each sync connects as its destination's sync user, takes the sync's lock (a second
-//! process waits and takes over when the first stops), and runs the engine. A lost
-//! destination is retried with backoff; a stream that needs a person is shown by
+//! Each sync connects as its destination's sync user, takes the sync's lock (held by
+//! another process, the attempt ends and the sync is left to it), and runs the engine. A
+//! lost destination is retried with backoff; a stream that needs a person is shown by
 //! `inlet sync status` while the others go on. When `stop` turns true, the batch being
 //! written commits, then [`run`] returns.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,10 +23,10 @@ use crate::connect::connect_as_sync_user;
 use crate::lifecycle::{self, Step};
 use crate::paths::Paths;
 use crate::readiness::{Readiness, SyncState};
-use crate::secrets::{self, SyncSecret};
-use crate::server::{self, Hook};
-use crate::sources;
+use crate::reload;
+use crate::server;
 use crate::sync_config::SyncConfig;
+use crate::workers::{self, Supervisor};
 
 /// Told each time a sync opens, with its live progress (for a progress display).
 pub type OnOpen = Arc<dyn Fn(&str, Progress) + Send + Sync>;
@@ -50,43 +50,19 @@ pub async fn run(
             "see `inlet sync list`",
         ));
     }
-    let chosen: Vec<(String, SyncConfig)> = cfg
-        .syncs
-        .into_iter()
-        .filter(|(n, _)| only.is_empty() || only.contains(n))
-        .collect();
-    if chosen.is_empty() {
+    let wanted = reload::wanted(paths, only, &Default::default())?;
+    if wanted.is_empty() {
         return Err(Problem::new(
             ProblemKind::InvalidOption,
             "there is no sync to run",
             "add one: inlet sync add NAME --source SOURCE --destination DEST",
         ));
     }
-    let mut hooks = HashMap::new();
-    let mut runs = Vec::new();
     let readiness = Readiness::default();
-    for (name, sync) in chosen {
-        readiness.set(&name, SyncState::NotConnected("starting".into()));
-        let source = sources::source(paths, &name, &sync)?;
-        let secret = secrets::sync_secret(&paths.secrets(), &name, SyncSecret::WebhookSecret)?;
-        hooks.insert(
-            name.clone(),
-            Hook {
-                connector: sync.source.0,
-                source: source.clone(),
-                secret,
-            },
-        );
-        runs.push(run_sync_forever(
-            paths.clone(),
-            name,
-            sync,
-            source,
-            stop.clone(),
-            on_open.clone(),
-            readiness.clone(),
-        ));
+    for name in wanted.keys() {
+        readiness.set(name, SyncState::NotConnected("starting".into()));
     }
+    let hooks = workers::hooks(&wanted);
     if let Some(addr) = listen {
         let token = api_token::for_listen(addr, std::env::var(api_token::ENV).ok())?;
         let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
@@ -99,8 +75,8 @@ pub async fn run(
         let mut stop = stop.clone();
         tokio::spawn(server::serve(
             listener,
-            hooks,
-            readiness,
+            hooks.clone(),
+            readiness.clone(),
             paths.clone(),
             token,
             async move {
@@ -109,13 +85,21 @@ pub async fn run(
         ));
         tracing::info!(%addr, "webhooks: POST /webhooks/SOURCE/SYNC");
     }
-    futures_util::future::join_all(runs).await;
+    let supervisor = Supervisor {
+        paths: paths.clone(),
+        only: only.to_vec(),
+        wanted,
+        hooks,
+        readiness,
+        on_open,
+    };
+    supervisor.run(stop).await;
     Ok(())
 }
 
-/// One sync, reconnecting after destination failures, until `stop`; rebuilds and renames
-/// happen on the way (see `lifecycle`).
-async fn run_sync_forever(
+/// One sync, reconnecting after destination failures, until `stop` or until another
+/// process holds its lock; rebuilds and renames happen on the way (see `lifecycle`).
+pub async fn run_sync_forever(
     paths: Paths,
     name: String,
     mut sync: SyncConfig,
@@ -131,10 +115,10 @@ async fn run_sync_forever(
         let (sink, read_role) = match lifecycle::open(&paths, &sync, source.as_ref()).await {
             Ok(opened) => opened,
             Err(p) if p.kind == ProblemKind::AlreadyRunning => {
+                // Left to the holder; taken again when it lets go (see `workers`).
                 readiness.set(&name, SyncState::StandingBy);
-                tracing::info!(sync = %name, "{}; waiting to take over", p.message);
-                wait(&mut stop, Duration::from_secs(10)).await;
-                continue;
+                tracing::info!(sync = %name, "{}; standing by", p.message);
+                return;
             }
             Err(p) => {
                 readiness.set(&name, SyncState::NotConnected(p.message.clone()));
@@ -213,7 +197,7 @@ pub async fn wait(stop: &mut watch::Receiver<bool>, d: Duration) -> bool {
 }
 
 /// The destination's curve, from the one retry policy (`inlet_core::retry`).
-fn backoff(failures: u32) -> Duration {
+pub fn backoff(failures: u32) -> Duration {
     match inlet_core::ErrorKind::DestinationUnavailable.action(failures, None) {
         inlet_core::Action::RetryAfter(delay) => delay,
         _ => inlet_core::DESTINATION.max,
