@@ -148,13 +148,8 @@ impl Supervisor {
                     changed,
                     "config reloaded"
                 );
+                *self.hooks.write().unwrap_or_else(|e| e.into_inner()) = hook_map(&wanted);
                 self.wanted = wanted;
-                let hooks = self
-                    .wanted
-                    .iter()
-                    .map(|(name, w)| (name.clone(), hook(w)))
-                    .collect();
-                *self.hooks.write().unwrap_or_else(|e| e.into_inner()) = hooks;
             }
             Err(p) => tracing::error!(
                 fix = %p.fix,
@@ -307,18 +302,23 @@ impl Supervisor {
     }
 }
 
-/// The webhook side of a sync.
-pub fn hook(w: &Wanted) -> Hook {
-    Hook {
-        connector: w.sync.source.0,
-        source: w.source.clone(),
-        secret: w.webhook_secret.clone(),
-    }
+/// The webhook side of the syncs, for the server.
+pub fn hooks(wanted: &BTreeMap<String, Wanted>) -> Hooks {
+    Arc::new(RwLock::new(hook_map(wanted)))
 }
 
-pub fn hooks(wanted: &BTreeMap<String, Wanted>) -> Hooks {
-    let all = wanted.iter().map(|(n, w)| (n.clone(), hook(w))).collect();
-    Arc::new(RwLock::new(all))
+fn hook_map(wanted: &BTreeMap<String, Wanted>) -> HashMap<String, Hook> {
+    wanted
+        .iter()
+        .map(|(name, w)| {
+            let hook = Hook {
+                connector: w.sync.source.0,
+                source: w.source.clone(),
+                secret: w.webhook_secret.clone(),
+            };
+            (name.clone(), hook)
+        })
+        .collect()
 }
 
 /// Keeps this worker a member of `destination`'s workers and surveys `pg_locks` every
