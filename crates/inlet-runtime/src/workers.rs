@@ -322,7 +322,7 @@ fn hook_map(wanted: &BTreeMap<String, Wanted>) -> HashMap<String, Hook> {
 }
 
 /// Keeps this worker a member of `destination`'s workers and surveys `pg_locks` every
-/// second, reconnecting with backoff; ends when the supervisor drops `tx`.
+/// second, reconnecting with backoff, until the supervisor aborts it.
 async fn membership(paths: Paths, destination: String, tx: watch::Sender<Survey>) {
     let key = worker_key(&destination);
     let publish = |seen: Result<(usize, HashSet<i64>), String>| {
