@@ -37,6 +37,7 @@ mod tls;
 mod tls_problem;
 mod transport;
 pub mod verify;
+pub mod workers;
 pub mod writer;
 
 pub use connect::{

@@ -68,6 +68,8 @@ impl PgSink {
         streams: &[StreamSpec],
         options: WriteOptions,
     ) -> Result<Self, Problem> {
+        // The lock must go with the session when its worker is cut off (see `workers`).
+        crate::workers::keep_alive(&client).await;
         let key = lock_key(schema);
         let locked: bool = client
             .query_one("select pg_try_advisory_lock($1)", &[&key])

@@ -25,6 +25,7 @@ pub async fn connect_as_sync_user(
         )
     })?;
     let mut opts = dest.options_as(&user, paths)?;
+    opts.application_name = application_name();
     opts.password = sync_password(paths, name, &dest)?;
     let session = connect(&opts).await?;
     Ok((dest, session))
@@ -40,4 +41,16 @@ pub fn sync_password(
         Ok(v) if !v.is_empty() => Ok(Some(Secret::new(v))),
         _ => secrets::destination_password(&paths.secrets(), name),
     }
+}
+
+/// How this process's sessions show in `pg_stat_activity` (and in "already syncing"
+/// messages): with its process id and machine, so a DBA can tell the workers apart.
+fn application_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let name = format!("inlet pid {} on {}", std::process::id(), host.trim());
+    // PostgreSQL keeps 63 bytes of printable ASCII.
+    name.chars()
+        .filter(|c| c.is_ascii_graphic() || *c == ' ')
+        .take(63)
+        .collect()
 }

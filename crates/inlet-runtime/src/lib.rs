@@ -21,12 +21,15 @@ pub mod metrics;
 pub mod observer;
 pub mod paths;
 pub mod readiness;
+pub mod reload;
 pub mod run;
 pub mod secrets;
 pub mod server;
+pub mod share;
 pub mod sources;
 pub mod status;
 pub mod sync_config;
+pub mod workers;
 
 #[cfg(test)]
 mod outside_input;

@@ -66,6 +66,13 @@ impl Readiness {
         };
     }
 
+    /// Forgets a sync (removed from the config), and its streams' errors.
+    pub fn remove(&self, sync: &str) {
+        let mut states = self.states();
+        states.syncs.remove(sync);
+        states.errored.retain(|(s, _), _| s != sync);
+    }
+
     /// Every sync and its state.
     pub fn syncs(&self) -> Vec<(String, SyncState)> {
         let states = self.states();

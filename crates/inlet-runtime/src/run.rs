@@ -1,12 +1,12 @@
-//! `inlet run`: every sync, until stopped.
+//! `inlet run`: every sync, until stopped, shared with the other `inlet run` processes of
+//! the same config (see `workers`), and reloading the config on SIGHUP or a changed file.
 //!
-//! Each sync connects as its destination's sync user, takes the sync's lock (a second
-//! process waits and takes over when the first stops), and runs the engine. A lost
-//! destination is retried with backoff; a stream that needs a person is shown by
+//! Each sync connects as its destination's sync user, takes the sync's lock (held by
+//! another process, the attempt ends and the sync is left to it), and runs the engine. A
+//! lost destination is retried with backoff; a stream that needs a person is shown by
 //! `inlet sync status` while the others go on. When `stop` turns true, the batch being
 //! written commits, then [`run`] returns.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,20 +16,18 @@ use inlet_postgres::sink::{Observer, Progress};
 use inlet_postgres::writer::prune_events;
 use inlet_postgres::{Problem, ProblemKind};
 use tokio::sync::watch;
-use tracing::Instrument;
 
 use crate::api_token;
 use crate::config;
 use crate::connect::connect_as_sync_user;
 use crate::lifecycle::{self, Step};
 use crate::metrics::Metrics;
-use crate::observer;
 use crate::paths::Paths;
 use crate::readiness::{Readiness, SyncState};
-use crate::secrets::{self, SyncSecret};
-use crate::server::{self, Hook};
-use crate::sources;
+use crate::reload;
+use crate::server;
 use crate::sync_config::SyncConfig;
+use crate::workers::{self, Supervisor};
 
 /// Told each time a sync opens, with its live progress (for a progress display).
 pub type OnOpen = Arc<dyn Fn(&str, Progress) + Send + Sync>;
@@ -53,51 +51,20 @@ pub async fn run(
             "see `inlet sync list`",
         ));
     }
-    let chosen: Vec<(String, SyncConfig)> = cfg
-        .syncs
-        .into_iter()
-        .filter(|(n, _)| only.is_empty() || only.contains(n))
-        .collect();
-    if chosen.is_empty() {
+    let metrics = Metrics::default();
+    let wanted = reload::wanted(paths, only, &metrics, &Default::default())?;
+    if wanted.is_empty() {
         return Err(Problem::new(
             ProblemKind::InvalidOption,
             "there is no sync to run",
             "add one: inlet sync add NAME --source SOURCE --destination DEST",
         ));
     }
-    let mut hooks = HashMap::new();
-    let mut runs = Vec::new();
     let readiness = Readiness::default();
-    let metrics = Metrics::default();
-    for (name, sync) in chosen {
-        readiness.set(&name, SyncState::NotConnected("starting".into()));
-        let source = sources::metered_source(paths, &name, &sync, metrics.api_meter(&name))?;
-        let observed = observer::for_sync(&name, sync.source.0, metrics.clone(), readiness.clone());
-        let secret = secrets::sync_secret(&paths.secrets(), &name, SyncSecret::WebhookSecret)?;
-        hooks.insert(
-            name.clone(),
-            Hook {
-                connector: sync.source.0,
-                source: source.clone(),
-                secret,
-            },
-        );
-        // Every line logged while running the sync names it (a field of JSON logs).
-        let span = tracing::info_span!("sync", sync = %name);
-        runs.push(
-            run_sync_forever(
-                paths.clone(),
-                name,
-                sync,
-                source,
-                stop.clone(),
-                on_open.clone(),
-                readiness.clone(),
-                observed,
-            )
-            .instrument(span),
-        );
+    for name in wanted.keys() {
+        readiness.set(name, SyncState::NotConnected("starting".into()));
     }
+    let hooks = workers::hooks(&wanted);
     if let Some(addr) = listen {
         let token = api_token::for_listen(addr, std::env::var(api_token::ENV).ok())?;
         let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
@@ -110,9 +77,9 @@ pub async fn run(
         let mut stop = stop.clone();
         tokio::spawn(server::serve(
             listener,
-            hooks,
-            readiness,
-            metrics,
+            hooks.clone(),
+            readiness.clone(),
+            metrics.clone(),
             paths.clone(),
             token,
             async move {
@@ -121,14 +88,23 @@ pub async fn run(
         ));
         tracing::info!(%addr, "webhooks: POST /webhooks/SOURCE/SYNC");
     }
-    futures_util::future::join_all(runs).await;
+    let supervisor = Supervisor {
+        paths: paths.clone(),
+        only: only.to_vec(),
+        wanted,
+        hooks,
+        readiness,
+        metrics,
+        on_open,
+    };
+    supervisor.run(stop).await;
     Ok(())
 }
 
-/// One sync, reconnecting after destination failures, until `stop`; rebuilds and renames
-/// happen on the way (see `lifecycle`).
+/// One sync, reconnecting after destination failures, until `stop` or until another
+/// process holds its lock; rebuilds and renames happen on the way (see `lifecycle`).
 #[allow(clippy::too_many_arguments)]
-async fn run_sync_forever(
+pub async fn run_sync_forever(
     paths: Paths,
     name: String,
     mut sync: SyncConfig,
@@ -145,10 +121,10 @@ async fn run_sync_forever(
         let (mut sink, read_role) = match lifecycle::open(&paths, &sync, source.as_ref()).await {
             Ok(opened) => opened,
             Err(p) if p.kind == ProblemKind::AlreadyRunning => {
+                // Left to the holder; taken again when it lets go (see `workers`).
                 readiness.set(&name, SyncState::StandingBy);
-                tracing::info!(sync = %name, "{}; waiting to take over", p.message);
-                wait(&mut stop, Duration::from_secs(10)).await;
-                continue;
+                tracing::info!(sync = %name, "{}; standing by", p.message);
+                return;
             }
             Err(p) => {
                 readiness.set(&name, SyncState::NotConnected(p.message.clone()));
@@ -228,7 +204,7 @@ pub async fn wait(stop: &mut watch::Receiver<bool>, d: Duration) -> bool {
 }
 
 /// The destination's curve, from the one retry policy (`inlet_core::retry`).
-fn backoff(failures: u32) -> Duration {
+pub fn backoff(failures: u32) -> Duration {
     match inlet_core::ErrorKind::DestinationUnavailable.action(failures, None) {
         inlet_core::Action::RetryAfter(delay) => delay,
         _ => inlet_core::DESTINATION.max,

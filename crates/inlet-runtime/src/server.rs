@@ -16,7 +16,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -51,11 +51,12 @@ impl std::fmt::Debug for Hook {
     }
 }
 
-type Hooks = Arc<HashMap<String, Hook>>;
+/// Every sync's hook, by sync name; replaced when the config is reloaded.
+pub type Hooks = Arc<RwLock<HashMap<String, Hook>>>;
 
 pub async fn serve(
     listener: tokio::net::TcpListener,
-    hooks: HashMap<String, Hook>,
+    hooks: Hooks,
     readiness: Readiness,
     metrics: Metrics,
     paths: Paths,
@@ -87,7 +88,7 @@ pub async fn serve(
             }),
         )
         .route("/webhooks/{source}/{sync}", post(webhook))
-        .with_state(Arc::new(hooks))
+        .with_state(hooks)
         .merge(api(paths, token));
     if let Err(e) = axum::serve(listener, app)
         .with_graceful_shutdown(stop)
@@ -175,7 +176,11 @@ async fn webhook(
     headers: HeaderMap,
     body: Bytes,
 ) -> (StatusCode, &'static str) {
-    let Some(hook) = hooks.get(&sync).filter(|h| h.connector.name() == source) else {
+    let hook = {
+        let hooks = hooks.read().unwrap_or_else(|e| e.into_inner());
+        hooks.get(&sync).cloned()
+    };
+    let Some(hook) = hook.filter(|h| h.connector.name() == source) else {
         return (StatusCode::NOT_FOUND, "no such sync\n");
     };
     let Some(secret) = &hook.secret else {

@@ -62,7 +62,7 @@ async fn only_a_delivery_signed_for_the_syncs_source_reaches_it() {
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(serve(
         listener,
-        hooks,
+        std::sync::Arc::new(std::sync::RwLock::new(hooks)),
         Default::default(),
         Default::default(),
         inlet_runtime::paths::Paths::resolve(Some(std::path::Path::new("/nonexistent/inlet.toml"))),
