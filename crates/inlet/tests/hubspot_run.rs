@@ -118,6 +118,55 @@ async fn differences(
     out
 }
 
+/// The association tables inlet keeps, as `(from, to, table)`.
+const PAIRS: [(&str, &str, &str); 4] = [
+    ("contacts", "companies", "association_contact_company"),
+    ("deals", "contacts", "association_deal_contact"),
+    ("line_items", "products", "association_line_item_product"),
+    ("cars", "contacts", "association_car_contact"),
+];
+
+/// Where an association table differs from the fake's truth (empty: equal).
+async fn association_differences(
+    fake: &FakeHubSpot,
+    db: &tokio_postgres::Client,
+    (from, to, table): (&str, &str, &str),
+) -> Vec<String> {
+    let truth: std::collections::BTreeSet<String> = (fake.associations(from, to).expect("truth"))
+        .iter()
+        .map(|a| {
+            format!(
+                "{} {} {} {} {}",
+                a["fromId"].as_str().unwrap_or(""),
+                a["toId"].as_str().unwrap_or(""),
+                a["typeId"],
+                a["category"].as_str().unwrap_or(""),
+                a["label"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    let held: std::collections::BTreeSet<String> = db
+        .query(
+            &format!("select from_id || ' ' || to_id || ' ' || type_id || ' ' || category || ' ' || coalesce(label, '') from hubspot.{table}"),
+            &[],
+        )
+        .await
+        .expect("associations")
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let mut out: Vec<String> = truth
+        .difference(&held)
+        .map(|a| format!("{table}: missing {a}"))
+        .collect();
+    out.extend(
+        held.difference(&truth)
+            .map(|a| format!("{table}: should be gone {a}")),
+    );
+    out.truncate(10);
+    out
+}
+
 /// Waits until every table equals the truth.
 async fn converge(fake: &FakeHubSpot, db: &tokio_postgres::Client, what: &str) {
     let mut last = Vec::new();
@@ -126,6 +175,9 @@ async fn converge(fake: &FakeHubSpot, db: &tokio_postgres::Client, what: &str) {
             let mut all = Vec::new();
             for (object, table) in TABLES {
                 all.extend(differences(fake, db, object, table).await);
+            }
+            for pair in PAIRS {
+                all.extend(association_differences(fake, db, pair).await);
             }
             if all.is_empty() {
                 return;
@@ -183,6 +235,8 @@ async fn every_object_matches_the_fake_after_backfill_a_kill_and_live_changes() 
             "search_lag_ms=2000",
             "--set",
             "reconcile_secs=3600",
+            "--set",
+            "associations_secs=2",
         ],
         &[("HUBSPOT_ACCESS_TOKEN", token.as_str())],
     );
@@ -277,6 +331,20 @@ async fn every_object_matches_the_fake_after_backfill_a_kill_and_live_changes() 
         .collect();
     fake.update("deals", &deals[0], json!({"dealname": "Bigger"}))
         .expect("update");
+    // Association changes, which change neither record's modified date.
+    let companies: Vec<String> = (fake.objects("companies").expect("companies").iter())
+        .filter_map(|o| o["id"].as_str().map(str::to_string))
+        .collect();
+    let linked = fake.associations("contacts", "companies").expect("links");
+    let (a, b) = (
+        linked[0]["fromId"].as_str().expect("from").to_string(),
+        linked[0]["toId"].as_str().expect("to").to_string(),
+    );
+    assert!(fake
+        .dissociate("contacts", &a, "companies", &b)
+        .expect("dissociate"));
+    fake.associate("contacts", &contacts[7], "companies", &companies[1], None)
+        .expect("associate");
     converge(&fake, &admin, "after live changes").await;
     let gone: i64 = admin
         .query_one(

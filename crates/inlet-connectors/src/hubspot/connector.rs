@@ -33,6 +33,11 @@ const KEYS: &[OptionKey] = &[
               (which leave no trace) are noticed, in seconds [default: 86400]",
     },
     OptionKey {
+        name: "associations_secs",
+        doc: "how often each association table is read again whole, so how fresh \
+              associations are, in seconds [default: 900]",
+    },
+    OptionKey {
         name: "oauth_client_id",
         doc: "an OAuth app's client id: the key is then the app's refresh token",
     },
@@ -47,6 +52,7 @@ const KEYS: &[OptionKey] = &[
 struct HubSpotConfig {
     search_lag_ms: Option<u64>,
     reconcile_secs: Option<u64>,
+    associations_secs: Option<u64>,
     oauth_client_id: Option<String>,
     oauth_client_secret_env: Option<String>,
 }
@@ -103,6 +109,7 @@ impl HubSpotConfig {
         Ok(HubSpotConfig {
             search_lag_ms: whole(options, "search_lag_ms")?,
             reconcile_secs: whole(options, "reconcile_secs")?,
+            associations_secs: whole(options, "associations_secs")?,
             oauth_client_id: text(options, "oauth_client_id")?,
             oauth_client_secret_env: text(options, "oauth_client_secret_env")?,
         })
@@ -158,6 +165,9 @@ fn options_of(settings: &Settings) -> Result<(HubSpotOptions, Arc<dyn Auth>), So
         reconcile_every: config
             .reconcile_secs
             .map_or(defaults.reconcile_every, Duration::from_secs),
+        associations_every: config
+            .associations_secs
+            .map_or(defaults.associations_every, Duration::from_secs),
         streams: settings.streams.clone(),
     };
     Ok((options, auth))

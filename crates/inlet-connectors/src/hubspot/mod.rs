@@ -10,6 +10,7 @@
 //! their survivor is; GDPR-deleted ones at the next reconciliation. Polling is the source
 //! of truth; [`HubSpotSource::nudge`] makes the next poll happen at once.
 
+mod associations;
 mod backfill;
 mod client;
 mod connector;
@@ -34,6 +35,7 @@ use inlet_core::{
 use tokio::sync::{Notify, RwLock};
 
 use crate::http::Auth;
+use associations::Pair;
 use backfill::IdRanges;
 use client::{now_ms, HubSpotClient};
 use position::{IdRange, Position};
@@ -57,6 +59,8 @@ pub struct HubSpotOptions {
     pub search_lag: Duration,
     /// How often the whole of each object type is read again, to catch GDPR deletes.
     pub reconcile_every: Duration,
+    /// How often each association table is read again whole (how fresh it is).
+    pub associations_every: Duration,
     /// The streams to sync (`None`: all, custom objects included).
     pub streams: Option<Vec<String>>,
 }
@@ -71,6 +75,7 @@ impl Default for HubSpotOptions {
             poll_interval: Duration::from_secs(1),
             search_lag: Duration::from_secs(30),
             reconcile_every: Duration::from_secs(24 * 3600),
+            associations_every: Duration::from_secs(900),
             streams: None,
         }
     }
@@ -320,6 +325,45 @@ impl HubSpotSource {
             }
         })
     }
+
+    fn read_association<'a>(&'a self, pair: Pair, from: Option<&'a Checkpoint>) -> BatchStream<'a> {
+        Box::pin(async_stream::try_stream! {
+            // `read_ms` 0: the first pass has not ended (a restart reads it again).
+            let mut done_ms = match from.map(Position::from_checkpoint).transpose()? {
+                Some(Position::Snapshot { read_ms }) => read_ms,
+                _ => 0,
+            };
+            let every = self.options.associations_every.as_millis() as i64;
+            loop {
+                if done_ms > 0 {
+                    let due = (done_ms + every - now_ms()).max(0) as u64;
+                    tokio::time::sleep(Duration::from_millis(due)).await;
+                }
+                let started = now_ms();
+                let phase = if done_ms == 0 { Phase::Backfill } else { Phase::Live };
+                let during = Position::Snapshot { read_ms: done_ms }.checkpoint();
+                let mut after: Option<String> = None;
+                loop {
+                    let (records, next) = pair.page(&self.client, after.as_deref(), now_ms()).await?;
+                    after = next;
+                    if after.is_some() {
+                        yield Batch::new(records, during.clone(), phase);
+                        continue;
+                    }
+                    let mut batch = Batch::new(records, Position::Snapshot { read_ms: started }.checkpoint(), phase);
+                    // Every association this pass saw is at least this new.
+                    batch.sweep = Some(Version::new(started.saturating_mul(1000), 0));
+                    batch.progress = Some(1.0);
+                    yield batch;
+                    break;
+                }
+                if done_ms == 0 {
+                    yield Batch::new(Vec::new(), Position::Snapshot { read_ms: started }.checkpoint(), Phase::Live);
+                }
+                done_ms = started;
+            }
+        })
+    }
 }
 
 impl Source for HubSpotSource {
@@ -344,6 +388,7 @@ impl Source for HubSpotSource {
             let mut inner = match def {
                 StreamDef::Object(table) => self.read_object(table, from),
                 StreamDef::Reference(r) => self.read_reference(r, from),
+                StreamDef::Association(p) => self.read_association(p, from),
             };
             while let Some(batch) = inner.next().await {
                 yield batch?;

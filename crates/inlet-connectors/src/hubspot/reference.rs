@@ -86,10 +86,7 @@ impl Reference {
                 ("display_order", C::Bigint),
             ]),
         };
-        StreamSpec {
-            name: self.table().to_string(),
-            columns,
-        }
+        StreamSpec::new(self.table(), columns)
     }
 
     /// Whether the token may read this table (owners need their own scope; pipelines need

@@ -7,26 +7,35 @@
 use inlet_core::{column_name, ErrorKind, SourceError, StreamSpec};
 use serde_json::Value;
 
+use super::associations::{Pair, PAIRS};
 use super::client::{CallError, HubSpotClient};
 use super::reference::Reference;
 use super::schema::{parse_properties, Property};
 use super::table::{modified_property, ObjectTable};
 
-/// `(API name, table)` of the standard objects.
-pub const OBJECTS: [(&str, &str); 12] = [
-    ("contacts", "contact"),
-    ("companies", "company"),
-    ("deals", "deal"),
-    ("tickets", "ticket"),
-    ("products", "product"),
-    ("line_items", "line_item"),
-    ("quotes", "quote"),
-    ("calls", "call"),
-    ("emails", "email"),
-    ("meetings", "meeting"),
-    ("notes", "note"),
-    ("tasks", "task"),
+/// `(API name, table, type id)` of the standard objects.
+pub const OBJECTS: [(&str, &str, &str); 12] = [
+    ("contacts", "contact", "0-1"),
+    ("companies", "company", "0-2"),
+    ("deals", "deal", "0-3"),
+    ("tickets", "ticket", "0-5"),
+    ("products", "product", "0-7"),
+    ("line_items", "line_item", "0-8"),
+    ("quotes", "quote", "0-14"),
+    ("calls", "call", "0-48"),
+    ("emails", "email", "0-49"),
+    ("meetings", "meeting", "0-47"),
+    ("notes", "note", "0-46"),
+    ("tasks", "task", "0-27"),
 ];
+
+/// The table of a standard object type.
+fn table_of(api: &str) -> Option<&'static str> {
+    OBJECTS
+        .iter()
+        .find(|(a, _, _)| *a == api)
+        .map(|(_, t, _)| *t)
+}
 
 /// The object types that have pipelines.
 pub const PIPELINED: [&str; 2] = ["deals", "tickets"];
@@ -34,10 +43,18 @@ pub const PIPELINED: [&str; 2] = ["deals", "tickets"];
 /// Every stream name known without asking the portal (custom objects are found by
 /// [`discover`], and sync unless `streams` names others).
 pub fn stream_names() -> Vec<&'static str> {
+    static PAIR_TABLES: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    let pairs = PAIR_TABLES.get_or_init(|| {
+        PAIRS
+            .iter()
+            .filter_map(|(f, t)| Some(Pair::new(f, t, table_of(f)?, table_of(t)?).table))
+            .collect()
+    });
     OBJECTS
         .iter()
-        .map(|(_, t)| *t)
+        .map(|(_, t, _)| *t)
         .chain(Reference::ALL.iter().map(|r| r.table()))
+        .chain(pairs.iter().map(String::as_str))
         .collect()
 }
 
@@ -45,6 +62,7 @@ pub fn stream_names() -> Vec<&'static str> {
 pub enum StreamDef {
     Object(ObjectTable),
     Reference(Reference),
+    Association(Pair),
 }
 
 impl StreamDef {
@@ -52,6 +70,7 @@ impl StreamDef {
         match self {
             StreamDef::Object(t) => &t.table,
             StreamDef::Reference(r) => r.table(),
+            StreamDef::Association(p) => &p.table,
         }
     }
 
@@ -59,6 +78,7 @@ impl StreamDef {
         match self {
             StreamDef::Object(t) => t.spec(),
             StreamDef::Reference(r) => r.spec(),
+            StreamDef::Association(p) => p.spec(),
         }
     }
 }
@@ -73,7 +93,7 @@ impl Catalog {
     pub fn objects(&self) -> impl Iterator<Item = &ObjectTable> {
         self.streams.iter().filter_map(|s| match s {
             StreamDef::Object(t) => Some(t),
-            StreamDef::Reference(_) => None,
+            _ => None,
         })
     }
 }
@@ -109,8 +129,16 @@ fn snake(label: &str) -> String {
     out.trim_end_matches('_').to_string()
 }
 
-/// The custom objects' `(API name, table)`; none when the token may not read schemas.
-async fn custom_objects(client: &HubSpotClient) -> Result<Vec<(String, String)>, SourceError> {
+/// A custom object: its API name (type id), table, and the types its schema associates it
+/// with (by type id).
+struct Custom {
+    api: String,
+    table: String,
+    to: Vec<String>,
+}
+
+/// The custom objects; none when the token may not read schemas.
+async fn custom_objects(client: &HubSpotClient) -> Result<Vec<Custom>, SourceError> {
     let path = "/crm-object-schemas/v3/schemas";
     let body = match client.get(path).await {
         Ok(body) => body,
@@ -133,13 +161,20 @@ async fn custom_objects(client: &HubSpotClient) -> Result<Vec<(String, String)>,
             .or(schema["name"].as_str())
             .unwrap_or(api);
         let mut table = snake(label);
-        let taken = |t: &str| {
-            stream_names().contains(&t) || out.iter().any(|(_, o): &(String, String)| o == t)
-        };
+        let taken =
+            |t: &str| stream_names().contains(&t) || out.iter().any(|c: &Custom| c.table == t);
         if table.is_empty() || taken(&table) {
             table = format!("custom_{}", snake(api));
         }
-        out.push((api.to_string(), column_name(&table).into_owned()));
+        let to = (schema["associations"].as_array().into_iter().flatten())
+            .filter(|a| a["fromObjectTypeId"].as_str() == Some(api))
+            .filter_map(|a| a["toObjectTypeId"].as_str().map(str::to_string))
+            .collect();
+        out.push(Custom {
+            api: api.to_string(),
+            table: column_name(&table).into_owned(),
+            to,
+        });
     }
     Ok(out)
 }
@@ -153,12 +188,14 @@ pub async fn discover(
     let wants = |name: &str| wanted.is_none_or(|w| w.iter().any(|n| n == name));
     let mut types: Vec<(String, String)> = OBJECTS
         .iter()
-        .filter(|(_, t)| wants(t))
-        .map(|(a, t)| (a.to_string(), t.to_string()))
+        .filter(|(_, t, _)| wants(t))
+        .map(|(a, t, _)| (a.to_string(), t.to_string()))
         .collect();
-    if wanted.is_none() {
-        types.extend(custom_objects(client).await?);
-    }
+    let customs = match wanted {
+        None => custom_objects(client).await?,
+        Some(_) => Vec::new(),
+    };
+    types.extend(customs.iter().map(|c| (c.api.clone(), c.table.clone())));
     let mut catalog = Catalog::default();
     for (api, table) in types {
         if let Some(properties) = properties(client, &api).await? {
@@ -168,6 +205,36 @@ pub async fn discover(
                 table,
                 properties,
             }));
+        }
+    }
+    // Associations between types the token may read: the standard pairs, and each custom
+    // object's, as its schema lists them.
+    let mut pairs: Vec<(String, String)> = (PAIRS.iter())
+        .map(|(f, t)| (f.to_string(), t.to_string()))
+        .collect();
+    for custom in &customs {
+        for to in &custom.to {
+            if let Some((api, _, _)) = OBJECTS.iter().find(|(_, _, id)| id == to) {
+                pairs.push((custom.api.clone(), api.to_string()));
+            }
+        }
+    }
+    let tables: Vec<(String, String)> = catalog
+        .objects()
+        .map(|t| (t.api.clone(), t.table.clone()))
+        .collect();
+    let table = |api: &str| {
+        tables
+            .iter()
+            .find(|(a, _)| a == api)
+            .map(|(_, t)| t.clone())
+    };
+    for (from, to) in pairs {
+        if let (Some(ft), Some(tt)) = (table(&from), table(&to)) {
+            let pair = Pair::new(&from, &to, &ft, &tt);
+            if wants(&pair.table) {
+                catalog.streams.push(StreamDef::Association(pair));
+            }
         }
     }
     for reference in Reference::ALL {

@@ -60,10 +60,7 @@ impl ObjectTable {
                 columns.push(Column::new(name, column_type(p.column())));
             }
         }
-        StreamSpec {
-            name: self.table.clone(),
-            columns,
-        }
+        StreamSpec::new(self.table.clone(), columns)
     }
 
     /// Every property's name, for a search or batch read body.
