@@ -460,3 +460,62 @@ async fn more_than_ten_thousand_changes_in_one_millisecond_all_land() {
         .await
         .is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_scope_is_named_and_the_other_streams_sync() {
+    let v = *versions().last().expect("a version");
+    let c = common::cluster("hubspot", v).await;
+    let db = c.create_database().await;
+    let inlet = Inlet::new(&[]);
+    inlet.add_destination(c, &db);
+    let fake = FakeHubSpot::start(Options {
+        contact_properties: 20,
+        ..Options::default()
+    })
+    .await
+    .expect("fake");
+    fake.seed(50);
+    // Contacts only: no `tickets` scope.
+    let token = fake.add_token(&["crm.objects.contacts.read"]);
+    let out = inlet.sync_add(
+        "hubspot",
+        &fake.url(),
+        &["--source", "hubspot", "--streams", "contact,ticket"],
+        &[("HUBSPOT_ACCESS_TOKEN", token.as_str())],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let mut run = Running(
+        inlet
+            .cmd(&["run"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("inlet run"),
+    );
+    wait_until_async("contacts live", Duration::from_secs(90), || async {
+        let s = status(&inlet);
+        let streams = s["syncs"][0]["streams"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        streams.len() == 1 && streams[0]["stream"] == "contact" && streams[0]["state"] == "live"
+    })
+    .await;
+    let admin = c.admin_db(&db).await;
+    admin
+        .execute("set timezone = 'UTC'", &[])
+        .await
+        .expect("utc");
+    assert!(differences(&fake, &admin, "contacts", "contact")
+        .await
+        .is_empty());
+    let _ = run.0.kill();
+    let mut said = String::new();
+    if let Some(mut err) = run.0.stderr.take() {
+        let _ = std::io::Read::read_to_string(&mut err, &mut said);
+    }
+    assert!(
+        said.contains("tickets"),
+        "the missing scope is named: {said}"
+    );
+}
