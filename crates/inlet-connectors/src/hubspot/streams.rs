@@ -255,7 +255,7 @@ pub async fn discover(
     Ok(catalog)
 }
 
-/// An object type's API name from its table, in a catalog.
+/// The stream called `name` in a catalog.
 pub fn find<'a>(catalog: &'a Catalog, name: &str) -> Option<&'a StreamDef> {
     catalog.streams.iter().find(|s| s.name() == name)
 }
