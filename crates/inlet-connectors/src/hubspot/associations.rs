@@ -71,17 +71,7 @@ impl Pair {
         after: Option<&str>,
         now_ms: i64,
     ) -> Result<(Vec<Record>, Option<String>), SourceError> {
-        let base = format!("/crm/v3/objects/{}", self.from);
-        let mut path = format!("{base}?limit=100&properties=hs_object_id");
-        if let Some(a) = after {
-            path.push_str("&after=");
-            path.extend(url::form_urlencoded::byte_serialize(a.as_bytes()));
-        }
-        let body = client.get(&path).await.map_err(CallError::into_source)?;
-        let results = body["results"]
-            .as_array()
-            .ok_or_else(|| invalid(&base, "no results list"))?;
-        let next = body["paging"]["next"]["after"].as_str().map(str::to_string);
+        let (results, next) = client.list_page(&self.from, false, after).await?;
         let mut inputs: Vec<Value> = results
             .iter()
             .filter_map(|o| o["id"].as_str())

@@ -66,6 +66,28 @@ impl HubSpotClient {
         self.send(&self.api, &Request::get(path_and_query)).await
     }
 
+    /// One page of a type's list (`archived`: only archived records), with no property but
+    /// the id asked for: its results and the cursor of the next page (`None`: the last).
+    pub async fn list_page(
+        &self,
+        object: &str,
+        archived: bool,
+        after: Option<&str>,
+    ) -> Result<(Vec<Value>, Option<String>), SourceError> {
+        let base = format!("/crm/v3/objects/{object}");
+        let mut path = format!("{base}?limit=100&archived={archived}&properties=hs_object_id");
+        if let Some(a) = after {
+            path.push_str("&after=");
+            path.extend(url::form_urlencoded::byte_serialize(a.as_bytes()));
+        }
+        let mut body = self.get(&path).await.map_err(CallError::into_source)?;
+        let next = body["paging"]["next"]["after"].as_str().map(str::to_string);
+        match body.get_mut("results").map(Value::take) {
+            Some(Value::Array(results)) => Ok((results, next)),
+            _ => Err(invalid(&base, "no results list")),
+        }
+    }
+
     /// `POST path` with a JSON body (batch reads).
     pub async fn post(&self, path: &str, body: &Value) -> Result<Value, CallError> {
         self.send(&self.api, &Request::post(path).json(body)).await

@@ -47,18 +47,9 @@ pub async fn archived(
 ) -> Result<Vec<Record>, SourceError> {
     let mut out = Vec::new();
     let mut after: Option<String> = None;
-    let base = format!("/crm/v3/objects/{}", table.api);
     loop {
-        let mut path = format!("{base}?limit=100&archived=true&properties=hs_object_id");
-        if let Some(a) = &after {
-            path.push_str("&after=");
-            path.extend(url::form_urlencoded::byte_serialize(a.as_bytes()));
-        }
-        let body = client.get(&path).await.map_err(CallError::into_source)?;
-        let results = body["results"]
-            .as_array()
-            .ok_or_else(|| invalid(&base, "no results list"))?;
-        for object in results {
+        let (results, next) = client.list_page(&table.api, true, after.as_deref()).await?;
+        for object in &results {
             let at = object["archivedAt"].as_str().and_then(parse_ms);
             if let (Some(id), Some(at)) = (object["id"].as_str(), at) {
                 if at >= since_ms {
@@ -66,7 +57,7 @@ pub async fn archived(
                 }
             }
         }
-        after = body["paging"]["next"]["after"].as_str().map(str::to_string);
+        after = next;
         if after.is_none() {
             return Ok(out);
         }
@@ -82,27 +73,17 @@ pub async fn reconcile_page(
     after: Option<&str>,
     now_ms: i64,
 ) -> Result<(Vec<Record>, Option<String>), SourceError> {
-    let base = format!("/crm/v3/objects/{}", table.api);
-    let mut path = format!("{base}?limit=100&properties=hs_object_id");
-    if let Some(a) = after {
-        path.push_str("&after=");
-        path.extend(url::form_urlencoded::byte_serialize(a.as_bytes()));
-    }
-    let body = client.get(&path).await.map_err(CallError::into_source)?;
-    let results = body["results"]
-        .as_array()
-        .ok_or_else(|| invalid(&base, "no results list"))?;
+    let (results, next) = client.list_page(&table.api, false, after).await?;
     let inputs: Vec<Value> = results
         .iter()
         .filter_map(|o| o["id"].as_str())
         .map(|id| json!({"id": id}))
         .collect();
-    let next = body["paging"]["next"]["after"].as_str().map(str::to_string);
     if inputs.is_empty() {
         return Ok((Vec::new(), next));
     }
     let read = json!({"inputs": inputs, "properties": table.property_names()});
-    let path = format!("{base}/batch/read");
+    let path = format!("/crm/v3/objects/{}/batch/read", table.api);
     // A 207 lists what could not be read (gone since the list): those are not live.
     let body = client
         .post(&path, &read)
