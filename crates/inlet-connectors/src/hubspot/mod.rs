@@ -197,9 +197,11 @@ impl HubSpotSource {
         }
     }
 
+    /// An object type's stream; `catalog_ms`: when `table`'s properties were read.
     fn read_object<'a>(
         &'a self,
         table: ObjectTable,
+        catalog_ms: i64,
         from: Option<&'a Checkpoint>,
     ) -> BatchStream<'a> {
         Box::pin(async_stream::try_stream! {
@@ -210,6 +212,8 @@ impl HubSpotSource {
             };
             let mut last_write = Instant::now();
             let mut housekept = Instant::now();
+            // When the properties in hand were read (the catalog's reading, at first).
+            let mut properties_ms = catalog_ms;
             loop {
                 match position {
                     Position::Backfill { parts, since_ms } => {
@@ -234,12 +238,19 @@ impl HubSpotSource {
                     Position::Live { modified_ms, archived_ms, reconciled_ms, complete_ms } => {
                         self.next_poll().await;
                         let now = now_ms();
-                        let (mut archived_ms, mut reconciled_ms) = (archived_ms, reconciled_ms);
+                        let (mut modified_ms, mut archived_ms, mut reconciled_ms) = (modified_ms, archived_ms, reconciled_ms);
                         if housekept.elapsed() >= self.housekeeping() {
                             housekept = Instant::now();
                             // A property added since gets its column with its first value.
                             if let Some(properties) = streams::properties(&self.client, &table.api).await? {
+                                let added = properties.iter().any(|p| table.properties.iter().all(|o| o.name != p.name));
+                                if added {
+                                    // Values of it were set after the last reading of the
+                                    // properties: records changed since then are read again.
+                                    modified_ms = modified_ms.min(properties_ms - self.lag_ms());
+                                }
                                 table.properties = properties;
+                                properties_ms = now;
                             }
                             let deletes = live::archived(&self.client, &table, archived_ms).await?;
                             archived_ms = now - ARCHIVE_MARGIN_MS;
@@ -386,7 +397,7 @@ impl Source for HubSpotSource {
                 return;
             };
             let mut inner = match def {
-                StreamDef::Object(table) => self.read_object(table, from),
+                StreamDef::Object(table) => self.read_object(table, catalog.read_ms, from),
                 StreamDef::Reference(r) => self.read_reference(r, from),
                 StreamDef::Association(p) => self.read_association(p, from),
             };

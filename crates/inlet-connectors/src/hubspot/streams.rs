@@ -87,6 +87,8 @@ impl StreamDef {
 #[derive(Clone, Debug, Default)]
 pub struct Catalog {
     pub streams: Vec<StreamDef>,
+    /// When the properties were read (Unix ms).
+    pub read_ms: i64,
 }
 
 impl Catalog {
@@ -196,7 +198,10 @@ pub async fn discover(
         Some(_) => Vec::new(),
     };
     types.extend(customs.iter().map(|c| (c.api.clone(), c.table.clone())));
-    let mut catalog = Catalog::default();
+    let mut catalog = Catalog {
+        read_ms: super::client::now_ms(),
+        ..Catalog::default()
+    };
     for (api, table) in types {
         if let Some(properties) = properties(client, &api).await? {
             catalog.streams.push(StreamDef::Object(ObjectTable {
