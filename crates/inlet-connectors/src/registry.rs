@@ -14,7 +14,7 @@ use inlet_core::{Checkpoint, Source, SourceError};
 use serde_json::{Map, Value};
 
 /// Every source inlet can sync, by name.
-pub static SOURCES: &[&dyn Connector] = &[&crate::stripe::Stripe];
+pub static SOURCES: &[&dyn Connector] = &[&crate::stripe::Stripe, &crate::hubspot::HubSpot];
 
 /// The registered source called `name`.
 pub fn find(name: &str) -> Option<&'static dyn Connector> {

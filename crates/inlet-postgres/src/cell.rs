@@ -70,10 +70,8 @@ fn put_value(value: &Value, ty: ColumnType, out: &mut BytesMut) -> bool {
             _ => false,
         },
         ColumnType::Boolean => value.as_bool().map(|v| out.put_u8(v.into())).is_some(),
-        ColumnType::Timestamptz => value
-            .as_i64()
-            .and_then(|secs| secs.checked_sub(PG_EPOCH_OFFSET_SECS))
-            .and_then(|secs| secs.checked_mul(1_000_000))
+        ColumnType::Timestamptz => unix_micros(value)
+            .and_then(|micros| micros.checked_sub(PG_EPOCH_OFFSET_SECS * 1_000_000))
             .map(|micros| out.put_i64(micros))
             .is_some(),
         ColumnType::Date => value
@@ -108,6 +106,17 @@ fn put_value(value: &Value, ty: ColumnType, out: &mut BytesMut) -> bool {
 }
 
 /// A string, number or boolean as text; anything else does not fit a text column.
+/// A Unix time in seconds as microseconds: whole seconds (Stripe), or a fraction of them
+/// (HubSpot's milliseconds), rounded to the microsecond PostgreSQL keeps.
+fn unix_micros(value: &Value) -> Option<i64> {
+    if let Some(secs) = value.as_i64() {
+        return secs.checked_mul(1_000_000);
+    }
+    let secs = value.as_f64().filter(|f| f.is_finite())?;
+    let micros = (secs * 1e6).round();
+    (micros.abs() < 9.2e18).then_some(micros as i64)
+}
+
 fn put_scalar_text(value: &Value, out: &mut BytesMut) -> bool {
     match value {
         Value::String(s) => put_clean(s, out),
@@ -255,6 +264,19 @@ mod tests {
             Some(12i64.to_be_bytes().to_vec())
         );
         assert_eq!(field(json!(null), ColumnType::Bigint), None);
+    }
+
+    #[test]
+    fn unix_times_may_carry_fractions_of_a_second() {
+        let at = |v| {
+            field(v, ColumnType::Timestamptz)
+                .map(|b| i64::from_be_bytes(b[..8].try_into().unwrap_or_default()))
+        };
+        // 2000-01-01 is PostgreSQL's epoch: 0 microseconds.
+        assert_eq!(at(json!(946_684_800)), Some(0));
+        assert_eq!(at(json!(946_684_800.5)), Some(500_000));
+        assert_eq!(at(json!(946_684_799.001)), Some(-999_000));
+        assert!(!fits(json!(1e300), ColumnType::Timestamptz));
     }
 
     #[test]

@@ -1,8 +1,426 @@
-//! HubSpot (CRM v3, associations v4): the pieces that do not depend on the source seam yet,
-//! so they can be reviewed and tested on their own: how properties become typed columns
-//! ([`schema`]) and how modified-date search windows are planned around search's
-//! 10,000-result cap and indexing lag ([`window`]). Not wired into the binary.
+//! HubSpot (CRM v3) as a source: the twelve standard objects and the portal's custom
+//! objects with every property typed, owners, pipelines and their stages, and the labels of
+//! enumeration options.
+//!
+//! A backfill first notes the time, then copies id ranges by search ([`backfill`]); when
+//! every range is done the stream follows modified-date search windows from that time, less
+//! search's indexing lag ([`live`]), so every change made during the backfill is applied.
+//! Versions are modified dates, so a stale read never overwrites a newer one. Archived
+//! records leave the table when the archive is read; records absorbed in a merge when
+//! their survivor is; GDPR-deleted ones at the next reconciliation. Polling is the source
+//! of truth; [`HubSpotSource::nudge`] makes the next poll happen at once.
 
+mod associations;
+mod backfill;
+mod client;
+mod connector;
+mod live;
+mod position;
+mod reference;
 pub mod schema;
+mod streams;
+mod table;
 pub mod time;
 pub mod window;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use inlet_core::{
+    read_partitions, Batch, BatchStream, Checkpoint, Discovery, ErrorKind, Partitions, Phase,
+    Record, Source, SourceError, StreamSpec, Version,
+};
+use tokio::sync::{Notify, RwLock};
+
+use crate::http::{Auth, Meter};
+use associations::Pair;
+use backfill::IdRanges;
+use client::{now_ms, HubSpotClient};
+use position::{IdRange, Position};
+use reference::Reference;
+use streams::{Catalog, StreamDef};
+use table::ObjectTable;
+use window::{checkpoint_after, poll_window, WindowRead};
+
+pub use connector::HubSpot;
+pub use streams::stream_names;
+
+#[derive(Clone, Debug)]
+pub struct HubSpotOptions {
+    /// `https://api.hubapi.com`, or a fake or proxy.
+    pub api_base: String,
+    /// Requests per second of the 10-second budget for this sync (search has its own).
+    pub rate_limit: f64,
+    /// How often changes are read when no webhook says to read them sooner.
+    pub poll_interval: Duration,
+    /// How far back each poll reads again, for changes search had not indexed yet.
+    pub search_lag: Duration,
+    /// How often the whole of each object type is read again, to catch GDPR deletes.
+    pub reconcile_every: Duration,
+    /// How often each association table is read again whole (how fresh it is).
+    pub associations_every: Duration,
+    /// The streams to sync (`None`: all, custom objects included).
+    pub streams: Option<Vec<String>>,
+    /// Told of every request (the sync's API metrics).
+    pub meter: Meter,
+}
+
+impl Default for HubSpotOptions {
+    fn default() -> Self {
+        HubSpotOptions {
+            api_base: "https://api.hubapi.com".into(),
+            // 100 requests per 10 s is the smallest tier; half of it leaves the portal's
+            // other apps their share.
+            rate_limit: 5.0,
+            poll_interval: Duration::from_secs(1),
+            search_lag: Duration::from_secs(30),
+            reconcile_every: Duration::from_secs(24 * 3600),
+            associations_every: Duration::from_secs(900),
+            streams: None,
+            meter: Meter::default(),
+        }
+    }
+}
+
+/// A live stream with nothing to write still writes its checkpoint this often.
+const HEARTBEAT: Duration = Duration::from_secs(5);
+
+/// Records per batch at most while reading a window or a reconciliation.
+const BATCH_RECORDS: usize = 1_000;
+
+/// How far back an archive pass looks beyond the last one: clocks and search disagree.
+const ARCHIVE_MARGIN_MS: i64 = 3_600_000;
+
+/// How far before a reconciliation starts its sweep reaches: rows changed just before the
+/// pass by HubSpot's clock are kept (the next pass looks at them).
+const RECONCILE_MARGIN_MS: i64 = 60_000;
+
+#[derive(Debug)]
+pub struct HubSpotSource {
+    client: HubSpotClient,
+    options: HubSpotOptions,
+    /// What the portal has, found out by [`Source::discover`].
+    catalog: RwLock<Option<Catalog>>,
+    nudged: Notify,
+    /// Streams reading their backfill now: they share search's requests in flight.
+    backfilling: AtomicUsize,
+}
+
+/// Counts a stream as backfilling while it lives.
+struct Backfilling<'a>(&'a AtomicUsize);
+
+impl<'a> Backfilling<'a> {
+    fn enter(count: &'a AtomicUsize) -> Self {
+        count.fetch_add(1, Ordering::Relaxed);
+        Backfilling(count)
+    }
+}
+
+impl Drop for Backfilling<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl HubSpotSource {
+    pub fn new(options: HubSpotOptions, auth: Arc<dyn Auth>) -> Result<Self, SourceError> {
+        if let Some(names) = &options.streams {
+            let known = stream_names();
+            if let Some(unknown) = names.iter().find(|n| !known.contains(&n.as_str())) {
+                return Err(SourceError::new(
+                    ErrorKind::InvalidResponse,
+                    format!("there is no HubSpot stream {unknown:?}"),
+                )
+                .with_fix(format!("choose among: {}", known.join(", "))));
+            }
+        }
+        let client = HubSpotClient::new(&options.api_base, auth, options.rate_limit)?
+            .with_meter(options.meter.clone());
+        Ok(HubSpotSource {
+            client,
+            options,
+            catalog: RwLock::new(None),
+            nudged: Notify::new(),
+            backfilling: AtomicUsize::new(0),
+        })
+    }
+
+    async fn catalog(&self) -> Result<Catalog, SourceError> {
+        if let Some(c) = self.catalog.read().await.as_ref() {
+            return Ok(c.clone());
+        }
+        let found = streams::discover(&self.client, self.options.streams.as_deref()).await?;
+        *self.catalog.write().await = Some(found.clone());
+        Ok(found)
+    }
+
+    /// Waits for the next poll: the poll interval, or a nudge.
+    async fn next_poll(&self) {
+        let _ = tokio::time::timeout(self.options.poll_interval, self.nudged.notified()).await;
+    }
+
+    /// How often the archive, properties and reference tables are read again.
+    fn housekeeping(&self) -> Duration {
+        self.options
+            .poll_interval
+            .saturating_mul(10)
+            .max(Duration::from_secs(5))
+    }
+
+    fn lag_ms(&self) -> i64 {
+        self.options.search_lag.as_millis() as i64
+    }
+
+    /// Where a fresh backfill of `table` starts.
+    async fn start(&self, table: &ObjectTable) -> Result<Position, SourceError> {
+        let since_ms = now_ms();
+        let top = backfill::top_id(&self.client, table).await?;
+        let open = if top == 0 {
+            Vec::new()
+        } else {
+            vec![IdRange {
+                above: 0,
+                upto: top,
+            }]
+        };
+        Ok(Position::Backfill {
+            parts: Partitions::new(open),
+            since_ms,
+        })
+    }
+
+    /// The live position a backfill that started at `since_ms` goes on from.
+    fn live_from(&self, since_ms: i64) -> Position {
+        Position::Live {
+            modified_ms: since_ms,
+            archived_ms: since_ms - ARCHIVE_MARGIN_MS,
+            reconciled_ms: since_ms,
+            complete_ms: since_ms - self.lag_ms(),
+        }
+    }
+
+    /// An object type's stream; `catalog_ms`: when `table`'s properties were read.
+    fn read_object<'a>(
+        &'a self,
+        table: ObjectTable,
+        catalog_ms: i64,
+        from: Option<&'a Checkpoint>,
+    ) -> BatchStream<'a> {
+        Box::pin(async_stream::try_stream! {
+            let mut table = table;
+            let mut position = match from {
+                Some(c) => Position::from_checkpoint(c)?,
+                None => self.start(&table).await?,
+            };
+            let mut last_write = Instant::now();
+            let mut housekept = Instant::now();
+            // When the properties in hand were read (the catalog's reading, at first).
+            let mut properties_ms = catalog_ms;
+            loop {
+                match position {
+                    Position::Backfill { parts, since_ms } => {
+                        let _counted = Backfilling::enter(&self.backfilling);
+                        let live = self.live_from(since_ms);
+                        if !parts.complete() {
+                            let reader = IdRanges { client: &self.client, table: &table, backfilling: &self.backfilling };
+                            let mut steps = std::pin::pin!(read_partitions(&reader, parts));
+                            while let Some(step) = steps.next().await {
+                                let (records, set) = step?;
+                                let (done, all) = set.counts();
+                                let at = if set.complete() { live.clone() } else { Position::Backfill { parts: set, since_ms } };
+                                let mut batch = Batch::new(records, at.checkpoint(), Phase::Backfill);
+                                batch.progress = Some(f64::from(done) / f64::from(all.max(1)));
+                                yield batch;
+                            }
+                        }
+                        position = live;
+                        last_write = Instant::now();
+                        yield Batch::new(Vec::new(), position.checkpoint(), Phase::Live);
+                    }
+                    Position::Live { modified_ms, archived_ms, reconciled_ms, complete_ms } => {
+                        self.next_poll().await;
+                        let now = now_ms();
+                        let (mut modified_ms, mut archived_ms, mut reconciled_ms) = (modified_ms, archived_ms, reconciled_ms);
+                        if housekept.elapsed() >= self.housekeeping() {
+                            housekept = Instant::now();
+                            // A property added since gets its column with its first value.
+                            if let Some(properties) = streams::properties(&self.client, &table.api).await? {
+                                let added = properties.iter().any(|p| table.properties.iter().all(|o| o.name != p.name));
+                                if added {
+                                    // Values of it were set after the last reading of the
+                                    // properties: records changed since then are read again.
+                                    modified_ms = modified_ms.min(properties_ms - self.lag_ms());
+                                }
+                                table.properties = properties;
+                                properties_ms = now;
+                            }
+                            let deletes = live::archived(&self.client, &table, archived_ms).await?;
+                            archived_ms = now - ARCHIVE_MARGIN_MS;
+                            position = Position::Live { modified_ms, archived_ms, reconciled_ms, complete_ms };
+                            if !deletes.is_empty() {
+                                last_write = Instant::now();
+                                yield Batch::new(deletes, position.checkpoint(), Phase::Live);
+                            }
+                        }
+                        let reconcile_ms = self.options.reconcile_every.as_millis() as i64;
+                        if now - reconciled_ms >= reconcile_ms {
+                            let mut after: Option<String> = None;
+                            loop {
+                                let (records, next) = live::reconcile_page(&self.client, &table, after.as_deref(), now_ms()).await?;
+                                after = next;
+                                if after.is_none() {
+                                    reconciled_ms = now;
+                                    position = Position::Live { modified_ms, archived_ms, reconciled_ms, complete_ms };
+                                    let mut batch = Batch::new(records, position.checkpoint(), Phase::Live);
+                                    batch.sweep = Some(Version::new((now - RECONCILE_MARGIN_MS).saturating_mul(1000), 0));
+                                    yield batch;
+                                    break;
+                                }
+                                yield Batch::new(records, position.checkpoint(), Phase::Live);
+                            }
+                            last_write = Instant::now();
+                        }
+                        let Some(window) = poll_window(modified_ms, now, self.lag_ms()) else {
+                            continue;
+                        };
+                        let mut read = WindowRead::new(window);
+                        let mut records: Vec<Record> = Vec::new();
+                        while !read.done {
+                            records.extend(live::window_page(&self.client, &table, &mut read).await?);
+                            if records.len() >= BATCH_RECORDS && !read.done {
+                                last_write = Instant::now();
+                                yield Batch::new(std::mem::take(&mut records), position.checkpoint(), Phase::Live);
+                            }
+                        }
+                        position = Position::Live {
+                            modified_ms: checkpoint_after(window),
+                            archived_ms,
+                            reconciled_ms,
+                            complete_ms: window.to_ms - self.lag_ms(),
+                        };
+                        if !records.is_empty() || last_write.elapsed() >= HEARTBEAT {
+                            last_write = Instant::now();
+                            yield Batch::new(records, position.checkpoint(), Phase::Live);
+                        }
+                    }
+                    Position::Snapshot { .. } => {
+                        Err(SourceError::new(ErrorKind::CursorExpired, format!("{} was saved as a reference table", table.table)))?;
+                    }
+                }
+            }
+        })
+    }
+
+    fn read_reference<'a>(
+        &'a self,
+        reference: Reference,
+        from: Option<&'a Checkpoint>,
+    ) -> BatchStream<'a> {
+        Box::pin(async_stream::try_stream! {
+            let saved = from.map(Position::from_checkpoint).transpose()?;
+            let mut first = !matches!(saved, Some(Position::Snapshot { .. }));
+            loop {
+                let catalog = self.catalog().await?;
+                let read_ms = now_ms();
+                let records = reference.read(&self.client, &catalog, read_ms).await?;
+                let position = Position::Snapshot { read_ms };
+                let phase = if first { Phase::Backfill } else { Phase::Live };
+                let mut batch = Batch::new(records, position.checkpoint(), phase);
+                // Every row this pass saw has its version; older rows are gone at HubSpot.
+                batch.sweep = Some(Version::new(read_ms.saturating_mul(1000), 0));
+                batch.progress = Some(1.0);
+                yield batch;
+                if first {
+                    first = false;
+                    yield Batch::new(Vec::new(), position.checkpoint(), Phase::Live);
+                }
+                tokio::time::sleep(self.housekeeping()).await;
+            }
+        })
+    }
+
+    fn read_association<'a>(&'a self, pair: Pair, from: Option<&'a Checkpoint>) -> BatchStream<'a> {
+        Box::pin(async_stream::try_stream! {
+            // `read_ms` 0: the first pass has not ended (a restart reads it again).
+            let mut done_ms = match from.map(Position::from_checkpoint).transpose()? {
+                Some(Position::Snapshot { read_ms }) => read_ms,
+                _ => 0,
+            };
+            let every = self.options.associations_every.as_millis() as i64;
+            loop {
+                if done_ms > 0 {
+                    let due = (done_ms + every - now_ms()).max(0) as u64;
+                    tokio::time::sleep(Duration::from_millis(due)).await;
+                }
+                let started = now_ms();
+                let phase = if done_ms == 0 { Phase::Backfill } else { Phase::Live };
+                let during = Position::Snapshot { read_ms: done_ms }.checkpoint();
+                let mut after: Option<String> = None;
+                loop {
+                    let (records, next) = pair.page(&self.client, after.as_deref(), now_ms()).await?;
+                    after = next;
+                    if after.is_some() {
+                        yield Batch::new(records, during.clone(), phase);
+                        continue;
+                    }
+                    let mut batch = Batch::new(records, Position::Snapshot { read_ms: started }.checkpoint(), phase);
+                    // Every association this pass saw is at least this new.
+                    batch.sweep = Some(Version::new(started.saturating_mul(1000), 0));
+                    batch.progress = Some(1.0);
+                    yield batch;
+                    break;
+                }
+                if done_ms == 0 {
+                    yield Batch::new(Vec::new(), Position::Snapshot { read_ms: started }.checkpoint(), Phase::Live);
+                }
+                done_ms = started;
+            }
+        })
+    }
+}
+
+impl Source for HubSpotSource {
+    fn discover(&self) -> Discovery<'_> {
+        Box::pin(async move {
+            let catalog = self.catalog().await?;
+            Ok(catalog.streams.iter().map(StreamDef::spec).collect())
+        })
+    }
+
+    fn nudge(&self) {
+        self.nudged.notify_waiters();
+    }
+
+    fn read<'a>(&'a self, spec: &'a StreamSpec, from: Option<&'a Checkpoint>) -> BatchStream<'a> {
+        Box::pin(async_stream::try_stream! {
+            let catalog = self.catalog().await?;
+            let Some(def) = streams::find(&catalog, &spec.name).cloned() else {
+                Err(SourceError::new(ErrorKind::InvalidResponse, format!("no HubSpot stream {}", spec.name)))?;
+                return;
+            };
+            let mut inner = match def {
+                StreamDef::Object(table) => self.read_object(table, catalog.read_ms, from),
+                StreamDef::Reference(r) => self.read_reference(r, from),
+                StreamDef::Association(p) => self.read_association(p, from),
+            };
+            while let Some(batch) = inner.next().await {
+                yield batch?;
+            }
+        })
+    }
+}
+
+/// The Unix second up to which a stream at `checkpoint` holds every change.
+pub fn complete_until(checkpoint: &Checkpoint) -> Option<i64> {
+    Position::from_checkpoint(checkpoint).ok()?.complete_until()
+}
+
+/// (partitions complete, in all) of a backfill.
+pub fn partitions(checkpoint: &Checkpoint) -> Option<(u32, u32)> {
+    match Position::from_checkpoint(checkpoint).ok()? {
+        Position::Backfill { parts, .. } => Some(parts.counts()),
+        _ => None,
+    }
+}

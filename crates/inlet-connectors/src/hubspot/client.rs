@@ -1,0 +1,242 @@
+//! Talking to HubSpot: a bearer token (a private app's, or an OAuth app's renewed access
+//! token), two request budgets (search has its own 5 requests/s and no budget headers; every
+//! other call shares the 10-second budget its `X-HubSpot-RateLimit-*` headers report), and
+//! errors that say what to do, a missing scope by name.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use inlet_core::{ErrorKind, SourceError};
+use serde_json::Value;
+
+use crate::http::{budget, Auth, HttpClient, Meter, RateLimiter, Reply, Request};
+use crate::json;
+
+/// Search's own limit is 5 requests/s per account; inlet keeps under it.
+pub const SEARCH_RATE: f64 = 4.0;
+
+#[derive(Clone, Debug)]
+pub struct HubSpotClient {
+    /// Everything but search: the 10-second budget, paced by HubSpot's headers.
+    api: HttpClient,
+    search: HttpClient,
+    pub search_limiter: Arc<RateLimiter>,
+}
+
+/// A failed call: a source error, or a 404 (the thing the path names does not exist).
+#[derive(Debug)]
+pub enum CallError {
+    Source(SourceError),
+    Missing(SourceError),
+}
+
+impl CallError {
+    pub fn into_source(self) -> SourceError {
+        match self {
+            CallError::Source(e) | CallError::Missing(e) => e,
+        }
+    }
+}
+
+impl From<SourceError> for CallError {
+    fn from(e: SourceError) -> Self {
+        CallError::Source(e)
+    }
+}
+
+impl HubSpotClient {
+    /// `rate`: requests per second of the 10-second budget this sync may use.
+    pub fn new(api_base: &str, auth: Arc<dyn Auth>, rate: f64) -> Result<Self, SourceError> {
+        let api_limiter = Arc::new(RateLimiter::new(rate, rate.ceil() as u32));
+        let search_limiter = Arc::new(RateLimiter::new(SEARCH_RATE, 1));
+        let http = |limiter: &Arc<RateLimiter>| {
+            HttpClient::new(api_base, limiter.clone())
+                .map(|c| c.with_auth(auth.clone()))
+                .map_err(|e| e.into_source_error("HubSpot"))
+        };
+        Ok(HubSpotClient {
+            api: http(&api_limiter)?.with_budget(budget::hubspot),
+            search: http(&search_limiter)?,
+            search_limiter,
+        })
+    }
+
+    /// Tells `meter` of every request, search's included.
+    pub fn with_meter(mut self, meter: Meter) -> Self {
+        self.api = self.api.with_meter(meter.clone());
+        self.search = self.search.with_meter(meter);
+        self
+    }
+
+    /// `GET path_and_query`, parsed.
+    pub async fn get(&self, path_and_query: &str) -> Result<Value, CallError> {
+        self.send(&self.api, &Request::get(path_and_query)).await
+    }
+
+    /// One page of a type's list (`archived`: only archived records), with no property but
+    /// the id asked for: its results and the cursor of the next page (`None`: the last).
+    pub async fn list_page(
+        &self,
+        object: &str,
+        archived: bool,
+        after: Option<&str>,
+    ) -> Result<(Vec<Value>, Option<String>), SourceError> {
+        let base = format!("/crm/v3/objects/{object}");
+        let mut path = format!("{base}?limit=100&archived={archived}&properties=hs_object_id");
+        if let Some(a) = after {
+            path.push_str("&after=");
+            path.extend(url::form_urlencoded::byte_serialize(a.as_bytes()));
+        }
+        let mut body = self.get(&path).await.map_err(CallError::into_source)?;
+        let next = body["paging"]["next"]["after"].as_str().map(str::to_string);
+        match body.get_mut("results").map(Value::take) {
+            Some(Value::Array(results)) => Ok((results, next)),
+            _ => Err(invalid(&base, "no results list")),
+        }
+    }
+
+    /// `POST path` with a JSON body (batch reads).
+    pub async fn post(&self, path: &str, body: &Value) -> Result<Value, CallError> {
+        self.send(&self.api, &Request::post(path).json(body)).await
+    }
+
+    /// `POST /crm/v3/objects/{object}/search`, on search's own budget.
+    pub async fn search(&self, object: &str, body: &Value) -> Result<Value, CallError> {
+        let path = format!("/crm/v3/objects/{object}/search");
+        self.send(&self.search, &Request::post(path).json(body))
+            .await
+    }
+
+    async fn send(&self, http: &HttpClient, request: &Request) -> Result<Value, CallError> {
+        let path = request.path().to_string();
+        let reply = http
+            .send(request)
+            .await
+            .map_err(|e| e.into_source_error("HubSpot"))?;
+        if reply.status >= 400 {
+            return Err(error(&path, &reply));
+        }
+        if reply.body.is_empty() {
+            return Ok(Value::Null);
+        }
+        json::parse(&reply.body)
+            .map_err(|e| invalid(&path, &format!("the response is not JSON ({e})")).into())
+    }
+}
+
+/// The scopes a 403 names (`context.missingScopes`, or `errors[].context.requiredScopes`).
+fn missing_scopes(body: &Value) -> Vec<String> {
+    let names = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|s| s.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let mut scopes = names(&body["context"]["missingScopes"]);
+    if let Some(errors) = body["errors"].as_array() {
+        for e in errors {
+            for key in ["missingScopes", "requiredScopes", "requiredGranularScopes"] {
+                scopes.extend(names(&e["context"][key]));
+            }
+        }
+    }
+    scopes.sort();
+    scopes.dedup();
+    scopes
+}
+
+fn error(path: &str, reply: &Reply) -> CallError {
+    let body = json::parse(&reply.body).unwrap_or(Value::Null);
+    let message = body["message"].as_str().unwrap_or("no message").to_string();
+    let e = match reply.status {
+        401 => SourceError::new(
+            ErrorKind::Unauthorized,
+            format!("HubSpot refused the access token: {message}"),
+        )
+        .with_fix(
+            "create a private app in HubSpot (Settings → Integrations → Private Apps) with the \
+             crm.objects.*.read and crm.schemas.*.read scopes, and store its token: set \
+             HUBSPOT_ACCESS_TOKEN and run `inlet sync add` again",
+        ),
+        403 => {
+            let scopes = missing_scopes(&body);
+            let what = if scopes.is_empty() {
+                "a scope it lacks".to_string()
+            } else {
+                format!("the scope {}", scopes.join(", "))
+            };
+            SourceError::new(
+                ErrorKind::Forbidden,
+                format!("the access token may not read {path}: it needs {what}"),
+            )
+            .with_fix(format!(
+                "add {what} to the private app (Settings → Integrations → Private Apps → Scopes); \
+                 the other streams keep syncing"
+            ))
+        }
+        429 => {
+            let policy = body["policyName"].as_str().unwrap_or("a rate limit");
+            let mut e = SourceError::new(
+                ErrorKind::RateLimited,
+                format!("HubSpot is rate limiting {path} ({policy}): {message}"),
+            );
+            // HubSpot's own clients wait 10 s for the rolling window, 1 s otherwise.
+            let wait = match policy {
+                "TEN_SECONDLY_ROLLING" => Duration::from_secs(10),
+                "DAILY" => Duration::from_secs(300),
+                _ => Duration::from_secs(1),
+            };
+            e.retry_after = reply.hints.retry_after.or(Some(wait));
+            e
+        }
+        500.. => SourceError::new(
+            ErrorKind::ServerError,
+            format!(
+                "HubSpot failed on {path} (HTTP {}): {message}",
+                reply.status
+            ),
+        ),
+        status => SourceError::new(
+            ErrorKind::InvalidResponse,
+            format!("HubSpot refused a request to {path} (HTTP {status}): {message}"),
+        ),
+    };
+    if reply.status == 404 {
+        return CallError::Missing(e);
+    }
+    CallError::Source(e)
+}
+
+pub fn invalid(path: &str, what: &str) -> SourceError {
+    SourceError::new(
+        ErrorKind::InvalidResponse,
+        format!("HubSpot's answer to {path} is unusable: {what}"),
+    )
+}
+
+/// Unix milliseconds now.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_403_names_the_missing_scopes_wherever_hubspot_puts_them() {
+        let body = json!({"context": {"missingScopes": ["tickets"]},
+                          "errors": [{"context": {"requiredScopes": ["crm.objects.custom.read", "tickets"]}}]});
+        assert_eq!(
+            missing_scopes(&body),
+            vec!["crm.objects.custom.read".to_string(), "tickets".to_string()]
+        );
+        assert!(missing_scopes(&json!({})).is_empty());
+    }
+}

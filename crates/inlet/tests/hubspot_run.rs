@@ -1,0 +1,598 @@
+//! HubSpot through the product's commands, against the fake HubSpot: `inlet sync add
+//! --source hubspot` refuses a bad token before writing anything, `inlet run` backfills every
+//! object type (custom ones too) with every property typed, survives a SIGKILL mid-backfill,
+//! and follows updates, creates, archives, restores, merges, GDPR deletes, new properties
+//! and thousands of changes sharing one millisecond, until each table equals the fake's
+//! truth.
+
+use std::collections::BTreeMap;
+use std::process::Stdio;
+use std::time::Duration;
+
+use inlet_connectors::hubspot::schema::PropertyColumn;
+use inlet_connectors::hubspot::time::parse_ms;
+use inlet_fakes::hubspot::{FakeHubSpot, Options};
+use inlet_testkit::{versions, wait_until_async};
+use serde_json::{json, Value};
+
+mod common;
+use common::{text, Inlet, Running};
+
+/// The fake's object types and the tables they land in.
+const TABLES: [(&str, &str); 13] = [
+    ("contacts", "contact"),
+    ("companies", "company"),
+    ("deals", "deal"),
+    ("tickets", "ticket"),
+    ("products", "product"),
+    ("line_items", "line_item"),
+    ("quotes", "quote"),
+    ("calls", "call"),
+    ("emails", "email"),
+    ("meetings", "meeting"),
+    ("notes", "note"),
+    ("tasks", "task"),
+    ("cars", "car"),
+];
+
+fn status(inlet: &Inlet) -> Value {
+    tokio::task::block_in_place(|| inlet.status())
+}
+
+/// One property's value as HubSpot sends it and as the table holds it, made comparable.
+fn same(column: PropertyColumn, truth: Option<&str>, held: &Value) -> bool {
+    let truth = truth.filter(|t| !t.is_empty());
+    match (truth, held) {
+        (None, Value::Null) => true,
+        (None, _) | (Some(_), Value::Null) => false,
+        (Some(t), held) => match column {
+            PropertyColumn::Numeric => {
+                let held = held.to_string();
+                t.trim().parse::<f64>().ok() == held.trim_matches('"').parse::<f64>().ok()
+            }
+            PropertyColumn::Timestamptz | PropertyColumn::Date => {
+                parse_ms(t).is_some() && parse_ms(t) == held.as_str().and_then(parse_ms)
+            }
+            PropertyColumn::Boolean => Some(t.eq_ignore_ascii_case("true")) == held.as_bool(),
+            PropertyColumn::TextArray => {
+                let want: Vec<&str> = t.split(';').filter(|s| !s.is_empty()).collect();
+                let got: Vec<&str> = (held.as_array().into_iter().flatten())
+                    .filter_map(Value::as_str)
+                    .collect();
+                want == got
+            }
+            PropertyColumn::Text => held.as_str() == Some(t),
+        },
+    }
+}
+
+/// Where a table differs from the fake's truth, in words (empty: equal).
+async fn differences(
+    fake: &FakeHubSpot,
+    db: &tokio_postgres::Client,
+    object: &str,
+    table: &str,
+) -> Vec<String> {
+    let defs = fake.properties(object).expect("properties");
+    let properties = inlet_connectors::hubspot::schema::parse_properties(&json!({"results": defs}))
+        .expect("the fake's properties parse");
+    let truth: BTreeMap<String, Value> = (fake.objects(object).expect("truth").into_iter())
+        .filter_map(|o| Some((o["id"].as_str()?.to_string(), o)))
+        .collect();
+    let sql = format!("select id, to_jsonb(t) from hubspot.{table} t order by id");
+    let rows = match db.query(&sql, &[]).await {
+        Ok(rows) => rows,
+        Err(e) => return vec![format!("{table} cannot be read yet: {e}")],
+    };
+    let held: BTreeMap<String, Value> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+    let mut out = Vec::new();
+    for id in truth.keys().filter(|id| !held.contains_key(*id)) {
+        out.push(format!("{table} {id} is missing"));
+    }
+    for id in held.keys().filter(|id| !truth.contains_key(*id)) {
+        out.push(format!("{table} {id} should be gone"));
+    }
+    for (id, object) in &truth {
+        let Some(row) = held.get(id) else { continue };
+        for p in &properties {
+            let column = inlet_core::column_name(&p.name);
+            let want = object["properties"][&p.name].as_str();
+            let value = row.get(column.as_ref()).cloned().unwrap_or(Value::Null);
+            // A value that does not fit its column is kept, as sent, in _sync_extra.
+            let extra = &row["_sync_extra"][column.as_ref()];
+            let equal = match (value.is_null(), extra.as_str()) {
+                (true, Some(raw)) => Some(raw) == want,
+                _ => same(p.column(), want, &value),
+            };
+            if !equal {
+                out.push(format!(
+                    "{table} {id} {}: truth {want:?}, table {value}",
+                    p.name
+                ));
+            }
+        }
+    }
+    out.truncate(10);
+    out
+}
+
+/// The association tables inlet keeps, as `(from, to, table)`.
+const PAIRS: [(&str, &str, &str); 4] = [
+    ("contacts", "companies", "association_contact_company"),
+    ("deals", "contacts", "association_deal_contact"),
+    ("line_items", "products", "association_line_item_product"),
+    ("cars", "contacts", "association_car_contact"),
+];
+
+/// Where an association table differs from the fake's truth (empty: equal).
+async fn association_differences(
+    fake: &FakeHubSpot,
+    db: &tokio_postgres::Client,
+    (from, to, table): (&str, &str, &str),
+) -> Vec<String> {
+    let truth: std::collections::BTreeSet<String> = (fake.associations(from, to).expect("truth"))
+        .iter()
+        .map(|a| {
+            format!(
+                "{} {} {} {} {}",
+                a["fromId"].as_str().unwrap_or(""),
+                a["toId"].as_str().unwrap_or(""),
+                a["typeId"],
+                a["category"].as_str().unwrap_or(""),
+                a["label"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    let sql = format!("select from_id || ' ' || to_id || ' ' || type_id || ' ' || category || ' ' || coalesce(label, '') from hubspot.{table}");
+    let rows = match db.query(&sql, &[]).await {
+        Ok(rows) => rows,
+        Err(e) => return vec![format!("{table} cannot be read yet: {e}")],
+    };
+    let held: std::collections::BTreeSet<String> = rows.iter().map(|r| r.get(0)).collect();
+    let mut out: Vec<String> = truth
+        .difference(&held)
+        .map(|a| format!("{table}: missing {a}"))
+        .collect();
+    out.extend(
+        held.difference(&truth)
+            .map(|a| format!("{table}: should be gone {a}")),
+    );
+    out.truncate(10);
+    out
+}
+
+/// Waits until every table equals the truth.
+async fn converge(fake: &FakeHubSpot, db: &tokio_postgres::Client, what: &str) {
+    let mut last = Vec::new();
+    let waited = tokio::time::timeout(Duration::from_secs(120), async {
+        loop {
+            let mut all = Vec::new();
+            for (object, table) in TABLES {
+                all.extend(differences(fake, db, object, table).await);
+            }
+            for pair in PAIRS {
+                all.extend(association_differences(fake, db, pair).await);
+            }
+            if all.is_empty() {
+                return;
+            }
+            last = all;
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    })
+    .await;
+    assert!(
+        waited.is_ok(),
+        "{what}: tables never equalled the truth: {last:#?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_object_matches_the_fake_after_backfill_a_kill_and_live_changes() {
+    let v = *versions().last().expect("a version");
+    let c = common::cluster("hubspot", v).await;
+    let db = c.create_database().await;
+    let inlet = Inlet::new(&[]);
+    inlet.add_destination(c, &db);
+
+    let fake = FakeHubSpot::start(Options {
+        contact_properties: 60,
+        search_lag: Duration::from_millis(300),
+        ..Options::default()
+    })
+    .await
+    .expect("fake");
+    fake.seed(1_000);
+    let base = fake.url();
+
+    // A refused token: nothing written, the token never shown.
+    let out = inlet.sync_add(
+        "hubspot",
+        &base,
+        &["--source", "hubspot"],
+        &[("HUBSPOT_ACCESS_TOKEN", "pat-na1-bogus-secret-0000")],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(!text(&out).contains("bogus-secret"), "{}", text(&out));
+    assert!(!std::fs::read_to_string(inlet.config())
+        .expect("config")
+        .contains("[syncs"));
+
+    let token = fake.access_token();
+    let out = inlet.sync_add(
+        "hubspot",
+        &base,
+        &[
+            "--source",
+            "hubspot",
+            "--set",
+            "search_lag_ms=2000",
+            "--set",
+            "reconcile_secs=3600",
+            "--set",
+            "associations_secs=2",
+        ],
+        &[("HUBSPOT_ACCESS_TOKEN", token.as_str())],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let config = std::fs::read_to_string(inlet.config()).expect("config");
+    assert!(!config.contains(&token), "no token in inlet.toml");
+    let config = config.replace(
+        "[syncs.hubspot]\n",
+        "[syncs.hubspot]\npoll_interval_ms = 300\nrate_limit = 15\n",
+    );
+    std::fs::write(inlet.config(), config).expect("config");
+
+    // Slow enough that the backfill is still going when it is killed.
+    fake.faults().latency(Duration::from_millis(150));
+    let spawn = || {
+        inlet
+            .cmd(&["run"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("inlet run")
+    };
+    let run = Running(spawn());
+    wait_until_async("some contacts copied", Duration::from_secs(120), || async {
+        let s = status(&inlet);
+        let streams = s["syncs"][0]["streams"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        streams.iter().any(|s| {
+            s["stream"] == "contact"
+                && s["rows"].as_i64().unwrap_or(0) > 0
+                && s["state"] == "backfilling"
+        })
+    })
+    .await;
+    drop(run); // SIGKILL, mid-backfill
+    fake.faults().latency(Duration::ZERO);
+    let run = Running(spawn());
+    let admin = c.admin_db(&db).await;
+    admin
+        .execute("set timezone = 'UTC'", &[])
+        .await
+        .expect("utc");
+    converge(&fake, &admin, "after the backfill").await;
+    wait_until_async("every stream live", Duration::from_secs(60), || async {
+        let s = status(&inlet);
+        (s["syncs"][0]["streams"].as_array().into_iter().flatten()).all(|s| s["state"] == "live")
+    })
+    .await;
+
+    // Reference tables: owners, pipelines with stages, enumeration labels.
+    let count = |sql: &'static str| {
+        let admin = &admin;
+        async move { admin.query_one(sql, &[]).await.expect(sql).get::<_, i64>(0) }
+    };
+    assert!(count("select count(*) from hubspot.owner").await > 0);
+    assert!(
+        count("select count(*) from hubspot.pipeline_stage where object_type = 'deals'").await > 0
+    );
+    assert!(
+        count("select count(*) from hubspot.property_option where object_type = 'contacts' and property = 'lifecyclestage'").await > 0
+    );
+
+    // Live: updates, creates, archives, restores, merges, a GDPR delete, a new property.
+    let contacts: Vec<String> = (fake.objects("contacts").expect("contacts").iter())
+        .filter_map(|o| o["id"].as_str().map(str::to_string))
+        .collect();
+    fake.update("contacts", &contacts[0], json!({"firstname": "Changed"}))
+        .expect("update");
+    let created = fake
+        .create(
+            "contacts",
+            json!({"email": "new@example.com", "firstname": "New"}),
+        )
+        .expect("create");
+    fake.archive("contacts", &contacts[1]).expect("archive");
+    fake.archive("contacts", &contacts[2]).expect("archive");
+    fake.restore("contacts", &contacts[2]).expect("restore");
+    fake.merge("contacts", &contacts[3], &contacts[4])
+        .expect("merge");
+    fake.add_property("contacts", "favourite_number", "number", "number", &[])
+        .expect("a new property");
+    fake.update(
+        "contacts",
+        &contacts[6],
+        json!({"favourite_number": "42.5"}),
+    )
+    .expect("update");
+    let deals: Vec<String> = (fake.objects("deals").expect("deals").iter())
+        .filter_map(|o| o["id"].as_str().map(str::to_string))
+        .collect();
+    fake.update("deals", &deals[0], json!({"dealname": "Bigger"}))
+        .expect("update");
+    // Association changes, which change neither record's modified date.
+    let companies: Vec<String> = (fake.objects("companies").expect("companies").iter())
+        .filter_map(|o| o["id"].as_str().map(str::to_string))
+        .collect();
+    let linked = fake.associations("contacts", "companies").expect("links");
+    let (a, b) = (
+        linked[0]["fromId"].as_str().expect("from").to_string(),
+        linked[0]["toId"].as_str().expect("to").to_string(),
+    );
+    assert!(fake
+        .dissociate("contacts", &a, "companies", &b)
+        .expect("dissociate"));
+    fake.associate("contacts", &contacts[7], "companies", &companies[1], None)
+        .expect("associate");
+    converge(&fake, &admin, "after live changes").await;
+    let gone: i64 = admin
+        .query_one(
+            "select count(*) from hubspot.contact where id = any($1)",
+            &[&vec![contacts[1].clone(), contacts[4].clone()]],
+        )
+        .await
+        .expect("query")
+        .get(0);
+    assert_eq!(gone, 0, "archived and merged contacts leave");
+    let restored: i64 = admin
+        .query_one(
+            "select count(*) from hubspot.contact where id = $1 or id = $2",
+            &[&contacts[2], &created],
+        )
+        .await
+        .expect("query")
+        .get(0);
+    assert_eq!(restored, 2, "a restored and a created contact are there");
+    let logged: i64 = admin
+        .query_one(
+            "select count(*) from hubspot._sync_event where object_type = 'contact' and record_id = $1 and event_type = 'delete'",
+            &[&contacts[1]],
+        )
+        .await
+        .expect("events")
+        .get(0);
+    assert_eq!(logged, 1, "an archive is one delete in the change log");
+
+    // A GDPR delete leaves no trace at HubSpot: the next reconciliation removes the row.
+    drop(run);
+    let config = std::fs::read_to_string(inlet.config()).expect("config");
+    assert!(config.contains("reconcile_secs = \"3600\""), "{config}");
+    std::fs::write(
+        inlet.config(),
+        config.replace("reconcile_secs = \"3600\"", "reconcile_secs = \"2\""),
+    )
+    .expect("config");
+    fake.gdpr_delete(&contacts[5]).expect("gdpr delete");
+    let _run = Running(spawn());
+    converge(&fake, &admin, "after a GDPR delete").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn more_than_ten_thousand_changes_in_one_millisecond_all_land() {
+    let v = *versions().last().expect("a version");
+    let c = common::cluster("hubspot", v).await;
+    let db = c.create_database().await;
+    let inlet = Inlet::new(&[]);
+    inlet.add_destination(c, &db);
+    let fake = FakeHubSpot::start(Options {
+        contact_properties: 20,
+        search_lag: Duration::from_millis(300),
+        ..Options::default()
+    })
+    .await
+    .expect("fake");
+    fake.seed(10_050);
+    let token = fake.access_token();
+    let out = inlet.sync_add(
+        "hubspot",
+        &fake.url(),
+        &[
+            "--source",
+            "hubspot",
+            "--streams",
+            "contact",
+            "--set",
+            "search_lag_ms=1000",
+        ],
+        &[("HUBSPOT_ACCESS_TOKEN", token.as_str())],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let _run = Running(
+        inlet
+            .cmd(&["run"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("inlet run"),
+    );
+    let admin = c.admin_db(&db).await;
+    admin
+        .execute("set timezone = 'UTC'", &[])
+        .await
+        .expect("utc");
+    wait_until_async("the contacts copied", Duration::from_secs(180), || async {
+        differences(&fake, &admin, "contacts", "contact")
+            .await
+            .is_empty()
+    })
+    .await;
+    // A bulk edit: every contact modified in the same millisecond, past search's cap.
+    let ids: Vec<String> = (fake.objects("contacts").expect("contacts").iter())
+        .filter_map(|o| o["id"].as_str().map(str::to_string))
+        .collect();
+    assert!(ids.len() > 10_000);
+    fake.update_together("contacts", &ids, json!({"jobtitle": "Bulk"}))
+        .expect("bulk");
+    wait_until_async("every bulk change", Duration::from_secs(180), || async {
+        let bulk: i64 = admin
+            .query_one(
+                "select count(*) from hubspot.contact where jobtitle = 'Bulk'",
+                &[],
+            )
+            .await
+            .expect("count")
+            .get(0);
+        bulk == ids.len() as i64
+    })
+    .await;
+    assert!(differences(&fake, &admin, "contacts", "contact")
+        .await
+        .is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_scope_is_named_and_the_other_streams_sync() {
+    let v = *versions().last().expect("a version");
+    let c = common::cluster("hubspot", v).await;
+    let db = c.create_database().await;
+    let inlet = Inlet::new(&[]);
+    inlet.add_destination(c, &db);
+    let fake = FakeHubSpot::start(Options {
+        contact_properties: 20,
+        ..Options::default()
+    })
+    .await
+    .expect("fake");
+    fake.seed(50);
+    // Contacts only: no `tickets` scope.
+    let token = fake.add_token(&["crm.objects.contacts.read"]);
+    let out = inlet.sync_add(
+        "hubspot",
+        &fake.url(),
+        &["--source", "hubspot", "--streams", "contact,ticket"],
+        &[("HUBSPOT_ACCESS_TOKEN", token.as_str())],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let mut run = Running(
+        inlet
+            .cmd(&["run"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("inlet run"),
+    );
+    wait_until_async("contacts live", Duration::from_secs(90), || async {
+        let s = status(&inlet);
+        let streams = s["syncs"][0]["streams"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        streams.len() == 1 && streams[0]["stream"] == "contact" && streams[0]["state"] == "live"
+    })
+    .await;
+    let admin = c.admin_db(&db).await;
+    admin
+        .execute("set timezone = 'UTC'", &[])
+        .await
+        .expect("utc");
+    assert!(differences(&fake, &admin, "contacts", "contact")
+        .await
+        .is_empty());
+    let _ = run.0.kill();
+    let mut said = String::new();
+    if let Some(mut err) = run.0.stderr.take() {
+        let _ = std::io::Read::read_to_string(&mut err, &mut said);
+    }
+    assert!(
+        said.contains("tickets"),
+        "the missing scope is named: {said}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oauth_app_syncs_and_expired_tokens_are_renewed() {
+    let v = *versions().last().expect("a version");
+    let c = common::cluster("hubspot", v).await;
+    let db = c.create_database().await;
+    let fake = FakeHubSpot::start(Options {
+        contact_properties: 20,
+        search_lag: Duration::from_millis(200),
+        ..Options::default()
+    })
+    .await
+    .expect("fake");
+    fake.seed(50);
+    let app = fake.oauth_app();
+    // The client secret comes from a variable the config names; the refresh token is the key.
+    let inlet = Inlet::new(&[("HUBSPOT_APP_SECRET", app.client_secret.as_str())]);
+    inlet.add_destination(c, &db);
+    let client_id = format!("oauth_client_id={}", app.client_id);
+    let out = inlet.sync_add(
+        "hubspot",
+        &fake.url(),
+        &[
+            "--source",
+            "hubspot",
+            "--streams",
+            "contact",
+            "--set",
+            &client_id,
+            "--set",
+            "oauth_client_secret_env=HUBSPOT_APP_SECRET",
+            "--set",
+            "search_lag_ms=1000",
+        ],
+        &[("HUBSPOT_ACCESS_TOKEN", app.refresh_token.as_str())],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let config = std::fs::read_to_string(inlet.config()).expect("config");
+    assert!(!config.contains(&app.client_secret) && !config.contains(&app.refresh_token));
+    let _run = Running(
+        inlet
+            .cmd(&["run"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("inlet run"),
+    );
+    let admin = c.admin_db(&db).await;
+    admin
+        .execute("set timezone = 'UTC'", &[])
+        .await
+        .expect("utc");
+    wait_until_async("the contacts copied", Duration::from_secs(90), || async {
+        differences(&fake, &admin, "contacts", "contact")
+            .await
+            .is_empty()
+    })
+    .await;
+    // Every access token expires: the next requests are refused, the token is renewed.
+    fake.expire_tokens();
+    let id = fake.objects("contacts").expect("contacts")[0]["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    fake.update("contacts", &id, json!({"firstname": "Renewed"}))
+        .expect("update");
+    wait_until_async(
+        "the change after renewal",
+        Duration::from_secs(60),
+        || async {
+            let name: Option<String> = admin
+                .query_one(
+                    "select firstname from hubspot.contact where id = $1",
+                    &[&id],
+                )
+                .await
+                .expect("row")
+                .get(0);
+            name.as_deref() == Some("Renewed")
+        },
+    )
+    .await;
+}
