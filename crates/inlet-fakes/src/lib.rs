@@ -9,6 +9,8 @@
 // The generators list every field of an object in one `json!`, which nests deeply.
 #![recursion_limit = "512"]
 
+pub mod cli;
 pub mod hubspot;
+pub mod knobs;
 mod serve;
 pub mod stripe;
