@@ -12,5 +12,6 @@
 pub mod cli;
 pub mod hubspot;
 pub mod knobs;
+pub mod salesforce;
 mod serve;
 pub mod stripe;
