@@ -51,8 +51,9 @@ fn window(
 }
 
 /// The covered end: Salesforce may cover less than asked (in-flight transactions); the
-/// fake covers up to `end` or now, whichever is earlier, so the next window starting at
-/// `latestDateCovered` misses nothing (the exact rule is not verified, apis.md §3.4).
+/// fake covers up to and including `end` or now (this second), whichever is earlier, so a
+/// next window starting at `latestDateCovered` misses nothing and may repeat that second's
+/// ids (the exact rule is not verified, apis.md §3.4).
 fn covered(end: i64, now: i64) -> i64 {
     end.min(now)
 }
@@ -72,7 +73,7 @@ pub(crate) fn updated(
         .records
         .iter()
         .filter(|(_, r)| r.deleted_ms.is_none())
-        .filter(|(_, r)| at.is_some_and(|at| (start..latest).contains(&r.ms(at))))
+        .filter(|(_, r)| at.is_some_and(|at| (start..=latest).contains(&r.ms(at))))
         .map(|(id, _)| id)
         .collect();
     if ids.len() > ID_LIMIT {
@@ -98,7 +99,7 @@ pub(crate) fn deleted(
     let records: Vec<Value> = table
         .delete_log
         .iter()
-        .filter(|(_, ms)| (start..latest).contains(ms))
+        .filter(|(_, ms)| (start..=latest).contains(ms))
         .map(|(id, ms)| json!({"id": id, "deletedDate": clock::datetime(*ms)}))
         .collect();
     if records.len() > ID_LIMIT {
