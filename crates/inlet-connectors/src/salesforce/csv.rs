@@ -126,5 +126,10 @@ mod tests {
             .expect_err("malformed")
             .contains("1 values for 2"));
         assert!(parse("\"Id\"x\n", ',').is_err());
+        let last_quoted = parse("\"A\",\"B\",\"C\"\n\"1\",,\"x\ny\"\n", ',').expect("parse");
+        assert_eq!(
+            last_quoted.rows,
+            vec![vec![Some("1".into()), None, Some("x\ny".into())]]
+        );
     }
 }
