@@ -20,6 +20,10 @@
 //! and emit live batches only after it. Concurrency comes from the sync's request budget
 //! and the latency observed (about latency × rate requests in flight), never a constant.
 //!
+//! **Keys.** A stream's table is keyed on `id text` unless its [`StreamSpec::key`] names
+//! other columns (text or bigint); a record's [`Record::id`] is then its [`key_text`], one
+//! unambiguous text for the key values, which the destination's change log also shows.
+//!
 //! Every record carries a source [`Version`]. The writer never lets an older version
 //! overwrite a newer one, and on a tie the later-applied change wins, so a tie never loses
 //! the later change.
@@ -28,6 +32,7 @@ mod batch;
 pub mod calendar;
 mod engine;
 mod error;
+mod key;
 mod naming;
 mod partition;
 mod record;
@@ -38,6 +43,7 @@ mod stream;
 pub use batch::{Batch, Checkpoint, Phase};
 pub use engine::{run_stream, run_sync, EngineError, Outcome, Sink, StreamState};
 pub use error::{Action, ErrorKind, SourceError};
+pub use key::{key_text, key_values};
 pub use naming::{column_name, MAX_IDENTIFIER_BYTES};
 pub use partition::{read_partitions, PartitionPage, PartitionReader, PartitionStep, Partitions};
 pub use record::{Change, Record, Version};
@@ -46,4 +52,4 @@ pub use retry::{
     MAX_SERVER_WAIT, STREAM,
 };
 pub use source::{BatchStream, Discovery, Source};
-pub use stream::{Column, ColumnType, Stage, StreamSpec};
+pub use stream::{Column, ColumnType, Stage, StreamSpec, ID_KEY};

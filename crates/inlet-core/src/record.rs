@@ -3,6 +3,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::key::key_text;
+
 /// Where a change sits in the source's order, compared as `(ts_micros, seq)`.
 ///
 /// `ts_micros` is the source's own time for the change (Stripe's event `created`, the time a
@@ -41,7 +43,9 @@ pub enum Change {
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Record {
-    /// The object's id: the table's primary key.
+    /// The object's identity: its id, or for a stream keyed on several columns its key
+    /// text ([`crate::key_text`]), from which the destination fills the key columns, for an
+    /// upsert and a delete alike. An upsert's fields need not repeat the key values.
     pub id: String,
     pub version: Version,
     pub change: Change,
@@ -62,6 +66,21 @@ impl Record {
             version,
             change: Change::Delete,
         }
+    }
+
+    /// An upsert to a stream keyed on several columns: `key` holds its values in key order
+    /// (a bigint as its decimal digits).
+    pub fn upsert_keyed<S: AsRef<str>>(
+        key: &[S],
+        version: Version,
+        fields: Map<String, Value>,
+    ) -> Self {
+        Record::upsert(key_text(key), version, fields)
+    }
+
+    /// A delete from a stream keyed on several columns: its key values, in key order.
+    pub fn delete_keyed<S: AsRef<str>>(key: &[S], version: Version) -> Self {
+        Record::delete(key_text(key), version)
     }
 }
 

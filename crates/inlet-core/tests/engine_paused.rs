@@ -96,10 +96,7 @@ impl Source for Scripted {
 fn specs(names: &[&str]) -> Vec<StreamSpec> {
     names
         .iter()
-        .map(|n| StreamSpec {
-            name: n.to_string(),
-            columns: Vec::new(),
-        })
+        .map(|n| StreamSpec::new(*n, Vec::new()))
         .collect()
 }
 

@@ -18,10 +18,7 @@ struct HalfBroken;
 
 impl Source for HalfBroken {
     fn discover(&self) -> Discovery<'_> {
-        let specs = ["good", "bad"].map(|name| StreamSpec {
-            name: name.into(),
-            columns: Vec::new(),
-        });
+        let specs = ["good", "bad"].map(|name| StreamSpec::new(name, Vec::new()));
         Box::pin(async move { Ok(specs.into()) })
     }
 

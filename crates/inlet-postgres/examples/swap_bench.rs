@@ -33,10 +33,10 @@ fn spec() -> StreamSpec {
         ("delinquent", ColumnType::Boolean),
         ("metadata", ColumnType::Jsonb),
     ];
-    StreamSpec {
-        name: "customer".into(),
-        columns: columns.iter().map(|(n, t)| Column::new(*n, *t)).collect(),
-    }
+    StreamSpec::new(
+        "customer",
+        columns.iter().map(|(n, t)| Column::new(*n, *t)).collect(),
+    )
 }
 
 /// Fills `schema.customer` with `rows` rows; `changed` of every 100 differ by round.

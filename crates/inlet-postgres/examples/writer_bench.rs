@@ -266,10 +266,10 @@ async fn main() {
     let mut client = connect(&opts).await.expect("connect").client;
     // As the sink does for its session.
     prefer_lz4(&client).await;
-    let spec = StreamSpec {
-        name: "customer".into(),
-        columns: COLUMNS.iter().map(|(n, t)| Column::new(*n, *t)).collect(),
-    };
+    let spec = StreamSpec::new(
+        "customer",
+        COLUMNS.iter().map(|(n, t)| Column::new(*n, *t)).collect(),
+    );
     ensure_schema(&client, "bench", "postgres")
         .await
         .expect("schema");

@@ -44,13 +44,13 @@ async fn dates_and_times_land_as_the_same_day_and_time_of_day() {
             ..ConnectOptions::default()
         };
         let mut client = connect(&o).await.expect("sync user connects").client;
-        let spec = StreamSpec {
-            name: "deal".into(),
-            columns: vec![
+        let spec = StreamSpec::new(
+            "deal",
+            vec![
                 Column::new("close_date", ColumnType::Date),
                 Column::new("opens_at", ColumnType::Time),
             ],
-        };
+        );
         ensure_schema(&client, "crm", READER).await.expect("schema");
         let table = ensure_table(&client, "crm", &spec).await.expect("table").0;
         let batch = Batch::new(

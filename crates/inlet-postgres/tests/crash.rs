@@ -57,10 +57,7 @@ fn main() {
 }
 
 fn spec() -> StreamSpec {
-    StreamSpec {
-        name: "customer".into(),
-        columns: vec![Column::new("name", ColumnType::Text)],
-    }
+    StreamSpec::new("customer", vec![Column::new("name", ColumnType::Text)])
 }
 
 /// The account's history: `OBJECTS` customers backfilled, then `CHANGES` live changes

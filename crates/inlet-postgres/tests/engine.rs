@@ -48,10 +48,7 @@ async fn session(o: &ConnectOptions) -> Client {
 }
 
 fn spec() -> StreamSpec {
-    StreamSpec {
-        name: "customer".into(),
-        columns: vec![Column::new("name", ColumnType::Text)],
-    }
+    StreamSpec::new("customer", vec![Column::new("name", ColumnType::Text)])
 }
 
 /// Ten changes: six backfilled customers, then live updates and a delete.

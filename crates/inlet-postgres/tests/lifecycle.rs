@@ -43,10 +43,7 @@ async fn database(c: &Cluster) -> (ConnectOptions, Client) {
 }
 
 fn spec() -> StreamSpec {
-    StreamSpec {
-        name: "customer".into(),
-        columns: vec![Column::new("name", ColumnType::Text)],
-    }
+    StreamSpec::new("customer", vec![Column::new("name", ColumnType::Text)])
 }
 
 /// A sink on `schema` holding `n` customers named `name`.

@@ -37,10 +37,7 @@ impl Schema {
     pub fn of(stream: &str) -> Option<Schema> {
         let (name, words) = STREAMS.iter().find(|(name, _)| *name == stream)?;
         let mut schema = Schema {
-            spec: StreamSpec {
-                name: (*name).to_string(),
-                columns: Vec::new(),
-            },
+            spec: StreamSpec::new(*name, Vec::new()),
             top: HashMap::new(),
             nested: HashMap::new(),
             children: match stream {

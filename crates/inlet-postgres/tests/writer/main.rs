@@ -43,10 +43,10 @@ async fn sync_client(c: &Cluster) -> Client {
 }
 
 fn spec(columns: &[(&str, ColumnType)]) -> StreamSpec {
-    StreamSpec {
-        name: "customer".into(),
-        columns: columns.iter().map(|(n, t)| Column::new(*n, *t)).collect(),
-    }
+    StreamSpec::new(
+        "customer",
+        columns.iter().map(|(n, t)| Column::new(*n, *t)).collect(),
+    )
 }
 
 async fn prepared(client: &Client, columns: &[(&str, ColumnType)]) -> Table {
