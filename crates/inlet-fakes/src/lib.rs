@@ -15,3 +15,4 @@ pub mod knobs;
 pub mod salesforce;
 mod serve;
 pub mod stripe;
+mod ticks;

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use inlet_core::calendar::civil_from_days;
-use inlet_fakes::salesforce::{FakeSalesforce, Options};
+use inlet_fakes::salesforce::{FakeSalesforce, MutatorOptions, Options};
 use serde_json::{json, Value};
 
 async fn json(response: reqwest::Response) -> Value {
@@ -372,4 +372,39 @@ async fn a_new_field_shows_in_describe_and_queries_and_bad_soql_is_refused_in_pl
             "{body}"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_mutator_updates_deletes_and_adds_fields_while_the_truth_follows() {
+    let fake = fake(200).await;
+    fake.seed_object("Contact", 200).expect("contacts");
+    let before = fake.records("Account").expect("accounts");
+    let fields_before = before[0].as_object().map_or(0, |o| o.len());
+    let deleted_before = fake.deleted_ids("Account").expect("deleted");
+    let _mutator = fake.start_mutator(MutatorOptions {
+        every: Duration::from_millis(2),
+        burst: 5,
+        schema_changes: true,
+    });
+    let fake_for_wait = fake.clone();
+    inlet_testkit::wait_until_async(
+        "the mutator to update, delete and add a field to accounts",
+        Duration::from_secs(60),
+        move || {
+            let fake = fake_for_wait.clone();
+            let before = before.clone();
+            let deleted_before = deleted_before.clone();
+            async move {
+                let now = fake.records("Account").expect("accounts");
+                let changed = now.iter().any(|r| !before.contains(r));
+                let deleted = fake.deleted_ids("Account").expect("deleted") != deleted_before;
+                let new_field = now
+                    .first()
+                    .and_then(Value::as_object)
+                    .is_some_and(|o| o.len() > fields_before);
+                changed && deleted && new_field
+            }
+        },
+    )
+    .await;
 }

@@ -58,6 +58,17 @@ fn covered(end: i64, now: i64) -> i64 {
     end.min(now)
 }
 
+fn within_id_limit(ids: usize) -> Result<(), ApiError> {
+    if ids > ID_LIMIT {
+        return Err(ApiError::new(
+            400,
+            "EXCEEDED_ID_LIMIT",
+            "too many ids; narrow the start and end",
+        ));
+    }
+    Ok(())
+}
+
 pub(crate) fn updated(
     store: &Store,
     t: usize,
@@ -76,13 +87,7 @@ pub(crate) fn updated(
         .filter(|(_, r)| at.is_some_and(|at| (start..=latest).contains(&r.ms(at))))
         .map(|(id, _)| id)
         .collect();
-    if ids.len() > ID_LIMIT {
-        return Err(ApiError::new(
-            400,
-            "EXCEEDED_ID_LIMIT",
-            "too many ids; narrow the start and end",
-        ));
-    }
+    within_id_limit(ids.len())?;
     Ok(json!({"ids": ids, "latestDateCovered": clock::datetime(latest)}))
 }
 
@@ -102,13 +107,7 @@ pub(crate) fn deleted(
         .filter(|(_, ms)| (start..=latest).contains(ms))
         .map(|(id, ms)| json!({"id": id, "deletedDate": clock::datetime(*ms)}))
         .collect();
-    if records.len() > ID_LIMIT {
-        return Err(ApiError::new(
-            400,
-            "EXCEEDED_ID_LIMIT",
-            "too many ids; narrow the start and end",
-        ));
-    }
+    within_id_limit(records.len())?;
     let earliest = table.log_from_ms.max(now - 15 * DAY_MS);
     Ok(json!({
         "deletedRecords": records,

@@ -249,7 +249,7 @@ fn address(prefix: &str) -> Vec<Field> {
         field
     };
     vec![
-        part("Street", Kind::Textarea).digits(0, 0),
+        part("Street", Kind::Textarea),
         part("City", Kind::String),
         part("State", Kind::String),
         part("PostalCode", Kind::String),
@@ -517,7 +517,7 @@ pub(crate) fn standard() -> Vec<SObject> {
         Field::new("Portal_Link__c", Url),
         Field::new("Status__c", Picklist).values(&["Draft", "Sent", "Paid", "Void"]),
         Field::new("Tags__c", Multipicklist).values(&["Urgent", "Export", "Discounted", "Net-30"]),
-        Field::new("Notes__c", Textarea).digits(0, 0),
+        Field::new("Notes__c", Textarea),
         Field::new("Summary__c", Textarea),
         Field::new("Reference__c", String),
         Field::new("Secret_Code__c", EncryptedString),
