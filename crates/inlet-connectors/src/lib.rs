@@ -10,4 +10,5 @@ pub mod http;
 pub mod hubspot;
 pub mod json;
 pub mod registry;
+pub mod salesforce;
 pub mod stripe;

@@ -9,6 +9,10 @@
 // The generators list every field of an object in one `json!`, which nests deeply.
 #![recursion_limit = "512"]
 
+pub mod cli;
 pub mod hubspot;
+pub mod knobs;
+pub mod salesforce;
 mod serve;
 pub mod stripe;
+mod ticks;

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
+use inlet_fakes::cli;
 use inlet_fakes::hubspot::{FakeHubSpot, Limits, MutatorOptions, Options};
 
 /// A fake HubSpot API (CRM v3 objects, search, properties, owners, pipelines, schemas,
@@ -70,10 +71,7 @@ struct Args {
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_writer(std::io::stderr)
-        .init();
+    cli::init_logging();
     let options = Options {
         listen: args.listen,
         seed: args.seed,
@@ -89,14 +87,7 @@ async fn main() -> ExitCode {
     };
     let hubspot = match FakeHubSpot::start(options).await {
         Ok(hubspot) => hubspot,
-        Err(error) => {
-            eprintln!(
-                "inlet-fake-hubspot: cannot listen on {}: {error}",
-                args.listen
-            );
-            eprintln!("Choose another address with --listen, e.g. --listen 127.0.0.1:0 for any free port.");
-            return ExitCode::from(2);
-        }
+        Err(error) => return cli::cannot_listen("inlet-fake-hubspot", args.listen, error),
     };
     let started = Instant::now();
     hubspot.seed(args.contacts);
@@ -122,10 +113,7 @@ async fn main() -> ExitCode {
             ..MutatorOptions::default()
         })
     });
-    println!("Press Ctrl-C to stop.");
-    if let Err(error) = tokio::signal::ctrl_c().await {
-        eprintln!("inlet-fake-hubspot: cannot wait for Ctrl-C ({error}); stopping");
-    }
+    cli::serve_until_ctrl_c("inlet-fake-hubspot").await;
     hubspot.shutdown();
     ExitCode::SUCCESS
 }

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
+use inlet_fakes::cli;
 use inlet_fakes::stripe::{FakeStripe, Options};
 
 /// A fake Stripe API, faithful enough to sync from: newest-first lists with cursors,
@@ -58,10 +59,7 @@ struct Args {
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_writer(std::io::stderr)
-        .init();
+    cli::init_logging();
     let options = Options {
         listen: args.listen,
         seed: args.seed,
@@ -70,14 +68,7 @@ async fn main() -> ExitCode {
     };
     let stripe = match FakeStripe::start(options).await {
         Ok(stripe) => stripe,
-        Err(error) => {
-            eprintln!(
-                "inlet-fake-stripe: cannot listen on {}: {error}",
-                args.listen
-            );
-            eprintln!("Choose another address with --listen, e.g. --listen 127.0.0.1:0 for any free port.");
-            return ExitCode::from(2);
-        }
+        Err(error) => return cli::cannot_listen("inlet-fake-stripe", args.listen, error),
     };
     let started = Instant::now();
     stripe.seed(args.customers);
@@ -107,10 +98,7 @@ async fn main() -> ExitCode {
         println!("Trickle:         a change every {ms} ms");
         stripe.start_trickle(Duration::from_millis(ms))
     });
-    println!("Press Ctrl-C to stop.");
-    if let Err(error) = tokio::signal::ctrl_c().await {
-        eprintln!("inlet-fake-stripe: cannot wait for Ctrl-C ({error}); stopping");
-    }
+    cli::serve_until_ctrl_c("inlet-fake-stripe").await;
     stripe.shutdown();
     ExitCode::SUCCESS
 }

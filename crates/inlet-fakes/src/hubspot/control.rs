@@ -24,10 +24,11 @@
 //! GET    /_fake/stats                             {"requests", "rate_limited", "objects": {type: count}}
 //! ```
 
-use std::sync::atomic::Ordering;
-use std::time::Duration;
-
 use serde_json::{json, Map, Value};
+use std::sync::atomic::Ordering;
+
+use crate::knobs;
+use crate::serve::control_segments;
 
 use super::errors::{ApiError, HubSpotError};
 use super::Shared;
@@ -40,9 +41,7 @@ fn text(body: &Value, field: &str) -> Result<String, ApiError> {
 }
 
 fn int(value: &Value, name: &str) -> Result<u64, ApiError> {
-    value
-        .as_u64()
-        .ok_or_else(|| ApiError::validation(format!("{name} must be a non-negative integer")))
+    knobs::int(value, name).map_err(ApiError::validation)
 }
 
 fn props(body: &Value) -> Value {
@@ -59,12 +58,7 @@ pub(crate) fn handle(
     path: &str,
     body: Value,
 ) -> Result<Value, ApiError> {
-    let segments: Vec<&str> = path
-        .trim_start_matches("/_fake")
-        .split('/')
-        .filter(|s| !s.is_empty())
-        .collect();
-    match (method, segments.as_slice()) {
+    match (method, control_segments(path).as_slice()) {
         ("POST", ["seed"]) => {
             let contacts = body.get("contacts").map_or(Ok(0), |v| int(v, "contacts"))?;
             let contacts = usize::try_from(contacts)
@@ -169,41 +163,17 @@ pub(crate) fn handle(
 }
 
 fn set_faults(shared: &Shared, knobs: Map<String, Value>) -> Result<(), ApiError> {
-    let faults = &shared.faults;
-    let flag = |v: &Value, name: &str| {
-        v.as_bool()
-            .ok_or_else(|| ApiError::validation(format!("{name} must be true or false")))
-    };
     for (name, value) in &knobs {
+        if shared
+            .faults
+            .set(name, value)
+            .map_err(ApiError::validation)?
+        {
+            continue;
+        }
         match name.as_str() {
-            "clear" => {
-                if flag(value, name)? {
-                    faults.clear();
-                }
-            }
-            "fail_next" => {
-                let count = value
-                    .get("count")
-                    .map_or(Ok(1), |c| int(c, "fail_next.count"))?;
-                let status = value
-                    .get("status")
-                    .map_or(Ok(500), |s| int(s, "fail_next.status"))?;
-                let status = u16::try_from(status)
-                    .ok()
-                    .filter(|s| (400..600).contains(s))
-                    .ok_or_else(|| {
-                        ApiError::validation(
-                            "fail_next.status must be an HTTP error status (400-599)",
-                        )
-                    })?;
-                faults.fail_next(u32::try_from(count).unwrap_or(u32::MAX), status);
-            }
-            "latency_ms" => faults.latency(Duration::from_millis(int(value, name)?)),
-            "drop_next_connections" => {
-                faults.drop_next_connections(u32::try_from(int(value, name)?).unwrap_or(u32::MAX))
-            }
             "expire_tokens" => {
-                if flag(value, name)? {
+                if knobs::flag(value, name).map_err(ApiError::validation)? {
                     shared.tokens().expire_all();
                 }
             }

@@ -27,7 +27,6 @@ mod catalog;
 mod clock;
 mod control;
 mod errors;
-mod faults;
 mod limits;
 mod meta;
 mod mutate;
@@ -49,13 +48,18 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, Rw
 use std::time::Duration;
 
 use serde_json::{Map, Value};
-use tokio::sync::watch;
+
+use crate::serve::Running;
 
 pub use errors::HubSpotError;
-pub use faults::Faults;
 pub use limits::Limits;
 pub use mutator::{MutatorHandle, MutatorOptions};
 pub use search::RESULT_CAP;
+
+/// The fault knobs: failing the next requests with a status (5xx, or 429 naming the
+/// `TEN_SECONDLY_ROLLING` policy), added latency, dropped connections. Expiring OAuth
+/// tokens is [`FakeHubSpot::expire_tokens`].
+pub type Faults = crate::knobs::Knobs<u16>;
 
 use auth::Tokens;
 use clock::now_ms;
@@ -111,21 +115,7 @@ pub struct OAuthApp {
 /// or on [`FakeHubSpot::shutdown`].
 #[derive(Debug, Clone)]
 pub struct FakeHubSpot {
-    inner: Arc<Inner>,
-}
-
-#[derive(Debug)]
-struct Inner {
-    shared: Arc<Shared>,
-    addr: SocketAddr,
-    shutdown: watch::Sender<bool>,
-    runtime: tokio::runtime::Handle,
-}
-
-impl Drop for Inner {
-    fn drop(&mut self) {
-        let _ = self.shutdown.send(true);
-    }
+    inner: Arc<Running<Shared>>,
 }
 
 /// State shared by the server, the mutator and the Rust API.
@@ -201,8 +191,6 @@ impl FakeHubSpot {
     /// Binds `options.listen` and starts serving on the current tokio runtime; the portal
     /// has its schema (properties, owners, pipelines) but no records until [`Self::seed`].
     pub async fn start(options: Options) -> std::io::Result<FakeHubSpot> {
-        let listener = tokio::net::TcpListener::bind(options.listen).await?;
-        let addr = listener.local_addr()?;
         let mut store = Store::new(
             options.seed,
             options.history_end_ms.unwrap_or_else(now_ms),
@@ -221,16 +209,10 @@ impl FakeHubSpot {
             next_correlation: AtomicU64::new(0),
             seed: options.seed,
         });
-        let (shutdown, shutdown_rx) = watch::channel(false);
-        tokio::spawn(server::serve(listener, shared.clone(), shutdown_rx));
-        tracing::debug!(%addr, "fake hubspot listening");
+        let running = Running::start(options.listen, shared, server::handle).await?;
+        tracing::debug!(addr = %running.addr, "fake hubspot listening");
         Ok(FakeHubSpot {
-            inner: Arc::new(Inner {
-                shared,
-                addr,
-                shutdown,
-                runtime: tokio::runtime::Handle::current(),
-            }),
+            inner: Arc::new(running),
         })
     }
 
@@ -240,7 +222,7 @@ impl FakeHubSpot {
 
     /// The API base, e.g. `http://127.0.0.1:PORT` (routes are under `/crm/...`).
     pub fn url(&self) -> String {
-        format!("http://{}", self.inner.addr)
+        self.inner.url()
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -328,12 +310,12 @@ impl FakeHubSpot {
             &self.inner.runtime,
             self.inner.shared.clone(),
             options,
-            self.inner.shutdown.subscribe(),
+            self.inner.stopped(),
         )
     }
 
     /// Stops serving now (clones stop too).
     pub fn shutdown(&self) {
-        let _ = self.inner.shutdown.send(true);
+        self.inner.stop();
     }
 }

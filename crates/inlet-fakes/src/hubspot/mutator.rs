@@ -40,46 +40,19 @@ impl Default for MutatorOptions {
     }
 }
 
-/// Keeps the mutator going; dropping it (or [`MutatorHandle::stop`]) stops it.
-#[derive(Debug)]
-pub struct MutatorHandle {
-    stop: watch::Sender<bool>,
-}
-
-impl MutatorHandle {
-    pub fn stop(self) {}
-}
-
-impl Drop for MutatorHandle {
-    fn drop(&mut self) {
-        let _ = self.stop.send(true);
-    }
-}
+pub use crate::ticks::MutatorHandle;
 
 pub(crate) fn start(
     runtime: &tokio::runtime::Handle,
     shared: Arc<Shared>,
     options: MutatorOptions,
-    mut fake_down: watch::Receiver<bool>,
+    fake_down: watch::Receiver<bool>,
 ) -> MutatorHandle {
-    let (stop, mut stopped) = watch::channel(false);
-    let every = options.every.max(Duration::from_millis(1));
-    runtime.spawn(async move {
-        let mut rng = Xoshiro256PlusPlus::seed_from_u64(shared.seed ^ 0x6d75_7461);
-        let mut ticks = tokio::time::interval(every);
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut added = 0usize;
-        loop {
-            tokio::select! {
-                _ = ticks.tick() => {}
-                _ = stopped.changed() => return,
-                _ = fake_down.changed() => return,
-            }
-            let mut store = shared.write();
-            step(&mut store, &mut rng, &options, &mut added);
-        }
-    });
-    MutatorHandle { stop }
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(shared.seed ^ 0x6d75_7461);
+    let mut added = 0usize;
+    crate::ticks::every(runtime, options.every, fake_down, move || {
+        step(&mut shared.write(), &mut rng, &options, &mut added);
+    })
 }
 
 /// A random type, weighted the way real portals change: contacts most.

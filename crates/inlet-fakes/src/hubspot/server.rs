@@ -11,15 +11,13 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, CONTENT_TYPE};
 use hyper::{Request, Response, StatusCode};
 use serde_json::{json, Value};
-use tokio::net::TcpListener;
-use tokio::sync::watch;
 
-use crate::serve::Dropped;
+use crate::serve::{is_control, Dropped};
 
 use super::api::{self, is_search};
 use super::call::Call;
@@ -29,14 +27,6 @@ use super::errors::ApiError;
 use super::Shared;
 
 const MAX_BODY: usize = 8 * 1024 * 1024;
-
-pub(crate) async fn serve(
-    listener: TcpListener,
-    shared: Arc<Shared>,
-    shutdown: watch::Receiver<bool>,
-) {
-    crate::serve::accept(listener, shared, handle, shutdown).await;
-}
 
 /// A finished answer before it becomes a hyper response.
 struct Answer {
@@ -81,11 +71,9 @@ fn injected(status: u16) -> ApiError {
 }
 
 async fn read_body(body: Incoming) -> Result<Bytes, ApiError> {
-    Limited::new(body, MAX_BODY)
-        .collect()
+    crate::serve::read_body(body, MAX_BODY)
         .await
-        .map(|collected| collected.to_bytes())
-        .map_err(|_| {
+        .ok_or_else(|| {
             ApiError::validation("The request body could not be read, or is larger than 8 MB.")
         })
 }
@@ -109,13 +97,13 @@ fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {
         .collect()
 }
 
-async fn handle(
+pub(crate) async fn handle(
     shared: Arc<Shared>,
     request: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Dropped> {
     let path = request.uri().path().to_string();
     let correlation = shared.correlation_id();
-    if path == "/_fake" || path.starts_with("/_fake/") {
+    if is_control(&path) {
         return Ok(respond(
             answer_control(&shared, request, &correlation).await,
             &correlation,

@@ -19,9 +19,11 @@
 //! ```
 
 use std::sync::atomic::Ordering;
-use std::time::Duration;
 
 use serde_json::{json, Map, Value};
+
+use crate::knobs;
+use crate::serve::control_segments;
 
 use super::errors::{ApiError, FakeError};
 use super::faults::Failure;
@@ -49,12 +51,7 @@ pub(crate) fn handle(
     path: &str,
     body: Value,
 ) -> Result<Value, ApiError> {
-    let segments: Vec<&str> = path
-        .trim_start_matches("/_fake")
-        .split('/')
-        .filter(|s| !s.is_empty())
-        .collect();
-    match (method, segments.as_slice()) {
+    match (method, control_segments(path).as_slice()) {
         ("POST", ["seed"]) => {
             let customers = body.get("customers").and_then(Value::as_u64).unwrap_or(0);
             shared.seed(
@@ -101,36 +98,30 @@ pub(crate) fn handle(
     }
 }
 
+/// A control API value's error, naming the knob.
+fn invalid(name: &str) -> impl Fn(String) -> ApiError + '_ {
+    move |message| ApiError::invalid_param(name, message)
+}
+
 fn set_faults(shared: &Shared, knobs: &Map<String, Value>) -> Result<(), ApiError> {
     let faults = &shared.faults;
-    let int = |v: &Value, name: &str| {
-        v.as_u64().ok_or_else(|| {
-            ApiError::invalid_param(name, format!("{name} must be a non-negative integer"))
-        })
-    };
-    let flag = |v: &Value, name: &str| {
-        v.as_bool()
-            .ok_or_else(|| ApiError::invalid_param(name, format!("{name} must be true or false")))
-    };
+    let int = |v: &Value, name: &str| knobs::int(v, name).map_err(invalid(name));
+    let flag = |v: &Value, name: &str| knobs::flag(v, name).map_err(invalid(name));
     for (name, value) in knobs {
         match name.as_str() {
             "clear" if flag(value, name)? => faults.clear(),
             "clear" => {}
+            // Stripe's failures may carry its retry headers, so this one is read here.
             "fail_next" => {
-                let count = value
-                    .get("count")
-                    .map_or(Ok(1), |c| int(c, "fail_next.count"))?;
-                let status = value
-                    .get("status")
-                    .map_or(Ok(500), |s| int(s, "fail_next.status"))?;
-                let mut failure = Failure::status(u16::try_from(status).unwrap_or(500));
+                let (count, status) = knobs::fail_next(value).map_err(invalid(name))?;
+                let mut failure = Failure::status(status);
                 if let Some(seconds) = value.get("retry_after") {
                     failure = failure.retry_after(int(seconds, "fail_next.retry_after")?);
                 }
                 if let Some(retry) = value.get("should_retry") {
                     failure = failure.should_retry(flag(retry, "fail_next.should_retry")?);
                 }
-                faults.fail_next_with(u32::try_from(count).unwrap_or(u32::MAX), failure);
+                faults.fail_next_with(count, failure);
             }
             "rate_limit" => faults.rate_limit(match value {
                 Value::Null => None,
@@ -138,10 +129,6 @@ fn set_faults(shared: &Shared, knobs: &Map<String, Value>) -> Result<(), ApiErro
                     ApiError::invalid_param(name, "rate_limit must be requests per second, or null")
                 })?),
             }),
-            "latency_ms" => faults.latency(Duration::from_millis(int(value, name)?)),
-            "drop_next_connections" => {
-                faults.drop_next_connections(u32::try_from(int(value, name)?).unwrap_or(u32::MAX))
-            }
             "webhook_duplicate" => faults.webhook_duplicate(flag(value, name)?),
             "webhook_reorder" => faults.webhook_reorder(flag(value, name)?),
             "invalidate_cursor_next" if flag(value, name)? => faults.invalidate_cursor_next(),
@@ -152,10 +139,12 @@ fn set_faults(shared: &Shared, knobs: &Map<String, Value>) -> Result<(), ApiErro
                 })?)
             }
             other => {
-                return Err(ApiError::invalid_param(
-                    other,
-                    format!("Unknown fault knob: {other}"),
-                ))
+                if !faults.set(other, value).map_err(invalid(other))? {
+                    return Err(ApiError::invalid_param(
+                        other,
+                        format!("Unknown fault knob: {other}"),
+                    ));
+                }
             }
         }
     }

@@ -3,9 +3,11 @@
 //! webhooks, an invalidated list cursor, expired events, and a request budget (Stripe's
 //! rate limit: requests beyond it get 429).
 
-use std::collections::VecDeque;
+use std::ops::Deref;
 use std::sync::{Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Instant;
+
+use crate::knobs::Knobs;
 
 /// How an injected failure answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,11 +43,14 @@ impl Failure {
     }
 }
 
+impl From<u16> for Failure {
+    fn from(status: u16) -> Failure {
+        Failure::status(status)
+    }
+}
+
 #[derive(Debug, Default)]
 struct State {
-    failures: VecDeque<(u32, Failure)>,
-    latency: Duration,
-    drop_connections: u32,
     webhook_duplicate: bool,
     webhook_reorder: bool,
     invalidate_cursor: bool,
@@ -62,37 +67,25 @@ struct Budget {
     at: Instant,
 }
 
-/// The knobs; every method takes effect for the next request.
+/// The knobs: every fake's ([`Knobs`]: failures, latency, dropped connections, reached
+/// through `Deref`) and Stripe's own; every method takes effect for the next request.
 #[derive(Debug, Default)]
 pub struct Faults {
+    common: Knobs<Failure>,
     state: Mutex<State>,
+}
+
+impl Deref for Faults {
+    type Target = Knobs<Failure>;
+
+    fn deref(&self) -> &Knobs<Failure> {
+        &self.common
+    }
 }
 
 impl Faults {
     fn state(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// The next `n` API requests fail with `status` and a Stripe-shaped error body.
-    pub fn fail_next(&self, n: u32, status: u16) {
-        self.fail_next_with(n, Failure::status(status));
-    }
-
-    /// The next `n` API requests fail as `failure` says (after any failures already queued).
-    pub fn fail_next_with(&self, n: u32, failure: Failure) {
-        if n > 0 {
-            self.state().failures.push_back((n, failure));
-        }
-    }
-
-    /// Every API response waits this long first (zero to stop).
-    pub fn latency(&self, delay: Duration) {
-        self.state().latency = delay;
-    }
-
-    /// The next `n` API requests get their connection closed without any response.
-    pub fn drop_next_connections(&self, n: u32) {
-        self.state().drop_connections += n;
     }
 
     /// Deliver every webhook event twice.
@@ -127,20 +120,10 @@ impl Faults {
         });
     }
 
-    /// Turns every knob off.
+    /// Turns every knob off, the common ones too.
     pub fn clear(&self) {
+        self.common.clear();
         *self.state() = State::default();
-    }
-
-    pub(crate) fn take_failure(&self) -> Option<Failure> {
-        let mut state = self.state();
-        let (left, failure) = state.failures.front_mut()?;
-        let failure = *failure;
-        *left -= 1;
-        if *left == 0 {
-            state.failures.pop_front();
-        }
-        Some(failure)
     }
 
     /// Whether the budget allows one more request now (it is spent if so).
@@ -158,17 +141,6 @@ impl Faults {
         }
         budget.tokens -= 1.0;
         true
-    }
-
-    pub(crate) fn take_drop(&self) -> bool {
-        let mut state = self.state();
-        let drop = state.drop_connections > 0;
-        state.drop_connections = state.drop_connections.saturating_sub(1);
-        drop
-    }
-
-    pub(crate) fn current_latency(&self) -> Duration {
-        self.state().latency
     }
 
     pub(crate) fn take_invalidate_cursor(&self) -> bool {
@@ -203,9 +175,6 @@ mod tests {
                 Failure::status(429).retry_after(3)
             ]
         );
-        faults.drop_next_connections(1);
-        assert!(faults.take_drop());
-        assert!(!faults.take_drop());
         faults.invalidate_cursor_next();
         assert!(faults.take_invalidate_cursor());
         assert!(!faults.take_invalidate_cursor());

@@ -40,7 +40,9 @@ use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Map, Value};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
+
+use crate::serve::Running;
 
 pub use errors::FakeError;
 pub use faults::{Failure, Faults};
@@ -111,21 +113,7 @@ impl Default for Options {
 /// or on [`FakeStripe::shutdown`].
 #[derive(Debug, Clone)]
 pub struct FakeStripe {
-    inner: Arc<Inner>,
-}
-
-#[derive(Debug)]
-struct Inner {
-    shared: Arc<Shared>,
-    addr: SocketAddr,
-    shutdown: watch::Sender<bool>,
-    runtime: tokio::runtime::Handle,
-}
-
-impl Drop for Inner {
-    fn drop(&mut self) {
-        let _ = self.shutdown.send(true);
-    }
+    inner: Arc<Running<Shared>>,
 }
 
 /// State shared by the server, the webhook dispatcher and the Rust API.
@@ -327,8 +315,6 @@ fn object_fields(fields: Value) -> Result<Map<String, Value>, FakeError> {
 impl FakeStripe {
     /// Binds `options.listen` and starts serving on the current tokio runtime.
     pub async fn start(options: Options) -> std::io::Result<FakeStripe> {
-        let listener = tokio::net::TcpListener::bind(options.listen).await?;
-        let addr = listener.local_addr()?;
         let (tx, rx) = mpsc::unbounded_channel();
         let secret = options
             .api_key
@@ -357,17 +343,11 @@ impl FakeStripe {
                 tx,
             },
         });
-        let (shutdown, shutdown_rx) = watch::channel(false);
-        tokio::spawn(server::serve(listener, shared.clone(), shutdown_rx.clone()));
-        tokio::spawn(webhook::dispatch(shared.clone(), rx, shutdown_rx));
-        tracing::debug!(%addr, "fake stripe listening");
+        let running = Running::start(options.listen, shared.clone(), server::handle).await?;
+        tokio::spawn(webhook::dispatch(shared, rx, running.stopped()));
+        tracing::debug!(addr = %running.addr, "fake stripe listening");
         Ok(FakeStripe {
-            inner: Arc::new(Inner {
-                shared,
-                addr,
-                shutdown,
-                runtime: tokio::runtime::Handle::current(),
-            }),
+            inner: Arc::new(running),
         })
     }
 
@@ -377,7 +357,7 @@ impl FakeStripe {
 
     /// The API base, e.g. `http://127.0.0.1:PORT` (routes are under `/v1/...`).
     pub fn url(&self) -> String {
-        format!("http://{}", self.inner.addr)
+        self.inner.url()
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -489,12 +469,12 @@ impl FakeStripe {
             &self.inner.runtime,
             self.inner.shared.clone(),
             every,
-            self.inner.shutdown.subscribe(),
+            self.inner.stopped(),
         )
     }
 
     /// Stops serving now (clones stop too).
     pub fn shutdown(&self) {
-        let _ = self.inner.shutdown.send(true);
+        self.inner.stop();
     }
 }

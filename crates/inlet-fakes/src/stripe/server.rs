@@ -7,15 +7,13 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, CONTENT_TYPE};
 use hyper::{Request, Response, StatusCode};
 use serde_json::{json, Value};
-use tokio::net::TcpListener;
-use tokio::sync::watch;
 
-use crate::serve::Dropped;
+use crate::serve::{is_control, Dropped};
 
 use super::errors::ApiError;
 use super::faults::Failure;
@@ -23,14 +21,6 @@ use super::{api, control, form, Shared};
 
 /// Request bodies above this are refused (Stripe's requests are small forms).
 const MAX_BODY: usize = 4 * 1024 * 1024;
-
-pub(crate) async fn serve(
-    listener: TcpListener,
-    shared: Arc<Shared>,
-    shutdown: watch::Receiver<bool>,
-) {
-    crate::serve::accept(listener, shared, handle, shutdown).await;
-}
 
 /// What an answer is made of before it becomes a hyper response.
 pub(crate) struct Answer {
@@ -83,12 +73,12 @@ fn injected(failure: Failure) -> ApiError {
     error
 }
 
-async fn handle(
+pub(crate) async fn handle(
     shared: Arc<Shared>,
     request: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Dropped> {
     let path = request.uri().path().to_string();
-    let control = path.starts_with("/_fake/") || path == "/_fake";
+    let control = is_control(&path);
     if !control && shared.faults.take_drop() {
         return Err(Dropped);
     }
@@ -125,11 +115,9 @@ async fn handle(
 }
 
 async fn read_body(body: Incoming) -> Result<Bytes, ApiError> {
-    Limited::new(body, MAX_BODY)
-        .collect()
+    crate::serve::read_body(body, MAX_BODY)
         .await
-        .map(|collected| collected.to_bytes())
-        .map_err(|_| {
+        .ok_or_else(|| {
             ApiError::invalid("The request body could not be read, or is larger than 4 MB.")
         })
 }
