@@ -14,7 +14,11 @@ use inlet_core::{Checkpoint, Source, SourceError};
 use serde_json::{Map, Value};
 
 /// Every source inlet can sync, by name.
-pub static SOURCES: &[&dyn Connector] = &[&crate::stripe::Stripe, &crate::hubspot::HubSpot];
+pub static SOURCES: &[&dyn Connector] = &[
+    &crate::stripe::Stripe,
+    &crate::hubspot::HubSpot,
+    &crate::salesforce::Salesforce,
+];
 
 /// The registered source called `name`.
 pub fn find(name: &str) -> Option<&'static dyn Connector> {
@@ -106,7 +110,8 @@ pub trait Connector: Send + Sync {
     /// The environment variable `inlet sync add` reads a webhook signing secret from.
     fn webhook_secret_env(&self) -> &'static str;
 
-    /// Every stream's name, in order.
+    /// Every stream's name, in order; empty when the streams are the account's own, found
+    /// by asking it (a name `streams` gives is then checked by discovery).
     fn stream_names(&self) -> Vec<&'static str>;
 
     /// Its own keys in `[syncs.NAME]`.

@@ -200,7 +200,8 @@ impl SyncConfig {
         }
         if let Some(streams) = &self.streams {
             let known = self.source.stream_names();
-            if let Some(unknown) = streams.iter().find(|s| !known.contains(&s.as_str())) {
+            let unknown = streams.iter().find(|s| !known.contains(&s.as_str()));
+            if let Some(unknown) = unknown.filter(|_| !known.is_empty()) {
                 return Err(bad(
                     "streams",
                     format!("{} has no stream \"{unknown}\"", self.source.title()),

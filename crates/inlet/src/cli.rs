@@ -147,8 +147,9 @@ pub enum SyncCommand {
         #[arg(long, value_name = "VAR")]
         api_key_env: Option<String>,
 
-        /// The API's base URL (a proxy, or a fake for testing).
-        #[arg(long, value_name = "URL")]
+        /// The API's base URL (a proxy, or a fake for testing). For Salesforce, the login
+        /// host: https://test.salesforce.com for a sandbox, or the org's My Domain.
+        #[arg(long, value_name = "URL", visible_alias = "login-url")]
         api_base: Option<String>,
 
         /// One of the source's own keys of [syncs.NAME] (e.g. stripe_version=2024-06-20);

@@ -1,0 +1,137 @@
+//! Talking to the org: log in ([`super::login`]), then call the `instance_url` the login
+//! named, on the sync's request rate, paced by `Sforce-Limit-Info`. Salesforce's errors
+//! are a JSON array of `{message, errorCode}`; each becomes a source error that says what
+//! to do. The daily allocation running out is a 403 `REQUEST_LIMIT_EXCEEDED`, not a 429.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use inlet_core::{ErrorKind, SourceError};
+use serde_json::Value;
+use tokio::sync::OnceCell;
+
+use super::login::Login;
+use crate::http::{budget, HttpClient, Meter, RateLimiter, Reply};
+use crate::json;
+
+/// The REST API version every path names.
+pub const API_VERSION: &str = "v62.0";
+
+#[derive(Debug)]
+pub struct SalesforceClient {
+    login: Arc<Login>,
+    limiter: Arc<RateLimiter>,
+    meter: Meter,
+    /// Built at the first call, once the login has named the instance.
+    http: OnceCell<HttpClient>,
+}
+
+impl SalesforceClient {
+    /// `rate`: requests per second this sync may send.
+    pub fn new(login: Arc<Login>, rate: f64, meter: Meter) -> SalesforceClient {
+        SalesforceClient {
+            login,
+            limiter: Arc::new(RateLimiter::new(rate, rate.ceil().max(1.0) as u32)),
+            meter,
+            http: OnceCell::new(),
+        }
+    }
+
+    async fn http(&self) -> Result<&HttpClient, SourceError> {
+        self.http
+            .get_or_try_init(|| async {
+                let instance = self.login.instance_url().await?;
+                let http = HttpClient::new(&instance, self.limiter.clone())
+                    .map_err(|e| e.into_source_error("Salesforce"))?;
+                Ok(http
+                    .with_auth(self.login.clone())
+                    .with_budget(budget::salesforce)
+                    .with_meter(self.meter.clone()))
+            })
+            .await
+    }
+
+    /// `GET path_and_query` (`/services/data/...`), parsed.
+    pub async fn get(&self, path_and_query: &str) -> Result<Value, SourceError> {
+        let reply = self
+            .http()
+            .await?
+            .get(path_and_query)
+            .await
+            .map_err(|e| e.into_source_error("Salesforce"))?;
+        // The path without its query: a query names record ids and values.
+        let path = path_and_query.split('?').next().unwrap_or_default();
+        if reply.status >= 400 {
+            return Err(error(path, &reply));
+        }
+        json::parse(&reply.body)
+            .map_err(|e| invalid(path, &format!("the response is not JSON ({e})")))
+    }
+
+    /// `GET /services/data/vXX.X/{rest}`.
+    pub async fn data(&self, rest: &str) -> Result<Value, SourceError> {
+        self.get(&format!("/services/data/{API_VERSION}/{rest}"))
+            .await
+    }
+
+    /// Every record `soql` selects (`all`: deleted and merged ones too, by queryAll),
+    /// following `nextRecordsUrl` until `done`.
+    pub async fn query(&self, all: bool, soql: &str) -> Result<Vec<Value>, SourceError> {
+        let resource = if all { "queryAll" } else { "query" };
+        let q: String = url::form_urlencoded::byte_serialize(soql.as_bytes()).collect();
+        let mut page = self.data(&format!("{resource}?q={q}")).await?;
+        let mut records = Vec::new();
+        loop {
+            match page.get_mut("records").map(Value::take) {
+                Some(Value::Array(more)) => records.extend(more),
+                _ => return Err(invalid(resource, "no records list")),
+            }
+            if page["done"].as_bool() != Some(false) {
+                return Ok(records);
+            }
+            let next = page["nextRecordsUrl"]
+                .as_str()
+                .filter(|u| u.starts_with("/services/data/"))
+                .ok_or_else(|| invalid(resource, "done is false but there is no nextRecordsUrl"))?
+                .to_string();
+            page = self.get(&next).await?;
+        }
+    }
+}
+
+fn error(path: &str, reply: &Reply) -> SourceError {
+    let body = json::parse(&reply.body).unwrap_or(Value::Null);
+    let first = if body.is_array() { &body[0] } else { &body };
+    let code = first["errorCode"].as_str().unwrap_or("no error code");
+    let said = first["message"].as_str().unwrap_or("no message");
+    let status = reply.status;
+    let message = format!("Salesforce refused {path} (HTTP {status}, {code}): {said}");
+    match (status, code) {
+        (401, _) => SourceError::new(ErrorKind::Unauthorized, message).with_fix(
+            "the session was refused even after logging in again: check that the integration \
+             user is active and has API access",
+        ),
+        (403, "REQUEST_LIMIT_EXCEEDED") => {
+            let mut e = SourceError::new(ErrorKind::RateLimited, message).with_fix(
+                "the org's daily API allocation (shared by every integration) is spent; the \
+                 sync resumes by itself as the rolling 24 hours free calls",
+            );
+            e.retry_after = Some(reply.hints.retry_after.unwrap_or(Duration::from_secs(300)));
+            e
+        }
+        (403, _) => SourceError::new(ErrorKind::Forbidden, message).with_fix(
+            "give the integration user the \"API Enabled\" and \"View All Data\" permissions \
+             (Setup → Users → Permission Sets)",
+        ),
+        (400, "INVALID_QUERY_LOCATOR") => SourceError::new(ErrorKind::ServerError, message),
+        (500.., _) => SourceError::new(ErrorKind::ServerError, message),
+        _ => SourceError::new(ErrorKind::InvalidResponse, message),
+    }
+}
+
+pub fn invalid(path: &str, what: &str) -> SourceError {
+    SourceError::new(
+        ErrorKind::InvalidResponse,
+        format!("Salesforce's answer to {path} is unusable: {what}"),
+    )
+}

@@ -1,0 +1,287 @@
+//! Salesforce's registration: what the rest of inlet knows of Salesforce, through the
+//! registry.
+//!
+//! The sync logs in at the login host (`api_base`, which `inlet sync add --login-url`
+//! sets; `https://login.salesforce.com` by default) with the connected app's `client_id`
+//! and one grant (`grant`, see [`Grant`]). The key (`SALESFORCE_SECRET`, stored in
+//! secrets.toml by `sync add`) is the grant's secret: the refresh token, the client
+//! secret, or the password followed by the security token. A client secret the grant needs
+//! besides comes from the variable `client_secret_env` names, never from the config file.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use inlet_core::{Checkpoint, ErrorKind, Source, SourceError};
+use serde_json::Value;
+
+use super::client::SalesforceClient;
+use super::login::{Grant, Login, LoginSettings};
+use super::{SalesforceOptions, SalesforceSource};
+use crate::registry::{
+    Checked, Connector, OptionError, OptionKey, Options, SchemaVersion, Settings,
+};
+
+#[derive(Clone, Copy, Debug)]
+pub struct Salesforce;
+
+/// Where production orgs log in.
+pub const LOGIN_URL: &str = "https://login.salesforce.com";
+
+const KEYS: &[OptionKey] = &[
+    OptionKey {
+        name: "client_id",
+        doc: "the connected app's consumer key (required)",
+    },
+    OptionKey {
+        name: "grant",
+        doc: "how to log in: refresh_token (the key is a refresh token), client_credentials \
+              (the key is the client secret) or password (the key is the password followed by \
+              the security token) [default: refresh_token]",
+    },
+    OptionKey {
+        name: "username",
+        doc: "the integration user's username (grant = password)",
+    },
+    OptionKey {
+        name: "client_secret_env",
+        doc: "the environment variable holding the connected app's client secret, for the \
+              refresh_token and password grants when the app requires it",
+    },
+    OptionKey {
+        name: "overlap_secs",
+        doc: "how far back before the last change seen each poll reads again, for \
+              transactions that commit late, in seconds [default: 60]",
+    },
+];
+
+/// Salesforce's own keys of `[syncs.NAME]`, typed.
+#[derive(Debug)]
+struct SalesforceConfig {
+    client_id: Option<String>,
+    grant: Grant,
+    username: Option<String>,
+    client_secret_env: Option<String>,
+    overlap_secs: Option<u64>,
+}
+
+fn allowed() -> String {
+    KEYS.iter()
+        .map(|k| format!("{}: {}", k.name, k.doc))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn wrong(key: &str, what: &str) -> OptionError {
+    OptionError {
+        key: key.to_string(),
+        message: format!("{key} must be {what}"),
+        allowed: allowed(),
+    }
+}
+
+fn text(options: &Options, key: &str) -> Result<Option<String>, OptionError> {
+    match options.get(key) {
+        None => Ok(None),
+        Some(Value::String(s)) if !s.trim().is_empty() => Ok(Some(s.trim().to_string())),
+        Some(_) => Err(wrong(key, "a non-empty string")),
+    }
+}
+
+impl SalesforceConfig {
+    fn parse(options: &Options) -> Result<Self, OptionError> {
+        if let Some(key) = options.keys().find(|k| KEYS.iter().all(|o| o.name != *k)) {
+            return Err(OptionError {
+                key: key.clone(),
+                message: format!("Salesforce syncs have no key \"{key}\""),
+                allowed: allowed(),
+            });
+        }
+        let grant = match text(options, "grant")? {
+            None => Grant::RefreshToken,
+            Some(g) => Grant::parse(&g).ok_or_else(|| wrong("grant", Grant::NAMES))?,
+        };
+        let username = text(options, "username")?;
+        if grant == Grant::Password && username.is_none() {
+            return Err(wrong(
+                "username",
+                "set when grant = password (--set username=...)",
+            ));
+        }
+        let overlap_secs = match options.get("overlap_secs") {
+            None => None,
+            Some(Value::Number(n)) => Some(
+                n.as_u64()
+                    .ok_or_else(|| wrong("overlap_secs", "a whole number"))?,
+            ),
+            Some(Value::String(s)) => Some(
+                s.trim()
+                    .parse()
+                    .map_err(|_| wrong("overlap_secs", "a whole number"))?,
+            ),
+            Some(_) => return Err(wrong("overlap_secs", "a whole number")),
+        };
+        Ok(SalesforceConfig {
+            client_id: text(options, "client_id")?,
+            grant,
+            username,
+            client_secret_env: text(options, "client_secret_env")?,
+            overlap_secs,
+        })
+    }
+}
+
+fn config_error(e: OptionError) -> SourceError {
+    SourceError::new(ErrorKind::InvalidResponse, e.message).with_fix(e.allowed)
+}
+
+fn login_of(settings: &Settings) -> Result<(SalesforceConfig, Login), SourceError> {
+    let config = SalesforceConfig::parse(&settings.options).map_err(config_error)?;
+    let client_id = config.client_id.clone().ok_or_else(|| {
+        SourceError::new(
+            ErrorKind::Unauthorized,
+            "no client_id: the connected app's consumer key",
+        )
+        .with_fix("add --set client_id=... (Setup → App Manager → your app → View → Consumer Key)")
+    })?;
+    let client_secret = match &config.client_secret_env {
+        Some(var) => Some(
+            std::env::var(var)
+                .ok()
+                .filter(|s| !s.is_empty())
+                .ok_or_else(|| {
+                    SourceError::new(
+                        ErrorKind::Unauthorized,
+                        format!("${var} (the connected app's client secret) is not set"),
+                    )
+                    .with_fix(format!("export {var}=... (the app's consumer secret)"))
+                })?,
+        ),
+        None => None,
+    };
+    let login = Login::new(LoginSettings {
+        login_url: settings
+            .api_base
+            .as_deref()
+            .unwrap_or(LOGIN_URL)
+            .trim_end_matches('/')
+            .to_string(),
+        grant: config.grant,
+        client_id,
+        client_secret,
+        username: config.username.clone(),
+        key: settings.api_key.clone(),
+    })?;
+    Ok((config, login))
+}
+
+fn source_of(settings: &Settings) -> Result<SalesforceSource, SourceError> {
+    let (config, login) = login_of(settings)?;
+    let rate = settings.rate_limit.unwrap_or(10.0);
+    let client = SalesforceClient::new(Arc::new(login), rate, settings.meter.clone());
+    let options = SalesforceOptions {
+        poll_interval: settings.poll_interval,
+        overlap: Duration::from_secs(config.overlap_secs.unwrap_or(60)),
+        streams: settings.streams.clone(),
+    };
+    Ok(SalesforceSource::new(client, options))
+}
+
+impl Connector for Salesforce {
+    fn name(&self) -> &'static str {
+        "salesforce"
+    }
+
+    fn title(&self) -> &'static str {
+        "Salesforce"
+    }
+
+    fn api_key_env(&self) -> &'static str {
+        "SALESFORCE_SECRET"
+    }
+
+    fn api_key_hint(&self) -> &'static str {
+        "export SALESFORCE_SECRET=... (the connected app's refresh token; with --set \
+         grant=client_credentials its client secret; with --set grant=password the password \
+         followed by the security token)"
+    }
+
+    fn webhook_secret_env(&self) -> &'static str {
+        "SALESFORCE_WEBHOOK_SECRET"
+    }
+
+    fn stream_names(&self) -> Vec<&'static str> {
+        // Every org has its own objects: the streams are found by asking it.
+        Vec::new()
+    }
+
+    fn option_keys(&self) -> &'static [OptionKey] {
+        KEYS
+    }
+
+    fn check_options(&self, options: &Options) -> Result<(), OptionError> {
+        SalesforceConfig::parse(options).map(|_| ())
+    }
+
+    fn source(&self, settings: &Settings) -> Result<Arc<dyn Source>, SourceError> {
+        Ok(Arc::new(source_of(settings)?))
+    }
+
+    fn check_credentials<'a>(&'a self, settings: &'a Settings) -> Checked<'a> {
+        Box::pin(async move {
+            // Logging in and listing the objects to sync: a refused login, an unknown
+            // stream or a user who may read nothing fails here, before anything is written.
+            let source = source_of(settings)?;
+            source.catalog().await.map(|_| ())
+        })
+    }
+
+    fn verify_webhook(
+        &self,
+        _header: &dyn Fn(&str) -> Option<String>,
+        _body: &[u8],
+        _secret: &str,
+        _now: i64,
+    ) -> Result<(), String> {
+        Err("Salesforce has no webhooks inlet reads; polling keeps the sync current".into())
+    }
+
+    fn complete_until(&self, checkpoint: &Checkpoint) -> Option<i64> {
+        super::complete_until(checkpoint)
+    }
+
+    fn schema_version(&self, _options: &Options) -> SchemaVersion {
+        SchemaVersion {
+            label: "Salesforce REST API",
+            value: super::client::API_VERSION.into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn options(v: serde_json::Value) -> Options {
+        v.as_object().cloned().unwrap_or_default()
+    }
+
+    #[test]
+    fn options_are_checked_by_key_and_by_value() {
+        let ok = |v| Salesforce.check_options(&options(v)).is_ok();
+        assert!(ok(json!({"client_id": "3MVG9"})));
+        assert!(ok(
+            json!({"client_id": "3MVG9", "grant": "client_credentials", "overlap_secs": "5"})
+        ));
+        let bad = |v| {
+            Salesforce
+                .check_options(&options(v))
+                .expect_err("refused")
+                .key
+        };
+        assert_eq!(bad(json!({"clientid": "x"})), "clientid");
+        assert_eq!(bad(json!({"grant": "magic"})), "grant");
+        assert_eq!(bad(json!({"grant": "password"})), "username");
+        assert_eq!(bad(json!({"overlap_secs": "soon"})), "overlap_secs");
+    }
+}

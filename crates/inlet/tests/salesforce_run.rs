@@ -1,0 +1,330 @@
+//! Salesforce through the product's commands, against the fake Salesforce: `inlet sync add
+//! --source salesforce --login-url` refuses a bad secret before writing anything, `inlet
+//! run` backfills every replicateable object with every field typed, survives a SIGKILL
+//! mid-backfill and sessions expiring mid-backfill, and follows updates sharing a second,
+//! creates, deletes, undeletes, purges, merges, new fields and thousands of records
+//! sharing one `SystemModstamp` across a page boundary, until each table equals the fake's
+//! truth.
+
+use std::collections::BTreeMap;
+use std::process::Stdio;
+use std::time::Duration;
+
+use inlet_connectors::salesforce::table::datetime_ms;
+use inlet_fakes::salesforce::{FakeSalesforce, Options};
+use inlet_testkit::{versions, wait_until_async};
+use serde_json::{json, Value};
+
+mod common;
+use common::{text, Inlet, Running};
+
+fn status(inlet: &Inlet) -> Value {
+    tokio::task::block_in_place(|| inlet.status())
+}
+
+/// A field as REST shows it and its column as the table holds it, made comparable.
+fn same(truth: &Value, held: &Value) -> bool {
+    match (truth, held) {
+        (Value::Null, Value::Null) => true,
+        (Value::Bool(a), Value::Bool(b)) => a == b,
+        (Value::Number(a), Value::Number(b)) => a.as_f64() == b.as_f64(),
+        // A multi-select picklist: `a;b` as text[].
+        (Value::String(t), Value::Array(items)) => {
+            let items: Vec<&str> = items.iter().filter_map(Value::as_str).collect();
+            *t == items.join(";")
+        }
+        (Value::String(t), Value::String(h)) => {
+            t == h
+                || datetime_ms(t).is_some() && datetime_ms(t) == datetime_ms(h)
+                // A time: `20:49:32.000Z` as `20:49:32`.
+                || t.trim_end_matches('Z').trim_end_matches(".000") == h
+        }
+        _ => false,
+    }
+}
+
+/// Where a table differs from the fake's truth, in words (empty: equal).
+async fn differences(
+    fake: &FakeSalesforce,
+    db: &tokio_postgres::Client,
+    object: &str,
+) -> Vec<String> {
+    let table = object.to_lowercase();
+    let truth: BTreeMap<String, Value> = (fake.records(object).expect("truth").into_iter())
+        .filter_map(|r| Some((r["Id"].as_str()?.to_string(), r)))
+        .collect();
+    let sql = format!("select id, to_jsonb(t) from salesforce.\"{table}\" t");
+    let rows = match db.query(&sql, &[]).await {
+        Ok(rows) => rows,
+        Err(e) => return vec![format!("{table} cannot be read yet: {e}")],
+    };
+    let held: BTreeMap<String, Value> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+    let mut out = Vec::new();
+    for id in truth.keys().filter(|id| !held.contains_key(*id)) {
+        out.push(format!("{table} {id} is missing"));
+    }
+    for id in held.keys().filter(|id| !truth.contains_key(*id)) {
+        out.push(format!("{table} {id} should be gone"));
+    }
+    for (id, record) in &truth {
+        let Some(row) = held.get(id) else { continue };
+        for (field, want) in record.as_object().into_iter().flatten() {
+            if field == "Id" {
+                continue;
+            }
+            let column = inlet_core::column_name(field);
+            let value = row.get(column.as_ref()).cloned().unwrap_or(Value::Null);
+            // A value that does not fit its column is kept, as sent, in _sync_extra.
+            let value = match (&value, row["_sync_extra"].get(column.as_ref())) {
+                (Value::Null, Some(raw)) => raw.clone(),
+                _ => value,
+            };
+            if !same(want, &value) {
+                out.push(format!("{table} {id} {field}: truth {want}, table {value}"));
+            }
+        }
+    }
+    out.truncate(10);
+    out
+}
+
+/// Waits until every replicateable object's table equals the truth.
+async fn converge(fake: &FakeSalesforce, db: &tokio_postgres::Client, what: &str) {
+    let objects: Vec<String> = (fake.objects().into_iter())
+        .filter(|(_, replicateable)| *replicateable)
+        .map(|(name, _)| name)
+        .collect();
+    let mut last = Vec::new();
+    let waited = tokio::time::timeout(Duration::from_secs(90), async {
+        loop {
+            let mut all = Vec::new();
+            for object in &objects {
+                all.extend(differences(fake, db, object).await);
+            }
+            if all.is_empty() {
+                return;
+            }
+            last = all;
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    })
+    .await;
+    assert!(
+        waited.is_ok(),
+        "{what}: tables never equalled the truth: {last:#?}"
+    );
+}
+
+fn ids(fake: &FakeSalesforce, object: &str) -> Vec<String> {
+    (fake.records(object).expect("records").iter())
+        .filter_map(|r| r["Id"].as_str().map(str::to_string))
+        .collect()
+}
+
+/// The state of `stream` in `inlet sync status`, and its rows.
+fn stream_state(inlet: &Inlet, stream: &str) -> (String, i64) {
+    let s = status(inlet);
+    (s["syncs"][0]["streams"].as_array().into_iter().flatten())
+        .find(|s| s["stream"] == stream)
+        .map(|s| {
+            (
+                s["state"].as_str().unwrap_or_default().to_string(),
+                s["rows"].as_i64().unwrap_or(0),
+            )
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_object_matches_the_fake_after_backfill_a_kill_expired_sessions_and_live_changes() {
+    let v = *versions().last().expect("a version");
+    let c = common::cluster("salesforce", v).await;
+    let db = c.create_database().await;
+    let inlet = Inlet::new(&[]);
+    inlet.add_destination(c, &db);
+
+    let fake = FakeSalesforce::start(Options::default())
+        .await
+        .expect("fake");
+    fake.seed(60);
+    // More accounts than one page holds, so the backfill has pages to be killed between.
+    fake.seed_object("Account", 4_500).expect("accounts");
+    let credentials = fake.credentials();
+    let login = fake.login_url();
+    let client_id = format!("client_id={}", credentials.client_id);
+
+    // A refused secret: nothing written, the secret never shown.
+    let out = inlet.sync_add(
+        "salesforce",
+        &login,
+        &["--source", "salesforce", "--set", &client_id],
+        &[("SALESFORCE_SECRET", "bogus-refresh-secret-0000")],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("refused to log in"), "{}", text(&out));
+    assert!(!text(&out).contains("bogus-refresh"), "{}", text(&out));
+    assert!(!std::fs::read_to_string(inlet.config())
+        .expect("config")
+        .contains("[syncs"));
+
+    let out = inlet.run_env(
+        &[
+            "sync",
+            "add",
+            "salesforce",
+            "--destination",
+            "dest",
+            "--source",
+            "salesforce",
+            "--login-url",
+            &login,
+            "--set",
+            &client_id,
+            "--set",
+            "overlap_secs=2",
+        ],
+        &[("SALESFORCE_SECRET", credentials.refresh_token.as_str())],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let config = std::fs::read_to_string(inlet.config()).expect("config");
+    assert!(
+        !config.contains(&credentials.refresh_token),
+        "no secret in inlet.toml"
+    );
+    assert!(
+        inlet.files_text().contains(&credentials.refresh_token),
+        "the secret is stored"
+    );
+    let config = config.replace(
+        "[syncs.salesforce]\n",
+        "[syncs.salesforce]\npoll_interval_ms = 300\nrate_limit = 50\n",
+    );
+    std::fs::write(inlet.config(), config).expect("config");
+
+    // Slow enough that the backfill is still going when it is killed.
+    fake.faults().latency(Duration::from_millis(300));
+    let spawn = || {
+        inlet
+            .cmd(&["run"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("inlet run")
+    };
+    let run = Running(spawn());
+    wait_until_async("some accounts copied", Duration::from_secs(120), || async {
+        let (state, rows) = stream_state(&inlet, "account");
+        state == "backfilling" && rows > 0
+    })
+    .await;
+    drop(run); // SIGKILL, mid-backfill
+    let run = Running(spawn());
+    // Every session expires mid-backfill: the sync logs in again and goes on.
+    wait_until_async("the backfill resumed", Duration::from_secs(60), || async {
+        stream_state(&inlet, "account").0 == "backfilling"
+    })
+    .await;
+    let before = fake.requests();
+    wait_until_async(
+        "requests after the restart",
+        Duration::from_secs(60),
+        || async { fake.requests() > before + 2 },
+    )
+    .await;
+    fake.expire_sessions();
+    fake.faults().latency(Duration::ZERO);
+    let admin = c.admin_db(&db).await;
+    admin
+        .execute("set timezone = 'UTC'", &[])
+        .await
+        .expect("utc");
+    converge(&fake, &admin, "after the backfill").await;
+    wait_until_async("every stream live", Duration::from_secs(60), || async {
+        let s = status(&inlet);
+        let streams: Vec<Value> = s["syncs"][0]["streams"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        !streams.is_empty() && streams.iter().all(|s| s["state"] == "live")
+    })
+    .await;
+
+    // Live: updates sharing a second, a create, deletes, an undelete, a purge, a merge, a
+    // change only the system made, and a new field.
+    let contacts = ids(&fake, "Contact");
+    fake.update("Contact", &contacts[0..2], &json!({"LastName": "Together"}))
+        .expect("update");
+    fake.update("Contact", &contacts[2..3], &json!({"FirstName": "First"}))
+        .expect("update");
+    fake.update("Contact", &contacts[2..3], &json!({"FirstName": "Second"}))
+        .expect("update");
+    let created = fake
+        .create("Contact", &json!({"LastName": "New"}))
+        .expect("create");
+    fake.delete("Contact", &contacts[3]).expect("delete");
+    fake.delete("Contact", &contacts[4]).expect("delete");
+    fake.purge("Contact", &contacts[4]).expect("purge");
+    fake.delete("Contact", &contacts[5]).expect("delete");
+    fake.undelete("Contact", &contacts[5]).expect("undelete");
+    fake.merge("Contact", &contacts[6], &contacts[7..9])
+        .expect("merge");
+    let accounts = ids(&fake, "Account");
+    fake.touch("Account", &accounts[0]).expect("touch");
+    fake.add_field("Lead", "Score__c", "double")
+        .expect("a new field");
+    let leads = ids(&fake, "Lead");
+    fake.update("Lead", &leads[0..1], &json!({"Score__c": 42.5}))
+        .expect("update");
+    converge(&fake, &admin, "after live changes").await;
+    let count = |sql: String| {
+        let admin = &admin;
+        async move {
+            admin
+                .query_one(&sql, &[])
+                .await
+                .expect("query")
+                .get::<_, i64>(0)
+        }
+    };
+    let gone = format!(
+        "select count(*) from salesforce.contact where id in ('{}', '{}', '{}', '{}')",
+        contacts[3], contacts[4], contacts[7], contacts[8]
+    );
+    assert_eq!(
+        count(gone).await,
+        0,
+        "deleted, purged and merged contacts leave"
+    );
+    let here = format!(
+        "select count(*) from salesforce.contact where id in ('{}', '{created}')",
+        contacts[5]
+    );
+    assert_eq!(
+        count(here).await,
+        2,
+        "an undeleted and a created contact are there"
+    );
+    let logged = format!(
+        "select count(*) from salesforce._sync_event where object_type = 'contact' \
+         and record_id = '{}' and event_type = 'delete'",
+        contacts[3]
+    );
+    assert_eq!(
+        count(logged).await,
+        1,
+        "a delete is one event in the change log"
+    );
+    let score = format!(
+        "select count(*) from salesforce.lead where id = '{}' and \"Score__c\" = 42.5",
+        leads[0]
+    );
+    assert_eq!(count(score).await, 1, "a new field gets its column");
+
+    // Every account changed in one second: more records share one SystemModstamp than a
+    // page holds.
+    assert!(accounts.len() > 2_000);
+    fake.update("Account", &accounts, &json!({"Rating": "Hot"}))
+        .expect("bulk");
+    converge(&fake, &admin, "after a bulk change").await;
+    drop(run);
+}
