@@ -47,13 +47,14 @@ fn same(truth: &Value, held: &Value) -> bool {
 async fn differences(
     fake: &FakeSalesforce,
     db: &tokio_postgres::Client,
+    schema: &str,
     object: &str,
 ) -> Vec<String> {
     let table = object.to_lowercase();
     let truth: BTreeMap<String, Value> = (fake.records(object).expect("truth").into_iter())
         .filter_map(|r| Some((r["Id"].as_str()?.to_string(), r)))
         .collect();
-    let sql = format!("select id, to_jsonb(t) from salesforce.\"{table}\" t");
+    let sql = format!("select id, to_jsonb(t) from {schema}.\"{table}\" t");
     let rows = match db.query(&sql, &[]).await {
         Ok(rows) => rows,
         Err(e) => return vec![format!("{table} cannot be read yet: {e}")],
@@ -99,7 +100,7 @@ async fn converge(fake: &FakeSalesforce, db: &tokio_postgres::Client, what: &str
         loop {
             let mut all = Vec::new();
             for object in &objects {
-                all.extend(differences(fake, db, object).await);
+                all.extend(differences(fake, db, "salesforce", object).await);
             }
             if all.is_empty() {
                 return;
@@ -327,4 +328,179 @@ async fn every_object_matches_the_fake_after_backfill_a_kill_expired_sessions_an
         .expect("bulk");
     converge(&fake, &admin, "after a bulk change").await;
     drop(run);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_credentials_password_and_jwt_bearer_logins_sync_the_streams_asked_for() {
+    let v = *versions().last().expect("a version");
+    let c = common::cluster("salesforce", v).await;
+    let db = c.create_database().await;
+    let fake = FakeSalesforce::start(Options::default())
+        .await
+        .expect("fake");
+    fake.seed(20);
+    let credentials = fake.credentials();
+    // The connected app's certificate: its key signs the JWT assertions.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = dir.path().join("server.key");
+    let openssl = |args: &[&str]| {
+        let out = std::process::Command::new("openssl")
+            .args(args)
+            .output()
+            .expect("run openssl (scripts/install-deps installs it)");
+        assert!(out.status.success(), "openssl {args:?}: {}", text(&out));
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let key_path = key.to_str().expect("utf-8 path");
+    openssl(&[
+        "genpkey",
+        "-algorithm",
+        "RSA",
+        "-pkeyopt",
+        "rsa_keygen_bits:2048",
+        "-out",
+        key_path,
+    ]);
+    fake.add_jwt_key(&openssl(&["pkey", "-in", key_path, "-pubout"]))
+        .expect("certificate");
+    let private_key = std::fs::read_to_string(&key).expect("key");
+
+    // The app's consumer secret, read at every run from the variable the config names.
+    let inlet = Inlet::new(&[("SF_APP_SECRET", credentials.client_secret.as_str())]);
+    inlet.add_destination(c, &db);
+    let login = fake.login_url();
+    let client_id = format!("client_id={}", credentials.client_id);
+    let username = format!("username={}", credentials.username);
+    let add = |name: &str, streams: &str, extra: &[&str], secret: &str| {
+        let schema = format!("sf_{name}");
+        let mut args = vec![
+            "sync",
+            "add",
+            name,
+            "--destination",
+            "dest",
+            "--source",
+            "salesforce",
+            "--login-url",
+            &login,
+            "--schema",
+            &schema,
+            "--streams",
+            streams,
+            "--set",
+            &client_id,
+        ];
+        args.extend_from_slice(extra);
+        inlet.run_env(&args, &[("SALESFORCE_SECRET", secret)])
+    };
+    let out = add("nope", "no_such_object", &[], &credentials.refresh_token);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("choose among") && text(&out).contains("invoice__c"),
+        "{}",
+        text(&out)
+    );
+    let out = add(
+        "cc",
+        "contact",
+        &["--set", "grant=client_credentials"],
+        &credentials.client_secret,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let out = add(
+        "pw",
+        "account,invoice__c",
+        &[
+            "--set",
+            "grant=password",
+            "--set",
+            &username,
+            "--set",
+            "client_secret_env=SF_APP_SECRET",
+        ],
+        &credentials.password,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let out = add(
+        "jwt",
+        "lead",
+        &["--set", "grant=jwt_bearer", "--set", &username],
+        &private_key,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let config = std::fs::read_to_string(inlet.config()).expect("config");
+    assert!(
+        !config.contains(&credentials.client_secret) && !config.contains(&credentials.password)
+    );
+    assert!(!config.contains("PRIVATE KEY"));
+    let config = config.replace(
+        "\nsource = \"salesforce\"",
+        "\nsource = \"salesforce\"\npoll_interval_ms = 300",
+    );
+    std::fs::write(inlet.config(), config).expect("config");
+
+    let _run = Running(
+        inlet
+            .cmd(&["run"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("inlet run"),
+    );
+    let admin = c.admin_db(&db).await;
+    admin
+        .execute("set timezone = 'UTC'", &[])
+        .await
+        .expect("utc");
+    let synced = [
+        ("sf_cc", "Contact"),
+        ("sf_pw", "Account"),
+        ("sf_pw", "Invoice__c"),
+        ("sf_jwt", "Lead"),
+    ];
+    let converged = || async {
+        for (schema, object) in synced {
+            if !differences(&fake, &admin, schema, object).await.is_empty() {
+                return false;
+            }
+        }
+        true
+    };
+    wait_until_async(
+        "every login's streams copied",
+        Duration::from_secs(90),
+        converged,
+    )
+    .await;
+    let others: i64 = admin
+        .query_one(
+            "select count(*) from information_schema.tables where table_schema like 'sf\\_%' \
+             and table_name not like '\\_sync%' and table_name not in ('contact', 'account', 'invoice__c', 'lead')",
+            &[],
+        )
+        .await
+        .expect("tables")
+        .get(0);
+    assert_eq!(others, 0, "only the streams asked for");
+    // Each keeps following: a change lands through every kind of login.
+    let lead = ids(&fake, "Lead")[0].clone();
+    fake.update(
+        "Lead",
+        std::slice::from_ref(&lead),
+        &json!({"LastName": "Followed"}),
+    )
+    .expect("update");
+    let contact = ids(&fake, "Contact")[0].clone();
+    fake.update(
+        "Contact",
+        std::slice::from_ref(&contact),
+        &json!({"LastName": "Followed"}),
+    )
+    .expect("update");
+    wait_until_async(
+        "live changes through every login",
+        Duration::from_secs(60),
+        converged,
+    )
+    .await;
 }

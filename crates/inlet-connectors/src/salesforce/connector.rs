@@ -5,8 +5,9 @@
 //! sets; `https://login.salesforce.com` by default) with the connected app's `client_id`
 //! and one grant (`grant`, see [`Grant`]). The key (`SALESFORCE_SECRET`, stored in
 //! secrets.toml by `sync add`) is the grant's secret: the refresh token, the client
-//! secret, or the password followed by the security token. A client secret the grant needs
-//! besides comes from the variable `client_secret_env` names, never from the config file.
+//! secret, the private key (PEM) of the app's certificate, or the password followed by the
+//! security token. A client secret the grant needs besides comes from the variable
+//! `client_secret_env` names, never from the config file.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -35,12 +36,13 @@ const KEYS: &[OptionKey] = &[
     OptionKey {
         name: "grant",
         doc: "how to log in: refresh_token (the key is a refresh token), client_credentials \
-              (the key is the client secret) or password (the key is the password followed by \
-              the security token) [default: refresh_token]",
+              (the key is the client secret), jwt_bearer (the key is the private key, PEM, of \
+              the app's certificate) or password (the key is the password followed by the \
+              security token) [default: refresh_token]",
     },
     OptionKey {
         name: "username",
-        doc: "the integration user's username (grant = password)",
+        doc: "the integration user's username (grant = password or jwt_bearer)",
     },
     OptionKey {
         name: "client_secret_env",
@@ -201,8 +203,9 @@ impl Connector for Salesforce {
 
     fn api_key_hint(&self) -> &'static str {
         "export SALESFORCE_SECRET=... (the connected app's refresh token; with --set \
-         grant=client_credentials its client secret; with --set grant=password the password \
-         followed by the security token)"
+         grant=client_credentials its client secret; with --set grant=jwt_bearer the private \
+         key of its certificate, \"$(cat server.key)\"; with --set grant=password the \
+         password followed by the security token)"
     }
 
     fn webhook_secret_env(&self) -> &'static str {

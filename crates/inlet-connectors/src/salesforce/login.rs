@@ -12,8 +12,11 @@
 use std::fmt;
 use std::time::Duration;
 
+use data_encoding::{BASE64, BASE64URL_NOPAD};
 use inlet_core::{ErrorKind, SourceError};
 use reqwest::header::HeaderValue;
+use ring::rand::SystemRandom;
+use ring::signature::{RsaKeyPair, RSA_PKCS1_SHA256};
 use serde_json::Value;
 use tokio::sync::Mutex;
 
@@ -29,16 +32,20 @@ pub enum Grant {
     /// The key is the user's password followed by their security token (discouraged by
     /// Salesforce; logged as a warning).
     Password,
+    /// The key is the private key (PEM) of the certificate uploaded to the connected app;
+    /// each login is an assertion signed with it (RS256) for `username`.
+    JwtBearer,
 }
 
 impl Grant {
-    pub const NAMES: &'static str = "refresh_token, client_credentials or password";
+    pub const NAMES: &'static str = "refresh_token, client_credentials, password or jwt_bearer";
 
     pub fn parse(text: &str) -> Option<Grant> {
         Some(match text {
             "refresh_token" => Grant::RefreshToken,
             "client_credentials" => Grant::ClientCredentials,
             "password" => Grant::Password,
+            "jwt_bearer" => Grant::JwtBearer,
             _ => return None,
         })
     }
@@ -62,6 +69,8 @@ pub struct LoginSettings {
 pub struct Login {
     http: reqwest::Client,
     settings: LoginSettings,
+    /// The JWT bearer grant's signing key.
+    signer: Option<RsaKeyPair>,
     state: Mutex<State>,
 }
 
@@ -92,8 +101,13 @@ impl Login {
                  discourages; a refresh token or client credentials are safer"
             );
         }
+        let signer = match settings.grant {
+            Grant::JwtBearer => Some(signing_key(&settings.key)?),
+            _ => None,
+        };
         Ok(Login {
             http,
+            signer,
             state: Mutex::new(State {
                 refresh_token: settings.key.clone(),
                 session: None,
@@ -119,8 +133,16 @@ impl Login {
 
     async fn log_in(&self, state: &mut State) -> Result<(), SourceError> {
         let s = &self.settings;
+        let assertion;
         let mut form: Vec<(&str, &str)> = vec![("client_id", s.client_id.as_str())];
         match s.grant {
+            Grant::JwtBearer => {
+                assertion = self.assertion()?;
+                form = vec![
+                    ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"),
+                    ("assertion", assertion.as_str()),
+                ];
+            }
             Grant::RefreshToken => {
                 form.push(("grant_type", "refresh_token"));
                 form.push(("refresh_token", state.refresh_token.as_str()));
@@ -192,6 +214,71 @@ impl Login {
     }
 }
 
+impl Login {
+    /// A JWT for the bearer grant: the app (`iss`) asks for a session of the user (`sub`) at
+    /// the login host (`aud`), for the next three minutes.
+    fn assertion(&self) -> Result<String, SourceError> {
+        let s = &self.settings;
+        let b64 = |bytes: &[u8]| BASE64URL_NOPAD.encode(bytes);
+        let exp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
+            + 180;
+        let claims = serde_json::json!({
+            "iss": s.client_id,
+            "sub": s.username.as_deref().unwrap_or_default(),
+            "aud": s.login_url,
+            "exp": exp,
+        });
+        let signed = format!(
+            "{}.{}",
+            b64(br#"{"alg":"RS256","typ":"JWT"}"#),
+            b64(claims.to_string().as_bytes())
+        );
+        let key = self.signer.as_ref().ok_or_else(|| {
+            SourceError::new(
+                ErrorKind::Internal,
+                "no signing key for the JWT bearer grant",
+            )
+        })?;
+        let mut signature = vec![0; key.public().modulus_len()];
+        key.sign(
+            &RSA_PKCS1_SHA256,
+            &SystemRandom::new(),
+            signed.as_bytes(),
+            &mut signature,
+        )
+        .map_err(|_| SourceError::new(ErrorKind::Internal, "could not sign the JWT assertion"))?;
+        Ok(format!("{signed}.{}", b64(&signature)))
+    }
+}
+
+/// The RSA private key of a PEM (`PRIVATE KEY`, PKCS#8, or `RSA PRIVATE KEY`, PKCS#1).
+fn signing_key(pem: &str) -> Result<RsaKeyPair, SourceError> {
+    let refused = || {
+        SourceError::new(
+            ErrorKind::Unauthorized,
+            "the key is not an RSA private key in PEM (BEGIN PRIVATE KEY or BEGIN RSA PRIVATE KEY)",
+        )
+        .with_fix(
+            "with --set grant=jwt_bearer, SALESFORCE_SECRET is the private key of the certificate \
+             uploaded to the connected app: SALESFORCE_SECRET=\"$(cat server.key)\"",
+        )
+    };
+    let body: String = pem
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .map(str::trim)
+        .collect();
+    let der = BASE64.decode(body.as_bytes()).map_err(|_| refused())?;
+    let pair = if pem.contains("BEGIN RSA PRIVATE KEY") {
+        RsaKeyPair::from_der(&der)
+    } else {
+        RsaKeyPair::from_pkcs8(&der)
+    };
+    pair.map_err(|_| refused())
+}
+
 /// The token endpoint's refusal (`{"error": ..., "error_description": ...}`), with what to
 /// do about it.
 fn refusal(login_url: &str, grant: Grant, status: u16, body: &Value) -> SourceError {
@@ -217,6 +304,11 @@ fn refusal(login_url: &str, grant: Grant, status: u16, body: &Value) -> SourceEr
             "enable the client credentials flow on the connected app and give it a run-as \
              user (Setup → App Manager → Manage → Edit Policies), and check --login-url is \
              the org's My Domain"
+        }
+        (_, Grant::JwtBearer) => {
+            "check that the certificate of this private key is uploaded to the connected app, \
+             that username is a user the app is pre-authorized for, and that --login-url is \
+             the org's login host"
         }
         (_, Grant::Password) => {
             "check username and the password (followed by the user's security token), and \
