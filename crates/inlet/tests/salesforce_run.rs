@@ -122,8 +122,9 @@ fn ids(fake: &FakeSalesforce, object: &str) -> Vec<String> {
         .collect()
 }
 
-/// The state of `stream` in `inlet sync status`, and its rows.
-fn stream_state(inlet: &Inlet, stream: &str) -> (String, i64) {
+/// The state of `stream` in `inlet sync status`, its rows, and its backfill's partitions
+/// in all.
+fn stream_state(inlet: &Inlet, stream: &str) -> (String, i64, i64) {
     let s = status(inlet);
     (s["syncs"][0]["streams"].as_array().into_iter().flatten())
         .find(|s| s["stream"] == stream)
@@ -131,6 +132,7 @@ fn stream_state(inlet: &Inlet, stream: &str) -> (String, i64) {
             (
                 s["state"].as_str().unwrap_or_default().to_string(),
                 s["rows"].as_i64().unwrap_or(0),
+                s["partitions"]["total"].as_i64().unwrap_or(0),
             )
         })
         .unwrap_or_default()
@@ -150,6 +152,10 @@ async fn every_object_matches_the_fake_after_backfill_a_kill_expired_sessions_an
     fake.seed(60);
     // More accounts than one page holds, so the backfill has pages to be killed between.
     fake.seed_object("Account", 4_500).expect("accounts");
+    // More accounts than a page holds share one SystemModstamp before the backfill.
+    let accounts = ids(&fake, "Account");
+    fake.update("Account", &accounts[..2_500], &json!({"Rating": "Warm"}))
+        .expect("one second");
     let credentials = fake.credentials();
     let login = fake.login_url();
     let client_id = format!("client_id={}", credentials.client_id);
@@ -213,10 +219,15 @@ async fn every_object_matches_the_fake_after_backfill_a_kill_expired_sessions_an
             .expect("inlet run")
     };
     let run = Running(spawn());
-    wait_until_async("some accounts copied", Duration::from_secs(120), || async {
-        let (state, rows) = stream_state(&inlet, "account");
-        state == "backfilling" && rows > 0
-    })
+    // The accounts' stamps span a year: their range is split to be read several at once.
+    wait_until_async(
+        "some accounts copied, in partitions",
+        Duration::from_secs(120),
+        || async {
+            let (state, rows, partitions) = stream_state(&inlet, "account");
+            state == "backfilling" && rows > 0 && partitions > 1
+        },
+    )
     .await;
     drop(run); // SIGKILL, mid-backfill
     let run = Running(spawn());
@@ -269,7 +280,6 @@ async fn every_object_matches_the_fake_after_backfill_a_kill_expired_sessions_an
     fake.undelete("Contact", &contacts[5]).expect("undelete");
     fake.merge("Contact", &contacts[6], &contacts[7..9])
         .expect("merge");
-    let accounts = ids(&fake, "Account");
     fake.touch("Account", &accounts[0]).expect("touch");
     fake.add_field("Lead", "Score__c", "double")
         .expect("a new field");

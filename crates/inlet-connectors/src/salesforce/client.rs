@@ -37,6 +37,11 @@ impl SalesforceClient {
         }
     }
 
+    /// Requests the sync may have in flight now (a partitioned backfill's share).
+    pub fn in_flight(&self) -> usize {
+        self.limiter.in_flight()
+    }
+
     async fn http(&self) -> Result<&HttpClient, SourceError> {
         self.http
             .get_or_try_init(|| async {

@@ -252,6 +252,10 @@ impl Connector for Salesforce {
         super::complete_until(checkpoint)
     }
 
+    fn partitions(&self, checkpoint: &Checkpoint) -> Option<(u32, u32)> {
+        super::partitions(checkpoint)
+    }
+
     fn schema_version(&self, _options: &Options) -> SchemaVersion {
         SchemaVersion {
             label: "Salesforce REST API",

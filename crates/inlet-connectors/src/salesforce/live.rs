@@ -2,10 +2,9 @@
 //!
 //! * **Pages**: keyset SOQL ([`super::soql`]), never OFFSET: a page ends at a (stamp, id)
 //!   and the next starts strictly after it, so records sharing one second across a page
-//!   boundary are each read once. A backfill reads by `query` (live records); a poll by
-//!   `queryAll` from its cursor less the overlap, so records moved to the Recycle Bin
-//!   (deleted, or merged into another, `MasterRecordId`) come back as deletes and
-//!   undeleted ones as rows, in one order.
+//!   boundary are each read once. A poll reads by `queryAll` from its cursor less the
+//!   overlap, so records moved to the Recycle Bin (deleted, or merged into another,
+//!   `MasterRecordId`) come back as deletes and undeleted ones as rows, in one order.
 //! * **Purges**: a record deleted and emptied from the Recycle Bin between two polls is in
 //!   no query; getDeleted (`sobjects/X/deleted`, 15 days back) still names it. Its id is a
 //!   delete unless a query finds it live (undeleted since).
@@ -38,17 +37,15 @@ pub fn api_datetime(ms: i64) -> String {
     )
 }
 
-/// One keyset page: its records, where it ended, and whether it was the last.
-pub async fn page(
+/// The records `soql` selects (`all`: by queryAll, Recycle Bin included), where the last
+/// one stands, and whether there may be more (a full page).
+pub async fn read(
     client: &SalesforceClient,
     table: &ObjectTable,
     all: bool,
-    after: Option<&After>,
+    soql: &str,
 ) -> Result<(Vec<Record>, Option<Stamp>, bool), SourceError> {
-    let soql = soql::page(&table.api, &table.select(), after, PAGE)
-        .map_err(|e| invalid(&table.api, &e))?;
-    let results = client.query(all && table.soft_deletes, &soql).await?;
-    let done = results.len() < PAGE;
+    let results = client.query(all && table.soft_deletes, soql).await?;
     let mut records = Vec::with_capacity(results.len());
     let mut last = None;
     for object in &results {
@@ -58,7 +55,18 @@ pub async fn page(
         records.push(record);
         last = Some(stamp);
     }
-    Ok((records, last, done))
+    Ok((records, last, results.len() >= PAGE))
+}
+
+/// One page of a poll: every record, Recycle Bin included, after `after`.
+pub async fn page(
+    client: &SalesforceClient,
+    table: &ObjectTable,
+    after: &After,
+) -> Result<(Vec<Record>, Option<Stamp>, bool), SourceError> {
+    let soql = soql::page(&table.api, &table.select(), Some(after), PAGE)
+        .map_err(|e| invalid(&table.api, &e))?;
+    read(client, table, true, &soql).await
 }
 
 /// Deletes for the records getDeleted names from `start_ms` to now that no query finds

@@ -1,8 +1,9 @@
 //! Salesforce (REST API) as a source: every `queryable` and `replicateable` object of the
 //! org, each a table of the columns its describe gives ([`schema`]).
 //!
-//! A backfill notes the time, then reads the object's live records by `query` in keyset
-//! pages on `(SystemModstamp, Id)` ([`soql`]), each page's end the checkpoint. Then each
+//! A backfill notes the time, then reads the object's live records by `query` in ranges
+//! of `SystemModstamp`, several at once ([`backfill`]), each in keyset pages on
+//! `(SystemModstamp, Id)` ([`soql`]), every range's place in the checkpoint. Then each
 //! poll reads by `queryAll` every record whose `SystemModstamp` is at least the last one
 //! seen less an overlap (for transactions that commit late): changed records are rows,
 //! records in the Recycle Bin (deleted, or merged away) deletes, undeleted ones rows
@@ -14,6 +15,7 @@
 //! not used by the sync yet.
 
 pub mod allowance;
+mod backfill;
 mod client;
 mod connector;
 pub mod csv;
@@ -25,15 +27,17 @@ pub mod soql;
 mod streams;
 pub mod table;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use inlet_core::{
-    Batch, BatchStream, Checkpoint, Discovery, ErrorKind, Phase, Record, Source, SourceError,
-    StreamSpec,
+    read_partitions, Batch, BatchStream, Checkpoint, Discovery, ErrorKind, Partitions, Phase,
+    Record, Source, SourceError, StreamSpec,
 };
 use tokio::sync::RwLock;
 
+use backfill::{first_range, StampRanges};
 use client::SalesforceClient;
 use live::{api_datetime, page};
 use position::Position;
@@ -61,6 +65,24 @@ pub struct SalesforceSource {
     options: SalesforceOptions,
     /// The org's tables, found out by [`Source::discover`].
     catalog: RwLock<Option<Vec<ObjectTable>>>,
+    /// Streams reading their backfill now: they share the requests in flight.
+    backfilling: AtomicUsize,
+}
+
+/// Counts a stream as backfilling while it lives.
+struct Backfilling<'a>(&'a AtomicUsize);
+
+impl<'a> Backfilling<'a> {
+    fn enter(count: &'a AtomicUsize) -> Self {
+        count.fetch_add(1, Ordering::Relaxed);
+        Backfilling(count)
+    }
+}
+
+impl Drop for Backfilling<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// Unix milliseconds now.
@@ -76,6 +98,7 @@ impl SalesforceSource {
             client,
             options,
             catalog: RwLock::new(None),
+            backfilling: AtomicUsize::new(0),
         }
     }
 
@@ -117,7 +140,11 @@ impl SalesforceSource {
             let mut table = table;
             let mut position = match from {
                 Some(c) => Position::from_checkpoint(c)?,
-                None => Position::Backfill { after: None, since_ms: now_ms() },
+                None => {
+                    let since_ms = now_ms();
+                    let first = first_range(&self.client, &table, since_ms).await?;
+                    Position::Backfill { parts: Partitions::new(first.into_iter().collect()), since_ms }
+                }
             };
             let mut last_write = Instant::now();
             let mut housekept = Instant::now();
@@ -125,27 +152,23 @@ impl SalesforceSource {
             let mut described_ms = now_ms();
             loop {
                 match position {
-                    Position::Backfill { after, since_ms } => {
-                        let mut after = after.map(|(stamp, id)| After { stamp, id: Some(id) });
-                        loop {
-                            let (records, last, done) = page(&self.client, &table, false, after.as_ref()).await?;
-                            if let Some(last) = last {
-                                after = Some(After { stamp: last.text, id: Some(last.id) });
-                            }
-                            if done {
-                                // The last backfill batch carries the live position.
-                                position = self.live_from(since_ms);
-                                let mut batch = Batch::new(records, position.checkpoint(), Phase::Backfill);
-                                batch.progress = Some(1.0);
+                    Position::Backfill { parts, since_ms } => {
+                        let _counted = Backfilling::enter(&self.backfilling);
+                        let live = self.live_from(since_ms);
+                        if !parts.complete() {
+                            let reader = StampRanges { client: &self.client, table: &table, backfilling: &self.backfilling };
+                            let mut steps = std::pin::pin!(read_partitions(&reader, parts));
+                            while let Some(step) = steps.next().await {
+                                let (records, set) = step?;
+                                let (done, all) = set.counts();
+                                // The batch that completes the last range carries the live position.
+                                let at = if set.complete() { live.clone() } else { Position::Backfill { parts: set, since_ms } };
+                                let mut batch = Batch::new(records, at.checkpoint(), Phase::Backfill);
+                                batch.progress = Some(f64::from(done) / f64::from(all.max(1)));
                                 yield batch;
-                                break;
                             }
-                            let at = Position::Backfill {
-                                after: after.as_ref().map(|a| (a.stamp.clone(), a.id.clone().unwrap_or_default())),
-                                since_ms,
-                            };
-                            yield Batch::new(records, at.checkpoint(), Phase::Backfill);
                         }
+                        position = live;
                         last_write = Instant::now();
                         yield Batch::new(Vec::new(), position.checkpoint(), Phase::Live);
                     }
@@ -179,13 +202,13 @@ impl SalesforceSource {
                         let mut newest = stamp_ms;
                         let mut records: Vec<Record> = Vec::new();
                         loop {
-                            let (page_records, last, done) = page(&self.client, &table, true, Some(&after)).await?;
+                            let (page_records, last, more) = page(&self.client, &table, &after).await?;
                             records.extend(page_records);
                             if let Some(last) = last {
                                 newest = newest.max(last.ms);
                                 after = After { stamp: last.text, id: Some(last.id) };
                             }
-                            if done {
+                            if !more {
                                 break;
                             }
                             // Mid-poll the position stays where the poll began.
@@ -234,4 +257,12 @@ impl Source for SalesforceSource {
 /// The Unix second up to which a stream at `checkpoint` holds every change.
 pub fn complete_until(checkpoint: &Checkpoint) -> Option<i64> {
     Position::from_checkpoint(checkpoint).ok()?.complete_until()
+}
+
+/// (ranges complete, in all) of a backfill.
+pub fn partitions(checkpoint: &Checkpoint) -> Option<(u32, u32)> {
+    match Position::from_checkpoint(checkpoint).ok()? {
+        Position::Backfill { parts, .. } => Some(parts.counts()),
+        Position::Live { .. } => None,
+    }
 }

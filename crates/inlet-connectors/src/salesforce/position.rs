@@ -1,16 +1,17 @@
 //! Where a Salesforce stream stands, as its checkpoint stores it.
 
-use inlet_core::{Checkpoint, ErrorKind, SourceError};
+use inlet_core::{Checkpoint, ErrorKind, Partitions, SourceError};
 use serde::{Deserialize, Serialize};
+
+use super::backfill::StampRange;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "phase", rename_all = "snake_case")]
 pub enum Position {
-    /// Copying the records that are live, in `(SystemModstamp, Id)` order, after this
-    /// stamp (as the API wrote it) and id (`None`: from the start). Changes from
-    /// `since_ms` on are read by the polls that follow.
+    /// Copying the records that were live at `since_ms`, in ranges of `SystemModstamp`;
+    /// changes from `since_ms` on are read by the polls that follow.
     Backfill {
-        after: Option<(String, String)>,
+        parts: Partitions<StampRange>,
         since_ms: i64,
     },
     /// Following changes: each poll reads every record whose `SystemModstamp` is at least
@@ -54,10 +55,14 @@ mod tests {
     fn positions_read_back_as_written_and_junk_asks_for_a_fresh_backfill() {
         let positions = [
             Position::Backfill {
-                after: Some((
-                    "2013-05-20T20:49:32.000+0000".into(),
-                    "001000000000001AAA".into(),
-                )),
+                parts: Partitions::new(vec![StampRange {
+                    from_ms: 0,
+                    upto_ms: 9_000,
+                    after: Some((
+                        "2013-05-20T20:49:32.000+0000".into(),
+                        "001000000000001AAA".into(),
+                    )),
+                }]),
                 since_ms: 5,
             },
             Position::Live {

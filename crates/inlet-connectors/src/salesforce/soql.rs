@@ -45,6 +45,18 @@ pub fn page(
     after: Option<&After>,
     limit: usize,
 ) -> Result<String, String> {
+    bounded_page(object, fields, None, after, limit)
+}
+
+/// One keyset page of a backfill partition: only records whose `SystemModstamp` is in
+/// `[from, upto)` (datetimes as the API writes them), after `after` if given.
+pub fn bounded_page(
+    object: &str,
+    fields: &[String],
+    bounds: Option<(&str, &str)>,
+    after: Option<&After>,
+    limit: usize,
+) -> Result<String, String> {
     let name_ok =
         |n: &str| !n.is_empty() && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
     if let Some(bad) = std::iter::once(object)
@@ -53,17 +65,31 @@ pub fn page(
     {
         return Err(format!("{bad:?} is not a Salesforce object or field name"));
     }
-    let mut soql = format!("SELECT {} FROM {object}", fields.join(", "));
+    let literal = |stamp: &str| {
+        datetime_literal(stamp)
+            .ok_or_else(|| format!("{stamp:?} is not a SystemModstamp the API writes"))
+    };
+    let mut conditions = Vec::new();
+    if let Some((from, upto)) = bounds {
+        let (from, upto) = (literal(from)?, literal(upto)?);
+        conditions.push(format!(
+            "SystemModstamp >= {from} AND SystemModstamp < {upto}"
+        ));
+    }
     if let Some(after) = after {
-        let stamp = datetime_literal(&after.stamp)
-            .ok_or_else(|| format!("{:?} is not a SystemModstamp the API writes", after.stamp))?;
-        match &after.id {
-            None => soql.push_str(&format!(" WHERE SystemModstamp >= {stamp}")),
-            Some(id) if is_id(id) => soql.push_str(&format!(
-                " WHERE SystemModstamp > {stamp} OR (SystemModstamp = {stamp} AND Id > '{id}')"
-            )),
+        let stamp = literal(&after.stamp)?;
+        conditions.push(match &after.id {
+            None => format!("SystemModstamp >= {stamp}"),
+            Some(id) if is_id(id) => {
+                format!("(SystemModstamp > {stamp} OR (SystemModstamp = {stamp} AND Id > '{id}'))")
+            }
             Some(id) => return Err(format!("{id:?} is not a Salesforce id")),
-        }
+        });
+    }
+    let mut soql = format!("SELECT {} FROM {object}", fields.join(", "));
+    if !conditions.is_empty() {
+        soql.push_str(" WHERE ");
+        soql.push_str(&conditions.join(" AND "));
     }
     soql.push_str(&format!(
         " ORDER BY SystemModstamp ASC, Id ASC LIMIT {limit}"
@@ -91,7 +117,11 @@ mod tests {
         };
         assert_eq!(
             page("Account", &fields(), Some(&after), 10).as_deref(),
-            Ok("SELECT Id, Name, SystemModstamp FROM Account WHERE SystemModstamp > 2013-05-20T20:49:32Z OR (SystemModstamp = 2013-05-20T20:49:32Z AND Id > '001Dn0000000001IAA') ORDER BY SystemModstamp ASC, Id ASC LIMIT 10")
+            Ok("SELECT Id, Name, SystemModstamp FROM Account WHERE (SystemModstamp > 2013-05-20T20:49:32Z OR (SystemModstamp = 2013-05-20T20:49:32Z AND Id > '001Dn0000000001IAA')) ORDER BY SystemModstamp ASC, Id ASC LIMIT 10")
+        );
+        assert_eq!(
+            bounded_page("Account", &fields(), Some(("2013-05-20T20:49:00.000+0000", "2013-05-21T00:00:00.000+0000")), Some(&after), 10).as_deref(),
+            Ok("SELECT Id, Name, SystemModstamp FROM Account WHERE SystemModstamp >= 2013-05-20T20:49:00Z AND SystemModstamp < 2013-05-21T00:00:00Z AND (SystemModstamp > 2013-05-20T20:49:32Z OR (SystemModstamp = 2013-05-20T20:49:32Z AND Id > '001Dn0000000001IAA')) ORDER BY SystemModstamp ASC, Id ASC LIMIT 10")
         );
         let poll = After { id: None, ..after };
         assert!(page("Account", &fields(), Some(&poll), 10)
