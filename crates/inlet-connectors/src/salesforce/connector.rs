@@ -231,10 +231,13 @@ impl Connector for Salesforce {
 
     fn check_credentials<'a>(&'a self, settings: &'a Settings) -> Checked<'a> {
         Box::pin(async move {
-            // Logging in and listing the objects to sync: a refused login, an unknown
-            // stream or a user who may read nothing fails here, before anything is written.
+            // Logging in and listing the objects to sync (one request, however many the
+            // org has): a refused login, an unknown stream or a user who may read nothing
+            // fails here, before anything is written.
             let source = source_of(settings)?;
-            source.catalog().await.map(|_| ())
+            super::streams::choose(&source.client, source.options.streams.as_deref())
+                .await
+                .map(|_| ())
         })
     }
 

@@ -46,15 +46,16 @@ pub async fn describe(
     Ok(Some(table))
 }
 
-/// The tables to sync: every replicateable object, or those `wanted` names (by table
-/// name); a name the org has no such object for is an error that lists what it has.
-pub async fn discover(
+/// The objects to sync, by API name: every replicateable one, or those `wanted` names (by
+/// table name). A name the org has no such object for is an error that lists what it has;
+/// none at all is an error too.
+pub async fn choose(
     client: &SalesforceClient,
     wanted: Option<&[String]>,
-) -> Result<Vec<ObjectTable>, SourceError> {
+) -> Result<Vec<String>, SourceError> {
     let objects = replicateable(client).await?;
+    let tables: Vec<String> = objects.iter().map(|o| o.to_lowercase()).collect();
     if let Some(wanted) = wanted {
-        let tables: Vec<String> = objects.iter().map(|o| o.to_lowercase()).collect();
         if let Some(unknown) = wanted.iter().find(|w| !tables.contains(&w.to_lowercase())) {
             return Err(SourceError::new(
                 ErrorKind::InvalidResponse,
@@ -63,25 +64,33 @@ pub async fn discover(
             .with_fix(format!("choose among: {}", tables.join(", "))));
         }
     }
-    let mut out = Vec::new();
-    for api in objects {
-        let table = api.to_lowercase();
-        if wanted.is_some_and(|w| !w.iter().any(|n| n.to_lowercase() == table)) {
-            continue;
-        }
-        if let Some(t) = describe(client, &api).await? {
-            out.push(t);
-        }
-    }
-    if out.is_empty() {
+    let chosen: Vec<String> = objects
+        .into_iter()
+        .filter(|o| wanted.is_none_or(|w| w.iter().any(|n| n.eq_ignore_ascii_case(o))))
+        .collect();
+    if chosen.is_empty() {
         return Err(SourceError::new(
             ErrorKind::Forbidden,
             "the integration user may not read any object that can be synced",
         )
         .with_fix(
-            "give the integration user the \"View All Data\" permission, or name objects it \
-             can read with --streams",
+            "give the integration user the \"View All Data\" permission (Setup → Users → \
+             Permission Sets)",
         ));
+    }
+    Ok(chosen)
+}
+
+/// The tables to sync, each from its object's describe.
+pub async fn discover(
+    client: &SalesforceClient,
+    wanted: Option<&[String]>,
+) -> Result<Vec<ObjectTable>, SourceError> {
+    let mut out = Vec::new();
+    for api in choose(client, wanted).await? {
+        if let Some(t) = describe(client, &api).await? {
+            out.push(t);
+        }
     }
     Ok(out)
 }
