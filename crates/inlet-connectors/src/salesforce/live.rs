@@ -111,7 +111,7 @@ pub async fn purged(
         .and_then(datetime_ms)
         .unwrap_or(now_ms)
         .min(now_ms);
-    let mut gone: Vec<(String, i64)> = listed
+    let gone: Vec<(String, i64)> = listed
         .iter()
         .filter_map(|d| {
             let id = d["id"].as_str().filter(|id| is_id(id))?;
@@ -120,7 +120,7 @@ pub async fn purged(
         })
         .collect();
     let mut out = Vec::new();
-    for chunk in gone.chunks_mut(200) {
+    for chunk in gone.chunks(200) {
         let ids: Vec<String> = chunk.iter().map(|(id, _)| format!("'{id}'")).collect();
         let soql = format!(
             "SELECT Id FROM {} WHERE Id IN ({})",
@@ -129,7 +129,7 @@ pub async fn purged(
         );
         let live = client.query(false, &soql).await?;
         let live: Vec<&str> = live.iter().filter_map(|o| o["Id"].as_str()).collect();
-        for (id, at) in chunk.iter() {
+        for (id, at) in chunk {
             if !live.contains(&id.as_str()) {
                 out.push(Record::delete(
                     id.clone(),
