@@ -147,10 +147,16 @@ impl HubSpotSource {
         })
     }
 
+    /// The catalog last found out, or found out now.
     async fn catalog(&self) -> Result<Catalog, SourceError> {
         if let Some(c) = self.catalog.read().await.as_ref() {
             return Ok(c.clone());
         }
+        self.find_catalog().await
+    }
+
+    /// The portal's catalog as it is now (properties added or retyped since included).
+    async fn find_catalog(&self) -> Result<Catalog, SourceError> {
         let found = streams::discover(&self.client, self.options.streams.as_deref()).await?;
         *self.catalog.write().await = Some(found.clone());
         Ok(found)
@@ -245,9 +251,12 @@ impl HubSpotSource {
                         let (mut modified_ms, mut archived_ms, mut reconciled_ms) = (modified_ms, archived_ms, reconciled_ms);
                         if housekept.elapsed() >= self.housekeeping() {
                             housekept = Instant::now();
-                            // A property added since gets its column with its first value.
+                            // A property added since gets its typed column before its first
+                            // value; one whose type changed has the sync rebuild the table.
+                            let mut columns = None;
                             if let Some(properties) = streams::properties(&self.client, &table.api).await? {
                                 let added = properties.iter().any(|p| table.properties.iter().all(|o| o.name != p.name));
+                                let retyped = properties.iter().any(|p| table.properties.iter().any(|o| o.name == p.name && o.column() != p.column()));
                                 if added {
                                     // Values of it were set after the last reading of the
                                     // properties: records changed since then are read again.
@@ -255,10 +264,19 @@ impl HubSpotSource {
                                 }
                                 table.properties = properties;
                                 properties_ms = now;
+                                if added || retyped {
+                                    columns = Some(table.spec().columns);
+                                }
                             }
                             let deletes = live::archived(&self.client, &table, archived_ms).await?;
                             archived_ms = now - ARCHIVE_MARGIN_MS;
                             position = Position::Live { modified_ms, archived_ms, reconciled_ms, complete_ms };
+                            if columns.is_some() {
+                                let mut batch = Batch::new(Vec::new(), position.checkpoint(), Phase::Live);
+                                batch.columns = columns;
+                                last_write = Instant::now();
+                                yield batch;
+                            }
                             if !deletes.is_empty() {
                                 last_write = Instant::now();
                                 yield Batch::new(deletes, position.checkpoint(), Phase::Live);
@@ -384,7 +402,9 @@ impl HubSpotSource {
 impl Source for HubSpotSource {
     fn discover(&self) -> Discovery<'_> {
         Box::pin(async move {
-            let catalog = self.catalog().await?;
+            // Read again at each opening: a retyped property's column is then a conflict,
+            // which the runtime rebuilds for.
+            let catalog = self.find_catalog().await?;
             Ok(catalog.streams.iter().map(StreamDef::spec).collect())
         })
     }
