@@ -5,15 +5,19 @@
 use std::process::Stdio;
 use std::time::Duration;
 
+use inlet_connectors::hubspot::webhook::sign;
 use inlet_fakes::hubspot::{FakeHubSpot, Options};
-use inlet_testkit::{versions, wait_until_async};
+use inlet_testkit::{free_port, versions, wait_until_async};
 use serde_json::json;
 
 mod common;
 use common::{text, Inlet, Running};
 
+/// The app's client secret HubSpot signs webhooks with.
+const CLIENT_SECRET: &str = "app-client-secret";
+
 /// A fake portal with `contacts` contacts, and an inlet with a `hubspot` sync of its
-/// contacts polling every `poll_ms` (not yet running).
+/// contacts polling every `poll_ms`, with the app's client secret (not yet running).
 async fn portal(contacts: usize, poll_ms: u64) -> (FakeHubSpot, Inlet, tokio_postgres::Client) {
     let v = *versions().last().expect("a version");
     let c = common::cluster("hubspot", v).await;
@@ -40,7 +44,10 @@ async fn portal(contacts: usize, poll_ms: u64) -> (FakeHubSpot, Inlet, tokio_pos
             "--set",
             "search_lag_ms=500",
         ],
-        &[("HUBSPOT_ACCESS_TOKEN", token.as_str())],
+        &[
+            ("HUBSPOT_ACCESS_TOKEN", token.as_str()),
+            ("HUBSPOT_CLIENT_SECRET", CLIENT_SECRET),
+        ],
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let config = std::fs::read_to_string(inlet.config()).expect("config");
@@ -156,4 +163,73 @@ async fn a_new_property_gets_a_typed_column_and_a_retyped_one_rebuilds_the_table
         .expect("count")
         .get(0);
     assert_eq!(rows as usize, ids.len(), "every contact is still there");
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as i64
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signed_webhook_lands_a_change_long_before_the_next_poll() {
+    // Ten minutes between polls: within the test's deadlines, only a webhook brings a change.
+    let (fake, inlet, admin) = portal(50, 600_000).await;
+    let listen = format!("127.0.0.1:{}", free_port());
+    let _run = Running(
+        inlet
+            .cmd(&["run", "--listen", &listen])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("inlet run"),
+    );
+    contacts_live(&inlet).await;
+    let id = contact_ids(&fake)[0].clone();
+    fake.update("contacts", &id, json!({"firstname": "Hooked"}))
+        .expect("update");
+
+    let url = format!("http://{listen}/webhooks/hubspot/hubspot");
+    let body = json!([{"eventId": 1, "subscriptionId": 7, "portalId": fake.portal_id(),
+        "occurredAt": now_ms(), "subscriptionType": "contact.propertyChange", "attemptNumber": 0,
+        "objectId": id.parse::<u64>().expect("numeric id"), "propertyName": "firstname",
+        "propertyValue": "Hooked", "changeSource": "CRM"}])
+    .to_string();
+    let http = reqwest::Client::new();
+    let deliver = |secret: &str, at: i64| {
+        let signature = sign("POST", &url, body.as_bytes(), at, secret);
+        let request = http
+            .post(&url)
+            .header("Content-Type", "application/json")
+            .header("X-HubSpot-Signature-v3", signature)
+            .header("X-HubSpot-Request-Timestamp", at.to_string())
+            .body(body.clone());
+        async move {
+            let response = request.send().await.expect("delivery");
+            let status = response.status().as_u16();
+            (status, response.text().await.unwrap_or_default())
+        }
+    };
+    let (status, said) = deliver("not-the-app-secret", now_ms()).await;
+    assert_eq!(status, 401, "{said}");
+    assert!(
+        said.contains("does not match the app's client secret"),
+        "{said}"
+    );
+    let (status, said) = deliver(CLIENT_SECRET, now_ms() - 6 * 60_000).await;
+    assert_eq!(status, 401, "{said}");
+    assert!(said.contains("old, more than the 300 s"), "{said}");
+
+    let (status, said) = deliver(CLIENT_SECRET, now_ms()).await;
+    assert_eq!(status, 200, "{said}");
+    wait_until_async(
+        "the change the webhook told of",
+        Duration::from_secs(60),
+        || {
+            let (admin, id) = (&admin, &id);
+            async move { value(admin, id, "firstname").await.as_deref() == Some("Hooked") }
+        },
+    )
+    .await;
 }

@@ -187,7 +187,7 @@ async fn add_run_status_webhooks_and_a_clean_stop() {
             "{}",
         )
     });
-    assert_eq!(forged, 400, "a bad signature is refused");
+    assert_eq!(forged, 401, "a bad signature is refused");
 
     let created = fake
         .create("customer", json!({"email": "webhook@example.com"}))
@@ -421,7 +421,7 @@ async fn a_public_listen_needs_the_api_token() {
             "{}",
         )
     });
-    assert_eq!(forged, 400);
+    assert_eq!(forged, 401);
     let _ = run.0.kill();
     let mut log = String::new();
     if let Some(mut err) = run.0.stderr.take() {

@@ -8,7 +8,8 @@
 //! Versions are modified dates, so a stale read never overwrites a newer one. Archived
 //! records leave the table when the archive is read; records absorbed in a merge when
 //! their survivor is; GDPR-deleted ones at the next reconciliation. Polling is the source
-//! of truth; [`HubSpotSource::nudge`] makes the next poll happen at once.
+//! of truth; [`HubSpotSource::nudge`] (a verified webhook) makes the next poll happen at once,
+//! and one more once search has indexed what the webhook told of.
 
 mod associations;
 mod backfill;
@@ -21,6 +22,7 @@ pub mod schema;
 mod streams;
 mod table;
 pub mod time;
+pub mod webhook;
 pub mod window;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -32,7 +34,7 @@ use inlet_core::{
     read_partitions, Batch, BatchStream, Checkpoint, Discovery, ErrorKind, Partitions, Phase,
     Record, Source, SourceError, StreamSpec, Version,
 };
-use tokio::sync::{Notify, RwLock};
+use tokio::sync::{watch, RwLock};
 
 use crate::http::{Auth, Meter};
 use associations::Pair;
@@ -103,7 +105,9 @@ pub struct HubSpotSource {
     options: HubSpotOptions,
     /// What the portal has, found out by [`Source::discover`].
     catalog: RwLock<Option<Catalog>>,
-    nudged: Notify,
+    /// How many nudges (verified webhooks) so far: each stream polls at once when it
+    /// changes, even if it was busy reading when the nudge came.
+    nudges: watch::Sender<u64>,
     /// Streams reading their backfill now: they share search's requests in flight.
     backfilling: AtomicUsize,
 }
@@ -142,7 +146,7 @@ impl HubSpotSource {
             client,
             options,
             catalog: RwLock::new(None),
-            nudged: Notify::new(),
+            nudges: watch::Sender::new(0),
             backfilling: AtomicUsize::new(0),
         })
     }
@@ -162,9 +166,17 @@ impl HubSpotSource {
         Ok(found)
     }
 
-    /// Waits for the next poll: the poll interval, or a nudge.
-    async fn next_poll(&self) {
-        let _ = tokio::time::timeout(self.options.poll_interval, self.nudged.notified()).await;
+    /// Waits for the next poll: the poll interval, a nudge on `nudges`, or `due`. True when
+    /// a nudge ended the wait.
+    async fn next_poll(&self, nudges: &mut watch::Receiver<u64>, due: Option<Instant>) -> bool {
+        let wait = due.map_or(self.options.poll_interval, |d| {
+            d.saturating_duration_since(Instant::now())
+                .min(self.options.poll_interval)
+        });
+        matches!(
+            tokio::time::timeout(wait, nudges.changed()).await,
+            Ok(Ok(()))
+        )
     }
 
     /// How often the archive, properties and reference tables are read again.
@@ -222,6 +234,10 @@ impl HubSpotSource {
             };
             let mut last_write = Instant::now();
             let mut housekept = Instant::now();
+            let mut nudges = self.nudges.subscribe();
+            // After a nudge, a second poll once search has indexed what the webhook told of
+            // (the first may come too early to see it).
+            let mut recheck: Option<Instant> = None;
             // When the properties in hand were read (the catalog's reading, at first).
             let mut properties_ms = catalog_ms;
             loop {
@@ -246,7 +262,8 @@ impl HubSpotSource {
                         yield Batch::new(Vec::new(), position.checkpoint(), Phase::Live);
                     }
                     Position::Live { modified_ms, archived_ms, reconciled_ms, complete_ms } => {
-                        self.next_poll().await;
+                        let nudged = self.next_poll(&mut nudges, recheck).await;
+                        recheck = nudged.then(|| Instant::now() + self.options.search_lag);
                         let now = now_ms();
                         let (mut modified_ms, mut archived_ms, mut reconciled_ms) = (modified_ms, archived_ms, reconciled_ms);
                         if housekept.elapsed() >= self.housekeeping() {
@@ -410,7 +427,7 @@ impl Source for HubSpotSource {
     }
 
     fn nudge(&self) {
-        self.nudged.notify_waiters();
+        self.nudges.send_modify(|n| *n += 1);
     }
 
     fn read<'a>(&'a self, spec: &'a StreamSpec, from: Option<&'a Checkpoint>) -> BatchStream<'a> {
