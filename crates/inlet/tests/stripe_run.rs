@@ -421,7 +421,7 @@ async fn a_public_listen_needs_the_api_token() {
             "{}",
         )
     });
-    assert_eq!(forged, 401);
+    assert_eq!(forged, 400);
     let _ = run.0.kill();
     let mut log = String::new();
     if let Some(mut err) = run.0.stderr.take() {

@@ -1,13 +1,15 @@
 //! `inlet demo`: the whole product on one machine, in a minute. A private PostgreSQL (from
-//! the server binaries installed here), the fake Stripe API with a few thousand objects and
-//! a trickle of live changes, automated setup, the sync with its progress, and the `psql`
-//! line to look at the data. Ctrl-C stops everything and removes it.
+//! the server binaries installed here), a fake Stripe account and a fake HubSpot portal with
+//! a few thousand objects each and a trickle of live changes, automated setup, both syncs
+//! side by side in one database (each in its own schema) with their progress, and the `psql`
+//! lines to look at the data. Ctrl-C stops everything and removes it.
 
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use inlet_fakes::hubspot::{FakeHubSpot, MutatorOptions, Options as HubSpotOptions};
 use inlet_fakes::stripe::{FakeStripe, Options as FakeOptions};
 use inlet_postgres::{ConnectOptions, Problem, ProblemKind, Secret, SslMode};
 
@@ -103,14 +105,7 @@ async fn run(work: &Path, server: &Server, customers: usize) -> Result<Code, Pro
         fake.url()
     );
 
-    let stripe = inlet_connectors::registry::find("stripe").ok_or_else(|| {
-        Problem::new(
-            ProblemKind::ServerError,
-            "this inlet has no Stripe source",
-            "",
-        )
-    })?;
-    let mut sync = SyncConfig::new(stripe, "demo", "stripe");
+    let mut sync = SyncConfig::new(registered("stripe")?, "demo", "stripe");
     sync.api_base = Some(fake.url());
     sync.rate_limit = Some(200.0);
     secrets::set_sync_secret(
@@ -126,6 +121,40 @@ async fn run(work: &Path, server: &Server, customers: usize) -> Result<Code, Pro
         &Secret::new(fake.webhook_secret()),
     )?;
     config::save_entry(&paths.config, "syncs", "stripe", &sync)?;
+
+    let portal = FakeHubSpot::start(HubSpotOptions {
+        contact_properties: 60,
+        ..HubSpotOptions::default()
+    })
+    .await
+    .map_err(|e| io_problem("start the fake HubSpot API", &e))?;
+    portal.seed(customers * 3);
+    let records: usize = portal
+        .object_types()
+        .iter()
+        .map(|t| portal.objects(t).map(|o| o.len()).unwrap_or(0))
+        .sum();
+    let _changes = portal.start_mutator(MutatorOptions {
+        every: Duration::from_millis(700),
+        burst: 1,
+        ..MutatorOptions::default()
+    });
+    println!(
+        "   a fake HubSpot portal at {} with {records} CRM records, changing every 0.7 s",
+        portal.url()
+    );
+    let mut sync = SyncConfig::new(registered("hubspot")?, "demo", "hubspot");
+    sync.api_base = Some(portal.url());
+    // The fake's search shows a change within a second, not HubSpot's 30 s.
+    sync.options
+        .insert("search_lag_ms".into(), serde_json::Value::from(2_000));
+    secrets::set_sync_secret(
+        &paths.secrets(),
+        "hubspot",
+        SyncSecret::ApiKey,
+        &Secret::new(portal.access_token()),
+    )?;
+    config::save_entry(&paths.config, "syncs", "hubspot", &sync)?;
     let psql = server.bin.join("psql");
     let psql = if psql.exists() {
         psql.display().to_string()
@@ -138,12 +167,14 @@ async fn run(work: &Path, server: &Server, customers: usize) -> Result<Code, Pro
         server.port
     );
     println!(
-        "== 4. inlet run --listen {listen}   (webhooks from the fake make changes land at once)"
+        "== 4. inlet run --listen {listen}   (both syncs; Stripe's webhooks land its changes at once)"
     );
     println!();
     println!("   look at the data (another terminal), as it arrives:");
     println!("     {psql} \"{conn}\" -c 'select id, email, name, created from stripe.customer order by created desc limit 5'");
     println!("     {psql} \"{conn}\" -c 'select id, event_type, object_type, record_id from stripe._sync_event order by id desc limit 10'");
+    println!("     {psql} \"{conn}\" -c 'select id, email, firstname, lastname, lastmodifieddate from hubspot.contact order by lastmodifieddate desc limit 5'");
+    println!("     {psql} \"{conn}\" -c 'select id, event_type, object_type, record_id from hubspot._sync_event order by id desc limit 10'");
     println!(
         "   status:  inlet --config {} sync status",
         paths.config.display()
@@ -151,6 +182,17 @@ async fn run(work: &Path, server: &Server, customers: usize) -> Result<Code, Pro
     println!("   stop:    Ctrl-C (everything is removed)");
     println!();
     Ok(super::run::run(&paths, Some(listen), &[]).await)
+}
+
+/// The registered source called `name`.
+fn registered(name: &str) -> Result<&'static dyn inlet_connectors::registry::Connector, Problem> {
+    inlet_connectors::registry::find(name).ok_or_else(|| {
+        Problem::new(
+            ProblemKind::ServerError,
+            format!("this inlet has no {name} source"),
+            "",
+        )
+    })
 }
 
 /// A throwaway PostgreSQL cluster under `work`, listening on a socket there.
