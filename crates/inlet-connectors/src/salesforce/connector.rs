@@ -19,7 +19,7 @@ use super::client::SalesforceClient;
 use super::login::{Grant, Login, LoginSettings};
 use super::{SalesforceOptions, SalesforceSource};
 use crate::registry::{
-    Checked, Connector, OptionError, OptionKey, Options, SchemaVersion, Settings,
+    Checked, Connector, Delivery, OptionError, OptionKey, Options, SchemaVersion, Settings,
 };
 
 #[derive(Clone, Copy, Debug)]
@@ -243,10 +243,9 @@ impl Connector for Salesforce {
 
     fn verify_webhook(
         &self,
-        _header: &dyn Fn(&str) -> Option<String>,
-        _body: &[u8],
+        _delivery: &Delivery<'_>,
         _secret: &str,
-        _now: i64,
+        _now_ms: i64,
     ) -> Result<(), String> {
         Err("Salesforce has no webhooks inlet reads; polling keeps the sync current".into())
     }
