@@ -302,6 +302,7 @@ impl Supervisor {
                 self.on_open.clone(),
                 self.readiness.clone(),
                 observed,
+                self.metrics.api_meter(&name),
             );
             let handle = tokio::spawn(run.instrument(span));
             let task = Task {
