@@ -6,7 +6,7 @@
 //! server started in it), and all of them die with the test process (see `spawn.rs`). When the
 //! last one is gone the kernel removes the namespace and its end of the veth pair, which takes
 //! the other end with it. So nothing is left behind, even after SIGKILL, and there is nothing
-//! to sweep.
+//! to sweep (but a cut of the link, see `netcut`).
 //!
 //! Addresses come from 10.231.0.0/16, one /30 per namespace, chosen under a file lock so that
 //! concurrent test processes never share one. This side is `.1` of the /30, the namespace `.2`.
