@@ -2,10 +2,11 @@
 //! end of the veth pair is dropped (an nftables `netdev` ingress chain with policy drop on
 //! each end), so packets vanish in transit, as when a cable is pulled or a firewall starts
 //! dropping. The senders' stacks see their packets leave normally: their retransmissions,
-//! keepalive probes and timeouts run as they would on a real network. (A dropping qdisc on
-//! the sending side would not do: the sender's TCP takes a local drop for congestion, and
-//! Linux does not count a keepalive probe that failed locally.) No socket is closed: the
-//! connections stay open on both sides until their own timers end them.
+//! keepalive probes and timeouts run as they would on a real network. (`tc ... netem loss`
+//! is not built into every kernel, and a plain dropping qdisc on the sending side would not
+//! do: the sender's TCP takes a local drop for congestion, and Linux does not count a
+//! keepalive probe that failed locally.) No socket is closed: the connections stay open on
+//! both sides until their own timers end them.
 //!
 //! Needs `nft` (nftables). The namespace's chain goes with the namespace; this side's is
 //! removed by [`Cut`]'s drop, even when a test fails, or by [`sweep`] when a test process
