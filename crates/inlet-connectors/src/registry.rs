@@ -87,6 +87,28 @@ pub struct SchemaVersion {
     pub value: String,
 }
 
+/// A webhook delivery, as it reached inlet.
+pub struct Delivery<'a> {
+    /// `POST`.
+    pub method: &'a str,
+    /// The URL the sender posted to, as it addressed it: the sync's `webhook_base_url` (else
+    /// `http://` and the `Host` header) followed by the request's path and query.
+    pub url: &'a str,
+    /// Looks a request header up by its lowercase name.
+    pub header: &'a dyn Fn(&str) -> Option<String>,
+    pub body: &'a [u8],
+}
+
+impl fmt::Debug for Delivery<'_> {
+    // Headers and body stay out of logs.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Delivery")
+            .field("method", &self.method)
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
 pub type Checked<'a> = Pin<Box<dyn Future<Output = Result<(), SourceError>> + Send + 'a>>;
 
 /// One source, as the rest of inlet sees it.
@@ -122,14 +144,14 @@ pub trait Connector: Send + Sync {
     /// is written.
     fn check_credentials<'a>(&'a self, settings: &'a Settings) -> Checked<'a>;
 
-    /// Checks a webhook delivery's signature; `header` looks up a request header by its
-    /// lowercase name. `Err` says why it was refused, in words fit for a log.
+    /// Checks a webhook delivery's signature against the sync's webhook `secret` at
+    /// `now_ms` (Unix milliseconds). `Err` says why it was refused, in words fit for a log
+    /// and for the sender.
     fn verify_webhook(
         &self,
-        header: &dyn Fn(&str) -> Option<String>,
-        body: &[u8],
+        delivery: &Delivery<'_>,
         secret: &str,
-        now: i64,
+        now_ms: i64,
     ) -> Result<(), String>;
 
     /// The Unix second up to which a stream at `checkpoint` is known to hold every change

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::record::{Record, Version};
+use crate::stream::Column;
 
 /// Where a stream's reading resumes. Opaque to the writer, meaningful to its source.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -33,6 +34,12 @@ pub struct Batch {
     /// The source's estimate of how much of its backfill is done once this batch is
     /// written, from 0 to 1 (`None`: it cannot tell). For progress and an ETA only.
     pub progress: Option<f64>,
+    /// Set when the stream's columns changed at the source since it was discovered (a field
+    /// added, or one whose type changed): every column as the source now declares it. The
+    /// writer adds the new ones with their declared types before writing `records`; a column
+    /// whose type changed is reported and the sync rebuilds (a table's column never changes
+    /// type under its readers).
+    pub columns: Option<Vec<Column>>,
 }
 
 impl Batch {
@@ -44,6 +51,7 @@ impl Batch {
             phase,
             sweep: None,
             progress: None,
+            columns: None,
         }
     }
 }

@@ -279,6 +279,9 @@ fn join_waiting(
                 batch.checkpoint = next.checkpoint;
                 batch.sweep = next.sweep;
                 batch.progress = next.progress.or(batch.progress);
+                if next.columns.is_some() {
+                    batch.columns = next.columns;
+                }
             }
             other => return Some(other),
         }

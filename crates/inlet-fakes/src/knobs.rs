@@ -67,6 +67,12 @@ impl<F: Copy + From<u16>> Knobs<F> {
         self.state().drop_connections += n;
     }
 
+    /// Injected failures and dropped connections not served yet (0: every one was met).
+    pub fn pending(&self) -> u32 {
+        let state = self.state();
+        state.failures.iter().map(|(n, _)| n).sum::<u32>() + state.drop_connections
+    }
+
     /// Turns every knob off.
     pub fn clear(&self) {
         *self.state() = State::default();

@@ -10,6 +10,7 @@
 #![recursion_limit = "512"]
 
 pub mod cli;
+pub mod demo;
 pub mod hubspot;
 pub mod knobs;
 pub mod salesforce;

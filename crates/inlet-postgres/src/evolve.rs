@@ -3,12 +3,14 @@
 //! rewrite: the column is nullable and has no default, so this is a catalog change).
 //!
 //! A stream's declared columns come first (`ensure_table`); this catches what the source
-//! added since. Types inferred here are the plain JSON ones: a new Unix-time field arrives as
-//! `bigint`, which a rebuild with the connector's declared type can change later.
+//! added since. A source that says what its columns now are (a batch's `columns`) gets them
+//! with their declared types ([`declared_changes`]); otherwise types are inferred, the plain
+//! JSON ones: a new Unix-time field arrives as `bigint`, which a rebuild with the
+//! connector's declared type can change later.
 
 use std::collections::HashSet;
 
-use inlet_core::{column_name, Change, ColumnType, Record};
+use inlet_core::{column_name, Change, Column, ColumnType, Record};
 use rustc_hash::FxHashSet;
 use serde_json::Value;
 use tokio_postgres::Client;
@@ -50,6 +52,31 @@ pub fn new_columns(table: &Table, records: &[Record]) -> Vec<(String, ColumnType
         }
     }
     found
+}
+
+/// What `declared` (a source's columns as it now declares them) asks of `table`: the
+/// columns to add, with their declared types, and the names of those whose declared type is
+/// no longer the table's (only a rebuild changes a column's type). A column of a type inlet
+/// does not write is left as a person made it.
+pub fn declared_changes(
+    table: &Table,
+    declared: &[Column],
+) -> (Vec<(String, ColumnType)>, Vec<String>) {
+    let mut added: Vec<(String, ColumnType)> = Vec::new();
+    let mut retyped = Vec::new();
+    for c in declared {
+        let name = column_name(&c.name);
+        if table.other_columns.iter().any(|o| *o == name) {
+            continue;
+        }
+        match (table.key.iter().chain(&table.columns)).find(|(n, _)| *n == name) {
+            Some((_, ty)) if *ty != c.ty => retyped.push(name.into_owned()),
+            Some(_) => {}
+            None if added.iter().all(|(n, _)| *n != name) => added.push((name.into_owned(), c.ty)),
+            None => {}
+        }
+    }
+    (added, retyped)
 }
 
 fn infer(value: &Value) -> ColumnType {
@@ -109,6 +136,36 @@ mod tests {
     use super::*;
     use inlet_core::Version;
     use serde_json::json;
+
+    #[test]
+    fn declared_columns_are_added_with_their_types_and_retyped_ones_named() {
+        let table = Table {
+            schema: "s".into(),
+            name: "t".into(),
+            columns: vec![
+                ("email".into(), ColumnType::Text),
+                ("score".into(), ColumnType::Text),
+            ],
+            other_columns: vec!["shape".into()],
+            ..Table::default()
+        };
+        let declared = [
+            Column::new("email", ColumnType::Text),
+            Column::new("score", ColumnType::Numeric),
+            Column::new("born", ColumnType::Date),
+            Column::new("shape", ColumnType::Jsonb),
+            Column::new("id", ColumnType::Text),
+        ];
+        let (added, retyped) = declared_changes(&table, &declared);
+        assert_eq!(
+            added,
+            vec![
+                ("born".into(), ColumnType::Date),
+                ("src_id".into(), ColumnType::Text)
+            ]
+        );
+        assert_eq!(retyped, vec!["score".to_string()]);
+    }
 
     #[test]
     fn new_fields_get_columns_typed_by_their_first_value() {

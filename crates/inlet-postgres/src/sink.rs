@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use inlet_core::{Batch, Checkpoint, Sink, Stage, StreamSpec, StreamState};
 use serde_json::Value;
+use tokio::sync::watch;
 use tokio_postgres::Client;
 
 use crate::evolve;
@@ -53,6 +54,9 @@ pub struct PgSink {
     observer: Option<Arc<dyn Observer>>,
     /// Columns whose type in the destination differs from the stream's (reported, kept).
     pub conflicts: Vec<TypeConflict>,
+    /// Turns true when a batch declares a column with a type its table's column does not
+    /// have: the sync reopens, finds the conflict, and rebuilds (see [`PgSink::retyped`]).
+    retyped: watch::Sender<bool>,
     /// Streams whose table exists and is not the sync user's (a person took it over with
     /// `alter table ... owner to ...`): not synced, never touched; with the owner.
     pub left_alone: Vec<(String, String)>,
@@ -91,6 +95,7 @@ impl PgSink {
             stats: Progress::default(),
             observer: None,
             conflicts: Vec::new(),
+            retyped: watch::Sender::new(false),
             left_alone: Vec::new(),
         };
         for spec in streams {
@@ -129,6 +134,13 @@ impl PgSink {
             .filter(|s| self.tables.contains_key(&s.name))
             .cloned()
             .collect()
+    }
+
+    /// Turns true once a source has declared a column's type changed since the sink opened;
+    /// the values go on being written into the column as it is (what does not fit it into
+    /// `_sync_extra`) until a rebuild, which opening the sink again asks for.
+    pub fn retyped(&self) -> watch::Receiver<bool> {
+        self.retyped.subscribe()
     }
 
     /// The schema this sink writes.
@@ -194,6 +206,21 @@ impl Sink for PgSink {
             .tables
             .get_mut(stream)
             .ok_or_else(|| unprepared(stream))?;
+        if let Some(declared) = &batch.columns {
+            let (added, mut retyped) = evolve::declared_changes(table, declared);
+            evolve::add_columns(&self.client, table, added).await?;
+            // Known when the sink opened: the reopening would change nothing.
+            retyped.retain(|c| {
+                !self
+                    .conflicts
+                    .iter()
+                    .any(|k| k.table == stream && k.column == *c)
+            });
+            if !retyped.is_empty() && !*self.retyped.borrow() {
+                tracing::info!(table = %stream, columns = %retyped.join(", "), "column types changed at the source: a rebuild will retype them");
+                self.retyped.send_replace(true);
+            }
+        }
         let added = evolve::new_columns(table, &batch.records);
         if !added.is_empty() {
             evolve::add_columns(&self.client, table, added).await?;

@@ -86,12 +86,14 @@ pub async fn drive(
         stop.clone(),
         found_tx,
     ));
+    // A column the source retyped meanwhile: opening again finds it and asks for a rebuild.
+    let retyped = sink.retyped();
     let outcome = run_sync(
         source.clone(),
         &specs,
         &mut sink,
         tokio::time::sleep,
-        until(stop.clone(), found.clone()),
+        until(stop.clone(), found.clone(), Some(retyped)),
     )
     .await;
     watcher.abort();
@@ -276,7 +278,7 @@ async fn copy_and_switch(
             &specs,
             &mut sink,
             tokio::time::sleep,
-            until(stop.clone(), ready.clone()),
+            until(stop.clone(), ready.clone(), None),
         )
         .await;
         let _ = live_done_tx.send(true);
@@ -288,7 +290,7 @@ async fn copy_and_switch(
             &specs,
             &mut copy,
             tokio::time::sleep,
-            until(stop.clone(), copy_stop.clone()),
+            until(stop.clone(), copy_stop.clone(), None),
         )
         .await;
         let _ = copy_done_tx.send(true);
@@ -396,11 +398,24 @@ async fn completeness(
         .collect())
 }
 
-/// Resolves when `stop` or `other` turns true.
-async fn until(mut stop: watch::Receiver<bool>, mut other: watch::Receiver<bool>) {
+/// Resolves when `stop`, `other` or `also` (if given) turns true.
+async fn until(
+    mut stop: watch::Receiver<bool>,
+    mut other: watch::Receiver<bool>,
+    also: Option<watch::Receiver<bool>>,
+) {
+    let also = async {
+        match also {
+            Some(mut also) => {
+                let _ = also.wait_for(|s| *s).await;
+            }
+            None => std::future::pending().await,
+        }
+    };
     tokio::select! {
         _ = stop.wait_for(|s| *s) => {}
         _ = other.wait_for(|s| *s) => {}
+        _ = also => {}
     }
 }
 

@@ -11,8 +11,9 @@
 //! delivery's signature against the sync's webhook secret; a valid delivery makes the sync
 //! read its change feed at once, and is answered 200. Nothing is written from the webhook's
 //! body: the feed is the one ordered record of changes, so a duplicate, late or reordered
-//! delivery cannot put an older state over a newer one. A bad or missing signature is
-//! answered 400 and changes nothing.
+//! delivery cannot put an older state over a newer one. A bad, stale or missing signature is
+//! answered 401 with the reason, and changes nothing. The source is given the URL the sender
+//! posted to (HubSpot signs it): the sync's `webhook_base_url` and the request's path.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -21,11 +22,11 @@ use std::sync::{Arc, RwLock};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::header::CONTENT_TYPE;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use inlet_connectors::registry::Connector;
+use inlet_connectors::registry::{Connector, Delivery};
 use inlet_core::Source;
 use inlet_postgres::{Problem, ProblemKind, Secret};
 
@@ -41,6 +42,9 @@ pub struct Hook {
     pub source: Arc<dyn Source>,
     /// `None`: webhooks for this sync are refused (no secret configured).
     pub secret: Option<Secret>,
+    /// Where senders post to, when a proxy stands in between (`None`: `http://` and the
+    /// request's `Host`).
+    pub base_url: Option<String>,
 }
 
 impl std::fmt::Debug for Hook {
@@ -173,19 +177,24 @@ fn ready(readiness: &Readiness) -> (StatusCode, String) {
 async fn webhook(
     State(hooks): State<Hooks>,
     Path((source, sync)): Path<(String, String)>,
+    method: Method,
+    uri: Uri,
     headers: HeaderMap,
     body: Bytes,
-) -> (StatusCode, &'static str) {
+) -> (StatusCode, String) {
     let hook = {
         let hooks = hooks.read().unwrap_or_else(|e| e.into_inner());
         hooks.get(&sync).cloned()
     };
     let Some(hook) = hook.filter(|h| h.connector.name() == source) else {
-        return (StatusCode::NOT_FOUND, "no such sync\n");
+        return (StatusCode::NOT_FOUND, "no such sync\n".into());
     };
     let Some(secret) = &hook.secret else {
         tracing::warn!(%sync, "webhook refused: no webhook secret is stored for this sync");
-        return (StatusCode::BAD_REQUEST, "no webhook secret configured\n");
+        return (
+            StatusCode::BAD_REQUEST,
+            "no webhook secret configured\n".into(),
+        );
     };
     let header = |name: &str| {
         headers
@@ -193,21 +202,32 @@ async fn webhook(
             .and_then(|v| v.to_str().ok())
             .map(str::to_string)
     };
-    let now = std::time::SystemTime::now()
+    let path = uri.path_and_query().map_or("/", |p| p.as_str());
+    let url = match &hook.base_url {
+        Some(base) => format!("{}{path}", base.trim_end_matches('/')),
+        None => format!("http://{}{path}", header("host").unwrap_or_default()),
+    };
+    let delivery = Delivery {
+        method: method.as_str(),
+        url: &url,
+        header: &header,
+        body: &body,
+    };
+    let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
+        .map(|d| d.as_millis() as i64)
         .unwrap_or(0);
     match hook
         .connector
-        .verify_webhook(&header, &body, secret.expose(), now)
+        .verify_webhook(&delivery, secret.expose(), now_ms)
     {
         Ok(()) => {
             hook.source.nudge();
-            (StatusCode::OK, "ok\n")
+            (StatusCode::OK, "ok\n".into())
         }
         Err(e) => {
             tracing::warn!(%sync, "webhook refused: {e}");
-            (StatusCode::BAD_REQUEST, "invalid signature\n")
+            (StatusCode::UNAUTHORIZED, format!("refused: {e}\n"))
         }
     }
 }

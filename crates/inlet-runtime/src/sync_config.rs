@@ -10,6 +10,7 @@
 //! # api_key_env = "STRIPE_API_KEY"   # else the key stored by `sync add` in secrets.toml
 //! # rate_limit = 20                   # requests per second, all streams together
 //! # poll_interval_ms = 1000
+//! # webhook_base_url = "https://inlet.example.com"   # behind a proxy: what webhooks are posted to
 //! # deletes = "soft"                  # keep deleted rows, with _sync_deleted_at set
 //! [syncs.stripe.events]
 //! # include_backfill = true           # log the initial copy in _sync_event too
@@ -50,6 +51,12 @@ pub struct SyncConfig {
     /// next read happen at once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub poll_interval_ms: Option<u64>,
+    /// The address webhooks reach this sync's `inlet run --listen` at, as the sender sees
+    /// it (`https://inlet.example.com`), when a proxy stands in between: HubSpot signs the
+    /// URL it posts to, which inlet then rebuilds from this and the request's path [default:
+    /// `http://` and the request's `Host`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_base_url: Option<String>,
     /// What a delete upstream does: `hard` removes the row [default], `soft` keeps it with
     /// `_sync_deleted_at` set.
     #[serde(default, skip_serializing_if = "is_default")]
@@ -67,7 +74,7 @@ pub struct SyncConfig {
 
 /// The keys every sync has, whatever its source.
 const COMMON_KEYS: &str = "source, destination, schema, api_key_env, api_base, rate_limit, \
-                           poll_interval_ms, deletes, streams, events";
+                           poll_interval_ms, webhook_base_url, deletes, streams, events";
 
 /// A registered source, named in the file by its name.
 #[derive(Clone, Copy)]
@@ -136,6 +143,7 @@ impl SyncConfig {
             api_base: None,
             rate_limit: None,
             poll_interval_ms: None,
+            webhook_base_url: None,
             deletes: DeleteMode::default(),
             streams: None,
             events: EventsConfig::default(),
@@ -198,6 +206,16 @@ impl SyncConfig {
                 ));
             }
         }
+        if let Some(url) = &self.webhook_base_url {
+            let scheme = url.split_once("://").map(|(s, _)| s);
+            if !matches!(scheme, Some("http" | "https")) || url.contains(char::is_whitespace) {
+                return Err(bad(
+                    "webhook_base_url",
+                    format!("{url:?} is not an http(s) address"),
+                    "use the scheme and host webhooks are posted to, e.g. webhook_base_url = \"https://inlet.example.com\"".into(),
+                ));
+            }
+        }
         if let Some(streams) = &self.streams {
             let known = self.source.stream_names();
             if let Some(unknown) = streams.iter().find(|s| !known.contains(&s.as_str())) {
@@ -225,5 +243,30 @@ impl SyncConfig {
                 ),
             )
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn webhook_base_url_must_be_an_http_address() {
+        let hubspot = registry::find("hubspot").expect("registered");
+        let file = Path::new("inlet.toml");
+        let mut sync = SyncConfig::new(hubspot, "warehouse", "hubspot");
+        for good in ["https://inlet.example.com", "http://10.0.0.5:8080/base"] {
+            sync.webhook_base_url = Some(good.into());
+            assert!(sync.check(file, "crm").is_ok(), "{good}");
+        }
+        for bad in ["inlet.example.com", "ftp://x", "https://a b"] {
+            sync.webhook_base_url = Some(bad.into());
+            let refused = sync.check(file, "crm").expect_err(bad);
+            assert!(
+                refused.message.contains("[syncs.crm] webhook_base_url"),
+                "{}",
+                refused.message
+            );
+        }
     }
 }

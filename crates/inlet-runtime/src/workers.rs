@@ -330,6 +330,7 @@ fn hook_map(wanted: &BTreeMap<String, Wanted>) -> HashMap<String, Hook> {
                 connector: w.sync.source.0,
                 source: w.source.clone(),
                 secret: w.webhook_secret.clone(),
+                base_url: w.sync.webhook_base_url.clone(),
             };
             (name.clone(), hook)
         })

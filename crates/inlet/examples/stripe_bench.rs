@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 use inlet_connectors::http::RateLimiter;
 use inlet_connectors::stripe::client::StripeClient;
 use inlet_connectors::stripe::DEFAULT_STRIPE_VERSION;
-use inlet_fakes::stripe::{FakeStripe, Options};
+use inlet_fakes::stripe::{FakeStripe, Options, STREAMS};
 use inlet_testkit::{peak_rss_mb, psql_seconds, wait_until_async, Cluster, ClusterSpec};
 use serde_json::{json, Value};
 
@@ -310,42 +310,13 @@ fn all_streams() -> bool {
 
 /// Waits until inlet says every stream of the sync is live (its backfill committed).
 async fn wait_live(admin: &tokio_postgres::Client, deadline: Duration) {
-    let streams = if all_streams() {
-        STRIPE_STREAMS.len()
-    } else {
-        1
-    } as i64;
+    let streams = if all_streams() { STREAMS.len() } else { 1 } as i64;
     let sql = format!("select count(*) filter (where state = 'live') from {SCHEMA}._sync_state");
     wait_until_async("every stream to be live", deadline, || async {
         matches!(admin.query_one(&sql, &[]).await, Ok(row) if row.get::<_, i64>(0) == streams)
     })
     .await;
 }
-
-/// Every stream of the Stripe source, as the fake names them.
-const STRIPE_STREAMS: [&str; 21] = [
-    "customer",
-    "product",
-    "price",
-    "plan",
-    "coupon",
-    "subscription",
-    "subscription_item",
-    "invoice",
-    "invoice_line_item",
-    "invoiceitem",
-    "charge",
-    "refund",
-    "dispute",
-    "payment_intent",
-    "setup_intent",
-    "payment_method",
-    "balance_transaction",
-    "payout",
-    "credit_note",
-    "tax_rate",
-    "checkout_session",
-];
 
 /// The fewest requests that can backfill the whole account, read as inlet reads it: each
 /// list in pages of 100; the children streams read their parents' list again, plus one
@@ -366,7 +337,7 @@ fn fewest_requests(fake: &FakeStripe) -> u64 {
             .map(|n| n.saturating_sub(10).div_ceil(100))
             .sum()
     };
-    STRIPE_STREAMS
+    STREAMS
         .iter()
         .map(|&stream| match stream {
             "subscription_item" => {

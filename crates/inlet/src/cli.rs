@@ -101,11 +101,13 @@ pub enum Command {
     /// See inlet work, on this machine, with nothing to set up.
     ///
     /// Starts a private PostgreSQL (from the server binaries installed here), a fake Stripe
-    /// account with a few thousand objects that keep changing, runs the automated setup and
-    /// the sync, and prints the psql command to watch the data and its change log arrive.
-    /// Ctrl-C stops it and removes everything it made.
+    /// account and a fake HubSpot portal with a few thousand objects that keep changing, runs
+    /// the automated setup and both syncs (schemas `stripe` and `hubspot`), and prints the
+    /// psql commands to watch the data and the change logs arrive. Ctrl-C stops it and
+    /// removes everything it made.
     Demo {
-        /// Customers in the fake account (each brings subscriptions, invoices, charges...).
+        /// Customers in the fake Stripe account (each brings subscriptions, invoices,
+        /// charges...); the fake HubSpot portal has three contacts for each.
         #[arg(long, default_value_t = 300)]
         customers: usize,
 

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use inlet_connectors::hubspot::schema::PropertyColumn;
 use inlet_connectors::hubspot::time::parse_ms;
-use inlet_fakes::hubspot::{FakeHubSpot, Options};
+use inlet_fakes::hubspot::{FakeHubSpot, MutatorOptions, Options};
 use inlet_testkit::{versions, wait_until_async};
 use serde_json::{json, Value};
 
@@ -380,6 +380,101 @@ async fn every_object_matches_the_fake_after_backfill_a_kill_and_live_changes() 
     fake.gdpr_delete(&contacts[5]).expect("gdpr delete");
     let _run = Running(spawn());
     converge(&fake, &admin, "after a GDPR delete").await;
+}
+
+/// Every fault the fake can inject, during the backfill and again while live changes flow:
+/// the sync retries through each and ends equal to the truth, no stream errored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_errors_429s_and_dropped_connections_lose_no_change() {
+    let v = *versions().last().expect("a version");
+    let c = common::cluster("hubspot", v).await;
+    let db = c.create_database().await;
+    let inlet = Inlet::new(&[]);
+    inlet.add_destination(c, &db);
+    let fake = FakeHubSpot::start(Options {
+        contact_properties: 20,
+        search_lag: Duration::from_millis(300),
+        ..Options::default()
+    })
+    .await
+    .expect("fake");
+    fake.seed(200);
+    let token = fake.access_token();
+    let out = inlet.sync_add(
+        "hubspot",
+        &fake.url(),
+        &[
+            "--source",
+            "hubspot",
+            "--set",
+            "search_lag_ms=1000",
+            "--set",
+            "associations_secs=2",
+        ],
+        &[("HUBSPOT_ACCESS_TOKEN", token.as_str())],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let config = std::fs::read_to_string(inlet.config()).expect("config");
+    let config = config.replace(
+        "[syncs.hubspot]\n",
+        "[syncs.hubspot]\npoll_interval_ms = 300\nrate_limit = 15\n",
+    );
+    std::fs::write(inlet.config(), config).expect("config");
+
+    let inject = || {
+        let faults = fake.faults();
+        faults.fail_next(3, 429); // TEN_SECONDLY_ROLLING, as HubSpot words it
+        faults.fail_next(3, 502);
+        faults.fail_next(2, 503);
+        faults.drop_next_connections(3);
+    };
+    let all_met = || async {
+        wait_until_async(
+            "every injected fault met",
+            Duration::from_secs(60),
+            || async { fake.faults().pending() == 0 },
+        )
+        .await
+    };
+    inject();
+    let _run = Running(
+        inlet
+            .cmd(&["run"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("inlet run"),
+    );
+    all_met().await;
+    wait_until_async("every stream live", Duration::from_secs(120), || async {
+        let s = status(&inlet);
+        let streams = s["syncs"][0]["streams"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        !streams.is_empty() && streams.iter().all(|s| s["state"] == "live")
+    })
+    .await;
+
+    let changes = fake.start_mutator(MutatorOptions {
+        every: Duration::from_millis(50),
+        burst: 2,
+        ..MutatorOptions::default()
+    });
+    inject();
+    all_met().await;
+    drop(changes);
+    let admin = c.admin_db(&db).await;
+    admin
+        .execute("set timezone = 'UTC'", &[])
+        .await
+        .expect("utc");
+    converge(&fake, &admin, "after every fault").await;
+    let s = status(&inlet);
+    let errored: Vec<&Value> = (s["syncs"][0]["streams"].as_array().into_iter().flatten())
+        .filter(|s| s["state"] == "errored")
+        .collect();
+    assert!(errored.is_empty(), "no stream errored: {errored:#?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

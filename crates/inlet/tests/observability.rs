@@ -498,18 +498,12 @@ async fn readiness_follows_the_destination_and_no_log_holds_a_secret() {
     fake.update("customer", &id, json!({"email": "after@example.com"}))
         .expect("update");
     let admin = c.admin_db(&db).await;
-    wait_until_async(
+    common::wait_for_customer_email(
+        &admin,
+        &id,
+        "after@example.com",
         "the update after the reconnect",
         Duration::from_secs(30),
-        || async {
-            admin
-                .query_opt("select email from stripe.customer where id = $1", &[&id])
-                .await
-                .expect("query")
-                .is_some_and(|r| {
-                    r.get::<_, Option<String>>(0).as_deref() == Some("after@example.com")
-                })
-        },
     )
     .await;
     let json_log = run.stop();
@@ -541,18 +535,12 @@ async fn readiness_follows_the_destination_and_no_log_holds_a_secret() {
     wait_ready(&listen, 200, "ready").await;
     fake.update("customer", &id, json!({"email": "text@example.com"}))
         .expect("update");
-    wait_until_async(
+    common::wait_for_customer_email(
+        &admin,
+        &id,
+        "text@example.com",
         "the update, logged as text",
         Duration::from_secs(30),
-        || async {
-            admin
-                .query_opt("select email from stripe.customer where id = $1", &[&id])
-                .await
-                .expect("query")
-                .is_some_and(|r| {
-                    r.get::<_, Option<String>>(0).as_deref() == Some("text@example.com")
-                })
-        },
     )
     .await;
     let text_log = run.stop();

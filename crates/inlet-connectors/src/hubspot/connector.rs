@@ -15,7 +15,7 @@ use super::client::HubSpotClient;
 use super::{HubSpotOptions, HubSpotSource};
 use crate::http::{Auth, RefreshToken, StaticKey};
 use crate::registry::{
-    Checked, Connector, OptionError, OptionKey, Options, SchemaVersion, Settings,
+    Checked, Connector, Delivery, OptionError, OptionKey, Options, SchemaVersion, Settings,
 };
 
 #[derive(Clone, Copy, Debug)]
@@ -227,19 +227,11 @@ impl Connector for HubSpot {
 
     fn verify_webhook(
         &self,
-        header: &dyn Fn(&str) -> Option<String>,
-        _body: &[u8],
-        _secret: &str,
-        _now: i64,
+        delivery: &Delivery<'_>,
+        secret: &str,
+        now_ms: i64,
     ) -> Result<(), String> {
-        // HubSpot's v3 signature covers the request's method and URL, which this seam does
-        // not pass; every delivery is refused, and polling keeps the sync current.
-        let signed = header("x-hubspot-signature-v3").is_some();
-        Err(if signed {
-            "HubSpot webhooks are not verified by this version of inlet; polling keeps the sync current".into()
-        } else {
-            "no X-HubSpot-Signature-v3 header".into()
-        })
+        super::webhook::verify(delivery, secret, now_ms).map_err(|e| e.to_string())
     }
 
     fn complete_until(&self, checkpoint: &Checkpoint) -> Option<i64> {

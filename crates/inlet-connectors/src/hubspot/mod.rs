@@ -8,7 +8,8 @@
 //! Versions are modified dates, so a stale read never overwrites a newer one. Archived
 //! records leave the table when the archive is read; records absorbed in a merge when
 //! their survivor is; GDPR-deleted ones at the next reconciliation. Polling is the source
-//! of truth; [`HubSpotSource::nudge`] makes the next poll happen at once.
+//! of truth; [`HubSpotSource::nudge`] (a verified webhook) makes the next poll happen at once,
+//! and one more once search has indexed what the webhook told of.
 
 mod associations;
 mod backfill;
@@ -21,6 +22,7 @@ pub mod schema;
 mod streams;
 mod table;
 pub mod time;
+pub mod webhook;
 pub mod window;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -32,7 +34,7 @@ use inlet_core::{
     read_partitions, Batch, BatchStream, Checkpoint, Discovery, ErrorKind, Partitions, Phase,
     Record, Source, SourceError, StreamSpec, Version,
 };
-use tokio::sync::{Notify, RwLock};
+use tokio::sync::{watch, RwLock};
 
 use crate::http::{Auth, Meter};
 use associations::Pair;
@@ -103,7 +105,9 @@ pub struct HubSpotSource {
     options: HubSpotOptions,
     /// What the portal has, found out by [`Source::discover`].
     catalog: RwLock<Option<Catalog>>,
-    nudged: Notify,
+    /// How many nudges (verified webhooks) so far: each stream polls at once when it
+    /// changes, even if it was busy reading when the nudge came.
+    nudges: watch::Sender<u64>,
     /// Streams reading their backfill now: they share search's requests in flight.
     backfilling: AtomicUsize,
 }
@@ -142,23 +146,37 @@ impl HubSpotSource {
             client,
             options,
             catalog: RwLock::new(None),
-            nudged: Notify::new(),
+            nudges: watch::Sender::new(0),
             backfilling: AtomicUsize::new(0),
         })
     }
 
+    /// The catalog last found out, or found out now.
     async fn catalog(&self) -> Result<Catalog, SourceError> {
         if let Some(c) = self.catalog.read().await.as_ref() {
             return Ok(c.clone());
         }
+        self.find_catalog().await
+    }
+
+    /// The portal's catalog as it is now (properties added or retyped since included).
+    async fn find_catalog(&self) -> Result<Catalog, SourceError> {
         let found = streams::discover(&self.client, self.options.streams.as_deref()).await?;
         *self.catalog.write().await = Some(found.clone());
         Ok(found)
     }
 
-    /// Waits for the next poll: the poll interval, or a nudge.
-    async fn next_poll(&self) {
-        let _ = tokio::time::timeout(self.options.poll_interval, self.nudged.notified()).await;
+    /// Waits for the next poll: the poll interval, a nudge on `nudges`, or `due`. True when
+    /// a nudge ended the wait.
+    async fn next_poll(&self, nudges: &mut watch::Receiver<u64>, due: Option<Instant>) -> bool {
+        let wait = due.map_or(self.options.poll_interval, |d| {
+            d.saturating_duration_since(Instant::now())
+                .min(self.options.poll_interval)
+        });
+        matches!(
+            tokio::time::timeout(wait, nudges.changed()).await,
+            Ok(Ok(()))
+        )
     }
 
     /// How often the archive, properties and reference tables are read again.
@@ -216,6 +234,10 @@ impl HubSpotSource {
             };
             let mut last_write = Instant::now();
             let mut housekept = Instant::now();
+            let mut nudges = self.nudges.subscribe();
+            // After a nudge, a second poll once search has indexed what the webhook told of
+            // (the first may come too early to see it).
+            let mut recheck: Option<Instant> = None;
             // When the properties in hand were read (the catalog's reading, at first).
             let mut properties_ms = catalog_ms;
             loop {
@@ -240,14 +262,18 @@ impl HubSpotSource {
                         yield Batch::new(Vec::new(), position.checkpoint(), Phase::Live);
                     }
                     Position::Live { modified_ms, archived_ms, reconciled_ms, complete_ms } => {
-                        self.next_poll().await;
+                        let nudged = self.next_poll(&mut nudges, recheck).await;
+                        recheck = nudged.then(|| Instant::now() + self.options.search_lag);
                         let now = now_ms();
                         let (mut modified_ms, mut archived_ms, mut reconciled_ms) = (modified_ms, archived_ms, reconciled_ms);
                         if housekept.elapsed() >= self.housekeeping() {
                             housekept = Instant::now();
-                            // A property added since gets its column with its first value.
+                            // A property added since gets its typed column before its first
+                            // value; one whose type changed has the sync rebuild the table.
+                            let mut columns = None;
                             if let Some(properties) = streams::properties(&self.client, &table.api).await? {
                                 let added = properties.iter().any(|p| table.properties.iter().all(|o| o.name != p.name));
+                                let retyped = properties.iter().any(|p| table.properties.iter().any(|o| o.name == p.name && o.column() != p.column()));
                                 if added {
                                     // Values of it were set after the last reading of the
                                     // properties: records changed since then are read again.
@@ -255,10 +281,19 @@ impl HubSpotSource {
                                 }
                                 table.properties = properties;
                                 properties_ms = now;
+                                if added || retyped {
+                                    columns = Some(table.spec().columns);
+                                }
                             }
                             let deletes = live::archived(&self.client, &table, archived_ms).await?;
                             archived_ms = now - ARCHIVE_MARGIN_MS;
                             position = Position::Live { modified_ms, archived_ms, reconciled_ms, complete_ms };
+                            if columns.is_some() {
+                                let mut batch = Batch::new(Vec::new(), position.checkpoint(), Phase::Live);
+                                batch.columns = columns;
+                                last_write = Instant::now();
+                                yield batch;
+                            }
                             if !deletes.is_empty() {
                                 last_write = Instant::now();
                                 yield Batch::new(deletes, position.checkpoint(), Phase::Live);
@@ -384,13 +419,15 @@ impl HubSpotSource {
 impl Source for HubSpotSource {
     fn discover(&self) -> Discovery<'_> {
         Box::pin(async move {
-            let catalog = self.catalog().await?;
+            // Read again at each opening: a retyped property's column is then a conflict,
+            // which the runtime rebuilds for.
+            let catalog = self.find_catalog().await?;
             Ok(catalog.streams.iter().map(StreamDef::spec).collect())
         })
     }
 
     fn nudge(&self) {
-        self.nudged.notify_waiters();
+        self.nudges.send_modify(|n| *n += 1);
     }
 
     fn read<'a>(&'a self, spec: &'a StreamSpec, from: Option<&'a Checkpoint>) -> BatchStream<'a> {

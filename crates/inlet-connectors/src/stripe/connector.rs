@@ -9,7 +9,7 @@ use super::client::{CallError, StripeClient, DEFAULT_STRIPE_VERSION};
 use super::{stream_names, StripeOptions, StripeSource};
 use crate::http::RateLimiter;
 use crate::registry::{
-    Checked, Connector, OptionError, OptionKey, Options, SchemaVersion, Settings,
+    Checked, Connector, Delivery, OptionError, OptionKey, Options, SchemaVersion, Settings,
 };
 
 #[derive(Clone, Copy, Debug)]
@@ -160,13 +160,14 @@ impl Connector for Stripe {
 
     fn verify_webhook(
         &self,
-        header: &dyn Fn(&str) -> Option<String>,
-        body: &[u8],
+        delivery: &Delivery<'_>,
         secret: &str,
-        now: i64,
+        now_ms: i64,
     ) -> Result<(), String> {
-        let signature = header("stripe-signature");
-        super::webhook::verify(signature.as_deref(), body, secret, now).map_err(|e| e.to_string())
+        // Stripe signs the body and a timestamp only: the method and URL play no part.
+        let signature = (delivery.header)("stripe-signature");
+        super::webhook::verify(signature.as_deref(), delivery.body, secret, now_ms / 1000)
+            .map_err(|e| e.to_string())
     }
 
     fn complete_until(&self, checkpoint: &Checkpoint) -> Option<i64> {

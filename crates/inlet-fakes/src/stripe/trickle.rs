@@ -15,50 +15,25 @@ use super::store::Store;
 use super::stream::Stream;
 use super::{deletes, mutate, Shared};
 
-/// Keeps the trickle going; dropping it (or [`TrickleHandle::stop`]) stops it.
-#[derive(Debug)]
-pub struct TrickleHandle {
-    stop: watch::Sender<bool>,
-}
-
-impl TrickleHandle {
-    pub fn stop(self) {}
-}
-
-impl Drop for TrickleHandle {
-    fn drop(&mut self) {
-        let _ = self.stop.send(true);
-    }
-}
+/// Keeps the trickle going; dropping it (or `stop`) stops it.
+pub type TrickleHandle = crate::ticks::MutatorHandle;
 
 pub(crate) fn start(
     runtime: &tokio::runtime::Handle,
     shared: Arc<Shared>,
     every: Duration,
-    mut fake_down: watch::Receiver<bool>,
+    fake_down: watch::Receiver<bool>,
 ) -> TrickleHandle {
-    let (stop, mut stopped) = watch::channel(false);
-    let every = every.max(Duration::from_millis(1));
-    runtime.spawn(async move {
-        let mut rng = Xoshiro256PlusPlus::seed_from_u64(shared.seed ^ 0x7121c);
-        let mut ticks = tokio::time::interval(every);
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = ticks.tick() => {}
-                _ = stopped.changed() => return,
-                _ = fake_down.changed() => return,
-            }
-            let ctx = shared.ctx(None, None);
-            let roll = rng.random_range(0..100u32);
-            let pick = rng.random_range(0..u64::MAX);
-            let result = shared.mutate(&ctx, |store, ctx| step(store, ctx, roll, pick));
-            if let Err(error) = result {
-                tracing::debug!(%error, "trickle step refused");
-            }
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(shared.seed ^ 0x7121c);
+    crate::ticks::every(runtime, every, fake_down, move || {
+        let ctx = shared.ctx(None, None);
+        let roll = rng.random_range(0..100u32);
+        let pick = rng.random_range(0..u64::MAX);
+        let result = shared.mutate(&ctx, |store, ctx| step(store, ctx, roll, pick));
+        if let Err(error) = result {
+            tracing::debug!(%error, "trickle step refused");
         }
-    });
-    TrickleHandle { stop }
+    })
 }
 
 /// A random live object of `stream`, chosen by `pick`.

@@ -1,14 +1,13 @@
 //! `inlet demo`: the whole product on one machine, in a minute. A private PostgreSQL (from
-//! the server binaries installed here), the fake Stripe API with a few thousand objects and
-//! a trickle of live changes, automated setup, the sync with its progress, and the `psql`
-//! line to look at the data. Ctrl-C stops everything and removes it.
+//! the server binaries installed here), the fake accounts of [`inlet_fakes::demo`] (a few
+//! thousand objects each and a trickle of live changes), automated setup, a sync per
+//! account side by side in one database (each in its own schema) with their progress, and
+//! the `psql` lines to look at the data. Ctrl-C stops everything and removes it.
 
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
-use inlet_fakes::stripe::{FakeStripe, Options as FakeOptions};
 use inlet_postgres::{ConnectOptions, Problem, ProblemKind, Secret, SslMode};
 
 use super::destination::{setup_auto, SetupArgs};
@@ -87,45 +86,29 @@ async fn run(work: &Path, server: &Server, customers: usize) -> Result<Code, Pro
         return Ok(Code::Problem);
     }
 
-    let fake = FakeStripe::start(FakeOptions::default())
-        .await
-        .map_err(|e| io_problem("start the fake Stripe API", &e))?;
-    fake.seed(customers);
-    let objects: usize = inlet_connectors::stripe::stream_names()
-        .iter()
-        .map(|s| fake.objects(s).map(|o| o.len()).unwrap_or(0))
-        .sum();
-    let _trickle = fake.start_trickle(Duration::from_millis(700));
     let listen = free_local_addr()?;
-    fake.add_webhook_endpoint(&format!("http://{listen}/webhooks/stripe/stripe"));
-    println!(
-        "== 3. a fake Stripe account at {} with {objects} objects, changing every 0.7 s",
-        fake.url()
-    );
-
-    let stripe = inlet_connectors::registry::find("stripe").ok_or_else(|| {
-        Problem::new(
-            ProblemKind::ServerError,
-            "this inlet has no Stripe source",
-            "",
-        )
-    })?;
-    let mut sync = SyncConfig::new(stripe, "demo", "stripe");
-    sync.api_base = Some(fake.url());
-    sync.rate_limit = Some(200.0);
-    secrets::set_sync_secret(
-        &paths.secrets(),
-        "stripe",
-        SyncSecret::ApiKey,
-        &Secret::new(fake.api_key()),
-    )?;
-    secrets::set_sync_secret(
-        &paths.secrets(),
-        "stripe",
-        SyncSecret::WebhookSecret,
-        &Secret::new(fake.webhook_secret()),
-    )?;
-    config::save_entry(&paths.config, "syncs", "stripe", &sync)?;
+    let accounts = inlet_fakes::demo::start(customers, &format!("http://{listen}/webhooks"))
+        .await
+        .map_err(|e| io_problem("start the fake APIs", &e))?;
+    println!("== 3. the fake APIs, each synced into its own schema:");
+    for account in &accounts {
+        println!("   {}", account.described);
+        let name = account.source;
+        let mut sync = SyncConfig::new(registered(name)?, "demo", name);
+        sync.api_base = Some(account.api_base.clone());
+        sync.rate_limit = account.rate_limit;
+        for (key, value) in &account.options {
+            sync.options.insert(key.to_string(), value.clone());
+        }
+        let secret = |kind, value: &str| {
+            secrets::set_sync_secret(&paths.secrets(), name, kind, &Secret::new(value))
+        };
+        secret(SyncSecret::ApiKey, &account.api_key)?;
+        if let Some(webhook) = &account.webhook_secret {
+            secret(SyncSecret::WebhookSecret, webhook)?;
+        }
+        config::save_entry(&paths.config, "syncs", name, &sync)?;
+    }
     let psql = server.bin.join("psql");
     let psql = if psql.exists() {
         psql.display().to_string()
@@ -137,13 +120,12 @@ async fn run(work: &Path, server: &Server, customers: usize) -> Result<Code, Pro
         work.display(),
         server.port
     );
-    println!(
-        "== 4. inlet run --listen {listen}   (webhooks from the fake make changes land at once)"
-    );
+    println!("== 4. inlet run --listen {listen}   (every sync, side by side)");
     println!();
     println!("   look at the data (another terminal), as it arrives:");
-    println!("     {psql} \"{conn}\" -c 'select id, email, name, created from stripe.customer order by created desc limit 5'");
-    println!("     {psql} \"{conn}\" -c 'select id, event_type, object_type, record_id from stripe._sync_event order by id desc limit 10'");
+    for query in accounts.iter().flat_map(|a| &a.queries) {
+        println!("     {psql} \"{conn}\" -c '{query}'");
+    }
     println!(
         "   status:  inlet --config {} sync status",
         paths.config.display()
@@ -151,6 +133,17 @@ async fn run(work: &Path, server: &Server, customers: usize) -> Result<Code, Pro
     println!("   stop:    Ctrl-C (everything is removed)");
     println!();
     Ok(super::run::run(&paths, Some(listen), &[]).await)
+}
+
+/// The registered source called `name`.
+fn registered(name: &str) -> Result<&'static dyn inlet_connectors::registry::Connector, Problem> {
+    inlet_connectors::registry::find(name).ok_or_else(|| {
+        Problem::new(
+            ProblemKind::ServerError,
+            format!("this inlet has no {name} source"),
+            "",
+        )
+    })
 }
 
 /// A throwaway PostgreSQL cluster under `work`, listening on a socket there.

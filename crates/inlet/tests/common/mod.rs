@@ -200,3 +200,22 @@ impl Drop for Running {
         let _ = self.0.wait();
     }
 }
+
+/// Waits until `stripe.customer` row `id` has `email` (what the user waits for after a
+/// change in Stripe), up to `within`; panics naming `what` otherwise.
+pub async fn wait_for_customer_email(
+    admin: &tokio_postgres::Client,
+    id: &str,
+    email: &str,
+    what: &str,
+    within: std::time::Duration,
+) {
+    inlet_testkit::wait_until_async(what, within, || async {
+        admin
+            .query_opt("select email from stripe.customer where id = $1", &[&id])
+            .await
+            .expect("query")
+            .is_some_and(|r| r.get::<_, Option<String>>(0).as_deref() == Some(email))
+    })
+    .await;
+}

@@ -1,0 +1,235 @@
+//! What happens in a HubSpot portal while `inlet run` follows it, beyond records changing:
+//! a property created gets its typed column at the next poll, a property whose type changes
+//! has the sync rebuild its table, and a signed webhook makes the sync read at once.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use inlet_connectors::hubspot::webhook::sign;
+use inlet_fakes::hubspot::{FakeHubSpot, Options};
+use inlet_testkit::{free_port, versions, wait_until_async};
+use serde_json::json;
+
+mod common;
+use common::{text, Inlet, Running};
+
+/// The app's client secret HubSpot signs webhooks with.
+const CLIENT_SECRET: &str = "app-client-secret";
+
+/// A fake portal with `contacts` contacts, and an inlet with a `hubspot` sync of its
+/// contacts polling every `poll_ms`, with the app's client secret (not yet running).
+async fn portal(contacts: usize, poll_ms: u64) -> (FakeHubSpot, Inlet, tokio_postgres::Client) {
+    let v = *versions().last().expect("a version");
+    let c = common::cluster("hubspot", v).await;
+    let db = c.create_database().await;
+    let fake = FakeHubSpot::start(Options {
+        contact_properties: 20,
+        search_lag: Duration::from_millis(100),
+        ..Options::default()
+    })
+    .await
+    .expect("fake");
+    fake.seed(contacts);
+    let inlet = Inlet::new(&[]);
+    inlet.add_destination(c, &db);
+    let token = fake.access_token();
+    let out = inlet.sync_add(
+        "hubspot",
+        &fake.url(),
+        &[
+            "--source",
+            "hubspot",
+            "--streams",
+            "contact",
+            "--set",
+            "search_lag_ms=500",
+        ],
+        &[
+            ("HUBSPOT_ACCESS_TOKEN", token.as_str()),
+            ("HUBSPOT_CLIENT_SECRET", CLIENT_SECRET),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let config = std::fs::read_to_string(inlet.config()).expect("config");
+    let config = config.replace(
+        "[syncs.hubspot]\n",
+        &format!("[syncs.hubspot]\npoll_interval_ms = {poll_ms}\n"),
+    );
+    std::fs::write(inlet.config(), config).expect("config");
+    let admin = c.admin_db(&db).await;
+    (fake, inlet, admin)
+}
+
+/// The type of `hubspot.contact`'s column `column` (`None`: no such column yet).
+async fn column_type(admin: &tokio_postgres::Client, column: &str) -> Option<String> {
+    admin
+        .query_opt(
+            "select data_type from information_schema.columns \
+             where table_schema = 'hubspot' and table_name = 'contact' and column_name = $1",
+            &[&column],
+        )
+        .await
+        .expect("columns")
+        .map(|r| r.get(0))
+}
+
+/// Contact `id`'s `column`, as text (`None`: no row, or no value).
+async fn value(admin: &tokio_postgres::Client, id: &str, column: &str) -> Option<String> {
+    let sql = format!("select \"{column}\"::text from hubspot.contact where id = $1");
+    match admin.query_opt(&sql, &[&id]).await {
+        Ok(row) => row.and_then(|r| r.get(0)),
+        Err(_) => None, // the column is not there yet
+    }
+}
+
+fn contact_ids(fake: &FakeHubSpot) -> Vec<String> {
+    (fake.objects("contacts").expect("contacts").iter())
+        .filter_map(|o| o["id"].as_str().map(str::to_string))
+        .collect()
+}
+
+async fn contacts_live(inlet: &Inlet) {
+    wait_until_async("contacts live", Duration::from_secs(90), || async {
+        tokio::task::block_in_place(|| inlet.live("hubspot"))
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_property_gets_a_typed_column_and_a_retyped_one_rebuilds_the_table() {
+    let (fake, inlet, admin) = portal(50, 300).await;
+    let _run = Running(
+        inlet
+            .cmd(&["run"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("inlet run"),
+    );
+    contacts_live(&inlet).await;
+    let ids = contact_ids(&fake);
+
+    // Created in HubSpot while the sync runs: numeric from its first value on.
+    fake.add_property("contacts", "favourite_number", "number", "number", &[])
+        .expect("a new property");
+    fake.update("contacts", &ids[0], json!({"favourite_number": "42.50"}))
+        .expect("update");
+    wait_until_async("the new property's value", Duration::from_secs(60), || {
+        let (admin, id) = (&admin, &ids[0]);
+        async move { value(admin, id, "favourite_number").await.as_deref() == Some("42.50") }
+    })
+    .await;
+    assert_eq!(
+        column_type(&admin, "favourite_number").await.as_deref(),
+        Some("numeric"),
+        "typed as HubSpot declares it, not as text"
+    );
+
+    // Its type changes to text: the table is rebuilt with a text column, every row kept.
+    fake.change_property_type("contacts", "favourite_number", "string", "text")
+        .expect("a new type");
+    fake.update(
+        "contacts",
+        &ids[1],
+        json!({"favourite_number": "forty-two"}),
+    )
+    .expect("update");
+    wait_until_async("the rebuild for the new type", Duration::from_secs(120), || {
+        let admin = &admin;
+        async move {
+            admin
+                .query_one(
+                    "select count(*) from hubspot._sync_lifecycle where kind = 'rebuild' and state = 'done' \
+                     and reason like 'column types changed: contact.favourite_number%'",
+                    &[],
+                )
+                .await
+                .is_ok_and(|r| r.get::<_, i64>(0) == 1)
+        }
+    })
+    .await;
+    assert_eq!(
+        column_type(&admin, "favourite_number").await.as_deref(),
+        Some("text")
+    );
+    wait_until_async("the new type's value", Duration::from_secs(60), || {
+        let (admin, id) = (&admin, &ids[1]);
+        async move { value(admin, id, "favourite_number").await.as_deref() == Some("forty-two") }
+    })
+    .await;
+    let rows: i64 = admin
+        .query_one("select count(*) from hubspot.contact", &[])
+        .await
+        .expect("count")
+        .get(0);
+    assert_eq!(rows as usize, ids.len(), "every contact is still there");
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as i64
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signed_webhook_lands_a_change_long_before_the_next_poll() {
+    // Ten minutes between polls: within the test's deadlines, only a webhook brings a change.
+    let (fake, inlet, admin) = portal(50, 600_000).await;
+    let listen = format!("127.0.0.1:{}", free_port());
+    let _run = Running(
+        inlet
+            .cmd(&["run", "--listen", &listen])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("inlet run"),
+    );
+    contacts_live(&inlet).await;
+    let id = contact_ids(&fake)[0].clone();
+    fake.update("contacts", &id, json!({"firstname": "Hooked"}))
+        .expect("update");
+
+    let url = format!("http://{listen}/webhooks/hubspot/hubspot");
+    let body = json!([{"eventId": 1, "subscriptionId": 7, "portalId": fake.portal_id(),
+        "occurredAt": now_ms(), "subscriptionType": "contact.propertyChange", "attemptNumber": 0,
+        "objectId": id.parse::<u64>().expect("numeric id"), "propertyName": "firstname",
+        "propertyValue": "Hooked", "changeSource": "CRM"}])
+    .to_string();
+    let http = reqwest::Client::new();
+    let deliver = |secret: &str, at: i64| {
+        let signature = sign("POST", &url, body.as_bytes(), at, secret);
+        let request = http
+            .post(&url)
+            .header("Content-Type", "application/json")
+            .header("X-HubSpot-Signature-v3", signature)
+            .header("X-HubSpot-Request-Timestamp", at.to_string())
+            .body(body.clone());
+        async move {
+            let response = request.send().await.expect("delivery");
+            let status = response.status().as_u16();
+            (status, response.text().await.unwrap_or_default())
+        }
+    };
+    let (status, said) = deliver("not-the-app-secret", now_ms()).await;
+    assert_eq!(status, 401, "{said}");
+    assert!(
+        said.contains("does not match the app's client secret"),
+        "{said}"
+    );
+    let (status, said) = deliver(CLIENT_SECRET, now_ms() - 6 * 60_000).await;
+    assert_eq!(status, 401, "{said}");
+    assert!(said.contains("old, more than the 300 s"), "{said}");
+
+    let (status, said) = deliver(CLIENT_SECRET, now_ms()).await;
+    assert_eq!(status, 200, "{said}");
+    wait_until_async(
+        "the change the webhook told of",
+        Duration::from_secs(60),
+        || {
+            let (admin, id) = (&admin, &id);
+            async move { value(admin, id, "firstname").await.as_deref() == Some("Hooked") }
+        },
+    )
+    .await;
+}
