@@ -65,6 +65,8 @@ pub struct PgSink {
 impl PgSink {
     /// Takes the lock for `schema` on `client`'s session, then prepares the schema and a
     /// table per stream. Refused, naming the holder, when another session has the lock.
+    /// The lock lives as long as the session: give it [`crate::workers::keep_alive`] so that
+    /// it goes soon when this process is cut off from the server.
     pub async fn open(
         client: Client,
         schema: &str,
@@ -72,8 +74,6 @@ impl PgSink {
         streams: &[StreamSpec],
         options: WriteOptions,
     ) -> Result<Self, Problem> {
-        // The lock must go with the session when its worker is cut off (see `workers`).
-        crate::workers::keep_alive(&client).await;
         let key = lock_key(schema);
         let locked: bool = client
             .query_one("select pg_try_advisory_lock($1)", &[&key])

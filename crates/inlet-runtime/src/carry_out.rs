@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use inlet_connectors::http::Meter;
 use inlet_postgres::lifecycle;
 use inlet_postgres::{Problem, ProblemKind};
 use serde_json::Value;
@@ -65,6 +66,7 @@ pub async fn carry_out(
             sink,
             &read_role,
             stop.clone(),
+            &Meter::default(),
         )
         .await?
         {

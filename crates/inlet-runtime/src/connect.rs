@@ -1,12 +1,14 @@
 //! Reaching a configured destination as its sync user, the way every sync does.
 
+use inlet_postgres::workers::keep_alive;
 use inlet_postgres::{connect, Problem, ProblemKind, Secret, Session};
 
 use crate::config::{self, Destination};
 use crate::paths::Paths;
 use crate::secrets;
 
-/// A configured destination, connected as its sync user.
+/// A configured destination, connected as its sync user; the server drops the session
+/// soon after this process goes silent.
 pub async fn connect_as_sync_user(
     paths: &Paths,
     name: &str,
@@ -28,6 +30,10 @@ pub async fn connect_as_sync_user(
     opts.application_name = application_name();
     opts.password = sync_password(paths, name, &dest)?;
     let session = connect(&opts).await?;
+    // Every session, not only those holding a lock: a worker cut off by the network must not
+    // leave sessions on the server for the operating system's two hours, each holding a
+    // connection slot (see `keep_alive`).
+    keep_alive(&session.client).await;
     Ok((dest, session))
 }
 

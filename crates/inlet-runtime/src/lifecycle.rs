@@ -14,6 +14,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use inlet_connectors::http::Meter;
 use inlet_connectors::registry::Connector;
 use inlet_core::{run_sync, Outcome, Source};
 use inlet_postgres::lifecycle::{self, Kind, Request, RequestState};
@@ -54,7 +55,9 @@ pub fn write_options(sync: &SyncConfig) -> WriteOptions {
 }
 
 /// Runs the sync on `sink` (which holds the live schema's lock) until stopped or until a
-/// lifecycle step changes where it writes.
+/// lifecycle step changes where it writes. A copy's source tells `meter` of its requests,
+/// as the live `source` tells its own.
+#[allow(clippy::too_many_arguments)]
 pub async fn drive(
     paths: &Paths,
     name: &str,
@@ -63,6 +66,7 @@ pub async fn drive(
     mut sink: PgSink,
     read_role: &str,
     stop: watch::Receiver<bool>,
+    meter: &Meter,
 ) -> Result<Step, Problem> {
     let schema = sync.schema.clone();
     if let Some(to) = lifecycle::moved_to(sink.client_mut(), &schema).await? {
@@ -72,7 +76,7 @@ pub async fn drive(
     }
     request_needed_rebuild(name, sync, &mut sink).await?;
     if let Some(req) = lifecycle::pending(sink.client_mut(), &schema).await? {
-        return copy_and_switch(paths, name, sync, source, sink, read_role, req, stop).await;
+        return copy_and_switch(paths, name, sync, source, sink, read_role, req, stop, meter).await;
     }
     let specs = sink.writable(&discover(source.as_ref()).await?);
     let (found_tx, found) = watch::channel(false);
@@ -163,6 +167,7 @@ async fn copy_and_switch(
     read_role: &str,
     req: Request,
     stop: watch::Receiver<bool>,
+    meter: &Meter,
 ) -> Result<Step, Problem> {
     let schema = sync.schema.clone();
     let specs = sink.writable(&discover(source.as_ref()).await?);
@@ -207,8 +212,9 @@ async fn copy_and_switch(
         }
         Err(p) => return Err(p),
     };
-    // Its own source: its own events cursor and rate limit.
-    let copy_source = sources::source(paths, name, sync)?;
+    // Its own source: its own events cursor and rate limit; its requests counted with the
+    // sync's.
+    let copy_source = sources::metered_source(paths, name, sync, meter.clone())?;
     let (_, watch_session) = connect_as_sync_user(paths, &sync.destination).await?;
     // `ready`: every stream of the copy is live, so the live engine stops at its next
     // committed batch. `aligned`: the copy has then read every change the live schema has,

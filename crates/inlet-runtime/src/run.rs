@@ -11,6 +11,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use inlet_connectors::http::Meter;
 use inlet_core::Source;
 use inlet_postgres::sink::{Observer, Progress};
 use inlet_postgres::writer::prune_events;
@@ -102,7 +103,8 @@ pub async fn run(
 }
 
 /// One sync, reconnecting after destination failures, until `stop` or until another
-/// process holds its lock; rebuilds and renames happen on the way (see `lifecycle`).
+/// process holds its lock; rebuilds and renames happen on the way (see `lifecycle`), their
+/// copies' API requests told to `meter`.
 #[allow(clippy::too_many_arguments)]
 pub async fn run_sync_forever(
     paths: Paths,
@@ -113,6 +115,7 @@ pub async fn run_sync_forever(
     on_open: OnOpen,
     readiness: Readiness,
     observed: Arc<dyn Observer>,
+    meter: Meter,
 ) {
     let mut failures = 0u32;
     let mut pruning = None;
@@ -150,6 +153,7 @@ pub async fn run_sync_forever(
             sink,
             &read_role,
             stop.clone(),
+            &meter,
         )
         .await;
         match step {

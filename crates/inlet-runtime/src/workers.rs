@@ -14,7 +14,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use inlet_postgres::sink::lock_key;
-use inlet_postgres::workers::{join, keep_alive, survey, worker_key};
+use inlet_postgres::workers::{join, survey, worker_key};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::Instrument;
@@ -302,6 +302,7 @@ impl Supervisor {
                 self.on_open.clone(),
                 self.readiness.clone(),
                 observed,
+                self.metrics.api_meter(&name),
             );
             let handle = tokio::spawn(run.instrument(span));
             let task = Task {
@@ -350,7 +351,6 @@ async fn membership(paths: Paths, destination: String, tx: watch::Sender<Survey>
     loop {
         let joined = async {
             let (_, session) = connect_as_sync_user(&paths, &destination).await?;
-            keep_alive(&session.client).await;
             join(&session.client, key).await?;
             Ok::<_, inlet_postgres::Problem>(session)
         };

@@ -1,6 +1,7 @@
 //! Starting, using and stopping a PostgreSQL cluster.
 
 use std::fs;
+use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::process::Child;
 use std::time::Duration;
@@ -25,6 +26,8 @@ pub struct ClusterSpec {
     rules: Vec<HbaRule>,
     settings: Vec<(String, String)>,
     netns: Option<PathBuf>,
+    /// Also listens on this address, for clients of this /30 (a [`Netns`]'s link).
+    link: Option<Ipv4Addr>,
 }
 
 impl ClusterSpec {
@@ -37,6 +40,7 @@ impl ClusterSpec {
             rules: Vec::new(),
             settings: Vec::new(),
             netns: None,
+            link: None,
         }
     }
 
@@ -81,6 +85,14 @@ impl ClusterSpec {
         self
     }
 
+    /// Also listens on this side of `netns`'s link, and the pg_hba.conf rules also admit
+    /// clients of the link's /30: processes inside `netns` reach the server there, over a
+    /// link a test can cut ([`Netns::cut`]). `netns` must outlive the cluster.
+    pub fn reachable_from(mut self, netns: &Netns) -> Self {
+        self.link = Some(netns.host_addr);
+        self
+    }
+
     /// Makes a data directory (initdb, or a copy of this process's pristine
     /// one for that version) and starts the server; panics with a clear message
     /// (including the server log's tail) on failure.
@@ -98,7 +110,13 @@ impl ClusterSpec {
         let data = dir.join("data");
         crate::template::init_data_dir(self.major, &bin, &data, server_command);
         let initdb_conf = read(&data.join("postgresql.conf"));
-        write(&data.join("pg_hba.conf"), &hba_conf(&self.rules));
+        let link = self
+            .link
+            .map(|a| format!("{}/30", Ipv4Addr::from(u32::from(a) & !3)));
+        write(
+            &data.join("pg_hba.conf"),
+            &hba_conf(&self.rules, link.as_deref()),
+        );
         if self.ssl {
             install_tls(&data);
         }
@@ -162,8 +180,12 @@ impl ClusterSpec {
 
     fn conf_lines(&self, dir: &Path, data: &Path, port: u16) -> String {
         let dir = dir.to_str().expect("cluster directory path is not UTF-8");
+        let listen = match self.link {
+            Some(addr) => format!("127.0.0.1,{addr}"),
+            None => "127.0.0.1".to_owned(),
+        };
         let mut settings: Vec<(&str, String)> = vec![
-            ("listen_addresses", "127.0.0.1".to_owned()),
+            ("listen_addresses", listen),
             ("port", port.to_string()),
             ("unix_socket_directories", dir.to_owned()),
             ("fsync", "off".to_owned()),

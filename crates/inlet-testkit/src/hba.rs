@@ -22,7 +22,8 @@ pub enum HbaConn {
     HostNoSsl,
 }
 
-/// One rule, for 127.0.0.1/32 and ::1/128.
+/// One rule, for 127.0.0.1/32 and ::1/128 (and a cluster's link, see
+/// [`crate::ClusterSpec::reachable_from`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HbaRule {
     pub conn: HbaConn,
@@ -43,8 +44,8 @@ impl HbaRule {
         }
     }
 
-    /// The rule's two lines (IPv4 and IPv6 loopback).
-    pub(crate) fn lines(&self) -> String {
+    /// The rule's two lines (IPv4 and IPv6 loopback), and one for `link` if given.
+    pub(crate) fn lines(&self, link: Option<&str>) -> String {
         let conn = match self.conn {
             HbaConn::Host => "host",
             HbaConn::HostSsl => "hostssl",
@@ -59,18 +60,20 @@ impl HbaRule {
         };
         let (db, user) = (field(&self.database), field(&self.user));
         ["127.0.0.1/32", "::1/128"]
-            .iter()
+            .into_iter()
+            .chain(link)
             .map(|address| format!("{conn}\t{db}\t{user}\t{address}\t{method}\n"))
             .collect()
     }
 }
 
-/// The whole file: the superuser over the unix socket, then `rules` in order.
-/// A connection matching none of them gets "no pg_hba.conf entry".
-pub(crate) fn hba_conf(rules: &[HbaRule]) -> String {
+/// The whole file: the superuser over the unix socket, then `rules` in order, each also
+/// for the addresses `link` (e.g. "10.231.0.0/30") when given. A connection matching none
+/// of them gets "no pg_hba.conf entry".
+pub(crate) fn hba_conf(rules: &[HbaRule], link: Option<&str>) -> String {
     let mut conf = String::from("# written by inlet-testkit\nlocal\tall\tpostgres\ttrust\n");
     for rule in rules {
-        conf.push_str(&rule.lines());
+        conf.push_str(&rule.lines(link));
     }
     conf
 }
@@ -101,7 +104,7 @@ mod tests {
     fn renders_two_lines_per_rule() {
         let rule = HbaRule::new(HbaConn::HostSsl, "all", "alice", HbaMethod::Cert);
         assert_eq!(
-            rule.lines(),
+            rule.lines(None),
             "hostssl\tall\talice\t127.0.0.1/32\tcert\nhostssl\tall\talice\t::1/128\tcert\n"
         );
     }
@@ -110,20 +113,35 @@ mod tests {
     fn quotes_odd_names() {
         let rule = HbaRule::new(HbaConn::Host, "my db", "bob", HbaMethod::ScramSha256);
         assert!(rule
-            .lines()
+            .lines(None)
             .starts_with("host\t\"my db\"\tbob\t127.0.0.1/32\tscram-sha-256\n"));
     }
 
     #[test]
     fn admin_line_comes_first() {
-        let conf = hba_conf(&[HbaRule::new(
-            HbaConn::HostNoSsl,
-            "all",
-            "all",
-            HbaMethod::Md5,
-        )]);
+        let conf = hba_conf(
+            &[HbaRule::new(
+                HbaConn::HostNoSsl,
+                "all",
+                "all",
+                HbaMethod::Md5,
+            )],
+            None,
+        );
         let lines: Vec<_> = conf.lines().filter(|l| !l.starts_with('#')).collect();
         assert_eq!(lines[0], "local\tall\tpostgres\ttrust");
         assert_eq!(lines.len(), 3);
+    }
+
+    #[test]
+    fn a_link_adds_a_line_per_rule() {
+        let rule = HbaRule::new(HbaConn::Host, "all", "all", HbaMethod::ScramSha256);
+        let conf = hba_conf(&[rule], Some("10.231.0.4/30"));
+        assert!(
+            conf.ends_with(
+                "::1/128\tscram-sha-256\nhost\tall\tall\t10.231.0.4/30\tscram-sha-256\n"
+            ),
+            "{conf}"
+        );
     }
 }

@@ -1,7 +1,8 @@
 //! Test kit for inlet: real PostgreSQL clusters (10 to 18) started on demand
 //! with chosen `pg_hba.conf` rules and TLS, shared TLS material, wait helpers,
 //! misbehaving TCP ports (black holes, silent servers), private networks
-//! (network namespaces) and real OpenSSH servers as bastions. Used by tests only.
+//! (network namespaces, and cuts of their link) and real OpenSSH servers as
+//! bastions. Used by tests only.
 //!
 //! Errors are not returned: every helper panics with a message that says what
 //! failed, which is what a test wants.
@@ -19,6 +20,7 @@ mod cluster_tls;
 mod hba;
 mod measure;
 mod net;
+mod netcut;
 mod netns;
 mod plain_words;
 mod server;
@@ -38,6 +40,7 @@ pub use cluster::{Cluster, ClusterSpec};
 pub use hba::{HbaConn, HbaMethod, HbaRule};
 pub use measure::{peak_rss_mb, psql_seconds};
 pub use net::{blackhole_port, free_port, silent_port, BlackholePort, SilentPort};
+pub use netcut::Cut;
 pub use netns::Netns;
 pub use plain_words::{assert_plain_words, debug_fragments};
 pub use shared::shared;

@@ -6,7 +6,7 @@
 //! server started in it), and all of them die with the test process (see `spawn.rs`). When the
 //! last one is gone the kernel removes the namespace and its end of the veth pair, which takes
 //! the other end with it. So nothing is left behind, even after SIGKILL, and there is nothing
-//! to sweep.
+//! to sweep (but a cut of the link, see `netcut`).
 //!
 //! Addresses come from 10.231.0.0/16, one /30 per namespace, chosen under a file lock so that
 //! concurrent test processes never share one. This side is `.1` of the /30, the namespace `.2`.
@@ -38,6 +38,8 @@ pub struct Netns {
     pub addr: Ipv4Addr,
     /// The link's name on this side.
     pub veth: String,
+    /// The link's name inside the namespace.
+    pub(crate) inner: String,
 }
 
 impl Netns {
@@ -89,6 +91,7 @@ impl Netns {
             "netns",
             &holder_pid,
         ]);
+        crate::netcut::sweep(&veth);
         ip(&["addr", "add", &format!("{host_addr}/30"), "dev", &veth]);
         ip(&["link", "set", &veth, "up"]);
         drop(lock);
@@ -97,11 +100,12 @@ impl Netns {
             host_addr,
             addr,
             veth,
+            inner,
         };
         for args in [
             vec!["link", "set", "lo", "up"],
-            vec!["addr", "add", &format!("{addr}/30"), "dev", &inner],
-            vec!["link", "set", &inner, "up"],
+            vec!["addr", "add", &format!("{addr}/30"), "dev", &netns.inner],
+            vec!["link", "set", &netns.inner, "up"],
         ] {
             let mut command = netns.command(Path::new("ip"));
             run(command.args(&args));
@@ -179,7 +183,7 @@ fn ip(args: &[&str]) {
     run(Command::new("ip").args(args));
 }
 
-fn run(command: &mut Command) {
+pub(crate) fn run(command: &mut Command) {
     let out = command
         .output()
         .unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));

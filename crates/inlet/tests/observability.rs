@@ -1,5 +1,5 @@
 //! `inlet run` watched the way an operator watches it: a real Prometheus scrapes its
-//! `/metrics` and sees the sync move; `/readyz` follows the destination going away and
+//! `/metrics` and sees the sync move; every API request counted, a rebuild's included; `/readyz` follows the destination going away and
 //! coming back, and a stream's error; and no log line, in either format, nor any output
 //! holds a key, a password or a token.
 
@@ -279,6 +279,95 @@ async fn prometheus_scrapes_the_sync_moving() {
     .await;
     let said = run.stop();
     assert!(!said.contains(token), "the token is never logged");
+}
+
+/// The API requests `/metrics` at `target` counts for sync `stripe`, all classes together.
+async fn requests_counted(target: &str, token: &str) -> Option<u64> {
+    let body = reqwest::Client::new()
+        .get(format!("http://{target}/metrics"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .ok()?
+        .text()
+        .await
+        .ok()?;
+    let counts = body
+        .lines()
+        .filter(|l| l.starts_with("inlet_api_requests_total{") && l.contains("sync=\"stripe\""))
+        .map(|l| l.rsplit(' ').next().and_then(|n| n.parse::<u64>().ok()));
+    counts.sum()
+}
+
+/// A rebuild's copy reads the whole account again through a source of its own: its requests
+/// count in `/metrics` with the sync's, so every request the account answered `inlet run` is
+/// counted, before the rebuild and after it. (A new `Stripe-Version` makes `inlet run`
+/// rebuild by itself, with no other process to take the copy on.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rebuilds_api_requests_count_with_the_syncs() {
+    const FIRST: &str = "2025-03-31.basil";
+    const SECOND: &str = "2026-01-28.clover";
+    let v = *versions().last().expect("a version");
+    let c = common::cluster("observability", v).await;
+    let db = c.create_database().await;
+    let fake = FakeStripe::start(Options::default()).await.expect("fake");
+    fake.seed(3);
+    let inlet = Inlet::new(&[("STRIPE_API_KEY", &fake.api_key())]);
+    inlet.add_destination(c, &db);
+    let pin = format!("stripe_version={FIRST}");
+    let out = inlet.sync_add("stripe", &fake.url(), &["--set", &pin], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+
+    let token = "metrics-token-for-the-rebuild-4471";
+    let target = format!("127.0.0.1:{}", free_addr().port());
+    // `sync add` checked the key: requests of its own, not `inlet run`'s.
+    let before = fake.requests();
+    let mut cmd = inlet.cmd(&["run", "--listen", &target]);
+    cmd.env("INLET_API_TOKEN", token);
+    let run = Run::start(cmd);
+    // Read in this order, the count can only fall short by requests still in flight.
+    let all_counted = || async {
+        let answered = fake.requests() - before;
+        requests_counted(&target, token)
+            .await
+            .is_some_and(|n| n >= answered)
+    };
+    wait_until_async("the sync live", Duration::from_secs(60), || async {
+        tokio::task::block_in_place(|| inlet.live("stripe"))
+    })
+    .await;
+    wait_until_async(
+        "every request counted",
+        Duration::from_secs(30),
+        all_counted,
+    )
+    .await;
+
+    let at_rebuild = fake.requests();
+    let config = std::fs::read_to_string(inlet.config()).expect("config");
+    let config = config.replace(
+        &format!("stripe_version = \"{FIRST}\""),
+        &format!("stripe_version = \"{SECOND}\""),
+    );
+    std::fs::write(inlet.config(), config).expect("config");
+    wait_until_async(
+        "the rebuild swapped in",
+        Duration::from_secs(90),
+        || async { run.log().contains("rebuild swapped in") },
+    )
+    .await;
+    let streams = inlet_connectors::stripe::stream_names().len() as u64;
+    assert!(
+        fake.requests() - at_rebuild >= streams,
+        "the copy listed every stream again"
+    );
+    wait_until_async(
+        "the rebuild's requests counted too",
+        Duration::from_secs(30),
+        all_counted,
+    )
+    .await;
+    run.stop();
 }
 
 /// `/readyz` (body and status) now.

@@ -4,9 +4,7 @@
 //! and change log equal to the fakes' truth at the end. And the config reloaded on SIGHUP
 //! or a changed file, touching only the syncs that changed.
 
-use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
-use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -16,130 +14,14 @@ use serde_json::json;
 use tokio_postgres::Client;
 
 mod common;
+use common::workers::{
+    add_syncs, customers, events, held_by, landed, shares, stop_all, truth, watch_locks, worker,
+    Locks,
+};
 use common::{text, Inlet, Running};
 
 const SYNCS: usize = 9;
 const WORKERS: usize = 3;
-
-/// Who holds each sync's lock (schema → the holder's process id, from its
-/// application name), sampled from `pg_locks`; and every sample where a lock had two.
-#[derive(Default)]
-struct Locks {
-    holders: BTreeMap<String, u32>,
-    doubled: Vec<String>,
-    samples: u64,
-}
-
-/// Samples `pg_locks` every 20 ms until `done`.
-fn watch_locks(admin: Client, schemas: Vec<String>, done: Arc<Mutex<bool>>) -> Arc<Mutex<Locks>> {
-    let locks = Arc::new(Mutex::new(Locks::default()));
-    let seen = locks.clone();
-    let keys: HashMap<i64, String> = schemas
-        .iter()
-        .map(|s| (inlet_postgres::sink::lock_key(s), s.clone()))
-        .collect();
-    tokio::spawn(async move {
-        let mut every = tokio::time::interval(Duration::from_millis(20));
-        while !*done.lock().expect("flag") {
-            every.tick().await;
-            let rows = admin
-                .query(
-                    "select (l.classid::bigint << 32) | l.objid::bigint, a.application_name \
-                       from pg_locks l join pg_stat_activity a on a.pid = l.pid \
-                      where l.locktype = 'advisory' and l.granted and l.objsubid = 1 \
-                        and l.mode = 'ExclusiveLock'",
-                    &[],
-                )
-                .await
-                .expect("pg_locks");
-            let mut holders: BTreeMap<String, Vec<u32>> = BTreeMap::new();
-            for row in rows {
-                let (key, app): (i64, String) = (row.get(0), row.get(1));
-                if let Some(schema) = keys.get(&key) {
-                    holders
-                        .entry(schema.clone())
-                        .or_default()
-                        .push(worker_pid(&app));
-                }
-            }
-            let mut l = seen.lock().expect("locks");
-            l.samples += 1;
-            for (schema, pids) in &holders {
-                if pids.len() > 1 {
-                    l.doubled.push(format!("{schema}: {pids:?}"));
-                }
-            }
-            l.holders = holders.into_iter().map(|(s, p)| (s, p[0])).collect();
-        }
-    });
-    locks
-}
-
-/// The process id in an application name "inlet pid N on HOST".
-fn worker_pid(app: &str) -> u32 {
-    app.strip_prefix("inlet pid ")
-        .and_then(|rest| rest.split(' ').next())
-        .and_then(|pid| pid.parse().ok())
-        .unwrap_or(0)
-}
-
-/// How many syncs each worker (by process id) holds now.
-fn shares(locks: &Mutex<Locks>) -> BTreeMap<u32, usize> {
-    let mut counts = BTreeMap::new();
-    for pid in locks.lock().expect("locks").holders.values() {
-        *counts.entry(*pid).or_default() += 1;
-    }
-    counts
-}
-
-/// `inlet run`, its log in a file of the test's directory.
-fn worker(inlet: &Inlet, log: &PathBuf) -> Running {
-    let log = std::fs::File::create(log).expect("log file");
-    let child: Child = inlet
-        .cmd(&["run"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::from(log))
-        .spawn()
-        .expect("inlet run");
-    Running(child)
-}
-
-/// Each sync's customers as the destination has them: id → email.
-async fn customers(admin: &Client, schema: &str) -> BTreeMap<String, Option<String>> {
-    admin
-        .query(&format!("select id, email from \"{schema}\".customer"), &[])
-        .await
-        .expect("customers")
-        .iter()
-        .map(|r| (r.get(0), r.get(1)))
-        .collect()
-}
-
-/// The fake's truth: id → email.
-fn truth(fake: &FakeStripe) -> BTreeMap<String, Option<String>> {
-    fake.objects("customer")
-        .expect("customers")
-        .iter()
-        .map(|c| {
-            let id = c["id"].as_str().expect("id").to_string();
-            (id, c["email"].as_str().map(str::to_string))
-        })
-        .collect()
-}
-
-/// Waits until every sync of `fake` (every third, from `first`) holds the fake's truth.
-async fn landed(admin: &Client, fake: &FakeStripe, first: usize, what: &str) {
-    let want = truth(fake);
-    wait_until_async(what, Duration::from_secs(60), || async {
-        for i in (first..SYNCS).step_by(3) {
-            if customers(admin, &format!("s{i}")).await != want {
-                return false;
-            }
-        }
-        true
-    })
-    .await;
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_workers_share_nine_syncs_and_take_over_from_a_killed_one() {
@@ -157,26 +39,11 @@ async fn three_workers_share_nine_syncs_and_take_over_from_a_killed_one() {
         fakes.push(fake);
     }
     let schemas: Vec<String> = (0..SYNCS).map(|i| format!("s{i}")).collect();
-    for (i, schema) in schemas.iter().enumerate() {
-        let fake = &fakes[i % 3];
-        let key = fake.api_key();
-        let out = inlet.sync_add(
-            schema,
-            &fake.url(),
-            &["--schema", schema],
-            &[("STRIPE_API_KEY", &key)],
-        );
-        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    }
-    let config = std::fs::read_to_string(inlet.config()).expect("config");
-    let mut fast = config.clone();
-    for schema in &schemas {
-        fast = fast.replace(
-            &format!("[syncs.{schema}]\n"),
-            &format!("[syncs.{schema}]\npoll_interval_ms = 200\n"),
-        );
-    }
-    std::fs::write(inlet.config(), fast).expect("config");
+    // The syncs of each account: every third.
+    let of: Vec<Vec<String>> = (0..3)
+        .map(|f| schemas.iter().skip(f).step_by(3).cloned().collect())
+        .collect();
+    add_syncs(&inlet, &fakes, &schemas);
 
     let admin = c.admin_db(&db).await;
     let done = Arc::new(Mutex::new(false));
@@ -219,20 +86,13 @@ async fn three_workers_share_nine_syncs_and_take_over_from_a_killed_one() {
         created.push(c["id"].as_str().expect("id").to_string());
     }
     for (f, fake) in fakes.iter().enumerate() {
-        landed(&admin, fake, f, "the new customers in every sync").await;
+        landed(&admin, fake, &of[f], "the new customers in every sync").await;
     }
 
     // SIGKILL one worker: its syncs run on the others within 15 s, never above their share.
     let killed = workers.remove(0);
     let killed_pid = killed.0.id();
-    let orphans: Vec<String> = locks
-        .lock()
-        .expect("locks")
-        .holders
-        .iter()
-        .filter(|(_, p)| **p == killed_pid)
-        .map(|(s, _)| s.clone())
-        .collect();
+    let orphans = held_by(&locks, killed_pid);
     assert_eq!(orphans.len(), 3);
     let at = Instant::now();
     drop(killed);
@@ -260,7 +120,7 @@ async fn three_workers_share_nine_syncs_and_take_over_from_a_killed_one() {
     let s = shares(&locks);
     assert!(s.values().all(|n| *n <= 5), "at most ceil(9/2) each: {s:?}");
     for (f, fake) in fakes.iter().enumerate() {
-        landed(&admin, fake, f, "changes made during the takeover").await;
+        landed(&admin, fake, &of[f], "changes made during the takeover").await;
     }
 
     // It comes back: the others hand over until the shares are even again.
@@ -280,22 +140,11 @@ async fn three_workers_share_nine_syncs_and_take_over_from_a_killed_one() {
     )
     .await;
     for (f, fake) in fakes.iter().enumerate() {
-        landed(&admin, fake, f, "changes made while handing over").await;
+        landed(&admin, fake, &of[f], "changes made while handing over").await;
     }
 
     // SIGTERM: each stops cleanly.
-    for w in &workers {
-        let pid = nix::unistd::Pid::from_raw(w.0.id() as i32);
-        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("sigterm");
-    }
-    for w in &mut workers {
-        let exited = wait_for("a worker to stop", Duration::from_secs(30), || {
-            let status = w.0.try_wait().expect("wait");
-            async move { status.ok_or_else(|| "still running".to_string()) }
-        })
-        .await;
-        assert_eq!(exited.code(), Some(0));
-    }
+    stop_all(&mut workers).await;
     *done.lock().expect("flag") = true;
 
     // The data and the change log equal the truth: each change logged once, in order.
@@ -306,19 +155,7 @@ async fn three_workers_share_nine_syncs_and_take_over_from_a_killed_one() {
             truth(&fakes[f]),
             "{schema}"
         );
-        let logged: Vec<(String, String, Option<String>)> = admin
-            .query(
-                &format!(
-                    "select event_type, record_id, payload->'record'->>'email' \
-                       from \"{schema}\"._sync_event where object_type = 'customer' order by id"
-                ),
-                &[],
-            )
-            .await
-            .expect("events")
-            .iter()
-            .map(|r| (r.get(0), r.get(1), r.get(2)))
-            .collect();
+        let logged = events(&admin, schema).await;
         let kinds: Vec<(&str, &str)> = logged
             .iter()
             .map(|(k, id, _)| (k.as_str(), id.as_str()))

@@ -4,10 +4,12 @@
 // Each test file uses its own part of this.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+pub mod workers;
+
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
-use inlet_testkit::{shared, Cluster, ClusterSpec};
+use inlet_testkit::{shared, Cluster, ClusterSpec, Netns};
 use serde_json::Value;
 
 pub const ADMIN_PASSWORD: &str = "Admin-only-in-memory-7731";
@@ -43,7 +45,18 @@ impl Inlet {
     }
 
     pub fn cmd(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_inlet"));
+        self.prepare(Command::new(env!("CARGO_BIN_EXE_inlet")), args)
+    }
+
+    /// [`Inlet::cmd`] run inside `netns`, killed (SIGKILL) if the test's thread ends first.
+    pub fn cmd_in(&self, netns: &Netns, args: &[&str]) -> Command {
+        let mut cmd = netns.command(Path::new("setpriv"));
+        cmd.args(["--pdeathsig=SIGKILL", "--", env!("CARGO_BIN_EXE_inlet")]);
+        self.prepare(cmd, args)
+    }
+
+    /// `cmd` (which runs inlet) with this directory's config and a clean environment.
+    fn prepare(&self, mut cmd: Command, args: &[&str]) -> Command {
         cmd.env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("HOME", self.dir.path())
@@ -73,7 +86,12 @@ impl Inlet {
 
     /// `destination add dest` for `db`, then its automated setup; both must succeed.
     pub fn add_destination(&self, c: &Cluster, db: &str) {
-        self.add(c, db);
+        self.add_destination_at(c, db, c.host());
+    }
+
+    /// [`Inlet::add_destination`], the server reached at `host`.
+    pub fn add_destination_at(&self, c: &Cluster, db: &str, host: &str) {
+        self.add_at(c, db, host);
         let out = self.run_env(
             &["destination", "setup", "dest", "--auto", "--grant-to", ""],
             &[("INLET_ADMIN_PASSWORD", ADMIN_PASSWORD)],
@@ -83,13 +101,17 @@ impl Inlet {
 
     /// `destination add dest` for `db`, which must succeed.
     pub fn add(&self, c: &Cluster, db: &str) {
+        self.add_at(c, db, c.host());
+    }
+
+    fn add_at(&self, c: &Cluster, db: &str, host: &str) {
         let port = c.port.to_string();
         let out = self.run(&[
             "destination",
             "add",
             "dest",
             "--host",
-            c.host(),
+            host,
             "--port",
             &port,
             "--dbname",
