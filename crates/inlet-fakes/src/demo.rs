@@ -8,6 +8,9 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::hubspot::{FakeHubSpot, MutatorOptions, Options as HubSpotOptions};
+use crate::salesforce::{
+    FakeSalesforce, MutatorOptions as SalesforceMutatorOptions, Options as SalesforceOptions,
+};
 use crate::stripe::{FakeStripe, Options as StripeOptions, STREAMS};
 
 /// How often the demo's fakes change something.
@@ -48,6 +51,7 @@ pub async fn start(customers: usize, webhooks: &str) -> std::io::Result<Vec<Acco
     Ok(vec![
         stripe(customers, webhooks).await?,
         hubspot(customers).await?,
+        salesforce(customers).await?,
     ])
 }
 
@@ -113,5 +117,43 @@ async fn hubspot(customers: usize) -> std::io::Result<Account> {
             "select id, event_type, object_type, record_id from hubspot._sync_event order by id desc limit 10",
         ],
         _running: Box::new((changes, portal)),
+    })
+}
+
+async fn salesforce(customers: usize) -> std::io::Result<Account> {
+    let org = FakeSalesforce::start(SalesforceOptions::default()).await?;
+    org.seed(customers);
+    let records: usize = (org.objects().iter())
+        .filter(|(_, replicateable)| *replicateable)
+        .map(|(object, _)| org.records(object).map(|r| r.len()).unwrap_or(0))
+        .sum();
+    let changes = org.start_mutator(SalesforceMutatorOptions {
+        every: EVERY,
+        burst: 1,
+        schema_changes: false,
+    });
+    let credentials = org.credentials();
+    Ok(Account {
+        source: "salesforce",
+        described: format!(
+            "a fake Salesforce org at {} with {records} records, changing every 0.7 s",
+            org.login_url()
+        ),
+        // Salesforce's API base is where its sessions are granted: the login host.
+        api_base: org.login_url(),
+        // The default grant: a refresh token from a web-server flow run once.
+        api_key: credentials.refresh_token,
+        webhook_secret: None,
+        rate_limit: None,
+        options: vec![
+            ("client_id", Value::from(credentials.client_id)),
+            // The fake commits at once; a real org's late transactions need the default.
+            ("overlap_secs", Value::from(2)),
+        ],
+        queries: vec![
+            "select id, name, industry, systemmodstamp from salesforce.account order by systemmodstamp desc limit 5",
+            "select id, event_type, object_type, record_id from salesforce._sync_event order by id desc limit 10",
+        ],
+        _running: Box::new((changes, org)),
     })
 }

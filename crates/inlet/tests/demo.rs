@@ -1,6 +1,6 @@
-//! `inlet demo`, what `scripts/demo` runs: a private PostgreSQL, a fake Stripe account and a
-//! fake HubSpot portal synced side by side into one database, each in its own schema, until
-//! Ctrl-C, which removes it all.
+//! `inlet demo`, what `scripts/demo` runs: a private PostgreSQL, a fake Stripe account, a
+//! fake HubSpot portal and a fake Salesforce org synced side by side into one database, each
+//! in its own schema, until Ctrl-C, which removes it all.
 
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
@@ -56,7 +56,7 @@ fn syncs(config: &str) -> Vec<(String, Vec<Value>)> {
 }
 
 #[test]
-fn the_demo_syncs_stripe_and_hubspot_side_by_side_and_ctrl_c_removes_it_all() {
+fn the_demo_syncs_stripe_hubspot_and_salesforce_side_by_side_and_ctrl_c_removes_it_all() {
     let inlet = Inlet::new(&[]);
     // Run as root, the demo's server runs as nobody, which must reach its folder.
     let tmp = inlet.dir.path().join("tmp");
@@ -92,7 +92,7 @@ fn the_demo_syncs_stripe_and_hubspot_side_by_side_and_ctrl_c_removes_it_all() {
         }
     }
     let config = config.unwrap_or_else(|| panic!("no status line in: {printed}"));
-    for schema in ["stripe", "hubspot"] {
+    for schema in ["stripe", "hubspot", "salesforce"] {
         assert!(
             printed.contains(&format!("from {schema}.")),
             "a psql line to watch {schema}: {printed}"
@@ -100,7 +100,7 @@ fn the_demo_syncs_stripe_and_hubspot_side_by_side_and_ctrl_c_removes_it_all() {
     }
 
     wait_until(
-        "both syncs live, with rows",
+        "every sync live, with rows",
         Duration::from_secs(240),
         || {
             let syncs = syncs(&config);
@@ -114,7 +114,9 @@ fn the_demo_syncs_stripe_and_hubspot_side_by_side_and_ctrl_c_removes_it_all() {
                             .any(|s| s["stream"] == table && s["rows"].as_i64().unwrap_or(0) > 0)
                 })
             };
-            live("stripe", "customer") && live("hubspot", "contact")
+            live("stripe", "customer")
+                && live("hubspot", "contact")
+                && live("salesforce", "account")
         },
     );
 

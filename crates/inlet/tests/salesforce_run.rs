@@ -73,10 +73,10 @@ async fn differences(
             if field == "Id" {
                 continue;
             }
-            let column = inlet_core::column_name(field);
-            let value = row.get(column.as_ref()).cloned().unwrap_or(Value::Null);
+            let column = inlet_connectors::salesforce::schema::column_of(field);
+            let value = row.get(column.as_str()).cloned().unwrap_or(Value::Null);
             // A value that does not fit its column is kept, as sent, in _sync_extra.
-            let value = match (&value, row["_sync_extra"].get(column.as_ref())) {
+            let value = match (&value, row["_sync_extra"].get(column.as_str())) {
                 (Value::Null, Some(raw)) => raw.clone(),
                 _ => value,
             };
@@ -283,9 +283,17 @@ async fn every_object_matches_the_fake_after_backfill_a_kill_expired_sessions_an
     fake.touch("Account", &accounts[0]).expect("touch");
     fake.add_field("Lead", "Score__c", "double")
         .expect("a new field");
+    fake.add_field("Lead", "Called__c", "datetime")
+        .expect("a new field");
     let leads = ids(&fake, "Lead");
     fake.update("Lead", &leads[0..1], &json!({"Score__c": 42.5}))
         .expect("update");
+    fake.update(
+        "Lead",
+        &leads[1..2],
+        &json!({"Called__c": "2026-11-30T08:15:00.000+0000"}),
+    )
+    .expect("update");
     converge(&fake, &admin, "after live changes").await;
     let count = |sql: String| {
         let admin = &admin;
@@ -326,10 +334,31 @@ async fn every_object_matches_the_fake_after_backfill_a_kill_expired_sessions_an
         "a delete is one event in the change log"
     );
     let score = format!(
-        "select count(*) from salesforce.lead where id = '{}' and \"Score__c\" = 42.5",
+        "select count(*) from salesforce.lead where id = '{}' and score__c = 42.5",
         leads[0]
     );
     assert_eq!(count(score).await, 1, "a new field gets its column");
+    let typed = admin
+        .query(
+            "select column_name::text, data_type::text from information_schema.columns \
+             where table_schema = 'salesforce' and table_name = 'lead' \
+             and column_name in ('score__c', 'called__c') order by 1",
+            &[],
+        )
+        .await
+        .expect("columns");
+    let typed: Vec<(String, String)> = typed.iter().map(|r| (r.get(0), r.get(1))).collect();
+    assert_eq!(
+        typed,
+        [
+            (
+                "called__c".to_string(),
+                "timestamp with time zone".to_string()
+            ),
+            ("score__c".to_string(), "numeric".to_string()),
+        ],
+        "new fields are typed as describe says, not from their first value"
+    );
 
     // Every account changed in one second: more records share one SystemModstamp than a
     // page holds.

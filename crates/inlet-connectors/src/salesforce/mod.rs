@@ -32,8 +32,8 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use inlet_core::{
-    read_partitions, Batch, BatchStream, Checkpoint, Discovery, ErrorKind, Partitions, Phase,
-    Record, Source, SourceError, StreamSpec,
+    read_partitions, Batch, BatchStream, Checkpoint, Column, Discovery, ErrorKind, Partitions,
+    Phase, Record, Source, SourceError, StreamSpec,
 };
 use tokio::sync::RwLock;
 
@@ -150,6 +150,8 @@ impl SalesforceSource {
             let mut housekept = Instant::now();
             // When the fields in hand were read.
             let mut described_ms = now_ms();
+            // The table's columns, when describe changed them, for the next batch to carry.
+            let mut columns: Option<Vec<Column>> = None;
             loop {
                 match position {
                     Position::Backfill { parts, since_ms } => {
@@ -178,7 +180,8 @@ impl SalesforceSource {
                         let (mut stamp_ms, mut deleted_ms) = (stamp_ms, deleted_ms);
                         if housekept.elapsed() >= self.housekeeping() {
                             housekept = Instant::now();
-                            // A field added since gets its column with the next values read.
+                            // A field added since gets its column, typed as describe
+                            // says, before the next values are written.
                             if let Some(fresh) = streams::describe(&self.client, &table.api).await? {
                                 let added = fresh.fields.iter().any(|(n, _)| table.fields.iter().all(|(o, _)| o != n));
                                 if added {
@@ -186,15 +189,20 @@ impl SalesforceSource {
                                     // without it: read those records again.
                                     stamp_ms = stamp_ms.min(described_ms);
                                 }
+                                if fresh.fields != table.fields {
+                                    columns = Some(fresh.spec().columns);
+                                }
                                 table = fresh;
                                 described_ms = started_ms;
                             }
                             let (deletes, next) = live::purged(&self.client, &table, deleted_ms, started_ms).await?;
                             deleted_ms = next - self.overlap_ms();
                             position = Position::Live { stamp_ms, deleted_ms, complete_ms };
-                            if !deletes.is_empty() {
+                            if !deletes.is_empty() || columns.is_some() {
                                 last_write = Instant::now();
-                                yield Batch::new(deletes, position.checkpoint(), Phase::Live);
+                                let mut batch = Batch::new(deletes, position.checkpoint(), Phase::Live);
+                                batch.columns = columns.take();
+                                yield batch;
                             }
                         }
                         let from_ms = stamp_ms - self.overlap_ms();

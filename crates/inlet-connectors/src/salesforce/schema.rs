@@ -52,7 +52,7 @@ pub fn columns(describe: &Value) -> Result<Columns, String> {
             _ if name == "Id" => {}
             Some(ty) => out
                 .columns
-                .push((name.to_string(), Column::new(column_name(name), ty))),
+                .push((name.to_string(), Column::new(column_of(name), ty))),
             None if kind == "base64" => out.notes.push(format!(
                 "{name} is not synced: base64 fields are file bodies that the query API only links to"
             )),
@@ -60,6 +60,12 @@ pub fn columns(describe: &Value) -> Result<Columns, String> {
         }
     }
     Ok(out)
+}
+
+/// A field's column: its API name in lower case, as Salesforce itself compares names
+/// (SOQL's `SystemModstamp` and `systemmodstamp` are one field), so SQL needs no quotes.
+pub fn column_of(field: &str) -> String {
+    column_name(&field.to_lowercase()).into_owned()
 }
 
 #[cfg(test)]
@@ -112,6 +118,11 @@ mod tests {
             ]
         );
         assert_eq!(got.compound, vec!["BillingAddress"]);
+        // Columns need no quotes in SQL: `systemmodstamp`, `tags__c`.
+        assert!(got
+            .columns
+            .iter()
+            .all(|(field, c)| c.name == field.to_lowercase()));
         assert_eq!(got.notes.len(), 1);
         assert!(got.notes[0].starts_with("Body is not synced"));
         assert!(columns(&json!({"fields": [{"name": "X"}]})).is_err());

@@ -153,10 +153,10 @@ mod tests {
         let Change::Upsert(row) = &record.change else {
             panic!("an upsert")
         };
-        assert_eq!(row["Tags__c"], json!(["a", "b"]));
-        assert_eq!(row["Cutoff__c"], json!("20:49:32.000"));
-        assert_eq!(row["SystemModstamp"], json!(1_369_082_972));
-        assert_eq!(row["Amount"], json!(12.5));
+        assert_eq!(row["tags__c"], json!(["a", "b"]));
+        assert_eq!(row["cutoff__c"], json!("20:49:32.000"));
+        assert_eq!(row["systemmodstamp"], json!(1_369_082_972));
+        assert_eq!(row["amount"], json!(12.5));
         let mut gone = object.clone();
         gone["IsDeleted"] = json!(true);
         let (record, _) = table.record(&gone).expect("a record");
