@@ -2,7 +2,7 @@
 //! --source salesforce --login-url` refuses a bad secret before writing anything, `inlet
 //! run` backfills every replicateable object with every field typed, survives a SIGKILL
 //! mid-backfill and sessions expiring mid-backfill, and follows updates sharing a second,
-//! creates, deletes, undeletes, purges, merges, new fields and thousands of records
+//! creates, deletes, undeletes, purges, merges, new fields, fields that go away and thousands of records
 //! sharing one `SystemModstamp` across a page boundary, until each table equals the fake's
 //! truth.
 
@@ -359,6 +359,18 @@ async fn every_object_matches_the_fake_after_backfill_a_kill_expired_sessions_an
         ],
         "new fields are typed as describe says, not from their first value"
     );
+
+    // A field deleted (or hidden from the integration user): queries naming it are refused
+    // with INVALID_FIELD; the stream reads describe again and goes on, the column stays.
+    fake.remove_field("Lead", "Called__c").expect("remove");
+    fake.update("Lead", &leads[1..3], &json!({"LastName": "Renamed"}))
+        .expect("update");
+    converge(&fake, &admin, "after a field went away").await;
+    let state = tokio::task::block_in_place(|| stream_state(&inlet, "lead"));
+    assert_eq!(state.0, "live", "the lead stream goes on: {state:?}");
+    let kept = "select count(*) from information_schema.columns where table_schema = \
+                'salesforce' and table_name = 'lead' and column_name = 'called__c'";
+    assert_eq!(count(kept.to_string()).await, 1, "the column stays");
 
     // Every account changed in one second: more records share one SystemModstamp than a
     // page holds.

@@ -111,6 +111,17 @@ impl SalesforceSource {
         Ok(found)
     }
 
+    /// `api`'s table as describe gives it now, also for the streams read after this.
+    async fn redescribe(&self, api: &str) -> Result<Option<ObjectTable>, SourceError> {
+        let fresh = streams::describe(&self.client, api).await?;
+        if let (Some(fresh), Some(catalog)) = (&fresh, self.catalog.write().await.as_mut()) {
+            for table in catalog.iter_mut().filter(|t| t.api == api) {
+                *table = fresh.clone();
+            }
+        }
+        Ok(fresh)
+    }
+
     fn overlap_ms(&self) -> i64 {
         self.options.overlap.as_millis() as i64
     }
@@ -131,14 +142,10 @@ impl SalesforceSource {
         }
     }
 
-    fn read_object<'a>(
-        &'a self,
-        table: ObjectTable,
-        from: Option<&'a Checkpoint>,
-    ) -> BatchStream<'a> {
+    fn read_object<'a>(&'a self, table: ObjectTable, from: Option<Checkpoint>) -> BatchStream<'a> {
         Box::pin(async_stream::try_stream! {
             let mut table = table;
-            let mut position = match from {
+            let mut position = match &from {
                 Some(c) => Position::from_checkpoint(c)?,
                 None => {
                     let since_ms = now_ms();
@@ -250,16 +257,58 @@ impl Source for SalesforceSource {
     fn read<'a>(&'a self, spec: &'a StreamSpec, from: Option<&'a Checkpoint>) -> BatchStream<'a> {
         Box::pin(async_stream::try_stream! {
             let catalog = self.catalog().await?;
-            let Some(table) = catalog.into_iter().find(|t| t.table == spec.name) else {
+            let Some(mut table) = catalog.into_iter().find(|t| t.table == spec.name) else {
                 Err(SourceError::new(ErrorKind::InvalidResponse, format!("no Salesforce stream {}", spec.name)))?;
                 return;
             };
-            let mut inner = self.read_object(table, from);
-            while let Some(batch) = inner.next().await {
-                yield batch?;
+            let mut from = from.cloned();
+            loop {
+                let mut inner = self.read_object(table.clone(), from.clone());
+                let mut refused = None;
+                while let Some(batch) = inner.next().await {
+                    match batch {
+                        Ok(batch) => {
+                            from = Some(batch.checkpoint.clone());
+                            yield batch;
+                        }
+                        Err(e) if names_a_missing_field(&e) => {
+                            refused = Some(e);
+                            break;
+                        }
+                        Err(e) => Err(e)?,
+                    }
+                }
+                let Some(refused) = refused else { return };
+                // A field was deleted, or hidden from the integration user, since describe
+                // was read: read it again and go on from the last batch, without the field.
+                // Its column stays; a row changed from now on holds null there.
+                let Some(fresh) = self.redescribe(&table.api).await? else {
+                    Err(refused)?;
+                    return;
+                };
+                let gone: Vec<&str> = (table.fields.iter())
+                    .filter(|(f, _)| fresh.fields.iter().all(|(n, _)| n != f))
+                    .map(|(f, _)| f.as_str())
+                    .collect();
+                if gone.is_empty() {
+                    // describe still lists every field the query named: not a vanished field.
+                    Err(refused)?;
+                }
+                tracing::warn!(
+                    object = %table.api,
+                    fields = %gone.join(", "),
+                    "fields are no longer readable (deleted, or hidden from the integration user): their columns stay, null in rows changed from now on"
+                );
+                table = fresh;
             }
         })
     }
+}
+
+/// A query refused because it names a field the object no longer has (as the client words
+/// Salesforce's `INVALID_FIELD`).
+fn names_a_missing_field(e: &SourceError) -> bool {
+    e.message.contains("(HTTP 400, INVALID_FIELD)")
 }
 
 /// The Unix second up to which a stream at `checkpoint` holds every change.

@@ -430,6 +430,12 @@ impl FakeSalesforce {
             .change(object, |s, t| s.add_field(t, name, kind))
     }
 
+    /// Deletes a custom field, or hides it from the integration user (the API cannot tell
+    /// the two apart): describe stops listing it, a query naming it gets `INVALID_FIELD`.
+    pub fn remove_field(&self, object: &str, name: &str) -> Result<(), SalesforceError> {
+        self.shared().change(object, |s, t| s.remove_field(t, name))
+    }
+
     /// Drops `getDeleted`'s log entries older than `before_ms`, as Salesforce does early
     /// when the log is large: `earliestDateAvailable` moves forward.
     pub fn trim_delete_log(&self, object: &str, before_ms: i64) -> Result<(), SalesforceError> {

@@ -391,6 +391,29 @@ impl Store {
         Ok(())
     }
 
+    /// A custom field deleted (or hidden from the integration user by field-level security,
+    /// which the API shows the same way): describe no longer lists it and a query naming it
+    /// is refused with `INVALID_FIELD`.
+    pub fn remove_field(&mut self, t: usize, name: &str) -> Result<(), SalesforceError> {
+        let table = &mut self.tables[t];
+        let at = table.field(name).filter(|&i| {
+            let f = &table.object.fields[i];
+            f.custom && f.compound.is_none() && !f.kind.is_compound() && f.formula.is_none()
+        });
+        let Some(at) = at else {
+            return Err(SalesforceError::Invalid(format!(
+                "{name} cannot be removed from {} (only a custom field that is not a formula or \
+                 part of a compound can)",
+                table.object.name
+            )));
+        };
+        table.object.fields.remove(at);
+        for record in table.records.values_mut().filter(|r| r.values.len() > at) {
+            record.values.remove(at);
+        }
+        Ok(())
+    }
+
     /// A new custom field (`name` must end in `__c`), null on every existing record.
     pub fn add_field(&mut self, t: usize, name: &str, kind: Kind) -> Result<(), SalesforceError> {
         let table = &mut self.tables[t];
