@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use inlet_postgres::sink::lock_key;
 use inlet_postgres::workers::{join, survey, worker_key};
-use tokio::sync::watch;
+use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 use tracing::Instrument;
 
@@ -93,9 +93,13 @@ impl Supervisor {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut ticks = 0u64;
+        // A membership's new survey is acted on at once, not at the next tick: the first
+        // one, right after start, is what lets the syncs start.
+        let surveyed = Arc::new(Notify::new());
         loop {
             let reload = tokio::select! {
                 _ = stop.wait_for(|s| *s) => break,
+                () = surveyed.notified() => false,
                 _ = tick.tick() => {
                     ticks += 1;
                     ticks.is_multiple_of(2) && file.changed()
@@ -116,7 +120,7 @@ impl Supervisor {
             }
             self.reap(&mut tasks);
             self.restart_changed(&mut tasks);
-            self.keep_members(&mut members);
+            self.keep_members(&mut members, &surveyed);
             for (destination, member) in members.iter_mut() {
                 self.coordinate(me, destination, member, &mut tasks);
             }
@@ -195,7 +199,7 @@ impl Supervisor {
 
     /// One membership per destination the wanted syncs write to, started again when the
     /// destination's settings change.
-    fn keep_members(&self, members: &mut HashMap<String, Member>) {
+    fn keep_members(&self, members: &mut HashMap<String, Member>, surveyed: &Arc<Notify>) {
         let mut needed: BTreeMap<&String, String> = BTreeMap::new();
         for w in self.wanted.values() {
             needed.insert(&w.sync.destination, w.destination.clone());
@@ -212,7 +216,12 @@ impl Supervisor {
                 continue;
             }
             let (tx, rx) = watch::channel(Survey::default());
-            let handle = tokio::spawn(membership(self.paths.clone(), destination.clone(), tx));
+            let handle = tokio::spawn(membership(
+                self.paths.clone(),
+                destination.clone(),
+                tx,
+                surveyed.clone(),
+            ));
             members.insert(
                 destination.clone(),
                 Member {
@@ -338,14 +347,21 @@ fn hook_map(wanted: &BTreeMap<String, Wanted>) -> HashMap<String, Hook> {
 }
 
 /// Keeps this worker a member of `destination`'s workers and surveys `pg_locks` every
-/// second, reconnecting with backoff, until the supervisor aborts it.
-async fn membership(paths: Paths, destination: String, tx: watch::Sender<Survey>) {
+/// second, reconnecting with backoff, until the supervisor aborts it; each survey
+/// published wakes the supervisor (`surveyed`).
+async fn membership(
+    paths: Paths,
+    destination: String,
+    tx: watch::Sender<Survey>,
+    surveyed: Arc<Notify>,
+) {
     let key = worker_key(&destination);
     let publish = |seen: Result<(usize, HashSet<i64>), String>| {
         tx.send_modify(|s| {
             s.seq += 1;
             s.seen = Some(seen);
-        })
+        });
+        surveyed.notify_one();
     };
     let mut failures = 0u32;
     loop {
