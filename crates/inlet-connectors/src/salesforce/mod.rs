@@ -155,6 +155,10 @@ impl SalesforceSource {
             };
             let mut last_write = Instant::now();
             let mut housekept = Instant::now();
+            // When the last poll began: polls keep a cadence of one per interval, so a
+            // change waits at most the interval for the poll that reads it (a poll's own
+            // requests are not added to the wait).
+            let mut polled = Instant::now();
             // When the fields in hand were read.
             let mut described_ms = now_ms();
             // The table's columns, when describe changed them, for the next batch to carry.
@@ -179,10 +183,12 @@ impl SalesforceSource {
                         }
                         position = live;
                         last_write = Instant::now();
+                        polled = last_write;
                         yield Batch::new(Vec::new(), position.checkpoint(), Phase::Live);
                     }
                     Position::Live { stamp_ms, deleted_ms, complete_ms } => {
-                        tokio::time::sleep(self.options.poll_interval).await;
+                        tokio::time::sleep_until((polled + self.options.poll_interval).into()).await;
+                        polled = Instant::now();
                         let started_ms = now_ms();
                         let (mut stamp_ms, mut deleted_ms) = (stamp_ms, deleted_ms);
                         if housekept.elapsed() >= self.housekeeping() {
