@@ -150,8 +150,10 @@ async fn every_object_matches_the_fake_after_backfill_a_kill_expired_sessions_an
         .await
         .expect("fake");
     fake.seed(60);
-    // More accounts than one page holds, so the backfill has pages to be killed between.
-    fake.seed_object("Account", 4_500).expect("accounts");
+    // Several pages of accounts, so the backfill has pages to be killed between, and
+    // enough pages left after the first for the range to be split (never into more
+    // ranges than pages left).
+    fake.seed_object("Account", 12_000).expect("accounts");
     // More accounts than a page holds share one SystemModstamp before the backfill.
     let accounts = ids(&fake, "Account");
     fake.update("Account", &accounts[..2_500], &json!({"Rating": "Warm"}))

@@ -8,7 +8,7 @@
 //! noted time less the overlap, read it. A second is never split, so however many records
 //! share one, a range reads them in `Id` order across its pages.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 
 use inlet_core::{PartitionPage, PartitionReader, SourceError};
 use serde::{Deserialize, Serialize};
@@ -61,6 +61,32 @@ pub struct StampRanges<'a> {
     pub table: &'a ObjectTable,
     /// Streams backfilling now: they share the sync's requests in flight.
     pub backfilling: &'a AtomicUsize,
+    /// Full pages read so far, and the milliseconds of `SystemModstamp` they spanned
+    /// together: how densely the object is filled, to size the ranges a split makes.
+    pub full_pages: AtomicI64,
+    pub spanned_ms: AtomicI64,
+}
+
+impl<'a> StampRanges<'a> {
+    pub fn new(
+        client: &'a SalesforceClient,
+        table: &'a ObjectTable,
+        backfilling: &'a AtomicUsize,
+    ) -> StampRanges<'a> {
+        StampRanges {
+            client,
+            table,
+            backfilling,
+            full_pages: AtomicI64::new(0),
+            spanned_ms: AtomicI64::new(0),
+        }
+    }
+
+    /// Seconds of `SystemModstamp` a full page has spanned on average so far.
+    fn page_seconds(&self) -> Option<f64> {
+        let pages = self.full_pages.load(Ordering::Relaxed);
+        (pages > 0).then(|| self.spanned_ms.load(Ordering::Relaxed) as f64 / pages as f64 / 1000.0)
+    }
 }
 
 impl PartitionReader for StampRanges<'_> {
@@ -81,6 +107,18 @@ impl PartitionReader for StampRanges<'_> {
         )
         .map_err(|e| invalid(&self.table.api, &e))?;
         let (records, last, more) = read(self.client, self.table, false, &soql).await?;
+        if let Some(last) = last.as_ref().filter(|_| more) {
+            // A full page: from where it started (the position, else the range's start)
+            // to its last record.
+            let start = range
+                .after
+                .as_ref()
+                .and_then(|(stamp, _)| datetime_ms(stamp))
+                .unwrap_or(range.from_ms);
+            self.full_pages.fetch_add(1, Ordering::Relaxed);
+            self.spanned_ms
+                .fetch_add((last.ms - start).max(0), Ordering::Relaxed);
+        }
         let next = match last {
             Some(last) if more => Some(StampRange {
                 after: Some((last.text, last.id)),
@@ -92,7 +130,7 @@ impl PartitionReader for StampRanges<'_> {
     }
 
     fn split(&self, range: &StampRange, pieces: usize) -> Vec<StampRange> {
-        split(range, pieces)
+        split(range, pieces, self.page_seconds())
     }
 
     fn concurrency(&self) -> usize {
@@ -102,8 +140,12 @@ impl PartitionReader for StampRanges<'_> {
 }
 
 /// What is left of `range` in up to `pieces` ranges of whole seconds (the first keeps its
-/// position; a range of one second left stays whole).
-pub fn split(range: &StampRange, pieces: usize) -> Vec<StampRange> {
+/// position; a range of one second left stays whole). With `page_seconds` (how many
+/// seconds of `SystemModstamp` a full page has spanned so far) each range is sized to hold
+/// whole pages, and there are never more ranges than pages left: every range ends on a
+/// part-filled page, so each extra one costs a request. Without it, ranges are of about
+/// equal time.
+pub fn split(range: &StampRange, pieces: usize, page_seconds: Option<f64>) -> Vec<StampRange> {
     // The second the range is in: the one its position is in, else its start.
     let at_ms = range
         .after
@@ -112,11 +154,24 @@ pub fn split(range: &StampRange, pieces: usize) -> Vec<StampRange> {
         .map_or(range.from_ms, |ms| ms - ms.rem_euclid(1000));
     // Whole seconds after the current one, shared out among the pieces.
     let seconds = (range.upto_ms - at_ms) / 1000 - 1;
-    let pieces = (pieces as i64).min(seconds + 1).max(1);
+    let mut pieces = (pieces as i64).min(seconds + 1).max(1);
+    let size = match page_seconds {
+        Some(per_page) => {
+            let per_page = per_page.max(1e-3);
+            // `as` saturates: a huge count only means "more pages than pieces".
+            let pages = ((seconds + 1) as f64 / per_page).ceil() as i64;
+            pieces = pieces.min(pages);
+            if pieces < 2 {
+                return vec![range.clone()];
+            }
+            let pages_each = (pages + pieces - 1) / pieces;
+            ((pages_each as f64 * per_page).round() as i64).clamp(1, seconds + 1) * 1000
+        }
+        None => (seconds + pieces) / pieces * 1000,
+    };
     if pieces < 2 {
         return vec![range.clone()];
     }
-    let size = (seconds + pieces) / pieces * 1000;
     let mut out = Vec::new();
     let mut from = at_ms;
     while from < range.upto_ms {
@@ -146,7 +201,7 @@ mod tests {
             upto_ms: 101_000,
             after: Some((api_datetime(11_000), "001000000000001AAA".into())),
         };
-        let pieces = split(&range, 4);
+        let pieces = split(&range, 4, None);
         assert_eq!(pieces.len(), 4);
         assert_eq!(pieces[0].from_ms, 1_000, "the first keeps its start");
         assert_eq!(pieces[0].after, range.after, "and its position");
@@ -165,18 +220,38 @@ mod tests {
             upto_ms: 6_000,
             after: None,
         };
-        assert_eq!(split(&one_second, 8), vec![one_second.clone()]);
+        assert_eq!(split(&one_second, 8, None), vec![one_second.clone()]);
         let positioned_in_last = StampRange {
             after: Some((api_datetime(5_000), "001000000000001AAA".into())),
             upto_ms: 6_000,
             ..one_second
         };
-        assert_eq!(split(&positioned_in_last, 8).len(), 1);
+        assert_eq!(split(&positioned_in_last, 8, None).len(), 1);
         let two = StampRange {
             from_ms: 0,
             upto_ms: 2_000,
             after: None,
         };
-        assert_eq!(split(&two, 8).len(), 2);
+        assert_eq!(split(&two, 8, None).len(), 2);
+    }
+
+    #[test]
+    fn with_a_known_density_each_range_holds_whole_pages_and_no_more_ranges_than_pages() {
+        // 1,000 seconds, a full page spanning 40 of them: 25 pages left.
+        let range = StampRange {
+            from_ms: 0,
+            upto_ms: 1_000_000,
+            after: None,
+        };
+        let pieces = split(&range, 5, Some(40.0));
+        let sizes: Vec<i64> = pieces.iter().map(|p| p.upto_ms - p.from_ms).collect();
+        assert_eq!(sizes, vec![200_000; 5], "5 whole pages each");
+        // Only 3 pages left: 3 ranges, however many are asked for.
+        assert_eq!(split(&range, 16, Some(400.0)).len(), 3);
+        // A page or less left: whole.
+        assert_eq!(split(&range, 8, Some(2_000.0)), vec![range.clone()]);
+        let pieces = split(&range, 4, Some(30.0));
+        assert_eq!(pieces.last().map(|p| p.upto_ms), Some(1_000_000));
+        assert!(pieces.windows(2).all(|w| w[0].upto_ms == w[1].from_ms));
     }
 }

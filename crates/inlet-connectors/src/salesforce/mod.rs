@@ -169,7 +169,7 @@ impl SalesforceSource {
                         let _counted = Backfilling::enter(&self.backfilling);
                         let live = self.live_from(since_ms);
                         if !parts.complete() {
-                            let reader = StampRanges { client: &self.client, table: &table, backfilling: &self.backfilling };
+                            let reader = StampRanges::new(&self.client, &table, &self.backfilling);
                             let mut steps = std::pin::pin!(read_partitions(&reader, parts));
                             while let Some(step) = steps.next().await {
                                 let (records, set) = step?;
