@@ -25,6 +25,9 @@ pub struct SyncStatus {
     pub streams: Vec<StreamStatus>,
     pub in_progress: Option<Value>,
     pub warnings: Vec<Finding>,
+    /// Where the source keeps a daily API budget: `{calls_today, paused: {until, reason} |
+    /// null, updated_at}` (the calls its current day used; the pause, while it lasts).
+    pub api: Option<Value>,
 }
 
 impl SyncStatus {
@@ -32,7 +35,7 @@ impl SyncStatus {
         json!({
             "name": self.name, "source": self.source, "destination": self.destination,
             "schema": self.schema, "streams": self.streams, "in_progress": self.in_progress,
-            "warnings": self.warnings,
+            "warnings": self.warnings, "api": self.api,
         })
     }
 
@@ -69,7 +72,9 @@ pub async fn sync_status(
 ) -> Result<SyncStatus, Problem> {
     let (streams, warnings) = read(paths, sync.source.0, &sync.destination, &sync.schema).await?;
     let in_progress = in_progress(paths, &sync.destination, &sync.schema).await;
+    let api = api_usage(paths, &sync.destination, &sync.schema).await?;
     Ok(SyncStatus {
+        api,
         name: name.to_string(),
         destination: sync.destination.clone(),
         schema: sync.schema.clone(),
@@ -177,6 +182,16 @@ async fn read(
         });
     }
     Ok((out, warnings))
+}
+
+/// What the source last reported of its daily API budget, if it keeps one.
+async fn api_usage(
+    paths: &Paths,
+    destination: &str,
+    schema: &str,
+) -> Result<Option<Value>, Problem> {
+    let (_, session) = connect_as_sync_user(paths, destination).await?;
+    inlet_postgres::api_usage::read(&session.client, schema).await
 }
 
 /// The rebuild or rename in progress, if any: `{kind, target, state, reason, caught_up}`

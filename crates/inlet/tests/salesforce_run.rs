@@ -555,3 +555,251 @@ async fn client_credentials_password_and_jwt_bearer_logins_sync_the_streams_aske
     )
     .await;
 }
+
+/// `sync add salesforce` on the fake with `sets` (`--set` values), polling every 300 ms.
+fn add_salesforce(inlet: &Inlet, fake: &FakeSalesforce, secret: &str, sets: &[&str]) {
+    let client_id = format!("client_id={}", fake.credentials().client_id);
+    let login = fake.login_url();
+    let mut args = vec![
+        "sync",
+        "add",
+        "salesforce",
+        "--destination",
+        "dest",
+        "--source",
+        "salesforce",
+        "--login-url",
+        &login,
+        "--set",
+        &client_id,
+    ];
+    for set in sets {
+        args.extend(["--set", set]);
+    }
+    let out = inlet.run_env(&args, &[("SALESFORCE_SECRET", secret)]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let config = std::fs::read_to_string(inlet.config()).expect("config");
+    let config = config.replace(
+        "[syncs.salesforce]\n",
+        "[syncs.salesforce]\npoll_interval_ms = 300\nrate_limit = 50\n",
+    );
+    std::fs::write(inlet.config(), config).expect("config");
+}
+
+fn run_quietly(inlet: &Inlet) -> Running {
+    Running(
+        inlet
+            .cmd(&["run"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("inlet run"),
+    )
+}
+
+/// The sync's `api` in `inlet sync status --json`, and whether any stream errored.
+fn api_status(inlet: &Inlet) -> (Value, bool) {
+    let s = status(inlet);
+    let sync = &s["syncs"][0];
+    let errored = (sync["streams"].as_array().into_iter().flatten())
+        .any(|s| s["state"] == "errored" || !s["error"].is_null());
+    (sync["api"].clone(), errored)
+}
+
+async fn utc_admin(c: &inlet_testkit::Cluster, db: &str) -> tokio_postgres::Client {
+    let admin = c.admin_db(db).await;
+    admin
+        .execute("set timezone = 'UTC'", &[])
+        .await
+        .expect("utc");
+    admin
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spent_api_share_pauses_the_sync_until_its_day_turns_and_nothing_is_lost() {
+    let v = *versions().last().expect("a version");
+    let c = common::cluster("salesforce", v).await;
+    let db = c.create_database().await;
+    // A day of the share lasts 20 seconds here, so a spent share turns within the test.
+    let inlet = Inlet::new(&[("INLET_TEST_SALESFORCE_DAY_SECS", "20")]);
+    inlet.add_destination(c, &db);
+    let fake = FakeSalesforce::start(Options::default())
+        .await
+        .expect("fake");
+    fake.seed(5);
+    // 0.03% of the 100,000 calls remaining: 30 calls a day, fewer than the backfill needs.
+    let token = fake.credentials().refresh_token;
+    add_salesforce(&inlet, &fake, &token, &["api_share=0.0003"]);
+    let out = inlet.run(&[
+        "sync",
+        "add",
+        "other",
+        "--destination",
+        "dest",
+        "--source",
+        "salesforce",
+        "--set",
+        "api_share=2",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("api_share must be a number above 0 and at most 1"),
+        "{}",
+        text(&out)
+    );
+
+    let _run = run_quietly(&inlet);
+    wait_until_async(
+        "status says the share is spent, with the time it resumes",
+        Duration::from_secs(90),
+        || async {
+            let (api, errored) = api_status(&inlet);
+            assert!(!errored, "a spent share is no error: {}", status(&inlet));
+            api["paused"]["reason"]
+                .as_str()
+                .is_some_and(|r| r.contains("api_share"))
+                && api["paused"]["until"].as_str().is_some()
+                && api["calls_today"].as_u64().is_some_and(|n| n > 0)
+        },
+    )
+    .await;
+    let out = inlet.run(&["sync", "status"]);
+    let said = text(&out);
+    assert!(
+        said.contains("calls today") && said.contains("paused until"),
+        "{said}"
+    );
+    assert!(
+        !said.to_lowercase().contains("salesforce refused"),
+        "{said}"
+    );
+    // The share turns, and turns again: the backfill ends and equals the truth.
+    let admin = utc_admin(c, &db).await;
+    converge(&fake, &admin, "after the share's days turned").await;
+    let contact = fake
+        .create("Contact", &json!({"LastName": "Later"}))
+        .expect("create");
+    converge(&fake, &admin, "a change made while paused").await;
+    assert!(
+        ids(&fake, "Contact").contains(&contact),
+        "the truth has the contact"
+    );
+    assert!(!api_status(&inlet).1, "no stream errored");
+    assert_eq!(
+        fake.limit_refused(),
+        0,
+        "the share paused the sync before the org refused"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_limit_exceeded_pauses_the_sync_which_catches_up_once_the_org_has_calls_again() {
+    let v = *versions().last().expect("a version");
+    let c = common::cluster("salesforce", v).await;
+    let db = c.create_database().await;
+    // A day of 300 s: a refusing org is asked again every second.
+    let inlet = Inlet::new(&[("INLET_TEST_SALESFORCE_DAY_SECS", "300")]);
+    inlet.add_destination(c, &db);
+    let fake = FakeSalesforce::start(Options::default())
+        .await
+        .expect("fake");
+    fake.seed(5);
+    let token = fake.credentials().refresh_token;
+    add_salesforce(&inlet, &fake, &token, &["api_share=1"]);
+    let _run = run_quietly(&inlet);
+    let admin = utc_admin(c, &db).await;
+    converge(&fake, &admin, "after the backfill").await;
+
+    // Another integration spends the org's allocation.
+    fake.set_daily_limit(100_000, 100_000);
+    let contacts = ids(&fake, "Contact");
+    fake.update("Contact", &contacts[..1], &json!({"LastName": "Meanwhile"}))
+        .expect("update");
+    wait_until_async(
+        "status says the org refused, with when it asks again",
+        Duration::from_secs(60),
+        || async {
+            let (api, errored) = api_status(&inlet);
+            assert!(!errored, "a spent org is no error: {}", status(&inlet));
+            api["paused"]["reason"]
+                .as_str()
+                .is_some_and(|r| r.contains("REQUEST_LIMIT_EXCEEDED"))
+                && api["paused"]["until"].as_str().is_some()
+        },
+    )
+    .await;
+    let refused = fake.limit_refused();
+    assert!(refused >= 1, "the org refused");
+    let later = fake.limit_refused();
+    wait_until_async("the org asked again", Duration::from_secs(30), || async {
+        fake.limit_refused() > later
+    })
+    .await;
+    // Asked again about once a second per stream, not in a tight loop.
+    assert!(
+        fake.limit_refused() < 500,
+        "{} refusals",
+        fake.limit_refused()
+    );
+
+    fake.set_daily_limit(100_000, 0);
+    converge(&fake, &admin, "once the org had calls again").await;
+    wait_until_async("the pause is over", Duration::from_secs(30), || async {
+        api_status(&inlet).0["paused"].is_null()
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotated_refresh_token_is_stored_and_the_next_start_logs_in_with_it() {
+    let v = *versions().last().expect("a version");
+    let c = common::cluster("salesforce", v).await;
+    let db = c.create_database().await;
+    let inlet = Inlet::new(&[]);
+    inlet.add_destination(c, &db);
+    let fake = FakeSalesforce::start(Options::default())
+        .await
+        .expect("fake");
+    fake.seed(3);
+    fake.rotate_refresh_tokens(true);
+    let first = fake.credentials().refresh_token;
+    add_salesforce(&inlet, &fake, &first, &[]);
+    let secrets = inlet.config().with_file_name("secrets.toml");
+    let stored = || std::fs::read_to_string(&secrets).expect("secrets.toml");
+    assert_ne!(
+        fake.credentials().refresh_token,
+        first,
+        "checking the key rotated it"
+    );
+    assert!(
+        !stored().contains(&first),
+        "the rotated-away token is not kept"
+    );
+    assert!(stored().contains(&fake.credentials().refresh_token));
+
+    let admin = utc_admin(c, &db).await;
+    for start in ["first", "second"] {
+        let before = fake.credentials().refresh_token;
+        let run = run_quietly(&inlet);
+        let contact = fake
+            .create("Contact", &json!({"LastName": start}))
+            .expect("create");
+        converge(&fake, &admin, &format!("the {start} start")).await;
+        drop(run); // SIGKILL
+        let now = fake.credentials().refresh_token;
+        assert_ne!(now, before, "the {start} start rotated the token");
+        assert!(
+            stored().contains(&now),
+            "the {start} start stored the new token"
+        );
+        assert!(ids(&fake, "Contact").contains(&contact));
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&secrets)
+        .expect("secrets")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let out = inlet.run(&["sync", "status"]);
+    assert!(!text(&out).contains(&fake.credentials().refresh_token));
+}

@@ -15,7 +15,9 @@ use std::time::Duration;
 use inlet_core::{Checkpoint, ErrorKind, Source, SourceError};
 use serde_json::Value;
 
+use super::allowance::{DAY, DEFAULT_SHARE};
 use super::client::SalesforceClient;
+use super::daily_share::DailyShare;
 use super::login::{Grant, Login, LoginSettings};
 use super::{SalesforceOptions, SalesforceSource};
 use crate::registry::{
@@ -50,6 +52,12 @@ const KEYS: &[OptionKey] = &[
               refresh_token and password grants when the app requires it",
     },
     OptionKey {
+        name: "api_share",
+        doc: "the share of the org's remaining daily API allocation (shared by every \
+              integration) this sync may use in 24 hours, above 0 and at most 1; once spent \
+              the sync pauses until its day turns [default: 0.2]",
+    },
+    OptionKey {
         name: "overlap_secs",
         doc: "how far back before the last change seen each poll reads again, for \
               transactions that commit late, in seconds [default: 60]",
@@ -64,7 +72,12 @@ struct SalesforceConfig {
     username: Option<String>,
     client_secret_env: Option<String>,
     overlap_secs: Option<u64>,
+    api_share: Option<f64>,
 }
+
+/// Tests only: how many seconds a day of the API share lasts, so a spent share turns
+/// within a test.
+const TEST_DAY_ENV: &str = "INLET_TEST_SALESFORCE_DAY_SECS";
 
 fn allowed() -> String {
     KEYS.iter()
@@ -122,7 +135,18 @@ impl SalesforceConfig {
             ),
             Some(_) => return Err(wrong("overlap_secs", "a whole number")),
         };
+        let share = |n: Option<f64>| {
+            n.filter(|s| *s > 0.0 && *s <= 1.0)
+                .ok_or_else(|| wrong("api_share", "a number above 0 and at most 1, e.g. 0.2"))
+        };
+        let api_share = match options.get("api_share") {
+            None => None,
+            Some(Value::Number(n)) => Some(share(n.as_f64())?),
+            Some(Value::String(s)) => Some(share(s.trim().parse().ok())?),
+            Some(_) => Some(share(None)?),
+        };
         Ok(SalesforceConfig {
+            api_share,
             client_id: text(options, "client_id")?,
             grant,
             username,
@@ -172,6 +196,7 @@ fn login_of(settings: &Settings) -> Result<(SalesforceConfig, Login), SourceErro
         client_secret,
         username: config.username.clone(),
         key: settings.api_key.clone(),
+        keeper: settings.key_keeper.clone(),
     })?;
     Ok((config, login))
 }
@@ -179,7 +204,16 @@ fn login_of(settings: &Settings) -> Result<(SalesforceConfig, Login), SourceErro
 fn source_of(settings: &Settings) -> Result<SalesforceSource, SourceError> {
     let (config, login) = login_of(settings)?;
     let rate = settings.rate_limit.unwrap_or(10.0);
-    let client = SalesforceClient::new(Arc::new(login), rate, settings.meter.clone());
+    let day = std::env::var(TEST_DAY_ENV)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .map_or(DAY, Duration::from_secs);
+    let share = DailyShare::new(
+        config.api_share.unwrap_or(DEFAULT_SHARE),
+        day,
+        settings.meter.clone(),
+    );
+    let client = SalesforceClient::new(Arc::new(login), rate, settings.meter.clone(), share);
     let options = SalesforceOptions {
         poll_interval: settings.poll_interval,
         overlap: Duration::from_secs(config.overlap_secs.unwrap_or(60)),
@@ -292,5 +326,10 @@ mod tests {
         assert_eq!(bad(json!({"grant": "magic"})), "grant");
         assert_eq!(bad(json!({"grant": "password"})), "username");
         assert_eq!(bad(json!({"overlap_secs": "soon"})), "overlap_secs");
+        assert!(ok(json!({"api_share": "0.05"})));
+        assert!(ok(json!({"api_share": 1})));
+        for share in [json!("0"), json!(1.5), json!("most"), json!(true)] {
+            assert_eq!(bad(json!({ "api_share": share })), "api_share");
+        }
     }
 }

@@ -5,9 +5,10 @@
 //!
 //! Salesforce says nothing of when a session ends, so a session is used until a request
 //! is refused (401 `INVALID_SESSION_ID`); the scaffold then asks for a new one here and
-//! sends the request once more. Refresh tokens may be rotated: the new one is kept (in
-//! memory: a restart logs in with the stored one, which Salesforce keeps valid unless the
-//! connected app rotates them). No secret is ever logged or put in a message.
+//! sends the request once more. Refresh tokens may be rotated (the connected app's
+//! policy): the old one then stops working, so the new one replaces it in memory and is
+//! handed to the sync's key keeper, which stores it where the sync's key is (secrets.toml,
+//! mode 0600), so the next start logs in. No secret is ever logged or put in a message.
 
 use std::fmt;
 use std::time::Duration;
@@ -21,6 +22,7 @@ use serde_json::Value;
 use tokio::sync::Mutex;
 
 use crate::http::{header, Auth, BoxFuture};
+use crate::registry::KeyKeeper;
 
 /// How the sync logs in (`grant` in `[syncs.NAME]`), and the secret each takes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -64,6 +66,8 @@ pub struct LoginSettings {
     pub username: Option<String>,
     /// The refresh token, client secret or password, as the grant says.
     pub key: String,
+    /// Stores a rotated refresh token.
+    pub keeper: KeyKeeper,
 }
 
 pub struct Login {
@@ -203,7 +207,10 @@ impl Login {
         let header = header(&format!("Bearer {token}"))
             .map_err(|e| failed(ErrorKind::InvalidResponse, e.to_string()))?;
         if let Some(rotated) = body["refresh_token"].as_str().filter(|t| !t.is_empty()) {
-            state.refresh_token = rotated.to_string();
+            if s.grant == Grant::RefreshToken && rotated != state.refresh_token {
+                state.refresh_token = rotated.to_string();
+                s.keeper.keep(rotated);
+            }
         }
         state.session = Some(Session {
             header,

@@ -11,14 +11,19 @@
 //! poll saw them, and describe is read again, so a new field gets its column. Versions
 //! are `SystemModstamp`s: a stale read never overwrites a newer one.
 //!
-//! The Bulk API 2.0 pieces ([`csv`]) and the daily allocation share ([`allowance`]) are
-//! not used by the sync yet.
+//! Every call takes one of the sync's share of the org's daily API allocation
+//! ([`allowance`], kept by the client): a spent share, or an org refusing with
+//! `REQUEST_LIMIT_EXCEEDED`, pauses the calls (the streams wait, they do not fail) and is
+//! reported to the sync's meter for `inlet sync status`.
+//!
+//! The Bulk API 2.0 pieces ([`csv`]) are not used by the sync yet.
 
 pub mod allowance;
 mod backfill;
 mod client;
 mod connector;
 pub mod csv;
+mod daily_share;
 mod live;
 pub mod login;
 mod position;

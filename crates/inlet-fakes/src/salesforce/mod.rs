@@ -327,6 +327,13 @@ impl FakeSalesforce {
         self.shared().auth().new_session()
     }
 
+    /// Turns the connected app's refresh token rotation on or off: with it on, each
+    /// refresh answers with a new refresh token and the one used stops working
+    /// ([`Self::credentials`] names the current one).
+    pub fn rotate_refresh_tokens(&self, on: bool) {
+        self.shared().auth().rotate_refresh_tokens = on;
+    }
+
     /// Every session handed out so far expires now (401 `INVALID_SESSION_ID` until the
     /// client logs in again).
     pub fn expire_sessions(&self) {
