@@ -11,7 +11,7 @@ use serde_json::Value;
 use tokio::sync::OnceCell;
 
 use super::login::Login;
-use crate::http::{budget, HttpClient, Meter, RateLimiter, Reply};
+use crate::http::{budget, HttpClient, Meter, RateLimiter, Reply, Request};
 use crate::json;
 
 /// The REST API version every path names.
@@ -101,6 +101,20 @@ impl SalesforceClient {
                 .to_string();
             page = self.get(&next).await?;
         }
+    }
+}
+
+impl SalesforceClient {
+    /// Sends `request` (Bulk API 2.0: JSON in, CSV out) and hands back the answer as it is
+    /// when its status is below 400 or one of `expected`; any other is the error `get`
+    /// gives.
+    pub async fn send(&self, request: &Request, expected: &[u16]) -> Result<Reply, SourceError> {
+        let reply = (self.http().await?.send(request).await)
+            .map_err(|e| e.into_source_error("Salesforce"))?;
+        if reply.status >= 400 && !expected.contains(&reply.status) {
+            return Err(error(request.path(), &reply));
+        }
+        Ok(reply)
     }
 }
 

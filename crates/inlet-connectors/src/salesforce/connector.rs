@@ -50,6 +50,11 @@ const KEYS: &[OptionKey] = &[
               refresh_token and password grants when the app requires it",
     },
     OptionKey {
+        name: "bulk_threshold",
+        doc: "objects with at least this many records (Salesforce's record count) are \
+              backfilled by Bulk API 2.0 query jobs, the rest by REST queries [default: 50000]",
+    },
+    OptionKey {
         name: "overlap_secs",
         doc: "how far back before the last change seen each poll reads again, for \
               transactions that commit late, in seconds [default: 60]",
@@ -64,6 +69,7 @@ struct SalesforceConfig {
     username: Option<String>,
     client_secret_env: Option<String>,
     overlap_secs: Option<u64>,
+    bulk_threshold: Option<u64>,
 }
 
 fn allowed() -> String {
@@ -89,6 +95,19 @@ fn text(options: &Options, key: &str) -> Result<Option<String>, OptionError> {
     }
 }
 
+/// A whole number, written as one or as text (`--set key=N` gives text).
+fn whole(options: &Options, key: &str) -> Result<Option<u64>, OptionError> {
+    let Some(value) = options.get(key) else {
+        return Ok(None);
+    };
+    let n = match value {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    };
+    n.map(Some).ok_or_else(|| wrong(key, "a whole number"))
+}
+
 impl SalesforceConfig {
     fn parse(options: &Options) -> Result<Self, OptionError> {
         if let Some(key) = options.keys().find(|k| KEYS.iter().all(|o| o.name != *k)) {
@@ -109,25 +128,14 @@ impl SalesforceConfig {
                 "set when grant = password (--set username=...)",
             ));
         }
-        let overlap_secs = match options.get("overlap_secs") {
-            None => None,
-            Some(Value::Number(n)) => Some(
-                n.as_u64()
-                    .ok_or_else(|| wrong("overlap_secs", "a whole number"))?,
-            ),
-            Some(Value::String(s)) => Some(
-                s.trim()
-                    .parse()
-                    .map_err(|_| wrong("overlap_secs", "a whole number"))?,
-            ),
-            Some(_) => return Err(wrong("overlap_secs", "a whole number")),
-        };
+        let overlap_secs = whole(options, "overlap_secs")?;
         Ok(SalesforceConfig {
             client_id: text(options, "client_id")?,
             grant,
             username,
             client_secret_env: text(options, "client_secret_env")?,
             overlap_secs,
+            bulk_threshold: whole(options, "bulk_threshold")?,
         })
     }
 }
@@ -184,6 +192,9 @@ fn source_of(settings: &Settings) -> Result<SalesforceSource, SourceError> {
         poll_interval: settings.poll_interval,
         overlap: Duration::from_secs(config.overlap_secs.unwrap_or(60)),
         streams: settings.streams.clone(),
+        bulk_threshold: config
+            .bulk_threshold
+            .unwrap_or(super::DEFAULT_BULK_THRESHOLD),
     };
     Ok(SalesforceSource::new(client, options))
 }
@@ -292,5 +303,7 @@ mod tests {
         assert_eq!(bad(json!({"grant": "magic"})), "grant");
         assert_eq!(bad(json!({"grant": "password"})), "username");
         assert_eq!(bad(json!({"overlap_secs": "soon"})), "overlap_secs");
+        assert!(ok(json!({"bulk_threshold": "1000"})));
+        assert_eq!(bad(json!({"bulk_threshold": "-1"})), "bulk_threshold");
     }
 }
