@@ -4,7 +4,9 @@
 //! mid-backfill and sessions expiring mid-backfill, and follows updates sharing a second,
 //! creates, deletes, undeletes, purges, merges, new fields and thousands of records
 //! sharing one `SystemModstamp` across a page boundary, until each table equals the fake's
-//! truth.
+//! truth. Objects at or above `bulk_threshold` backfill by Bulk API 2.0 jobs, through a
+//! SIGKILL, with CSV's hard values exact and no change logged twice; a failed job is a
+//! stream error that names the object and Salesforce's reason.
 
 use std::collections::BTreeMap;
 use std::process::Stdio;
@@ -513,4 +515,203 @@ async fn client_credentials_password_and_jwt_bearer_logins_sync_the_streams_aske
         converged,
     )
     .await;
+}
+
+/// Adds the sync `salesforce` with `extra` settings, polling fast, with a request rate
+/// and backfill events logged.
+fn add_salesforce(inlet: &Inlet, fake: &FakeSalesforce, extra: &[&str]) {
+    let credentials = fake.credentials();
+    let login = fake.login_url();
+    let client_id = format!("client_id={}", credentials.client_id);
+    let mut args = vec![
+        "sync",
+        "add",
+        "salesforce",
+        "--destination",
+        "dest",
+        "--source",
+        "salesforce",
+        "--login-url",
+        &login,
+        "--set",
+        &client_id,
+    ];
+    args.extend_from_slice(extra);
+    let out = inlet.run_env(
+        &args,
+        &[("SALESFORCE_SECRET", credentials.refresh_token.as_str())],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let config = std::fs::read_to_string(inlet.config()).expect("config");
+    let config = config.replace(
+        "[syncs.salesforce]\n",
+        "[syncs.salesforce]\npoll_interval_ms = 300\nrate_limit = 50\n",
+    ) + "\n[syncs.salesforce.events]\ninclude_backfill = true\n";
+    std::fs::write(inlet.config(), config).expect("config");
+}
+
+fn spawn_run(inlet: &Inlet) -> Running {
+    Running(
+        inlet
+            .cmd(&["run"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("inlet run"),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_objects_backfill_by_bulk_jobs_through_a_kill_with_values_exact_and_no_event_twice() {
+    let v = *versions().last().expect("a version");
+    let c = common::cluster("salesforce", v).await;
+    let db = c.create_database().await;
+    let inlet = Inlet::new(&[]);
+    inlet.add_destination(c, &db);
+    let fake = FakeSalesforce::start(Options {
+        bulk_processing: Duration::from_millis(300),
+        ..Options::default()
+    })
+    .await
+    .expect("fake");
+    // About 300 accounts, invoices and opportunities and 600 contacts (a few seeded in the
+    // Recycle Bin do not count): Bulk at a threshold of 250; 150 leads and cases, a few
+    // users and attachments: REST.
+    fake.seed(300);
+    fake.seed_object("Account", 3_000).expect("accounts");
+    // Values CSV must carry exactly: a comma, quotes and a line break in one; text set
+    // empty, which Salesforce keeps as null.
+    let accounts = ids(&fake, "Account");
+    let tricky = "Smith, \"Jr.\" & Sons\nsecond line, \"quoted\"";
+    fake.update(
+        "Account",
+        &accounts[..1],
+        &json!({"Name": tricky, "Description": "a, b\r\nc", "Phone": ""}),
+    )
+    .expect("update");
+    // Small result chunks, each its own batch, so the kill falls between two.
+    fake.cap_bulk_chunks(100);
+    add_salesforce(&inlet, &fake, &["--set", "bulk_threshold=250"]);
+
+    fake.faults().latency(Duration::from_millis(150));
+    let run = spawn_run(&inlet);
+    wait_until_async(
+        "some accounts copied by Bulk, not all",
+        Duration::from_secs(120),
+        || async {
+            let (state, rows, _) = stream_state(&inlet, "account");
+            state == "backfilling" && rows > 0 && rows < 3_300
+        },
+    )
+    .await;
+    drop(run); // SIGKILL, mid-Bulk-backfill
+    fake.faults().latency(Duration::ZERO);
+    let run = spawn_run(&inlet);
+    let admin = c.admin_db(&db).await;
+    admin
+        .execute("set timezone = 'UTC'", &[])
+        .await
+        .expect("utc");
+    converge(&fake, &admin, "after a Bulk backfill killed midway").await;
+    wait_until_async("every stream live", Duration::from_secs(60), || async {
+        let s = status(&inlet);
+        let streams: Vec<Value> = s["syncs"][0]["streams"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        !streams.is_empty() && streams.iter().all(|s| s["state"] == "live")
+    })
+    .await;
+
+    let jobs = fake.bulk_jobs();
+    for large in ["Account", "Contact", "Opportunity", "Invoice__c"] {
+        assert!(jobs.iter().any(|j| j == large), "{large} by Bulk: {jobs:?}");
+    }
+    for small in ["Lead", "Case", "User", "Attachment"] {
+        assert!(
+            !jobs.iter().any(|j| j == small),
+            "{small} by REST: {jobs:?}"
+        );
+    }
+    let one = |sql: String| {
+        let admin = &admin;
+        async move { admin.query_one(&sql, &[]).await.expect("query") }
+    };
+    let row = one(format!(
+        "select \"Name\", \"Description\", \"Phone\" is null from salesforce.account where id = '{}'",
+        accounts[0]
+    ))
+    .await;
+    assert_eq!(row.get::<_, String>(0), tricky);
+    assert_eq!(row.get::<_, String>(1), "a, b\r\nc");
+    assert!(row.get::<_, bool>(2), "text set empty is null");
+    let twice: i64 = one(
+        "select count(*) from (select 1 from salesforce._sync_event \
+         group by object_type, record_id, event_type having count(*) > 1) d"
+            .into(),
+    )
+    .await
+    .get(0);
+    assert_eq!(twice, 0, "no change logged twice");
+    let logged: i64 = one(
+        "select count(distinct record_id) from salesforce._sync_event where object_type = 'account'"
+            .into(),
+    )
+    .await
+    .get(0);
+    assert_eq!(logged, accounts.len() as i64, "every account logged once");
+    drop(run);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_bulk_job_is_a_stream_error_naming_the_object_and_salesforces_reason() {
+    let v = *versions().last().expect("a version");
+    let c = common::cluster("salesforce", v).await;
+    let db = c.create_database().await;
+    let inlet = Inlet::new(&[]);
+    inlet.add_destination(c, &db);
+    let fake = FakeSalesforce::start(Options::default())
+        .await
+        .expect("fake");
+    fake.seed(40);
+    let reason = "Query timeout: the query took too long to run";
+    fake.fail_bulk_jobs(Some(reason));
+    add_salesforce(
+        &inlet,
+        &fake,
+        &["--streams", "account,lead", "--set", "bulk_threshold=40"],
+    );
+    let run = spawn_run(&inlet);
+    let error = || {
+        let s = status(&inlet);
+        (s["syncs"][0]["streams"].as_array().into_iter().flatten())
+            .find(|s| s["stream"] == "account")
+            .and_then(|s| s["error"]["reason"].as_str().map(str::to_string))
+            .unwrap_or_default()
+    };
+    // In plain words: which object, what happened, Salesforce's reason.
+    let said = format!("the Bulk API query job reading Account failed: {reason}");
+    wait_until_async(
+        "the account stream errored, saying why",
+        Duration::from_secs(60),
+        || async { error() == said },
+    )
+    .await;
+    // Salesforce recovers: the retry reads the range with a new job.
+    fake.fail_bulk_jobs(None);
+    let admin = c.admin_db(&db).await;
+    admin
+        .execute("set timezone = 'UTC'", &[])
+        .await
+        .expect("utc");
+    wait_until_async("both streams copied", Duration::from_secs(60), || async {
+        differences(&fake, &admin, "salesforce", "Account")
+            .await
+            .is_empty()
+            && differences(&fake, &admin, "salesforce", "Lead")
+                .await
+                .is_empty()
+    })
+    .await;
+    drop(run);
 }

@@ -21,7 +21,7 @@
 pub mod allowance;
 mod backfill;
 mod bulk;
-mod bulk_rows;
+pub mod bulk_rows;
 mod client;
 mod connector;
 pub mod csv;
