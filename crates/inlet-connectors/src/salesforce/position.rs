@@ -77,6 +77,16 @@ mod tests {
                 deleted_ms: 2,
                 complete_ms: 4_500,
             },
+            Position::Bulk {
+                parts: Partitions::new(vec![BulkRange {
+                    from_ms: 0,
+                    upto_ms: 9_000,
+                    planned: true,
+                    job: Some("750000000000001AAA".into()),
+                    locator: Some("MTAwMDA".into()),
+                }]),
+                since_ms: 5,
+            },
         ];
         for p in &positions {
             assert_eq!(
