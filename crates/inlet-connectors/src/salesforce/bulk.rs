@@ -282,7 +282,7 @@ impl BulkRanges<'_> {
                 }
             }
             tokio::time::sleep(wait).await;
-            wait = wait.mul_f64(1.5).min(LONGEST_WAIT);
+            wait = longer(wait);
         }
     }
 
@@ -315,6 +315,13 @@ impl BulkRanges<'_> {
     }
 }
 
+/// The wait after `wait` while a job is processed: half as long again, up to the longest
+/// (a job of millions of records takes minutes; polling it every quarter second would
+/// spend the org's API calls for nothing).
+fn longer(wait: Duration) -> Duration {
+    wait.mul_f64(1.5).min(LONGEST_WAIT)
+}
+
 /// A job that ended without results, in plain words; retried with a new job.
 fn failed(object: &str, state: &str, said: Option<&str>) -> SourceError {
     let what = if state == "Aborted" {
@@ -339,6 +346,21 @@ fn failed(object: &str, state: &str, said: Option<&str>) -> SourceError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn polling_a_job_backs_off_to_a_ceiling() {
+        let waits: Vec<Duration> = std::iter::successors(Some(FIRST_WAIT), |w| Some(longer(*w)))
+            .take(20)
+            .collect();
+        assert_eq!(waits[1], Duration::from_millis(375));
+        assert!(waits.windows(2).all(|w| w[0] <= w[1]));
+        assert_eq!(waits.last(), Some(&LONGEST_WAIT));
+        let before_ceiling: Duration = waits.iter().take_while(|w| **w < LONGEST_WAIT).sum();
+        assert!(
+            before_ceiling < Duration::from_secs(60),
+            "{before_ceiling:?}"
+        );
+    }
 
     #[test]
     fn a_range_reads_back_as_saved_and_a_failed_job_says_which_object_and_why() {
