@@ -1,6 +1,7 @@
 //! Salesforce through the product's commands, against the fake Salesforce: `inlet sync add
 //! --source salesforce --login-url` refuses a bad secret before writing anything, `inlet
-//! run` backfills every replicateable object with every field typed, survives a SIGKILL
+//! run` backfills every replicateable object with every field typed (large ones by Bulk
+//! API 2.0 query jobs, through a kill), survives a SIGKILL
 //! mid-backfill and sessions expiring mid-backfill, and follows updates sharing a second,
 //! creates, deletes, undeletes, purges, merges, new fields, fields that go away and thousands of records
 //! sharing one `SystemModstamp` across a page boundary, until each table equals the fake's
@@ -205,7 +206,7 @@ async fn every_object_matches_the_fake_after_backfill_a_kill_expired_sessions_an
     let config = config.replace(
         "[syncs.salesforce]\n",
         "[syncs.salesforce]\npoll_interval_ms = 300\nrate_limit = 50\n",
-    );
+    ) + "\n[syncs.salesforce.events]\ninclude_backfill = true\n";
     std::fs::write(inlet.config(), config).expect("config");
 
     // Slow enough that the backfill is still going when it is killed.
@@ -556,8 +557,9 @@ async fn client_credentials_password_and_jwt_bearer_logins_sync_the_streams_aske
     .await;
 }
 
-/// `sync add salesforce` on the fake with `sets` (`--set` values), polling every 300 ms.
-fn add_salesforce(inlet: &Inlet, fake: &FakeSalesforce, secret: &str, sets: &[&str]) {
+/// `sync add salesforce` on the fake with `secret` and `extra` arguments, polling every
+/// 300 ms, backfill events logged.
+fn add_salesforce(inlet: &Inlet, fake: &FakeSalesforce, secret: &str, extra: &[&str]) {
     let client_id = format!("client_id={}", fake.credentials().client_id);
     let login = fake.login_url();
     let mut args = vec![
@@ -573,16 +575,14 @@ fn add_salesforce(inlet: &Inlet, fake: &FakeSalesforce, secret: &str, sets: &[&s
         "--set",
         &client_id,
     ];
-    for set in sets {
-        args.extend(["--set", set]);
-    }
+    args.extend_from_slice(extra);
     let out = inlet.run_env(&args, &[("SALESFORCE_SECRET", secret)]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let config = std::fs::read_to_string(inlet.config()).expect("config");
     let config = config.replace(
         "[syncs.salesforce]\n",
         "[syncs.salesforce]\npoll_interval_ms = 300\nrate_limit = 50\n",
-    );
+    ) + "\n[syncs.salesforce.events]\ninclude_backfill = true\n";
     std::fs::write(inlet.config(), config).expect("config");
 }
 
@@ -629,7 +629,7 @@ async fn a_spent_api_share_pauses_the_sync_until_its_day_turns_and_nothing_is_lo
     fake.seed(5);
     // 0.03% of the 100,000 calls remaining: 30 calls a day, fewer than the backfill needs.
     let token = fake.credentials().refresh_token;
-    add_salesforce(&inlet, &fake, &token, &["api_share=0.0003"]);
+    add_salesforce(&inlet, &fake, &token, &["--set", "api_share=0.0003"]);
     let out = inlet.run(&[
         "sync",
         "add",
@@ -705,7 +705,7 @@ async fn request_limit_exceeded_pauses_the_sync_which_catches_up_once_the_org_ha
         .expect("fake");
     fake.seed(5);
     let token = fake.credentials().refresh_token;
-    add_salesforce(&inlet, &fake, &token, &["api_share=1"]);
+    add_salesforce(&inlet, &fake, &token, &["--set", "api_share=1"]);
     let _run = run_quietly(&inlet);
     let admin = utc_admin(c, &db).await;
     converge(&fake, &admin, "after the backfill").await;
@@ -802,4 +802,165 @@ async fn a_rotated_refresh_token_is_stored_and_the_next_start_logs_in_with_it() 
     assert_eq!(mode & 0o777, 0o600);
     let out = inlet.run(&["sync", "status"]);
     assert!(!text(&out).contains(&fake.credentials().refresh_token));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_objects_backfill_by_bulk_jobs_through_a_kill_with_values_exact_and_no_event_twice() {
+    let v = *versions().last().expect("a version");
+    let c = common::cluster("salesforce", v).await;
+    let db = c.create_database().await;
+    let inlet = Inlet::new(&[]);
+    inlet.add_destination(c, &db);
+    let fake = FakeSalesforce::start(Options {
+        bulk_processing: Duration::from_millis(300),
+        ..Options::default()
+    })
+    .await
+    .expect("fake");
+    // About 300 accounts, invoices and opportunities and 600 contacts (a few seeded in the
+    // Recycle Bin do not count): Bulk at a threshold of 250; 150 leads and cases, a few
+    // users and attachments: REST.
+    fake.seed(300);
+    fake.seed_object("Account", 3_000).expect("accounts");
+    // Values CSV must carry exactly: a comma, quotes and a line break in one; text set
+    // empty, which Salesforce keeps as null.
+    let accounts = ids(&fake, "Account");
+    let tricky = "Smith, \"Jr.\" & Sons\nsecond line, \"quoted\"";
+    fake.update(
+        "Account",
+        &accounts[..1],
+        &json!({"Name": tricky, "Description": "a, b\r\nc", "Phone": ""}),
+    )
+    .expect("update");
+    // Small result chunks, each its own batch, so the kill falls between two.
+    fake.cap_bulk_chunks(100);
+    add_salesforce(
+        &inlet,
+        &fake,
+        &fake.credentials().refresh_token,
+        &["--set", "bulk_threshold=250"],
+    );
+
+    fake.faults().latency(Duration::from_millis(150));
+    let run = run_quietly(&inlet);
+    wait_until_async(
+        "some accounts copied by Bulk, not all",
+        Duration::from_secs(120),
+        || async {
+            let (state, rows, _) = stream_state(&inlet, "account");
+            state == "backfilling" && rows > 0 && rows < 3_300
+        },
+    )
+    .await;
+    drop(run); // SIGKILL, mid-Bulk-backfill
+    fake.faults().latency(Duration::ZERO);
+    let run = run_quietly(&inlet);
+    let admin = c.admin_db(&db).await;
+    admin
+        .execute("set timezone = 'UTC'", &[])
+        .await
+        .expect("utc");
+    converge(&fake, &admin, "after a Bulk backfill killed midway").await;
+    wait_until_async("every stream live", Duration::from_secs(60), || async {
+        let s = status(&inlet);
+        let streams: Vec<Value> = s["syncs"][0]["streams"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        !streams.is_empty() && streams.iter().all(|s| s["state"] == "live")
+    })
+    .await;
+
+    let jobs = fake.bulk_jobs();
+    for large in ["Account", "Contact", "Opportunity", "Invoice__c"] {
+        assert!(jobs.iter().any(|j| j == large), "{large} by Bulk: {jobs:?}");
+    }
+    for small in ["Lead", "Case", "User", "Attachment"] {
+        assert!(
+            !jobs.iter().any(|j| j == small),
+            "{small} by REST: {jobs:?}"
+        );
+    }
+    let one = |sql: String| {
+        let admin = &admin;
+        async move { admin.query_one(&sql, &[]).await.expect("query") }
+    };
+    let row = one(format!(
+        "select name, description, phone is null from salesforce.account where id = '{}'",
+        accounts[0]
+    ))
+    .await;
+    assert_eq!(row.get::<_, String>(0), tricky);
+    assert_eq!(row.get::<_, String>(1), "a, b\r\nc");
+    assert!(row.get::<_, bool>(2), "text set empty is null");
+    let twice: i64 = one(
+        "select count(*) from (select 1 from salesforce._sync_event \
+         group by object_type, record_id, event_type having count(*) > 1) d"
+            .into(),
+    )
+    .await
+    .get(0);
+    assert_eq!(twice, 0, "no change logged twice");
+    let logged: i64 = one(
+        "select count(distinct record_id) from salesforce._sync_event where object_type = 'account'"
+            .into(),
+    )
+    .await
+    .get(0);
+    assert_eq!(logged, accounts.len() as i64, "every account logged once");
+    drop(run);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_bulk_job_is_a_stream_error_naming_the_object_and_salesforces_reason() {
+    let v = *versions().last().expect("a version");
+    let c = common::cluster("salesforce", v).await;
+    let db = c.create_database().await;
+    let inlet = Inlet::new(&[]);
+    inlet.add_destination(c, &db);
+    let fake = FakeSalesforce::start(Options::default())
+        .await
+        .expect("fake");
+    fake.seed(40);
+    let reason = "Query timeout: the query took too long to run";
+    fake.fail_bulk_jobs(Some(reason));
+    add_salesforce(
+        &inlet,
+        &fake,
+        &fake.credentials().refresh_token,
+        &["--streams", "account,lead", "--set", "bulk_threshold=40"],
+    );
+    let run = run_quietly(&inlet);
+    let error = || {
+        let s = status(&inlet);
+        (s["syncs"][0]["streams"].as_array().into_iter().flatten())
+            .find(|s| s["stream"] == "account")
+            .and_then(|s| s["error"]["reason"].as_str().map(str::to_string))
+            .unwrap_or_default()
+    };
+    // In plain words: which object, what happened, Salesforce's reason.
+    let said = format!("the Bulk API query job reading Account failed: {reason}");
+    wait_until_async(
+        "the account stream errored, saying why",
+        Duration::from_secs(60),
+        || async { error() == said },
+    )
+    .await;
+    // Salesforce recovers: the retry reads the range with a new job.
+    fake.fail_bulk_jobs(None);
+    let admin = c.admin_db(&db).await;
+    admin
+        .execute("set timezone = 'UTC'", &[])
+        .await
+        .expect("utc");
+    wait_until_async("both streams copied", Duration::from_secs(60), || async {
+        differences(&fake, &admin, "salesforce", "Account")
+            .await
+            .is_empty()
+            && differences(&fake, &admin, "salesforce", "Lead")
+                .await
+                .is_empty()
+    })
+    .await;
+    drop(run);
 }

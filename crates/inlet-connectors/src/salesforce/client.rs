@@ -13,7 +13,7 @@ use tokio::sync::OnceCell;
 
 use super::daily_share::DailyShare;
 use super::login::Login;
-use crate::http::{budget, ApiEvent, ApiMeter, HttpClient, Meter, RateLimiter, Reply};
+use crate::http::{budget, ApiEvent, ApiMeter, HttpClient, Meter, RateLimiter, Reply, Request};
 use crate::json;
 
 /// The REST API version every path names.
@@ -131,6 +131,29 @@ impl SalesforceClient {
                 .to_string();
             page = self.get(&next).await?;
         }
+    }
+}
+
+impl SalesforceClient {
+    /// Sends `request` (Bulk API 2.0: JSON in, CSV out) within the daily share, as `get`,
+    /// and hands back the answer as it is when its status is below 400 or one of
+    /// `expected`; any other is the error `get` gives.
+    pub async fn send(&self, request: &Request, expected: &[u16]) -> Result<Reply, SourceError> {
+        let http = self.http().await?;
+        let reply = loop {
+            self.share.take().await;
+            let reply =
+                (http.send(request).await).map_err(|e| e.into_source_error("Salesforce"))?;
+            if reply.status == 403 && said(&reply).0 == "REQUEST_LIMIT_EXCEEDED" {
+                self.share.refused().await;
+                continue;
+            }
+            break reply;
+        };
+        if reply.status >= 400 && !expected.contains(&reply.status) {
+            return Err(error(request.path(), &reply));
+        }
+        Ok(reply)
     }
 }
 

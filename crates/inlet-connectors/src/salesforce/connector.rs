@@ -58,6 +58,11 @@ const KEYS: &[OptionKey] = &[
               the sync pauses until its day turns [default: 0.2]",
     },
     OptionKey {
+        name: "bulk_threshold",
+        doc: "objects with at least this many records (Salesforce's record count) are \
+              backfilled by Bulk API 2.0 query jobs, the rest by REST queries [default: 50000]",
+    },
+    OptionKey {
         name: "overlap_secs",
         doc: "how far back before the last change seen each poll reads again, for \
               transactions that commit late, in seconds [default: 60]",
@@ -73,6 +78,7 @@ struct SalesforceConfig {
     client_secret_env: Option<String>,
     overlap_secs: Option<u64>,
     api_share: Option<f64>,
+    bulk_threshold: Option<u64>,
 }
 
 /// Tests only: how many seconds a day of the API share lasts, so a spent share turns
@@ -102,6 +108,19 @@ fn text(options: &Options, key: &str) -> Result<Option<String>, OptionError> {
     }
 }
 
+/// A whole number, written as one or as text (`--set key=N` gives text).
+fn whole(options: &Options, key: &str) -> Result<Option<u64>, OptionError> {
+    let Some(value) = options.get(key) else {
+        return Ok(None);
+    };
+    let n = match value {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    };
+    n.map(Some).ok_or_else(|| wrong(key, "a whole number"))
+}
+
 impl SalesforceConfig {
     fn parse(options: &Options) -> Result<Self, OptionError> {
         if let Some(key) = options.keys().find(|k| KEYS.iter().all(|o| o.name != *k)) {
@@ -122,19 +141,7 @@ impl SalesforceConfig {
                 "set when grant = password (--set username=...)",
             ));
         }
-        let overlap_secs = match options.get("overlap_secs") {
-            None => None,
-            Some(Value::Number(n)) => Some(
-                n.as_u64()
-                    .ok_or_else(|| wrong("overlap_secs", "a whole number"))?,
-            ),
-            Some(Value::String(s)) => Some(
-                s.trim()
-                    .parse()
-                    .map_err(|_| wrong("overlap_secs", "a whole number"))?,
-            ),
-            Some(_) => return Err(wrong("overlap_secs", "a whole number")),
-        };
+        let overlap_secs = whole(options, "overlap_secs")?;
         let share = |n: Option<f64>| {
             n.filter(|s| *s > 0.0 && *s <= 1.0)
                 .ok_or_else(|| wrong("api_share", "a number above 0 and at most 1, e.g. 0.2"))
@@ -152,6 +159,7 @@ impl SalesforceConfig {
             username,
             client_secret_env: text(options, "client_secret_env")?,
             overlap_secs,
+            bulk_threshold: whole(options, "bulk_threshold")?,
         })
     }
 }
@@ -218,6 +226,9 @@ fn source_of(settings: &Settings) -> Result<SalesforceSource, SourceError> {
         poll_interval: settings.poll_interval,
         overlap: Duration::from_secs(config.overlap_secs.unwrap_or(60)),
         streams: settings.streams.clone(),
+        bulk_threshold: config
+            .bulk_threshold
+            .unwrap_or(super::DEFAULT_BULK_THRESHOLD),
     };
     Ok(SalesforceSource::new(client, options))
 }
@@ -331,5 +342,7 @@ mod tests {
         for share in [json!("0"), json!(1.5), json!("most"), json!(true)] {
             assert_eq!(bad(json!({ "api_share": share })), "api_share");
         }
+        assert!(ok(json!({"bulk_threshold": "1000"})));
+        assert_eq!(bad(json!({"bulk_threshold": "-1"})), "bulk_threshold");
     }
 }

@@ -11,15 +11,20 @@
 //! poll saw them, and describe is read again, so a new field gets its column. Versions
 //! are `SystemModstamp`s: a stale read never overwrites a newer one.
 //!
+//! An object with at least `bulk_threshold` records (by `limits/recordCount`; 50,000 by
+//! default) is backfilled by Bulk API 2.0 query jobs instead, one per range, its CSV
+//! results read chunk by chunk by locator, each range's job and locator in the checkpoint
+//! ([`bulk`]); its polls are REST's, as every object's.
+//!
 //! Every call takes one of the sync's share of the org's daily API allocation
 //! ([`allowance`], kept by the client): a spent share, or an org refusing with
 //! `REQUEST_LIMIT_EXCEEDED`, pauses the calls (the streams wait, they do not fail) and is
 //! reported to the sync's meter for `inlet sync status`.
-//!
-//! The Bulk API 2.0 pieces ([`csv`]) are not used by the sync yet.
 
 pub mod allowance;
 mod backfill;
+mod bulk;
+pub mod bulk_rows;
 mod client;
 mod connector;
 pub mod csv;
@@ -43,6 +48,7 @@ use inlet_core::{
 use tokio::sync::RwLock;
 
 use backfill::{first_range, StampRanges};
+use bulk::{BulkRange, BulkRanges};
 use client::SalesforceClient;
 use live::{api_datetime, page};
 use position::Position;
@@ -59,7 +65,12 @@ pub struct SalesforceOptions {
     pub overlap: Duration,
     /// The streams to sync (`None`: every replicateable object).
     pub streams: Option<Vec<String>>,
+    /// Objects with at least this many records are backfilled by Bulk API 2.0.
+    pub bulk_threshold: u64,
 }
+
+/// The default `bulk_threshold`.
+pub const DEFAULT_BULK_THRESHOLD: u64 = bulk::DEFAULT_THRESHOLD;
 
 /// A live stream with nothing to write still writes its checkpoint this often.
 const HEARTBEAT: Duration = Duration::from_secs(5);
@@ -155,7 +166,12 @@ impl SalesforceSource {
                 None => {
                     let since_ms = now_ms();
                     let first = first_range(&self.client, &table, since_ms).await?;
-                    Position::Backfill { parts: Partitions::new(first.into_iter().collect()), since_ms }
+                    match first {
+                        Some(first) if bulk::is_large(&self.client, &table, self.options.bulk_threshold).await? => {
+                            Position::Bulk { parts: Partitions::new(vec![BulkRange::fresh(&first)]), since_ms }
+                        }
+                        first => Position::Backfill { parts: Partitions::new(first.into_iter().collect()), since_ms },
+                    }
                 }
             };
             let mut last_write = Instant::now();
@@ -181,6 +197,23 @@ impl SalesforceSource {
                                 batch.progress = Some(f64::from(done) / f64::from(all.max(1)));
                                 yield batch;
                             }
+                        }
+                        position = live;
+                        last_write = Instant::now();
+                        yield Batch::new(Vec::new(), position.checkpoint(), Phase::Live);
+                    }
+                    Position::Bulk { parts, since_ms } => {
+                        let _counted = Backfilling::enter(&self.backfilling);
+                        let live = self.live_from(since_ms);
+                        let reader = BulkRanges { client: &self.client, table: &table, backfilling: &self.backfilling };
+                        let mut steps = std::pin::pin!(read_partitions(&reader, parts));
+                        while let Some(step) = steps.next().await {
+                            let (records, set) = step?;
+                            let (done, all) = set.counts();
+                            let at = if set.complete() { live.clone() } else { Position::Bulk { parts: set, since_ms } };
+                            let mut batch = Batch::new(records, at.checkpoint(), Phase::Backfill);
+                            batch.progress = Some(f64::from(done) / f64::from(all.max(1)));
+                            yield batch;
                         }
                         position = live;
                         last_write = Instant::now();
@@ -325,6 +358,7 @@ pub fn complete_until(checkpoint: &Checkpoint) -> Option<i64> {
 pub fn partitions(checkpoint: &Checkpoint) -> Option<(u32, u32)> {
     match Position::from_checkpoint(checkpoint).ok()? {
         Position::Backfill { parts, .. } => Some(parts.counts()),
+        Position::Bulk { parts, .. } => Some(parts.counts()),
         Position::Live { .. } => None,
     }
 }

@@ -4,6 +4,7 @@ use inlet_core::{Checkpoint, ErrorKind, Partitions, SourceError};
 use serde::{Deserialize, Serialize};
 
 use super::backfill::StampRange;
+use super::bulk::BulkRange;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "phase", rename_all = "snake_case")]
@@ -12,6 +13,12 @@ pub enum Position {
     /// changes from `since_ms` on are read by the polls that follow.
     Backfill {
         parts: Partitions<StampRange>,
+        since_ms: i64,
+    },
+    /// The same for an object at or above the Bulk threshold: each range read by a Bulk
+    /// API 2.0 query job ([`super::bulk`]).
+    Bulk {
+        parts: Partitions<BulkRange>,
         since_ms: i64,
     },
     /// Following changes: each poll reads every record whose `SystemModstamp` is at least
@@ -41,7 +48,7 @@ impl Position {
     /// The Unix second up to which every change is written.
     pub fn complete_until(&self) -> Option<i64> {
         match self {
-            Position::Backfill { .. } => None,
+            Position::Backfill { .. } | Position::Bulk { .. } => None,
             Position::Live { complete_ms, .. } => Some(complete_ms.div_euclid(1000)),
         }
     }
@@ -69,6 +76,16 @@ mod tests {
                 stamp_ms: 1,
                 deleted_ms: 2,
                 complete_ms: 4_500,
+            },
+            Position::Bulk {
+                parts: Partitions::new(vec![BulkRange {
+                    from_ms: 0,
+                    upto_ms: 9_000,
+                    planned: true,
+                    job: Some("750000000000001AAA".into()),
+                    locator: Some("MTAwMDA".into()),
+                }]),
+                since_ms: 5,
             },
         ];
         for p in &positions {
