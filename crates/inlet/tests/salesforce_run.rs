@@ -964,3 +964,64 @@ async fn a_failed_bulk_job_is_a_stream_error_naming_the_object_and_salesforces_r
     .await;
     drop(run);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_purged_and_gone_from_the_delete_log_before_it_was_seen_is_reconciled_away() {
+    let v = *versions().last().expect("a version");
+    let c = common::cluster("salesforce", v).await;
+    let db = c.create_database().await;
+    let inlet = Inlet::new(&[]);
+    inlet.add_destination(c, &db);
+    let fake = FakeSalesforce::start(Options::default())
+        .await
+        .expect("fake");
+    fake.seed(30);
+    let token = fake.credentials().refresh_token;
+    add_salesforce(&inlet, &fake, &token, &["--set", "overlap_secs=2"]);
+    let run = run_quietly(&inlet);
+    let admin = utc_admin(c, &db).await;
+    converge(&fake, &admin, "after the backfill").await;
+
+    // While inlet is away, a contact is deleted and purged from the Recycle Bin, and
+    // Salesforce trims its delete log past that: getDeleted will never name it.
+    drop(run);
+    let contacts = ids(&fake, "Contact");
+    fake.delete("Contact", &contacts[0]).expect("delete");
+    fake.purge("Contact", &contacts[0]).expect("purge");
+    fake.update(
+        "Contact",
+        &contacts[1..2],
+        &json!({"LastName": "While away"}),
+    )
+    .expect("update");
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as i64;
+    fake.trim_delete_log("Contact", now_ms).expect("trim");
+    let logged = "select coalesce(max(id), 0) from salesforce._sync_event";
+    let before: i64 = admin.query_one(logged, &[]).await.expect("events").get(0);
+
+    let _run = run_quietly(&inlet);
+    converge(&fake, &admin, "after the reconciliation").await;
+    // Only what changed is in the change log: the contact updated and the one purged
+    // unseen; re-reading every other contact logged nothing.
+    let events: Vec<(String, String)> = admin
+        .query(
+            "select event_type, record_id from salesforce._sync_event \
+             where id > $1 and object_type = 'contact' order by 1, 2",
+            &[&before],
+        )
+        .await
+        .expect("events")
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(
+        events,
+        [
+            ("delete".to_string(), contacts[0].clone()),
+            ("update".to_string(), contacts[1].clone()),
+        ]
+    );
+}

@@ -8,8 +8,10 @@
 //! seen less an overlap (for transactions that commit late): changed records are rows,
 //! records in the Recycle Bin (deleted, or merged away) deletes, undeleted ones rows
 //! again. Every few polls getDeleted names records purged from the Recycle Bin before a
-//! poll saw them, and describe is read again, so a new field gets its column. Versions
-//! are `SystemModstamp`s: a stale read never overwrites a newer one.
+//! poll saw them, and describe is read again, so a new field gets its column. When that
+//! log no longer reaches back to the last read, the object is read again whole and the
+//! rows of records not found removed ([`position::Reconcile`]). Versions are
+//! `SystemModstamp`s: a stale read never overwrites a newer one.
 //!
 //! An object with at least `bulk_threshold` records (by `limits/recordCount`; 50,000 by
 //! default) is backfilled by Bulk API 2.0 query jobs instead, one per range, its CSV
@@ -51,7 +53,7 @@ use backfill::{first_range, StampRanges};
 use bulk::{BulkRange, BulkRanges};
 use client::SalesforceClient;
 use live::{api_datetime, page};
-use position::Position;
+use position::{Position, Reconcile};
 use soql::After;
 use table::ObjectTable;
 
@@ -150,6 +152,72 @@ impl SalesforceSource {
             .max(Duration::from_secs(5))
     }
 
+    /// Where a backfill of `table` starts now: every record live now, by Bulk jobs when
+    /// the object is large, else by REST queries; a `reconcile` one also removes the rows
+    /// of records it does not find.
+    async fn backfill(
+        &self,
+        table: &ObjectTable,
+        reconcile: bool,
+    ) -> Result<Position, SourceError> {
+        let since_ms = now_ms();
+        let reconcile = reconcile.then(|| Reconcile {
+            floor_ms: since_ms - self.overlap_ms(),
+        });
+        let first = first_range(&self.client, table, since_ms).await?;
+        Ok(match first {
+            Some(first)
+                if bulk::is_large(&self.client, table, self.options.bulk_threshold).await? =>
+            {
+                Position::Bulk {
+                    parts: Partitions::new(vec![BulkRange::fresh(&first)]),
+                    since_ms,
+                    reconcile,
+                }
+            }
+            first => Position::Backfill {
+                parts: Partitions::new(first.into_iter().collect()),
+                since_ms,
+                reconcile,
+            },
+        })
+    }
+
+    /// The end of a reconciliation: the records changed since it began (a change moves a
+    /// record past the ranges, so the pass may not have listed it), then the sweep of the
+    /// rows it left older than its floor, at the live position `live`.
+    async fn sweep(
+        &self,
+        table: &ObjectTable,
+        since_ms: i64,
+        reconcile: Reconcile,
+        live: &Position,
+    ) -> Result<Batch, SourceError> {
+        let mut after = After {
+            stamp: api_datetime(reconcile.floor_ms),
+            id: None,
+        };
+        let mut records = Vec::new();
+        loop {
+            let (more_records, last, more) = page(&self.client, table, &after).await?;
+            records.extend(more_records);
+            match last {
+                Some(last) if more => {
+                    after = After {
+                        stamp: last.text,
+                        id: Some(last.id),
+                    }
+                }
+                _ => break,
+            }
+        }
+        let mut batch = Batch::new(reconcile.raise(records), live.checkpoint(), Phase::Backfill);
+        batch.sweep = Some(reconcile.floor());
+        batch.progress = Some(1.0);
+        tracing::info!(object = %table.api, since_ms, "reconciled: rows of records Salesforce no longer has are removed");
+        Ok(batch)
+    }
+
     fn live_from(&self, since_ms: i64) -> Position {
         Position::Live {
             stamp_ms: since_ms,
@@ -163,16 +231,7 @@ impl SalesforceSource {
             let mut table = table;
             let mut position = match &from {
                 Some(c) => Position::from_checkpoint(c)?,
-                None => {
-                    let since_ms = now_ms();
-                    let first = first_range(&self.client, &table, since_ms).await?;
-                    match first {
-                        Some(first) if bulk::is_large(&self.client, &table, self.options.bulk_threshold).await? => {
-                            Position::Bulk { parts: Partitions::new(vec![BulkRange::fresh(&first)]), since_ms }
-                        }
-                        first => Position::Backfill { parts: Partitions::new(first.into_iter().collect()), since_ms },
-                    }
-                }
+                None => self.backfill(&table, false).await?,
             };
             let mut last_write = Instant::now();
             let mut housekept = Instant::now();
@@ -182,7 +241,7 @@ impl SalesforceSource {
             let mut columns: Option<Vec<Column>> = None;
             loop {
                 match position {
-                    Position::Backfill { parts, since_ms } => {
+                    Position::Backfill { parts, since_ms, reconcile } => {
                         let _counted = Backfilling::enter(&self.backfilling);
                         let live = self.live_from(since_ms);
                         if !parts.complete() {
@@ -191,18 +250,26 @@ impl SalesforceSource {
                             while let Some(step) = steps.next().await {
                                 let (records, set) = step?;
                                 let (done, all) = set.counts();
-                                // The batch that completes the last range carries the live position.
-                                let at = if set.complete() { live.clone() } else { Position::Backfill { parts: set, since_ms } };
+                                // The batch that completes the last range carries the live
+                                // position, unless a reconciliation's sweep is still to come.
+                                let at = match (set.complete(), reconcile) {
+                                    (true, None) => live.clone(),
+                                    _ => Position::Backfill { parts: set, since_ms, reconcile },
+                                };
+                                let records = match reconcile { Some(r) => r.raise(records), None => records };
                                 let mut batch = Batch::new(records, at.checkpoint(), Phase::Backfill);
                                 batch.progress = Some(f64::from(done) / f64::from(all.max(1)));
                                 yield batch;
                             }
                         }
+                        if let Some(r) = reconcile {
+                            yield self.sweep(&table, since_ms, r, &live).await?;
+                        }
                         position = live;
                         last_write = Instant::now();
                         yield Batch::new(Vec::new(), position.checkpoint(), Phase::Live);
                     }
-                    Position::Bulk { parts, since_ms } => {
+                    Position::Bulk { parts, since_ms, reconcile } => {
                         let _counted = Backfilling::enter(&self.backfilling);
                         let live = self.live_from(since_ms);
                         let reader = BulkRanges { client: &self.client, table: &table, backfilling: &self.backfilling };
@@ -210,10 +277,17 @@ impl SalesforceSource {
                         while let Some(step) = steps.next().await {
                             let (records, set) = step?;
                             let (done, all) = set.counts();
-                            let at = if set.complete() { live.clone() } else { Position::Bulk { parts: set, since_ms } };
+                            let at = match (set.complete(), reconcile) {
+                                (true, None) => live.clone(),
+                                _ => Position::Bulk { parts: set, since_ms, reconcile },
+                            };
+                            let records = match reconcile { Some(r) => r.raise(records), None => records };
                             let mut batch = Batch::new(records, at.checkpoint(), Phase::Backfill);
                             batch.progress = Some(f64::from(done) / f64::from(all.max(1)));
                             yield batch;
+                        }
+                        if let Some(r) = reconcile {
+                            yield self.sweep(&table, since_ms, r, &live).await?;
                         }
                         position = live;
                         last_write = Instant::now();
@@ -240,9 +314,20 @@ impl SalesforceSource {
                                 table = fresh;
                                 described_ms = started_ms;
                             }
-                            let (deletes, next) = live::purged(&self.client, &table, deleted_ms, started_ms).await?;
-                            deleted_ms = next - self.overlap_ms();
+                            let seen_ms = deleted_ms + self.overlap_ms();
+                            let purged = live::purged(&self.client, &table, deleted_ms, seen_ms, started_ms).await?;
+                            let deletes = purged.deletes;
+                            deleted_ms = purged.next_ms - self.overlap_ms();
                             position = Position::Live { stamp_ms, deleted_ms, complete_ms };
+                            if purged.trimmed {
+                                tracing::warn!(
+                                    object = %table.api,
+                                    "Salesforce no longer logs the deletes since this object was last read (its delete log was trimmed, or inlet was away longer than it reaches back): reading every record again to remove those purged unseen"
+                                );
+                                position = self.backfill(&table, true).await?;
+                                yield Batch::new(deletes, position.checkpoint(), Phase::Live);
+                                continue;
+                            }
                             if !deletes.is_empty() || columns.is_some() {
                                 last_write = Instant::now();
                                 let mut batch = Batch::new(deletes, position.checkpoint(), Phase::Live);
