@@ -852,7 +852,12 @@ async fn large_objects_backfill_by_bulk_jobs_through_a_kill_with_values_exact_an
         },
     )
     .await;
-    drop(run); // SIGKILL, mid-Bulk-backfill
+    // SIGKILL, mid-Bulk-backfill.
+    drop(run);
+    // Eight objects, several ranges and Bulk jobs each, every call slow: still no more
+    // requests at once than a developer org allows (max_in_flight's default).
+    let peak = fake.in_flight_peak();
+    assert!((2..=5).contains(&peak), "requests at once: {peak}");
     fake.faults().latency(Duration::ZERO);
     let run = run_quietly(&inlet);
     let admin = c.admin_db(&db).await;

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use inlet_core::{ErrorKind, SourceError};
 use serde_json::Value;
-use tokio::sync::OnceCell;
+use tokio::sync::{OnceCell, Semaphore};
 
 use super::daily_share::DailyShare;
 use super::login::Login;
@@ -25,6 +25,10 @@ pub struct SalesforceClient {
     limiter: Arc<RateLimiter>,
     meter: Meter,
     share: Arc<DailyShare>,
+    /// Requests in flight at once: Salesforce limits an org's long-running requests (25,
+    /// 5 in a developer org), shared by every integration.
+    slots: Semaphore,
+    most: usize,
     /// Built at the first call, once the login has named the instance.
     http: OnceCell<HttpClient>,
 }
@@ -45,21 +49,30 @@ impl ApiMeter for Feeding {
 }
 
 impl SalesforceClient {
-    /// `rate`: requests per second this sync may send; `share`: its part of the org's
-    /// daily allocation.
-    pub fn new(login: Arc<Login>, rate: f64, meter: Meter, share: DailyShare) -> SalesforceClient {
+    /// `rate`: requests per second this sync may send, at most `most` at once; `share`:
+    /// its part of the org's daily allocation.
+    pub fn new(
+        login: Arc<Login>,
+        rate: f64,
+        most: usize,
+        meter: Meter,
+        share: DailyShare,
+    ) -> SalesforceClient {
+        let most = most.max(1);
         SalesforceClient {
             login,
             limiter: Arc::new(RateLimiter::new(rate, rate.ceil().max(1.0) as u32)),
             meter,
             share: Arc::new(share),
+            slots: Semaphore::new(most),
+            most,
             http: OnceCell::new(),
         }
     }
 
     /// Requests the sync may have in flight now (a partitioned backfill's share).
     pub fn in_flight(&self) -> usize {
-        self.limiter.in_flight()
+        self.limiter.in_flight().min(self.most)
     }
 
     async fn http(&self) -> Result<&HttpClient, SourceError> {
@@ -84,10 +97,12 @@ impl SalesforceClient {
         let http = self.http().await?;
         let reply = loop {
             self.share.take().await;
+            let slot = self.slots.acquire().await;
             let reply = http
                 .get(path_and_query)
                 .await
                 .map_err(|e| e.into_source_error("Salesforce"))?;
+            drop(slot);
             if reply.status == 403 && said(&reply).0 == "REQUEST_LIMIT_EXCEEDED" {
                 self.share.refused().await;
                 continue;
@@ -142,8 +157,10 @@ impl SalesforceClient {
         let http = self.http().await?;
         let reply = loop {
             self.share.take().await;
+            let slot = self.slots.acquire().await;
             let reply =
                 (http.send(request).await).map_err(|e| e.into_source_error("Salesforce"))?;
+            drop(slot);
             if reply.status == 403 && said(&reply).0 == "REQUEST_LIMIT_EXCEEDED" {
                 self.share.refused().await;
                 continue;

@@ -63,6 +63,12 @@ const KEYS: &[OptionKey] = &[
               backfilled by Bulk API 2.0 query jobs, the rest by REST queries [default: 50000]",
     },
     OptionKey {
+        name: "max_in_flight",
+        doc: "requests this sync sends at once, at most: Salesforce allows an org 25 \
+              long-running requests at a time (5 in a developer org), shared by every \
+              integration, from 1 to 25 [default: 5]",
+    },
+    OptionKey {
         name: "overlap_secs",
         doc: "how far back before the last change seen each poll reads again, for \
               transactions that commit late, in seconds [default: 60]",
@@ -79,7 +85,12 @@ struct SalesforceConfig {
     overlap_secs: Option<u64>,
     api_share: Option<f64>,
     bulk_threshold: Option<u64>,
+    max_in_flight: Option<u64>,
 }
+
+/// Requests in flight at once unless `max_in_flight` says otherwise: what a developer org
+/// allows, which leaves a production org's 25 mostly to the other integrations.
+const DEFAULT_IN_FLIGHT: u64 = 5;
 
 /// Tests only: how many seconds a day of the API share lasts, so a spent share turns
 /// within a test.
@@ -160,6 +171,12 @@ impl SalesforceConfig {
             client_secret_env: text(options, "client_secret_env")?,
             overlap_secs,
             bulk_threshold: whole(options, "bulk_threshold")?,
+            max_in_flight: match whole(options, "max_in_flight")? {
+                Some(n) if !(1..=25).contains(&n) => {
+                    return Err(wrong("max_in_flight", "a whole number from 1 to 25"))
+                }
+                n => n,
+            },
         })
     }
 }
@@ -221,7 +238,8 @@ fn source_of(settings: &Settings) -> Result<SalesforceSource, SourceError> {
         day,
         settings.meter.clone(),
     );
-    let client = SalesforceClient::new(Arc::new(login), rate, settings.meter.clone(), share);
+    let most = config.max_in_flight.unwrap_or(DEFAULT_IN_FLIGHT) as usize;
+    let client = SalesforceClient::new(Arc::new(login), rate, most, settings.meter.clone(), share);
     let options = SalesforceOptions {
         poll_interval: settings.poll_interval,
         overlap: Duration::from_secs(config.overlap_secs.unwrap_or(60)),
@@ -344,5 +362,9 @@ mod tests {
         }
         assert!(ok(json!({"bulk_threshold": "1000"})));
         assert_eq!(bad(json!({"bulk_threshold": "-1"})), "bulk_threshold");
+        assert!(ok(json!({"max_in_flight": 25})));
+        for n in [json!(0), json!(26), json!("many")] {
+            assert_eq!(bad(json!({ "max_in_flight": n })), "max_in_flight");
+        }
     }
 }
