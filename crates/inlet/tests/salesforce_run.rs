@@ -12,7 +12,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use inlet_connectors::salesforce::table::datetime_ms;
-use inlet_fakes::salesforce::{FakeSalesforce, Options};
+use inlet_fakes::salesforce::{FakeSalesforce, MutatorOptions, Options};
 use inlet_testkit::{versions, wait_until_async};
 use serde_json::{json, Value};
 
@@ -1029,4 +1029,57 @@ async fn a_record_purged_and_gone_from_the_delete_log_before_it_was_seen_is_reco
             ("update".to_string(), contacts[1].clone()),
         ]
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_errors_dropped_connections_and_lost_locators_lose_no_change() {
+    let v = *versions().last().expect("a version");
+    let c = common::cluster("salesforce", v).await;
+    let db = c.create_database().await;
+    let inlet = Inlet::new(&[]);
+    inlet.add_destination(c, &db);
+    let fake = FakeSalesforce::start(Options::default())
+        .await
+        .expect("fake");
+    fake.seed(300);
+    let token = fake.credentials().refresh_token;
+    add_salesforce(&inlet, &fake, &token, &["--set", "overlap_secs=2"]);
+    let inject = || {
+        let faults = fake.faults();
+        faults.fail_next(3, 500);
+        faults.fail_next(2, 503);
+        faults.drop_next_connections(3);
+        fake.invalidate_locators();
+    };
+    let all_met = || async {
+        wait_until_async(
+            "every injected fault met",
+            Duration::from_secs(60),
+            || async { fake.faults().pending() == 0 },
+        )
+        .await
+    };
+    let admin = utc_admin(c, &db).await;
+
+    // During the backfill.
+    inject();
+    let _run = run_quietly(&inlet);
+    all_met().await;
+    converge(&fake, &admin, "after faults during the backfill").await;
+
+    // During live changes.
+    let changes = fake.start_mutator(MutatorOptions {
+        every: Duration::from_millis(100),
+        burst: 5,
+        schema_changes: false,
+    });
+    inject();
+    all_met().await;
+    drop(changes);
+    converge(&fake, &admin, "after faults during live changes").await;
+    wait_until_async("no stream errored", Duration::from_secs(60), || async {
+        let (_, errored) = api_status(&inlet);
+        !errored
+    })
+    .await;
 }

@@ -14,7 +14,7 @@ use std::fmt;
 use std::time::Duration;
 
 use data_encoding::{BASE64, BASE64URL_NOPAD};
-use inlet_core::{ErrorKind, SourceError};
+use inlet_core::{retry_in_place, ErrorKind, ServerWord, SourceError};
 use reqwest::header::HeaderValue;
 use ring::rand::SystemRandom;
 use ring::signature::{RsaKeyPair, RSA_PKCS1_SHA256};
@@ -171,19 +171,41 @@ impl Login {
                 format!("could not log in to Salesforce at {}: {what}", s.login_url),
             )
         };
-        let response = self
-            .http
-            .post(&url)
-            .header("accept", "application/json")
-            .form(&form)
-            .send()
-            .await
-            .map_err(|e| failed(ErrorKind::Network, e.without_url().to_string()))?;
-        let status = response.status().as_u16();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| failed(ErrorKind::Network, e.without_url().to_string()))?;
+        // A login host that fails for a moment (a dropped connection, a 5xx) is asked again
+        // at once, as every API call is, rather than failing the sync's start.
+        let mut attempt = 0;
+        let (status, body) = loop {
+            attempt += 1;
+            let sent = self
+                .http
+                .post(&url)
+                .header("accept", "application/json")
+                .form(&form)
+                .send()
+                .await;
+            let answer = match sent {
+                Ok(response) => {
+                    let status = response.status().as_u16();
+                    (response.bytes().await).map(|body| (status, body))
+                }
+                Err(e) => Err(e),
+            };
+            // Some(status) of a failure worth asking again for (None: no answer at all).
+            let failure = match &answer {
+                Ok((status, _)) if *status < 500 => None,
+                Ok((status, _)) => Some(Some(*status)),
+                Err(_) => Some(None),
+            };
+            let wait = failure
+                .and_then(|status| retry_in_place(status, ServerWord::default(), attempt, 1.0));
+            match (answer, wait) {
+                (_, Some(wait)) => tokio::time::sleep(wait).await,
+                (Ok(answer), None) => break answer,
+                (Err(e), None) => {
+                    return Err(failed(ErrorKind::Network, e.without_url().to_string()))
+                }
+            }
+        };
         let body = crate::json::parse(&body).unwrap_or(Value::Null);
         if status != 200 {
             return Err(refusal(&s.login_url, s.grant, status, &body));
