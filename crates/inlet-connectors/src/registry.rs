@@ -204,6 +204,12 @@ pub trait Connector: Send + Sync {
         None
     }
 
+    /// What a person should know about a stream at `checkpoint` that is not an error (a
+    /// field the source no longer lets inlet read), for `inlet sync status`.
+    fn notes(&self, _checkpoint: &Checkpoint) -> Vec<String> {
+        Vec::new()
+    }
+
     /// The version of the source's data shape these options ask for.
     fn schema_version(&self, options: &Options) -> SchemaVersion;
 }

@@ -111,6 +111,8 @@ pub struct StreamStatus {
     pub updated_at: Option<String>,
     /// A backfill read in partitions: `{done, total}` (partitions complete, in all).
     pub partitions: Option<Value>,
+    /// What the source says a person should know that is not an error.
+    pub notes: Vec<String>,
 }
 
 /// A stream's state as status shows it.
@@ -164,7 +166,9 @@ async fn read(
             inlet_postgres::ownership::owner(client, schema, &row.stream).await?,
             inlet_postgres::ownership::Owner::Other(_)
         );
+        let notes = (row.checkpoint.as_ref()).map_or_else(Vec::new, |c| source.notes(c));
         out.push(StreamStatus {
+            notes,
             rows: stream_status::row_count(client, schema, &row.stream).await?,
             rejected: rejected
                 .iter()

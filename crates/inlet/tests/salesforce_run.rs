@@ -369,6 +369,18 @@ async fn every_object_matches_the_fake_after_backfill_a_kill_expired_sessions_an
     converge(&fake, &admin, "after a field went away").await;
     let state = tokio::task::block_in_place(|| stream_state(&inlet, "lead"));
     assert_eq!(state.0, "live", "the lead stream goes on: {state:?}");
+    wait_until_async(
+        "status to note the field no longer readable",
+        Duration::from_secs(30),
+        || async {
+            let s = status(&inlet);
+            (s["syncs"][0]["streams"].as_array().into_iter().flatten())
+                .filter(|s| s["stream"] == "lead")
+                .flat_map(|s| s["notes"].as_array().cloned().unwrap_or_default())
+                .any(|n| n.as_str().is_some_and(|n| n.contains("Called__c")))
+        },
+    )
+    .await;
     let kept = "select count(*) from information_schema.columns where table_schema = \
                 'salesforce' and table_name = 'lead' and column_name = 'called__c'";
     assert_eq!(count(kept.to_string()).await, 1, "the column stays");

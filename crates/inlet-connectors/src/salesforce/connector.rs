@@ -321,6 +321,10 @@ impl Connector for Salesforce {
         super::partitions(checkpoint)
     }
 
+    fn notes(&self, checkpoint: &Checkpoint) -> Vec<String> {
+        super::notes(checkpoint)
+    }
+
     fn schema_version(&self, _options: &Options) -> SchemaVersion {
         SchemaVersion {
             label: "Salesforce REST API",

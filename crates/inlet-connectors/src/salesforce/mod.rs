@@ -129,6 +129,12 @@ impl SalesforceSource {
         Ok(found)
     }
 
+    /// `api`'s table as the catalog last had it.
+    async fn described(&self, api: &str) -> Option<ObjectTable> {
+        let catalog = self.catalog.read().await;
+        catalog.as_ref()?.iter().find(|t| t.api == api).cloned()
+    }
+
     /// `api`'s table as describe gives it now, also for the streams read after this.
     async fn redescribe(&self, api: &str) -> Result<Option<ObjectTable>, SourceError> {
         let fresh = streams::describe(&self.client, api).await?;
@@ -218,21 +224,34 @@ impl SalesforceSource {
         Ok(batch)
     }
 
-    fn live_from(&self, since_ms: i64) -> Position {
+    fn live_from(&self, since_ms: i64, gone: &[String]) -> Position {
         Position::Live {
             stamp_ms: since_ms,
             deleted_ms: since_ms - self.overlap_ms(),
             complete_ms: since_ms - self.overlap_ms(),
+            gone: gone.to_vec(),
         }
     }
 
-    fn read_object<'a>(&'a self, table: ObjectTable, from: Option<Checkpoint>) -> BatchStream<'a> {
+    /// `table`'s stream from `from`; `newly_gone`: fields found no longer readable since
+    /// the position was saved.
+    fn read_object<'a>(
+        &'a self,
+        table: ObjectTable,
+        from: Option<Checkpoint>,
+        newly_gone: Vec<String>,
+    ) -> BatchStream<'a> {
         Box::pin(async_stream::try_stream! {
             let mut table = table;
             let mut position = match &from {
                 Some(c) => Position::from_checkpoint(c)?,
                 None => self.backfill(&table, false).await?,
             };
+            let mut gone = match &position {
+                Position::Live { gone, .. } => gone.clone(),
+                _ => Vec::new(),
+            };
+            gone.extend(newly_gone.into_iter().filter(|f| !gone.contains(f)).collect::<Vec<_>>());
             let mut last_write = Instant::now();
             let mut housekept = Instant::now();
             // When the fields in hand were read.
@@ -243,7 +262,7 @@ impl SalesforceSource {
                 match position {
                     Position::Backfill { parts, since_ms, reconcile } => {
                         let _counted = Backfilling::enter(&self.backfilling);
-                        let live = self.live_from(since_ms);
+                        let live = self.live_from(since_ms, &gone);
                         if !parts.complete() {
                             let reader = StampRanges { client: &self.client, table: &table, backfilling: &self.backfilling };
                             let mut steps = std::pin::pin!(read_partitions(&reader, parts));
@@ -271,7 +290,7 @@ impl SalesforceSource {
                     }
                     Position::Bulk { parts, since_ms, reconcile } => {
                         let _counted = Backfilling::enter(&self.backfilling);
-                        let live = self.live_from(since_ms);
+                        let live = self.live_from(since_ms, &gone);
                         let reader = BulkRanges { client: &self.client, table: &table, backfilling: &self.backfilling };
                         let mut steps = std::pin::pin!(read_partitions(&reader, parts));
                         while let Some(step) = steps.next().await {
@@ -293,7 +312,7 @@ impl SalesforceSource {
                         last_write = Instant::now();
                         yield Batch::new(Vec::new(), position.checkpoint(), Phase::Live);
                     }
-                    Position::Live { stamp_ms, deleted_ms, complete_ms } => {
+                    Position::Live { stamp_ms, deleted_ms, complete_ms, .. } => {
                         tokio::time::sleep(self.options.poll_interval).await;
                         let started_ms = now_ms();
                         let (mut stamp_ms, mut deleted_ms) = (stamp_ms, deleted_ms);
@@ -301,7 +320,7 @@ impl SalesforceSource {
                             housekept = Instant::now();
                             // A field added since gets its column, typed as describe
                             // says, before the next values are written.
-                            if let Some(fresh) = streams::describe(&self.client, &table.api).await? {
+                            if let Some(fresh) = self.redescribe(&table.api).await? {
                                 let added = fresh.fields.iter().any(|(n, _)| table.fields.iter().all(|(o, _)| o != n));
                                 if added {
                                     // Values of it set after the last describe were read
@@ -311,6 +330,14 @@ impl SalesforceSource {
                                 if fresh.fields != table.fields {
                                     columns = Some(fresh.spec().columns);
                                 }
+                                let unread = |f: &str| fresh.fields.iter().all(|(n, _)| n != f);
+                                gone.retain(|f| unread(f));
+                                for (field, _) in &table.fields {
+                                    if unread(field) && !gone.contains(field) {
+                                        tracing::warn!(object = %table.api, field = %field, "a field is no longer readable (deleted, or hidden from the integration user): its column stays, null in rows changed from now on");
+                                        gone.push(field.clone());
+                                    }
+                                }
                                 table = fresh;
                                 described_ms = started_ms;
                             }
@@ -318,7 +345,7 @@ impl SalesforceSource {
                             let purged = live::purged(&self.client, &table, deleted_ms, seen_ms, started_ms).await?;
                             let deletes = purged.deletes;
                             deleted_ms = purged.next_ms - self.overlap_ms();
-                            position = Position::Live { stamp_ms, deleted_ms, complete_ms };
+                            position = Position::Live { stamp_ms, deleted_ms, complete_ms, gone: gone.clone() };
                             if purged.trimmed {
                                 tracing::warn!(
                                     object = %table.api,
@@ -357,6 +384,7 @@ impl SalesforceSource {
                             stamp_ms: newest,
                             deleted_ms,
                             complete_ms: started_ms - self.overlap_ms(),
+                            gone: gone.clone(),
                         };
                         if !records.is_empty() || last_write.elapsed() >= HEARTBEAT {
                             last_write = Instant::now();
@@ -385,8 +413,9 @@ impl Source for SalesforceSource {
                 return;
             };
             let mut from = from.cloned();
+            let mut newly_gone: Vec<String> = Vec::new();
             loop {
-                let mut inner = self.read_object(table.clone(), from.clone());
+                let mut inner = self.read_object(table.clone(), from.clone(), newly_gone.clone());
                 let mut refused = None;
                 while let Some(batch) = inner.next().await {
                     match batch {
@@ -405,23 +434,27 @@ impl Source for SalesforceSource {
                 // A field was deleted, or hidden from the integration user, since describe
                 // was read: read it again and go on from the last batch, without the field.
                 // Its column stays; a row changed from now on holds null there.
-                let Some(fresh) = self.redescribe(&table.api).await? else {
+                // The fields as the stream last read them (its own describes keep the
+                // catalog current).
+                let before = self.described(&table.api).await.unwrap_or(table);
+                let Some(fresh) = self.redescribe(&before.api).await? else {
                     Err(refused)?;
                     return;
                 };
-                let gone: Vec<&str> = (table.fields.iter())
+                let gone: Vec<String> = (before.fields.iter())
                     .filter(|(f, _)| fresh.fields.iter().all(|(n, _)| n != f))
-                    .map(|(f, _)| f.as_str())
+                    .map(|(f, _)| f.clone())
                     .collect();
                 if gone.is_empty() {
                     // describe still lists every field the query named: not a vanished field.
                     Err(refused)?;
                 }
                 tracing::warn!(
-                    object = %table.api,
+                    object = %before.api,
                     fields = %gone.join(", "),
                     "fields are no longer readable (deleted, or hidden from the integration user): their columns stay, null in rows changed from now on"
                 );
+                newly_gone.extend(gone);
                 table = fresh;
             }
         })
@@ -437,6 +470,18 @@ fn names_a_missing_field(e: &SourceError) -> bool {
 /// The Unix second up to which a stream at `checkpoint` holds every change.
 pub fn complete_until(checkpoint: &Checkpoint) -> Option<i64> {
     Position::from_checkpoint(checkpoint).ok()?.complete_until()
+}
+
+/// What `inlet sync status` says of a stream at `checkpoint`: the fields no longer readable.
+pub fn notes(checkpoint: &Checkpoint) -> Vec<String> {
+    match Position::from_checkpoint(checkpoint) {
+        Ok(Position::Live { gone, .. }) if !gone.is_empty() => vec![format!(
+            "no longer readable (deleted, or hidden from the integration user by field-level \
+             security): {}; their columns stay, null in rows changed since",
+            gone.join(", ")
+        )],
+        _ => Vec::new(),
+    }
 }
 
 /// (ranges complete, in all) of a backfill.

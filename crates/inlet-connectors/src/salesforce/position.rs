@@ -32,6 +32,10 @@ pub enum Position {
         stamp_ms: i64,
         deleted_ms: i64,
         complete_ms: i64,
+        /// Fields no longer readable (deleted, or hidden from the integration user) whose
+        /// columns stay, for `inlet sync status` to say so.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        gone: Vec<String>,
     },
 }
 
@@ -108,6 +112,7 @@ mod tests {
                 stamp_ms: 1,
                 deleted_ms: 2,
                 complete_ms: 4_500,
+                gone: vec!["Called__c".into()],
             },
             Position::Bulk {
                 parts: Partitions::new(vec![BulkRange {

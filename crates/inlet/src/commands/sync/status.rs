@@ -85,6 +85,9 @@ fn print_text(name: &str, destination: &str, schema: &str, streams: &[StreamStat
         {
             println!("      parts  {}/{} partitions done", p["done"], p["total"]);
         }
+        for note in &s.notes {
+            println!("      note   {note}");
+        }
         if let Some(e) = &s.error {
             if let Some(reason) = e["reason"].as_str() {
                 println!("      error  {reason}");
