@@ -94,26 +94,8 @@ impl SalesforceClient {
 
     /// `GET path_and_query` (`/services/data/...`), parsed.
     pub async fn get(&self, path_and_query: &str) -> Result<Value, SourceError> {
-        let http = self.http().await?;
-        let reply = loop {
-            self.share.take().await;
-            let slot = self.slots.acquire().await;
-            let reply = http
-                .get(path_and_query)
-                .await
-                .map_err(|e| e.into_source_error("Salesforce"))?;
-            drop(slot);
-            if reply.status == 403 && said(&reply).0 == "REQUEST_LIMIT_EXCEEDED" {
-                self.share.refused().await;
-                continue;
-            }
-            break reply;
-        };
-        // The path without its query: a query names record ids and values.
-        let path = path_and_query.split('?').next().unwrap_or_default();
-        if reply.status >= 400 {
-            return Err(error(path, &reply));
-        }
+        let reply = self.send(&Request::get(path_and_query), &[]).await?;
+        let path = without_query(path_and_query);
         json::parse(&reply.body)
             .map_err(|e| invalid(path, &format!("the response is not JSON ({e})")))
     }
@@ -147,12 +129,11 @@ impl SalesforceClient {
             page = self.get(&next).await?;
         }
     }
-}
 
-impl SalesforceClient {
-    /// Sends `request` (Bulk API 2.0: JSON in, CSV out) within the daily share, as `get`,
-    /// and hands back the answer as it is when its status is below 400 or one of
-    /// `expected`; any other is the error `get` gives.
+    /// Sends `request` within the sync's daily share and its requests in flight, and hands
+    /// back the answer as it is when its status is below 400 or one of `expected`; any
+    /// other is an error that says what to do. An org refusing for its daily limit is
+    /// asked again later, however long that takes.
     pub async fn send(&self, request: &Request, expected: &[u16]) -> Result<Reply, SourceError> {
         let http = self.http().await?;
         let reply = loop {
@@ -168,10 +149,15 @@ impl SalesforceClient {
             break reply;
         };
         if reply.status >= 400 && !expected.contains(&reply.status) {
-            return Err(error(request.path(), &reply));
+            return Err(error(without_query(request.path()), &reply));
         }
         Ok(reply)
     }
+}
+
+/// A path as errors name it: without its query, which names record ids and values.
+fn without_query(path_and_query: &str) -> &str {
+    path_and_query.split('?').next().unwrap_or_default()
 }
 
 /// The error code and message of a refusal.
