@@ -49,6 +49,40 @@ pub struct Settings {
     pub options: Options,
     /// Told of every request the source sends (`inlet run`'s metrics).
     pub meter: crate::http::Meter,
+    /// Keeps a key the vendor replaced, where the sync's key is stored.
+    pub key_keeper: KeyKeeper,
+}
+
+/// Where a key the vendor replaced goes: a refresh token the vendor rotated (the old one
+/// stops working) must be stored where the sync's key is, or the next start cannot log
+/// in. `Err`: why it could not be kept, in words (never the key).
+pub trait KeepKey: Send + Sync {
+    fn keep(&self, key: &str) -> Result<(), String>;
+}
+
+/// An optional keeper, as settings hold it (`None`: the new key lives in memory only).
+#[derive(Clone, Default)]
+pub struct KeyKeeper(pub Option<Arc<dyn KeepKey>>);
+
+impl KeyKeeper {
+    /// Stores `key`; a failure is logged (the sync goes on with the key in memory).
+    pub fn keep(&self, key: &str) {
+        match self.0.as_ref().map(|k| k.keep(key)) {
+            Some(Ok(())) => tracing::info!("kept the rotated key where the sync's key is stored"),
+            Some(Err(why)) => tracing::warn!("the key was rotated and could not be stored: {why}"),
+            None => tracing::warn!("the key was rotated; it is kept in memory only"),
+        }
+    }
+}
+
+impl fmt::Debug for KeyKeeper {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "KeyKeeper"
+        } else {
+            "KeyKeeper(none)"
+        })
+    }
 }
 
 impl fmt::Debug for Settings {
@@ -168,6 +202,12 @@ pub trait Connector: Send + Sync {
     /// status`. `None` when `checkpoint` is not such a backfill.
     fn partitions(&self, _checkpoint: &Checkpoint) -> Option<(u32, u32)> {
         None
+    }
+
+    /// What a person should know about a stream at `checkpoint` that is not an error (a
+    /// field the source no longer lets inlet read), for `inlet sync status`.
+    fn notes(&self, _checkpoint: &Checkpoint) -> Vec<String> {
+        Vec::new()
     }
 
     /// The version of the source's data shape these options ask for.

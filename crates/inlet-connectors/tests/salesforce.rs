@@ -1,6 +1,6 @@
 //! The Salesforce connector's pieces against the fake Salesforce: keyset pages read every
 //! record once when thousands share one `SystemModstamp`, Bulk CSV read by the connector's
-//! parser equals the truth, describe of a custom object with every field type maps to
+//! parser equals the truth, every field type read by Bulk becomes the very row REST gives, describe of a custom object with every field type maps to
 //! columns, and `Sforce-Limit-Info` feeds the daily allowance.
 
 use std::time::Instant;
@@ -8,7 +8,8 @@ use std::time::Instant;
 use inlet_connectors::http::budget;
 use inlet_connectors::salesforce::allowance::Allowance;
 use inlet_connectors::salesforce::soql::{page, After};
-use inlet_connectors::salesforce::{csv, schema};
+use inlet_connectors::salesforce::table::ObjectTable;
+use inlet_connectors::salesforce::{bulk_rows, csv, schema};
 use inlet_fakes::salesforce::{FakeSalesforce, Options};
 use serde_json::{json, Value};
 
@@ -206,4 +207,64 @@ async fn describe_of_every_field_type_maps_to_columns_and_the_limit_header_feeds
             .expect("a 0.01% share of ~100,000 is 9 calls");
     }
     assert!(allowance.take(now).is_err());
+}
+
+#[tokio::test]
+async fn every_field_type_read_by_bulk_becomes_the_row_rest_gives() {
+    let (fake, api) = setup(10).await;
+    fake.seed_object("Invoice__c", 400).expect("invoices");
+    let describe = api.json("sobjects/Invoice__c/describe/", &[]).await;
+    let table = ObjectTable::new("Invoice__c", schema::columns(&describe).expect("columns"));
+    let soql = format!("SELECT {} FROM Invoice__c", table.select().join(", "));
+    let job = api
+        .http
+        .post(format!("{}/jobs/query", api.base))
+        .bearer_auth(&api.token)
+        .header("content-type", "application/json")
+        .body(json!({"operation": "query", "query": soql}).to_string())
+        .send()
+        .await
+        .expect("create job");
+    let job: Value = serde_json::from_str(&job.text().await.expect("body")).expect("job");
+    let id = job["id"].as_str().expect("job id");
+    let mut by_bulk = Vec::new();
+    let mut locator = String::new();
+    loop {
+        let mut params = vec![("maxRecords", "150")];
+        if !locator.is_empty() {
+            params.push(("locator", &locator));
+        }
+        let response = api.get(&format!("jobs/query/{id}/results"), &params).await;
+        let next = response.headers()["sforce-locator"]
+            .to_str()
+            .expect("locator")
+            .to_string();
+        let chunk = csv::parse(&response.text().await.expect("csv"), ',').expect("parse");
+        by_bulk.extend(bulk_rows::records(&table, &chunk).expect("rows"));
+        if next == "null" {
+            break;
+        }
+        locator = next;
+    }
+    let mut by_rest = Vec::new();
+    let mut page = api.json("query", &[("q", soql.as_str())]).await;
+    loop {
+        for record in page["records"].as_array().expect("records") {
+            by_rest.push(table.record(record).expect("a record").0);
+        }
+        let Some(next) = page["nextRecordsUrl"].as_str() else {
+            break;
+        };
+        let next = next.trim_start_matches("/services/data/v62.0/").to_string();
+        page = api.json(&next, &[]).await;
+    }
+    by_bulk.sort_by(|a, b| a.id.cmp(&b.id));
+    by_rest.sort_by(|a, b| a.id.cmp(&b.id));
+    let live = fake.records("Invoice__c").expect("invoices").len();
+    assert_eq!(
+        by_bulk.len(),
+        live,
+        "every live invoice (some are seeded deleted)"
+    );
+    assert_eq!(by_bulk, by_rest);
 }

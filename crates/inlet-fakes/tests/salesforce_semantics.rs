@@ -1,7 +1,8 @@
 //! The fake Salesforce's behaviour that a sync depends on and simple-salesforce does not
 //! exercise: many records sharing one `SystemModstamp` across a page boundary, system-only
 //! changes, undelete and purge with the delete log, expiring sessions, a Bulk job still in
-//! progress, fault knobs, new fields and refused SOQL.
+//! progress, a failed one, chunks smaller than asked, record counts, fault knobs, new
+//! fields and refused SOQL.
 
 use std::time::Duration;
 
@@ -277,6 +278,64 @@ async fn a_bulk_job_still_in_progress_refuses_its_results_with_412() {
     let (status, body) = client.get(&format!("jobs/query/{id}/results"), &[]).await;
     assert_eq!(status, 412);
     assert_eq!(body[0]["errorCode"], json!("JOB_NOT_COMPLETE"));
+}
+
+#[tokio::test]
+async fn record_counts_failed_jobs_and_chunks_smaller_than_asked_are_as_salesforce_gives_them() {
+    let fake = FakeSalesforce::start(Options::default())
+        .await
+        .expect("start");
+    fake.seed_object("Account", 30).expect("seed");
+    let client = Client::login(&fake).await;
+    let live = fake.records("Account").expect("accounts").len();
+    let (status, counts) = client
+        .get(
+            "limits/recordCount",
+            &[("sObjects", "Account,Lead,NoSuchThing")],
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        counts,
+        json!({"sObjects": [{"count": live, "name": "Account"}, {"count": 0, "name": "Lead"}]}),
+        "an unknown object is left out"
+    );
+    let create = || async {
+        let job = client
+            .http
+            .post(format!("{}/jobs/query", client.base))
+            .bearer_auth(&client.token)
+            .header("content-type", "application/json")
+            .body(json!({"operation": "query", "query": "SELECT Id FROM Account"}).to_string())
+            .send()
+            .await
+            .expect("create");
+        json(job).await["id"].as_str().expect("id").to_string()
+    };
+    fake.cap_bulk_chunks(7);
+    let id = create().await;
+    let response = client
+        .http
+        .get(format!("{}/jobs/query/{id}/results", client.base))
+        .query(&[("maxRecords", "1000")])
+        .bearer_auth(&client.token)
+        .send()
+        .await
+        .expect("results");
+    assert_eq!(response.headers()["sforce-numberofrecords"], "7");
+    assert_ne!(response.headers()["sforce-locator"], "null");
+    fake.fail_bulk_jobs(Some("Query timeout"));
+    let failed = create().await;
+    let (_, info) = client.get(&format!("jobs/query/{failed}"), &[]).await;
+    assert_eq!(
+        (info["state"].clone(), info["errorMessage"].clone()),
+        (json!("Failed"), json!("Query timeout"))
+    );
+    let (status, _) = client
+        .get(&format!("jobs/query/{failed}/results"), &[])
+        .await;
+    assert_eq!(status, 412);
+    assert_eq!(fake.bulk_jobs(), ["Account", "Account"]);
 }
 
 #[tokio::test]

@@ -8,6 +8,7 @@
 //! either. Through an SSH bastion ([`ssh`]), the same holds: the session runs over an SSH
 //! channel, and the bastion's host key is verified (known_hosts, or pinned on first use).
 
+pub mod api_usage;
 mod calendar;
 mod cell;
 mod cert_info;

@@ -165,15 +165,28 @@ async fn run(
     o: &ConnectOptions,
     pauses: &Arc<Mutex<Vec<Duration>>>,
 ) -> Outcome {
-    let mut sink = PgSink::open(
-        session(o).await,
-        "stripe",
-        "engine_read",
-        &[spec()],
-        WriteOptions::default(),
-    )
-    .await
-    .expect("open sink");
+    // The session of a run before this one ends (and frees the sync's lock) a moment after
+    // its sink is dropped: wait for that, as a restarted `inlet run` does.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let mut sink = loop {
+        let open = PgSink::open(
+            session(o).await,
+            "stripe",
+            "engine_read",
+            &[spec()],
+            WriteOptions::default(),
+        )
+        .await;
+        match open {
+            Err(p)
+                if p.kind == ProblemKind::AlreadyRunning
+                    && std::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(Duration::from_millis(50)).await
+            }
+            open => break open.expect("open sink"),
+        }
+    };
     let pauses = pauses.clone();
     let pause = move |d| {
         pauses.lock().expect("lock").push(d);

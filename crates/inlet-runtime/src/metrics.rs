@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 
-use inlet_connectors::http::{ApiEvent, ApiMeter, Meter};
+use inlet_connectors::http::{ApiEvent, ApiMeter, ApiUsage, Meter};
 use inlet_core::Stage;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -23,6 +23,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::{Registry, Unit};
+use tokio::sync::watch;
 
 use crate::readiness::{Readiness, SyncState};
 
@@ -100,12 +101,15 @@ struct Families {
     api_seconds: Histograms<SyncLabel>,
     api_budget_remaining: Family<SyncLabel, Gauge>,
     api_budget_limit: Family<SyncLabel, Gauge>,
+    api_calls_today: Family<SyncLabel, Gauge>,
     sync_state: Family<SyncStateLabel, Gauge>,
     syncs_owned: Gauge,
     db_sessions: Gauge,
     /// Each stream's last known complete time (Unix seconds): its lag is read from the
     /// clock when scraped, so it grows while nothing arrives.
     complete_until: Mutex<HashMap<StreamLabel, i64>>,
+    /// Each sync's last reported daily API usage, for its writer to `_sync_api`.
+    usage: Mutex<HashMap<String, watch::Sender<Option<ApiUsage>>>>,
 }
 
 /// Batch writes: 5 ms to about 80 s.
@@ -138,10 +142,12 @@ impl Default for Metrics {
             api_seconds: Family::new_with_constructor(api_histogram),
             api_budget_remaining: Family::default(),
             api_budget_limit: Family::default(),
+            api_calls_today: Family::default(),
             sync_state: Family::default(),
             syncs_owned: Gauge::default(),
             db_sessions: Gauge::default(),
             complete_until: Mutex::default(),
+            usage: Mutex::default(),
             registry: Registry::default(), // replaced below, once everything is registered
         };
         let r = &mut registry;
@@ -229,6 +235,11 @@ impl Default for Metrics {
             f.api_budget_limit.clone(),
         );
         r.register(
+            "api_calls_today",
+            "API calls the sync used in its current day, where its source keeps a daily budget",
+            f.api_calls_today.clone(),
+        );
+        r.register(
             "sync_state",
             "1 for the sync's state in this process (running, standing_by, not_connected, needs_person), 0 for the others",
             f.sync_state.clone(),
@@ -288,6 +299,15 @@ impl Metrics {
             metrics: self.clone(),
             sync: sync.to_string(),
         })))
+    }
+
+    /// What `sync`'s source reports of its daily API usage, as it changes (`None` until
+    /// it first reports; sources without a daily budget never do).
+    pub fn usage(&self, sync: &str) -> watch::Receiver<Option<ApiUsage>> {
+        let mut map = self.0.usage.lock().unwrap_or_else(|e| e.into_inner());
+        map.entry(sync.to_string())
+            .or_insert_with(|| watch::channel(None).0)
+            .subscribe()
     }
 
     /// A batch of `stream` committed (the sink's observer).
@@ -417,6 +437,17 @@ impl ApiMeter for SyncApi {
                     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
                     f.api_budget_limit.get_or_create(&sync()).set(limit);
                 }
+            }
+            ApiEvent::Usage(usage) => {
+                let calls = i64::try_from(usage.calls_today).unwrap_or(i64::MAX);
+                f.api_calls_today.get_or_create(&sync()).set(calls);
+                let mut map = f.usage.lock().unwrap_or_else(|e| e.into_inner());
+                let tx = (map.entry(self.sync.clone())).or_insert_with(|| watch::channel(None).0);
+                tx.send_if_modified(|held| {
+                    let changed = *held != Some(usage);
+                    *held = Some(usage);
+                    changed
+                });
             }
         }
     }

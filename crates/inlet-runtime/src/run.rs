@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use inlet_connectors::http::Meter;
+use inlet_connectors::http::{ApiUsage, Meter};
 use inlet_core::Source;
 use inlet_postgres::sink::{Observer, Progress};
 use inlet_postgres::writer::prune_events;
@@ -116,6 +116,7 @@ pub async fn run_sync_forever(
     readiness: Readiness,
     observed: Arc<dyn Observer>,
     meter: Meter,
+    usage: watch::Receiver<Option<ApiUsage>>,
 ) {
     let mut failures = 0u32;
     let mut pruning = None;
@@ -143,6 +144,13 @@ pub async fn run_sync_forever(
         on_open(&name, sink.progress());
         if pruning.as_ref() != Some(&sync.schema) {
             spawn_pruning(paths.clone(), name.clone(), sync.clone(), stop.clone());
+            spawn_usage(
+                paths.clone(),
+                name.clone(),
+                sync.clone(),
+                usage.clone(),
+                stop.clone(),
+            );
             pruning = Some(sync.schema.clone());
         }
         let step = lifecycle::drive(
@@ -193,6 +201,56 @@ fn spawn_pruning(paths: Paths, name: String, sync: SyncConfig, mut stop: watch::
             }
             if wait(&mut stop, Duration::from_secs(600)).await {
                 return;
+            }
+        }
+    });
+}
+
+/// Keeps what the source reports of its daily API usage in `_sync_api`, for `inlet sync
+/// status`: at most once a second, on a session of its own opened at the first report
+/// (sources that keep no daily budget never report).
+fn spawn_usage(
+    paths: Paths,
+    name: String,
+    sync: SyncConfig,
+    mut usage: watch::Receiver<Option<ApiUsage>>,
+    mut stop: watch::Receiver<bool>,
+) {
+    tokio::spawn(async move {
+        let mut session = None;
+        let mut written = None;
+        loop {
+            let current = *usage.borrow_and_update();
+            if let Some(now) = current.filter(|u| written != Some(*u)) {
+                if session.is_none() {
+                    session = connect_as_sync_user(&paths, &sync.destination)
+                        .await
+                        .ok()
+                        .map(|(_, s)| s);
+                }
+                if let Some(s) = &session {
+                    let row = inlet_postgres::api_usage::UsageRow {
+                        calls_today: now.calls_today,
+                        paused: now.paused.map(|p| (p.until, p.reason.to_string())),
+                    };
+                    match inlet_postgres::api_usage::write(&s.client, &sync.schema, &row).await {
+                        Ok(()) => written = Some(now),
+                        Err(p) => {
+                            // The schema may not exist yet: written at the next report.
+                            tracing::debug!(sync = %name, "api usage not kept: {}", p.message);
+                            session = None;
+                        }
+                    }
+                }
+            }
+            if wait(&mut stop, Duration::from_secs(1)).await {
+                return;
+            }
+            if written == *usage.borrow() {
+                tokio::select! {
+                    changed = usage.changed() => if changed.is_err() { return },
+                    _ = stop.wait_for(|s| *s) => return,
+                }
             }
         }
     });

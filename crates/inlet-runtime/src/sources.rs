@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use inlet_connectors::http::Meter;
-use inlet_connectors::registry::Settings;
+use inlet_connectors::registry::{KeepKey, KeyKeeper, Settings};
 use inlet_core::{Source, SourceError};
 use inlet_postgres::{Problem, ProblemKind, Secret};
 
@@ -65,11 +65,41 @@ pub fn metered_source(
     let key = api_key(paths, name, sync)?;
     let settings = Settings {
         meter,
+        key_keeper: KeyKeeper(Some(Arc::new(StoredKey {
+            secrets: paths.secrets(),
+            sync: name.to_string(),
+            env: sync.api_key_env.clone(),
+        }))),
         ..sync.settings(&key)
     };
     sync.source
         .source(&settings)
         .map_err(|e| source_problem(&e))
+}
+
+/// A sync's key replaced by the vendor (a rotated refresh token), stored where `sync add`
+/// stored the first one: secrets.toml, mode 0600.
+struct StoredKey {
+    secrets: std::path::PathBuf,
+    sync: String,
+    /// The variable the key is read from instead, if the sync names one.
+    env: Option<String>,
+}
+
+impl KeepKey for StoredKey {
+    fn keep(&self, key: &str) -> Result<(), String> {
+        if let Some(var) = &self.env {
+            return Err(format!(
+                "sync \"{}\" reads its key from ${var}, which inlet cannot change: the \
+                 next start will be refused; remove api_key_env and store the key with \
+                 `inlet sync add {} ... --force`",
+                self.sync, self.sync
+            ));
+        }
+        let value = Secret::new(key.to_string());
+        secrets::set_sync_secret(&self.secrets, &self.sync, SyncSecret::ApiKey, &value)
+            .map_err(|p| p.message)
+    }
 }
 
 /// A source's error as a problem to print.

@@ -25,6 +25,9 @@ pub struct SyncStatus {
     pub streams: Vec<StreamStatus>,
     pub in_progress: Option<Value>,
     pub warnings: Vec<Finding>,
+    /// Where the source keeps a daily API budget: `{calls_today, paused: {until, reason} |
+    /// null, updated_at}` (the calls its current day used; the pause, while it lasts).
+    pub api: Option<Value>,
 }
 
 impl SyncStatus {
@@ -32,7 +35,7 @@ impl SyncStatus {
         json!({
             "name": self.name, "source": self.source, "destination": self.destination,
             "schema": self.schema, "streams": self.streams, "in_progress": self.in_progress,
-            "warnings": self.warnings,
+            "warnings": self.warnings, "api": self.api,
         })
     }
 
@@ -69,7 +72,9 @@ pub async fn sync_status(
 ) -> Result<SyncStatus, Problem> {
     let (streams, warnings) = read(paths, sync.source.0, &sync.destination, &sync.schema).await?;
     let in_progress = in_progress(paths, &sync.destination, &sync.schema).await;
+    let api = api_usage(paths, &sync.destination, &sync.schema).await?;
     Ok(SyncStatus {
+        api,
         name: name.to_string(),
         destination: sync.destination.clone(),
         schema: sync.schema.clone(),
@@ -106,6 +111,8 @@ pub struct StreamStatus {
     pub updated_at: Option<String>,
     /// A backfill read in partitions: `{done, total}` (partitions complete, in all).
     pub partitions: Option<Value>,
+    /// What the source says a person should know that is not an error.
+    pub notes: Vec<String>,
 }
 
 /// A stream's state as status shows it.
@@ -159,7 +166,9 @@ async fn read(
             inlet_postgres::ownership::owner(client, schema, &row.stream).await?,
             inlet_postgres::ownership::Owner::Other(_)
         );
+        let notes = (row.checkpoint.as_ref()).map_or_else(Vec::new, |c| source.notes(c));
         out.push(StreamStatus {
+            notes,
             rows: stream_status::row_count(client, schema, &row.stream).await?,
             rejected: rejected
                 .iter()
@@ -177,6 +186,16 @@ async fn read(
         });
     }
     Ok((out, warnings))
+}
+
+/// What the source last reported of its daily API budget, if it keeps one.
+async fn api_usage(
+    paths: &Paths,
+    destination: &str,
+    schema: &str,
+) -> Result<Option<Value>, Problem> {
+    let (_, session) = connect_as_sync_user(paths, destination).await?;
+    inlet_postgres::api_usage::read(&session.client, schema).await
 }
 
 /// The rebuild or rename in progress, if any: `{kind, target, state, reason, caught_up}`

@@ -175,6 +175,7 @@ impl SyncConfig {
             streams: self.streams.clone(),
             options: self.options.clone(),
             meter: Default::default(),
+            key_keeper: Default::default(),
         }
     }
 

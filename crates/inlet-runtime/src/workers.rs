@@ -312,6 +312,7 @@ impl Supervisor {
                 self.readiness.clone(),
                 observed,
                 self.metrics.api_meter(&name),
+                self.metrics.usage(&name),
             );
             let handle = tokio::spawn(run.instrument(span));
             let task = Task {

@@ -470,11 +470,24 @@ async fn server_errors_429s_and_dropped_connections_lose_no_change() {
         .await
         .expect("utc");
     converge(&fake, &admin, "after every fault").await;
-    let s = status(&inlet);
-    let errored: Vec<&Value> = (s["syncs"][0]["streams"].as_array().into_iter().flatten())
-        .filter(|s| s["state"] == "errored")
-        .collect();
-    assert!(errored.is_empty(), "no stream errored: {errored:#?}");
+    // A stream may be waiting out a 429 of the portal's own 10-second budget at any instant
+    // (shown as errored, with when it retries); none stays so.
+    let mut errored = Vec::new();
+    let recovered = tokio::time::timeout(Duration::from_secs(60), async {
+        loop {
+            let s = status(&inlet);
+            errored = (s["syncs"][0]["streams"].as_array().into_iter().flatten())
+                .filter(|s| s["state"] == "errored")
+                .cloned()
+                .collect::<Vec<Value>>();
+            if errored.is_empty() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    })
+    .await;
+    assert!(recovered.is_ok(), "no stream stays errored: {errored:#?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

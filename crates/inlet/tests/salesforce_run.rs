@@ -1,6 +1,7 @@
 //! Salesforce through the product's commands, against the fake Salesforce: `inlet sync add
 //! --source salesforce --login-url` refuses a bad secret before writing anything, `inlet
-//! run` backfills every replicateable object with every field typed, survives a SIGKILL
+//! run` backfills every replicateable object with every field typed (large ones by Bulk
+//! API 2.0 query jobs, through a kill), survives a SIGKILL
 //! mid-backfill and sessions expiring mid-backfill, and follows updates sharing a second,
 //! creates, deletes, undeletes, purges, merges, new fields, fields that go away and thousands of records
 //! sharing one `SystemModstamp` across a page boundary, until each table equals the fake's
@@ -11,7 +12,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use inlet_connectors::salesforce::table::datetime_ms;
-use inlet_fakes::salesforce::{FakeSalesforce, Options};
+use inlet_fakes::salesforce::{FakeSalesforce, MutatorOptions, Options};
 use inlet_testkit::{versions, wait_until_async};
 use serde_json::{json, Value};
 
@@ -207,7 +208,7 @@ async fn every_object_matches_the_fake_after_backfill_a_kill_expired_sessions_an
     let config = config.replace(
         "[syncs.salesforce]\n",
         "[syncs.salesforce]\npoll_interval_ms = 300\nrate_limit = 50\n",
-    );
+    ) + "\n[syncs.salesforce.events]\ninclude_backfill = true\n";
     std::fs::write(inlet.config(), config).expect("config");
 
     // Slow enough that the backfill is still going when it is killed.
@@ -370,6 +371,18 @@ async fn every_object_matches_the_fake_after_backfill_a_kill_expired_sessions_an
     converge(&fake, &admin, "after a field went away").await;
     let state = tokio::task::block_in_place(|| stream_state(&inlet, "lead"));
     assert_eq!(state.0, "live", "the lead stream goes on: {state:?}");
+    wait_until_async(
+        "status to note the field no longer readable",
+        Duration::from_secs(30),
+        || async {
+            let s = status(&inlet);
+            (s["syncs"][0]["streams"].as_array().into_iter().flatten())
+                .filter(|s| s["stream"] == "lead")
+                .flat_map(|s| s["notes"].as_array().cloned().unwrap_or_default())
+                .any(|n| n.as_str().is_some_and(|n| n.contains("Called__c")))
+        },
+    )
+    .await;
     let kept = "select count(*) from information_schema.columns where table_schema = \
                 'salesforce' and table_name = 'lead' and column_name = 'called__c'";
     assert_eq!(count(kept.to_string()).await, 1, "the column stays");
@@ -555,5 +568,532 @@ async fn client_credentials_password_and_jwt_bearer_logins_sync_the_streams_aske
         Duration::from_secs(60),
         converged,
     )
+    .await;
+}
+
+/// `sync add salesforce` on the fake with `secret` and `extra` arguments, polling every
+/// 300 ms, backfill events logged.
+fn add_salesforce(inlet: &Inlet, fake: &FakeSalesforce, secret: &str, extra: &[&str]) {
+    let client_id = format!("client_id={}", fake.credentials().client_id);
+    let login = fake.login_url();
+    let mut args = vec![
+        "sync",
+        "add",
+        "salesforce",
+        "--destination",
+        "dest",
+        "--source",
+        "salesforce",
+        "--login-url",
+        &login,
+        "--set",
+        &client_id,
+    ];
+    args.extend_from_slice(extra);
+    let out = inlet.run_env(&args, &[("SALESFORCE_SECRET", secret)]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let config = std::fs::read_to_string(inlet.config()).expect("config");
+    let config = config.replace(
+        "[syncs.salesforce]\n",
+        "[syncs.salesforce]\npoll_interval_ms = 300\nrate_limit = 50\n",
+    ) + "\n[syncs.salesforce.events]\ninclude_backfill = true\n";
+    std::fs::write(inlet.config(), config).expect("config");
+}
+
+fn run_quietly(inlet: &Inlet) -> Running {
+    Running(
+        inlet
+            .cmd(&["run"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("inlet run"),
+    )
+}
+
+/// The sync's `api` in `inlet sync status --json`, and whether any stream errored.
+fn api_status(inlet: &Inlet) -> (Value, bool) {
+    let s = status(inlet);
+    let sync = &s["syncs"][0];
+    let errored = (sync["streams"].as_array().into_iter().flatten())
+        .any(|s| s["state"] == "errored" || !s["error"].is_null());
+    (sync["api"].clone(), errored)
+}
+
+async fn utc_admin(c: &inlet_testkit::Cluster, db: &str) -> tokio_postgres::Client {
+    let admin = c.admin_db(db).await;
+    admin
+        .execute("set timezone = 'UTC'", &[])
+        .await
+        .expect("utc");
+    admin
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spent_api_share_pauses_the_sync_until_its_day_turns_and_nothing_is_lost() {
+    let v = *versions().last().expect("a version");
+    let c = common::cluster("salesforce", v).await;
+    let db = c.create_database().await;
+    // A day of the share lasts 20 seconds here, so a spent share turns within the test.
+    let inlet = Inlet::new(&[("INLET_TEST_SALESFORCE_DAY_SECS", "20")]);
+    inlet.add_destination(c, &db);
+    let fake = FakeSalesforce::start(Options::default())
+        .await
+        .expect("fake");
+    fake.seed(5);
+    // 0.03% of the 100,000 calls remaining: 30 calls a day, fewer than the backfill needs.
+    let token = fake.credentials().refresh_token;
+    add_salesforce(&inlet, &fake, &token, &["--set", "api_share=0.0003"]);
+    let out = inlet.run(&[
+        "sync",
+        "add",
+        "other",
+        "--destination",
+        "dest",
+        "--source",
+        "salesforce",
+        "--set",
+        "api_share=2",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("api_share must be a number above 0 and at most 1"),
+        "{}",
+        text(&out)
+    );
+
+    let _run = run_quietly(&inlet);
+    wait_until_async(
+        "status says the share is spent, with the time it resumes",
+        Duration::from_secs(90),
+        || async {
+            let (api, errored) = api_status(&inlet);
+            assert!(!errored, "a spent share is no error: {}", status(&inlet));
+            api["paused"]["reason"]
+                .as_str()
+                .is_some_and(|r| r.contains("api_share"))
+                && api["paused"]["until"].as_str().is_some()
+                && api["calls_today"].as_u64().is_some_and(|n| n > 0)
+        },
+    )
+    .await;
+    let out = inlet.run(&["sync", "status"]);
+    let said = text(&out);
+    assert!(
+        said.contains("calls today") && said.contains("paused until"),
+        "{said}"
+    );
+    assert!(
+        !said.to_lowercase().contains("salesforce refused"),
+        "{said}"
+    );
+    // The share turns, and turns again: the backfill ends and equals the truth.
+    let admin = utc_admin(c, &db).await;
+    converge(&fake, &admin, "after the share's days turned").await;
+    let contact = fake
+        .create("Contact", &json!({"LastName": "Later"}))
+        .expect("create");
+    converge(&fake, &admin, "a change made while paused").await;
+    assert!(
+        ids(&fake, "Contact").contains(&contact),
+        "the truth has the contact"
+    );
+    assert!(!api_status(&inlet).1, "no stream errored");
+    assert_eq!(
+        fake.limit_refused(),
+        0,
+        "the share paused the sync before the org refused"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_limit_exceeded_pauses_the_sync_which_catches_up_once_the_org_has_calls_again() {
+    let v = *versions().last().expect("a version");
+    let c = common::cluster("salesforce", v).await;
+    let db = c.create_database().await;
+    // A day of 300 s: a refusing org is asked again every second.
+    let inlet = Inlet::new(&[("INLET_TEST_SALESFORCE_DAY_SECS", "300")]);
+    inlet.add_destination(c, &db);
+    let fake = FakeSalesforce::start(Options::default())
+        .await
+        .expect("fake");
+    fake.seed(5);
+    let token = fake.credentials().refresh_token;
+    add_salesforce(&inlet, &fake, &token, &["--set", "api_share=1"]);
+    let _run = run_quietly(&inlet);
+    let admin = utc_admin(c, &db).await;
+    converge(&fake, &admin, "after the backfill").await;
+
+    // Another integration spends the org's allocation.
+    fake.set_daily_limit(100_000, 100_000);
+    let contacts = ids(&fake, "Contact");
+    fake.update("Contact", &contacts[..1], &json!({"LastName": "Meanwhile"}))
+        .expect("update");
+    wait_until_async(
+        "status says the org refused, with when it asks again",
+        Duration::from_secs(60),
+        || async {
+            let (api, errored) = api_status(&inlet);
+            assert!(!errored, "a spent org is no error: {}", status(&inlet));
+            api["paused"]["reason"]
+                .as_str()
+                .is_some_and(|r| r.contains("REQUEST_LIMIT_EXCEEDED"))
+                && api["paused"]["until"].as_str().is_some()
+        },
+    )
+    .await;
+    let refused = fake.limit_refused();
+    assert!(refused >= 1, "the org refused");
+    let later = fake.limit_refused();
+    wait_until_async("the org asked again", Duration::from_secs(30), || async {
+        fake.limit_refused() > later
+    })
+    .await;
+    // Asked again about once a second per stream, not in a tight loop.
+    assert!(
+        fake.limit_refused() < 500,
+        "{} refusals",
+        fake.limit_refused()
+    );
+
+    fake.set_daily_limit(100_000, 0);
+    converge(&fake, &admin, "once the org had calls again").await;
+    wait_until_async("the pause is over", Duration::from_secs(30), || async {
+        api_status(&inlet).0["paused"].is_null()
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotated_refresh_token_is_stored_and_the_next_start_logs_in_with_it() {
+    let v = *versions().last().expect("a version");
+    let c = common::cluster("salesforce", v).await;
+    let db = c.create_database().await;
+    let inlet = Inlet::new(&[]);
+    inlet.add_destination(c, &db);
+    let fake = FakeSalesforce::start(Options::default())
+        .await
+        .expect("fake");
+    fake.seed(3);
+    fake.rotate_refresh_tokens(true);
+    let first = fake.credentials().refresh_token;
+    add_salesforce(&inlet, &fake, &first, &[]);
+    let secrets = inlet.config().with_file_name("secrets.toml");
+    let stored = || std::fs::read_to_string(&secrets).expect("secrets.toml");
+    assert_ne!(
+        fake.credentials().refresh_token,
+        first,
+        "checking the key rotated it"
+    );
+    assert!(
+        !stored().contains(&first),
+        "the rotated-away token is not kept"
+    );
+    assert!(stored().contains(&fake.credentials().refresh_token));
+
+    let admin = utc_admin(c, &db).await;
+    for start in ["first", "second"] {
+        let before = fake.credentials().refresh_token;
+        let run = run_quietly(&inlet);
+        let contact = fake
+            .create("Contact", &json!({"LastName": start}))
+            .expect("create");
+        converge(&fake, &admin, &format!("the {start} start")).await;
+        drop(run); // SIGKILL
+        let now = fake.credentials().refresh_token;
+        assert_ne!(now, before, "the {start} start rotated the token");
+        assert!(
+            stored().contains(&now),
+            "the {start} start stored the new token"
+        );
+        assert!(ids(&fake, "Contact").contains(&contact));
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&secrets)
+        .expect("secrets")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let out = inlet.run(&["sync", "status"]);
+    assert!(!text(&out).contains(&fake.credentials().refresh_token));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_objects_backfill_by_bulk_jobs_through_a_kill_with_values_exact_and_no_event_twice() {
+    let v = *versions().last().expect("a version");
+    let c = common::cluster("salesforce", v).await;
+    let db = c.create_database().await;
+    let inlet = Inlet::new(&[]);
+    inlet.add_destination(c, &db);
+    let fake = FakeSalesforce::start(Options {
+        bulk_processing: Duration::from_millis(300),
+        ..Options::default()
+    })
+    .await
+    .expect("fake");
+    // About 300 accounts, invoices and opportunities and 600 contacts (a few seeded in the
+    // Recycle Bin do not count): Bulk at a threshold of 250; 150 leads and cases, a few
+    // users and attachments: REST.
+    fake.seed(300);
+    fake.seed_object("Account", 3_000).expect("accounts");
+    // Values CSV must carry exactly: a comma, quotes and a line break in one; text set
+    // empty, which Salesforce keeps as null.
+    let accounts = ids(&fake, "Account");
+    let tricky = "Smith, \"Jr.\" & Sons\nsecond line, \"quoted\"";
+    fake.update(
+        "Account",
+        &accounts[..1],
+        &json!({"Name": tricky, "Description": "a, b\r\nc", "Phone": ""}),
+    )
+    .expect("update");
+    // Small result chunks, each its own batch, so the kill falls between two.
+    fake.cap_bulk_chunks(100);
+    add_salesforce(
+        &inlet,
+        &fake,
+        &fake.credentials().refresh_token,
+        &["--set", "bulk_threshold=250"],
+    );
+
+    fake.faults().latency(Duration::from_millis(150));
+    let run = run_quietly(&inlet);
+    wait_until_async(
+        "some accounts copied by Bulk, not all",
+        Duration::from_secs(120),
+        || async {
+            let (state, rows, _) = stream_state(&inlet, "account");
+            state == "backfilling" && rows > 0 && rows < 3_300
+        },
+    )
+    .await;
+    // SIGKILL, mid-Bulk-backfill.
+    drop(run);
+    // Eight objects, several ranges and Bulk jobs each, every call slow: still no more
+    // requests at once than a developer org allows (max_in_flight's default).
+    let peak = fake.in_flight_peak();
+    assert!((2..=5).contains(&peak), "requests at once: {peak}");
+    fake.faults().latency(Duration::ZERO);
+    let run = run_quietly(&inlet);
+    let admin = c.admin_db(&db).await;
+    admin
+        .execute("set timezone = 'UTC'", &[])
+        .await
+        .expect("utc");
+    converge(&fake, &admin, "after a Bulk backfill killed midway").await;
+    wait_until_async("every stream live", Duration::from_secs(60), || async {
+        let s = status(&inlet);
+        let streams: Vec<Value> = s["syncs"][0]["streams"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        !streams.is_empty() && streams.iter().all(|s| s["state"] == "live")
+    })
+    .await;
+
+    let jobs = fake.bulk_jobs();
+    for large in ["Account", "Contact", "Opportunity", "Invoice__c"] {
+        assert!(jobs.iter().any(|j| j == large), "{large} by Bulk: {jobs:?}");
+    }
+    for small in ["Lead", "Case", "User", "Attachment"] {
+        assert!(
+            !jobs.iter().any(|j| j == small),
+            "{small} by REST: {jobs:?}"
+        );
+    }
+    let one = |sql: String| {
+        let admin = &admin;
+        async move { admin.query_one(&sql, &[]).await.expect("query") }
+    };
+    let row = one(format!(
+        "select name, description, phone is null from salesforce.account where id = '{}'",
+        accounts[0]
+    ))
+    .await;
+    assert_eq!(row.get::<_, String>(0), tricky);
+    assert_eq!(row.get::<_, String>(1), "a, b\r\nc");
+    assert!(row.get::<_, bool>(2), "text set empty is null");
+    let twice: i64 = one(
+        "select count(*) from (select 1 from salesforce._sync_event \
+         group by object_type, record_id, event_type having count(*) > 1) d"
+            .into(),
+    )
+    .await
+    .get(0);
+    assert_eq!(twice, 0, "no change logged twice");
+    let logged: i64 = one(
+        "select count(distinct record_id) from salesforce._sync_event where object_type = 'account'"
+            .into(),
+    )
+    .await
+    .get(0);
+    assert_eq!(logged, accounts.len() as i64, "every account logged once");
+    drop(run);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_bulk_job_is_a_stream_error_naming_the_object_and_salesforces_reason() {
+    let v = *versions().last().expect("a version");
+    let c = common::cluster("salesforce", v).await;
+    let db = c.create_database().await;
+    let inlet = Inlet::new(&[]);
+    inlet.add_destination(c, &db);
+    let fake = FakeSalesforce::start(Options::default())
+        .await
+        .expect("fake");
+    fake.seed(40);
+    let reason = "Query timeout: the query took too long to run";
+    fake.fail_bulk_jobs(Some(reason));
+    add_salesforce(
+        &inlet,
+        &fake,
+        &fake.credentials().refresh_token,
+        &["--streams", "account,lead", "--set", "bulk_threshold=40"],
+    );
+    let run = run_quietly(&inlet);
+    let error = || {
+        let s = status(&inlet);
+        (s["syncs"][0]["streams"].as_array().into_iter().flatten())
+            .find(|s| s["stream"] == "account")
+            .and_then(|s| s["error"]["reason"].as_str().map(str::to_string))
+            .unwrap_or_default()
+    };
+    // In plain words: which object, what happened, Salesforce's reason.
+    let said = format!("the Bulk API query job reading Account failed: {reason}");
+    wait_until_async(
+        "the account stream errored, saying why",
+        Duration::from_secs(60),
+        || async { error() == said },
+    )
+    .await;
+    // Salesforce recovers: the retry reads the range with a new job.
+    fake.fail_bulk_jobs(None);
+    let admin = c.admin_db(&db).await;
+    admin
+        .execute("set timezone = 'UTC'", &[])
+        .await
+        .expect("utc");
+    wait_until_async("both streams copied", Duration::from_secs(60), || async {
+        differences(&fake, &admin, "salesforce", "Account")
+            .await
+            .is_empty()
+            && differences(&fake, &admin, "salesforce", "Lead")
+                .await
+                .is_empty()
+    })
+    .await;
+    drop(run);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_purged_and_gone_from_the_delete_log_before_it_was_seen_is_reconciled_away() {
+    let v = *versions().last().expect("a version");
+    let c = common::cluster("salesforce", v).await;
+    let db = c.create_database().await;
+    let inlet = Inlet::new(&[]);
+    inlet.add_destination(c, &db);
+    let fake = FakeSalesforce::start(Options::default())
+        .await
+        .expect("fake");
+    fake.seed(30);
+    let token = fake.credentials().refresh_token;
+    add_salesforce(&inlet, &fake, &token, &["--set", "overlap_secs=2"]);
+    let run = run_quietly(&inlet);
+    let admin = utc_admin(c, &db).await;
+    converge(&fake, &admin, "after the backfill").await;
+
+    // While inlet is away, a contact is deleted and purged from the Recycle Bin, and
+    // Salesforce trims its delete log past that: getDeleted will never name it.
+    drop(run);
+    let contacts = ids(&fake, "Contact");
+    fake.delete("Contact", &contacts[0]).expect("delete");
+    fake.purge("Contact", &contacts[0]).expect("purge");
+    fake.update(
+        "Contact",
+        &contacts[1..2],
+        &json!({"LastName": "While away"}),
+    )
+    .expect("update");
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as i64;
+    fake.trim_delete_log("Contact", now_ms).expect("trim");
+    let logged = "select coalesce(max(id), 0) from salesforce._sync_event";
+    let before: i64 = admin.query_one(logged, &[]).await.expect("events").get(0);
+
+    let _run = run_quietly(&inlet);
+    converge(&fake, &admin, "after the reconciliation").await;
+    // Only what changed is in the change log: the contact updated and the one purged
+    // unseen; re-reading every other contact logged nothing.
+    let events: Vec<(String, String)> = admin
+        .query(
+            "select event_type, record_id from salesforce._sync_event \
+             where id > $1 and object_type = 'contact' order by 1, 2",
+            &[&before],
+        )
+        .await
+        .expect("events")
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(
+        events,
+        [
+            ("delete".to_string(), contacts[0].clone()),
+            ("update".to_string(), contacts[1].clone()),
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_errors_dropped_connections_and_lost_locators_lose_no_change() {
+    let v = *versions().last().expect("a version");
+    let c = common::cluster("salesforce", v).await;
+    let db = c.create_database().await;
+    let inlet = Inlet::new(&[]);
+    inlet.add_destination(c, &db);
+    let fake = FakeSalesforce::start(Options::default())
+        .await
+        .expect("fake");
+    fake.seed(300);
+    let token = fake.credentials().refresh_token;
+    add_salesforce(&inlet, &fake, &token, &["--set", "overlap_secs=2"]);
+    let inject = || {
+        let faults = fake.faults();
+        faults.fail_next(3, 500);
+        faults.fail_next(2, 503);
+        faults.drop_next_connections(3);
+        fake.invalidate_locators();
+    };
+    let all_met = || async {
+        wait_until_async(
+            "every injected fault met",
+            Duration::from_secs(60),
+            || async { fake.faults().pending() == 0 },
+        )
+        .await
+    };
+    let admin = utc_admin(c, &db).await;
+
+    // During the backfill.
+    inject();
+    let _run = run_quietly(&inlet);
+    all_met().await;
+    converge(&fake, &admin, "after faults during the backfill").await;
+
+    // During live changes.
+    let changes = fake.start_mutator(MutatorOptions {
+        every: Duration::from_millis(100),
+        burst: 5,
+        schema_changes: false,
+    });
+    inject();
+    all_met().await;
+    drop(changes);
+    converge(&fake, &admin, "after faults during live changes").await;
+    wait_until_async("no stream errored", Duration::from_secs(60), || async {
+        let (_, errored) = api_status(&inlet);
+        !errored
+    })
     .await;
 }

@@ -2,7 +2,9 @@
 //! answer (status and latency), each request that got no answer, each retry, each time the
 //! API held the sync back, and the budget the vendor reports. The runtime hands one
 //! [`ApiMeter`] per sync to the source through its settings; a connector passes it to its
-//! [`HttpClient`](super::HttpClient)s and reports nothing itself.
+//! [`HttpClient`](super::HttpClient)s and reports nothing itself, except a source that
+//! keeps a daily API budget of its own, which reports the calls it used today and whether
+//! it is paused ([`ApiUsage`]).
 
 use std::fmt;
 use std::sync::Arc;
@@ -45,6 +47,24 @@ pub enum ApiEvent {
     Throttled(Throttle),
     /// The vendor's word on what is left of the budget.
     Budget(Budget),
+    /// A source keeping a daily budget: what it used today, and whether it waits.
+    Usage(ApiUsage),
+}
+
+/// The API calls a sync used in its current day, and its pause, if its budget holds it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ApiUsage {
+    pub calls_today: u64,
+    pub paused: Option<Paused>,
+}
+
+/// Why a sync's calls wait, and until when.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Paused {
+    /// When the calls go again (or the account is asked again), in Unix seconds.
+    pub until: i64,
+    /// Why, in plain words, for `inlet sync status`.
+    pub reason: &'static str,
 }
 
 /// Told of every request of one sync.

@@ -26,7 +26,7 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, CONTENT
 
 pub use auth::{header, Auth, BadHeaderValue, BoxFuture, StaticKey};
 pub use budget::{Budget, BudgetHeaders, Pacer};
-pub use meter::{ApiEvent, ApiMeter, Meter, Throttle};
+pub use meter::{ApiEvent, ApiMeter, ApiUsage, Meter, Paused, Throttle};
 pub use oauth::{RefreshToken, RENEW_BEFORE};
 pub use rate_limit::{RateLimiter, MAX_IN_FLIGHT};
 pub use request::Request;
@@ -40,6 +40,8 @@ pub struct Reply {
     pub date: Option<i64>,
     /// What the server said about retrying (`Retry-After`, `*-Should-Retry`).
     pub hints: ServerWord,
+    /// Every header, for APIs that page by one (Salesforce Bulk's `Sforce-Locator`).
+    pub headers: HeaderMap,
 }
 
 /// Why no response came back.
@@ -169,9 +171,10 @@ impl HttpClient {
             let failure = match builder.send().await {
                 Ok(response) => {
                     let status = response.status().as_u16();
-                    let headers = response.headers();
-                    let (date, hints) = retry::read(headers, self.should_retry_header.as_ref());
-                    if let Some(budget) = self.budget.and_then(|read| read(headers)) {
+                    // Owned: reading the body consumes the response.
+                    let headers = response.headers().clone();
+                    let (date, hints) = retry::read(&headers, self.should_retry_header.as_ref());
+                    if let Some(budget) = self.budget.and_then(|read| read(&headers)) {
                         self.meter.record(ApiEvent::Budget(budget));
                         self.pacer.observe(budget).await;
                     }
@@ -200,6 +203,7 @@ impl HttpClient {
                                 body,
                                 date,
                                 hints,
+                                headers,
                             };
                             if status < 400 {
                                 return Ok(reply);

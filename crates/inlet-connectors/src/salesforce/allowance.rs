@@ -9,11 +9,14 @@ use crate::http::budget::Budget;
 
 /// The default share of the remaining allocation a sync may use in a day.
 pub const DEFAULT_SHARE: f64 = 0.2;
-const DAY: Duration = Duration::from_secs(24 * 3600);
+/// Salesforce counts the allocation over a rolling 24 hours.
+pub const DAY: Duration = Duration::from_secs(24 * 3600);
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Allowance {
     share: f64,
+    /// How long a day of the share lasts (24 hours; shorter only in tests).
+    length: Duration,
     /// When this sync's day began, the calls it may make in it, and those it made.
     day: Option<(Instant, u64)>,
     used: u64,
@@ -30,8 +33,14 @@ pub struct Spent {
 
 impl Allowance {
     pub fn new(share: f64) -> Allowance {
+        Allowance::with_day(share, DAY)
+    }
+
+    /// A share whose day lasts `length` (tests make it seconds long).
+    pub fn with_day(share: f64, length: Duration) -> Allowance {
         Allowance {
             share: share.clamp(0.0, 1.0),
+            length,
             day: None,
             used: 0,
             remaining: None,
@@ -43,7 +52,7 @@ impl Allowance {
         self.remaining = Some(budget.remaining);
         if self
             .day
-            .is_none_or(|(start, _)| now.duration_since(start) >= DAY)
+            .is_none_or(|(start, _)| now.duration_since(start) >= self.length)
         {
             let calls = (budget.remaining as f64 * self.share).floor() as u64;
             self.day = Some((now, calls));
@@ -54,12 +63,13 @@ impl Allowance {
     /// Takes one call, or says until when the sync must pause.
     pub fn take(&mut self, now: Instant) -> Result<(), Spent> {
         if let Some((start, calls)) = self.day {
-            if now.duration_since(start) >= DAY {
+            if now.duration_since(start) >= self.length {
                 self.day = None;
+                self.used = 0;
             } else if self.used >= calls || self.remaining == Some(0) {
                 return Err(Spent {
                     used: self.used,
-                    resume_at: start + DAY,
+                    resume_at: start + self.length,
                 });
             }
         }

@@ -1,17 +1,19 @@
 //! Talking to the org: log in ([`super::login`]), then call the `instance_url` the login
-//! named, on the sync's request rate, paced by `Sforce-Limit-Info`. Salesforce's errors
-//! are a JSON array of `{message, errorCode}`; each becomes a source error that says what
-//! to do. The daily allocation running out is a 403 `REQUEST_LIMIT_EXCEEDED`, not a 429.
+//! named, on the sync's request rate, paced by `Sforce-Limit-Info` and within the sync's
+//! share of the org's daily allocation ([`DailyShare`]). Salesforce's errors are a JSON
+//! array of `{message, errorCode}`; each becomes a source error that says what to do. The
+//! daily allocation running out is a 403 `REQUEST_LIMIT_EXCEEDED`, not a 429: the request
+//! waits and is sent again, however long the org stays spent.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use inlet_core::{ErrorKind, SourceError};
 use serde_json::Value;
-use tokio::sync::OnceCell;
+use tokio::sync::{OnceCell, Semaphore};
 
+use super::daily_share::DailyShare;
 use super::login::Login;
-use crate::http::{budget, HttpClient, Meter, RateLimiter, Reply};
+use crate::http::{budget, ApiEvent, ApiMeter, HttpClient, Meter, RateLimiter, Reply, Request};
 use crate::json;
 
 /// The REST API version every path names.
@@ -22,24 +24,55 @@ pub struct SalesforceClient {
     login: Arc<Login>,
     limiter: Arc<RateLimiter>,
     meter: Meter,
+    share: Arc<DailyShare>,
+    /// Requests in flight at once: Salesforce limits an org's long-running requests (25,
+    /// 5 in a developer org), shared by every integration.
+    slots: Semaphore,
+    most: usize,
     /// Built at the first call, once the login has named the instance.
     http: OnceCell<HttpClient>,
 }
 
+/// The sync's meter, with each budget an answer reports also fed to its daily share.
+struct Feeding {
+    share: Arc<DailyShare>,
+    meter: Meter,
+}
+
+impl ApiMeter for Feeding {
+    fn record(&self, event: ApiEvent) {
+        if let ApiEvent::Budget(budget) = event {
+            self.share.observe(budget);
+        }
+        self.meter.record(event);
+    }
+}
+
 impl SalesforceClient {
-    /// `rate`: requests per second this sync may send.
-    pub fn new(login: Arc<Login>, rate: f64, meter: Meter) -> SalesforceClient {
+    /// `rate`: requests per second this sync may send, at most `most` at once; `share`:
+    /// its part of the org's daily allocation.
+    pub fn new(
+        login: Arc<Login>,
+        rate: f64,
+        most: usize,
+        meter: Meter,
+        share: DailyShare,
+    ) -> SalesforceClient {
+        let most = most.max(1);
         SalesforceClient {
             login,
             limiter: Arc::new(RateLimiter::new(rate, rate.ceil().max(1.0) as u32)),
             meter,
+            share: Arc::new(share),
+            slots: Semaphore::new(most),
+            most,
             http: OnceCell::new(),
         }
     }
 
     /// Requests the sync may have in flight now (a partitioned backfill's share).
     pub fn in_flight(&self) -> usize {
-        self.limiter.in_flight()
+        self.limiter.in_flight().min(self.most)
     }
 
     async fn http(&self) -> Result<&HttpClient, SourceError> {
@@ -51,24 +84,18 @@ impl SalesforceClient {
                 Ok(http
                     .with_auth(self.login.clone())
                     .with_budget(budget::salesforce)
-                    .with_meter(self.meter.clone()))
+                    .with_meter(Meter(Some(Arc::new(Feeding {
+                        share: self.share.clone(),
+                        meter: self.meter.clone(),
+                    })))))
             })
             .await
     }
 
     /// `GET path_and_query` (`/services/data/...`), parsed.
     pub async fn get(&self, path_and_query: &str) -> Result<Value, SourceError> {
-        let reply = self
-            .http()
-            .await?
-            .get(path_and_query)
-            .await
-            .map_err(|e| e.into_source_error("Salesforce"))?;
-        // The path without its query: a query names record ids and values.
-        let path = path_and_query.split('?').next().unwrap_or_default();
-        if reply.status >= 400 {
-            return Err(error(path, &reply));
-        }
+        let reply = self.send(&Request::get(path_and_query), &[]).await?;
+        let path = without_query(path_and_query);
         json::parse(&reply.body)
             .map_err(|e| invalid(path, &format!("the response is not JSON ({e})")))
     }
@@ -102,13 +129,51 @@ impl SalesforceClient {
             page = self.get(&next).await?;
         }
     }
+
+    /// Sends `request` within the sync's daily share and its requests in flight, and hands
+    /// back the answer as it is when its status is below 400 or one of `expected`; any
+    /// other is an error that says what to do. An org refusing for its daily limit is
+    /// asked again later, however long that takes.
+    pub async fn send(&self, request: &Request, expected: &[u16]) -> Result<Reply, SourceError> {
+        let http = self.http().await?;
+        let reply = loop {
+            self.share.take().await;
+            let slot = self.slots.acquire().await;
+            let reply =
+                (http.send(request).await).map_err(|e| e.into_source_error("Salesforce"))?;
+            drop(slot);
+            if reply.status == 403 && said(&reply).0 == "REQUEST_LIMIT_EXCEEDED" {
+                self.share.refused().await;
+                continue;
+            }
+            break reply;
+        };
+        if reply.status >= 400 && !expected.contains(&reply.status) {
+            return Err(error(without_query(request.path()), &reply));
+        }
+        Ok(reply)
+    }
+}
+
+/// A path as errors name it: without its query, which names record ids and values.
+fn without_query(path_and_query: &str) -> &str {
+    path_and_query.split('?').next().unwrap_or_default()
+}
+
+/// The error code and message of a refusal.
+fn said(reply: &Reply) -> (String, String) {
+    let body = json::parse(&reply.body).unwrap_or(Value::Null);
+    let first = if body.is_array() { &body[0] } else { &body };
+    let text = |field: &str, none: &str| first[field].as_str().unwrap_or(none).to_string();
+    (
+        text("errorCode", "no error code"),
+        text("message", "no message"),
+    )
 }
 
 fn error(path: &str, reply: &Reply) -> SourceError {
-    let body = json::parse(&reply.body).unwrap_or(Value::Null);
-    let first = if body.is_array() { &body[0] } else { &body };
-    let code = first["errorCode"].as_str().unwrap_or("no error code");
-    let said = first["message"].as_str().unwrap_or("no message");
+    let (code, said) = said(reply);
+    let code = code.as_str();
     let status = reply.status;
     let message = format!("Salesforce refused {path} (HTTP {status}, {code}): {said}");
     match (status, code) {
@@ -116,14 +181,6 @@ fn error(path: &str, reply: &Reply) -> SourceError {
             "the session was refused even after logging in again: check that the integration \
              user is active and has API access",
         ),
-        (403, "REQUEST_LIMIT_EXCEEDED") => {
-            let mut e = SourceError::new(ErrorKind::RateLimited, message).with_fix(
-                "the org's daily API allocation (shared by every integration) is spent; the \
-                 sync resumes by itself as the rolling 24 hours free calls",
-            );
-            e.retry_after = Some(reply.hints.retry_after.unwrap_or(Duration::from_secs(300)));
-            e
-        }
         (403, _) => SourceError::new(ErrorKind::Forbidden, message).with_fix(
             "give the integration user the \"API Enabled\" and \"View All Data\" permissions \
              (Setup → Users → Permission Sets)",

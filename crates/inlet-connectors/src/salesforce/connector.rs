@@ -15,7 +15,9 @@ use std::time::Duration;
 use inlet_core::{Checkpoint, ErrorKind, Source, SourceError};
 use serde_json::Value;
 
+use super::allowance::{DAY, DEFAULT_SHARE};
 use super::client::SalesforceClient;
+use super::daily_share::DailyShare;
 use super::login::{Grant, Login, LoginSettings};
 use super::{SalesforceOptions, SalesforceSource};
 use crate::registry::{
@@ -50,6 +52,23 @@ const KEYS: &[OptionKey] = &[
               refresh_token and password grants when the app requires it",
     },
     OptionKey {
+        name: "api_share",
+        doc: "the share of the org's remaining daily API allocation (shared by every \
+              integration) this sync may use in 24 hours, above 0 and at most 1; once spent \
+              the sync pauses until its day turns [default: 0.2]",
+    },
+    OptionKey {
+        name: "bulk_threshold",
+        doc: "objects with at least this many records (Salesforce's record count) are \
+              backfilled by Bulk API 2.0 query jobs, the rest by REST queries [default: 50000]",
+    },
+    OptionKey {
+        name: "max_in_flight",
+        doc: "requests this sync sends at once, at most: Salesforce allows an org 25 \
+              long-running requests at a time (5 in a developer org), shared by every \
+              integration, from 1 to 25 [default: 5]",
+    },
+    OptionKey {
         name: "overlap_secs",
         doc: "how far back before the last change seen each poll reads again, for \
               transactions that commit late, in seconds [default: 60]",
@@ -64,7 +83,18 @@ struct SalesforceConfig {
     username: Option<String>,
     client_secret_env: Option<String>,
     overlap_secs: Option<u64>,
+    api_share: Option<f64>,
+    bulk_threshold: Option<u64>,
+    max_in_flight: Option<u64>,
 }
+
+/// Requests in flight at once unless `max_in_flight` says otherwise: what a developer org
+/// allows, which leaves a production org's 25 mostly to the other integrations.
+const DEFAULT_IN_FLIGHT: u64 = 5;
+
+/// Tests only: how many seconds a day of the API share lasts, so a spent share turns
+/// within a test.
+const TEST_DAY_ENV: &str = "INLET_TEST_SALESFORCE_DAY_SECS";
 
 fn allowed() -> String {
     KEYS.iter()
@@ -89,6 +119,19 @@ fn text(options: &Options, key: &str) -> Result<Option<String>, OptionError> {
     }
 }
 
+/// A whole number, written as one or as text (`--set key=N` gives text).
+fn whole(options: &Options, key: &str) -> Result<Option<u64>, OptionError> {
+    let Some(value) = options.get(key) else {
+        return Ok(None);
+    };
+    let n = match value {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    };
+    n.map(Some).ok_or_else(|| wrong(key, "a whole number"))
+}
+
 impl SalesforceConfig {
     fn parse(options: &Options) -> Result<Self, OptionError> {
         if let Some(key) = options.keys().find(|k| KEYS.iter().all(|o| o.name != *k)) {
@@ -109,25 +152,31 @@ impl SalesforceConfig {
                 "set when grant = password (--set username=...)",
             ));
         }
-        let overlap_secs = match options.get("overlap_secs") {
+        let overlap_secs = whole(options, "overlap_secs")?;
+        let share = |n: Option<f64>| {
+            n.filter(|s| *s > 0.0 && *s <= 1.0)
+                .ok_or_else(|| wrong("api_share", "a number above 0 and at most 1, e.g. 0.2"))
+        };
+        let api_share = match options.get("api_share") {
             None => None,
-            Some(Value::Number(n)) => Some(
-                n.as_u64()
-                    .ok_or_else(|| wrong("overlap_secs", "a whole number"))?,
-            ),
-            Some(Value::String(s)) => Some(
-                s.trim()
-                    .parse()
-                    .map_err(|_| wrong("overlap_secs", "a whole number"))?,
-            ),
-            Some(_) => return Err(wrong("overlap_secs", "a whole number")),
+            Some(Value::Number(n)) => Some(share(n.as_f64())?),
+            Some(Value::String(s)) => Some(share(s.trim().parse().ok())?),
+            Some(_) => Some(share(None)?),
         };
         Ok(SalesforceConfig {
+            api_share,
             client_id: text(options, "client_id")?,
             grant,
             username,
             client_secret_env: text(options, "client_secret_env")?,
             overlap_secs,
+            bulk_threshold: whole(options, "bulk_threshold")?,
+            max_in_flight: match whole(options, "max_in_flight")? {
+                Some(n) if !(1..=25).contains(&n) => {
+                    return Err(wrong("max_in_flight", "a whole number from 1 to 25"))
+                }
+                n => n,
+            },
         })
     }
 }
@@ -172,6 +221,7 @@ fn login_of(settings: &Settings) -> Result<(SalesforceConfig, Login), SourceErro
         client_secret,
         username: config.username.clone(),
         key: settings.api_key.clone(),
+        keeper: settings.key_keeper.clone(),
     })?;
     Ok((config, login))
 }
@@ -179,11 +229,24 @@ fn login_of(settings: &Settings) -> Result<(SalesforceConfig, Login), SourceErro
 fn source_of(settings: &Settings) -> Result<SalesforceSource, SourceError> {
     let (config, login) = login_of(settings)?;
     let rate = settings.rate_limit.unwrap_or(10.0);
-    let client = SalesforceClient::new(Arc::new(login), rate, settings.meter.clone());
+    let day = std::env::var(TEST_DAY_ENV)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .map_or(DAY, Duration::from_secs);
+    let share = DailyShare::new(
+        config.api_share.unwrap_or(DEFAULT_SHARE),
+        day,
+        settings.meter.clone(),
+    );
+    let most = config.max_in_flight.unwrap_or(DEFAULT_IN_FLIGHT) as usize;
+    let client = SalesforceClient::new(Arc::new(login), rate, most, settings.meter.clone(), share);
     let options = SalesforceOptions {
         poll_interval: settings.poll_interval,
         overlap: Duration::from_secs(config.overlap_secs.unwrap_or(60)),
         streams: settings.streams.clone(),
+        bulk_threshold: config
+            .bulk_threshold
+            .unwrap_or(super::DEFAULT_BULK_THRESHOLD),
     };
     Ok(SalesforceSource::new(client, options))
 }
@@ -258,6 +321,10 @@ impl Connector for Salesforce {
         super::partitions(checkpoint)
     }
 
+    fn notes(&self, checkpoint: &Checkpoint) -> Vec<String> {
+        super::notes(checkpoint)
+    }
+
     fn schema_version(&self, _options: &Options) -> SchemaVersion {
         SchemaVersion {
             label: "Salesforce REST API",
@@ -292,5 +359,16 @@ mod tests {
         assert_eq!(bad(json!({"grant": "magic"})), "grant");
         assert_eq!(bad(json!({"grant": "password"})), "username");
         assert_eq!(bad(json!({"overlap_secs": "soon"})), "overlap_secs");
+        assert!(ok(json!({"api_share": "0.05"})));
+        assert!(ok(json!({"api_share": 1})));
+        for share in [json!("0"), json!(1.5), json!("most"), json!(true)] {
+            assert_eq!(bad(json!({ "api_share": share })), "api_share");
+        }
+        assert!(ok(json!({"bulk_threshold": "1000"})));
+        assert_eq!(bad(json!({"bulk_threshold": "-1"})), "bulk_threshold");
+        assert!(ok(json!({"max_in_flight": 25})));
+        for n in [json!(0), json!(26), json!("many")] {
+            assert_eq!(bad(json!({ "max_in_flight": n })), "max_in_flight");
+        }
     }
 }

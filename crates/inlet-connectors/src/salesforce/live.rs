@@ -69,19 +69,30 @@ pub async fn page(
     read(client, table, true, &soql).await
 }
 
-/// Deletes for the records getDeleted names from `start_ms` to now that no query finds
-/// live, and where the next read starts.
+/// What a read of getDeleted found.
+pub struct Purged {
+    /// Deletes for the records it names that no query finds live.
+    pub deletes: Vec<Record>,
+    /// Where the next read starts.
+    pub next_ms: i64,
+    /// Salesforce may no longer log every delete from `seen_ms` on (`earliestDateAvailable`
+    /// is later): records purged then are not named, and only a pass over every record
+    /// finds them.
+    pub trimmed: bool,
+}
+
+/// Reads getDeleted from `start_ms` to now; deletes before `seen_ms` were read before (or
+/// the backfill saw them gone), so a log trimmed up to there missed nothing.
 pub async fn purged(
     client: &SalesforceClient,
     table: &ObjectTable,
     start_ms: i64,
+    seen_ms: i64,
     now_ms: i64,
-) -> Result<(Vec<Record>, i64), SourceError> {
+) -> Result<Purged, SourceError> {
     // Seconds are truncated, `start` must be before `end`, and 15 days back at most.
     let oldest = now_ms - DELETED_DAYS * DAY_MS + MINUTE_MS;
-    if start_ms < oldest {
-        tracing::warn!(object = %table.api, "the last read of deleted records is more than 15 days old; records purged before then may remain");
-    }
+    // Older than that, the log says so by its `earliestDateAvailable`: `trimmed`.
     let start = start_ms.max(oldest);
     let start = start - start.rem_euclid(MINUTE_MS);
     let end = (now_ms - now_ms.rem_euclid(MINUTE_MS) + MINUTE_MS).max(start + MINUTE_MS);
@@ -101,11 +112,11 @@ pub async fn purged(
     let listed = body["deletedRecords"]
         .as_array()
         .ok_or_else(|| invalid("deleted", "no deletedRecords list"))?;
-    if let Some(earliest) = body["earliestDateAvailable"].as_str().and_then(datetime_ms) {
-        if earliest > start {
-            tracing::warn!(object = %table.api, "salesforce trimmed its delete log before inlet read it; records purged then may remain");
-        }
-    }
+    // `earliestDateAvailable` is rounded down to the minute: the log may have lost entries
+    // up to a minute after it.
+    let trimmed = (body["earliestDateAvailable"].as_str())
+        .and_then(datetime_ms)
+        .is_some_and(|earliest| earliest + MINUTE_MS > seen_ms);
     let next = body["latestDateCovered"]
         .as_str()
         .and_then(datetime_ms)
@@ -138,7 +149,11 @@ pub async fn purged(
             }
         }
     }
-    Ok((out, next))
+    Ok(Purged {
+        deletes: out,
+        next_ms: next,
+        trimmed,
+    })
 }
 
 #[cfg(test)]

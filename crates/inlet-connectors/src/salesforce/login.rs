@@ -5,15 +5,16 @@
 //!
 //! Salesforce says nothing of when a session ends, so a session is used until a request
 //! is refused (401 `INVALID_SESSION_ID`); the scaffold then asks for a new one here and
-//! sends the request once more. Refresh tokens may be rotated: the new one is kept (in
-//! memory: a restart logs in with the stored one, which Salesforce keeps valid unless the
-//! connected app rotates them). No secret is ever logged or put in a message.
+//! sends the request once more. Refresh tokens may be rotated (the connected app's
+//! policy): the old one then stops working, so the new one replaces it in memory and is
+//! handed to the sync's key keeper, which stores it where the sync's key is (secrets.toml,
+//! mode 0600), so the next start logs in. No secret is ever logged or put in a message.
 
 use std::fmt;
 use std::time::Duration;
 
 use data_encoding::{BASE64, BASE64URL_NOPAD};
-use inlet_core::{ErrorKind, SourceError};
+use inlet_core::{retry_in_place, ErrorKind, ServerWord, SourceError};
 use reqwest::header::HeaderValue;
 use ring::rand::SystemRandom;
 use ring::signature::{RsaKeyPair, RSA_PKCS1_SHA256};
@@ -21,6 +22,7 @@ use serde_json::Value;
 use tokio::sync::Mutex;
 
 use crate::http::{header, Auth, BoxFuture};
+use crate::registry::KeyKeeper;
 
 /// How the sync logs in (`grant` in `[syncs.NAME]`), and the secret each takes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -64,6 +66,8 @@ pub struct LoginSettings {
     pub username: Option<String>,
     /// The refresh token, client secret or password, as the grant says.
     pub key: String,
+    /// Stores a rotated refresh token.
+    pub keeper: KeyKeeper,
 }
 
 pub struct Login {
@@ -167,19 +171,41 @@ impl Login {
                 format!("could not log in to Salesforce at {}: {what}", s.login_url),
             )
         };
-        let response = self
-            .http
-            .post(&url)
-            .header("accept", "application/json")
-            .form(&form)
-            .send()
-            .await
-            .map_err(|e| failed(ErrorKind::Network, e.without_url().to_string()))?;
-        let status = response.status().as_u16();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| failed(ErrorKind::Network, e.without_url().to_string()))?;
+        // A login host that fails for a moment (a dropped connection, a 5xx) is asked again
+        // at once, as every API call is, rather than failing the sync's start.
+        let mut attempt = 0;
+        let (status, body) = loop {
+            attempt += 1;
+            let sent = self
+                .http
+                .post(&url)
+                .header("accept", "application/json")
+                .form(&form)
+                .send()
+                .await;
+            let answer = match sent {
+                Ok(response) => {
+                    let status = response.status().as_u16();
+                    (response.bytes().await).map(|body| (status, body))
+                }
+                Err(e) => Err(e),
+            };
+            // Some(status) of a failure worth asking again for (None: no answer at all).
+            let failure = match &answer {
+                Ok((status, _)) if *status < 500 => None,
+                Ok((status, _)) => Some(Some(*status)),
+                Err(_) => Some(None),
+            };
+            let wait = failure
+                .and_then(|status| retry_in_place(status, ServerWord::default(), attempt, 1.0));
+            match (answer, wait) {
+                (_, Some(wait)) => tokio::time::sleep(wait).await,
+                (Ok(answer), None) => break answer,
+                (Err(e), None) => {
+                    return Err(failed(ErrorKind::Network, e.without_url().to_string()))
+                }
+            }
+        };
         let body = crate::json::parse(&body).unwrap_or(Value::Null);
         if status != 200 {
             return Err(refusal(&s.login_url, s.grant, status, &body));
@@ -203,7 +229,10 @@ impl Login {
         let header = header(&format!("Bearer {token}"))
             .map_err(|e| failed(ErrorKind::InvalidResponse, e.to_string()))?;
         if let Some(rotated) = body["refresh_token"].as_str().filter(|t| !t.is_empty()) {
-            state.refresh_token = rotated.to_string();
+            if s.grant == Grant::RefreshToken && rotated != state.refresh_token {
+                state.refresh_token = rotated.to_string();
+                s.keeper.keep(rotated);
+            }
         }
         state.session = Some(Session {
             header,

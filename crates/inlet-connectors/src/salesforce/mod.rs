@@ -8,17 +8,29 @@
 //! seen less an overlap (for transactions that commit late): changed records are rows,
 //! records in the Recycle Bin (deleted, or merged away) deletes, undeleted ones rows
 //! again. Every few polls getDeleted names records purged from the Recycle Bin before a
-//! poll saw them, and describe is read again, so a new field gets its column. Versions
-//! are `SystemModstamp`s: a stale read never overwrites a newer one.
+//! poll saw them, and describe is read again, so a new field gets its column. When that
+//! log no longer reaches back to the last read, the object is read again whole and the
+//! rows of records not found removed ([`position::Reconcile`]). Versions are
+//! `SystemModstamp`s: a stale read never overwrites a newer one.
 //!
-//! The Bulk API 2.0 pieces ([`csv`]) and the daily allocation share ([`allowance`]) are
-//! not used by the sync yet.
+//! An object with at least `bulk_threshold` records (by `limits/recordCount`; 50,000 by
+//! default) is backfilled by Bulk API 2.0 query jobs instead, one per range, its CSV
+//! results read chunk by chunk by locator, each range's job and locator in the checkpoint
+//! ([`bulk`]); its polls are REST's, as every object's.
+//!
+//! Every call takes one of the sync's share of the org's daily API allocation
+//! ([`allowance`], kept by the client): a spent share, or an org refusing with
+//! `REQUEST_LIMIT_EXCEEDED`, pauses the calls (the streams wait, they do not fail) and is
+//! reported to the sync's meter for `inlet sync status`.
 
 pub mod allowance;
 mod backfill;
+mod bulk;
+pub mod bulk_rows;
 mod client;
 mod connector;
 pub mod csv;
+mod daily_share;
 mod live;
 pub mod login;
 mod position;
@@ -38,9 +50,10 @@ use inlet_core::{
 use tokio::sync::RwLock;
 
 use backfill::{first_range, StampRanges};
+use bulk::{BulkRange, BulkRanges};
 use client::SalesforceClient;
 use live::{api_datetime, page};
-use position::Position;
+use position::{Position, Reconcile};
 use soql::After;
 use table::ObjectTable;
 
@@ -54,7 +67,12 @@ pub struct SalesforceOptions {
     pub overlap: Duration,
     /// The streams to sync (`None`: every replicateable object).
     pub streams: Option<Vec<String>>,
+    /// Objects with at least this many records are backfilled by Bulk API 2.0.
+    pub bulk_threshold: u64,
 }
+
+/// The default `bulk_threshold`.
+pub const DEFAULT_BULK_THRESHOLD: u64 = bulk::DEFAULT_THRESHOLD;
 
 /// A live stream with nothing to write still writes its checkpoint this often.
 const HEARTBEAT: Duration = Duration::from_secs(5);
@@ -111,6 +129,12 @@ impl SalesforceSource {
         Ok(found)
     }
 
+    /// `api`'s table as the catalog last had it.
+    async fn described(&self, api: &str) -> Option<ObjectTable> {
+        let catalog = self.catalog.read().await;
+        catalog.as_ref()?.iter().find(|t| t.api == api).cloned()
+    }
+
     /// `api`'s table as describe gives it now, also for the streams read after this.
     async fn redescribe(&self, api: &str) -> Result<Option<ObjectTable>, SourceError> {
         let fresh = streams::describe(&self.client, api).await?;
@@ -134,25 +158,100 @@ impl SalesforceSource {
             .max(Duration::from_secs(5))
     }
 
-    fn live_from(&self, since_ms: i64) -> Position {
+    /// Where a backfill of `table` starts now: every record live now, by Bulk jobs when
+    /// the object is large, else by REST queries; a `reconcile` one also removes the rows
+    /// of records it does not find.
+    async fn backfill(
+        &self,
+        table: &ObjectTable,
+        reconcile: bool,
+    ) -> Result<Position, SourceError> {
+        let since_ms = now_ms();
+        let reconcile = reconcile.then(|| Reconcile {
+            floor_ms: since_ms - self.overlap_ms(),
+        });
+        let first = first_range(&self.client, table, since_ms).await?;
+        Ok(match first {
+            Some(first)
+                if bulk::is_large(&self.client, table, self.options.bulk_threshold).await? =>
+            {
+                Position::Bulk {
+                    parts: Partitions::new(vec![BulkRange::fresh(&first)]),
+                    since_ms,
+                    reconcile,
+                }
+            }
+            first => Position::Backfill {
+                parts: Partitions::new(first.into_iter().collect()),
+                since_ms,
+                reconcile,
+            },
+        })
+    }
+
+    /// The end of a reconciliation: the records changed since it began (a change moves a
+    /// record past the ranges, so the pass may not have listed it), then the sweep of the
+    /// rows it left older than its floor, at the live position `live`.
+    async fn sweep(
+        &self,
+        table: &ObjectTable,
+        since_ms: i64,
+        reconcile: Reconcile,
+        live: &Position,
+    ) -> Result<Batch, SourceError> {
+        let mut after = After {
+            stamp: api_datetime(reconcile.floor_ms),
+            id: None,
+        };
+        let mut records = Vec::new();
+        loop {
+            let (more_records, last, more) = page(&self.client, table, &after).await?;
+            records.extend(more_records);
+            match last {
+                Some(last) if more => {
+                    after = After {
+                        stamp: last.text,
+                        id: Some(last.id),
+                    }
+                }
+                _ => break,
+            }
+        }
+        let mut batch = Batch::new(reconcile.raise(records), live.checkpoint(), Phase::Backfill);
+        batch.sweep = Some(reconcile.floor());
+        batch.progress = Some(1.0);
+        tracing::info!(object = %table.api, since_ms, "reconciled: rows of records Salesforce no longer has are removed");
+        Ok(batch)
+    }
+
+    fn live_from(&self, since_ms: i64, gone: &[String]) -> Position {
         Position::Live {
             stamp_ms: since_ms,
             deleted_ms: since_ms - self.overlap_ms(),
             complete_ms: since_ms - self.overlap_ms(),
+            gone: gone.to_vec(),
         }
     }
 
-    fn read_object<'a>(&'a self, table: ObjectTable, from: Option<Checkpoint>) -> BatchStream<'a> {
+    /// `table`'s stream from `from`; `newly_gone`: fields found no longer readable since
+    /// the position was saved.
+    fn read_object<'a>(
+        &'a self,
+        table: ObjectTable,
+        from: Option<Checkpoint>,
+        newly_gone: Vec<String>,
+    ) -> BatchStream<'a> {
         Box::pin(async_stream::try_stream! {
             let mut table = table;
             let mut position = match &from {
                 Some(c) => Position::from_checkpoint(c)?,
-                None => {
-                    let since_ms = now_ms();
-                    let first = first_range(&self.client, &table, since_ms).await?;
-                    Position::Backfill { parts: Partitions::new(first.into_iter().collect()), since_ms }
-                }
+                None => self.backfill(&table, false).await?,
             };
+            let mut gone = match &position {
+                Position::Live { gone, .. } => gone.clone(),
+                _ => Vec::new(),
+            };
+            gone.extend(newly_gone.into_iter().filter(|f| !gone.contains(f)).collect::<Vec<_>>());
             let mut last_write = Instant::now();
             let mut housekept = Instant::now();
             // When the last poll began: polls keep a cadence of one per interval, so a
@@ -165,28 +264,61 @@ impl SalesforceSource {
             let mut columns: Option<Vec<Column>> = None;
             loop {
                 match position {
-                    Position::Backfill { parts, since_ms } => {
+                    Position::Backfill { parts, since_ms, reconcile } => {
                         let _counted = Backfilling::enter(&self.backfilling);
-                        let live = self.live_from(since_ms);
+                        let live = self.live_from(since_ms, &gone);
                         if !parts.complete() {
                             let reader = StampRanges::new(&self.client, &table, &self.backfilling);
                             let mut steps = std::pin::pin!(read_partitions(&reader, parts));
                             while let Some(step) = steps.next().await {
                                 let (records, set) = step?;
                                 let (done, all) = set.counts();
-                                // The batch that completes the last range carries the live position.
-                                let at = if set.complete() { live.clone() } else { Position::Backfill { parts: set, since_ms } };
+                                // The batch that completes the last range carries the live
+                                // position, unless a reconciliation's sweep is still to come.
+                                let at = match (set.complete(), reconcile) {
+                                    (true, None) => live.clone(),
+                                    _ => Position::Backfill { parts: set, since_ms, reconcile },
+                                };
+                                let records = match reconcile { Some(r) => r.raise(records), None => records };
                                 let mut batch = Batch::new(records, at.checkpoint(), Phase::Backfill);
                                 batch.progress = Some(f64::from(done) / f64::from(all.max(1)));
                                 yield batch;
                             }
+                        }
+                        if let Some(r) = reconcile {
+                            yield self.sweep(&table, since_ms, r, &live).await?;
                         }
                         position = live;
                         last_write = Instant::now();
                         polled = last_write;
                         yield Batch::new(Vec::new(), position.checkpoint(), Phase::Live);
                     }
-                    Position::Live { stamp_ms, deleted_ms, complete_ms } => {
+                    Position::Bulk { parts, since_ms, reconcile } => {
+                        let _counted = Backfilling::enter(&self.backfilling);
+                        let live = self.live_from(since_ms, &gone);
+                        let reader = BulkRanges { client: &self.client, table: &table, backfilling: &self.backfilling };
+                        let mut steps = std::pin::pin!(read_partitions(&reader, parts));
+                        while let Some(step) = steps.next().await {
+                            let (records, set) = step?;
+                            let (done, all) = set.counts();
+                            let at = match (set.complete(), reconcile) {
+                                (true, None) => live.clone(),
+                                _ => Position::Bulk { parts: set, since_ms, reconcile },
+                            };
+                            let records = match reconcile { Some(r) => r.raise(records), None => records };
+                            let mut batch = Batch::new(records, at.checkpoint(), Phase::Backfill);
+                            batch.progress = Some(f64::from(done) / f64::from(all.max(1)));
+                            yield batch;
+                        }
+                        if let Some(r) = reconcile {
+                            yield self.sweep(&table, since_ms, r, &live).await?;
+                        }
+                        position = live;
+                        last_write = Instant::now();
+                        polled = last_write;
+                        yield Batch::new(Vec::new(), position.checkpoint(), Phase::Live);
+                    }
+                    Position::Live { stamp_ms, deleted_ms, complete_ms, .. } => {
                         tokio::time::sleep_until((polled + self.options.poll_interval).into()).await;
                         polled = Instant::now();
                         let started_ms = now_ms();
@@ -195,7 +327,7 @@ impl SalesforceSource {
                             housekept = Instant::now();
                             // A field added since gets its column, typed as describe
                             // says, before the next values are written.
-                            if let Some(fresh) = streams::describe(&self.client, &table.api).await? {
+                            if let Some(fresh) = self.redescribe(&table.api).await? {
                                 let added = fresh.fields.iter().any(|(n, _)| table.fields.iter().all(|(o, _)| o != n));
                                 if added {
                                     // Values of it set after the last describe were read
@@ -205,12 +337,31 @@ impl SalesforceSource {
                                 if fresh.fields != table.fields {
                                     columns = Some(fresh.spec().columns);
                                 }
+                                let unread = |f: &str| fresh.fields.iter().all(|(n, _)| n != f);
+                                gone.retain(|f| unread(f));
+                                for (field, _) in &table.fields {
+                                    if unread(field) && !gone.contains(field) {
+                                        tracing::warn!(object = %table.api, field = %field, "a field is no longer readable (deleted, or hidden from the integration user): its column stays, null in rows changed from now on");
+                                        gone.push(field.clone());
+                                    }
+                                }
                                 table = fresh;
                                 described_ms = started_ms;
                             }
-                            let (deletes, next) = live::purged(&self.client, &table, deleted_ms, started_ms).await?;
-                            deleted_ms = next - self.overlap_ms();
-                            position = Position::Live { stamp_ms, deleted_ms, complete_ms };
+                            let seen_ms = deleted_ms + self.overlap_ms();
+                            let purged = live::purged(&self.client, &table, deleted_ms, seen_ms, started_ms).await?;
+                            let deletes = purged.deletes;
+                            deleted_ms = purged.next_ms - self.overlap_ms();
+                            position = Position::Live { stamp_ms, deleted_ms, complete_ms, gone: gone.clone() };
+                            if purged.trimmed {
+                                tracing::warn!(
+                                    object = %table.api,
+                                    "Salesforce no longer logs the deletes since this object was last read (its delete log was trimmed, or inlet was away longer than it reaches back): reading every record again to remove those purged unseen"
+                                );
+                                position = self.backfill(&table, true).await?;
+                                yield Batch::new(deletes, position.checkpoint(), Phase::Live);
+                                continue;
+                            }
                             if !deletes.is_empty() || columns.is_some() {
                                 last_write = Instant::now();
                                 let mut batch = Batch::new(deletes, position.checkpoint(), Phase::Live);
@@ -240,6 +391,7 @@ impl SalesforceSource {
                             stamp_ms: newest,
                             deleted_ms,
                             complete_ms: started_ms - self.overlap_ms(),
+                            gone: gone.clone(),
                         };
                         if !records.is_empty() || last_write.elapsed() >= HEARTBEAT {
                             last_write = Instant::now();
@@ -268,8 +420,9 @@ impl Source for SalesforceSource {
                 return;
             };
             let mut from = from.cloned();
+            let mut newly_gone: Vec<String> = Vec::new();
             loop {
-                let mut inner = self.read_object(table.clone(), from.clone());
+                let mut inner = self.read_object(table.clone(), from.clone(), newly_gone.clone());
                 let mut refused = None;
                 while let Some(batch) = inner.next().await {
                     match batch {
@@ -288,23 +441,27 @@ impl Source for SalesforceSource {
                 // A field was deleted, or hidden from the integration user, since describe
                 // was read: read it again and go on from the last batch, without the field.
                 // Its column stays; a row changed from now on holds null there.
-                let Some(fresh) = self.redescribe(&table.api).await? else {
+                // The fields as the stream last read them (its own describes keep the
+                // catalog current).
+                let before = self.described(&table.api).await.unwrap_or(table);
+                let Some(fresh) = self.redescribe(&before.api).await? else {
                     Err(refused)?;
                     return;
                 };
-                let gone: Vec<&str> = (table.fields.iter())
+                let gone: Vec<String> = (before.fields.iter())
                     .filter(|(f, _)| fresh.fields.iter().all(|(n, _)| n != f))
-                    .map(|(f, _)| f.as_str())
+                    .map(|(f, _)| f.clone())
                     .collect();
                 if gone.is_empty() {
                     // describe still lists every field the query named: not a vanished field.
                     Err(refused)?;
                 }
                 tracing::warn!(
-                    object = %table.api,
+                    object = %before.api,
                     fields = %gone.join(", "),
                     "fields are no longer readable (deleted, or hidden from the integration user): their columns stay, null in rows changed from now on"
                 );
+                newly_gone.extend(gone);
                 table = fresh;
             }
         })
@@ -322,10 +479,23 @@ pub fn complete_until(checkpoint: &Checkpoint) -> Option<i64> {
     Position::from_checkpoint(checkpoint).ok()?.complete_until()
 }
 
+/// What `inlet sync status` says of a stream at `checkpoint`: the fields no longer readable.
+pub fn notes(checkpoint: &Checkpoint) -> Vec<String> {
+    match Position::from_checkpoint(checkpoint) {
+        Ok(Position::Live { gone, .. }) if !gone.is_empty() => vec![format!(
+            "no longer readable (deleted, or hidden from the integration user by field-level \
+             security): {}; their columns stay, null in rows changed since",
+            gone.join(", ")
+        )],
+        _ => Vec::new(),
+    }
+}
+
 /// (ranges complete, in all) of a backfill.
 pub fn partitions(checkpoint: &Checkpoint) -> Option<(u32, u32)> {
     match Position::from_checkpoint(checkpoint).ok()? {
         Position::Backfill { parts, .. } => Some(parts.counts()),
+        Position::Bulk { parts, .. } => Some(parts.counts()),
         Position::Live { .. } => None,
     }
 }

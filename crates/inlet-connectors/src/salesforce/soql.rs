@@ -48,6 +48,37 @@ pub fn page(
     bounded_page(object, fields, None, after, limit)
 }
 
+/// Refuses an object or field name that is not letters, digits and `_`.
+fn names(object: &str, fields: &[String]) -> Result<(), String> {
+    let name_ok =
+        |n: &str| !n.is_empty() && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    match std::iter::once(object)
+        .chain(fields.iter().map(String::as_str))
+        .find(|n| !name_ok(n))
+    {
+        Some(bad) => Err(format!("{bad:?} is not a Salesforce object or field name")),
+        None => Ok(()),
+    }
+}
+
+fn literal(stamp: &str) -> Result<String, String> {
+    datetime_literal(stamp)
+        .ok_or_else(|| format!("{stamp:?} is not a SystemModstamp the API writes"))
+}
+
+/// A Bulk API 2.0 query of every record whose `SystemModstamp` is in `[from, upto)`: no
+/// ORDER BY or LIMIT (they turn off Salesforce's chunking of large queries, apis.md §3.6),
+/// since a Bulk range is read whole, by locator, never by keyset.
+pub fn range(object: &str, fields: &[String], from: &str, upto: &str) -> Result<String, String> {
+    names(object, fields)?;
+    Ok(format!(
+        "SELECT {} FROM {object} WHERE SystemModstamp >= {} AND SystemModstamp < {}",
+        fields.join(", "),
+        literal(from)?,
+        literal(upto)?
+    ))
+}
+
 /// One keyset page of a backfill partition: only records whose `SystemModstamp` is in
 /// `[from, upto)` (datetimes as the API writes them), after `after` if given.
 pub fn bounded_page(
@@ -57,18 +88,7 @@ pub fn bounded_page(
     after: Option<&After>,
     limit: usize,
 ) -> Result<String, String> {
-    let name_ok =
-        |n: &str| !n.is_empty() && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
-    if let Some(bad) = std::iter::once(object)
-        .chain(fields.iter().map(String::as_str))
-        .find(|n| !name_ok(n))
-    {
-        return Err(format!("{bad:?} is not a Salesforce object or field name"));
-    }
-    let literal = |stamp: &str| {
-        datetime_literal(stamp)
-            .ok_or_else(|| format!("{stamp:?} is not a SystemModstamp the API writes"))
-    };
+    names(object, fields)?;
     let mut conditions = Vec::new();
     if let Some((from, upto)) = bounds {
         let (from, upto) = (literal(from)?, literal(upto)?);

@@ -31,6 +31,11 @@ pub(crate) struct Auth {
     /// Public keys (PKCS#1 DER) of the certificates uploaded to the connected app.
     pub jwt_keys: Vec<Vec<u8>>,
     pub ttl: Duration,
+    /// The connected app's "refresh token rotation": each refresh answers with a new
+    /// refresh token and the one used stops working.
+    pub rotate_refresh_tokens: bool,
+    /// Refresh tokens handed out by rotation so far.
+    pub rotations: u64,
     sessions: HashMap<String, Instant>,
     next: u64,
 }
@@ -65,6 +70,8 @@ impl Auth {
             instance_url,
             jwt_keys: Vec::new(),
             ttl: Duration::from_secs(2 * 3600),
+            rotate_refresh_tokens: false,
+            rotations: 0,
             sessions: HashMap::new(),
             next: 0,
         }
@@ -177,7 +184,12 @@ impl Auth {
                 if get("refresh_token") != self.refresh_token {
                     return Err(refuse("invalid_grant", "expired access/refresh token"));
                 }
-                Ok(self.granted(false))
+                if self.rotate_refresh_tokens {
+                    self.rotations += 1;
+                    let salt = self.rotations.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+                    self.refresh_token = format!("5Aep861{:016x}{:016x}", salt ^ 0x5eed, salt);
+                }
+                Ok(self.granted(self.rotate_refresh_tokens))
             }
             "client_credentials" => {
                 self.client(form, basic)?;

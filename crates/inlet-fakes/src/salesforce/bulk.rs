@@ -3,7 +3,9 @@
 //! `JobComplete`), list, abort, delete, and results as CSV in chunks
 //! (`GET jobs/query/{id}/results?locator=&maxRecords=`) with `Sforce-NumberOfRecords` and
 //! `Sforce-Locator` (`"null"` after the last chunk). The result is fixed when the job is
-//! created. Compound and base64 fields are refused, as Bulk API 2.0 does.
+//! created. Compound and base64 fields are refused, as Bulk API 2.0 does. Knobs: jobs that
+//! end `Failed` with an `errorMessage` (the field name is not verified, apis.md §3.6), and
+//! chunks smaller than `maxRecords` asks (Salesforce caps a chunk by size as well).
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -31,6 +33,8 @@ pub(crate) struct Job {
     header: String,
     rows: Vec<String>,
     line_ending: &'static str,
+    /// Why the job fails once processed (a knob).
+    failure: Option<String>,
 }
 
 impl Job {
@@ -38,7 +42,11 @@ impl Job {
         if self.aborted {
             "Aborted"
         } else if Instant::now() >= self.ready_at {
-            "JobComplete"
+            if self.failure.is_some() {
+                "Failed"
+            } else {
+                "JobComplete"
+            }
         } else {
             "InProgress"
         }
@@ -48,6 +56,9 @@ impl Job {
         let mut info = self.info.clone();
         let state = self.state();
         info["state"] = json!(state);
+        if let (Some(why), "Failed") = (&self.failure, state) {
+            info["errorMessage"] = json!(why);
+        }
         if detail {
             let done = if state == "JobComplete" {
                 self.rows.len()
@@ -70,6 +81,12 @@ pub(crate) struct Jobs {
     next: u64,
     /// How long a job stays `InProgress`.
     pub processing: Duration,
+    /// Jobs created from now on fail with this message once processed.
+    pub failure: Option<String>,
+    /// The most rows a results chunk holds, whatever `maxRecords` asks.
+    pub chunk_cap: Option<usize>,
+    /// The object of every job created, in order (deleted ones too).
+    pub created: Vec<String>,
 }
 
 fn delimiter(name: &str) -> Option<char> {
@@ -202,7 +219,9 @@ impl Jobs {
             header,
             rows,
             line_ending,
+            failure: self.failure.clone(),
         };
+        self.created.push(store.tables[t].object.name.clone());
         self.jobs.insert(id, job);
         Ok(info)
     }
@@ -266,7 +285,7 @@ impl Jobs {
         if state != "JobComplete" {
             return Err(ApiError::new(412, "JOB_NOT_COMPLETE", format!(
                 "can only download query results of successfully completed bulk job with status: JOB_COMPLETE. Current status: {}",
-                if state == "Aborted" { "ABORTED" } else { "IN_PROGRESS" }
+                match state { "Aborted" => "ABORTED", "Failed" => "FAILED", _ => "IN_PROGRESS" }
             )));
         }
         let bad_locator = || {
@@ -296,6 +315,8 @@ impl Jobs {
                 )
             })?,
         };
+        let chunk = chunk.min(self.chunk_cap.unwrap_or(usize::MAX)).max(1);
+        let job = self.job(id)?;
         let end = (offset + chunk).min(job.rows.len());
         let mut csv = String::with_capacity(job.header.len() + (end - offset) * 64);
         csv.push_str(&job.header);

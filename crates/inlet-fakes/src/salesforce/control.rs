@@ -19,7 +19,8 @@
 //! POST   /_fake/connected-app/keys                 {"public_key_pem": "-----BEGIN PUBLIC KEY-----..."}
 //! POST   /_fake/faults                             {"fail_next": {"count": 3, "status": 503}, "latency_ms": 250,
 //!                                                   "drop_next_connections": 1, "expire_sessions": true,
-//!                                                   "invalidate_locators": true, "bulk_processing_ms": 500, "clear": true}
+//!                                                   "invalidate_locators": true, "bulk_processing_ms": 500,
+//!                                                   "rotate_refresh_tokens": true, "clear": true}
 //! POST   /_fake/limits                             {"daily": 15000, "used_elsewhere": 14990}
 //! GET    /_fake/stats                              {"requests", "limit_refused", "api_usage", "in_flight_peak", "records": {object: n}}
 //! ```
@@ -234,6 +235,7 @@ fn set_faults(shared: &Shared, knobs: &Map<String, Value>) -> Result<(), ApiErro
                     shared.cursors().invalidate();
                 }
             }
+            "rotate_refresh_tokens" => shared.auth().rotate_refresh_tokens = on()?,
             "bulk_processing_ms" => {
                 shared.jobs().processing =
                     Duration::from_millis(knobs::int(value, name).map_err(invalid)?);

@@ -65,3 +65,29 @@ impl Allocation {
         })
     }
 }
+
+/// `GET /limits/recordCount?sObjects=A,B` (API ≥40.0): `{"sObjects": [{"count", "name"}]}`
+/// for the objects named (every object without the parameter); a name the org has no
+/// object for is left out, not an error. Salesforce's counts are approximate (storage
+/// usage, computed now and then); the fake's are exact: its live records.
+pub(crate) fn record_counts(store: &super::store::Store, objects: Option<&str>) -> Value {
+    let wanted: Option<Vec<&str>> = objects.map(|o| o.split(',').map(str::trim).collect());
+    let counts: Vec<Value> = store
+        .tables
+        .iter()
+        .filter(|t| {
+            wanted
+                .as_ref()
+                .is_none_or(|w| w.iter().any(|n| n.eq_ignore_ascii_case(&t.object.name)))
+        })
+        .map(|t| {
+            let live = t
+                .records
+                .values()
+                .filter(|r| r.deleted_ms.is_none())
+                .count();
+            json!({"count": live, "name": t.object.name})
+        })
+        .collect();
+    json!({ "sObjects": counts })
+}

@@ -5,7 +5,7 @@
 //! type, compound addresses and geolocations, formulas, a non-replicateable object); a
 //! SOQL subset ([`soql`]) through `query`/`queryAll` with `nextRecordsUrl` paging;
 //! getUpdated/getDeleted windows with `earliestDateAvailable`; Bulk API 2.0 query jobs
-//! with CSV results by locator; the daily API allocation (`Sforce-Limit-Info`, `/limits`,
+//! with CSV results by locator; record counts (`limits/recordCount`); the daily API allocation (`Sforce-Limit-Info`, `/limits`,
 //! 403 `REQUEST_LIMIT_EXCEEDED`); expiring sessions (401 `INVALID_SESSION_ID`); a live
 //! mutator; fault knobs and a control API under `/_fake/`.
 //!
@@ -327,6 +327,13 @@ impl FakeSalesforce {
         self.shared().auth().new_session()
     }
 
+    /// Turns the connected app's refresh token rotation on or off: with it on, each
+    /// refresh answers with a new refresh token and the one used stops working
+    /// ([`Self::credentials`] names the current one).
+    pub fn rotate_refresh_tokens(&self, on: bool) {
+        self.shared().auth().rotate_refresh_tokens = on;
+    }
+
     /// Every session handed out so far expires now (401 `INVALID_SESSION_ID` until the
     /// client logs in again).
     pub fn expire_sessions(&self) {
@@ -447,6 +454,23 @@ impl FakeSalesforce {
 
     pub fn faults(&self) -> &Faults {
         &self.shared().faults
+    }
+
+    /// Bulk API 2.0 query jobs created from now on end `Failed` with `message` as their
+    /// `errorMessage` (`None`: they complete again).
+    pub fn fail_bulk_jobs(&self, message: Option<&str>) {
+        self.shared().jobs().failure = message.map(str::to_string);
+    }
+
+    /// Results chunks hold at most `rows` rows, whatever `maxRecords` asks (Salesforce
+    /// also caps a chunk by its size).
+    pub fn cap_bulk_chunks(&self, rows: usize) {
+        self.shared().jobs().chunk_cap = Some(rows.max(1));
+    }
+
+    /// The object of every Bulk API 2.0 query job created so far, in order.
+    pub fn bulk_jobs(&self) -> Vec<String> {
+        self.shared().jobs().created.clone()
     }
 
     /// Every open `nextRecordsUrl` locator becomes invalid (`INVALID_QUERY_LOCATOR`).

@@ -20,7 +20,7 @@ use serde_json::Value;
 use crate::serve::{is_control, Dropped};
 
 use super::errors::ApiError;
-use super::{auth, control, describe, query, render, replication, Shared};
+use super::{auth, control, describe, limits, query, render, replication, Shared};
 use super::{LATEST_VERSION, OLDEST_VERSION};
 
 const MAX_BODY: usize = 8 * 1024 * 1024;
@@ -232,6 +232,10 @@ fn route(shared: &Shared, call: &Call<'_>) -> Result<Answer, ApiError> {
     match (call.method, call.segments) {
         ("GET", []) => ok(describe::resources(version)),
         ("GET", ["limits"]) => ok(shared.allocation().limits(Instant::now())),
+        ("GET", ["limits", "recordCount"]) => ok(limits::record_counts(
+            &shared.read(),
+            call.param("sObjects"),
+        )),
         ("GET", ["sobjects"]) => {
             let store = shared.read();
             let objects: Vec<_> = store.tables.iter().map(|t| &t.object).collect();

@@ -1,6 +1,8 @@
 //! `inlet sync add`: record a sync, after checking its key and its schema.
 
-use inlet_connectors::registry;
+use std::sync::{Arc, Mutex};
+
+use inlet_connectors::registry::{self, KeepKey, KeyKeeper, Settings};
 use inlet_postgres::{Problem, ProblemKind, Secret};
 
 use crate::config;
@@ -94,9 +96,11 @@ async fn run(paths: &Paths, args: AddArgs) -> Result<(), Problem> {
             )
         })?,
     };
-    if args.verify {
-        check_key(&sync, &key).await?;
-    }
+    // Logging in may rotate a refresh token: the new one is the one to store.
+    let key = match args.verify {
+        true => check_key(&sync, key).await?,
+        false => key,
+    };
     if args.api_key_env.is_none() {
         secrets::set_sync_secret(&paths.secrets(), name, SyncSecret::ApiKey, &key)?;
     }
@@ -136,16 +140,35 @@ async fn check_destination(paths: &Paths, destination: &str, schema: &str) -> Re
     }
 }
 
-/// One cheap request that needs what a sync needs (the source decides which).
-async fn check_key(sync: &SyncConfig, key: &Secret) -> Result<(), Problem> {
+/// A key the vendor replaced while the key was checked.
+#[derive(Default)]
+struct Replaced(Mutex<Option<String>>);
+
+impl KeepKey for Replaced {
+    fn keep(&self, key: &str) -> Result<(), String> {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(key.to_string());
+        Ok(())
+    }
+}
+
+/// One cheap request that needs what a sync needs (the source decides which); the key to
+/// store (the vendor's replacement, if it rotated the one given).
+async fn check_key(sync: &SyncConfig, key: Secret) -> Result<Secret, Problem> {
+    let replaced = Arc::new(Replaced::default());
+    let settings = Settings {
+        key_keeper: KeyKeeper(Some(replaced.clone())),
+        ..sync.settings(&key)
+    };
     sync.source
-        .check_credentials(&sync.settings(key))
+        .check_credentials(&settings)
         .await
         .map_err(|e| {
             let mut p = super::source_problem(&e);
             p.kind = ProblemKind::ServerError;
             p
-        })
+        })?;
+    let rotated = replaced.0.lock().unwrap_or_else(|e| e.into_inner()).take();
+    Ok(rotated.map_or(key, Secret::new))
 }
 
 fn env_secret(var: &str) -> Option<Secret> {

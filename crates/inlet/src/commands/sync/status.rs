@@ -31,6 +31,9 @@ pub async fn status(paths: &Paths, name: Option<&str>, json: bool) -> Code {
         }
         if !json {
             print_text(&st.name, &st.destination, &st.schema, &st.streams);
+            if let Some(api) = &st.api {
+                print_api(api);
+            }
             if !st.warnings.is_empty() {
                 output::findings(&st.warnings);
             }
@@ -82,6 +85,9 @@ fn print_text(name: &str, destination: &str, schema: &str, streams: &[StreamStat
         {
             println!("      parts  {}/{} partitions done", p["done"], p["total"]);
         }
+        for note in &s.notes {
+            println!("      note   {note}");
+        }
         if let Some(e) = &s.error {
             if let Some(reason) = e["reason"].as_str() {
                 println!("      error  {reason}");
@@ -93,6 +99,21 @@ fn print_text(name: &str, destination: &str, schema: &str, streams: &[StreamStat
                 Some(secs) => println!("      retry  in {secs}s, by itself"),
                 None => println!("      retry  after the fix, at the next `inlet run`"),
             }
+        }
+    }
+}
+
+/// The calls a source with a daily API budget used today, and its pause, if any.
+fn print_api(api: &serde_json::Value) {
+    println!(
+        "  api    {} calls today (as of {})",
+        api["calls_today"],
+        api["updated_at"].as_str().unwrap_or("-")
+    );
+    if let Some(until) = api["paused"]["until"].as_str() {
+        println!("  paused until {until}, by itself");
+        if let Some(reason) = api["paused"]["reason"].as_str() {
+            println!("         {reason}");
         }
     }
 }

@@ -1,0 +1,391 @@
+//! The backfill of a large object by Bulk API 2.0 query jobs (apis.md §3.6).
+//!
+//! An object whose record count (`limits/recordCount`, Salesforce's approximate count) is
+//! at or above the sync's `bulk_threshold` is backfilled in ranges of `SystemModstamp`, as
+//! the REST path is ([`super::backfill`]), but each range is read by one Bulk query job
+//! instead of keyset pages: create the job, poll it with backoff until `JobComplete`, then
+//! read its CSV results chunk by chunk, each chunk naming the next one's locator in its
+//! `Sforce-Locator` header (`"null"` after the last).
+//!
+//! **How parallel.** A job's chunks can only be read one after another (each locator comes
+//! with the chunk before it), so the parallelism is one job per range: a fresh range is cut
+//! into pieces of whole seconds, as many as the sync's request budget allows (at most
+//! [`MAX_JOBS`]), before any job is created, and the pieces' jobs run and are read at once.
+//!
+//! **Exactly once.** Bulk results come in no order, so a `(SystemModstamp, Id)` position
+//! means nothing inside a job; ORDER BY would turn off Salesforce's chunking of large
+//! queries. Instead, each range's place in the checkpoint is its job's id and the locator
+//! of the next chunk: the results are fixed when the job is created and a locator can be
+//! read again while the job exists, so after a crash the range goes on from the chunk
+//! after the last one written, and no record is read twice or missed. The job's creation
+//! is a step of its own (an empty batch), so a restart polls the same job instead of
+//! creating another. Should the job be gone (deleted, or expired after a long stop), the
+//! range is read again whole by a new job: the writer's upsert keyed on `Id` and versioned
+//! by `SystemModstamp` makes that harmless, and a row rewritten with the same values logs
+//! no `_sync_event`. Records changed after the backfill began are read by the polls that
+//! follow, as on the REST path; a job's older copy never overwrites them (versions).
+//!
+//! Compound fields (address, location) and base64 bodies are never columns
+//! ([`super::schema`]), so never selected: Bulk refuses them.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use inlet_core::{ErrorKind, PartitionPage, PartitionReader, Record, SourceError};
+use reqwest::Method;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::backfill::{split, StampRange};
+use super::client::{invalid, SalesforceClient, API_VERSION};
+use super::live::api_datetime;
+use super::soql::{self, is_id};
+use super::table::ObjectTable;
+use super::{bulk_rows, csv};
+use crate::http::Request;
+use crate::json;
+
+/// Objects with at least this many records take Bulk when no `bulk_threshold` is set:
+/// below it, REST's 2,000-record pages cost few calls and no job.
+pub const DEFAULT_THRESHOLD: u64 = 50_000;
+
+/// Rows asked for per results chunk: one batch written, so its size bounds memory.
+const CHUNK: usize = 10_000;
+
+/// The most jobs one object runs at once. Each job is one of the org's daily Bulk query
+/// jobs, and Salesforce queues them: more at once add little.
+pub const MAX_JOBS: usize = 4;
+
+/// Polling a job: the first wait, growing by half each time up to the longest.
+const FIRST_WAIT: Duration = Duration::from_millis(250);
+const LONGEST_WAIT: Duration = Duration::from_secs(15);
+
+/// One range of `SystemModstamp`s (`[from_ms, upto_ms)`, whole seconds) and how far its
+/// job has got.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BulkRange {
+    pub from_ms: i64,
+    pub upto_ms: i64,
+    /// Cut into pieces already (or left whole): a job may be created for it.
+    #[serde(default)]
+    pub planned: bool,
+    /// The job reading it, once created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job: Option<String>,
+    /// The next chunk's locator, once a chunk is written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locator: Option<String>,
+}
+
+impl BulkRange {
+    /// A range no job has read yet.
+    pub fn fresh(range: &StampRange) -> BulkRange {
+        BulkRange {
+            from_ms: range.from_ms,
+            upto_ms: range.upto_ms,
+            planned: false,
+            job: None,
+            locator: None,
+        }
+    }
+}
+
+/// Whether `table` is large enough for Bulk: its record count at or above `threshold`.
+pub async fn is_large(
+    client: &SalesforceClient,
+    table: &ObjectTable,
+    threshold: u64,
+) -> Result<bool, SourceError> {
+    if threshold == 0 {
+        return Ok(true);
+    }
+    let name: String = url::form_urlencoded::byte_serialize(table.api.as_bytes()).collect();
+    let body = client
+        .data(&format!("limits/recordCount?sObjects={name}"))
+        .await?;
+    // An object the answer leaves out has no count: it is small.
+    let count = (body["sObjects"].as_array().into_iter().flatten())
+        .find(|o| o["name"].as_str() == Some(table.api.as_str()))
+        .and_then(|o| o["count"].as_u64())
+        .unwrap_or(0);
+    Ok(count >= threshold)
+}
+
+/// One object's ranges, read by Bulk query jobs.
+pub struct BulkRanges<'a> {
+    pub client: &'a SalesforceClient,
+    pub table: &'a ObjectTable,
+    /// Streams backfilling now: they share the sync's requests in flight.
+    pub backfilling: &'a AtomicUsize,
+}
+
+/// What reading a job's next chunk found.
+enum Read {
+    /// Its records, and the next chunk's locator (`None`: it was the last).
+    Chunk(Vec<Record>, Option<String>),
+    /// The job no longer exists.
+    Gone,
+}
+
+impl PartitionReader for BulkRanges<'_> {
+    type Partition = BulkRange;
+
+    async fn page(&self, range: BulkRange) -> Result<PartitionPage<BulkRange>, SourceError> {
+        let step = |next: BulkRange| PartitionPage {
+            records: Vec::new(),
+            next: Some(next),
+        };
+        if !range.planned {
+            // A step without records, after which the range may be cut into pieces.
+            return Ok(step(BulkRange {
+                planned: true,
+                ..range
+            }));
+        }
+        let Some(job) = range.job.clone() else {
+            let job = self.create(&range).await?;
+            return Ok(step(BulkRange {
+                job: Some(job),
+                locator: None,
+                ..range
+            }));
+        };
+        match self.read(&job, range.locator.as_deref()).await? {
+            Read::Gone => {
+                tracing::warn!(object = %self.table.api, "a bulk query job is gone; reading its range again");
+                Ok(step(BulkRange {
+                    job: None,
+                    locator: None,
+                    ..range
+                }))
+            }
+            Read::Chunk(records, Some(locator)) => Ok(PartitionPage {
+                records,
+                next: Some(BulkRange {
+                    locator: Some(locator),
+                    ..range
+                }),
+            }),
+            Read::Chunk(records, None) => {
+                // Its results count against the org's Bulk storage until deleted.
+                self.delete(&job).await;
+                Ok(PartitionPage {
+                    records,
+                    next: None,
+                })
+            }
+        }
+    }
+
+    fn split(&self, range: &BulkRange, pieces: usize) -> Vec<BulkRange> {
+        if range.job.is_some() {
+            return vec![range.clone()];
+        }
+        let whole = StampRange {
+            from_ms: range.from_ms,
+            upto_ms: range.upto_ms,
+            after: None,
+        };
+        split(&whole, pieces, None)
+            .iter()
+            .map(|piece| BulkRange {
+                planned: true,
+                ..BulkRange::fresh(piece)
+            })
+            .collect()
+    }
+
+    fn concurrency(&self) -> usize {
+        let streams = self.backfilling.load(Ordering::Relaxed).max(1);
+        (self.client.in_flight().div_ceil(streams)).clamp(1, MAX_JOBS)
+    }
+}
+
+fn jobs_path(rest: &str) -> String {
+    format!("/services/data/{API_VERSION}/jobs/query{rest}")
+}
+
+impl BulkRanges<'_> {
+    /// Creates the job that reads `range`; its id.
+    async fn create(&self, range: &BulkRange) -> Result<String, SourceError> {
+        let api = &self.table.api;
+        let (from, upto) = (api_datetime(range.from_ms), api_datetime(range.upto_ms));
+        let query =
+            soql::range(api, &self.table.select(), &from, &upto).map_err(|e| invalid(api, &e))?;
+        let body = json!({"operation": "query", "query": query, "contentType": "CSV",
+            "columnDelimiter": "COMMA", "lineEnding": "LF"});
+        let reply = (self.client)
+            .send(&Request::post(jobs_path("")).json(&body), &[])
+            .await?;
+        let info = json::parse(&reply.body)
+            .map_err(|e| invalid("jobs/query", &format!("the response is not JSON ({e})")))?;
+        let id = info["id"].as_str().filter(|id| is_id(id));
+        let id = id.ok_or_else(|| invalid("jobs/query", "the new job has no id"))?;
+        tracing::debug!(object = %api, job = id, "bulk query job created");
+        Ok(id.to_string())
+    }
+
+    /// The chunk of `job`'s results at `locator` (the first without one), once the job is
+    /// complete.
+    async fn read(&self, job: &str, locator: Option<&str>) -> Result<Read, SourceError> {
+        if !is_id(job) {
+            return Err(invalid(
+                &self.table.api,
+                "the saved bulk job id is not an id",
+            ));
+        }
+        let mut wait = FIRST_WAIT;
+        // A locator was handed out by a complete job.
+        let mut complete = locator.is_some();
+        loop {
+            if !complete {
+                let reply = (self.client)
+                    .send(&Request::get(jobs_path(&format!("/{job}"))), &[404])
+                    .await?;
+                if reply.status == 404 {
+                    return Ok(Read::Gone);
+                }
+                let info = json::parse(&reply.body).map_err(|e| {
+                    invalid("jobs/query", &format!("the response is not JSON ({e})"))
+                })?;
+                match info["state"].as_str().unwrap_or_default() {
+                    "JobComplete" => complete = true,
+                    "UploadComplete" | "InProgress" => {}
+                    state @ ("Failed" | "Aborted") => {
+                        // Deleted, so that the retry finds it gone and starts a new one.
+                        self.delete(job).await;
+                        let said = info["errorMessage"].as_str();
+                        return Err(failed(&self.table.api, state, said));
+                    }
+                    other => {
+                        let what = format!("a bulk job is in the unknown state \"{other}\"");
+                        return Err(invalid("jobs/query", &what));
+                    }
+                }
+            }
+            if complete {
+                let mut path = jobs_path(&format!("/{job}/results?maxRecords={CHUNK}"));
+                if let Some(locator) = locator {
+                    path.push_str("&locator=");
+                    path.extend(url::form_urlencoded::byte_serialize(locator.as_bytes()));
+                }
+                let reply = self.client.send(&Request::get(path), &[404, 412]).await?;
+                match reply.status {
+                    404 => return Ok(Read::Gone),
+                    // Not complete after all: poll the job again.
+                    412 => complete = false,
+                    _ => {
+                        return self
+                            .chunk(&reply.headers, &reply.body)
+                            .map(|(r, l)| Read::Chunk(r, l))
+                    }
+                }
+            }
+            tokio::time::sleep(wait).await;
+            wait = longer(wait);
+        }
+    }
+
+    /// A results answer's records and the next locator.
+    fn chunk(
+        &self,
+        headers: &reqwest::header::HeaderMap,
+        body: &[u8],
+    ) -> Result<(Vec<Record>, Option<String>), SourceError> {
+        let what = format!("{} bulk results", self.table.api);
+        let next = headers
+            .get("sforce-locator")
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            .ok_or_else(|| invalid(&what, "no Sforce-Locator header"))?;
+        let next = (!next.is_empty() && next != "null").then(|| next.to_string());
+        let text = String::from_utf8_lossy(body);
+        let chunk = csv::parse(&text, ',').map_err(|e| invalid(&what, &e))?;
+        let records = bulk_rows::records(self.table, &chunk).map_err(|e| invalid(&what, &e))?;
+        Ok((records, next))
+    }
+
+    /// Deletes a job whose results are read (or that failed); a failure only costs storage
+    /// until Salesforce expires the job, so it is noted and passed over.
+    async fn delete(&self, job: &str) {
+        let request = Request::new(Method::DELETE, jobs_path(&format!("/{job}")));
+        if let Err(e) = self.client.send(&request, &[404]).await {
+            tracing::debug!(object = %self.table.api, error = %e, "could not delete a bulk query job");
+        }
+    }
+}
+
+/// The wait after `wait` while a job is processed: half as long again, up to the longest
+/// (a job of millions of records takes minutes; polling it every quarter second would
+/// spend the org's API calls for nothing).
+fn longer(wait: Duration) -> Duration {
+    wait.mul_f64(1.5).min(LONGEST_WAIT)
+}
+
+/// A job that ended without results, in plain words; retried with a new job.
+fn failed(object: &str, state: &str, said: Option<&str>) -> SourceError {
+    let what = if state == "Aborted" {
+        "was aborted"
+    } else {
+        "failed"
+    };
+    let said = said
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .unwrap_or("Salesforce gave no reason");
+    SourceError::new(
+        ErrorKind::ServerError,
+        format!("the Bulk API query job reading {object} {what}: {said}"),
+    )
+    .with_fix(format!(
+        "inlet reads the range again with a new job; if it keeps failing, set the sync's \
+         bulk_threshold above {object}'s record count so the REST API reads it"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn polling_a_job_backs_off_to_a_ceiling() {
+        let waits: Vec<Duration> = std::iter::successors(Some(FIRST_WAIT), |w| Some(longer(*w)))
+            .take(20)
+            .collect();
+        assert_eq!(waits[1], Duration::from_millis(375));
+        assert!(waits.windows(2).all(|w| w[0] <= w[1]));
+        assert_eq!(waits.last(), Some(&LONGEST_WAIT));
+        let before_ceiling: Duration = waits.iter().take_while(|w| **w < LONGEST_WAIT).sum();
+        assert!(
+            before_ceiling < Duration::from_secs(60),
+            "{before_ceiling:?}"
+        );
+    }
+
+    #[test]
+    fn a_range_reads_back_as_saved_and_a_failed_job_says_which_object_and_why() {
+        let fresh = BulkRange::fresh(&StampRange {
+            from_ms: 0,
+            upto_ms: 10_000,
+            after: None,
+        });
+        assert!(!fresh.planned);
+        let json = serde_json::to_value(&fresh).expect("json");
+        assert_eq!(
+            json,
+            json!({"from_ms": 0, "upto_ms": 10_000, "planned": false})
+        );
+        assert_eq!(
+            serde_json::from_value::<BulkRange>(json).ok().as_ref(),
+            Some(&fresh)
+        );
+        let error = failed("Account", "Failed", Some("Query timed out"));
+        assert_eq!(
+            error.message,
+            "the Bulk API query job reading Account failed: Query timed out"
+        );
+        assert!(failed("Lead", "Aborted", None)
+            .message
+            .ends_with("was aborted: Salesforce gave no reason"));
+    }
+}

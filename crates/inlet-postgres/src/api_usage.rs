@@ -1,0 +1,87 @@
+//! `_sync_api`: the one row where a running sync keeps what its source reports of its daily
+//! API budget (calls used today, and the pause it is in, if any), so `inlet sync status`,
+//! run anywhere, can show it. Written by `inlet run` as reports arrive; a sync whose source
+//! keeps no daily budget never has the table.
+
+use serde_json::{json, Value};
+use tokio_postgres::error::SqlState;
+use tokio_postgres::Client;
+
+use crate::problem::Problem;
+use crate::read_role::sql_problem;
+use crate::sql::ident;
+
+/// What a source last reported.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UsageRow {
+    pub calls_today: u64,
+    /// (until, in Unix seconds; why), while the sync waits.
+    pub paused: Option<(i64, String)>,
+}
+
+/// Keeps `usage` as the sync's row, creating the table the first time.
+pub async fn write(c: &Client, schema: &str, usage: &UsageRow) -> Result<(), Problem> {
+    let s = ident(schema);
+    let create = format!(
+        "create table if not exists {s}._sync_api (
+            one boolean primary key default true check (one),
+            calls_today bigint not null,
+            paused_until timestamptz,
+            paused_reason text,
+            updated_at timestamptz not null default now())"
+    );
+    c.batch_execute(&create)
+        .await
+        .map_err(|e| sql_problem(&e, "could not create _sync_api", &create))?;
+    let upsert = format!(
+        "insert into {s}._sync_api as a (calls_today, paused_until, paused_reason) \
+         values ($1, to_timestamp($2), $3) \
+         on conflict (one) do update set calls_today = excluded.calls_today, \
+           paused_until = excluded.paused_until, paused_reason = excluded.paused_reason, \
+           updated_at = now()"
+    );
+    let calls = i64::try_from(usage.calls_today).unwrap_or(i64::MAX);
+    let until = usage.paused.as_ref().map(|(u, _)| *u as f64);
+    let reason = usage.paused.as_ref().map(|(_, r)| r.as_str());
+    c.execute(&upsert, &[&calls, &until, &reason])
+        .await
+        .map_err(|e| sql_problem(&e, "could not write _sync_api", &upsert))?;
+    Ok(())
+}
+
+/// `{calls_today, paused: {until, reason} | null, updated_at}`, the pause only while it
+/// lasts; `None` when the source never reported (no table).
+pub async fn read(c: &Client, schema: &str) -> Result<Option<Value>, Problem> {
+    let sql = format!(
+        "select calls_today, \
+           case when paused_until > now() then \
+             to_char(paused_until at time zone 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') end, \
+           case when paused_until > now() then paused_reason end, \
+           to_char(updated_at at time zone 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') \
+         from {}._sync_api",
+        ident(schema)
+    );
+    let row = match c.query_opt(&sql, &[]).await {
+        Ok(row) => row,
+        Err(e)
+            if e.code() == Some(&SqlState::UNDEFINED_TABLE)
+                || e.code() == Some(&SqlState::INVALID_SCHEMA_NAME) =>
+        {
+            return Ok(None);
+        }
+        Err(e) => return Err(sql_problem(&e, "could not read the API usage", &sql)),
+    };
+    Ok(row.map(|r| {
+        let until: Option<String> = r.get(1);
+        let reason: Option<String> = r.get(2);
+        let paused = match (until, reason) {
+            (Some(until), reason) => json!({"until": until, "reason": reason}),
+            _ => Value::Null,
+        };
+        json!({
+            "calls_today": r.get::<_, i64>(0),
+            "paused": paused,
+            "updated_at": r.get::<_, String>(3),
+        })
+    }))
+}
