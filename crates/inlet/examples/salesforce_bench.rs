@@ -17,7 +17,8 @@
 //! `target/release/examples/salesforce_bench [ACCOUNTS] [ROUNDS] [CHANGES]` (defaults
 //! 20000, 1, 50). `INLET_BENCH_API_MS` makes the fake answer every call after that long;
 //! `INLET_BENCH_RATE` is inlet's `rate_limit` (requests/s; default: inlet's own default);
-//! `INLET_BENCH_PG` the PostgreSQL major (default 15).
+//! `INLET_BENCH_PG` the PostgreSQL major (default 15); `INLET_BENCH_SET` more `--set
+//! KEY=VALUE` settings for the sync, separated by spaces (`bulk_threshold=...`).
 //!
 //! The peers reach `https://login.salesforce.com` and the `instance_url` the token names,
 //! so with `INLET_BENCH_TLS=on` (as root) the fake is served over TLS as
@@ -245,24 +246,31 @@ impl Inlet {
             &[("INLET_ADMIN_PASSWORD", ADMIN_PASSWORD)],
         );
         let client_id = format!("client_id={}", credentials.client_id);
+        // `INLET_BENCH_SET`: more `--set KEY=VALUE` for the sync, separated by spaces
+        // (e.g. `bulk_threshold=1000000000` to keep 100,000 Accounts on REST).
+        let more = std::env::var("INLET_BENCH_SET").unwrap_or_default();
+        let mut args = vec![
+            "sync",
+            "add",
+            "salesforce",
+            "--source",
+            "salesforce",
+            "--destination",
+            "dest",
+            "--schema",
+            SCHEMA,
+            "--login-url",
+            login,
+            "--set",
+            &client_id,
+            "--streams",
+            "account",
+        ];
+        for setting in more.split_whitespace() {
+            args.extend(["--set", setting]);
+        }
         inlet.ok(
-            &[
-                "sync",
-                "add",
-                "salesforce",
-                "--source",
-                "salesforce",
-                "--destination",
-                "dest",
-                "--schema",
-                SCHEMA,
-                "--login-url",
-                login,
-                "--set",
-                &client_id,
-                "--streams",
-                "account",
-            ],
+            &args,
             &[("SALESFORCE_SECRET", credentials.refresh_token.as_str())],
         );
         let config = std::fs::read_to_string(inlet.config()).expect("config");
