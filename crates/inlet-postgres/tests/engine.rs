@@ -12,7 +12,7 @@ use inlet_core::{
 use inlet_postgres::sink::PgSink;
 use inlet_postgres::writer::WriteOptions;
 use inlet_postgres::{connect, ConnectOptions, ProblemKind, Secret, SslMode};
-use inlet_testkit::{shared, versions, wait_until_async, Cluster, ClusterSpec};
+use inlet_testkit::{shared, versions, wait_for, wait_until_async, Cluster, ClusterSpec};
 use serde_json::{json, Value};
 use tokio_postgres::Client;
 
@@ -167,8 +167,7 @@ async fn run(
 ) -> Outcome {
     // The session of a run before this one ends (and frees the sync's lock) a moment after
     // its sink is dropped: wait for that, as a restarted `inlet run` does.
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    let mut sink = loop {
+    let mut sink = wait_for("the sync's lock", Duration::from_secs(10), || async {
         let open = PgSink::open(
             session(o).await,
             "stripe",
@@ -178,15 +177,11 @@ async fn run(
         )
         .await;
         match open {
-            Err(p)
-                if p.kind == ProblemKind::AlreadyRunning
-                    && std::time::Instant::now() < deadline =>
-            {
-                tokio::time::sleep(Duration::from_millis(50)).await
-            }
-            open => break open.expect("open sink"),
+            Err(p) if p.kind == ProblemKind::AlreadyRunning => Err(p.message),
+            open => Ok(open.expect("open sink")),
         }
-    };
+    })
+    .await;
     let pauses = pauses.clone();
     let pause = move |d| {
         pauses.lock().expect("lock").push(d);

@@ -12,7 +12,7 @@ use std::time::Duration;
 use inlet_connectors::hubspot::schema::PropertyColumn;
 use inlet_connectors::hubspot::time::parse_ms;
 use inlet_fakes::hubspot::{FakeHubSpot, MutatorOptions, Options};
-use inlet_testkit::{versions, wait_until_async};
+use inlet_testkit::{versions, wait_for, wait_until_async};
 use serde_json::{json, Value};
 
 mod common;
@@ -163,28 +163,21 @@ async fn association_differences(
 
 /// Waits until every table equals the truth.
 async fn converge(fake: &FakeHubSpot, db: &tokio_postgres::Client, what: &str) {
-    let mut last = Vec::new();
-    let waited = tokio::time::timeout(Duration::from_secs(120), async {
-        loop {
-            let mut all = Vec::new();
-            for (object, table) in TABLES {
-                all.extend(differences(fake, db, object, table).await);
-            }
-            for pair in PAIRS {
-                all.extend(association_differences(fake, db, pair).await);
-            }
-            if all.is_empty() {
-                return;
-            }
-            last = all;
-            tokio::time::sleep(Duration::from_millis(250)).await;
+    let what = format!("{what}: the tables to equal the truth");
+    wait_for(&what, Duration::from_secs(120), || async {
+        let mut all = Vec::new();
+        for (object, table) in TABLES {
+            all.extend(differences(fake, db, object, table).await);
+        }
+        for pair in PAIRS {
+            all.extend(association_differences(fake, db, pair).await);
+        }
+        match all.is_empty() {
+            true => Ok(()),
+            false => Err(format!("{all:#?}")),
         }
     })
-    .await;
-    assert!(
-        waited.is_ok(),
-        "{what}: tables never equalled the truth: {last:#?}"
-    );
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -472,22 +465,17 @@ async fn server_errors_429s_and_dropped_connections_lose_no_change() {
     converge(&fake, &admin, "after every fault").await;
     // A stream may be waiting out a 429 of the portal's own 10-second budget at any instant
     // (shown as errored, with when it retries); none stays so.
-    let mut errored = Vec::new();
-    let recovered = tokio::time::timeout(Duration::from_secs(60), async {
-        loop {
-            let s = status(&inlet);
-            errored = (s["syncs"][0]["streams"].as_array().into_iter().flatten())
-                .filter(|s| s["state"] == "errored")
-                .cloned()
-                .collect::<Vec<Value>>();
-            if errored.is_empty() {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(500)).await;
+    wait_for("no stream errored", Duration::from_secs(60), || async {
+        let s = status(&inlet);
+        let errored: Vec<&Value> = (s["syncs"][0]["streams"].as_array().into_iter().flatten())
+            .filter(|s| s["state"] == "errored")
+            .collect();
+        match errored.is_empty() {
+            true => Ok(()),
+            false => Err(format!("{errored:#?}")),
         }
     })
     .await;
-    assert!(recovered.is_ok(), "no stream stays errored: {errored:#?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use inlet_connectors::salesforce::table::datetime_ms;
 use inlet_fakes::salesforce::{FakeSalesforce, MutatorOptions, Options};
-use inlet_testkit::{versions, wait_until_async};
+use inlet_testkit::{versions, wait_for, wait_until_async};
 use serde_json::{json, Value};
 
 mod common;
@@ -96,25 +96,18 @@ async fn converge(fake: &FakeSalesforce, db: &tokio_postgres::Client, what: &str
         .filter(|(_, replicateable)| *replicateable)
         .map(|(name, _)| name)
         .collect();
-    let mut last = Vec::new();
-    let waited = tokio::time::timeout(Duration::from_secs(90), async {
-        loop {
-            let mut all = Vec::new();
-            for object in &objects {
-                all.extend(differences(fake, db, "salesforce", object).await);
-            }
-            if all.is_empty() {
-                return;
-            }
-            last = all;
-            tokio::time::sleep(Duration::from_millis(250)).await;
+    let what = format!("{what}: the tables to equal the truth");
+    wait_for(&what, Duration::from_secs(90), || async {
+        let mut all = Vec::new();
+        for object in &objects {
+            all.extend(differences(fake, db, "salesforce", object).await);
+        }
+        match all.is_empty() {
+            true => Ok(()),
+            false => Err(format!("{all:#?}")),
         }
     })
-    .await;
-    assert!(
-        waited.is_ok(),
-        "{what}: tables never equalled the truth: {last:#?}"
-    );
+    .await
 }
 
 fn ids(fake: &FakeSalesforce, object: &str) -> Vec<String> {
