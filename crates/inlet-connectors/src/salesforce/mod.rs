@@ -251,7 +251,11 @@ impl SalesforceSource {
                 Position::Live { gone, .. } => gone.clone(),
                 _ => Vec::new(),
             };
-            gone.extend(newly_gone.into_iter().filter(|f| !gone.contains(f)).collect::<Vec<_>>());
+            for field in newly_gone {
+                if !gone.contains(&field) {
+                    gone.push(field);
+                }
+            }
             let mut last_write = Instant::now();
             let mut housekept = Instant::now();
             // When the last poll began: polls keep a cadence of one per interval, so a
@@ -279,10 +283,7 @@ impl SalesforceSource {
                                     (true, None) => live.clone(),
                                     _ => Position::Backfill { parts: set, since_ms, reconcile },
                                 };
-                                let records = match reconcile { Some(r) => r.raise(records), None => records };
-                                let mut batch = Batch::new(records, at.checkpoint(), Phase::Backfill);
-                                batch.progress = Some(f64::from(done) / f64::from(all.max(1)));
-                                yield batch;
+                                yield backfill_batch(records, &at, reconcile, (done, all));
                             }
                         }
                         if let Some(r) = reconcile {
@@ -305,10 +306,7 @@ impl SalesforceSource {
                                 (true, None) => live.clone(),
                                 _ => Position::Bulk { parts: set, since_ms, reconcile },
                             };
-                            let records = match reconcile { Some(r) => r.raise(records), None => records };
-                            let mut batch = Batch::new(records, at.checkpoint(), Phase::Backfill);
-                            batch.progress = Some(f64::from(done) / f64::from(all.max(1)));
-                            yield batch;
+                            yield backfill_batch(records, &at, reconcile, (done, all));
                         }
                         if let Some(r) = reconcile {
                             yield self.sweep(&table, since_ms, r, &live).await?;
@@ -466,6 +464,23 @@ impl Source for SalesforceSource {
             }
         })
     }
+}
+
+/// A backfill step's batch: its records (no older than a reconciliation's floor) leaving
+/// the stream `at`, with the share of ranges `(done, all)` for progress.
+fn backfill_batch(
+    records: Vec<Record>,
+    at: &Position,
+    reconcile: Option<Reconcile>,
+    (done, all): (u32, u32),
+) -> Batch {
+    let records = match reconcile {
+        Some(r) => r.raise(records),
+        None => records,
+    };
+    let mut batch = Batch::new(records, at.checkpoint(), Phase::Backfill);
+    batch.progress = Some(f64::from(done) / f64::from(all.max(1)));
+    batch
 }
 
 /// A query refused because it names a field the object no longer has (as the client words
