@@ -241,21 +241,9 @@ async fn every_object_matches_the_fake_after_backfill_a_kill_expired_sessions_an
     .await;
     fake.expire_sessions();
     fake.faults().latency(Duration::ZERO);
-    let admin = c.admin_db(&db).await;
-    admin
-        .execute("set timezone = 'UTC'", &[])
-        .await
-        .expect("utc");
+    let admin = utc_admin(c, &db).await;
     converge(&fake, &admin, "after the backfill").await;
-    wait_until_async("every stream live", Duration::from_secs(60), || async {
-        let s = status(&inlet);
-        let streams: Vec<Value> = s["syncs"][0]["streams"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default();
-        !streams.is_empty() && streams.iter().all(|s| s["state"] == "live")
-    })
-    .await;
+    all_live(&inlet).await;
 
     // Live: updates sharing a second, a create, deletes, an undelete, a purge, a merge, a
     // change only the system made, and a new field.
@@ -506,11 +494,7 @@ async fn client_credentials_password_and_jwt_bearer_logins_sync_the_streams_aske
             .spawn()
             .expect("inlet run"),
     );
-    let admin = c.admin_db(&db).await;
-    admin
-        .execute("set timezone = 'UTC'", &[])
-        .await
-        .expect("utc");
+    let admin = utc_admin(c, &db).await;
     let synced = [
         ("sf_cc", "Contact"),
         ("sf_pw", "Account"),
@@ -611,6 +595,19 @@ fn api_status(inlet: &Inlet) -> (Value, bool) {
     let errored = (sync["streams"].as_array().into_iter().flatten())
         .any(|s| s["state"] == "errored" || !s["error"].is_null());
     (sync["api"].clone(), errored)
+}
+
+/// Waits until the sync has streams and every one is live.
+async fn all_live(inlet: &Inlet) {
+    wait_until_async("every stream live", Duration::from_secs(60), || async {
+        let s = status(inlet);
+        let streams: Vec<Value> = s["syncs"][0]["streams"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        !streams.is_empty() && streams.iter().all(|s| s["state"] == "live")
+    })
+    .await;
 }
 
 async fn utc_admin(c: &inlet_testkit::Cluster, db: &str) -> tokio_postgres::Client {
@@ -867,21 +864,9 @@ async fn large_objects_backfill_by_bulk_jobs_through_a_kill_with_values_exact_an
     assert!((2..=5).contains(&peak), "requests at once: {peak}");
     fake.faults().latency(Duration::ZERO);
     let run = run_quietly(&inlet);
-    let admin = c.admin_db(&db).await;
-    admin
-        .execute("set timezone = 'UTC'", &[])
-        .await
-        .expect("utc");
+    let admin = utc_admin(c, &db).await;
     converge(&fake, &admin, "after a Bulk backfill killed midway").await;
-    wait_until_async("every stream live", Duration::from_secs(60), || async {
-        let s = status(&inlet);
-        let streams: Vec<Value> = s["syncs"][0]["streams"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default();
-        !streams.is_empty() && streams.iter().all(|s| s["state"] == "live")
-    })
-    .await;
+    all_live(&inlet).await;
 
     let jobs = fake.bulk_jobs();
     for large in ["Account", "Contact", "Opportunity", "Invoice__c"] {
@@ -960,11 +945,7 @@ async fn a_failed_bulk_job_is_a_stream_error_naming_the_object_and_salesforces_r
     .await;
     // Salesforce recovers: the retry reads the range with a new job.
     fake.fail_bulk_jobs(None);
-    let admin = c.admin_db(&db).await;
-    admin
-        .execute("set timezone = 'UTC'", &[])
-        .await
-        .expect("utc");
+    let admin = utc_admin(c, &db).await;
     wait_until_async("both streams copied", Duration::from_secs(60), || async {
         differences(&fake, &admin, "salesforce", "Account")
             .await
