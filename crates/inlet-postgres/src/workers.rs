@@ -2,9 +2,10 @@
 //!
 //! Each `inlet run` holds one session per destination that holds a *shared* advisory lock
 //! on the destination's worker key: the number of sessions holding it is the number of live
-//! workers, and a worker's membership ends with its session (a killed process at once, a
-//! network cut once the server's keepalives give up, see [`keep_alive`]). No table, no
-//! privilege beyond logging in: what `inlet destination setup` grants is enough. Which
+//! workers, and a worker's membership ends with its session (a killed process at once; a
+//! network cut or a frozen process once the others see it silent, see [`end_silent`], or
+//! the server's keepalives give up, see [`keep_alive`]). No table, no privilege beyond
+//! logging in: what `inlet destination setup` grants is enough. Which
 //! worker runs a sync is still decided by the sync's own exclusive lock
 //! ([`crate::sink::lock_key`]); membership only tells each worker its fair share.
 
@@ -50,6 +51,35 @@ pub async fn join(client: &Client, key: i64) -> Result<(), Problem> {
         .await
         .map_err(|e| sql_problem(&e, "could not join the workers", "pg_advisory_lock_shared"))?;
     Ok(())
+}
+
+/// How long a worker's membership session may sit idle before the other workers take it
+/// for gone. A live worker surveys every second, which ends the idle state each time.
+pub const SILENCE: std::time::Duration = std::time::Duration::from_secs(6);
+
+/// Ends every session of each other worker of `key` whose membership session has been idle
+/// longer than [`SILENCE`] (cut off by the network, or frozen), so the locks its sessions
+/// hold are freed; returns the application names of the workers ended.
+///
+/// Keepalives alone do not cover this: a server with its own data unacknowledged sends no
+/// keepalive, and without `tcp_user_timeout` (PostgreSQL 10 and 11) it waits for its
+/// retransmissions to give up, about 15 minutes; a frozen process's kernel answers
+/// keepalives forever. A worker's sessions are those with its application name and address
+/// (`inlet pid PID on HOST`), as the same user: the one thing a user may signal without a
+/// grant. This worker's own name is never matched.
+pub async fn end_silent(client: &Client, key: i64) -> Result<Vec<String>, Problem> {
+    let sql = "with silent as (                  select distinct a.application_name, a.client_addr                    from pg_locks l join pg_stat_activity a on a.pid = l.pid                   where l.locktype = 'advisory' and l.granted and l.mode = 'ShareLock'                     and l.objsubid = 1                     and l.database = (select oid from pg_database where datname = current_database())                     and l.classid::bigint = (($1::bigint >> 32) & 4294967295)                     and l.objid::bigint = ($1::bigint & 4294967295)                     and a.pid <> pg_backend_pid() and a.usename = current_user                     and a.state = 'idle'                     and a.state_change < clock_timestamp() - make_interval(secs => $2)                     and not (a.application_name = current_setting('application_name')                              and a.client_addr is not distinct from inet_client_addr()))                select s.application_name, count(*) filter (where pg_terminate_backend(a.pid))                  from silent s join pg_stat_activity a                    on a.application_name = s.application_name                   and a.client_addr is not distinct from s.client_addr                   and a.usename = current_user and a.pid <> pg_backend_pid()                 group by s.application_name";
+    let rows = client
+        .query(sql, &[&key, &SILENCE.as_secs_f64()])
+        .await
+        .map_err(|e| {
+            sql_problem(
+                &e,
+                "could not end a silent worker's sessions",
+                "pg_stat_activity",
+            )
+        })?;
+    Ok(rows.iter().map(|r| r.get::<_, String>(0)).collect())
 }
 
 /// How many sessions (workers) hold the shared key `key` now, and the exclusive advisory

@@ -14,7 +14,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use inlet_postgres::sink::lock_key;
-use inlet_postgres::workers::{join, survey, worker_key};
+use inlet_postgres::workers::{end_silent, join, survey, worker_key, SILENCE};
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 use tracing::Instrument;
@@ -348,7 +348,7 @@ fn hook_map(wanted: &BTreeMap<String, Wanted>) -> HashMap<String, Hook> {
 }
 
 /// Keeps this worker a member of `destination`'s workers and surveys `pg_locks` every
-/// second, reconnecting with backoff, until the supervisor aborts it; each survey
+/// second (ending the sessions of workers gone silent), reconnecting with backoff, until the supervisor aborts it; each survey
 /// published wakes the supervisor (`surveyed`).
 async fn membership(
     paths: Paths,
@@ -373,6 +373,14 @@ async fn membership(
         };
         let problem = match joined.await {
             Ok(session) => loop {
+                // A silent worker's sessions are ended first: the next survey finds its
+                // syncs free.
+                match end_silent(&session.client, key).await {
+                    Ok(ended) => ended.iter().for_each(|worker| {
+                        tracing::warn!(%destination, %worker, "worker silent for over {} s (cut off from the database, or frozen): ended its sessions, so its syncs run on the others", SILENCE.as_secs());
+                    }),
+                    Err(p) => tracing::warn!(%destination, fix = %p.fix, "{}", p.message),
+                }
                 match survey(&session.client, key).await {
                     Ok(seen) => {
                         failures = 0;

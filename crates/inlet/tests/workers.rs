@@ -1,8 +1,9 @@
 //! Several `inlet run` workers with one config share the syncs: even shares, a killed
 //! worker's syncs resumed elsewhere within 15 s, a returning worker given its share back,
 //! no sync's lock ever held by two sessions (watched in `pg_locks` throughout), and the data
-//! and change log equal to the fakes' truth at the end. And the config reloaded on SIGHUP
-//! or a changed file, touching only the syncs that changed.
+//! and change log equal to the fakes' truth at the end. A frozen worker's syncs taken over
+//! too. And the config reloaded on SIGHUP or a changed file, touching only the syncs that
+//! changed.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -15,8 +16,8 @@ use tokio_postgres::Client;
 
 mod common;
 use common::workers::{
-    add_syncs, customers, events, held_by, landed, shares, stop_all, truth, watch_locks, worker,
-    Locks,
+    add_syncs, customers, events, held_by, landed, sessions_of, shares, stop_all, truth,
+    watch_locks, worker, Locks,
 };
 use common::{text, Inlet, Running};
 
@@ -175,6 +176,113 @@ async fn three_workers_share_nine_syncs_and_take_over_from_a_killed_one() {
         "pg_locks watched throughout ({})",
         l.samples
     );
+    assert!(l.doubled.is_empty(), "a lock held twice: {:?}", l.doubled);
+}
+
+/// A frozen worker (SIGSTOP) still looks alive to the server: its kernel answers keepalives
+/// and acknowledges everything. The other worker sees its membership session silent, ends
+/// all its sessions, and runs its syncs within 15 s. Woken (SIGCONT), it finds its sessions
+/// gone, reconnects and gets its share back; every change is applied and logged once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frozen_worker_loses_its_syncs_within_15_s_and_gets_them_back() {
+    use nix::sys::signal::{kill, Signal};
+    // The oldest version: the one where keepalives cover least.
+    let v = *versions().first().expect("a version");
+    let c = common::cluster("workers", v).await;
+    let db = c.create_database().await;
+    let inlet = Inlet::new(&[]);
+    inlet.add_destination(c, &db);
+    let fake = FakeStripe::start(Options::default()).await.expect("fake");
+    fake.seed(2);
+    let schemas: Vec<String> = (0..4).map(|i| format!("f{i}")).collect();
+    add_syncs(&inlet, std::slice::from_ref(&fake), &schemas);
+    let admin = c.admin_db(&db).await;
+    let done = Arc::new(Mutex::new(false));
+    let locks = watch_locks(c.admin_db(&db).await, schemas.clone(), done.clone());
+    let log = |name: &str| -> PathBuf { inlet.dir.path().join(name) };
+    let mut workers = vec![
+        worker(&inlet, &log("awake.log")),
+        worker(&inlet, &log("frozen.log")),
+    ];
+    let (awake, frozen) = (workers[0].0.id(), workers[1].0.id());
+    let even = |locks: &Mutex<Locks>| {
+        let s = shares(locks);
+        s.len() == 2 && s.get(&awake) == Some(&2) && s.get(&frozen) == Some(&2)
+    };
+    wait_until_async(
+        "two syncs on each worker",
+        Duration::from_secs(90),
+        || async { even(&locks) },
+    )
+    .await;
+    wait_until_async("every sync live", Duration::from_secs(90), || async {
+        schemas
+            .iter()
+            .all(|s| tokio::task::block_in_place(|| inlet.live(s)))
+    })
+    .await;
+
+    let orphans = held_by(&locks, frozen);
+    let before = sessions_of(&admin, frozen).await;
+    let pid = nix::unistd::Pid::from_raw(frozen as i32);
+    kill(pid, Signal::SIGSTOP).expect("sigstop");
+    let at = Instant::now();
+    let created = fake
+        .create("customer", json!({"email": "frozen@example.com"}))
+        .expect("create")["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    wait_until_async(
+        "the frozen worker's syncs running on the other",
+        Duration::from_secs(15),
+        || async {
+            let l = locks.lock().expect("locks");
+            orphans.iter().all(|s| l.holders.get(s) == Some(&awake))
+        },
+    )
+    .await;
+    eprintln!(
+        "taken over {:.1} s after the freeze",
+        at.elapsed().as_secs_f64()
+    );
+    let after = sessions_of(&admin, frozen).await;
+    assert!(before.iter().all(|p| !after.contains(p)), "{after:?}");
+    let said = std::fs::read_to_string(log("awake.log")).expect("log");
+    let line = said
+        .lines()
+        .find(|l| l.contains("worker silent for over"))
+        .unwrap_or_else(|| panic!("{said}"));
+    inlet_testkit::assert_plain_words(line);
+    landed(&admin, &fake, &schemas, "a change made while it was frozen").await;
+
+    kill(pid, Signal::SIGCONT).expect("sigcont");
+    wait_until_async(
+        "two syncs on each worker again",
+        Duration::from_secs(60),
+        || async { even(&locks) },
+    )
+    .await;
+    fake.update("customer", &created, json!({"email": "awake@example.com"}))
+        .expect("update");
+    landed(&admin, &fake, &schemas, "a change made after it woke").await;
+
+    stop_all(&mut workers).await;
+    *done.lock().expect("flag") = true;
+    for schema in &schemas {
+        assert_eq!(customers(&admin, schema).await, truth(&fake), "{schema}");
+        let logged = events(&admin, schema).await;
+        let kinds: Vec<(&str, &str)> = logged
+            .iter()
+            .map(|(k, id, _)| (k.as_str(), id.as_str()))
+            .collect();
+        assert_eq!(
+            kinds,
+            [("insert", created.as_str()), ("update", created.as_str())],
+            "{schema}"
+        );
+    }
+    let l = locks.lock().expect("locks");
     assert!(l.doubled.is_empty(), "a lock held twice: {:?}", l.doubled);
 }
 

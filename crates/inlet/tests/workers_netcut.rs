@@ -1,9 +1,10 @@
 //! A worker cut off from the database by the network (its packets vanish; nothing closes
-//! its connections) loses its syncs to the other worker within 15 s of the cut, as the
-//! server's keepalives end its sessions and their locks; no sync's lock is ever held by two
-//! sessions (watched in `pg_locks` throughout). When the network returns, its old sessions
-//! fail, it reconnects and gets its share back; the data and the change log equal the
-//! fake's truth. On every PostgreSQL version the kit tests.
+//! its connections) loses its syncs to the other worker within 15 s of the cut, and every
+//! session it had ends (the other sees it silent and ends them, or the server's keepalives
+//! do): no sync's lock is ever held by two sessions (watched in `pg_locks` throughout).
+//! When the network returns, its old sessions fail, it reconnects and gets its share back;
+//! the data and the change log equal the fake's truth. On every PostgreSQL version the kit
+//! tests.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -17,8 +18,8 @@ use tokio_postgres::Client;
 
 mod common;
 use common::workers::{
-    add_syncs, customers, events, held_by, landed, shares, stop_all, truth, watch_locks, worker,
-    worker_in, Locks,
+    add_syncs, customers, events, held_by, landed, sessions_of, shares, stop_all, truth,
+    watch_locks, worker, worker_in, Locks,
 };
 use common::{Inlet, ADMIN_PASSWORD};
 
@@ -30,20 +31,6 @@ async fn a_worker_cut_off_by_the_network_loses_its_syncs_within_15_s_and_gets_th
     for v in versions() {
         cut_off_and_back(Netns::shared(), v).await;
     }
-}
-
-/// The backend process ids of `pid`'s sessions now.
-async fn sessions_of(admin: &Client, pid: u32) -> Vec<i32> {
-    admin
-        .query(
-            "select pid from pg_stat_activity where application_name like $1",
-            &[&format!("inlet pid {pid} %")],
-        )
-        .await
-        .expect("pg_stat_activity")
-        .iter()
-        .map(|r| r.get(0))
-        .collect()
 }
 
 async fn cut_off_and_back(netns: &'static Netns, v: u32) {
@@ -124,26 +111,18 @@ async fn cut_off_and_back(netns: &'static Netns, v: u32) {
         workers[1].0.try_wait().expect("wait").is_none(),
         "the cut-off worker still runs"
     );
-    if v >= 12 {
-        // `tcp_user_timeout` ends even a session whose answer was in flight at the cut.
-        let left = at + TAKEOVER;
-        wait_until_async(
-            "the server to end every session of the cut-off worker",
-            left.saturating_duration_since(Instant::now()),
-            || async {
-                let after = sessions_of(&admin, there).await;
-                before.iter().all(|p| !after.contains(p))
-            },
-        )
-        .await;
-    } else {
-        // PostgreSQL 10 and 11 lack it: a session whose answer was in flight at the cut
-        // stays until the server's retransmissions give up (the README says so). Those
-        // holding the syncs' locks are gone: the syncs were taken over.
-        let after = sessions_of(&admin, there).await;
-        let lingering: Vec<_> = before.iter().filter(|p| after.contains(p)).collect();
-        eprintln!("PostgreSQL {v}: sessions still open after the takeover: {lingering:?}");
-    }
+    // Every session it had is gone, the idle ones too: none is left to take a connection
+    // slot until the server's retransmissions give up.
+    let left = at + TAKEOVER;
+    wait_until_async(
+        "the server to end every session of the cut-off worker",
+        left.saturating_duration_since(Instant::now()),
+        || async {
+            let after = sessions_of(&admin, there).await;
+            before.iter().all(|p| !after.contains(p))
+        },
+    )
+    .await;
     landed(&admin, &fake, &schemas, "the change made at the cut").await;
     let during = fake
         .create("customer", json!({"email": "during@example.com"}))

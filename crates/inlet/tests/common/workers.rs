@@ -197,6 +197,20 @@ pub async fn events(admin: &Client, schema: &str) -> Vec<(String, String, Option
         .collect()
 }
 
+/// The backend process ids of worker `pid`'s sessions now.
+pub async fn sessions_of(admin: &Client, pid: u32) -> Vec<i32> {
+    admin
+        .query(
+            "select pid from pg_stat_activity where application_name like $1",
+            &[&format!("inlet pid {pid} %")],
+        )
+        .await
+        .expect("pg_stat_activity")
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
 /// SIGTERM to each worker; each must stop cleanly (exit 0) within 30 s.
 pub async fn stop_all(workers: &mut [Running]) {
     for w in workers.iter() {
