@@ -14,7 +14,6 @@ use std::time::{Duration, Instant};
 use inlet_fakes::stripe::{FakeStripe, Options};
 use inlet_testkit::{shared, versions, wait_until_async, ClusterSpec, Netns};
 use serde_json::json;
-use tokio_postgres::Client;
 
 mod common;
 use common::workers::{
