@@ -1,7 +1,8 @@
 //! `_sync_api`: the one row where a running sync keeps what its source reports of its daily
-//! API budget (calls used today, and the pause it is in, if any), so `inlet sync status`,
-//! run anywhere, can show it. Written by `inlet run` as reports arrive; a sync whose source
-//! keeps no daily budget never has the table.
+//! API budget (calls used today, the pause it is in, if any, and its day), so `inlet sync
+//! status`, run anywhere, can show it, and the next run (or another worker) resumes the day
+//! instead of taking a fresh share. Written by `inlet run` as reports arrive; a sync whose
+//! source keeps no daily budget never has the table.
 
 use serde_json::{json, Value};
 use tokio_postgres::error::SqlState;
@@ -17,6 +18,8 @@ pub struct UsageRow {
     pub calls_today: u64,
     /// (until, in Unix seconds; why), while the sync waits.
     pub paused: Option<(i64, String)>,
+    /// (when the day ends, in Unix seconds; the calls it allows), once the source knows.
+    pub day: Option<(i64, u64)>,
 }
 
 /// Keeps `usage` as the sync's row, creating the table the first time.
@@ -28,25 +31,65 @@ pub async fn write(c: &Client, schema: &str, usage: &UsageRow) -> Result<(), Pro
             calls_today bigint not null,
             paused_until timestamptz,
             paused_reason text,
-            updated_at timestamptz not null default now())"
+            updated_at timestamptz not null default now());
+         alter table {s}._sync_api add column if not exists day_ends timestamptz,
+           add column if not exists day_calls bigint"
     );
     c.batch_execute(&create)
         .await
         .map_err(|e| sql_problem(&e, "could not create _sync_api", &create))?;
     let upsert = format!(
-        "insert into {s}._sync_api as a (calls_today, paused_until, paused_reason) \
-         values ($1, to_timestamp($2), $3) \
+        "insert into {s}._sync_api as a (calls_today, paused_until, paused_reason, day_ends, \
+           day_calls) \
+         values ($1, to_timestamp($2), $3, to_timestamp($4), $5) \
          on conflict (one) do update set calls_today = excluded.calls_today, \
            paused_until = excluded.paused_until, paused_reason = excluded.paused_reason, \
-           updated_at = now()"
+           day_ends = excluded.day_ends, day_calls = excluded.day_calls, updated_at = now()"
     );
-    let calls = i64::try_from(usage.calls_today).unwrap_or(i64::MAX);
+    let big = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+    let calls = big(usage.calls_today);
     let until = usage.paused.as_ref().map(|(u, _)| *u as f64);
     let reason = usage.paused.as_ref().map(|(_, r)| r.as_str());
-    c.execute(&upsert, &[&calls, &until, &reason])
+    let ends = usage.day.map(|(e, _)| e as f64);
+    let day_calls = usage.day.map(|(_, n)| big(n));
+    c.execute(&upsert, &[&calls, &until, &reason, &ends, &day_calls])
         .await
         .map_err(|e| sql_problem(&e, "could not write _sync_api", &upsert))?;
     Ok(())
+}
+
+/// The day last written, with the calls used in it, unless it is over; `None` also when
+/// the table or its day columns do not exist yet.
+pub async fn current_day(c: &Client, schema: &str) -> Result<Option<UsageRow>, Problem> {
+    let sql = format!(
+        "select calls_today, extract(epoch from day_ends)::bigint, day_calls \
+           from {}._sync_api where day_ends > now()",
+        ident(schema)
+    );
+    let row = match c.query_opt(&sql, &[]).await {
+        Ok(row) => row,
+        Err(e) if missing(&e) => return Ok(None),
+        Err(e) => return Err(sql_problem(&e, "could not read the API usage", &sql)),
+    };
+    Ok(row.map(|r| {
+        let whole = |n: i64| u64::try_from(n).unwrap_or(0);
+        UsageRow {
+            calls_today: whole(r.get(0)),
+            paused: None,
+            day: Some((r.get(1), whole(r.get(2)))),
+        }
+    }))
+}
+
+/// The table, its schema or a column added since is not there yet.
+fn missing(e: &tokio_postgres::Error) -> bool {
+    [
+        SqlState::UNDEFINED_TABLE,
+        SqlState::INVALID_SCHEMA_NAME,
+        SqlState::UNDEFINED_COLUMN,
+    ]
+    .iter()
+    .any(|c| e.code() == Some(c))
 }
 
 /// `{calls_today, paused: {until, reason} | null, updated_at}`, the pause only while it
@@ -63,12 +106,7 @@ pub async fn read(c: &Client, schema: &str) -> Result<Option<Value>, Problem> {
     );
     let row = match c.query_opt(&sql, &[]).await {
         Ok(row) => row,
-        Err(e)
-            if e.code() == Some(&SqlState::UNDEFINED_TABLE)
-                || e.code() == Some(&SqlState::INVALID_SCHEMA_NAME) =>
-        {
-            return Ok(None);
-        }
+        Err(e) if missing(&e) => return Ok(None),
         Err(e) => return Err(sql_problem(&e, "could not read the API usage", &sql)),
     };
     Ok(row.map(|r| {

@@ -37,7 +37,9 @@ pub async fn carry_out(
     let mut sync = sync.clone();
     let mut told = false;
     loop {
-        let (mut sink, read_role) = match open(paths, &sync, source.as_ref()).await {
+        let (mut sink, read_role) = match open(paths, &sync, source.as_ref(), &Meter::default())
+            .await
+        {
             Ok(opened) => opened,
             Err(p) if p.kind == ProblemKind::AlreadyRunning => {
                 if !told {

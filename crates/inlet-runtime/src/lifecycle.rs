@@ -14,7 +14,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use inlet_connectors::http::Meter;
+use inlet_connectors::http::{ApiDay, ApiUsage, Meter};
 use inlet_connectors::registry::Connector;
 use inlet_core::{run_sync, Outcome, Source};
 use inlet_postgres::lifecycle::{self, Kind, Request, RequestState};
@@ -456,11 +456,13 @@ pub async fn open(
     paths: &Paths,
     sync: &SyncConfig,
     source: &dyn Source,
+    meter: &Meter,
 ) -> Result<(PgSink, String), Problem> {
     let (dest, session) = connect_as_sync_user(paths, &sync.destination).await?;
     // No read role: the sync runs all the same (an empty name grants nothing).
     let read_role = dest.read_role.clone().unwrap_or_default();
     tracing::info!(schema = %sync.schema, "connected to {}", session.info.address);
+    resume_usage(&session.client, &sync.schema, meter).await;
     let sink = PgSink::open(
         session.client,
         &sync.schema,
@@ -473,6 +475,21 @@ pub async fn open(
         tracing::warn!(schema = %sync.schema, %table, owner = %who, "a person's table: not synced, never touched");
     }
     Ok((sink, read_role))
+}
+
+/// Tells the meter the day of its daily API budget the sync was in, as `_sync_api` has
+/// it, before the source sends anything: a restart (or another worker) resumes that day
+/// instead of taking a fresh share of the allocation. Sources without one never wrote it.
+async fn resume_usage(client: &tokio_postgres::Client, schema: &str, meter: &Meter) {
+    match inlet_postgres::api_usage::current_day(client, schema).await {
+        Ok(Some(row)) => meter.resume(ApiUsage {
+            calls_today: row.calls_today,
+            paused: None,
+            day: row.day.map(|(ends, calls)| ApiDay { ends, calls }),
+        }),
+        Ok(None) => {}
+        Err(p) => tracing::debug!("the API usage could not be read: {}", p.message),
+    }
 }
 
 /// The streams the source offers now (a network call for some sources).

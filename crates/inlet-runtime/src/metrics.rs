@@ -110,6 +110,9 @@ struct Families {
     complete_until: Mutex<HashMap<StreamLabel, i64>>,
     /// Each sync's last reported daily API usage, for its writer to `_sync_api`.
     usage: Mutex<HashMap<String, watch::Sender<Option<ApiUsage>>>>,
+    /// Each sync's day as `_sync_api` had it when the sync was opened, for its source to
+    /// resume.
+    earlier: Mutex<HashMap<String, ApiUsage>>,
 }
 
 /// Batch writes: 5 ms to about 80 s.
@@ -148,6 +151,7 @@ impl Default for Metrics {
             db_sessions: Gauge::default(),
             complete_until: Mutex::default(),
             usage: Mutex::default(),
+            earlier: Mutex::default(),
             registry: Registry::default(), // replaced below, once everything is registered
         };
         let r = &mut registry;
@@ -450,6 +454,26 @@ impl ApiMeter for SyncApi {
                 });
             }
         }
+    }
+
+    fn resume(&self, usage: ApiUsage) {
+        let mut map = self
+            .metrics
+            .0
+            .earlier
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        map.insert(self.sync.clone(), usage);
+    }
+
+    fn earlier(&self) -> Option<ApiUsage> {
+        let map = self
+            .metrics
+            .0
+            .earlier
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        map.get(&self.sync).copied()
     }
 }
 

@@ -122,7 +122,9 @@ pub async fn run_sync_forever(
     let mut pruning = None;
     let stopped = |stop: &watch::Receiver<bool>| *stop.borrow();
     while !stopped(&stop) {
-        let (mut sink, read_role) = match lifecycle::open(&paths, &sync, source.as_ref()).await {
+        let (mut sink, read_role) = match lifecycle::open(&paths, &sync, source.as_ref(), &meter)
+            .await
+        {
             Ok(opened) => opened,
             Err(p) if p.kind == ProblemKind::AlreadyRunning => {
                 // Left to the holder; taken again when it lets go (see `workers`).
@@ -232,6 +234,7 @@ fn spawn_usage(
                     let row = inlet_postgres::api_usage::UsageRow {
                         calls_today: now.calls_today,
                         paused: now.paused.map(|p| (p.until, p.reason.to_string())),
+                        day: now.day.map(|d| (d.ends, d.calls)),
                     };
                     match inlet_postgres::api_usage::write(&s.client, &sync.schema, &row).await {
                         Ok(()) => written = Some(now),

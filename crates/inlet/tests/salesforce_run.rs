@@ -696,6 +696,58 @@ async fn a_spent_api_share_pauses_the_sync_until_its_day_turns_and_nothing_is_lo
     );
 }
 
+/// A restart resumes the day of the API share rather than taking a fresh share of what the
+/// org has left (a crash loop would otherwise spend the org's allocation): with the share
+/// spent, the next `inlet run` sends no call and waits until the same time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_resumes_the_days_api_share_instead_of_taking_a_fresh_one() {
+    let v = *versions().last().expect("a version");
+    let c = common::cluster("salesforce", v).await;
+    let db = c.create_database().await;
+    let inlet = Inlet::new(&[]);
+    inlet.add_destination(c, &db);
+    let fake = FakeSalesforce::start(Options::default())
+        .await
+        .expect("fake");
+    fake.seed(5);
+    let token = fake.credentials().refresh_token;
+    // 30 calls a day: fewer than the backfill needs.
+    add_salesforce(&inlet, &fake, &token, &["--set", "api_share=0.0003"]);
+    let run = run_quietly(&inlet);
+    let paused = |inlet: &Inlet| {
+        let (api, _) = api_status(inlet);
+        let spent = api["paused"]["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("api_share"));
+        let until = api["paused"]["until"].as_str().map(str::to_string);
+        async move { until.filter(|_| spent).ok_or_else(|| api.to_string()) }
+    };
+    let until = wait_for("the share spent", Duration::from_secs(90), || {
+        paused(&inlet)
+    })
+    .await;
+    drop(run); // SIGKILL
+    let used = fake.api_usage();
+    assert!(
+        (30..40).contains(&used),
+        "the share, and the calls to learn it: {used}"
+    );
+
+    let log = inlet.dir.path().join("again.log");
+    let _again = common::workers::worker(&inlet, &log);
+    wait_until_async(
+        "the new run to say the share is spent",
+        Duration::from_secs(60),
+        || async {
+            let said = std::fs::read_to_string(&log).unwrap_or_default();
+            said.contains("daily API share spent")
+        },
+    )
+    .await;
+    assert_eq!(fake.api_usage(), used, "no call after the restart");
+    assert_eq!(paused(&inlet).await, Ok(until), "the same day");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn request_limit_exceeded_pauses_the_sync_which_catches_up_once_the_org_has_calls_again() {
     let v = *versions().last().expect("a version");

@@ -56,6 +56,15 @@ pub enum ApiEvent {
 pub struct ApiUsage {
     pub calls_today: u64,
     pub paused: Option<Paused>,
+    /// The day those calls count in, once the source knows it.
+    pub day: Option<ApiDay>,
+}
+
+/// A sync's day of its daily budget: when it ends (Unix seconds) and the calls it allows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ApiDay {
+    pub ends: i64,
+    pub calls: u64,
 }
 
 /// Why a sync's calls wait, and until when.
@@ -70,6 +79,16 @@ pub struct Paused {
 /// Told of every request of one sync.
 pub trait ApiMeter: Send + Sync {
     fn record(&self, event: ApiEvent);
+
+    /// The runtime read what the sync last reported of its daily budget (in an earlier
+    /// run, or on another worker) before the source sends anything.
+    fn resume(&self, _usage: ApiUsage) {}
+
+    /// What [`ApiMeter::resume`] was told: a source keeping a daily budget resumes that
+    /// day instead of beginning a fresh one.
+    fn earlier(&self) -> Option<ApiUsage> {
+        None
+    }
 }
 
 /// An optional meter, as settings and clients hold it (`None` outside `inlet run`).
@@ -81,6 +100,16 @@ impl Meter {
         if let Some(meter) = &self.0 {
             meter.record(event);
         }
+    }
+
+    pub fn resume(&self, usage: ApiUsage) {
+        if let Some(meter) = &self.0 {
+            meter.resume(usage);
+        }
+    }
+
+    pub fn earlier(&self) -> Option<ApiUsage> {
+        self.0.as_ref().and_then(|m| m.earlier())
     }
 }
 

@@ -26,7 +26,7 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, CONTENT
 
 pub use auth::{header, Auth, BadHeaderValue, BoxFuture, StaticKey};
 pub use budget::{Budget, BudgetHeaders, Pacer};
-pub use meter::{ApiEvent, ApiMeter, ApiUsage, Meter, Paused, Throttle};
+pub use meter::{ApiDay, ApiEvent, ApiMeter, ApiUsage, Meter, Paused, Throttle};
 pub use oauth::{RefreshToken, RENEW_BEFORE};
 pub use rate_limit::{RateLimiter, MAX_IN_FLIGHT};
 pub use request::Request;

@@ -17,7 +17,7 @@ pub struct Allowance {
     share: f64,
     /// How long a day of the share lasts (24 hours; shorter only in tests).
     length: Duration,
-    /// When this sync's day began, the calls it may make in it, and those it made.
+    /// When this sync's day ends, the calls it may make in it, and those it made.
     day: Option<(Instant, u64)>,
     used: u64,
     /// What the org had left at the last answer.
@@ -50,26 +50,48 @@ impl Allowance {
     /// What an answer's `Sforce-Limit-Info` said (`budget::salesforce`).
     pub fn observe(&mut self, budget: Budget, now: Instant) {
         self.remaining = Some(budget.remaining);
-        if self
-            .day
-            .is_none_or(|(start, _)| now.duration_since(start) >= self.length)
-        {
+        if self.day.is_none_or(|(ends, _)| now >= ends) {
             let calls = (budget.remaining as f64 * self.share).floor() as u64;
-            self.day = Some((now, calls));
+            self.day = Some((now + self.length, calls));
             self.used = 0;
         }
     }
 
+    /// The day the share counts in (when it ends, the calls it allows), once an answer
+    /// said what remained.
+    pub fn day(&self) -> Option<(Instant, u64)> {
+        self.day
+    }
+
+    /// Resumes a day reported before (an earlier run, another worker) unless it is over:
+    /// a day that ends later than this one wins, and of the same day the count with more
+    /// calls used. Before any answer it wins, and the calls made to learn add to it.
+    pub fn resume(&mut self, ends: Instant, calls: u64, used: u64, now: Instant) {
+        if now >= ends {
+            return;
+        }
+        // Ends rebuilt from Unix seconds are off by under a second.
+        let same = |e: Instant| e.max(ends) - e.min(ends) < Duration::from_secs(2);
+        let used = match self.day {
+            None => used + self.used,
+            Some((e, _)) if same(e) && used > self.used => used,
+            Some((e, _)) if !same(e) && ends > e => used,
+            Some(_) => return,
+        };
+        self.day = Some((ends, calls));
+        self.used = used;
+    }
+
     /// Takes one call, or says until when the sync must pause.
     pub fn take(&mut self, now: Instant) -> Result<(), Spent> {
-        if let Some((start, calls)) = self.day {
-            if now.duration_since(start) >= self.length {
+        if let Some((ends, calls)) = self.day {
+            if now >= ends {
                 self.day = None;
                 self.used = 0;
             } else if self.used >= calls || self.remaining == Some(0) {
                 return Err(Spent {
                     used: self.used,
-                    resume_at: start + self.length,
+                    resume_at: ends,
                 });
             }
         }
@@ -123,6 +145,35 @@ mod tests {
         allowance.observe(budget(1_000), tomorrow);
         assert_eq!(allowance.take(tomorrow), Ok(()));
         assert_eq!(allowance.used_today(), 1);
+    }
+
+    #[test]
+    fn a_restart_resumes_its_day_rather_than_taking_a_fresh_share() {
+        let now = Instant::now();
+        let ends = now + Duration::from_secs(3600);
+        let mut fresh = Allowance::new(DEFAULT_SHARE);
+        fresh.take(now).expect("a call to learn");
+        fresh.resume(ends, 10, 9, now);
+        assert_eq!(fresh.day(), Some((ends, 10)));
+        assert_eq!(fresh.used_today(), 10, "9 before, 1 to learn");
+        assert!(fresh.take(now).is_err(), "spent: the day is the one before");
+        fresh.observe(budget(100_000), now);
+        assert!(
+            fresh.take(now).is_err(),
+            "an answer does not begin a new day"
+        );
+
+        // The same day, reported again with fewer calls (a stale copy): ignored.
+        fresh.resume(ends - Duration::from_millis(600), 10, 3, now);
+        assert_eq!(fresh.used_today(), 10);
+        // A day that is over: ignored.
+        let mut running = Allowance::new(DEFAULT_SHARE);
+        running.observe(budget(100), now);
+        running.resume(now, 5, 5, now);
+        assert_eq!(running.day(), Some((now + DAY, 20)));
+        // A later day (another worker's): it wins.
+        running.resume(now + DAY + Duration::from_secs(60), 7, 2, now);
+        assert_eq!(running.used_today(), 2);
     }
 
     #[test]

@@ -3,14 +3,16 @@
 //! `Sforce-Limit-Info` feeds it, and an org that refuses with `REQUEST_LIMIT_EXCEEDED`
 //! (another integration spent the allocation) pauses the sync until it is asked again.
 //! Each change is told to the sync's meter ([`ApiUsage`]), so `inlet sync status` shows
-//! the calls used today and why and until when the sync waits.
+//! the calls used today and why and until when the sync waits; and the day the meter says
+//! the sync was in before (an earlier run, another worker) is resumed, so restarts do not
+//! each take a fresh share.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::time::Instant as Clock;
 
-use crate::http::{ApiEvent, ApiUsage, Budget, Meter, Paused};
+use crate::http::{ApiDay, ApiEvent, ApiUsage, Budget, Meter, Paused};
 
 use super::allowance::{Allowance, Spent};
 
@@ -44,6 +46,16 @@ fn unix(at: Instant) -> i64 {
     }
 }
 
+/// Unix seconds `at` as an instant, if still to come.
+fn instant_of(at: i64) -> Option<Instant> {
+    let wall = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
+    let ahead = u64::try_from(at).ok()?.checked_sub(wall)?;
+    Some(now() + Duration::from_secs(ahead))
+}
+
 /// Now, on tokio's clock, which tests pause and move on.
 fn now() -> Instant {
     Clock::now().into_std()
@@ -67,17 +79,34 @@ impl DailyShare {
 
     fn report(&self, paused: Option<Paused>) {
         *self.paused.lock().unwrap_or_else(|e| e.into_inner()) = paused;
-        let calls_today = self.allowance().used_today();
+        let (calls_today, day) = {
+            let a = self.allowance();
+            (a.used_today(), a.day())
+        };
         self.meter.record(ApiEvent::Usage(ApiUsage {
             calls_today,
             paused,
+            day: day.map(|(ends, calls)| ApiDay {
+                ends: unix(ends),
+                calls,
+            }),
         }));
     }
 
     /// Takes one call of the share, first waiting while it is spent.
     pub async fn take(&self) {
         loop {
-            let taken = self.allowance().take(now());
+            let earlier = self.meter.earlier().and_then(|u| {
+                let day = u.day?;
+                Some((instant_of(day.ends)?, day.calls, u.calls_today))
+            });
+            let taken = {
+                let mut a = self.allowance();
+                if let Some((ends, calls, used)) = earlier {
+                    a.resume(ends, calls, used, now());
+                }
+                a.take(now())
+            };
             match taken {
                 Ok(()) => {
                     self.report(None);
