@@ -92,15 +92,19 @@ fn missing(e: &tokio_postgres::Error) -> bool {
     .any(|c| e.code() == Some(c))
 }
 
-/// `{calls_today, paused: {until, reason} | null, updated_at}`, the pause only while it
-/// lasts; `None` when the source never reported (no table).
+/// `{calls_today, paused: {until, reason} | null, updated_at, day_ends, day_calls}`, the
+/// pause and the day only while they last; `None` when the source never reported (no
+/// table).
 pub async fn read(c: &Client, schema: &str) -> Result<Option<Value>, Problem> {
     let sql = format!(
         "select calls_today, \
            case when paused_until > now() then \
              to_char(paused_until at time zone 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') end, \
            case when paused_until > now() then paused_reason end, \
-           to_char(updated_at at time zone 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') \
+           to_char(updated_at at time zone 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), \
+           case when day_ends > now() then \
+             to_char(day_ends at time zone 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') end, \
+           case when day_ends > now() then day_calls end \
          from {}._sync_api",
         ident(schema)
     );
@@ -120,6 +124,8 @@ pub async fn read(c: &Client, schema: &str) -> Result<Option<Value>, Problem> {
             "calls_today": r.get::<_, i64>(0),
             "paused": paused,
             "updated_at": r.get::<_, String>(3),
+            "day_ends": r.get::<_, Option<String>>(4),
+            "day_calls": r.get::<_, Option<i64>>(5),
         })
     }))
 }

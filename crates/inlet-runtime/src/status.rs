@@ -26,7 +26,8 @@ pub struct SyncStatus {
     pub in_progress: Option<Value>,
     pub warnings: Vec<Finding>,
     /// Where the source keeps a daily API budget: `{calls_today, paused: {until, reason} |
-    /// null, updated_at}` (the calls its current day used; the pause, while it lasts).
+    /// null, updated_at, day_ends, day_calls}` (the calls its current day used; the pause,
+    /// while it lasts; when the day ends and the calls its share allows in it).
     pub api: Option<Value>,
 }
 

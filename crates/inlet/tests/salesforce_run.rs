@@ -746,6 +746,14 @@ async fn a_restart_resumes_the_days_api_share_instead_of_taking_a_fresh_one() {
     .await;
     assert_eq!(fake.api_usage(), used, "no call after the restart");
     assert_eq!(paused(&inlet).await, Ok(until), "the same day");
+    let (api, _) = api_status(&inlet);
+    // 0.03% of the 99,999 left after the first call.
+    assert_eq!(api["day_calls"], 29, "{api}");
+    let said = text(&inlet.run(&["sync", "status"]));
+    assert!(
+        said.contains("calls today of the 29 its share allows until"),
+        "{said}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

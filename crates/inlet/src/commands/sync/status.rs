@@ -105,8 +105,12 @@ fn print_text(name: &str, destination: &str, schema: &str, streams: &[StreamStat
 
 /// The calls a source with a daily API budget used today, and its pause, if any.
 fn print_api(api: &serde_json::Value) {
+    let of = match (api["day_calls"].as_u64(), api["day_ends"].as_str()) {
+        (Some(calls), Some(ends)) => format!(" of the {calls} its share allows until {ends}"),
+        _ => String::new(),
+    };
     println!(
-        "  api    {} calls today (as of {})",
+        "  api    {} calls today{of} (as of {})",
         api["calls_today"],
         api["updated_at"].as_str().unwrap_or("-")
     );
