@@ -147,7 +147,9 @@ impl fmt::Debug for Delivery<'_> {
     }
 }
 
-pub type Checked<'a> = Pin<Box<dyn Future<Output = Result<(), SourceError>> + Send + 'a>>;
+/// A credential check's outcome: `Ok` with what the person adding the sync should know of
+/// the account (one plain sentence each; often none), or why the key is refused.
+pub type Checked<'a> = Pin<Box<dyn Future<Output = Result<Vec<String>, SourceError>> + Send + 'a>>;
 
 /// One source, as the rest of inlet sees it.
 pub trait Connector: Send + Sync {
@@ -180,7 +182,8 @@ pub trait Connector: Send + Sync {
     fn source(&self, settings: &Settings) -> Result<Arc<dyn Source>, SourceError>;
 
     /// One cheap request that needs what a sync needs, to refuse a bad key before anything
-    /// is written.
+    /// is written; what it learned that the person should know (e.g. an API allocation
+    /// nearly spent) comes back to be shown.
     fn check_credentials<'a>(&'a self, settings: &'a Settings) -> Checked<'a>;
 
     /// Checks a webhook delivery's signature against the sync's webhook `secret` at

@@ -550,7 +550,8 @@ async fn client_credentials_password_and_jwt_bearer_logins_sync_the_streams_aske
 
 /// `sync add salesforce` on the fake with `secret` and `extra` arguments, polling every
 /// 300 ms, backfill events logged.
-fn add_salesforce(inlet: &Inlet, fake: &FakeSalesforce, secret: &str, extra: &[&str]) {
+/// Adds the sync `salesforce`; what `sync add` said.
+fn add_salesforce(inlet: &Inlet, fake: &FakeSalesforce, secret: &str, extra: &[&str]) -> String {
     let client_id = format!("client_id={}", fake.credentials().client_id);
     let login = fake.login_url();
     let mut args = vec![
@@ -575,6 +576,7 @@ fn add_salesforce(inlet: &Inlet, fake: &FakeSalesforce, secret: &str, extra: &[&
         "[syncs.salesforce]\npoll_interval_ms = 300\nrate_limit = 50\n",
     ) + "\n[syncs.salesforce.events]\ninclude_backfill = true\n";
     std::fs::write(inlet.config(), config).expect("config");
+    text(&out)
 }
 
 fn run_quietly(inlet: &Inlet) -> Running {
@@ -711,8 +713,17 @@ async fn a_restart_resumes_the_days_api_share_instead_of_taking_a_fresh_one() {
         .expect("fake");
     fake.seed(5);
     let token = fake.credentials().refresh_token;
-    // 30 calls a day: fewer than the backfill needs.
-    add_salesforce(&inlet, &fake, &token, &["--set", "api_share=0.0003"]);
+    // 30 calls a day: fewer than the backfill needs, as adding the sync says.
+    let said = add_salesforce(&inlet, &fake, &token, &["--set", "api_share=0.0003"]);
+    let note = (said.lines())
+        .find(|l| l.contains("daily API calls left"))
+        .unwrap_or_else(|| panic!("{said}"));
+    assert!(
+        note.contains("of its 100000 daily API calls left")
+            && note.contains("at most 0.03% of what is left")
+            && note.contains("too few for a backfill"),
+        "{note}"
+    );
     let run = run_quietly(&inlet);
     let paused = |inlet: &Inlet| {
         let (api, _) = api_status(inlet);

@@ -221,7 +221,7 @@ impl Connector for HubSpot {
             // here, a missing scope leaves its type out (and is logged), none readable fails.
             super::streams::discover(&client, options.streams.as_deref())
                 .await
-                .map(|_| ())
+                .map(|_| Vec::new())
         })
     }
 

@@ -251,6 +251,27 @@ fn source_of(settings: &Settings) -> Result<SalesforceSource, SourceError> {
     Ok(SalesforceSource::new(client, options))
 }
 
+/// What `/limits` says of the org's daily API allocation, and what this sync's share of it
+/// comes to, for the person adding the sync (`None`: the answer has no `DailyApiRequests`).
+fn allocation_note(limits: &Value, share: f64) -> Option<String> {
+    let daily = &limits["DailyApiRequests"];
+    let (max, remaining) = (daily["Max"].as_u64()?, daily["Remaining"].as_u64()?);
+    let calls = (remaining as f64 * share).floor() as u64;
+    let mut note = format!(
+        "the org has {remaining} of its {max} daily API calls left (every integration's \
+         calls count); this sync will use at most {}% of what is left when its day begins: \
+         {calls} calls now (--set api_share)",
+        share * 100.0
+    );
+    if calls < 100 {
+        note.push_str(
+            "; that is too few for a backfill, which will pause until calls free up: raise \
+             api_share or the org's allocation",
+        );
+    }
+    Some(note)
+}
+
 impl Connector for Salesforce {
     fn name(&self) -> &'static str {
         "salesforce"
@@ -297,10 +318,15 @@ impl Connector for Salesforce {
             // Logging in and listing the objects to sync (one request, however many the
             // org has): a refused login, an unknown stream or a user who may read nothing
             // fails here, before anything is written.
+            let (config, _) = login_of(settings)?;
             let source = source_of(settings)?;
-            super::streams::choose(&source.client, source.options.streams.as_deref())
-                .await
-                .map(|_| ())
+            super::streams::choose(&source.client, source.options.streams.as_deref()).await?;
+            let limits = source.client.data("limits").await?;
+            Ok(
+                allocation_note(&limits, config.api_share.unwrap_or(DEFAULT_SHARE))
+                    .into_iter()
+                    .collect(),
+            )
         })
     }
 
@@ -337,6 +363,25 @@ impl Connector for Salesforce {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn adding_a_sync_tells_what_its_share_of_the_org_allocation_comes_to() {
+        let limits = json!({"DailyApiRequests": {"Max": 15_000, "Remaining": 14_500}});
+        let note = allocation_note(&limits, 0.2).expect("a note");
+        assert!(
+            note.contains("14500 of its 15000 daily API calls left"),
+            "{note}"
+        );
+        assert!(note.contains("at most 20% of what is left when its day begins: 2900 calls"));
+        assert!(!note.contains("too few"), "{note}");
+        let spent = json!({"DailyApiRequests": {"Max": 15_000, "Remaining": 40}});
+        let note = allocation_note(&spent, 0.2).expect("a note");
+        assert!(
+            note.contains("8 calls now") && note.contains("too few"),
+            "{note}"
+        );
+        assert_eq!(allocation_note(&json!({}), 0.2), None);
+    }
 
     fn options(v: serde_json::Value) -> Options {
         v.as_object().cloned().unwrap_or_default()

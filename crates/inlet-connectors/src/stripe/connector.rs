@@ -147,7 +147,7 @@ impl Connector for Stripe {
             )?;
             // Reading events is what a sync needs most.
             match client.list("/v1/events", &[("limit", "1".into())]).await {
-                Ok(_) => Ok(()),
+                Ok(_) => Ok(Vec::new()),
                 Err(CallError::Source(e) | CallError::Missing(e)) => Err(e),
                 Err(CallError::CursorMissing) => Err(SourceError::new(
                     inlet_core::ErrorKind::InvalidResponse,

@@ -97,9 +97,9 @@ async fn run(paths: &Paths, args: AddArgs) -> Result<(), Problem> {
         })?,
     };
     // Logging in may rotate a refresh token: the new one is the one to store.
-    let key = match args.verify {
+    let (key, notes) = match args.verify {
         true => check_key(&sync, key).await?,
-        false => key,
+        false => (key, Vec::new()),
     };
     if args.api_key_env.is_none() {
         secrets::set_sync_secret(&paths.secrets(), name, SyncSecret::ApiKey, &key)?;
@@ -115,6 +115,9 @@ async fn run(paths: &Paths, args: AddArgs) -> Result<(), Problem> {
         sync.destination
     );
     println!("  config   {}", paths.config.display());
+    for note in notes {
+        println!("  note     {note}");
+    }
     println!("  next     inlet run        (backfills, then follows changes)");
     println!("           inlet sync status {name}");
     Ok(())
@@ -152,14 +155,16 @@ impl KeepKey for Replaced {
 }
 
 /// One cheap request that needs what a sync needs (the source decides which); the key to
-/// store (the vendor's replacement, if it rotated the one given).
-async fn check_key(sync: &SyncConfig, key: Secret) -> Result<Secret, Problem> {
+/// store (the vendor's replacement, if it rotated the one given) and what the source says
+/// the person should know.
+async fn check_key(sync: &SyncConfig, key: Secret) -> Result<(Secret, Vec<String>), Problem> {
     let replaced = Arc::new(Replaced::default());
     let settings = Settings {
         key_keeper: KeyKeeper(Some(replaced.clone())),
         ..sync.settings(&key)
     };
-    sync.source
+    let notes = sync
+        .source
         .check_credentials(&settings)
         .await
         .map_err(|e| {
@@ -168,7 +173,7 @@ async fn check_key(sync: &SyncConfig, key: Secret) -> Result<Secret, Problem> {
             p
         })?;
     let rotated = replaced.0.lock().unwrap_or_else(|e| e.into_inner()).take();
-    Ok(rotated.map_or(key, Secret::new))
+    Ok((rotated.map_or(key, Secret::new), notes))
 }
 
 fn env_secret(var: &str) -> Option<Secret> {
