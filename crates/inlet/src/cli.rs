@@ -121,10 +121,10 @@ pub enum Command {
 pub enum SyncCommand {
     /// Add a sync: a source's data kept in one schema of a destination.
     ///
-    /// The API key comes from $STRIPE_API_KEY (stored in secrets.toml, mode 0600), or from
-    /// the variable named by --api-key-env (read at every run, never stored). The key is
-    /// checked against the API before anything is written. $STRIPE_WEBHOOK_SECRET, if set,
-    /// is stored too, for `inlet run --listen`.
+    /// The API key comes from the source's variable below (stored in secrets.toml, mode
+    /// 0600), or from the variable named by --api-key-env (read at every run, never stored).
+    /// The key is checked against the API before anything is written. The source's webhook
+    /// secret variable, if set, is stored too, for `inlet run --listen`.
     ///
     /// Example:
     ///
@@ -413,6 +413,38 @@ fn parse_key_type(s: &str) -> Result<KeyType, String> {
 }
 
 /// The registered sources, for `--source`.
+/// The command line, with each registered source's key variables and `--set` keys at the
+/// end of `inlet sync add --help` (the registry knows them; the binary names no source).
+pub fn parse() -> Cli {
+    use clap::FromArgMatches;
+    let matches = command().get_matches();
+    Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+}
+
+fn command() -> clap::Command {
+    use clap::CommandFactory;
+    Cli::command().mut_subcommand("sync", |sync| {
+        sync.mut_subcommand("add", |add| add.after_long_help(sources_help()))
+    })
+}
+
+/// Each source: where its key comes from, and its own keys for `--set`.
+fn sources_help() -> String {
+    let mut help = String::from("Sources:");
+    for c in inlet_connectors::registry::SOURCES {
+        help.push_str(&format!(
+            "\n\n  {} ({}): the key from ${}",
+            c.name(),
+            c.title(),
+            c.api_key_env(),
+        ));
+        for key in c.option_keys() {
+            help.push_str(&format!("\n    --set {}=...  {}", key.name, key.doc));
+        }
+    }
+    help
+}
+
 fn sources() -> clap::builder::PossibleValuesParser {
     clap::builder::PossibleValuesParser::new(inlet_connectors::registry::names())
 }
@@ -436,4 +468,23 @@ pub fn source_options(set: Vec<(String, String)>) -> inlet_connectors::registry:
     set.into_iter()
         .map(|(k, v)| (k, serde_json::Value::String(v)))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sync_add_help_names_every_sources_key_variable_and_own_keys() {
+        let mut cmd = super::command();
+        let add = cmd
+            .find_subcommand_mut("sync")
+            .and_then(|s| s.find_subcommand_mut("add"))
+            .expect("sync add");
+        let help = add.render_long_help().to_string();
+        for c in inlet_connectors::registry::SOURCES {
+            assert!(help.contains(&format!("${}", c.api_key_env())), "{help}");
+            for key in c.option_keys() {
+                assert!(help.contains(&format!("--set {}=", key.name)), "{help}");
+            }
+        }
+    }
 }

@@ -10,7 +10,6 @@ mod logging;
 mod output;
 mod progress;
 
-use clap::Parser;
 // The configuration lives in the runtime, which reads it too.
 use inlet_runtime::{config, paths, secrets, sync_config};
 
@@ -20,7 +19,7 @@ use inlet_runtime::{config, paths, secrets, sync_config};
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
-    let cli = cli::Cli::parse();
+    let cli = cli::parse();
     // `inlet run` is a service: it says what it does, unless a progress board has the
     // terminal.
     let service = matches!(cli.command, cli::Command::Run { .. })
