@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 use tokio::task::{JoinError, JoinSet};
 
 use crate::batch::{Batch, Checkpoint, Phase};
@@ -110,9 +110,16 @@ const READ_AHEAD: usize = 4;
 /// About the most records [`join_waiting`] puts in one write.
 const MAX_JOINED_RECORDS: usize = 10_000;
 
+/// The records all the streams' readers may have waiting for the writer together. Each
+/// stream's [`READ_AHEAD`] alone would let a sync of many streams (a whole Stripe account
+/// has 21) hold many times what one stream needs to keep the writer busy; this bounds the
+/// sum, whatever the number of streams. A batch larger than this waits for all of it.
+const WAITING_RECORDS: usize = 2_000;
+
 /// What a reader tells the writer, in order, with the stream's name.
 enum Message {
-    Batch(Arc<str>, Batch),
+    /// A batch, and its room in the [`WAITING_RECORDS`] budget, given back once it is freed.
+    Batch(Arc<str>, Batch, OwnedSemaphorePermit),
     /// The reader failed; it waits for the writer to answer where to resume, and when.
     Failed(Arc<str>, SourceError, oneshot::Sender<Resume>),
 }
@@ -126,6 +133,8 @@ struct Outbox {
     tx: mpsc::Sender<Message>,
     ready: mpsc::UnboundedSender<usize>,
     index: usize,
+    /// The sync's [`WAITING_RECORDS`] budget, shared by every stream.
+    waiting: Arc<Semaphore>,
 }
 
 impl Outbox {
@@ -133,6 +142,13 @@ impl Outbox {
     async fn send(&self, message: Message) -> Result<(), ()> {
         self.tx.send(message).await.map_err(|_| ())?;
         self.ready.send(self.index).map_err(|_| ())
+    }
+
+    /// Waits for room for `batch`'s records in the sync's budget, then in the queue.
+    async fn send_batch(&self, name: Arc<str>, batch: Batch) -> Result<(), ()> {
+        let room = batch.records.len().clamp(1, WAITING_RECORDS) as u32;
+        let permit = (self.waiting.clone().acquire_many_owned(room).await).map_err(|_| ())?;
+        self.send(Message::Batch(name, batch, permit)).await
     }
 }
 
@@ -183,6 +199,7 @@ where
     // (and their partitions) interleave; `ready` says, in arrival order, which queue got a
     // message (an index whose message a join already took finds its queue empty: skipped).
     let (ready_tx, mut ready) = mpsc::unbounded_channel();
+    let waiting = Arc::new(Semaphore::new(WAITING_RECORDS));
     let mut queues = Vec::with_capacity(specs.len());
     let mut readers = JoinSet::new();
     for (index, (spec, from)) in specs.iter().zip(starts).enumerate() {
@@ -192,6 +209,7 @@ where
             tx,
             ready: ready_tx.clone(),
             index,
+            waiting: waiting.clone(),
         };
         let (source, spec) = (source.clone(), spec.clone());
         readers.spawn(read_guarded(source, spec, from, outbox, pause.clone()));
@@ -232,13 +250,16 @@ where
         };
         // The readers, tasks of their own, keep fetching while the writer works.
         match message {
-            Message::Batch(name, mut batch) => {
-                held = join_waiting(&name, &mut batch, &mut queues[index]).map(|m| (index, m));
+            Message::Batch(name, mut batch, permit) => {
+                let mut room = vec![permit];
+                held = join_waiting(&name, &mut batch, &mut room, &mut queues[index])
+                    .map(|m| (index, m));
                 // The sink records backfilling/live with the batch, atomically.
                 sink.write(&name, &batch).await.map_err(EngineError::Sink)?;
                 attempts.remove(&name);
                 // Freeing thousands of JSON records takes a while; not on the writer's time.
-                tokio::task::spawn_blocking(move || drop(batch));
+                // Their room in the budget is given back once they are freed.
+                tokio::task::spawn_blocking(move || drop((batch, room)));
             }
             Message::Failed(name, failure, resume) => {
                 let attempt = attempts.entry(name.clone()).or_default();
@@ -261,10 +282,12 @@ where
 /// joined batch is the same as writing its parts in turn: it ends at the last part's
 /// checkpoint, the writer keeps the newest change per id, and a sweep (which ends a listing)
 /// is only ever on the last part. Live batches are never joined, so each change keeps its
-/// own row in the change log. Returns the message that followed and could not be joined.
+/// own row in the change log. The joined parts' room in the budget is added to `room`.
+/// Returns the message that followed and could not be joined.
 fn join_waiting(
     name: &str,
     batch: &mut Batch,
+    room: &mut Vec<OwnedSemaphorePermit>,
     rx: &mut mpsc::Receiver<Message>,
 ) -> Option<Message> {
     while batch.phase == Phase::Backfill
@@ -272,9 +295,10 @@ fn join_waiting(
         && batch.records.len() < MAX_JOINED_RECORDS
     {
         match rx.try_recv().ok()? {
-            Message::Batch(next_name, next)
+            Message::Batch(next_name, next, permit)
                 if *next_name == *name && next.phase == Phase::Backfill =>
             {
+                room.push(permit);
                 batch.records.extend(next.records);
                 batch.checkpoint = next.checkpoint;
                 batch.sweep = next.sweep;
@@ -344,7 +368,7 @@ async fn read_stream<S, P, PF>(
                 None => return,
                 Some(Err(e)) => break e,
                 Some(Ok(batch)) => {
-                    if tx.send(Message::Batch(name.clone(), batch)).await.is_err() {
+                    if tx.send_batch(name.clone(), batch).await.is_err() {
                         return; // the writer stopped
                     }
                 }
@@ -412,8 +436,10 @@ mod tests {
 
     fn queue(messages: Vec<(&str, Batch)>) -> mpsc::Receiver<Message> {
         let (tx, rx) = mpsc::channel(messages.len() + 1);
+        let budget = Arc::new(Semaphore::new(WAITING_RECORDS));
         for (name, batch) in messages {
-            tx.try_send(Message::Batch(name.into(), batch))
+            let permit = budget.clone().try_acquire_owned().expect("room");
+            tx.try_send(Message::Batch(name.into(), batch, permit))
                 .unwrap_or_else(|_| panic!("queue"));
         }
         rx
@@ -431,10 +457,12 @@ mod tests {
             ("a", batch(6, Phase::Backfill)),
         ]);
         let mut first = batch(0, Phase::Backfill);
+        let mut room = Vec::new();
         assert!(
-            join_waiting("a", &mut first, &mut rx).is_none(),
+            join_waiting("a", &mut first, &mut room, &mut rx).is_none(),
             "nothing held"
         );
+        assert_eq!(room.len(), 3, "the joined parts' room goes with the write");
         assert_eq!(
             ids(&first),
             ["r0", "r1", "r2", "r3", "r4", "r5", "r6", "r7"]
@@ -459,7 +487,8 @@ mod tests {
             ("a", batch(8, Phase::Live)),
         ]);
         let mut first = batch(0, Phase::Backfill);
-        assert!(join_waiting("a", &mut first, &mut rx).is_none());
+        let mut room = Vec::new();
+        assert!(join_waiting("a", &mut first, &mut room, &mut rx).is_none());
         assert_eq!(ids(&first), ["r0", "r1", "r2", "r3"]);
         assert_eq!(
             first.sweep,
@@ -468,19 +497,19 @@ mod tests {
         );
 
         let mut next = match rx.try_recv() {
-            Ok(Message::Batch(_, b)) => b,
+            Ok(Message::Batch(_, b, _)) => b,
             _ => panic!("the batch after the sweep waits"),
         };
-        let held = join_waiting("a", &mut next, &mut rx);
+        let held = join_waiting("a", &mut next, &mut room, &mut rx);
         assert_eq!(
             ids(&next),
             ["r4", "r5"],
             "a live batch does not join a backfill"
         );
-        assert!(matches!(held, Some(Message::Batch(_, b)) if b.phase == Phase::Live));
+        assert!(matches!(held, Some(Message::Batch(_, b, _)) if b.phase == Phase::Live));
 
         let mut live = batch(10, Phase::Live);
-        assert!(join_waiting("a", &mut live, &mut rx).is_none());
+        assert!(join_waiting("a", &mut live, &mut room, &mut rx).is_none());
         assert_eq!(
             ids(&live),
             ["r10", "r11"],

@@ -205,3 +205,91 @@ async fn a_slow_writer_joins_each_streams_waiting_batches_however_streams_interl
         sink.writes.len()
     );
 }
+
+/// Many streams of 100-record batches: the records read but not yet written.
+struct Wide {
+    batches: u64,
+    /// Records the readers have taken from the source so far.
+    read: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Source for Wide {
+    fn discover(&self) -> Discovery<'_> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
+
+    fn read<'a>(&'a self, spec: &'a StreamSpec, _: Option<&'a Checkpoint>) -> BatchStream<'a> {
+        let (name, read) = (spec.name.clone(), self.read.clone());
+        let batches = (0..self.batches).map(move |b| {
+            read.fetch_add(100, std::sync::atomic::Ordering::SeqCst);
+            let records = (0..100)
+                .map(|i| Record::delete(format!("{name}-{b}-{i}"), Version::new(b as i64, 0)))
+                .collect();
+            Ok(Batch::new(
+                records,
+                Checkpoint(json!(b + 1)),
+                Phase::Backfill,
+            ))
+        });
+        futures_util::stream::iter(batches).boxed()
+    }
+}
+
+/// Sink whose every write notes how many records were read but not yet written.
+struct Watching {
+    read: Arc<std::sync::atomic::AtomicUsize>,
+    written: usize,
+    most_unwritten: usize,
+}
+
+impl Sink for Watching {
+    type Error = Never;
+
+    async fn checkpoint(&mut self, _: &str) -> Result<Option<Checkpoint>, Never> {
+        Ok(None)
+    }
+
+    async fn write(&mut self, _: &str, batch: &Batch) -> Result<(), Never> {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        let read = self.read.load(std::sync::atomic::Ordering::SeqCst);
+        self.most_unwritten = self.most_unwritten.max(read - self.written);
+        self.written += batch.records.len();
+        Ok(())
+    }
+
+    async fn set_state(&mut self, _: &str, _: &StreamState) -> Result<(), Never> {
+        Ok(())
+    }
+
+    async fn reset(&mut self, _: &str) -> Result<(), Never> {
+        Ok(())
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn what_many_streams_have_waiting_for_a_slow_writer_is_bounded_together() {
+    let read = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let source = Arc::new(Wide {
+        batches: 30,
+        read: read.clone(),
+    });
+    let names: Vec<String> = (0..12).map(|i| format!("s{i}")).collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let mut sink = Watching {
+        read,
+        written: 0,
+        most_unwritten: 0,
+    };
+    let never = std::future::pending::<()>();
+    let outcome = run_sync(source, &specs(&names), &mut sink, tokio::time::sleep, never).await;
+    assert_eq!(outcome.expect("never fails"), Outcome::Finished);
+    assert_eq!(sink.written, 12 * 30 * 100, "every record written");
+    // 2,000 records waiting for all streams together, and the batch each reader has in
+    // hand while it waits for room; a read-ahead of 4 batches a stream alone would let 12
+    // streams hold about 6,000.
+    assert!(
+        sink.most_unwritten <= 2_000 + 12 * 100,
+        "{} records read and not yet written",
+        sink.most_unwritten
+    );
+}

@@ -59,7 +59,7 @@ pub async fn step(
     let records = match def.listing {
         Listing::Top { .. } => page
             .data
-            .iter()
+            .into_iter()
             .map(|o| upsert(schema, o, version))
             .collect(),
         Listing::Children { field, more, .. } => {
@@ -70,7 +70,7 @@ pub async fn step(
                 .buffered(fan_out)
                 .try_collect()
                 .await?;
-            let children = lists.iter().flatten();
+            let children = lists.into_iter().flatten();
             children.map(|c| upsert(schema, c, version)).collect()
         }
         Listing::PerCustomer { path } => {
@@ -82,7 +82,7 @@ pub async fn step(
                 .buffered(fan_out)
                 .try_collect()
                 .await?;
-            let objects = lists.iter().flatten();
+            let objects = lists.into_iter().flatten();
             objects.map(|o| upsert(schema, o, version)).collect()
         }
     };
@@ -172,8 +172,10 @@ async fn child_page(
     }
 }
 
-pub fn upsert(schema: &Schema, object: &Map<String, Value>, version: Version) -> Record {
-    let id = object.get("id").and_then(Value::as_str).unwrap_or_default();
+pub fn upsert(schema: &Schema, object: Map<String, Value>, version: Version) -> Record {
+    let id = (object.get("id").and_then(Value::as_str))
+        .unwrap_or_default()
+        .to_string();
     Record::upsert(id, version, schema.row(object))
 }
 

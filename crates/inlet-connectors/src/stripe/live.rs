@@ -53,7 +53,7 @@ pub async fn records(
                     || ty == "payment_method.detached";
                 out.push(match gone {
                     true => Record::delete(id, version),
-                    false => Record::upsert(id, version, schema.row(object)),
+                    false => Record::upsert(id, version, schema.row(object.clone())),
                 });
             }
             Following::ChildEvents { object: wanted } if kind == wanted => {
@@ -78,8 +78,9 @@ pub async fn records(
                 for gone in before.iter().filter(|id| !current.contains(id.as_str())) {
                     out.push(Record::delete(gone.as_str(), version));
                 }
-                for child in &now {
+                for child in now {
                     if let Some(id) = child.get("id").and_then(Value::as_str) {
+                        let id = id.to_string();
                         out.push(Record::upsert(id, version, schema.row(child)));
                     }
                 }
@@ -130,7 +131,12 @@ pub async fn list_forward(
                 let page = page_of(client, path, params, false, &Default::default()).await?;
                 newest = page.data.first().map(Cursor::of).or(newest);
                 let version = Version::from_secs(page.date - 1, 0);
-                records.extend(page.data.iter().rev().map(|o| upsert(schema, o, version)));
+                records.extend(
+                    page.data
+                        .into_iter()
+                        .rev()
+                        .map(|o| upsert(schema, o, version)),
+                );
                 return Ok((records, newest));
             }
         }
@@ -149,8 +155,14 @@ pub async fn list_forward(
         if let Some(first) = page.data.first() {
             newest = Some(Cursor::of(first));
         }
-        records.extend(page.data.iter().rev().map(|o| upsert(schema, o, version)));
-        if !page.has_more || page.data.is_empty() {
+        let last = !page.has_more || page.data.is_empty();
+        records.extend(
+            page.data
+                .into_iter()
+                .rev()
+                .map(|o| upsert(schema, o, version)),
+        );
+        if last {
             return Ok((records, newest));
         }
     }

@@ -354,7 +354,7 @@ pub fn row(
     stream: &str,
     object: &serde_json::Map<String, serde_json::Value>,
 ) -> Option<serde_json::Map<String, serde_json::Value>> {
-    Schema::of(stream).map(|s| s.row(object))
+    Schema::of(stream).map(|s| s.row(object.clone()))
 }
 
 /// The streams' specs without a client (for `inlet sync add` and docs).

@@ -74,32 +74,33 @@ impl Schema {
         Some(schema)
     }
 
-    /// The row for `object`: its fields, flattened and renamed by the rules above.
-    pub fn row(&self, object: &Map<String, Value>) -> Map<String, Value> {
+    /// The row for `object`: its fields, flattened and renamed by the rules above. The
+    /// object is taken, not copied: a page's objects become rows without holding both.
+    pub fn row(&self, object: Map<String, Value>) -> Map<String, Value> {
         let mut row = Map::with_capacity(object.len() + 8);
         for (field, value) in object {
             if self.children.contains(&field.as_str()) {
                 continue;
             }
-            if let Some(Kind::Ref) = self.top.get(field) {
+            if let Some(Kind::Ref) = self.top.get(&field) {
                 row.insert(format!("{field}_id"), reference(value));
                 continue;
             }
-            match (self.nested.get(field), value) {
+            match (self.nested.get(&field), value) {
                 (Some(kinds), Value::Object(inner)) => {
                     for (key, v) in inner {
-                        match kinds.get(key) {
+                        match kinds.get(&key) {
                             Some(Kind::Ref) => {
                                 row.insert(format!("{field}_{key}_id"), reference(v))
                             }
-                            _ => row.insert(format!("{field}_{key}"), v.clone()),
+                            _ => row.insert(format!("{field}_{key}"), v),
                         };
                     }
                 }
                 // An absent one-level object leaves its columns null.
                 (Some(_), Value::Null) => {}
-                _ => {
-                    row.insert(field.clone(), value.clone());
+                (_, value) => {
+                    row.insert(field, value);
                 }
             }
         }
@@ -108,10 +109,10 @@ impl Schema {
 }
 
 /// The id a reference holds: the string itself, or the `id` of an expanded object.
-fn reference(value: &Value) -> Value {
+fn reference(value: Value) -> Value {
     match value {
-        Value::Object(o) => o.get("id").cloned().unwrap_or(Value::Null),
-        other => other.clone(),
+        Value::Object(mut o) => o.remove("id").unwrap_or(Value::Null),
+        other => other,
     }
 }
 
@@ -151,7 +152,7 @@ mod tests {
             "cancellation_details": null, "items": {"object": "list", "data": []},
             "metadata": {"k": "v"}, "brand_new": true
         });
-        let row = schema.row(sub.as_object().expect("object"));
+        let row = schema.row(sub.as_object().expect("object").clone());
         assert_eq!(
             Value::Object(row),
             json!({
