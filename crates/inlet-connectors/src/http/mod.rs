@@ -17,10 +17,12 @@ mod rate_limit;
 mod request;
 pub mod retry;
 
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures_core::Stream;
 use inlet_core::{retry_in_place, ErrorKind, ServerWord, SourceError};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
 
@@ -143,6 +145,21 @@ impl HttpClient {
     /// Sends `request`, again while the retry policy says so, and once more with renewed
     /// credentials after a 401.
     pub async fn send(&self, request: &Request) -> Result<Reply, HttpError> {
+        Ok(self.exchange(request, false).await?.0)
+    }
+
+    /// As [`HttpClient::send`], but a successful answer comes back as soon as its headers
+    /// do, with its body to read as it arrives ([`Body`]; the reply's own body is empty):
+    /// for downloads too large to hold whole. An answer of 400 or more is read whole.
+    pub async fn open(&self, request: &Request) -> Result<(Reply, Option<Body>), HttpError> {
+        self.exchange(request, true).await
+    }
+
+    async fn exchange(
+        &self,
+        request: &Request,
+        open: bool,
+    ) -> Result<(Reply, Option<Body>), HttpError> {
         let url = format!("{}{}", self.base, request.path);
         let (mut attempt, mut renewed) = (0, false);
         loop {
@@ -162,6 +179,10 @@ impl HttpClient {
             if let Some(value) = &credentials {
                 builder = builder.header(AUTHORIZATION, value.clone());
             }
+            if open {
+                // The body is read as the caller takes it, which may wait on its writes.
+                builder = builder.timeout(OPEN_TIMEOUT);
+            }
             if let Some((content_type, body)) = &request.body {
                 builder = builder
                     .header(CONTENT_TYPE, content_type.clone())
@@ -177,6 +198,19 @@ impl HttpClient {
                     if let Some(budget) = self.budget.and_then(|read| read(&headers)) {
                         self.meter.record(ApiEvent::Budget(budget));
                         self.pacer.observe(budget).await;
+                    }
+                    if open && status < 400 {
+                        let latency = started.elapsed();
+                        self.limiter.observe(latency);
+                        self.meter.record(ApiEvent::Answered { status, latency });
+                        let reply = Reply {
+                            status,
+                            body: Bytes::new(),
+                            date,
+                            hints,
+                            headers,
+                        };
+                        return Ok((reply, Some(body(response))));
                     }
                     match response.bytes().await {
                         Ok(body) => {
@@ -206,7 +240,7 @@ impl HttpClient {
                                 headers,
                             };
                             if status < 400 {
-                                return Ok(reply);
+                                return Ok((reply, None));
                             }
                             match retry_in_place(Some(status), hints, attempt, jitter()) {
                                 Some(wait) => {
@@ -215,7 +249,7 @@ impl HttpClient {
                                     tokio::time::sleep(wait).await;
                                     continue;
                                 }
-                                None => return Ok(reply),
+                                None => return Ok((reply, None)),
                             }
                         }
                         Err(e) => describe(e), // the answer was cut off
@@ -236,6 +270,28 @@ impl HttpClient {
             }
         }
     }
+}
+
+/// How long an answer opened by [`HttpClient::open`] may take to be read to its end: its
+/// reader waits while what it read is written, so longer than a request's 60 s.
+const OPEN_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// An answer's body as it arrives, piece by piece; an error in plain words if it is cut
+/// off.
+pub type Body = Pin<Box<dyn Stream<Item = Result<Bytes, String>> + Send>>;
+
+fn body(response: reqwest::Response) -> Body {
+    Box::pin(futures_util::stream::unfold(
+        Some(response),
+        |response| async move {
+            let mut response = response?;
+            match response.chunk().await {
+                Ok(Some(bytes)) => Some((Ok(bytes), Some(response))),
+                Ok(None) => None,
+                Err(e) => Some((Err(describe(e)), None)),
+            }
+        },
+    ))
 }
 
 /// The error and its causes, without the URL's query (which may name ids).

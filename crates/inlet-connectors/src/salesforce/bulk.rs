@@ -5,7 +5,9 @@
 //! the REST path is ([`super::backfill`]), but each range is read by one Bulk query job
 //! instead of keyset pages: create the job, poll it with backoff until `JobComplete`, then
 //! read its CSV results chunk by chunk, each chunk naming the next one's locator in its
-//! `Sforce-Locator` header (`"null"` after the last).
+//! `Sforce-Locator` header (`"null"` after the last). A chunk is read from its answer a
+//! page at a time as it arrives ([`super::bulk_chunk`]), never held whole: memory stays
+//! bounded by pages in flight, whatever the size of a chunk or of the object.
 //!
 //! **How parallel.** A job's chunks can only be read one after another (each locator comes
 //! with the chunk before it), so the parallelism is one job per range: a fresh range is cut
@@ -14,10 +16,11 @@
 //!
 //! **Exactly once.** Bulk results come in no order, so a `(SystemModstamp, Id)` position
 //! means nothing inside a job; ORDER BY would turn off Salesforce's chunking of large
-//! queries. Instead, each range's place in the checkpoint is its job's id and the locator
-//! of the next chunk: the results are fixed when the job is created and a locator can be
-//! read again while the job exists, so after a crash the range goes on from the chunk
-//! after the last one written, and no record is read twice or missed. The job's creation
+//! queries. Instead, each range's place in the checkpoint is its job's id, the locator of
+//! the chunk being read and how many of its rows are written: the results are fixed when
+//! the job is created and a locator can be read again while the job exists, so after a
+//! crash the range goes on from the first row not written (the chunk asked for again and
+//! the rows written skipped), and no record is read twice or missed. The job's creation
 //! is a step of its own (an empty batch), so a restart polls the same job instead of
 //! creating another. Should the job be gone (deleted, or expired after a long stop), the
 //! range is read again whole by a new job: the writer's upsert keyed on `Id` and versioned
@@ -28,20 +31,22 @@
 //! Compound fields (address, location) and base64 bodies are never columns
 //! ([`super::schema`]), so never selected: Bulk refuses them.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 use std::time::Duration;
 
-use inlet_core::{ErrorKind, PartitionPage, PartitionReader, Record, SourceError};
+use inlet_core::{ErrorKind, PartitionPage, PartitionReader, SourceError};
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::backfill::{split, StampRange};
+use super::bulk_chunk::{OpenChunk, Unread};
 use super::client::{invalid, SalesforceClient, API_VERSION};
 use super::live::api_datetime;
 use super::soql::{self, is_id};
 use super::table::ObjectTable;
-use super::{bulk_rows, csv};
 use crate::http::Request;
 use crate::json;
 
@@ -49,7 +54,8 @@ use crate::json;
 /// below it, REST's 2,000-record pages cost few calls and no job.
 pub const DEFAULT_THRESHOLD: u64 = 50_000;
 
-/// Rows asked for per results chunk: one batch written, so its size bounds memory.
+/// Rows asked for per results chunk. Each chunk is a request, and is read in pages, so its
+/// size does not bound memory; it keeps one answer short enough not to time out.
 const CHUNK: usize = 10_000;
 
 /// The most jobs one object runs at once. Each job is one of the org's daily Bulk query
@@ -72,9 +78,16 @@ pub struct BulkRange {
     /// The job reading it, once created.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job: Option<String>,
-    /// The next chunk's locator, once a chunk is written.
+    /// The locator of the chunk being read (`None`: the first).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub locator: Option<String>,
+    /// Rows of that chunk already written.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub skip: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl BulkRange {
@@ -86,6 +99,7 @@ impl BulkRange {
             planned: false,
             job: None,
             locator: None,
+            skip: 0,
         }
     }
 }
@@ -113,18 +127,35 @@ pub async fn is_large(
 
 /// One object's ranges, read by Bulk query jobs.
 pub struct BulkRanges<'a> {
-    pub client: &'a SalesforceClient,
-    pub table: &'a ObjectTable,
+    client: &'a SalesforceClient,
+    table: &'a ObjectTable,
     /// Streams backfilling now: they share the sync's requests in flight.
-    pub backfilling: &'a AtomicUsize,
+    backfilling: &'a AtomicUsize,
+    /// Each job's chunk being read, its answer open, between one page and the next.
+    open: Mutex<HashMap<String, OpenChunk>>,
 }
 
-/// What reading a job's next chunk found.
+/// What asking for a job's chunk found.
 enum Read {
-    /// Its records, and the next chunk's locator (`None`: it was the last).
-    Chunk(Vec<Record>, Option<String>),
+    /// The chunk, its answer open.
+    Chunk(OpenChunk),
     /// The job no longer exists.
     Gone,
+}
+
+impl<'a> BulkRanges<'a> {
+    pub fn new(
+        client: &'a SalesforceClient,
+        table: &'a ObjectTable,
+        backfilling: &'a AtomicUsize,
+    ) -> BulkRanges<'a> {
+        BulkRanges {
+            client,
+            table,
+            backfilling,
+            open: Mutex::default(),
+        }
+    }
 }
 
 impl PartitionReader for BulkRanges<'_> {
@@ -147,34 +178,61 @@ impl PartitionReader for BulkRanges<'_> {
             return Ok(step(BulkRange {
                 job: Some(job),
                 locator: None,
+                skip: 0,
                 ..range
             }));
         };
-        match self.read(&job, range.locator.as_deref()).await? {
-            Read::Gone => {
-                tracing::warn!(object = %self.table.api, "a bulk query job is gone; reading its range again");
-                Ok(step(BulkRange {
-                    job: None,
-                    locator: None,
-                    ..range
-                }))
-            }
-            Read::Chunk(records, Some(locator)) => Ok(PartitionPage {
+        // The chunk's answer left open by the page before, if it is where the range is
+        // (after a failure the range is back at its last written page: asked for again).
+        let open = self.lock().remove(&job);
+        let open = open.filter(|o| o.locator == range.locator && o.rows == range.skip);
+        let mut chunk = match open {
+            Some(open) => open,
+            None => match self.read(&job, range.locator.as_deref()).await? {
+                Read::Chunk(mut chunk) => {
+                    let skipped = chunk.skip(self.table, range.skip).await;
+                    skipped.map_err(|e| self.unread(e))?;
+                    chunk
+                }
+                Read::Gone => {
+                    tracing::warn!(object = %self.table.api, "a bulk query job is gone; reading its range again");
+                    return Ok(step(BulkRange {
+                        job: None,
+                        locator: None,
+                        skip: 0,
+                        ..range
+                    }));
+                }
+            },
+        };
+        let (records, ended) = chunk.page(self.table).await.map_err(|e| self.unread(e))?;
+        if !ended {
+            let next = BulkRange {
+                skip: chunk.rows,
+                ..range
+            };
+            self.lock().insert(job, chunk);
+            return Ok(PartitionPage {
                 records,
-                next: Some(BulkRange {
-                    locator: Some(locator),
-                    ..range
-                }),
-            }),
-            Read::Chunk(records, None) => {
-                // Its results count against the org's Bulk storage until deleted.
-                self.delete(&job).await;
-                Ok(PartitionPage {
-                    records,
-                    next: None,
-                })
-            }
+                next: Some(next),
+            });
         }
+        let Some(locator) = chunk.next else {
+            // Its results count against the org's Bulk storage until deleted.
+            self.delete(&job).await;
+            return Ok(PartitionPage {
+                records,
+                next: None,
+            });
+        };
+        Ok(PartitionPage {
+            records,
+            next: Some(BulkRange {
+                locator: Some(locator),
+                skip: 0,
+                ..range
+            }),
+        })
     }
 
     fn split(&self, range: &BulkRange, pieces: usize) -> Vec<BulkRange> {
@@ -206,6 +264,26 @@ fn jobs_path(rest: &str) -> String {
 }
 
 impl BulkRanges<'_> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, OpenChunk>> {
+        // A panic elsewhere leaves the map as it was: still usable.
+        self.open
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// A chunk that could not be read: cut off (the network; retried from the last page
+    /// written) or malformed.
+    fn unread(&self, why: Unread) -> SourceError {
+        let what = format!("{} bulk results", self.table.api);
+        match why {
+            Unread::Cut(cut) => SourceError::new(
+                ErrorKind::Network,
+                format!("could not read {what} from Salesforce: {cut}"),
+            ),
+            Unread::Malformed(said) => invalid(&what, &said),
+        }
+    }
+
     /// Creates the job that reads `range`; its id.
     async fn create(&self, range: &BulkRange) -> Result<String, SourceError> {
         let api = &self.table.api;
@@ -225,8 +303,8 @@ impl BulkRanges<'_> {
         Ok(id.to_string())
     }
 
-    /// The chunk of `job`'s results at `locator` (the first without one), once the job is
-    /// complete.
+    /// The chunk of `job`'s results at `locator` (the first without one), its answer open,
+    /// once the job is complete.
     async fn read(&self, job: &str, locator: Option<&str>) -> Result<Read, SourceError> {
         if !is_id(job) {
             return Err(invalid(
@@ -269,15 +347,20 @@ impl BulkRanges<'_> {
                     path.push_str("&locator=");
                     path.extend(url::form_urlencoded::byte_serialize(locator.as_bytes()));
                 }
-                let reply = self.client.send(&Request::get(path), &[404, 412]).await?;
-                match reply.status {
-                    404 => return Ok(Read::Gone),
+                let request = Request::get(path);
+                let (reply, body) = self.client.open(&request, &[404, 412]).await?;
+                match (reply.status, body) {
+                    (404, _) => return Ok(Read::Gone),
                     // Not complete after all: poll the job again.
-                    412 => complete = false,
-                    _ => {
-                        return self
-                            .chunk(&reply.headers, &reply.body)
-                            .map(|(r, l)| Read::Chunk(r, l))
+                    (412, _) => complete = false,
+                    (_, Some(body)) => {
+                        let next = self.next_locator(&reply.headers)?;
+                        let at = locator.map(str::to_string);
+                        return Ok(Read::Chunk(OpenChunk::new(at, next, body)));
+                    }
+                    (status, None) => {
+                        let what = format!("an answer of HTTP {status} has no body");
+                        return Err(invalid(&self.table.api, &what));
                     }
                 }
             }
@@ -286,23 +369,18 @@ impl BulkRanges<'_> {
         }
     }
 
-    /// A results answer's records and the next locator.
-    fn chunk(
+    /// A results answer's locator of the next chunk (`None`: it is the last).
+    fn next_locator(
         &self,
         headers: &reqwest::header::HeaderMap,
-        body: &[u8],
-    ) -> Result<(Vec<Record>, Option<String>), SourceError> {
+    ) -> Result<Option<String>, SourceError> {
         let what = format!("{} bulk results", self.table.api);
         let next = headers
             .get("sforce-locator")
             .and_then(|v| v.to_str().ok())
             .map(str::trim)
             .ok_or_else(|| invalid(&what, "no Sforce-Locator header"))?;
-        let next = (!next.is_empty() && next != "null").then(|| next.to_string());
-        let text = String::from_utf8_lossy(body);
-        let chunk = csv::parse(&text, ',').map_err(|e| invalid(&what, &e))?;
-        let records = bulk_rows::records(self.table, &chunk).map_err(|e| invalid(&what, &e))?;
-        Ok((records, next))
+        Ok((!next.is_empty() && next != "null").then(|| next.to_string()))
     }
 
     /// Deletes a job whose results are read (or that failed); a failure only costs storage

@@ -12,56 +12,78 @@
 use inlet_core::{ColumnType, Record};
 use serde_json::{Map, Number, Value};
 
-use super::csv::Chunk;
+use super::csv::{Chunk, Values};
 use super::table::ObjectTable;
 
-/// The records a chunk of results holds; an error in plain words for a row without `Id` or
-/// `SystemModstamp`.
-pub fn records(table: &ObjectTable, chunk: &Chunk) -> Result<Vec<Record>, String> {
-    // Each column's type, by the header's field name; `None` for `Id` and for anything the
-    // table has no column for (both text).
-    let types: Vec<Option<ColumnType>> = chunk
-        .header
-        .iter()
-        .map(|name| {
-            (table.fields.iter())
-                .find(|(field, _)| field == name)
-                .map(|(_, column)| column.ty)
-        })
-        .collect();
-    let mut out = Vec::with_capacity(chunk.rows.len());
-    for (n, row) in chunk.rows.iter().enumerate() {
-        let object: Map<String, Value> = (chunk.header.iter().zip(&types).zip(row))
-            .map(|((name, ty), text)| (name.clone(), typed(*ty, text.as_deref())))
+/// How the rows of a chunk read: its header, and each column's type by the header's field
+/// name (`None` for `Id` and for anything the table has no column for: both text).
+#[derive(Debug)]
+pub struct Shape {
+    header: Vec<String>,
+    types: Vec<Option<ColumnType>>,
+}
+
+impl Shape {
+    pub fn new(table: &ObjectTable, header: Vec<String>) -> Shape {
+        let types = (header.iter())
+            .map(|name| {
+                (table.fields.iter())
+                    .find(|(field, _)| field == name)
+                    .map(|(_, column)| column.ty)
+            })
+            .collect();
+        Shape { header, types }
+    }
+
+    /// Values in a row.
+    pub fn width(&self) -> usize {
+        self.header.len()
+    }
+
+    /// The record row `n` (from 1) of the chunk makes; an error in plain words for a row
+    /// without `Id` or `SystemModstamp`.
+    pub fn record(&self, table: &ObjectTable, row: Values, n: u64) -> Result<Record, String> {
+        let object: Map<String, Value> = (self.header.iter().zip(&self.types).zip(row))
+            .map(|((name, ty), text)| (name.clone(), typed(*ty, text)))
             .collect();
         let (record, _) = table
             .record(&Value::Object(object))
-            .ok_or_else(|| format!("row {} has no Id or SystemModstamp", n + 1))?;
-        out.push(record);
+            .ok_or_else(|| format!("row {n} has no Id or SystemModstamp"))?;
+        Ok(record)
     }
-    Ok(out)
+}
+
+/// The records a whole chunk makes (the backfill reads a chunk in pages instead:
+/// [`super::bulk_chunk`]).
+pub fn records(table: &ObjectTable, chunk: &Chunk) -> Result<Vec<Record>, String> {
+    let shape = Shape::new(table, chunk.header.clone());
+    (chunk.rows.iter().cloned().zip(1..))
+        .map(|(row, n)| shape.record(table, row, n))
+        .collect()
 }
 
 /// A CSV value as REST JSON shows it; what does not read as its type is passed on as text
 /// (the writer keeps it in `_sync_extra`, as it does a REST value that does not fit).
-fn typed(ty: Option<ColumnType>, text: Option<&str>) -> Value {
+fn typed(ty: Option<ColumnType>, text: Option<String>) -> Value {
     let Some(text) = text else {
         return Value::Null;
     };
-    let as_text = || Value::String(text.to_string());
     match ty {
-        None | Some(ColumnType::Text) => as_text(),
+        None | Some(ColumnType::Text) => Value::String(text),
         _ if text.is_empty() => Value::Null,
-        Some(ColumnType::Boolean) => match text {
+        Some(ColumnType::Boolean) => match text.as_str() {
             "true" => Value::Bool(true),
             "false" => Value::Bool(false),
-            _ => as_text(),
+            _ => Value::String(text),
         },
         // The number's own digits (`arbitrary_precision`): exact, as REST's JSON is.
         Some(ColumnType::Bigint | ColumnType::Numeric) => {
-            serde_json::from_str::<Number>(text).map_or_else(|_| as_text(), Value::Number)
+            match serde_json::from_str::<Number>(&text) {
+                Ok(number) => Value::Number(number),
+                Err(_) => Value::String(text),
+            }
         }
-        Some(_) => as_text(),
+        Some(_) => Value::String(text),
     }
 }
 

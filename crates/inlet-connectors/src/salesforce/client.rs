@@ -13,7 +13,9 @@ use tokio::sync::{OnceCell, Semaphore};
 
 use super::daily_share::DailyShare;
 use super::login::Login;
-use crate::http::{budget, ApiEvent, ApiMeter, HttpClient, Meter, RateLimiter, Reply, Request};
+use crate::http::{
+    budget, ApiEvent, ApiMeter, Body, HttpClient, Meter, RateLimiter, Reply, Request,
+};
 use crate::json;
 
 /// The REST API version every path names.
@@ -135,23 +137,46 @@ impl SalesforceClient {
     /// other is an error that says what to do. An org refusing for its daily limit is
     /// asked again later, however long that takes.
     pub async fn send(&self, request: &Request, expected: &[u16]) -> Result<Reply, SourceError> {
+        Ok(self.exchange(request, expected, false).await?.0)
+    }
+
+    /// As [`SalesforceClient::send`], but a successful answer's body is left to read as it
+    /// arrives (a Bulk results chunk, too large to hold whole).
+    pub async fn open(
+        &self,
+        request: &Request,
+        expected: &[u16],
+    ) -> Result<(Reply, Option<Body>), SourceError> {
+        self.exchange(request, expected, true).await
+    }
+
+    async fn exchange(
+        &self,
+        request: &Request,
+        expected: &[u16],
+        open: bool,
+    ) -> Result<(Reply, Option<Body>), SourceError> {
         let http = self.http().await?;
-        let reply = loop {
+        let (reply, body) = loop {
             self.share.take().await;
             let slot = self.slots.acquire().await;
-            let reply =
-                (http.send(request).await).map_err(|e| e.into_source_error("Salesforce"))?;
+            let answer = match open {
+                true => http.open(request).await,
+                false => http.send(request).await.map(|reply| (reply, None)),
+            };
+            let (reply, body) = answer.map_err(|e| e.into_source_error("Salesforce"))?;
+            // An opened body is read after: the request no longer runs on Salesforce's side.
             drop(slot);
             if reply.status == 403 && said(&reply).0 == "REQUEST_LIMIT_EXCEEDED" {
                 self.share.refused().await;
                 continue;
             }
-            break reply;
+            break (reply, body);
         };
         if reply.status >= 400 && !expected.contains(&reply.status) {
             return Err(error(without_query(request.path()), &reply));
         }
-        Ok(reply)
+        Ok((reply, body))
     }
 }
 

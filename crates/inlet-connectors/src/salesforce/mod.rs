@@ -26,6 +26,7 @@
 pub mod allowance;
 mod backfill;
 mod bulk;
+mod bulk_chunk;
 pub mod bulk_rows;
 mod client;
 mod connector;
@@ -297,7 +298,7 @@ impl SalesforceSource {
                     Position::Bulk { parts, since_ms, reconcile } => {
                         let _counted = Backfilling::enter(&self.backfilling);
                         let live = self.live_from(since_ms, &gone);
-                        let reader = BulkRanges { client: &self.client, table: &table, backfilling: &self.backfilling };
+                        let reader = BulkRanges::new(&self.client, &table, &self.backfilling);
                         let mut steps = std::pin::pin!(read_partitions(&reader, parts));
                         while let Some(step) = steps.next().await {
                             let (records, set) = step?;

@@ -121,6 +121,7 @@ mod tests {
                     planned: true,
                     job: Some("750000000000001AAA".into()),
                     locator: Some("MTAwMDA".into()),
+                    skip: 2_000,
                 }]),
                 since_ms: 5,
                 reconcile: Some(Reconcile { floor_ms: 3 }),
