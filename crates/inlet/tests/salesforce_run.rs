@@ -1033,6 +1033,46 @@ async fn a_failed_bulk_job_is_a_stream_error_naming_the_object_and_salesforces_r
     drop(run);
 }
 
+/// Not every object can be read by Bulk API 2.0: one whose query job Salesforce refuses to
+/// create is read by REST queries instead, and says so; no stream errors.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_object_bulk_refuses_is_backfilled_by_rest_instead() {
+    let v = *versions().last().expect("a version");
+    let c = common::cluster("salesforce", v).await;
+    let db = c.create_database().await;
+    let inlet = Inlet::new(&[]);
+    inlet.add_destination(c, &db);
+    let fake = FakeSalesforce::start(Options::default())
+        .await
+        .expect("fake");
+    fake.seed(40);
+    fake.refuse_bulk_jobs_on("Account");
+    add_salesforce(
+        &inlet,
+        &fake,
+        &fake.credentials().refresh_token,
+        &["--streams", "account", "--set", "bulk_threshold=40"],
+    );
+    let log = inlet.dir.path().join("run.log");
+    let _run = common::workers::worker(&inlet, &log);
+    all_live(&inlet).await;
+    let admin = utc_admin(c, &db).await;
+    assert_eq!(
+        differences(&fake, &admin, "salesforce", "Account").await,
+        Vec::<String>::new()
+    );
+    assert!(
+        !api_status(&inlet).1,
+        "no stream errored: {}",
+        status(&inlet)
+    );
+    let said = std::fs::read_to_string(&log).expect("log");
+    let line = (said.lines())
+        .find(|l| l.contains("reading it by REST queries instead"))
+        .unwrap_or_else(|| panic!("{said}"));
+    assert!(line.contains("is not supported by the Bulk API"), "{line}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_record_purged_and_gone_from_the_delete_log_before_it_was_seen_is_reconciled_away() {
     let v = *versions().last().expect("a version");

@@ -133,6 +133,8 @@ pub struct BulkRanges<'a> {
     backfilling: &'a AtomicUsize,
     /// Each job's chunk being read, its answer open, between one page and the next.
     open: Mutex<HashMap<String, OpenChunk>>,
+    /// Why Salesforce refused to create a query job for the object, once it has.
+    refused: Mutex<Option<String>>,
 }
 
 /// What asking for a job's chunk found.
@@ -154,7 +156,27 @@ impl<'a> BulkRanges<'a> {
             table,
             backfilling,
             open: Mutex::default(),
+            refused: Mutex::default(),
         }
+    }
+
+    /// Salesforce's reason, once it refused to create a query job for the object (not
+    /// every object can be read by Bulk API 2.0): its backfill is then read by REST.
+    pub fn refused(&self) -> Option<String> {
+        self.refused
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}
+
+/// A range no longer read by Bulk: read again by REST from its start (rows already written
+/// are written again with the same version, which changes nothing).
+pub fn by_rest(range: &BulkRange) -> StampRange {
+    StampRange {
+        from_ms: range.from_ms,
+        upto_ms: range.upto_ms,
+        after: None,
     }
 }
 
@@ -293,8 +315,16 @@ impl BulkRanges<'_> {
         let body = json!({"operation": "query", "query": query, "contentType": "CSV",
             "columnDelimiter": "COMMA", "lineEnding": "LF"});
         let reply = (self.client)
-            .send(&Request::post(jobs_path("")).json(&body), &[])
+            .send(&Request::post(jobs_path("")).json(&body), &[400])
             .await?;
+        if reply.status == 400 {
+            let said = super::client::refusal(&reply);
+            *self.refused.lock().unwrap_or_else(|e| e.into_inner()) = Some(said.clone());
+            return Err(SourceError::new(
+                ErrorKind::InvalidResponse,
+                format!("Salesforce would not read {api} by Bulk API 2.0: {said}"),
+            ));
+        }
         let info = json::parse(&reply.body)
             .map_err(|e| invalid("jobs/query", &format!("the response is not JSON ({e})")))?;
         let id = info["id"].as_str().filter(|id| is_id(id));

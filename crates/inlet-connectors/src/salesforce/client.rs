@@ -196,6 +196,12 @@ fn said(reply: &Reply) -> (String, String) {
     )
 }
 
+/// A refusal in words: Salesforce's message and its error code.
+pub fn refusal(reply: &Reply) -> String {
+    let (code, said) = said(reply);
+    format!("{said} ({code})")
+}
+
 fn error(path: &str, reply: &Reply) -> SourceError {
     let (code, said) = said(reply);
     let code = code.as_str();

@@ -299,15 +299,38 @@ impl SalesforceSource {
                         let _counted = Backfilling::enter(&self.backfilling);
                         let live = self.live_from(since_ms, &gone);
                         let reader = BulkRanges::new(&self.client, &table, &self.backfilling);
+                        let mut latest = parts.clone();
                         let mut steps = std::pin::pin!(read_partitions(&reader, parts));
+                        let mut refused = None;
                         while let Some(step) = steps.next().await {
-                            let (records, set) = step?;
+                            let (records, set) = match (step, reader.refused()) {
+                                (Ok(step), _) => step,
+                                (Err(_), Some(why)) => {
+                                    refused = Some(why);
+                                    break;
+                                }
+                                (Err(e), None) => Err(e)?,
+                            };
+                            latest = set.clone();
                             let (done, all) = set.counts();
                             let at = match (set.complete(), reconcile) {
                                 (true, None) => live.clone(),
                                 _ => Position::Bulk { parts: set, since_ms, reconcile },
                             };
                             yield backfill_batch(records, &at, reconcile, (done, all));
+                        }
+                        if let Some(why) = refused {
+                            // Not every object can be read by Bulk: the ranges left are read
+                            // by REST queries, from where the last batch written left them.
+                            tracing::warn!(object = %table.api, "Salesforce would not read it by Bulk API 2.0 ({why}): reading it by REST queries instead");
+                            let parts = Partitions {
+                                open: latest.open.iter().map(bulk::by_rest).collect(),
+                                done: latest.done,
+                            };
+                            let counts = parts.counts();
+                            position = Position::Backfill { parts, since_ms, reconcile };
+                            yield backfill_batch(Vec::new(), &position, reconcile, counts);
+                            continue;
                         }
                         if let Some(r) = reconcile {
                             yield self.sweep(&table, since_ms, r, &live).await?;

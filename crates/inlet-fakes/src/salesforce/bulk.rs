@@ -87,6 +87,9 @@ pub(crate) struct Jobs {
     pub chunk_cap: Option<usize>,
     /// The object of every job created, in order (deleted ones too).
     pub created: Vec<String>,
+    /// Objects whose query jobs are refused at creation, as for an object Bulk API 2.0
+    /// does not support.
+    pub unsupported: Vec<String>,
 }
 
 fn delimiter(name: &str) -> Option<char> {
@@ -149,6 +152,13 @@ impl Jobs {
         };
         let query = soql::parse(store, &soql_text)?;
         let t = query.table;
+        let object = &store.tables[t].object.name;
+        if self.unsupported.contains(object) {
+            // The wording of this refusal is not verified.
+            return Err(invalid_job(format!(
+                "Entity '{object}' is not supported by the Bulk API."
+            )));
+        }
         let fields = &store.tables[t].object.fields;
         if let Some(f) = query
             .columns

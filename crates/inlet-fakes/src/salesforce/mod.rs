@@ -462,6 +462,12 @@ impl FakeSalesforce {
         self.shared().jobs().failure = message.map(str::to_string);
     }
 
+    /// Query jobs on `object` are refused when created (400 `INVALIDJOB`), as for an
+    /// object Bulk API 2.0 does not support.
+    pub fn refuse_bulk_jobs_on(&self, object: &str) {
+        self.shared().jobs().unsupported.push(object.to_string());
+    }
+
     /// Results chunks hold at most `rows` rows, whatever `maxRecords` asks (Salesforce
     /// also caps a chunk by its size).
     pub fn cap_bulk_chunks(&self, rows: usize) {
