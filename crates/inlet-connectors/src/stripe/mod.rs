@@ -134,10 +134,10 @@ impl StripeSource {
     }
 
     pub fn new(options: StripeOptions) -> Result<Self, SourceError> {
-        let limiter = Arc::new(RateLimiter::new(
-            options.rate_limit,
-            options.rate_limit.ceil() as u32,
-        ));
+        // No burst: Stripe counts requests per second, and a bucket that filled while the
+        // sync waited (for its writer, say) would spend a second's worth at once on top
+        // of the next second's, past a budget the rate itself stays under.
+        let limiter = Arc::new(RateLimiter::new(options.rate_limit, 1));
         let client = StripeClient::new(
             &options.api_base,
             &options.api_key,
