@@ -32,21 +32,24 @@
 //! (`.../bench-sf-tap`, `.../bench-sf-target`); `off` skips a peer. Without TLS only inlet
 //! runs, against the fake's plain URL.
 
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
+mod bench_common;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+use bench_common::{
+    inlet_bin, peer_dir, percentile, seconds_of, tls_front, trust_in_certifi, venv, Inlet, Restore,
+    Rng, Running, ADMIN_PASSWORD,
+};
 
 use inlet_fakes::salesforce::{Credentials, FakeSalesforce, Options};
 use inlet_testkit::{peak_rss_mb, wait_until_async, Cluster, ClusterSpec};
 use serde_json::{json, Value};
 
-const ADMIN_PASSWORD: &str = "bench-admin-5521";
 const SCHEMA: &str = "inlet";
 const LOGIN_HOST: &str = "login.salesforce.com";
 const INSTANCE_HOST: &str = "bench.my.salesforce.com";
-const HOSTS_MARK: &str = "# inlet salesforce_bench";
 /// inlet's `poll_interval_ms` for the live changes (its default).
 const POLL_MS: u64 = 1000;
 
@@ -66,253 +69,49 @@ fn main() {
     runtime.block_on(bench(accounts, rounds, changes));
 }
 
-/// A tiny deterministic generator for the pauses between live changes.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n.max(1)
+/// A destination on `db` set up by inlet, and a sync of the Account stream into `SCHEMA`
+/// logging in at `login`, with `extra` lines in its `[syncs.salesforce]`.
+fn setup(
+    bin: &Path,
+    ca: Option<&Path>,
+    c: &Cluster,
+    db: &str,
+    login: &str,
+    credentials: &Credentials,
+    extra: &str,
+) -> Inlet {
+    let inlet = Inlet::new(bin, ca);
+    inlet.add_destination(c.host(), c.port, db);
+    let client_id = format!("client_id={}", credentials.client_id);
+    // `INLET_BENCH_SET`: more `--set KEY=VALUE` for the sync, separated by spaces
+    // (e.g. `bulk_threshold=1000000000` to keep 100,000 Accounts on REST).
+    let more = std::env::var("INLET_BENCH_SET").unwrap_or_default();
+    let mut args = vec![
+        "sync",
+        "add",
+        "salesforce",
+        "--source",
+        "salesforce",
+        "--destination",
+        "dest",
+        "--schema",
+        SCHEMA,
+        "--login-url",
+        login,
+        "--set",
+        &client_id,
+        "--streams",
+        "account",
+    ];
+    for setting in more.split_whitespace() {
+        args.extend(["--set", setting]);
     }
-}
-
-/// Files this run changed outside the repository, put back as they were when dropped
-/// (also on a panic).
-struct Restore(Vec<(PathBuf, Vec<u8>)>);
-
-impl Restore {
-    /// Appends `text` to `path`, keeping what it held to put back later.
-    fn append(&mut self, path: &Path, text: &str) {
-        let before =
-            std::fs::read(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-        let mut after = before.clone();
-        if !after.ends_with(b"\n") && !after.is_empty() {
-            after.push(b'\n');
-        }
-        after.extend_from_slice(text.as_bytes());
-        std::fs::write(path, after)
-            .unwrap_or_else(|e| panic!("cannot write {} (run as root): {e}", path.display()));
-        self.0.push((path.to_path_buf(), before));
-    }
-}
-
-impl Drop for Restore {
-    fn drop(&mut self) {
-        for (path, before) in self.0.drain(..).rev() {
-            if let Err(e) = std::fs::write(&path, before) {
-                eprintln!("could not put {} back as it was: {e}", path.display());
-            }
-        }
-    }
-}
-
-/// Serves the fake over TLS on 127.0.0.1:443 as `login.salesforce.com` and the instance
-/// host, with a certificate from a throwaway CA; the CA's PEM file.
-async fn tls_front(fake: SocketAddr, dir: &Path) -> PathBuf {
-    use rcgen::{
-        BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair,
-        KeyUsagePurpose,
-    };
-    let mut params = CertificateParams::default();
-    params
-        .distinguished_name
-        .push(DnType::CommonName, "inlet salesforce_bench CA");
-    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-    let ca = CertifiedIssuer::self_signed(params, KeyPair::generate().expect("CA key"))
-        .expect("self-signing the CA");
-    let mut params =
-        CertificateParams::new(vec![LOGIN_HOST.to_string(), INSTANCE_HOST.to_string()])
-            .expect("certificate parameters");
-    params
-        .distinguished_name
-        .push(DnType::CommonName, LOGIN_HOST);
-    let key = KeyPair::generate().expect("server key");
-    let cert = params
-        .signed_by(&key, &ca)
-        .expect("signing the certificate");
-    let ca_path = dir.join("ca.pem");
-    std::fs::write(&ca_path, ca.pem()).expect("write the CA");
-
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .expect("TLS versions")
-        .with_no_client_auth()
-        .with_single_cert(
-            vec![cert.der().clone()],
-            rustls::pki_types::PrivatePkcs8KeyDer::from(key.serialize_der()).into(),
-        )
-        .expect("TLS configuration");
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:443")
-        .await
-        .unwrap_or_else(|e| panic!("cannot listen on 127.0.0.1:443 (run as root): {e}"));
-    tokio::spawn(async move {
-        while let Ok((tcp, _)) = listener.accept().await {
-            let acceptor = acceptor.clone();
-            tokio::spawn(async move {
-                let _ = tcp.set_nodelay(true);
-                let Ok(mut tls) = acceptor.accept(tcp).await else {
-                    return;
-                };
-                let Ok(mut up) = tokio::net::TcpStream::connect(fake).await else {
-                    return;
-                };
-                let _ = up.set_nodelay(true);
-                let _ = tokio::io::copy_bidirectional(&mut tls, &mut up).await;
-            });
-        }
-    });
-    ca_path
-}
-
-struct Inlet {
-    bin: PathBuf,
-    dir: tempfile::TempDir,
-    ca: Option<PathBuf>,
-}
-
-impl Inlet {
-    fn config(&self) -> PathBuf {
-        self.dir.path().join("inlet.toml")
-    }
-
-    fn cmd(&self, args: &[&str], env: &[(&str, &str)]) -> Command {
-        let mut cmd = Command::new(&self.bin);
-        cmd.env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", self.dir.path())
-            .arg("--config")
-            .arg(self.config())
-            .args(args)
-            .stdin(Stdio::null());
-        if let Some(ca) = &self.ca {
-            cmd.env("SSL_CERT_FILE", ca);
-        }
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        cmd
-    }
-
-    fn ok(&self, args: &[&str], env: &[(&str, &str)]) {
-        let out = self.cmd(args, env).output().expect("run inlet");
-        assert!(
-            out.status.success(),
-            "inlet {args:?}: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-
-    /// A destination on `db` set up by inlet, and a sync of the Account stream into
-    /// `SCHEMA` logging in at `login`, with `extra` lines in its `[syncs.salesforce]`.
-    fn setup(
-        bin: &Path,
-        ca: Option<&Path>,
-        c: &Cluster,
-        db: &str,
-        login: &str,
-        credentials: &Credentials,
-        extra: &str,
-    ) -> Inlet {
-        let inlet = Inlet {
-            bin: bin.to_path_buf(),
-            dir: tempfile::tempdir().expect("tempdir"),
-            ca: ca.map(Path::to_path_buf),
-        };
-        let port = c.port.to_string();
-        inlet.ok(
-            &[
-                "destination",
-                "add",
-                "dest",
-                "--host",
-                c.host(),
-                "--port",
-                &port,
-                "--dbname",
-                db,
-                "--sslmode",
-                "disable",
-            ],
-            &[],
-        );
-        inlet.ok(
-            &["destination", "setup", "dest", "--auto", "--grant-to", ""],
-            &[("INLET_ADMIN_PASSWORD", ADMIN_PASSWORD)],
-        );
-        let client_id = format!("client_id={}", credentials.client_id);
-        // `INLET_BENCH_SET`: more `--set KEY=VALUE` for the sync, separated by spaces
-        // (e.g. `bulk_threshold=1000000000` to keep 100,000 Accounts on REST).
-        let more = std::env::var("INLET_BENCH_SET").unwrap_or_default();
-        let mut args = vec![
-            "sync",
-            "add",
-            "salesforce",
-            "--source",
-            "salesforce",
-            "--destination",
-            "dest",
-            "--schema",
-            SCHEMA,
-            "--login-url",
-            login,
-            "--set",
-            &client_id,
-            "--streams",
-            "account",
-        ];
-        for setting in more.split_whitespace() {
-            args.extend(["--set", setting]);
-        }
-        inlet.ok(
-            &args,
-            &[("SALESFORCE_SECRET", credentials.refresh_token.as_str())],
-        );
-        let config = std::fs::read_to_string(inlet.config()).expect("config");
-        let (head, tail) = config
-            .split_once("[syncs.salesforce]\n")
-            .expect("[syncs.salesforce] in inlet.toml");
-        std::fs::write(
-            inlet.config(),
-            format!("{head}[syncs.salesforce]\n{extra}{tail}"),
-        )
-        .expect("write config");
-        inlet
-    }
-
-    fn run(&self) -> Running {
-        let log = std::fs::File::create(self.dir.path().join("run.log")).expect("log");
-        Running(
-            self.cmd(&["run"], &[])
-                .stdout(Stdio::null())
-                .stderr(log)
-                .spawn()
-                .expect("inlet run"),
-        )
-    }
-}
-
-struct Running(Child);
-
-impl Running {
-    /// SIGTERM, then wait for the exit.
-    fn stop(mut self) {
-        let pid = nix::unistd::Pid::from_raw(self.0.id() as i32);
-        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
-        let _ = self.0.wait();
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+    inlet.ok(
+        &args,
+        &[("SALESFORCE_SECRET", credentials.refresh_token.as_str())],
+    );
+    inlet.add_to_sync("salesforce", extra);
+    inlet
 }
 
 /// Rows of the table named `account` (in any case) in `schema`; -1 when there is none.
@@ -407,44 +206,6 @@ async fn inlet_backfill(
     )
 }
 
-/// A peer's virtual environment (outside the repository), made once from its pinned
-/// requirements file in `bench/salesforce`.
-fn venv(dir: &Path, requirements: &str) {
-    if dir.join("bin/python").exists() {
-        return;
-    }
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bench/salesforce");
-    let run = |cmd: &mut Command| {
-        let out = cmd.output().expect("python3");
-        assert!(
-            out.status.success(),
-            "installing {requirements}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    run(Command::new("python3").args(["-m", "venv"]).arg(dir));
-    run(Command::new(dir.join("bin/pip"))
-        .args(["install", "-q", "-r"])
-        .arg(src.join(requirements)));
-}
-
-/// Appends the CA to the `certifi` bundle of the virtual environment at `dir`.
-fn trust_in_certifi(dir: &Path, ca: &Path, restore: &mut Restore) {
-    let out = Command::new(dir.join("bin/python"))
-        .args(["-c", "import certifi; print(certifi.where())"])
-        .output()
-        .expect("python");
-    let bundle = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    assert!(
-        out.status.success() && !bundle.is_empty(),
-        "certifi is not in {}: {}",
-        dir.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let pem = std::fs::read_to_string(ca).expect("the CA");
-    restore.append(Path::new(&bundle), &pem);
-}
-
 /// What every peer's process is given: the login, the database, the CA.
 fn peer_env(
     cmd: &mut Command,
@@ -469,18 +230,6 @@ fn peer_env(
         .env("AIRBYTE_OFFLINE_MODE", "1")
         .stdin(Stdio::null());
     workdir.display().to_string()
-}
-
-fn seconds_of(out: &std::process::Output, what: &str, workdir: &str) -> f64 {
-    assert!(
-        out.status.success(),
-        "{what} failed (its files are in {workdir}): {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8_lossy(&out.stdout);
-    let v: Value = serde_json::from_str(text.lines().last().unwrap_or_default())
-        .unwrap_or_else(|_| panic!("{what} printed no result line: {text}"));
-    v["seconds"].as_f64().unwrap_or(f64::NAN)
 }
 
 /// Airbyte's source through PyAirbyte into schema `airbyte` of `db`.
@@ -614,38 +363,8 @@ async fn live_latency(
     out
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
-
-/// A peer's virtual environment from `var` (default under /var/cache/inlet), or none
-/// when it is `off`.
-fn peer_dir(var: &str, default: &str) -> Option<PathBuf> {
-    match std::env::var(var) {
-        Ok(v) if v == "off" => None,
-        Ok(v) => Some(PathBuf::from(v)),
-        Err(_) => Some(PathBuf::from("/var/cache/inlet").join(default)),
-    }
-}
-
 async fn bench(accounts: usize, rounds: usize, changes: usize) {
-    let bin = std::env::var_os("INLET_BENCH_BIN")
-        .map(PathBuf::from)
-        .or_else(|| {
-            Some(
-                std::env::current_exe()
-                    .ok()?
-                    .parent()?
-                    .parent()?
-                    .join("inlet"),
-            )
-        })
-        .filter(|p| p.exists())
-        .expect("the inlet binary next to examples/ (cargo build --release -p inlet first)");
+    let bin = inlet_bin();
     let env_f64 = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<f64>().ok());
     let api_ms = env_f64("INLET_BENCH_API_MS").unwrap_or(0.0);
     let rate = env_f64("INLET_BENCH_RATE");
@@ -690,12 +409,16 @@ async fn bench(accounts: usize, rounds: usize, changes: usize) {
     let tls_dir = tempfile::tempdir().expect("tempdir");
     let mut restore = Restore(Vec::new());
     let ca = if tls {
-        let ca = tls_front(fake.local_addr(), tls_dir.path()).await;
-        restore.append(
-            Path::new("/etc/hosts"),
-            &format!("127.0.0.1 {LOGIN_HOST} {INSTANCE_HOST} {HOSTS_MARK}\n"),
-        );
-        Some(ca)
+        Some(
+            tls_front(
+                fake.local_addr(),
+                tls_dir.path(),
+                &[LOGIN_HOST, INSTANCE_HOST],
+                "inlet salesforce_bench",
+                &mut restore,
+            )
+            .await,
+        )
     } else {
         None
     };
@@ -707,14 +430,14 @@ async fn bench(accounts: usize, rounds: usize, changes: usize) {
     let (airbyte_dir, tap_dirs) = if let Some(ca) = &ca {
         let airbyte_dir = peer_dir("INLET_BENCH_AIRBYTE", "bench-sf-airbyte");
         if let Some(dir) = &airbyte_dir {
-            venv(dir, "airbyte-requirements.txt");
+            venv(dir, "salesforce", "airbyte-requirements.txt");
             trust_in_certifi(dir, ca, &mut restore);
         }
         let tap_dirs = peer_dir("INLET_BENCH_TAP", "bench-sf-tap")
             .zip(peer_dir("INLET_BENCH_TARGET", "bench-sf-target"));
         if let Some((tap, target)) = &tap_dirs {
-            venv(tap, "tap-requirements.txt");
-            venv(target, "target-requirements.txt");
+            venv(tap, "salesforce", "tap-requirements.txt");
+            venv(target, "salesforce", "target-requirements.txt");
             trust_in_certifi(tap, ca, &mut restore);
         }
         (airbyte_dir, tap_dirs)
@@ -729,7 +452,7 @@ async fn bench(accounts: usize, rounds: usize, changes: usize) {
     for round in 1..=rounds {
         let db = cluster.create_database().await;
         let admin = cluster.admin_db(&db).await;
-        let inlet = Inlet::setup(
+        let inlet = setup(
             &bin,
             ca.as_deref(),
             &cluster,

@@ -10,6 +10,7 @@ use super::meta;
 use super::mutate;
 use super::objects;
 use super::search;
+use super::standard;
 use super::store::Store;
 use super::Shared;
 
@@ -64,6 +65,19 @@ pub(crate) fn handle(shared: &Shared, call: &Call) -> Reply {
         ("GET", ["crm", "v3", "properties", t, name]) => {
             let store = shared.read();
             ok(meta::property(&store, kind_of(&store, t, call)?, name)?)
+        }
+        ("GET", ["properties", "v1" | "v2", t, "properties"]) => {
+            let store = shared.read();
+            if store.kind(t).is_none() && standard::UNMODELLED.contains(t) {
+                return ok(meta::legacy_properties(standard::unmodelled().iter()));
+            }
+            let kind = kind_of(&store, t, call)?;
+            ok(meta::legacy_properties(store.properties[kind].iter()))
+        }
+        ("GET", ["companies", "v2", "properties"]) => {
+            let store = shared.read();
+            let kind = kind_of(&store, "companies", call)?;
+            ok(meta::legacy_properties(store.properties[kind].iter()))
         }
         ("GET", ["crm", "v3", "owners"]) => {
             call.access.require("crm.objects.owners.read")?;

@@ -27,12 +27,17 @@ impl ObjectType {
         self.fully_qualified.is_some()
     }
 
-    /// Whether `text` names this type: its name, its id, its qualified name, or `p_<name>`.
+    /// Whether `text` names this type: its name, its id, its qualified name, `p_<name>`,
+    /// or, for a standard type, its singular (`contact`, `line_item`), which HubSpot takes
+    /// in paths too (Airbyte's connector reads `/crm/v3/objects/contact`).
     pub fn answers_to(&self, text: &str) -> bool {
         text == self.name
             || text == self.type_id
             || self.fully_qualified.as_deref() == Some(text)
             || (self.custom() && text.strip_prefix("p_") == Some(self.name.as_str()))
+            || (!self.custom()
+                && text.len() == self.singular.len()
+                && text == self.singular.to_lowercase().replace(' ', "_"))
     }
 }
 

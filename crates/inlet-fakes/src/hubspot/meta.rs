@@ -10,6 +10,7 @@ use super::call::{parse_id, Call};
 use super::catalog::{kinds, CUSTOM_NAME};
 use super::clock::iso;
 use super::errors::ApiError;
+use super::properties::PropertyDef;
 use super::store::Store;
 
 /// `GET /crm/v3/properties/{type}`; HubSpot archives no property of a fresh portal.
@@ -20,6 +21,52 @@ pub(crate) fn properties(store: &Store, kind: usize, call: &Call) -> Result<Valu
         store.properties[kind].iter().map(|p| p.to_json()).collect()
     };
     Ok(json!({"results": results}))
+}
+
+/// The legacy properties APIs (`GET /properties/v1|v2/{type}/properties`, and
+/// `/companies/v2/properties`), which peers still call: a bare array, times in Unix ms,
+/// the read-only flags at the top level instead of in `modificationMetadata`.
+pub(crate) fn legacy_properties<'a>(properties: impl Iterator<Item = &'a PropertyDef>) -> Value {
+    let all: Vec<Value> = properties
+        .map(|p| {
+            let options: Vec<Value> = p
+                .options
+                .iter()
+                .enumerate()
+                .map(|(i, (value, label))| {
+                    json!({"label": label, "value": value, "description": null,
+                           "displayOrder": i, "hidden": false, "readOnly": false})
+                })
+                .collect();
+            json!({
+                "name": p.name,
+                "label": p.label,
+                "description": p.description,
+                "groupName": p.group,
+                "type": p.kind,
+                "fieldType": p.field_type,
+                "options": options,
+                "displayOrder": p.display_order,
+                "calculated": false,
+                "externalOptions": p.name == "hubspot_owner_id",
+                "hasUniqueValue": p.name == "hs_object_id",
+                "hidden": false,
+                "hubspotDefined": p.hubspot_defined,
+                "formField": !p.read_only,
+                "readOnlyValue": p.read_only,
+                "readOnlyDefinition": p.hubspot_defined,
+                "mutableDefinitionNotDeletable": p.hubspot_defined,
+                "deleted": false,
+                "favorited": false,
+                "favoritedOrder": -1,
+                "createdAt": p.created_at,
+                "updatedAt": p.updated_at,
+                "createdUserId": null,
+                "updatedUserId": null,
+            })
+        })
+        .collect();
+    Value::Array(all)
 }
 
 /// `GET /crm/v3/properties/{type}/{name}`

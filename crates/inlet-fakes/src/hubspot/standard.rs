@@ -570,6 +570,32 @@ fn cars() -> Vec<PropertyDef> {
     props
 }
 
+/// Types every HubSpot portal has that the fake keeps no records of, by the names the
+/// legacy properties API takes (Airbyte's connector asks for their properties while it
+/// discovers, whichever streams are read): `leads`, `deal_split`, `goal_targets`, and the
+/// forms' `form`.
+pub(crate) const UNMODELLED: [&str; 6] = [
+    "leads",
+    "lead",
+    "deal_split",
+    "deal_splits",
+    "goal_targets",
+    "form",
+];
+
+/// The properties of an [`UNMODELLED`] type: only what HubSpot computes on every record.
+pub(crate) fn unmodelled() -> Vec<PropertyDef> {
+    let mut props = vec![
+        num("hs_object_id", "Record ID", Gen::Unset).read_only(),
+        time("hs_createdate", "Object create date/time").read_only(),
+        time("hs_lastmodifieddate", "Object last modified date/time").read_only(),
+    ];
+    for def in &mut props {
+        def.gen = Gen::Unset;
+    }
+    props
+}
+
 /// What HubSpot computes on every record of `t`: its id, creation and modification times,
 /// and for mergeable types the ids it absorbed.
 fn computed(t: &ObjectType) -> Vec<PropertyDef> {

@@ -366,3 +366,51 @@ async fn the_control_api_changes_the_portal_and_tells_the_truth() {
         403
     );
 }
+
+/// What the peers of the benchmark call besides CRM v3: the legacy properties APIs (a bare
+/// array of the same properties) and the singular type names in object paths.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn legacy_property_lists_and_singular_type_names_answer_as_in_hubspot() {
+    let hubspot = fake(30, generous(), Duration::ZERO).await;
+    let v3 = get(&hubspot, "/crm/v3/properties/contacts").await;
+    let names = |list: &Value| -> Vec<String> {
+        list.as_array()
+            .expect("a list of properties")
+            .iter()
+            .map(|p| p["name"].as_str().expect("a name").to_string())
+            .collect()
+    };
+    let want = names(&v3.body["results"]);
+    for path in [
+        "/properties/v1/contacts/properties",
+        "/properties/v2/contacts/properties",
+        "/properties/v2/contact/properties",
+    ] {
+        let reply = get(&hubspot, path).await;
+        assert_eq!(reply.status, 200, "{path}: {}", reply.body);
+        assert_eq!(names(&reply.body), want, "{path}");
+        let email = reply
+            .body
+            .as_array()
+            .and_then(|all| all.iter().find(|p| p["name"] == "email"))
+            .expect("email");
+        assert_eq!(email["type"], "string");
+        assert!(email["createdAt"].is_i64(), "legacy times are Unix ms");
+        assert!(email["readOnlyValue"].is_boolean());
+    }
+    let companies = get(&hubspot, "/companies/v2/properties").await;
+    assert_eq!(companies.status, 200);
+    assert_eq!(
+        names(&companies.body),
+        names(&get(&hubspot, "/crm/v3/properties/companies").await.body["results"])
+    );
+    let plural = get(&hubspot, "/crm/v3/objects/contacts?limit=5").await;
+    let singular = get(&hubspot, "/crm/v3/objects/contact?limit=5").await;
+    assert_eq!(singular.status, 200);
+    assert_eq!(singular.body["results"], plural.body["results"]);
+    let leads = get(&hubspot, "/properties/v2/leads/properties").await;
+    assert_eq!(leads.status, 200, "every portal has leads");
+    assert!(names(&leads.body).contains(&"hs_object_id".to_string()));
+    let unknown = get(&hubspot, "/properties/v2/spaceships/properties").await;
+    assert!(unknown.status >= 400, "an unknown type is refused");
+}

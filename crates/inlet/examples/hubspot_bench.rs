@@ -1,0 +1,569 @@
+//! The HubSpot benchmark of issue 14 (BENCHMARKS.md, "HubSpot: backfill against Airbyte and
+//! tap-hubspot"): one run, one PostgreSQL server, one fake HubSpot seeded once with
+//! `CONTACTS` contacts (and, in proportion, the portal's other objects), each contact with
+//! `INLET_BENCH_PROPERTIES` properties (default 200: HubSpot's common ones, then custom
+//! ones of every type: text, number, datetime, date, bool, select, multi-select checkbox,
+//! textarea, phone number).
+//!
+//! The fake keeps HubSpot's budgets: `INLET_BENCH_TIER` requests per rolling 10 seconds
+//! (default 100, the smallest tier; 190 is Professional's), search's own 5 requests/s
+//! (outside the 10-second budget), and answers every call after `INLET_BENCH_API_MS`
+//! (default 0). Each round, on a fresh database per tool: `inlet run` syncing the contact
+//! stream alone (`--streams contact`), timed from spawning it until `_sync_state` says the
+//! stream is live; then, when the peers are on, Airbyte's `source-hubspot` through PyAirbyte
+//! into its Postgres cache (`bench/hubspot/airbyte_backfill.py`), and `tap-hubspot` piped
+//! into `meltanolabs-target-postgres` (`bench/hubspot/tap_backfill.py`), both selecting
+//! the contacts stream. Each tool's rows are counted after; the fake counts every API
+//! request each one made and every 429 it answered because a budget was spent. After the
+//! last round's inlet backfill, the live latency: `CHANGES` updates of different contacts
+//! in the fake, each after a random pause of up to a poll interval, timed until a
+//! primary-key lookup sees the new first name.
+//!
+//! Usage: `cargo build --release -p inlet --bin inlet --example hubspot_bench`, then
+//! `target/release/examples/hubspot_bench [CONTACTS] [ROUNDS] [CHANGES]` (defaults 20000, 1,
+//! 50). `INLET_BENCH_RATE` is inlet's `rate_limit` (requests/s of the 10-second budget;
+//! default: inlet's own); `INLET_BENCH_PG` the PostgreSQL major (default 15).
+//!
+//! The peers call `https://api.hubapi.com`, so with `INLET_BENCH_TLS=on` (as root) the fake
+//! is served over TLS under that name on 127.0.0.1:443 (bench_common: a throwaway CA, an
+//! `/etc/hosts` line, the CA appended to each peer's `certifi` bundle, all undone at the
+//! end), and inlet reaches it there too (`SSL_CERT_FILE`), so every tool pays the same TLS.
+//! Every tool authenticates with the portal's private-app token. The peers are installed
+//! into virtual environments outside the repository from `bench/hubspot/*-requirements.txt`:
+//! `INLET_BENCH_AIRBYTE` (PyAirbyte, default `/var/cache/inlet/bench-hs-airbyte`),
+//! `INLET_BENCH_SOURCE` (`source-hubspot`, `.../bench-hs-source`: its airbyte-cdk 6 cannot
+//! share PyAirbyte's 7, which is how PyAirbyte runs connectors anyway), `INLET_BENCH_TAP`
+//! and `INLET_BENCH_TARGET` (`.../bench-hs-tap`, `.../bench-hs-target`); `off` skips a peer.
+//! Without TLS only inlet runs, against the fake's plain URL.
+
+mod bench_common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use bench_common::{
+    inlet_bin, peer_dir, percentile, seconds_of, tls_front, trust_in_certifi, venv, Inlet, Restore,
+    Rng, Running, ADMIN_PASSWORD,
+};
+use inlet_fakes::hubspot::{FakeHubSpot, Limits, Options};
+use inlet_testkit::{peak_rss_mb, wait_until_async, Cluster, ClusterSpec};
+use serde_json::{json, Value};
+
+const SCHEMA: &str = "inlet";
+const API_HOST: &str = "api.hubapi.com";
+/// inlet's `poll_interval_ms` for the live changes (its default).
+const POLL_MS: u64 = 1000;
+/// Records a search page holds, and search requests per second: search alone reads at most
+/// their product a second, whatever the 10-second tier.
+const SEARCH_PAGE: f64 = 200.0;
+const SEARCH_PER_SECOND: f64 = 5.0;
+/// Records a list page holds at most.
+const LIST_PAGE: f64 = 100.0;
+
+fn main() {
+    let args: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
+    let contacts = args.first().copied().unwrap_or(20_000);
+    let rounds = args.get(1).copied().unwrap_or(1).max(1);
+    let changes = args.get(2).copied().unwrap_or(50);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(bench(contacts, rounds, changes));
+}
+
+/// A destination on `db` set up by inlet, and a sync of the contact stream into `SCHEMA`
+/// reading `api_base`, with `extra` lines in its `[syncs.hubspot]`.
+fn setup(
+    bin: &Path,
+    ca: Option<&Path>,
+    c: &Cluster,
+    db: &str,
+    api_base: &str,
+    token: &str,
+    extra: &str,
+) -> Inlet {
+    let inlet = Inlet::new(bin, ca);
+    inlet.add_destination(c.host(), c.port, db);
+    inlet.ok(
+        &[
+            "sync",
+            "add",
+            "hubspot",
+            "--source",
+            "hubspot",
+            "--destination",
+            "dest",
+            "--schema",
+            SCHEMA,
+            "--api-base",
+            api_base,
+            "--streams",
+            "contact",
+        ],
+        &[("HUBSPOT_ACCESS_TOKEN", token)],
+    );
+    inlet.add_to_sync("hubspot", extra);
+    inlet
+}
+
+/// Rows of the table named `contact` or `contacts` (in any case) in `schema`; -1 when
+/// there is none.
+async fn count_contacts(admin: &tokio_postgres::Client, schema: &str) -> i64 {
+    let Ok(Some(row)) = admin
+        .query_opt(
+            "select format('%I.%I', table_schema, table_name) from information_schema.tables \
+             where table_schema = $1 and lower(table_name) in ('contact', 'contacts')",
+            &[&schema],
+        )
+        .await
+    else {
+        return -1;
+    };
+    let table: String = row.get(0);
+    admin
+        .query_one(&format!("select count(*) from {table}"), &[])
+        .await
+        .map(|r| r.get(0))
+        .unwrap_or(-1)
+}
+
+struct Run {
+    rows: i64,
+    secs: f64,
+    requests: u64,
+    /// 429s the fake answered because a budget was spent.
+    refused: u64,
+    /// Peak RSS of each process of the tool, in MB, as printed.
+    rss: String,
+}
+
+impl Run {
+    fn rate(&self) -> f64 {
+        self.rows as f64 / self.secs
+    }
+}
+
+/// `inlet run` backfilling the contact stream of a fresh database, until it is live; the
+/// process is handed back still running.
+async fn inlet_backfill(
+    inlet: &Inlet,
+    admin: &tokio_postgres::Client,
+    fake: &FakeHubSpot,
+) -> (Run, Running) {
+    let (requests, refused) = (fake.requests(), fake.rate_limited());
+    let started = Instant::now();
+    let run = inlet.run();
+    let sql = format!("select state = 'live' from {SCHEMA}._sync_state where stream = 'contact'");
+    let mut rss = 0.0f64;
+    wait_until_async(
+        "the contact stream to be live",
+        Duration::from_secs(3600),
+        || {
+            rss = rss.max(peak_rss_mb(run.0.id()));
+            async {
+                matches!(admin.query_opt(&sql, &[]).await, Ok(Some(row)) if row.get::<_, bool>(0))
+            }
+        },
+    )
+    .await;
+    let secs = started.elapsed().as_secs_f64();
+    let rss = rss.max(peak_rss_mb(run.0.id()));
+    (
+        Run {
+            rows: count_contacts(admin, SCHEMA).await,
+            secs,
+            requests: fake.requests() - requests,
+            refused: fake.rate_limited() - refused,
+            rss: format!("{rss:.0} MB"),
+        },
+        run,
+    )
+}
+
+/// What every peer's process is given: the token, the database, the CA.
+fn peer_env(cmd: &mut Command, token: &str, c: &Cluster, db: &str, ca: &Path) -> String {
+    let workdir = tempfile::tempdir().expect("tempdir").keep();
+    cmd.current_dir(&workdir)
+        .env("HUBSPOT_ACCESS_TOKEN", token)
+        .env("PGHOST", c.host())
+        .env("PGPORT", c.port.to_string())
+        .env("PGUSER", "postgres")
+        .env("PGPASSWORD", ADMIN_PASSWORD)
+        .env("PGDATABASE", db)
+        .env("REQUESTS_CA_BUNDLE", ca)
+        .env("SSL_CERT_FILE", ca)
+        .env("DO_NOT_TRACK", "1")
+        .env("AIRBYTE_OFFLINE_MODE", "1")
+        .stdin(std::process::Stdio::null());
+    workdir.display().to_string()
+}
+
+/// The peak RSS of each process a driver script names (`{"rss_mb": {"tap": ..}}`).
+fn rss_of(out: &std::process::Output) -> String {
+    let text = String::from_utf8_lossy(&out.stdout);
+    let v: Value =
+        serde_json::from_str(text.lines().last().unwrap_or_default()).unwrap_or_default();
+    v["rss_mb"]
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| format!("{} MB {k}", v.as_f64().unwrap_or(f64::NAN).round()))
+                .collect::<Vec<_>>()
+                .join(" + ")
+        })
+        .unwrap_or_default()
+}
+
+/// A peer's run: the driver's command, timed by the driver, counted by the fake.
+async fn peer_run(
+    mut cmd: Command,
+    what: &str,
+    workdir: String,
+    c: &Cluster,
+    db: &str,
+    schema: &str,
+    fake: &FakeHubSpot,
+) -> Run {
+    let (requests, refused) = (fake.requests(), fake.rate_limited());
+    let out = tokio::task::spawn_blocking(move || cmd.output().expect("python"))
+        .await
+        .expect("peer");
+    let (requests, refused) = (fake.requests() - requests, fake.rate_limited() - refused);
+    let secs = seconds_of(&out, what, &workdir);
+    let admin = c.admin_db(db).await;
+    Run {
+        rows: count_contacts(&admin, schema).await,
+        secs,
+        requests,
+        refused,
+        rss: rss_of(&out),
+    }
+}
+
+fn script(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../bench/hubspot")
+        .join(name)
+}
+
+/// Airbyte's source through PyAirbyte into schema `airbyte` of `db`.
+async fn airbyte(
+    airbyte_dir: &Path,
+    source_dir: &Path,
+    ca: &Path,
+    token: &str,
+    c: &Cluster,
+    db: &str,
+    fake: &FakeHubSpot,
+) -> Run {
+    let mut cmd = Command::new(airbyte_dir.join("bin/python"));
+    cmd.arg(script("airbyte_backfill.py"))
+        .env("AIRBYTE_SOURCE", source_dir.join("bin/source-hubspot"));
+    let workdir = peer_env(&mut cmd, token, c, db, ca);
+    peer_run(cmd, "Airbyte", workdir, c, db, "airbyte", fake).await
+}
+
+/// tap-hubspot into meltanolabs-target-postgres, schema `tap` of `db`; the discovery
+/// before is neither timed nor counted (its calls are printed).
+async fn tap(
+    tap_dir: &Path,
+    target_dir: &Path,
+    ca: &Path,
+    token: &str,
+    c: &Cluster,
+    db: &str,
+    fake: &FakeHubSpot,
+) -> Run {
+    let command = |mode: &str, workdir: Option<&str>| {
+        let mut cmd = Command::new(tap_dir.join("bin/python"));
+        cmd.env("TAP", tap_dir.join("bin/tap-hubspot"))
+            .env("TARGET", target_dir.join("bin/target-postgres"));
+        let w = peer_env(&mut cmd, token, c, db, ca);
+        let workdir = workdir.map_or(w, String::from);
+        cmd.current_dir(&workdir)
+            .arg(script("tap_backfill.py"))
+            .args([mode, &workdir]);
+        (cmd, workdir)
+    };
+    let (mut discover, workdir) = command("discover", None);
+    let requests = fake.requests();
+    let out = tokio::task::spawn_blocking(move || discover.output().expect("python"))
+        .await
+        .expect("tap");
+    assert!(
+        out.status.success(),
+        "tap-hubspot --discover failed (its files are in {workdir}): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    eprintln!(
+        "tap-hubspot discovery: {} requests",
+        fake.requests() - requests
+    );
+    let (sync, workdir) = command("sync", Some(&workdir));
+    peer_run(
+        sync,
+        "tap-hubspot | target-postgres",
+        workdir,
+        c,
+        db,
+        "tap",
+        fake,
+    )
+    .await
+}
+
+/// Latencies (ms) of one update per id, each from the fake's change to the row holding it,
+/// with a random pause of up to `spread` before each.
+async fn live_latency(
+    fake: &FakeHubSpot,
+    admin: &tokio_postgres::Client,
+    ids: &[String],
+    spread: Duration,
+    rng: &mut Rng,
+) -> Vec<f64> {
+    let sql = format!("select firstname from {SCHEMA}.contact where id = $1");
+    let check = admin.prepare(&sql).await.expect("prepare");
+    let mut out = Vec::new();
+    for (k, id) in ids.iter().enumerate() {
+        let pause = rng.below(spread.as_millis() as u64 + 1);
+        tokio::time::sleep(Duration::from_millis(pause)).await;
+        let name = format!("Live {k}");
+        let started = Instant::now();
+        fake.update("contacts", id, json!({ "firstname": name }))
+            .expect("update");
+        loop {
+            let have: Option<String> = admin
+                .query_opt(&check, &[id])
+                .await
+                .expect("query")
+                .and_then(|r| r.get(0));
+            if have.as_deref() == Some(name.as_str()) {
+                break;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(120),
+                "live change {k} never landed"
+            );
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        out.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    out
+}
+
+async fn bench(contacts: usize, rounds: usize, changes: usize) {
+    let bin = inlet_bin();
+    let env_f64 = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<f64>().ok());
+    let api_ms = env_f64("INLET_BENCH_API_MS").unwrap_or(0.0);
+    let rate = env_f64("INLET_BENCH_RATE");
+    let tier = env_f64("INLET_BENCH_TIER").unwrap_or(100.0) as u32;
+    let properties = env_f64("INLET_BENCH_PROPERTIES").unwrap_or(200.0) as usize;
+    let major: u32 = std::env::var("INLET_BENCH_PG")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(15);
+    let tls = std::env::var("INLET_BENCH_TLS").is_ok_and(|v| v == "on");
+
+    let cluster = ClusterSpec::new(major)
+        .password_logins()
+        .setting("shared_buffers", "256MB")
+        .start();
+    cluster.create_user("postgres", ADMIN_PASSWORD).await;
+
+    let fake = FakeHubSpot::start(Options {
+        seed: 14,
+        contact_properties: properties,
+        limits: Limits {
+            per_ten_seconds: tier,
+            // Plenty: the daily budget is not what this measures.
+            daily: 100_000_000,
+            search_per_second: SEARCH_PER_SECOND as u32,
+        },
+        ..Options::default()
+    })
+    .await
+    .expect("fake");
+    let seeding = Instant::now();
+    fake.seed(contacts);
+    let truth = fake.objects("contacts").expect("contacts");
+    let kinds = fake.properties("contacts").expect("properties");
+    let mut types: Vec<&str> = kinds.iter().filter_map(|p| p["type"].as_str()).collect();
+    types.sort_unstable();
+    types.dedup();
+    eprintln!(
+        "seeded {} contacts, {} properties each (types {}), in {:.1} s; PostgreSQL {major}",
+        truth.len(),
+        kinds.len(),
+        types.join(", "),
+        seeding.elapsed().as_secs_f64()
+    );
+    fake.faults()
+        .latency(Duration::from_secs_f64(api_ms / 1000.0));
+
+    let tls_dir = tempfile::tempdir().expect("tempdir");
+    let mut restore = Restore(Vec::new());
+    let ca = if tls {
+        Some(
+            tls_front(
+                fake.local_addr(),
+                tls_dir.path(),
+                &[API_HOST],
+                "inlet hubspot_bench",
+                &mut restore,
+            )
+            .await,
+        )
+    } else {
+        None
+    };
+    let api_base = if tls {
+        format!("https://{API_HOST}")
+    } else {
+        fake.url()
+    };
+    let (airbyte_dirs, tap_dirs) = if let Some(ca) = &ca {
+        let airbyte_dirs = peer_dir("INLET_BENCH_AIRBYTE", "bench-hs-airbyte")
+            .zip(peer_dir("INLET_BENCH_SOURCE", "bench-hs-source"));
+        if let Some((airbyte, source)) = &airbyte_dirs {
+            venv(airbyte, "hubspot", "airbyte-requirements.txt");
+            venv(source, "hubspot", "source-requirements.txt");
+            trust_in_certifi(source, ca, &mut restore);
+        }
+        let tap_dirs = peer_dir("INLET_BENCH_TAP", "bench-hs-tap")
+            .zip(peer_dir("INLET_BENCH_TARGET", "bench-hs-target"));
+        if let Some((tap, target)) = &tap_dirs {
+            venv(tap, "hubspot", "tap-requirements.txt");
+            venv(target, "hubspot", "target-requirements.txt");
+            trust_in_certifi(tap, ca, &mut restore);
+        }
+        (airbyte_dirs, tap_dirs)
+    } else {
+        (None, None)
+    };
+
+    let token = fake.access_token();
+    let extra = rate.map_or(String::new(), |r| format!("rate_limit = {r}\n"));
+    let mut lines = Vec::new();
+    let mut latencies = Vec::new();
+    for round in 1..=rounds {
+        let db = cluster.create_database().await;
+        let admin = cluster.admin_db(&db).await;
+        let inlet = setup(
+            &bin,
+            ca.as_deref(),
+            &cluster,
+            &db,
+            &api_base,
+            &token,
+            &extra,
+        );
+        let (i, running) = inlet_backfill(&inlet, &admin, &fake).await;
+        assert_eq!(i.rows, truth.len() as i64, "inlet's contact rows");
+        eprintln!(
+            "round {round}: inlet {:.0} rows/s ({} rows in {:.1} s, {} requests, {} 429s, peak RSS {})",
+            i.rate(),
+            i.rows,
+            i.secs,
+            i.requests,
+            i.refused,
+            i.rss
+        );
+        if round == rounds && changes > 0 {
+            let ids: Vec<String> = truth
+                .iter()
+                .filter_map(|r| r["id"].as_str().map(String::from))
+                .step_by((truth.len() / changes).max(1))
+                .take(changes)
+                .collect();
+            let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+            latencies = live_latency(
+                &fake,
+                &admin,
+                &ids,
+                Duration::from_millis(POLL_MS),
+                &mut rng,
+            )
+            .await;
+        }
+        running.stop();
+        let mut line = vec![("inlet".to_string(), i)];
+        if let (Some((airbyte_dir, source_dir)), Some(ca)) = (&airbyte_dirs, &ca) {
+            let db = cluster.create_database().await;
+            let a = airbyte(airbyte_dir, source_dir, ca, &token, &cluster, &db, &fake).await;
+            eprintln!(
+                "round {round}: Airbyte {:.0} rows/s ({} rows in {:.1} s, {} requests, {} 429s, {})",
+                a.rate(),
+                a.rows,
+                a.secs,
+                a.requests,
+                a.refused,
+                a.rss
+            );
+            line.push(("Airbyte".to_string(), a));
+        }
+        if let (Some((tap_dir, target_dir)), Some(ca)) = (&tap_dirs, &ca) {
+            let db = cluster.create_database().await;
+            let t = tap(tap_dir, target_dir, ca, &token, &cluster, &db, &fake).await;
+            eprintln!(
+                "round {round}: tap-hubspot {:.0} rows/s ({} rows in {:.1} s, {} requests, {} 429s, {})",
+                t.rate(),
+                t.rows,
+                t.secs,
+                t.requests,
+                t.refused,
+                t.rss
+            );
+            line.push(("tap-hubspot".to_string(), t));
+        }
+        lines.push(line);
+    }
+    drop(restore);
+
+    // What the budgets allow: search alone, and search beside one list cursor spending the
+    // whole 10-second budget.
+    let search_bound = SEARCH_PAGE * SEARCH_PER_SECOND;
+    let both_bound = search_bound + LIST_PAGE * f64::from(tier) / 10.0;
+    println!(
+        "\nPostgreSQL {major}, {} contacts of {} properties, the fake answering after {api_ms} ms, {tier} requests per 10 s and search {SEARCH_PER_SECOND}/s, inlet rate_limit {}, {}; bounds: search alone {search_bound:.0} contacts/s, list + search {both_bound:.0}\n",
+        truth.len(),
+        kinds.len(),
+        rate.map_or("default".to_string(), |r| r.to_string()),
+        if tls { "over TLS" } else { "plain HTTP" }
+    );
+    println!("| round | tool | rows | seconds | rows/s | of the list + search bound | API requests | per 1,000 contacts | 429s | peak RSS | inlet / this |");
+    println!("|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---:|");
+    for (round, line) in lines.iter().enumerate() {
+        let inlet_rate = line[0].1.rate();
+        for (tool, r) in line {
+            println!(
+                "| {} | {tool} | {} | {:.1} | {:.0} | {:.2} | {} | {:.1} | {} | {} | {:.1}× |",
+                round + 1,
+                r.rows,
+                r.secs,
+                r.rate(),
+                r.rate() / both_bound,
+                r.requests,
+                r.requests as f64 * 1000.0 / r.rows as f64,
+                r.refused,
+                r.rss,
+                inlet_rate / r.rate()
+            );
+        }
+    }
+    if !latencies.is_empty() {
+        latencies.sort_by(f64::total_cmp);
+        println!(
+            "\nlive latency, update in the fake → row in PostgreSQL, poll_interval_ms {POLL_MS}, the fake's search lag 1 s: {} changes, p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
+            latencies.len(),
+            percentile(&latencies, 50.0),
+            percentile(&latencies, 99.0),
+            latencies.last().copied().unwrap_or(f64::NAN)
+        );
+    }
+}
