@@ -250,6 +250,7 @@ impl Sink for Watching {
     }
 
     async fn write(&mut self, _: &str, batch: &Batch) -> Result<(), Never> {
+        // The slow writer under test (paused time: it only orders things, nothing waits).
         tokio::time::sleep(Duration::from_millis(10)).await;
         let read = self.read.load(std::sync::atomic::Ordering::SeqCst);
         self.most_unwritten = self.most_unwritten.max(read - self.written);

@@ -43,8 +43,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use bench_common::{
-    inlet_bin, peer_dir, percentile, seconds_of, tls_front, trust_in_certifi, venv, Inlet, Restore,
-    Rng, Running, ADMIN_PASSWORD,
+    count_rows, inlet_bin, live_latency, peer_dir, percentile, seconds_of, tls_front,
+    trust_in_certifi, venv, Inlet, Restore, Rng, Running, ADMIN_PASSWORD,
 };
 use inlet_fakes::hubspot::{FakeHubSpot, Limits, Options};
 use inlet_testkit::{peak_rss_mb, wait_until_async, Cluster, ClusterSpec};
@@ -112,27 +112,6 @@ fn setup(
     inlet
 }
 
-/// Rows of the table named `contact` or `contacts` (in any case) in `schema`; -1 when
-/// there is none.
-async fn count_contacts(admin: &tokio_postgres::Client, schema: &str) -> i64 {
-    let Ok(Some(row)) = admin
-        .query_opt(
-            "select format('%I.%I', table_schema, table_name) from information_schema.tables \
-             where table_schema = $1 and lower(table_name) in ('contact', 'contacts')",
-            &[&schema],
-        )
-        .await
-    else {
-        return -1;
-    };
-    let table: String = row.get(0);
-    admin
-        .query_one(&format!("select count(*) from {table}"), &[])
-        .await
-        .map(|r| r.get(0))
-        .unwrap_or(-1)
-}
-
 struct Run {
     rows: i64,
     secs: f64,
@@ -176,7 +155,7 @@ async fn inlet_backfill(
     let rss = rss.max(peak_rss_mb(run.0.id()));
     (
         Run {
-            rows: count_contacts(admin, SCHEMA).await,
+            rows: count_rows(admin, SCHEMA, &["contact", "contacts"]).await,
             secs,
             requests: fake.requests() - requests,
             refused: fake.rate_limited() - refused,
@@ -238,7 +217,7 @@ async fn peer_run(
     let secs = seconds_of(&out, what, &workdir);
     let admin = c.admin_db(db).await;
     Run {
-        rows: count_contacts(&admin, schema).await,
+        rows: count_rows(&admin, schema, &["contact", "contacts"]).await,
         secs,
         requests,
         refused,
@@ -316,45 +295,6 @@ async fn tap(
         fake,
     )
     .await
-}
-
-/// Latencies (ms) of one update per id, each from the fake's change to the row holding it,
-/// with a random pause of up to `spread` before each.
-async fn live_latency(
-    fake: &FakeHubSpot,
-    admin: &tokio_postgres::Client,
-    ids: &[String],
-    spread: Duration,
-    rng: &mut Rng,
-) -> Vec<f64> {
-    let sql = format!("select firstname from {SCHEMA}.contact where id = $1");
-    let check = admin.prepare(&sql).await.expect("prepare");
-    let mut out = Vec::new();
-    for (k, id) in ids.iter().enumerate() {
-        let pause = rng.below(spread.as_millis() as u64 + 1);
-        tokio::time::sleep(Duration::from_millis(pause)).await;
-        let name = format!("Live {k}");
-        let started = Instant::now();
-        fake.update("contacts", id, json!({ "firstname": name }))
-            .expect("update");
-        loop {
-            let have: Option<String> = admin
-                .query_opt(&check, &[id])
-                .await
-                .expect("query")
-                .and_then(|r| r.get(0));
-            if have.as_deref() == Some(name.as_str()) {
-                break;
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(120),
-                "live change {k} never landed"
-            );
-            tokio::time::sleep(Duration::from_millis(2)).await;
-        }
-        out.push(started.elapsed().as_secs_f64() * 1000.0);
-    }
-    out
 }
 
 async fn bench(contacts: usize, rounds: usize, changes: usize) {
@@ -482,13 +422,14 @@ async fn bench(contacts: usize, rounds: usize, changes: usize) {
                 .take(changes)
                 .collect();
             let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
-            latencies = live_latency(
-                &fake,
-                &admin,
-                &ids,
-                Duration::from_millis(POLL_MS),
-                &mut rng,
-            )
+            let check = format!("select firstname from {SCHEMA}.contact where id = $1");
+            let spread = Duration::from_millis(POLL_MS);
+            latencies = live_latency(&admin, &check, &ids, spread, &mut rng, |k, id| {
+                let name = format!("Live {k}");
+                fake.update("contacts", id, json!({ "firstname": name }))
+                    .expect("update");
+                name
+            })
             .await;
         }
         running.stop();

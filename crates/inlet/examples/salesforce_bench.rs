@@ -39,8 +39,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use bench_common::{
-    inlet_bin, peer_dir, percentile, seconds_of, tls_front, trust_in_certifi, venv, Inlet, Restore,
-    Rng, Running, ADMIN_PASSWORD,
+    count_rows, inlet_bin, live_latency, peer_dir, percentile, seconds_of, tls_front,
+    trust_in_certifi, venv, Inlet, Restore, Rng, Running, ADMIN_PASSWORD,
 };
 
 use inlet_fakes::salesforce::{Credentials, FakeSalesforce, Options};
@@ -114,26 +114,6 @@ fn setup(
     inlet
 }
 
-/// Rows of the table named `account` (in any case) in `schema`; -1 when there is none.
-async fn count_accounts(admin: &tokio_postgres::Client, schema: &str) -> i64 {
-    let Ok(Some(row)) = admin
-        .query_opt(
-            "select format('%I.%I', table_schema, table_name) from information_schema.tables \
-             where table_schema = $1 and lower(table_name) = 'account'",
-            &[&schema],
-        )
-        .await
-    else {
-        return -1;
-    };
-    let table: String = row.get(0);
-    admin
-        .query_one(&format!("select count(*) from {table}"), &[])
-        .await
-        .map(|r| r.get(0))
-        .unwrap_or(-1)
-}
-
 struct Run {
     rows: i64,
     secs: f64,
@@ -192,7 +172,7 @@ async fn inlet_backfill(
     let secs = started.elapsed().as_secs_f64();
     let requests = fake.requests() - requests;
     let rss_mb = rss.max(peak_rss_mb(run.0.id()));
-    let rows = count_accounts(admin, SCHEMA).await;
+    let rows = count_rows(admin, SCHEMA, &["account"]).await;
     (
         Run {
             rows,
@@ -255,7 +235,7 @@ async fn airbyte(
     let secs = seconds_of(&out, "Airbyte", &workdir);
     let admin = c.admin_db(db).await;
     Run {
-        rows: count_accounts(&admin, "airbyte").await,
+        rows: count_rows(&admin, "airbyte", &["account"]).await,
         secs,
         requests,
         rss_mb: f64::NAN,
@@ -311,56 +291,13 @@ async fn tap(
     let secs = seconds_of(&out, "tap-salesforce | target-postgres", &workdir);
     let admin = c.admin_db(db).await;
     Run {
-        rows: count_accounts(&admin, "tap").await,
+        rows: count_rows(&admin, "tap", &["account"]).await,
         secs,
         requests,
         rss_mb: f64::NAN,
         first_request: f64::NAN,
         last_request: f64::NAN,
     }
-}
-
-/// Latencies (ms) of one update per id, each from the fake's change to the row holding it,
-/// with a random pause of up to `spread` before each.
-async fn live_latency(
-    fake: &FakeSalesforce,
-    admin: &tokio_postgres::Client,
-    ids: &[String],
-    spread: Duration,
-    rng: &mut Rng,
-) -> Vec<f64> {
-    let sql = format!("select name from {SCHEMA}.account where id = $1");
-    let check = admin.prepare(&sql).await.expect("prepare");
-    let mut out = Vec::new();
-    for (k, id) in ids.iter().enumerate() {
-        let pause = rng.below(spread.as_millis() as u64 + 1);
-        tokio::time::sleep(Duration::from_millis(pause)).await;
-        let name = format!("live change {k}");
-        let started = Instant::now();
-        fake.update(
-            "Account",
-            std::slice::from_ref(id),
-            &json!({ "Name": name }),
-        )
-        .expect("update");
-        loop {
-            let have: Option<String> = admin
-                .query_opt(&check, &[id])
-                .await
-                .expect("query")
-                .and_then(|r| r.get(0));
-            if have.as_deref() == Some(name.as_str()) {
-                break;
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(120),
-                "live change {k} never landed"
-            );
-            tokio::time::sleep(Duration::from_millis(2)).await;
-        }
-        out.push(started.elapsed().as_secs_f64() * 1000.0);
-    }
-    out
 }
 
 async fn bench(accounts: usize, rounds: usize, changes: usize) {
@@ -481,13 +418,15 @@ async fn bench(accounts: usize, rounds: usize, changes: usize) {
                 .take(changes)
                 .collect();
             let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
-            latencies = live_latency(
-                &fake,
-                &admin,
-                &ids,
-                Duration::from_millis(POLL_MS),
-                &mut rng,
-            )
+            let check = format!("select name from {SCHEMA}.account where id = $1");
+            let spread = Duration::from_millis(POLL_MS);
+            latencies = live_latency(&admin, &check, &ids, spread, &mut rng, |k, id| {
+                let name = format!("live change {k}");
+                let change = json!({ "Name": name });
+                fake.update("Account", &[id.to_string()], &change)
+                    .expect("update");
+                name
+            })
             .await;
         }
         running.stop();

@@ -25,11 +25,14 @@
 //! stream (the whole account) and times inlet alone until every stream is live, against
 //! the fewest requests the account needs at `INLET_BENCH_RATE`.
 
+mod bench_common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bench_common::{live_latency, percentile, Rng};
 use inlet_connectors::http::RateLimiter;
 use inlet_connectors::stripe::client::StripeClient;
 use inlet_connectors::stripe::DEFAULT_STRIPE_VERSION;
@@ -63,17 +66,6 @@ fn main() {
 }
 
 /// A tiny deterministic generator for the pauses between live changes.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n.max(1)
-    }
-}
-
 struct Inlet {
     bin: PathBuf,
     dir: tempfile::TempDir,
@@ -525,53 +517,12 @@ fn dlt_backfill(dir: &Path, c: &Cluster, db: &str, fake: &FakeStripe) -> (usize,
     )
 }
 
-/// Latencies (ms) of one update per id, each from the fake's change to the row holding it,
-/// with a random pause of up to `spread` before each (so changes fall at every point of
-/// the poll cycle).
-async fn live_latency(
-    fake: &FakeStripe,
-    admin: &tokio_postgres::Client,
-    ids: &[String],
-    label: &str,
-    spread: Duration,
-    rng: &mut Rng,
-) -> Vec<f64> {
-    let sql = format!("select name from {SCHEMA}.customer where id = $1");
-    let check = admin.prepare(&sql).await.expect("prepare");
-    let mut out = Vec::new();
-    for (k, id) in ids.iter().enumerate() {
-        let pause = rng.below(spread.as_millis() as u64 + 1);
-        tokio::time::sleep(Duration::from_millis(pause)).await;
-        let name = format!("{label} change {k}");
-        let started = Instant::now();
-        fake.update("customer", id, json!({ "name": name }))
-            .expect("update");
-        loop {
-            let have: Option<String> = admin
-                .query_opt(&check, &[id])
-                .await
-                .expect("query")
-                .and_then(|r| r.get(0));
-            if have.as_deref() == Some(name.as_str()) {
-                break;
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(120),
-                "{label}: change {k} never landed"
-            );
-            tokio::time::sleep(Duration::from_millis(2)).await;
-        }
-        out.push(started.elapsed().as_secs_f64() * 1000.0);
-    }
-    out
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
+/// The `label`'s k-th change of customer `id`'s name, in the fake; the name.
+fn change(fake: &FakeStripe, label: &str, k: usize, id: &str) -> String {
+    let name = format!("{label} change {k}");
+    fake.update("customer", id, json!({ "name": name }))
+        .expect("update");
+    name
 }
 
 fn median(v: &[f64]) -> f64 {
@@ -805,13 +756,14 @@ async fn bench(customers: usize, rounds: usize, changes: usize, major: u32) {
         .take(changes * 2 + 1)
         .collect();
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let check = format!("select name from {SCHEMA}.customer where id = $1");
     let mut polling = live_latency(
-        &fake,
         &admin,
+        &check,
         &ids[..changes.min(ids.len())],
-        "poll",
         Duration::from_millis(1000),
         &mut rng,
+        |k, id| change(&fake, "poll", k, id),
     )
     .await;
     run.stop();
@@ -832,21 +784,21 @@ async fn bench(customers: usize, rounds: usize, changes: usize, major: u32) {
     .await;
     // Up when the first change lands: it is measured like the others but not counted.
     let warm = live_latency(
-        &fake,
         &admin,
+        &check,
         &ids[changes.min(ids.len())..][..1],
-        "warm-up",
         Duration::ZERO,
         &mut rng,
+        |k, id| change(&fake, "warm-up", k, id),
     )
     .await;
     let mut webhook = live_latency(
-        &fake,
         &admin,
+        &check,
         &ids[changes.min(ids.len()) + 1..],
-        "webhook",
         Duration::from_millis(100),
         &mut rng,
+        |k, id| change(&fake, "webhook", k, id),
     )
     .await;
     webhook.truncate(changes);

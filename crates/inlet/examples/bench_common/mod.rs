@@ -1,12 +1,16 @@
-//! What the benchmarks against Python peers (salesforce_bench, hubspot_bench) share: the
-//! inlet binary driven through its CLI, the fake served over TLS under a vendor's host
-//! names, the peers' virtual environments and the files changed outside the repository for
-//! a run, put back when it ends.
+//! What the benchmarks share: the inlet binary driven through its CLI, the fake served
+//! over TLS under a vendor's host names, the peers' virtual environments and the files
+//! changed outside the repository for a run, put back when it ends (salesforce_bench,
+//! hubspot_bench); the count of a tool's rows and the live latency (all three).
+
+// Each benchmark uses a part.
+#![allow(dead_code)]
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -31,6 +35,68 @@ pub fn percentile(sorted: &[f64], p: f64) -> f64 {
     }
     let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
     sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+/// Rows of the table in `schema` named one of `names` (in any case: each tool names its
+/// tables its own way); -1 when there is none.
+pub async fn count_rows(admin: &tokio_postgres::Client, schema: &str, names: &[&str]) -> i64 {
+    let names: Vec<String> = names.iter().map(|n| n.to_lowercase()).collect();
+    let Ok(Some(row)) = admin
+        .query_opt(
+            "select format('%I.%I', table_schema, table_name) from information_schema.tables \
+             where table_schema = $1 and lower(table_name) = any($2)",
+            &[&schema, &names],
+        )
+        .await
+    else {
+        return -1;
+    };
+    let table: String = row.get(0);
+    admin
+        .query_one(&format!("select count(*) from {table}"), &[])
+        .await
+        .map(|r| r.get(0))
+        .unwrap_or(-1)
+}
+
+/// Latencies (ms) of one change per id, each from the fake's change to the row holding
+/// it, with a random pause of up to `spread` before each (so changes fall at every point of
+/// the poll cycle). `change(k, id)` makes the k-th change in the fake and says the text
+/// the row's column read by `check` (`... where id = $1`) must then hold.
+pub async fn live_latency(
+    admin: &tokio_postgres::Client,
+    check: &str,
+    ids: &[String],
+    spread: Duration,
+    rng: &mut Rng,
+    mut change: impl FnMut(usize, &str) -> String,
+) -> Vec<f64> {
+    let check = admin.prepare(check).await.expect("prepare");
+    let mut out = Vec::new();
+    for (k, id) in ids.iter().enumerate() {
+        let pause = rng.below(spread.as_millis() as u64 + 1);
+        tokio::time::sleep(Duration::from_millis(pause)).await;
+        let started = Instant::now();
+        let want = change(k, id);
+        // The latency is what is measured: look every 2 ms, not at a deadline's pace.
+        loop {
+            let have: Option<String> = admin
+                .query_opt(&check, &[id])
+                .await
+                .expect("query")
+                .and_then(|r| r.get(0));
+            if have.as_deref() == Some(want.as_str()) {
+                break;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(120),
+                "change {k} ({want}) never landed"
+            );
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        out.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    out
 }
 
 /// Files this run changed outside the repository, put back as they were when dropped
