@@ -16,8 +16,8 @@ use tokio_postgres::Client;
 
 mod common;
 use common::workers::{
-    add_syncs, customers, events, held_by, landed, sessions_of, shares, stop_all, truth,
-    watch_locks, worker, Locks,
+    add_syncs, customers, events, held_by, landed, sessions_of, shares, stop_all, truth, two_each,
+    two_each_live, watch_locks, worker, Locks,
 };
 use common::{text, Inlet, Running};
 
@@ -205,22 +205,7 @@ async fn a_frozen_worker_loses_its_syncs_within_15_s_and_gets_them_back() {
         worker(&inlet, &log("frozen.log")),
     ];
     let (awake, frozen) = (workers[0].0.id(), workers[1].0.id());
-    let even = |locks: &Mutex<Locks>| {
-        let s = shares(locks);
-        s.len() == 2 && s.get(&awake) == Some(&2) && s.get(&frozen) == Some(&2)
-    };
-    wait_until_async(
-        "two syncs on each worker",
-        Duration::from_secs(90),
-        || async { even(&locks) },
-    )
-    .await;
-    wait_until_async("every sync live", Duration::from_secs(90), || async {
-        schemas
-            .iter()
-            .all(|s| tokio::task::block_in_place(|| inlet.live(s)))
-    })
-    .await;
+    two_each_live(&inlet, &locks, &schemas, awake, frozen).await;
 
     let orphans = held_by(&locks, frozen);
     let before = sessions_of(&admin, frozen).await;
@@ -260,7 +245,7 @@ async fn a_frozen_worker_loses_its_syncs_within_15_s_and_gets_them_back() {
     wait_until_async(
         "two syncs on each worker again",
         Duration::from_secs(60),
-        || async { even(&locks) },
+        || async { two_each(&locks, awake, frozen) },
     )
     .await;
     fake.update("customer", &created, json!({"email": "awake@example.com"}))

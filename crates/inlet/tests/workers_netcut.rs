@@ -17,8 +17,8 @@ use serde_json::json;
 
 mod common;
 use common::workers::{
-    add_syncs, customers, events, held_by, landed, sessions_of, shares, stop_all, truth,
-    watch_locks, worker, worker_in, Locks,
+    add_syncs, customers, events, held_by, landed, sessions_of, shares, stop_all, truth, two_each,
+    two_each_live, watch_locks, worker, worker_in,
 };
 use common::{Inlet, ADMIN_PASSWORD};
 
@@ -61,22 +61,7 @@ async fn cut_off_and_back(netns: &'static Netns, v: u32) {
         worker_in(&inlet, netns, &log("there.log")),
     ];
     let (here, there) = (workers[0].0.id(), workers[1].0.id());
-    let even = |locks: &Mutex<Locks>| {
-        let s = shares(locks);
-        s.len() == 2 && s.get(&here) == Some(&2) && s.get(&there) == Some(&2)
-    };
-    wait_until_async(
-        "two syncs on each worker",
-        Duration::from_secs(90),
-        || async { even(&locks) },
-    )
-    .await;
-    wait_until_async("every sync live", Duration::from_secs(90), || async {
-        schemas
-            .iter()
-            .all(|s| tokio::task::block_in_place(|| inlet.live(s)))
-    })
-    .await;
+    two_each_live(&inlet, &locks, &schemas, here, there).await;
     let created = fake
         .create("customer", json!({"email": "before@example.com"}))
         .expect("create")["id"]
@@ -138,7 +123,7 @@ async fn cut_off_and_back(netns: &'static Netns, v: u32) {
     wait_until_async(
         "two syncs on each worker again",
         Duration::from_secs(120),
-        || async { even(&locks) },
+        || async { two_each(&locks, here, there) },
     )
     .await;
     eprintln!(

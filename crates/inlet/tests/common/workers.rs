@@ -197,6 +197,34 @@ pub async fn events(admin: &Client, schema: &str) -> Vec<(String, String, Option
         .collect()
 }
 
+/// Whether workers `a` and `b` hold two syncs each, and nobody else holds any.
+pub fn two_each(locks: &Mutex<Locks>, a: u32, b: u32) -> bool {
+    let s = shares(locks);
+    s.len() == 2 && s.get(&a) == Some(&2) && s.get(&b) == Some(&2)
+}
+
+/// Waits until workers `a` and `b` hold two syncs each and every sync is live.
+pub async fn two_each_live(
+    inlet: &Inlet,
+    locks: &Mutex<Locks>,
+    schemas: &[String],
+    a: u32,
+    b: u32,
+) {
+    wait_until_async(
+        "two syncs on each worker",
+        Duration::from_secs(90),
+        || async { two_each(locks, a, b) },
+    )
+    .await;
+    wait_until_async("every sync live", Duration::from_secs(90), || async {
+        schemas
+            .iter()
+            .all(|s| tokio::task::block_in_place(|| inlet.live(s)))
+    })
+    .await;
+}
+
 /// The backend process ids of worker `pid`'s sessions now.
 pub async fn sessions_of(admin: &Client, pid: u32) -> Vec<i32> {
     admin
