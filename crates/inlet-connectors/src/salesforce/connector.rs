@@ -317,16 +317,15 @@ impl Connector for Salesforce {
         Box::pin(async move {
             // Logging in and listing the objects to sync (one request, however many the
             // org has): a refused login, an unknown stream or a user who may read nothing
-            // fails here, before anything is written.
-            let (config, _) = login_of(settings)?;
+            // fails here, before anything is written. Then `/limits`, for the person.
             let source = source_of(settings)?;
             super::streams::choose(&source.client, source.options.streams.as_deref()).await?;
             let limits = source.client.data("limits").await?;
-            Ok(
-                allocation_note(&limits, config.api_share.unwrap_or(DEFAULT_SHARE))
-                    .into_iter()
-                    .collect(),
-            )
+            let share = SalesforceConfig::parse(&settings.options)
+                .map_err(config_error)?
+                .api_share
+                .unwrap_or(DEFAULT_SHARE);
+            Ok(allocation_note(&limits, share).into_iter().collect())
         })
     }
 
