@@ -40,7 +40,8 @@ impl Board {
                 let mut lines: Vec<_> = streams
                     .iter()
                     .map(|(s, p)| Line {
-                        stream: format!("{name}.{s}"),
+                        sync: name.clone(),
+                        stream: s.clone(),
                         state: p.state,
                         rows: p.written.inserted + p.written.updated + p.written.deleted,
                         done: p.backfill_done.filter(|_| p.state == Stage::Backfilling),
@@ -74,7 +75,7 @@ impl Board {
             let secs = at.elapsed().as_secs_f64().max(0.001);
             at = Instant::now();
             let rate =
-                |l: &Line| (l.rows - before.get(&l.stream).copied().unwrap_or(0)) as f64 / secs;
+                |l: &Line| (l.rows - before.get(&l.label()).copied().unwrap_or(0)) as f64 / secs;
             let left: Vec<Option<Duration>> = now.iter().map(|l| eta.update(l)).collect();
             if terminal {
                 let mut lines: Vec<String> = now
@@ -83,7 +84,7 @@ impl Board {
                     .map(|(l, left)| {
                         format!(
                             "  {:<36} {:<12} {:>12} rows {:>10.0} rows/s  {}",
-                            l.stream,
+                            l.label(),
                             l.state,
                             group(l.rows),
                             rate(l),
@@ -108,24 +109,32 @@ impl Board {
                 drawn = lines.len();
             } else {
                 for (l, left) in now.iter().zip(&left) {
-                    if before.get(&l.stream) != Some(&l.rows) {
+                    if before.get(&l.label()) != Some(&l.rows) {
                         let done = l.done.map(|d| format!("{:.0}%", d * 100.0));
                         let left = left.map(duration);
-                        tracing::info!(stream = %l.stream, state = l.state.as_str(), rows = l.rows, done, left, "written");
+                        tracing::info!(sync = %l.sync, stream = %l.stream, state = l.state.as_str(), rows = l.rows, done, left, "written");
                     }
                 }
             }
-            before = now.into_iter().map(|l| (l.stream, l.rows)).collect();
+            before = now.into_iter().map(|l| (l.label(), l.rows)).collect();
         }
     }
 }
 
 struct Line {
+    sync: String,
     stream: String,
     state: Stage,
     rows: i64,
     /// The source's estimate of how much of the backfill is done, while backfilling.
     done: Option<f64>,
+}
+
+impl Line {
+    /// "stripe.customer": how the board names the stream, and the key of its counts.
+    fn label(&self) -> String {
+        format!("{}.{}", self.sync, self.stream)
+    }
 }
 
 /// Time left per backfilling stream, from how fast its estimate has moved since this
@@ -141,7 +150,7 @@ impl Eta {
         let done = line.done?;
         let (at, from) = *self
             .first
-            .entry(line.stream.clone())
+            .entry(line.label())
             .or_insert((Instant::now(), done));
         let pace = (done - from) / at.elapsed().as_secs_f64();
         (pace > 0.0).then(|| Duration::from_secs_f64((1.0 - done) / pace))
