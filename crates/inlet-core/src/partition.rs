@@ -125,8 +125,12 @@ impl<'a, R: PartitionReader> Driver<'a, R> {
             self.done += 1;
             return;
         };
-        let room = self.reader.concurrency().saturating_sub(self.open.len());
-        let mut pieces = if room > 0 {
+        // A split costs about a request (each partition ends on a part-filled page), so one
+        // waits for room worth it: the concurrency wanted follows the latency observed and
+        // wobbles by a request or two, which must not split a partition each time.
+        let want = self.reader.concurrency();
+        let room = want.saturating_sub(self.open.len());
+        let mut pieces = if room > 0 && room >= want / 8 {
             self.reader.split(&next, room + 1).into_iter()
         } else {
             vec![next].into_iter()
@@ -301,6 +305,33 @@ mod tests {
         assert!(
             sets.iter().all(|s| s.open.len() <= 4),
             "never more open partitions than pages in flight"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn room_for_one_more_does_not_split_room_for_several_does() {
+        let reader = Numbers {
+            want: 16,
+            ..Numbers::default()
+        };
+        // One long range and fourteen of one page: room for one more partition until the
+        // short ones end.
+        let mut ranges = vec![(0, 600)];
+        ranges.extend((0..14).map(|i| (600 + 3 * i, 603 + 3 * i)));
+        let steps = read_all(&reader, Partitions::new(ranges)).await;
+        assert_eq!(items(&steps), (0..642).collect::<Vec<_>>());
+        let sets: Vec<_> = steps.iter().flatten().map(|(_, set)| set).collect();
+        assert!(
+            sets.iter()
+                .filter(|s| s.done == 0)
+                .all(|s| s.open.len() == 15),
+            "a split costs a request: not for room of one"
+        );
+        let last = sets.last().expect("a last set");
+        assert!(
+            last.done > 15,
+            "the long range was split once the short ones left room: {} partitions",
+            last.done
         );
     }
 

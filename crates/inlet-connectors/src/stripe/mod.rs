@@ -191,8 +191,10 @@ impl StripeSource {
     /// Where a fresh backfill of `def` starts: the events feed's newest (changes are read
     /// from there afterwards) and one window over the account's whole life.
     async fn start(&self, def: &StreamDef) -> Result<Position, SourceError> {
-        let (events, since) = self.feed.newest().await?;
-        let from = self.account_opened().await.unwrap_or(partition::EARLIEST);
+        // Two calls at once: each is a round trip before the first page can be asked for.
+        let (newest, opened) = tokio::join!(self.feed.newest(), self.account_opened());
+        let (events, since) = newest?;
+        let from = opened.unwrap_or(partition::EARLIEST);
         let created = match def.listing {
             streams::Listing::Top { created, .. } => created,
             _ => true,
