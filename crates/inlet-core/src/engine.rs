@@ -18,6 +18,7 @@ use tokio::task::{JoinError, JoinSet};
 
 use crate::batch::{Batch, Checkpoint, Phase};
 use crate::error::{Action, ErrorKind, SourceError};
+use crate::record::Change;
 use crate::source::Source;
 use crate::stream::StreamSpec;
 
@@ -114,7 +115,27 @@ const MAX_JOINED_RECORDS: usize = 10_000;
 /// stream's [`READ_AHEAD`] alone would let a sync of many streams (a whole Stripe account
 /// has 21) hold many times what one stream needs to keep the writer busy; this bounds the
 /// sum, whatever the number of streams. A batch larger than this waits for all of it.
+/// Records are counted by [`weight`], so wide ones count for more.
 const WAITING_RECORDS: usize = 2_000;
+
+/// Fields a record may have and still count as one in [`WAITING_RECORDS`]: about a Stripe
+/// object's top level or a Salesforce Account's. A HubSpot contact with 500 properties
+/// holds ten times that in memory, and counts ten times.
+const FIELDS_PER_RECORD: usize = 50;
+
+/// A batch's room in the [`WAITING_RECORDS`] budget: its records, a wide one counting once
+/// per [`FIELDS_PER_RECORD`] fields; at least 1, at most the whole budget.
+fn weight(batch: &Batch) -> u32 {
+    let records: usize = batch
+        .records
+        .iter()
+        .map(|r| match &r.change {
+            Change::Upsert(fields) => fields.len().div_ceil(FIELDS_PER_RECORD).max(1),
+            Change::Delete => 1,
+        })
+        .sum();
+    records.clamp(1, WAITING_RECORDS) as u32
+}
 
 /// What a reader tells the writer, in order, with the stream's name.
 enum Message {
@@ -146,8 +167,12 @@ impl Outbox {
 
     /// Waits for room for `batch`'s records in the sync's budget, then in the queue.
     async fn send_batch(&self, name: Arc<str>, batch: Batch) -> Result<(), ()> {
-        let room = batch.records.len().clamp(1, WAITING_RECORDS) as u32;
-        let permit = (self.waiting.clone().acquire_many_owned(room).await).map_err(|_| ())?;
+        let permit = (self
+            .waiting
+            .clone()
+            .acquire_many_owned(weight(&batch))
+            .await)
+            .map_err(|_| ())?;
         self.send(Message::Batch(name, batch, permit)).await
     }
 }
@@ -447,6 +472,28 @@ mod tests {
 
     fn ids(batch: &Batch) -> Vec<&str> {
         batch.records.iter().map(|r| r.id.as_str()).collect()
+    }
+
+    #[test]
+    fn a_wide_record_takes_more_of_the_waiting_budget() {
+        let wide: serde_json::Map<_, _> = (0..500).map(|i| (format!("p{i}"), json!(i))).collect();
+        let narrow: serde_json::Map<_, _> = (0..30).map(|i| (format!("f{i}"), json!(i))).collect();
+        let records = vec![
+            Record::upsert("w", Version::new(1, 0), wide.clone()),
+            Record::upsert("n", Version::new(1, 0), narrow),
+            Record::delete("d", Version::new(1, 0)),
+        ];
+        let batch = Batch::new(records, Checkpoint(json!(1)), Phase::Backfill);
+        assert_eq!(weight(&batch), 10 + 1 + 1);
+        let many = (0..1_000)
+            .map(|i| Record::upsert(format!("w{i}"), Version::new(1, 0), wide.clone()))
+            .collect();
+        let huge = Batch::new(many, Checkpoint(json!(2)), Phase::Backfill);
+        assert_eq!(
+            weight(&huge),
+            WAITING_RECORDS as u32,
+            "a batch larger than the budget waits for all of it, not forever"
+        );
     }
 
     #[test]
