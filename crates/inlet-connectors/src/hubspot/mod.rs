@@ -15,10 +15,13 @@ mod associations;
 mod backfill;
 mod client;
 mod connector;
+mod listed;
 mod live;
 mod position;
 mod reference;
 pub mod schema;
+#[cfg(test)]
+mod simulated;
 mod streams;
 mod table;
 pub mod time;
@@ -38,9 +41,9 @@ use tokio::sync::{watch, RwLock};
 
 use crate::http::{Auth, Meter};
 use associations::Pair;
-use backfill::IdRanges;
+use backfill::Reader;
 use client::{now_ms, HubSpotClient};
-use position::{IdRange, Position};
+use position::Position;
 use reference::Reference;
 use streams::{Catalog, StreamDef};
 use table::ObjectTable;
@@ -191,20 +194,18 @@ impl HubSpotSource {
         self.options.search_lag.as_millis() as i64
     }
 
-    /// Where a fresh backfill of `table` starts.
+    /// Where a fresh backfill of `table` starts: the bottom share of its ids listed (when
+    /// its properties fit a list URL), the rest searched.
     async fn start(&self, table: &ObjectTable) -> Result<Position, SourceError> {
         let since_ms = now_ms();
         let top = backfill::top_id(&self.client, table).await?;
-        let open = if top == 0 {
-            Vec::new()
-        } else {
-            vec![IdRange {
-                above: 0,
-                upto: top,
-            }]
-        };
+        let list = listed::list_properties(&self.client.base, table);
+        let share = list.map(|list| {
+            let parts = Partitions::new(Vec::new());
+            Reader::new(&self.client, table, &self.backfilling, Some(list), &parts).list_share()
+        });
         Ok(Position::Backfill {
-            parts: Partitions::new(open),
+            parts: Partitions::new(listed::first_parts(top, share)),
             since_ms,
         })
     }
@@ -246,7 +247,8 @@ impl HubSpotSource {
                         let _counted = Backfilling::enter(&self.backfilling);
                         let live = self.live_from(since_ms);
                         if !parts.complete() {
-                            let reader = IdRanges { client: &self.client, table: &table, backfilling: &self.backfilling };
+                            let list = listed::list_properties(&self.client.base, &table);
+                            let reader = Reader::new(&self.client, &table, &self.backfilling, list, &parts);
                             let mut steps = std::pin::pin!(read_partitions(&reader, parts));
                             while let Some(step) = steps.next().await {
                                 let (records, set) = step?;
