@@ -12,13 +12,13 @@
 //! the live windows' to read.
 
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use inlet_core::{ErrorKind, PartitionPage, PartitionReader, Partitions, SourceError};
 use serde_json::{json, Value};
 
 use super::client::{invalid, CallError, HubSpotClient};
-use super::listed::{after_page, list_share, split_listed, LIST_PAGE};
+use super::listed::{after_page, list_keeps, list_share, split_listed, LIST_PAGE};
 use super::position::{IdRange, Listed, Part};
 use super::table::ObjectTable;
 use super::window::PAGE;
@@ -91,6 +91,8 @@ pub struct Reader<'a> {
     list: Option<String>,
     /// A listed range is open: one more page in flight, on the other budget.
     listing: AtomicBool,
+    /// Ids left in searched ranges, as of the last set noted ([`Reader::note`]).
+    searched_left: AtomicU64,
 }
 
 impl<'a> Reader<'a> {
@@ -108,7 +110,15 @@ impl<'a> Reader<'a> {
             backfilling,
             list,
             listing: AtomicBool::new(listing),
+            searched_left: AtomicU64::new(searched_left(parts)),
         }
+    }
+
+    /// Takes in the set as it stands after a page: how much search has left decides how
+    /// much of its rest the list keeps when it is split.
+    pub fn note(&self, parts: &Partitions<Part>) {
+        self.searched_left
+            .store(searched_left(parts), Ordering::Relaxed);
     }
 
     fn streams(&self) -> usize {
@@ -123,17 +133,22 @@ impl<'a> Reader<'a> {
             .div_ceil(self.streams())
     }
 
-    /// The share of a rest the list should read: from the records a second each side reads
-    /// for this stream now (the list one page at a time, each budget shared by the streams
-    /// backfilling).
-    pub fn list_share(&self) -> f64 {
+    /// Records a second the list and search each read for this stream now (the list one
+    /// page at a time; each budget shared by the streams backfilling).
+    fn speeds(&self) -> (f64, f64) {
         let streams = self.streams();
         let list = self.client.api_limiter.throughput(streams) / streams as f64;
         let search = self.client.search_limiter.throughput(self.searches());
-        list_share(
+        (
             list * LIST_PAGE as f64,
             search * PAGE as f64 / streams as f64,
         )
+    }
+
+    /// The share of a fresh backfill's ids the list should read.
+    pub fn list_share(&self) -> f64 {
+        let (list, search) = self.speeds();
+        list_share(list, search)
     }
 
     async fn searched(&self, range: IdRange) -> Result<PartitionPage<Part>, SourceError> {
@@ -233,13 +248,28 @@ impl PartitionReader for Reader<'_> {
                 .into_iter()
                 .map(Part::Searched)
                 .collect(),
-            Part::Listed(range) => split_listed(range, pieces, self.list_share()),
+            Part::Listed(range) => {
+                let (list, search) = self.speeds();
+                let left = self.searched_left.load(Ordering::Relaxed);
+                let keep = list_keeps(list, search, range.upto - range.last, left);
+                split_listed(range, pieces, keep)
+            }
         }
     }
 
     fn concurrency(&self) -> usize {
         self.searches() + usize::from(self.listing.load(Ordering::Relaxed))
     }
+}
+
+/// Ids left in the searched ranges of `parts`.
+fn searched_left(parts: &Partitions<Part>) -> u64 {
+    (parts.open.iter())
+        .map(|p| match p {
+            Part::Searched(r) => r.upto.saturating_sub(r.above),
+            Part::Listed(_) => 0,
+        })
+        .sum()
 }
 
 /// What is left of `range` in up to `pieces` ranges of about equal id span, none smaller

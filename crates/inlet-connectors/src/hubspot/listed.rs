@@ -12,8 +12,9 @@
 //!
 //! The list ends when a page passes `upto` (records above it are search's, and dropped) or
 //! when the list does. When the engine splits a listed range (there is room for more
-//! requests in flight: search ran out of ranges), the list keeps the bottom part of its rest,
-//! about what it reads in the time search reads the top, which becomes searched ranges.
+//! requests in flight: search is running out of ranges), the list keeps the bottom part of
+//! its rest, what it reads while search reads the top and what it still has of its own
+//! ([`list_keeps`]); the top becomes searched ranges. So neither budget idles at the end.
 //!
 //! A list request names its properties in the query string, and HubSpot's URL limit is not
 //! known (apis.md §2.10, unverified). A type whose list URL would pass [`MAX_LIST_URL`] is
@@ -66,6 +67,20 @@ pub fn list_share(list: f64, search: f64) -> f64 {
         return 0.5;
     }
     (list / (list + search.max(0.0))).clamp(0.05, 0.9)
+}
+
+/// The share of its rest (`listed` ids) a listed range keeps when split, search having
+/// `searched` ids left in its own ranges: what the list reads while both sides read all
+/// that is left at their speeds (records/s; the list's biased, see [`LIST_BIAS`]). 1: keep
+/// it all (search has enough of its own).
+pub fn list_keeps(list: f64, search: f64, listed: u64, searched: u64) -> f64 {
+    let list = list.max(0.0) * LIST_BIAS;
+    let both = list + search.max(0.0);
+    if listed == 0 || both <= 0.0 {
+        return 1.0;
+    }
+    let kept = list * (listed + searched) as f64 / both;
+    (kept / listed as f64).min(1.0)
 }
 
 /// A fresh backfill of ids `0 < id <= top`: the bottom `share` listed (when lists are read
@@ -237,6 +252,18 @@ mod tests {
             (false, all.clone())
         );
         assert_eq!(after_page(&at, &[400], Some("c2".into())), (false, all));
+    }
+
+    #[test]
+    fn the_list_gives_search_only_what_search_lacks() {
+        // Search has plenty of its own: the list keeps all.
+        assert_eq!(list_keeps(300.0, 800.0, 4_000, 10_000), 1.0);
+        // Search has nothing left: the list keeps its biased share.
+        let share = list_keeps(300.0, 800.0, 10_000, 0);
+        assert!((share - 450.0 / 1_250.0).abs() < 1e-9, "{share}");
+        // Some left: in between.
+        let some = list_keeps(300.0, 800.0, 10_000, 5_000);
+        assert!(some > share && some < 1.0, "{some}");
     }
 
     #[test]

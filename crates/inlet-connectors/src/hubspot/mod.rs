@@ -252,6 +252,7 @@ impl HubSpotSource {
                             let mut steps = std::pin::pin!(read_partitions(&reader, parts));
                             while let Some(step) = steps.next().await {
                                 let (records, set) = step?;
+                                reader.note(&set);
                                 let (done, all) = set.counts();
                                 let at = if set.complete() { live.clone() } else { Position::Backfill { parts: set, since_ms } };
                                 let mut batch = Batch::new(records, at.checkpoint(), Phase::Backfill);
