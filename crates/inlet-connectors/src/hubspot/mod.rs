@@ -2,9 +2,10 @@
 //! objects with every property typed, owners, pipelines and their stages, and the labels of
 //! enumeration options.
 //!
-//! A backfill first notes the time, then copies id ranges by search ([`backfill`]); when
-//! every range is done the stream follows modified-date search windows from that time, less
-//! search's indexing lag ([`live`]), so every change made during the backfill is applied.
+//! A backfill first notes the time, then copies id ranges by list and by search at once,
+//! each on its own budget ([`backfill`], [`listed`]); when every range is done the stream
+//! follows modified-date search windows from that time, less search's indexing lag
+//! ([`live`]), so every change made during the backfill is applied.
 //! Versions are modified dates, so a stale read never overwrites a newer one. Archived
 //! records leave the table when the archive is read; records absorbed in a merge when
 //! their survivor is; GDPR-deleted ones at the next reconciliation. Polling is the source
