@@ -46,7 +46,7 @@ use bench_common::{
     count_rows, inlet_bin, live_latency, peer_dir, percentile, seconds_of, tls_front,
     trust_in_certifi, venv, Inlet, Restore, Rng, Running, ADMIN_PASSWORD,
 };
-use inlet_fakes::hubspot::{FakeHubSpot, Limits, Options};
+use inlet_fakes::hubspot::{Endpoint, FakeHubSpot, Limits, Options};
 use inlet_testkit::{peak_rss_mb, wait_until_async, Cluster, ClusterSpec};
 use serde_json::{json, Value};
 
@@ -120,6 +120,9 @@ struct Run {
     refused: u64,
     /// Peak RSS of each process of the tool, in MB, as printed.
     rss: String,
+    /// Of the requests, list pages of live records and searches.
+    lists: u64,
+    searches: u64,
 }
 
 impl Run {
@@ -136,6 +139,10 @@ async fn inlet_backfill(
     fake: &FakeHubSpot,
 ) -> (Run, Running) {
     let (requests, refused) = (fake.requests(), fake.rate_limited());
+    let (lists, searches) = (
+        fake.requests_to(Endpoint::List),
+        fake.requests_to(Endpoint::Search),
+    );
     let started = Instant::now();
     let run = inlet.run();
     let sql = format!("select state = 'live' from {SCHEMA}._sync_state where stream = 'contact'");
@@ -160,6 +167,8 @@ async fn inlet_backfill(
             requests: fake.requests() - requests,
             refused: fake.rate_limited() - refused,
             rss: format!("{rss:.0} MB"),
+            lists: fake.requests_to(Endpoint::List) - lists,
+            searches: fake.requests_to(Endpoint::Search) - searches,
         },
         run,
     )
@@ -210,10 +219,16 @@ async fn peer_run(
     fake: &FakeHubSpot,
 ) -> Run {
     let (requests, refused) = (fake.requests(), fake.rate_limited());
+    let (lists, searches) = (
+        fake.requests_to(Endpoint::List),
+        fake.requests_to(Endpoint::Search),
+    );
     let out = tokio::task::spawn_blocking(move || cmd.output().expect("python"))
         .await
         .expect("peer");
     let (requests, refused) = (fake.requests() - requests, fake.rate_limited() - refused);
+    let lists = fake.requests_to(Endpoint::List) - lists;
+    let searches = fake.requests_to(Endpoint::Search) - searches;
     let secs = seconds_of(&out, what, &workdir);
     let admin = c.admin_db(db).await;
     Run {
@@ -222,6 +237,8 @@ async fn peer_run(
         requests,
         refused,
         rss: rss_of(&out),
+        lists,
+        searches,
     }
 }
 
@@ -406,11 +423,13 @@ async fn bench(contacts: usize, rounds: usize, changes: usize) {
         let (i, running) = inlet_backfill(&inlet, &admin, &fake).await;
         assert_eq!(i.rows, truth.len() as i64, "inlet's contact rows");
         eprintln!(
-            "round {round}: inlet {:.0} rows/s ({} rows in {:.1} s, {} requests, {} 429s, peak RSS {})",
+            "round {round}: inlet {:.0} rows/s ({} rows in {:.1} s, {} requests: {} list pages, {} searches; {} 429s, peak RSS {})",
             i.rate(),
             i.rows,
             i.secs,
             i.requests,
+            i.lists,
+            i.searches,
             i.refused,
             i.rss
         );

@@ -123,6 +123,13 @@ impl RateLimiter {
         seen.paused_until = Some(seen.paused_until.map_or(until, |u| u.max(until)));
     }
 
+    /// Requests a second that `in_flight` requests at a time get at the latency observed,
+    /// within the rate (for sharing work between budgets by what each can do).
+    pub fn throughput(&self, in_flight: usize) -> f64 {
+        let latency = self.seen().latency.max(0.001);
+        (in_flight as f64 / latency).min(self.current_rate(Instant::now()))
+    }
+
     /// Requests to keep in flight so the budget is used: the rate times the observed
     /// latency, with a fifth more for the time between a reply and the next request; at
     /// least 2 (one waiting while one is read), at most [`MAX_IN_FLIGHT`].

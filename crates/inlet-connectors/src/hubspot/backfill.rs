@@ -1,22 +1,25 @@
-//! A backfill in partitions: ranges of record ids, each read upward by search (every
-//! property in the request body, so 500+ properties never meet a URL limit; 200 records a
-//! request, on search's own budget, leaving the 10-second budget to everything else).
+//! A backfill in partitions: ranges of record ids, the bottom one read by the list endpoint
+//! on the 10-second budget ([`super::listed`]), the others by search on its own budget (every
+//! property in the request body; 200 records a request), so both budgets read at once.
 //!
 //! A fresh backfill notes the time (changes from then on are read by the live windows,
 //! which start that far back, search lag included) and the highest id search has, and
-//! copies ids `0 < id <= top` as one range, split while there is room for more requests in
-//! flight. Each page is the query `above < hs_object_id <= upto`, sorted by id, from offset
-//! 0 (keyset, never an offset): it never meets the 10,000-result cap, and a record modified
-//! while its range is read cannot shift another out of a page. Records created after the
-//! start have higher ids and are the live windows' to read.
+//! copies ids `0 < id <= top`: the list the bottom share, search the rest as one range,
+//! split while there is room for more requests in flight. Each search page is the query
+//! `above < hs_object_id <= upto`, sorted by id, from offset 0 (keyset, never an offset): it
+//! never meets the 10,000-result cap, and a record modified while its range is read cannot
+//! shift another out of a page. Records created after the start have higher ids and are
+//! the live windows' to read.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
-use inlet_core::{ErrorKind, PartitionPage, PartitionReader, SourceError};
+use inlet_core::{ErrorKind, PartitionPage, PartitionReader, Partitions, SourceError};
 use serde_json::{json, Value};
 
 use super::client::{invalid, CallError, HubSpotClient};
-use super::position::IdRange;
+use super::listed::{after_page, list_keeps, list_share, split_listed, LIST_PAGE};
+use super::position::{IdRange, Listed, Part};
 use super::table::ObjectTable;
 use super::window::PAGE;
 
@@ -24,25 +27,36 @@ use super::window::PAGE;
 /// checkpoint). The limiter has already slowed the whole sync.
 const RATE_LIMITED_ATTEMPTS: u32 = 8;
 
+/// A call, asked again while HubSpot says to slow down.
+async fn patiently<T, F, Fut>(what: &str, mut call: F) -> Result<T, CallError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, CallError>>,
+{
+    let mut attempt = 1;
+    loop {
+        match call().await {
+            Err(CallError::Source(e))
+                if e.kind == ErrorKind::RateLimited && attempt < RATE_LIMITED_ATTEMPTS =>
+            {
+                tracing::debug!(what, attempt, "rate limited; asking again");
+                tokio::time::sleep(e.retry_after.unwrap_or_default()).await;
+                attempt += 1;
+            }
+            answer => return answer,
+        }
+    }
+}
+
 /// One search, asked again while HubSpot says to slow down.
 pub async fn search(
     client: &HubSpotClient,
     object: &str,
     body: &Value,
 ) -> Result<Vec<Value>, SourceError> {
-    let mut attempt = 1;
-    let mut answer = loop {
-        match client.search(object, body).await {
-            Err(CallError::Source(e))
-                if e.kind == ErrorKind::RateLimited && attempt < RATE_LIMITED_ATTEMPTS =>
-            {
-                tracing::debug!(object, attempt, "search rate limited; asking again");
-                tokio::time::sleep(e.retry_after.unwrap_or_default()).await;
-                attempt += 1;
-            }
-            answer => break answer.map_err(CallError::into_source)?,
-        }
-    };
+    let mut answer = patiently("search", || client.search(object, body))
+        .await
+        .map_err(CallError::into_source)?;
     let path = format!("/crm/v3/objects/{object}/search");
     // Taken, not copied: a page of 200 records of 500 properties is megabytes.
     match answer.get_mut("results").map(Value::take) {
@@ -67,18 +81,78 @@ pub async fn top_id(client: &HubSpotClient, table: &ObjectTable) -> Result<u64, 
     Ok(results.first().and_then(id_of).unwrap_or(0))
 }
 
-/// One object type's id ranges, read through search.
-pub struct IdRanges<'a> {
-    pub client: &'a HubSpotClient,
-    pub table: &'a ObjectTable,
-    /// Streams backfilling now: they share search's requests in flight.
-    pub backfilling: &'a AtomicUsize,
+/// One object type's backfill partitions: the listed range through the list endpoint, id
+/// ranges through search.
+pub struct Reader<'a> {
+    client: &'a HubSpotClient,
+    table: &'a ObjectTable,
+    /// Streams backfilling now: they share both budgets.
+    backfilling: &'a AtomicUsize,
+    /// The `properties` of list requests (`None`: this type is read by search alone).
+    list: Option<String>,
+    /// A listed range is open: one more page in flight, on the other budget.
+    listing: AtomicBool,
+    /// Ids left in searched ranges, as of the last set noted ([`Reader::note`]).
+    searched_left: AtomicU64,
 }
 
-impl PartitionReader for IdRanges<'_> {
-    type Partition = IdRange;
+impl<'a> Reader<'a> {
+    pub fn new(
+        client: &'a HubSpotClient,
+        table: &'a ObjectTable,
+        backfilling: &'a AtomicUsize,
+        list: Option<String>,
+        parts: &Partitions<Part>,
+    ) -> Self {
+        let listing = parts.open.iter().any(|p| matches!(p, Part::Listed(_)));
+        Reader {
+            client,
+            table,
+            backfilling,
+            list,
+            listing: AtomicBool::new(listing),
+            searched_left: AtomicU64::new(searched_left(parts)),
+        }
+    }
 
-    async fn page(&self, range: IdRange) -> Result<PartitionPage<IdRange>, SourceError> {
+    /// Takes in the set as it stands after a page: how much search has left decides how
+    /// much of its rest the list keeps when it is split.
+    pub fn note(&self, parts: &Partitions<Part>) {
+        self.searched_left
+            .store(searched_left(parts), Ordering::Relaxed);
+    }
+
+    fn streams(&self) -> usize {
+        self.backfilling.load(Ordering::Relaxed).max(1)
+    }
+
+    /// Search's pages in flight for this stream.
+    fn searches(&self) -> usize {
+        self.client
+            .search_limiter
+            .in_flight()
+            .div_ceil(self.streams())
+    }
+
+    /// Records a second the list and search each read for this stream now (the list one
+    /// page at a time; each budget shared by the streams backfilling).
+    fn speeds(&self) -> (f64, f64) {
+        let streams = self.streams();
+        let list = self.client.api_limiter.throughput(streams) / streams as f64;
+        let search = self.client.search_limiter.throughput(self.searches());
+        (
+            list * LIST_PAGE as f64,
+            search * PAGE as f64 / streams as f64,
+        )
+    }
+
+    /// The share of a fresh backfill's ids the list should read.
+    pub fn list_share(&self) -> f64 {
+        let (list, search) = self.speeds();
+        list_share(list, search)
+    }
+
+    async fn searched(&self, range: IdRange) -> Result<PartitionPage<Part>, SourceError> {
         let body = json!({
             "filterGroups": [{"filters": [
                 {"propertyName": "hs_object_id", "operator": "GT", "value": range.above.to_string()},
@@ -91,10 +165,12 @@ impl PartitionReader for IdRanges<'_> {
         let results = search(self.client, &self.table.api, &body).await?;
         let last = results.iter().filter_map(id_of).max();
         let next = match last {
-            Some(last) if results.len() >= PAGE && last < range.upto => Some(IdRange {
-                above: last,
-                upto: range.upto,
-            }),
+            Some(last) if results.len() >= PAGE && last < range.upto => {
+                Some(Part::Searched(IdRange {
+                    above: last,
+                    upto: range.upto,
+                }))
+            }
             _ => None,
         };
         Ok(PartitionPage {
@@ -103,14 +179,98 @@ impl PartitionReader for IdRanges<'_> {
         })
     }
 
-    fn split(&self, range: &IdRange, pieces: usize) -> Vec<IdRange> {
-        split(*range, pieces)
+    async fn listed(&self, range: Listed) -> Result<PartitionPage<Part>, SourceError> {
+        let rest = Part::Searched(IdRange {
+            above: range.last,
+            upto: range.upto,
+        });
+        let Some(properties) = &self.list else {
+            // Properties added since the backfill began no longer fit a list URL.
+            return Ok(PartitionPage {
+                records: Vec::new(),
+                next: Some(rest),
+            });
+        };
+        let (api, after) = (&self.table.api, range.after.as_deref());
+        let page = patiently("list", || async {
+            Ok(self.client.list(api, false, properties, after).await?)
+        })
+        .await;
+        let (results, cursor) = match page.map_err(CallError::into_source) {
+            Ok(page) => page,
+            Err(e) if e.kind == ErrorKind::InvalidResponse && after.is_some() => {
+                // A cursor HubSpot no longer takes (after a long stop, say): search reads
+                // the rest, which the cursor's position bounds.
+                tracing::warn!(object = %api, error = %e.message, "the list refused its cursor; searching the rest");
+                return Ok(PartitionPage {
+                    records: Vec::new(),
+                    next: Some(rest),
+                });
+            }
+            Err(e) => return Err(e),
+        };
+        let ids: Vec<u64> = results.iter().filter_map(id_of).collect();
+        let (keep, next) = after_page(&range, &ids, cursor);
+        if !keep {
+            tracing::warn!(object = %api, "the list is not in id order; searching its range instead");
+        }
+        let mine: Vec<Value> = match keep {
+            true => (results.into_iter())
+                .filter(|r| id_of(r).is_some_and(|id| id <= range.upto))
+                .collect(),
+            false => Vec::new(),
+        };
+        Ok(PartitionPage {
+            records: self.table.records(&mine, 0),
+            next,
+        })
+    }
+}
+
+impl PartitionReader for Reader<'_> {
+    type Partition = Part;
+
+    async fn page(&self, part: Part) -> Result<PartitionPage<Part>, SourceError> {
+        match part {
+            Part::Searched(range) => self.searched(range).await,
+            Part::Listed(range) => {
+                let page = self.listed(range).await?;
+                if !matches!(page.next, Some(Part::Listed(_))) {
+                    self.listing.store(false, Ordering::Relaxed);
+                }
+                Ok(page)
+            }
+        }
+    }
+
+    fn split(&self, part: &Part, pieces: usize) -> Vec<Part> {
+        match part {
+            Part::Searched(range) => split(*range, pieces)
+                .into_iter()
+                .map(Part::Searched)
+                .collect(),
+            Part::Listed(range) => {
+                let (list, search) = self.speeds();
+                let left = self.searched_left.load(Ordering::Relaxed);
+                let keep = list_keeps(list, search, range.upto - range.last, left);
+                split_listed(range, pieces, keep)
+            }
+        }
     }
 
     fn concurrency(&self) -> usize {
-        let streams = self.backfilling.load(Ordering::Relaxed).max(1);
-        self.client.search_limiter.in_flight().div_ceil(streams)
+        self.searches() + usize::from(self.listing.load(Ordering::Relaxed))
     }
+}
+
+/// Ids left in the searched ranges of `parts`.
+fn searched_left(parts: &Partitions<Part>) -> u64 {
+    (parts.open.iter())
+        .map(|p| match p {
+            Part::Searched(r) => r.upto.saturating_sub(r.above),
+            Part::Listed(_) => 0,
+        })
+        .sum()
 }
 
 /// What is left of `range` in up to `pieces` ranges of about equal id span, none smaller

@@ -20,7 +20,10 @@ pub struct HubSpotClient {
     /// Everything but search: the 10-second budget, paced by HubSpot's headers.
     api: HttpClient,
     search: HttpClient,
+    pub api_limiter: Arc<RateLimiter>,
     pub search_limiter: Arc<RateLimiter>,
+    /// The API's base URL, for the length of a request's URL.
+    pub base: String,
 }
 
 /// A failed call: a source error, or a 404 (the thing the path names does not exist).
@@ -57,7 +60,9 @@ impl HubSpotClient {
         Ok(HubSpotClient {
             api: http(&api_limiter)?.with_budget(budget::hubspot),
             search: http(&search_limiter)?,
+            api_limiter,
             search_limiter,
+            base: api_base.trim_end_matches('/').to_string(),
         })
     }
 
@@ -81,8 +86,21 @@ impl HubSpotClient {
         archived: bool,
         after: Option<&str>,
     ) -> Result<(Vec<Value>, Option<String>), SourceError> {
+        self.list(object, archived, "hs_object_id", after).await
+    }
+
+    /// One page of a type's list with `properties` (names, comma-separated, each already
+    /// fit for a query string): its results and the cursor of the next page (`None`: the
+    /// last).
+    pub async fn list(
+        &self,
+        object: &str,
+        archived: bool,
+        properties: &str,
+        after: Option<&str>,
+    ) -> Result<(Vec<Value>, Option<String>), SourceError> {
         let base = format!("/crm/v3/objects/{object}");
-        let mut path = format!("{base}?limit=100&archived={archived}&properties=hs_object_id");
+        let mut path = format!("{base}?limit=100&archived={archived}&properties={properties}");
         if let Some(a) = after {
             path.push_str("&after=");
             path.extend(url::form_urlencoded::byte_serialize(a.as_bytes()));

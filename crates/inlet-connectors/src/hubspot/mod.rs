@@ -2,9 +2,10 @@
 //! objects with every property typed, owners, pipelines and their stages, and the labels of
 //! enumeration options.
 //!
-//! A backfill first notes the time, then copies id ranges by search ([`backfill`]); when
-//! every range is done the stream follows modified-date search windows from that time, less
-//! search's indexing lag ([`live`]), so every change made during the backfill is applied.
+//! A backfill first notes the time, then copies id ranges by list and by search at once,
+//! each on its own budget ([`backfill`], [`listed`]); when every range is done the stream
+//! follows modified-date search windows from that time, less search's indexing lag
+//! ([`live`]), so every change made during the backfill is applied.
 //! Versions are modified dates, so a stale read never overwrites a newer one. Archived
 //! records leave the table when the archive is read; records absorbed in a merge when
 //! their survivor is; GDPR-deleted ones at the next reconciliation. Polling is the source
@@ -15,10 +16,13 @@ mod associations;
 mod backfill;
 mod client;
 mod connector;
+mod listed;
 mod live;
 mod position;
 mod reference;
 pub mod schema;
+#[cfg(test)]
+mod simulated;
 mod streams;
 mod table;
 pub mod time;
@@ -38,9 +42,9 @@ use tokio::sync::{watch, RwLock};
 
 use crate::http::{Auth, Meter};
 use associations::Pair;
-use backfill::IdRanges;
+use backfill::Reader;
 use client::{now_ms, HubSpotClient};
-use position::{IdRange, Position};
+use position::Position;
 use reference::Reference;
 use streams::{Catalog, StreamDef};
 use table::ObjectTable;
@@ -191,20 +195,18 @@ impl HubSpotSource {
         self.options.search_lag.as_millis() as i64
     }
 
-    /// Where a fresh backfill of `table` starts.
+    /// Where a fresh backfill of `table` starts: the bottom share of its ids listed (when
+    /// its properties fit a list URL), the rest searched.
     async fn start(&self, table: &ObjectTable) -> Result<Position, SourceError> {
         let since_ms = now_ms();
         let top = backfill::top_id(&self.client, table).await?;
-        let open = if top == 0 {
-            Vec::new()
-        } else {
-            vec![IdRange {
-                above: 0,
-                upto: top,
-            }]
-        };
+        let list = listed::list_properties(&self.client.base, table);
+        let share = list.map(|list| {
+            let parts = Partitions::new(Vec::new());
+            Reader::new(&self.client, table, &self.backfilling, Some(list), &parts).list_share()
+        });
         Ok(Position::Backfill {
-            parts: Partitions::new(open),
+            parts: Partitions::new(listed::first_parts(top, share)),
             since_ms,
         })
     }
@@ -246,10 +248,12 @@ impl HubSpotSource {
                         let _counted = Backfilling::enter(&self.backfilling);
                         let live = self.live_from(since_ms);
                         if !parts.complete() {
-                            let reader = IdRanges { client: &self.client, table: &table, backfilling: &self.backfilling };
+                            let list = listed::list_properties(&self.client.base, &table);
+                            let reader = Reader::new(&self.client, &table, &self.backfilling, list, &parts);
                             let mut steps = std::pin::pin!(read_partitions(&reader, parts));
                             while let Some(step) = steps.next().await {
                                 let (records, set) = step?;
+                                reader.note(&set);
                                 let (done, all) = set.counts();
                                 let at = if set.complete() { live.clone() } else { Position::Backfill { parts: set, since_ms } };
                                 let mut batch = Batch::new(records, at.checkpoint(), Phase::Backfill);

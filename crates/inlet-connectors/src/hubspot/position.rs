@@ -3,11 +3,32 @@
 use inlet_core::{Checkpoint, ErrorKind, Partitions, SourceError};
 use serde::{Deserialize, Serialize};
 
-/// Ids `above < id <= upto` of one object type: a backfill partition, read upward.
+/// Ids `above < id <= upto` of one object type, read upward by search.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IdRange {
     pub above: u64,
     pub upto: u64,
+}
+
+/// Ids `last < id <= upto` of one object type, read by the list endpoint: its cursor can
+/// only start at the first record (it is opaque), so this range always starts at id 0 and
+/// goes on from where the list stands.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Listed {
+    /// The list's cursor for the next page (`None`: the first page).
+    pub after: Option<String>,
+    /// The highest id listed so far (0: none yet).
+    pub last: u64,
+    pub upto: u64,
+}
+
+/// A backfill partition. Untagged, so a checkpoint written before lists were read (its
+/// partitions plain `{"above", "upto"}` ranges) still reads back: as searched ranges.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Part {
+    Listed(Listed),
+    Searched(IdRange),
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -16,7 +37,7 @@ pub enum Position {
     /// Copying the records that existed at `since_ms`, in id ranges; changes from
     /// `since_ms` on are read by search once every range is done.
     Backfill {
-        parts: Partitions<IdRange>,
+        parts: Partitions<Part>,
         since_ms: i64,
     },
     /// Following changes: search windows from `modified_ms`, the archive from
@@ -64,7 +85,22 @@ mod tests {
     fn positions_read_back_as_written_and_junk_asks_for_a_fresh_backfill() {
         let positions = [
             Position::Backfill {
-                parts: Partitions::new(vec![IdRange { above: 0, upto: 9 }]),
+                parts: Partitions::new(vec![
+                    Part::Listed(Listed {
+                        after: Some("MTAx".into()),
+                        last: 100,
+                        upto: 400,
+                    }),
+                    Part::Listed(Listed {
+                        after: None,
+                        last: 0,
+                        upto: 400,
+                    }),
+                    Part::Searched(IdRange {
+                        above: 400,
+                        upto: 900,
+                    }),
+                ]),
                 since_ms: 5,
             },
             Position::Live {
@@ -86,6 +122,34 @@ mod tests {
         assert_eq!(
             Position::from_checkpoint(&junk).map_err(|e| e.kind),
             Err(ErrorKind::CursorExpired)
+        );
+    }
+
+    #[test]
+    fn a_backfill_saved_before_lists_were_read_resumes_as_searched_ranges() {
+        // As a checkpoint of the search-only backfill stored it.
+        let old = Checkpoint(serde_json::json!({
+            "phase": "backfill",
+            "parts": {"open": [{"above": 0, "upto": 500}, {"above": 700, "upto": 900}], "done": 3},
+            "since_ms": 42,
+        }));
+        let Ok(Position::Backfill { parts, since_ms }) = Position::from_checkpoint(&old) else {
+            panic!("an old backfill reads back")
+        };
+        assert_eq!(since_ms, 42);
+        assert_eq!(parts.done, 3);
+        assert_eq!(
+            parts.open,
+            vec![
+                Part::Searched(IdRange {
+                    above: 0,
+                    upto: 500
+                }),
+                Part::Searched(IdRange {
+                    above: 700,
+                    upto: 900
+                }),
+            ]
         );
     }
 }

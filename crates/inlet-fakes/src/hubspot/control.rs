@@ -21,7 +21,8 @@
 //!                                                  "drop_next_connections": 1, "expire_tokens": true, "clear": true}
 //! POST   /_fake/limits                            {"per_ten_seconds": 100, "daily": 250000, "search_per_second": 5,
 //!                                                  "search_lag_ms": 2000}
-//! GET    /_fake/stats                             {"requests", "rate_limited", "objects": {type: count}}
+//! GET    /_fake/stats                             {"requests", "requests_by_endpoint": {"list", "list_archived",
+//!                                                  "search", "batch_read", "other"}, "rate_limited", "objects": {type: count}}
 //! ```
 
 use serde_json::{json, Map, Value};
@@ -153,6 +154,7 @@ pub(crate) fn handle(
                 .collect();
             Ok(json!({
                 "requests": shared.requests.load(Ordering::Relaxed),
+                "requests_by_endpoint": shared.by_endpoint.json(),
                 "rate_limited": shared.budget().refused,
                 "search_index_pending": store.pending_index(),
                 "objects": counts,

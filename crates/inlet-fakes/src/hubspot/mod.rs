@@ -26,6 +26,7 @@ mod call;
 mod catalog;
 mod clock;
 mod control;
+mod counts;
 mod errors;
 mod limits;
 mod meta;
@@ -51,6 +52,7 @@ use serde_json::{Map, Value};
 
 use crate::serve::Running;
 
+pub use counts::Endpoint;
 pub use errors::HubSpotError;
 pub use limits::Limits;
 pub use mutator::{MutatorHandle, MutatorOptions};
@@ -126,6 +128,7 @@ pub(crate) struct Shared {
     budget: Mutex<Budget>,
     faults: Faults,
     requests: AtomicU64,
+    by_endpoint: counts::Counts,
     next_correlation: AtomicU64,
     seed: u64,
 }
@@ -206,6 +209,7 @@ impl FakeHubSpot {
             budget: Mutex::new(Budget::new(options.limits)),
             faults: Faults::default(),
             requests: AtomicU64::new(0),
+            by_endpoint: counts::Counts::default(),
             next_correlation: AtomicU64::new(0),
             seed: options.seed,
         });
@@ -297,6 +301,11 @@ impl FakeHubSpot {
     /// API requests answered so far (errors included; not the control API).
     pub fn requests(&self) -> u64 {
         self.shared().requests.load(Ordering::Relaxed)
+    }
+
+    /// API requests to `endpoint` answered so far (errors included).
+    pub fn requests_to(&self, endpoint: Endpoint) -> u64 {
+        self.shared().by_endpoint.get(endpoint)
     }
 
     /// 429s answered because a budget was spent (not injected ones).

@@ -23,6 +23,7 @@ use super::api::{self, is_search};
 use super::call::Call;
 use super::clock::now_ms;
 use super::control;
+use super::counts::Endpoint;
 use super::errors::ApiError;
 use super::Shared;
 
@@ -113,6 +114,11 @@ pub(crate) async fn handle(
         return Err(Dropped);
     }
     shared.requests.fetch_add(1, Ordering::Relaxed);
+    let archived = query_pairs(request.uri().query())
+        .iter()
+        .any(|(k, v)| k == "archived" && v.eq_ignore_ascii_case("true"));
+    let endpoint = Endpoint::of(request.method().as_str(), &path, archived);
+    shared.by_endpoint.add(endpoint);
     let latency = shared.faults.current_latency();
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;

@@ -4,6 +4,7 @@
 // Each test file uses its own part of this.
 #![allow(dead_code)]
 
+pub mod hubspot;
 pub mod workers;
 
 use std::path::{Path, PathBuf};

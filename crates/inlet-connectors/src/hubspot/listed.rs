@@ -1,0 +1,302 @@
+//! The list endpoint's share of a backfill (`GET /crm/v3/objects/{type}`, 100 records a
+//! page, on the 10-second budget), read beside search (on its own per-second budget) so
+//! neither budget idles.
+//!
+//! The list's `after` cursor is opaque, so a list can only start at the first record: the
+//! list reads the bottom of the id space, `0 < id <= upto`, and search the ranges above.
+//! This relies on the list returning records in ascending id order. HubSpot does not
+//! document an order (apis.md §2.3, unverified); the fake lists by ascending id, and
+//! HubSpot's own example cursor, `NTI1Cg==`, is base64 of the next id. So every page is
+//! checked: ids must rise, page after page. If they ever do not, the whole listed range is
+//! handed to search (a re-read writes nothing twice: same record, same version).
+//!
+//! The list ends when a page passes `upto` (records above it are search's, and dropped) or
+//! when the list does. When the engine splits a listed range (there is room for more
+//! requests in flight: search is running out of ranges), the list keeps the bottom part of
+//! its rest, what it reads while search reads the top and what it still has of its own
+//! ([`list_keeps`]); the top becomes searched ranges. So neither budget idles at the end.
+//!
+//! A list request names its properties in the query string, and HubSpot's URL limit is not
+//! known (apis.md §2.10, unverified). A type whose list URL would pass [`MAX_LIST_URL`] is
+//! read by search alone: splitting the properties over several list requests per page
+//! would cost 2+ requests per 100 records, more than search's 1 per 200.
+
+use super::backfill::split;
+use super::position::{IdRange, Listed, Part};
+use super::table::ObjectTable;
+use super::window::PAGE;
+
+/// Records a list page holds at most.
+pub const LIST_PAGE: u64 = 100;
+
+/// The longest list URL inlet sends, in bytes, scheme and host included. HubSpot's limit is
+/// not documented; 8 KiB is the request-line limit common web servers and proxies set by
+/// default (nginx's `large_client_header_buffers`, Apache's `LimitRequestLine` of 8,190),
+/// and 8,000 stays under it. About 300 properties of HubSpot-length names fit.
+pub const MAX_LIST_URL: usize = 8_000;
+
+/// Room kept in the URL for the `after` cursor (HubSpot's are short base64 texts).
+const CURSOR_ROOM: usize = 200;
+
+/// How much more than its measured share of the work a list gets. A list that finishes
+/// early idles its budget to the end; one that has too much is split again (its top handed
+/// to search) as soon as search runs out, so erring long costs nothing.
+const LIST_BIAS: f64 = 1.5;
+
+/// The `properties` value of `table`'s list requests (names comma-separated), when a whole
+/// list URL from `base` fits [`MAX_LIST_URL`]; `None`: the type is read by search alone.
+pub fn list_properties(base: &str, table: &ObjectTable) -> Option<String> {
+    let names: Vec<String> = table
+        .properties
+        .iter()
+        .map(|p| url::form_urlencoded::byte_serialize(p.name.as_bytes()).collect())
+        .collect();
+    let properties = names.join(",");
+    let fixed = format!(
+        "{base}/crm/v3/objects/{}?limit=100&archived=false&properties=&after=",
+        table.api
+    );
+    (fixed.len() + properties.len() + CURSOR_ROOM <= MAX_LIST_URL).then_some(properties)
+}
+
+/// The share of the ids the list should read, from what each side reads a second (`list`
+/// and `search`, records/s), biased towards the list (see [`LIST_BIAS`]).
+pub fn list_share(list: f64, search: f64) -> f64 {
+    let list = list.max(0.0) * LIST_BIAS;
+    if list + search.max(0.0) <= 0.0 {
+        return 0.5;
+    }
+    (list / (list + search.max(0.0))).clamp(0.05, 0.9)
+}
+
+/// The share of its rest (`listed` ids) a listed range keeps when split, search having
+/// `searched` ids left in its own ranges: what the list reads while both sides read all
+/// that is left at their speeds (records/s; the list's biased, see [`LIST_BIAS`]). 1: keep
+/// it all (search has enough of its own).
+pub fn list_keeps(list: f64, search: f64, listed: u64, searched: u64) -> f64 {
+    let list = list.max(0.0) * LIST_BIAS;
+    let both = list + search.max(0.0);
+    if listed == 0 || both <= 0.0 {
+        return 1.0;
+    }
+    let kept = list * (listed + searched) as f64 / both;
+    (kept / listed as f64).min(1.0)
+}
+
+/// A fresh backfill of ids `0 < id <= top`: the bottom `share` listed (when lists are read
+/// for this type), the rest one searched range (the engine splits it).
+pub fn first_parts(top: u64, share: Option<f64>) -> Vec<Part> {
+    if top == 0 {
+        return Vec::new();
+    }
+    let cut = share.map_or(0, |s| (top as f64 * s.clamp(0.0, 1.0)) as u64);
+    let mut parts = Vec::new();
+    if cut > 0 {
+        parts.push(Part::Listed(Listed {
+            after: None,
+            last: 0,
+            upto: cut,
+        }));
+    }
+    if cut < top {
+        parts.push(Part::Searched(IdRange {
+            above: cut,
+            upto: top,
+        }));
+    }
+    parts
+}
+
+/// What a list page of records with `ids` (in the order listed) makes of `range`: whether
+/// to keep its records (those with ids up to `upto`), and the range's position after it
+/// (`None`: done). `next`: the list's cursor after the page (`None`: the list's last page).
+pub fn after_page(range: &Listed, ids: &[u64], next: Option<String>) -> (bool, Option<Part>) {
+    let rising = ids
+        .iter()
+        .try_fold(range.last, |prev, &id| (id > prev).then_some(id));
+    let Some(last) = rising else {
+        // Not in id order: the list's end cannot be told, search reads the whole range.
+        let all = IdRange {
+            above: 0,
+            upto: range.upto,
+        };
+        return (false, Some(Part::Searched(all)));
+    };
+    let passed = ids.last().is_some_and(|&id| id > range.upto);
+    let position = match next {
+        Some(after) if !passed => Some(Part::Listed(Listed {
+            after: Some(after),
+            last,
+            upto: range.upto,
+        })),
+        _ => None,
+    };
+    (true, position)
+}
+
+/// What is left of `range` (`last < id <= upto`) in up to `pieces` partitions: the list
+/// keeps the bottom `keep` share (at least a list page's span), the top is split into
+/// searched ranges. A rest too small to share stays whole.
+pub fn split_listed(range: &Listed, pieces: usize, keep: f64) -> Vec<Part> {
+    let span = range.upto.saturating_sub(range.last);
+    let kept = ((span as f64 * keep.clamp(0.0, 1.0)) as u64).max(LIST_PAGE);
+    if pieces < 2 || kept + PAGE as u64 > span {
+        return vec![Part::Listed(range.clone())];
+    }
+    let cut = range.last + kept;
+    let mut out = vec![Part::Listed(Listed {
+        upto: cut,
+        ..range.clone()
+    })];
+    let top = IdRange {
+        above: cut,
+        upto: range.upto,
+    };
+    out.extend(split(top, pieces - 1).into_iter().map(Part::Searched));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hubspot::schema::Property;
+
+    /// The ids a set of partitions covers, as `(above, upto]` spans in order.
+    fn spans(parts: &[Part]) -> Vec<(u64, u64)> {
+        parts
+            .iter()
+            .map(|p| match p {
+                Part::Listed(l) => (l.last, l.upto),
+                Part::Searched(r) => (r.above, r.upto),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_split_listed_range_covers_exactly_its_rest_the_list_keeping_the_bottom() {
+        let range = Listed {
+            after: Some("NTI1Cg==".into()),
+            last: 524,
+            upto: 20_524,
+        };
+        let parts = split_listed(&range, 4, 0.3);
+        assert_eq!(parts.len(), 4);
+        let Part::Listed(kept) = &parts[0] else {
+            panic!("the list keeps the bottom")
+        };
+        assert_eq!(
+            (kept.after.as_deref(), kept.last),
+            (Some("NTI1Cg=="), 524),
+            "the list goes on from where it stands"
+        );
+        assert_eq!(kept.upto, 524 + 6_000);
+        assert!(parts[1..].iter().all(|p| matches!(p, Part::Searched(_))));
+        let spans = spans(&parts);
+        assert_eq!(spans.first().map(|s| s.0), Some(524));
+        assert_eq!(spans.last().map(|s| s.1), Some(20_524));
+        assert!(
+            spans.windows(2).all(|w| w[0].1 == w[1].0),
+            "no gap, no overlap: {spans:?}"
+        );
+        // Too small to share, or no room: whole.
+        let small = Listed {
+            after: None,
+            last: 0,
+            upto: 250,
+        };
+        assert_eq!(split_listed(&small, 4, 0.5), vec![Part::Listed(small)]);
+        assert_eq!(split_listed(&range, 1, 0.5), vec![Part::Listed(range)]);
+    }
+
+    #[test]
+    fn a_list_page_ends_the_range_when_it_passes_upto_or_the_list_ends() {
+        let range = Listed {
+            after: None,
+            last: 0,
+            upto: 1_000,
+        };
+        let (keep, next) = after_page(&range, &[3, 9, 400], Some("c1".into()));
+        assert!(keep);
+        assert_eq!(
+            next,
+            Some(Part::Listed(Listed {
+                after: Some("c1".into()),
+                last: 400,
+                upto: 1_000
+            }))
+        );
+        let at = Listed {
+            after: Some("c1".into()),
+            last: 400,
+            upto: 1_000,
+        };
+        assert!(
+            after_page(&at, &[900, 1_000], Some("c2".into()))
+                .1
+                .is_some(),
+            "upto itself is the list's"
+        );
+        assert_eq!(
+            after_page(&at, &[900, 1_001], Some("c2".into())),
+            (true, None)
+        );
+        assert_eq!(after_page(&at, &[900], None), (true, None));
+        assert_eq!(after_page(&at, &[], None), (true, None));
+        // Out of order: search takes the whole range over.
+        let all = Some(Part::Searched(IdRange {
+            above: 0,
+            upto: 1_000,
+        }));
+        assert_eq!(
+            after_page(&at, &[500, 450], Some("c2".into())),
+            (false, all.clone())
+        );
+        assert_eq!(after_page(&at, &[400], Some("c2".into())), (false, all));
+    }
+
+    #[test]
+    fn the_list_gives_search_only_what_search_lacks() {
+        // Search has plenty of its own: the list keeps all.
+        assert_eq!(list_keeps(300.0, 800.0, 4_000, 10_000), 1.0);
+        // Search has nothing left: the list keeps its biased share.
+        let share = list_keeps(300.0, 800.0, 10_000, 0);
+        assert!((share - 450.0 / 1_250.0).abs() < 1e-9, "{share}");
+        // Some left: in between.
+        let some = list_keeps(300.0, 800.0, 10_000, 5_000);
+        assert!(some > share && some < 1.0, "{some}");
+    }
+
+    #[test]
+    fn a_fresh_backfill_lists_the_bottom_share_and_searches_the_rest() {
+        assert_eq!(
+            spans(&first_parts(10_000, Some(0.4))),
+            vec![(0, 4_000), (4_000, 10_000)]
+        );
+        assert!(matches!(first_parts(10_000, Some(0.4))[0], Part::Listed(_)));
+        assert_eq!(spans(&first_parts(10_000, None)), vec![(0, 10_000)]);
+        assert!(first_parts(0, Some(0.4)).is_empty());
+        assert!((list_share(500.0, 750.0) - 0.5).abs() < 1e-9);
+        assert_eq!(list_share(0.0, 800.0), 0.05);
+    }
+
+    #[test]
+    fn properties_that_would_make_too_long_a_url_mean_search_alone() {
+        let property = |i: usize| Property {
+            name: format!("custom_property_number_{i:04}"),
+            label: String::new(),
+            kind: "string".into(),
+            field_type: "text".into(),
+            options: Vec::new(),
+        };
+        let table = |n: usize| ObjectTable {
+            api: "contacts".into(),
+            table: "contact".into(),
+            modified: "lastmodifieddate",
+            properties: (0..n).map(property).collect(),
+        };
+        let base = "https://api.hubapi.com";
+        let listed = list_properties(base, &table(200)).expect("200 properties fit");
+        assert!(listed.starts_with("custom_property_number_0000,custom_property_number_0001,"));
+        assert_eq!(list_properties(base, &table(500)), None);
+    }
+}

@@ -1,0 +1,128 @@
+//! A HubSpot backfill reads by list and by search at once, each on its own budget, and a
+//! SIGKILL in the middle of it loses no record: `inlet run` against the fake HubSpot, the
+//! contact stream alone, killed while both endpoints are being read, then run again until
+//! the table equals the fake's truth.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use inlet_fakes::hubspot::{Endpoint, FakeHubSpot, Options};
+use inlet_testkit::{versions, wait_for, wait_until_async};
+
+mod common;
+use common::hubspot::differences;
+use common::{text, Inlet, Running};
+
+fn contact_stream(inlet: &Inlet) -> serde_json::Value {
+    let streams = tokio::task::block_in_place(|| inlet.streams("hubspot"));
+    (streams.into_iter())
+        .find(|s| s["stream"] == "contact")
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backfill_reads_by_list_and_search_at_once_and_resumes_after_a_kill() {
+    let v = *versions().last().expect("a version");
+    let c = common::cluster("hubspot-backfill", v).await;
+    let db = c.create_database().await;
+    let inlet = Inlet::new(&[]);
+    inlet.add_destination(c, &db);
+
+    let fake = FakeHubSpot::start(Options {
+        contact_properties: 60,
+        search_lag: Duration::from_millis(300),
+        ..Options::default()
+    })
+    .await
+    .expect("fake");
+    fake.seed(6_000);
+    let token = fake.access_token();
+    let out = inlet.sync_add(
+        "hubspot",
+        &fake.url(),
+        &["--source", "hubspot", "--streams", "contact"],
+        &[("HUBSPOT_ACCESS_TOKEN", token.as_str())],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let config = std::fs::read_to_string(inlet.config()).expect("config");
+    std::fs::write(
+        inlet.config(),
+        config.replace(
+            "[syncs.hubspot]\n",
+            "[syncs.hubspot]\npoll_interval_ms = 300\nrate_limit = 10\n",
+        ),
+    )
+    .expect("config");
+
+    // Slow enough that the backfill is still going when it is killed.
+    fake.faults().latency(Duration::from_millis(300));
+    let spawn = || {
+        inlet
+            .cmd(&["run"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("inlet run")
+    };
+    let run = Running(spawn());
+    wait_until_async(
+        "contacts copied by list and by search, the backfill still going",
+        Duration::from_secs(120),
+        || async {
+            let s = contact_stream(&inlet);
+            fake.requests_to(Endpoint::List) >= 2
+                && fake.requests_to(Endpoint::Search) >= 3
+                && s["rows"].as_i64().unwrap_or(0) > 0
+                && s["state"] == "backfilling"
+        },
+    )
+    .await;
+    drop(run); // SIGKILL, mid-backfill
+    let before = contact_stream(&inlet);
+    assert_eq!(before["state"], "backfilling", "killed mid-backfill");
+    let lists_at_kill = fake.requests_to(Endpoint::List);
+
+    fake.faults().latency(Duration::from_millis(50));
+    let _run = Running(spawn());
+    let admin = c.admin_db(&db).await;
+    admin
+        .execute("set timezone = 'UTC'", &[])
+        .await
+        .expect("utc");
+    wait_until_async(
+        "the contact stream live",
+        Duration::from_secs(120),
+        || async { contact_stream(&inlet)["state"] == "live" },
+    )
+    .await;
+    // Every contact once: none missing, none extra, every property as the fake holds it.
+    wait_for(
+        "the contact table to equal the truth",
+        Duration::from_secs(60),
+        || async {
+            let found = differences(&fake, &admin, "contacts", "contact").await;
+            match found.is_empty() {
+                true => Ok(()),
+                false => Err(format!("{found:#?}")),
+            }
+        },
+    )
+    .await;
+    let truth = fake.objects("contacts").expect("truth").len() as i64;
+    let rows: i64 = admin
+        .query_one("select count(*) from hubspot.contact", &[])
+        .await
+        .expect("count")
+        .get(0);
+    assert_eq!(rows, truth);
+    let (lists, searches) = (
+        fake.requests_to(Endpoint::List),
+        fake.requests_to(Endpoint::Search),
+    );
+    // 6,000 contacts: by search alone 30 pages of 200; here the list read a share too.
+    assert!(
+        lists > lists_at_kill,
+        "the list went on after the restart: {lists_at_kill} then {lists}"
+    );
+    assert!(searches > 3, "search read its ranges: {searches}");
+}
