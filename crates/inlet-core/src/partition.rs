@@ -11,7 +11,9 @@
 //!   committed checkpoint names each one's place);
 //! * a partition split in two (a range that turned out large, while there is room for more
 //!   requests in flight) is in the set of the batch whose page decided it, so the split is
-//!   durable atomically with that batch, or not at all;
+//!   durable atomically with that batch, or not at all. The room must be at least an eighth
+//!   of [`PartitionReader::concurrency`]: each partition costs about a request (it ends on a
+//!   part-filled page), and the concurrency wanted wobbles with the latency observed;
 //! * the set is empty exactly when every partition is complete: only then does the stream
 //!   end its backfill (sweep, then live).
 //!

@@ -215,6 +215,17 @@ async fn every_object_matches_the_fake_after_backfill_a_kill_and_live_changes() 
         .collect();
     fake.update("contacts", &contacts[0], json!({"firstname": "Changed"}))
         .expect("update");
+    // A property emptied in HubSpot (an empty value clears it) is NULL in its column.
+    let named = (fake.objects("contacts").expect("contacts").iter().skip(8))
+        .find(|o| {
+            o["properties"]["firstname"]
+                .as_str()
+                .is_some_and(|n| !n.is_empty())
+        })
+        .and_then(|o| o["id"].as_str().map(str::to_string))
+        .expect("a contact with a first name");
+    fake.update("contacts", &named, json!({"firstname": ""}))
+        .expect("clear");
     let created = fake
         .create(
             "contacts",
@@ -254,6 +265,15 @@ async fn every_object_matches_the_fake_after_backfill_a_kill_and_live_changes() 
     fake.associate("contacts", &contacts[7], "companies", &companies[1], None)
         .expect("associate");
     converge(&fake, &admin, "after live changes").await;
+    let cleared: Option<String> = admin
+        .query_one(
+            "select firstname from hubspot.contact where id = $1",
+            &[&named],
+        )
+        .await
+        .expect("the emptied contact")
+        .get(0);
+    assert_eq!(cleared, None, "the emptied first name");
     let gone: i64 = admin
         .query_one(
             "select count(*) from hubspot.contact where id = any($1)",
