@@ -6,11 +6,11 @@
 use std::process::Stdio;
 use std::time::Duration;
 
-use inlet_fakes::hubspot::{Endpoint, FakeHubSpot, Options};
+use inlet_fakes::hubspot::Endpoint;
 use inlet_testkit::{versions, wait_for, wait_until_async};
 
 mod common;
-use common::hubspot::differences;
+use common::hubspot::{differences, portal};
 use common::{text, Inlet, Running};
 
 fn contact_stream(inlet: &Inlet) -> serde_json::Value {
@@ -28,14 +28,7 @@ async fn a_backfill_reads_by_list_and_search_at_once_and_resumes_after_a_kill() 
     let inlet = Inlet::new(&[]);
     inlet.add_destination(c, &db);
 
-    let fake = FakeHubSpot::start(Options {
-        contact_properties: 60,
-        search_lag: Duration::from_millis(300),
-        ..Options::default()
-    })
-    .await
-    .expect("fake");
-    fake.seed(6_000);
+    let fake = portal(6_000, 60).await;
     let token = fake.access_token();
     let out = inlet.sync_add(
         "hubspot",

@@ -13,7 +13,7 @@ use inlet_testkit::{versions, wait_for, wait_until_async};
 use serde_json::{json, Value};
 
 mod common;
-use common::hubspot::differences;
+use common::hubspot::{differences, portal};
 use common::{text, Inlet, Running};
 
 /// The fake's object types and the tables they land in.
@@ -109,14 +109,7 @@ async fn every_object_matches_the_fake_after_backfill_a_kill_and_live_changes() 
     let inlet = Inlet::new(&[]);
     inlet.add_destination(c, &db);
 
-    let fake = FakeHubSpot::start(Options {
-        contact_properties: 60,
-        search_lag: Duration::from_millis(300),
-        ..Options::default()
-    })
-    .await
-    .expect("fake");
-    fake.seed(1_000);
+    let fake = portal(1_000, 60).await;
     let base = fake.url();
 
     // A refused token: nothing written, the token never shown.
@@ -325,14 +318,7 @@ async fn server_errors_429s_and_dropped_connections_lose_no_change() {
     let db = c.create_database().await;
     let inlet = Inlet::new(&[]);
     inlet.add_destination(c, &db);
-    let fake = FakeHubSpot::start(Options {
-        contact_properties: 20,
-        search_lag: Duration::from_millis(300),
-        ..Options::default()
-    })
-    .await
-    .expect("fake");
-    fake.seed(200);
+    let fake = portal(200, 20).await;
     let token = fake.access_token();
     let out = inlet.sync_add(
         "hubspot",
@@ -426,14 +412,7 @@ async fn more_than_ten_thousand_changes_in_one_millisecond_all_land() {
     let db = c.create_database().await;
     let inlet = Inlet::new(&[]);
     inlet.add_destination(c, &db);
-    let fake = FakeHubSpot::start(Options {
-        contact_properties: 20,
-        search_lag: Duration::from_millis(300),
-        ..Options::default()
-    })
-    .await
-    .expect("fake");
-    fake.seed(10_050);
+    let fake = portal(10_050, 20).await;
     let token = fake.access_token();
     let out = inlet.sync_add(
         "hubspot",

@@ -1,12 +1,27 @@
-//! What the HubSpot tests share: a table compared with the fake's truth, property by
-//! property.
+//! What the HubSpot tests share: the fake portal they start, and a table compared with the
+//! fake's truth, property by property.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use inlet_connectors::hubspot::schema::PropertyColumn;
 use inlet_connectors::hubspot::time::parse_ms;
-use inlet_fakes::hubspot::FakeHubSpot;
+use inlet_fakes::hubspot::{FakeHubSpot, Options};
 use serde_json::{json, Value};
+
+/// A fake portal of `contacts` contacts of `properties` properties each, its search 300 ms
+/// behind.
+pub async fn portal(contacts: usize, properties: usize) -> FakeHubSpot {
+    let fake = FakeHubSpot::start(Options {
+        contact_properties: properties,
+        search_lag: Duration::from_millis(300),
+        ..Options::default()
+    })
+    .await
+    .expect("fake");
+    fake.seed(contacts);
+    fake
+}
 
 /// One property's value as HubSpot sends it and as the table holds it, made comparable.
 fn same(column: PropertyColumn, truth: Option<&str>, held: &Value) -> bool {
