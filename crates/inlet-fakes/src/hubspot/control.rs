@@ -26,7 +26,6 @@
 //! ```
 
 use serde_json::{json, Map, Value};
-use std::sync::atomic::Ordering;
 
 use crate::knobs;
 use crate::serve::control_segments;
@@ -153,7 +152,7 @@ pub(crate) fn handle(
                 })
                 .collect();
             Ok(json!({
-                "requests": shared.requests.load(Ordering::Relaxed),
+                "requests": shared.by_endpoint.total(),
                 "requests_by_endpoint": shared.by_endpoint.json(),
                 "rate_limited": shared.budget().refused,
                 "search_index_pending": store.pending_index(),

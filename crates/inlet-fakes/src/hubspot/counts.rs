@@ -69,6 +69,11 @@ impl Counts {
         self.0[endpoint.index()].load(Ordering::Relaxed)
     }
 
+    /// Requests to every endpoint.
+    pub fn total(&self) -> u64 {
+        self.0.iter().map(|n| n.load(Ordering::Relaxed)).sum()
+    }
+
     /// `{"list": n, "search": n, ...}`
     pub fn json(&self) -> Value {
         let map: serde_json::Map<String, Value> = ENDPOINTS
@@ -111,5 +116,7 @@ mod tests {
         assert_eq!(counts.get(Endpoint::Search), 2);
         assert_eq!(counts.json()["search"], json!(2));
         assert_eq!(counts.json()["list"], json!(0));
+        counts.add(Endpoint::Other);
+        assert_eq!(counts.total(), 3);
     }
 }

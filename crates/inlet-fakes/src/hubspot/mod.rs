@@ -127,7 +127,6 @@ pub(crate) struct Shared {
     tokens: Mutex<Tokens>,
     budget: Mutex<Budget>,
     faults: Faults,
-    requests: AtomicU64,
     by_endpoint: counts::Counts,
     next_correlation: AtomicU64,
     seed: u64,
@@ -208,7 +207,6 @@ impl FakeHubSpot {
             tokens: Mutex::new(tokens),
             budget: Mutex::new(Budget::new(options.limits)),
             faults: Faults::default(),
-            requests: AtomicU64::new(0),
             by_endpoint: counts::Counts::default(),
             next_correlation: AtomicU64::new(0),
             seed: options.seed,
@@ -300,7 +298,7 @@ impl FakeHubSpot {
 
     /// API requests answered so far (errors included; not the control API).
     pub fn requests(&self) -> u64 {
-        self.shared().requests.load(Ordering::Relaxed)
+        self.shared().by_endpoint.total()
     }
 
     /// API requests to `endpoint` answered so far (errors included).

@@ -6,7 +6,6 @@
 //! `X-HubSpot-RateLimit-*` headers.
 
 use std::collections::HashMap;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -113,7 +112,6 @@ pub(crate) async fn handle(
     if shared.faults.take_drop() {
         return Err(Dropped);
     }
-    shared.requests.fetch_add(1, Ordering::Relaxed);
     let archived = query_pairs(request.uri().query())
         .iter()
         .any(|(k, v)| k == "archived" && v.eq_ignore_ascii_case("true"));
