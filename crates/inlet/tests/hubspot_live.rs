@@ -1,12 +1,13 @@
 //! What happens in a HubSpot portal while `inlet run` follows it, beyond records changing:
 //! a property created gets its typed column at the next poll, a property whose type changes
-//! has the sync rebuild its table, and a signed webhook makes the sync read at once.
+//! has the sync rebuild its table, a signed webhook makes the sync read at once, and a slow
+//! archive pass does not hold changes back.
 
 use std::process::Stdio;
 use std::time::Duration;
 
 use inlet_connectors::hubspot::webhook::sign;
-use inlet_fakes::hubspot::{FakeHubSpot, Options};
+use inlet_fakes::hubspot::{Endpoint, FakeHubSpot, Options};
 use inlet_testkit::{free_port, versions, wait_until_async};
 use serde_json::json;
 
@@ -231,5 +232,55 @@ async fn a_signed_webhook_lands_a_change_long_before_the_next_poll() {
             async move { value(admin, id, "firstname").await.as_deref() == Some("Hooked") }
         },
     )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_keep_landing_while_an_archive_pass_is_read() {
+    // Polls every 300 ms; the archive is read whole every 5 s (a large one is many pages).
+    let (fake, inlet, admin) = portal(50, 300).await;
+    let _run = Running(
+        inlet
+            .cmd(&["run"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("inlet run"),
+    );
+    contacts_live(&inlet).await;
+    let ids = contact_ids(&fake);
+
+    // The archive answers only when released: the pass stays in flight as long as it takes.
+    fake.hold(Endpoint::ListArchived);
+    wait_until_async("an archive pass in flight", Duration::from_secs(60), || {
+        let held = fake.held_requests();
+        async move { held > 0 }
+    })
+    .await;
+    fake.update("contacts", &ids[0], json!({"firstname": "Meanwhile"}))
+        .expect("update");
+    wait_until_async(
+        "a change made while the archive pass waits",
+        Duration::from_secs(60),
+        || {
+            let (admin, id) = (&admin, &ids[0]);
+            async move { value(admin, id, "firstname").await.as_deref() == Some("Meanwhile") }
+        },
+    )
+    .await;
+    assert!(fake.held_requests() > 0, "the pass is still waiting");
+
+    // Once the archive answers, the pass ends and what it found leaves the table.
+    fake.archive("contacts", &ids[1]).expect("archive");
+    fake.release(Endpoint::ListArchived);
+    wait_until_async("the archived contact gone", Duration::from_secs(60), || {
+        let (admin, id) = (&admin, &ids[1]);
+        async move {
+            (admin
+                .query_opt("select 1 from hubspot.contact where id = $1", &[id])
+                .await)
+                .is_ok_and(|row| row.is_none())
+        }
+    })
     .await;
 }

@@ -5,18 +5,25 @@
 //!   leaves the table when its survivor (`hs_merged_object_ids`) is read; a restored record
 //!   is modified again, so search brings it back.
 //! * **Archive**: `archived=true` lists only archived records and has no time filter, so it
-//!   is read whole every few polls; records archived since the last pass (with a margin
-//!   for clocks) leave the table, versioned at `archivedAt`.
+//!   is read whole every few polls, beside them (a large archive is many pages, and polls
+//!   go on meanwhile), with the type's properties; records archived since the last pass
+//!   (with a margin for clocks) leave the table, versioned at `archivedAt`.
 //! * **Reconciliation**: a GDPR delete leaves no trace at all, and a missed archive would
 //!   stay forever, so now and then the whole type is read again consistently (list the ids,
 //!   batch read every property by POST, versioned at the moment of reading) and the pass's
 //!   last batch sweeps every row it did not see.
 
-use inlet_core::{Record, SourceError, Version};
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use inlet_core::{ErrorKind, Record, SourceError, Version};
 use serde_json::{json, Value};
 
 use super::backfill::{id_of, search};
-use super::client::{invalid, CallError, HubSpotClient};
+use super::client::{invalid, now_ms, CallError, HubSpotClient};
+use super::schema::Property;
+use super::streams;
 use super::table::ObjectTable;
 use super::time::parse_ms;
 use super::window::{search_body, WindowRead};
@@ -39,16 +46,74 @@ pub async fn window_page(
     Ok(table.records(&results, 0))
 }
 
-/// Deletes for every record archived at or after `since_ms`.
-pub async fn archived(
+/// What a housekeeping pass found.
+pub struct Chores {
+    /// When the pass started: the properties are as of then, and the archive read is
+    /// complete up to then.
+    pub started_ms: i64,
+    /// The type's properties (`None`: HubSpot would not say).
+    pub properties: Option<Vec<Property>>,
+    /// A delete for every record archived since the pass asked about.
+    pub deletes: Vec<Record>,
+}
+
+/// A housekeeping pass in a task of its own, so that it goes on while the stream polls (a
+/// future the stream left unpolled could hold the rate limiter's lock, and every poll would
+/// wait for it). Dropping it stops the pass.
+pub struct ChoresTask(tokio::task::JoinHandle<Result<Chores, SourceError>>);
+
+impl ChoresTask {
+    /// Starts a pass over object type `api`: its properties, and the records archived at or
+    /// after `archived_since_ms`, read at once.
+    pub fn start(client: &HubSpotClient, api: String, archived_since_ms: i64) -> ChoresTask {
+        let client = client.clone();
+        ChoresTask(tokio::spawn(async move {
+            let started_ms = now_ms();
+            let (properties, deletes) = tokio::try_join!(
+                streams::properties(&client, &api),
+                archived(&client, &api, archived_since_ms)
+            )?;
+            Ok(Chores {
+                started_ms,
+                properties,
+                deletes,
+            })
+        }))
+    }
+}
+
+impl Future for ChoresTask {
+    type Output = Result<Chores, SourceError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut self.0).poll(cx).map(|joined| {
+            joined.unwrap_or_else(|e| {
+                Err(SourceError::new(
+                    ErrorKind::Internal,
+                    format!("the archive and properties pass stopped: {e}"),
+                ))
+            })
+        })
+    }
+}
+
+impl Drop for ChoresTask {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Deletes for every record archived at or after `since_ms`. HubSpot's archive has no
+/// time filter: this reads it whole.
+async fn archived(
     client: &HubSpotClient,
-    table: &ObjectTable,
+    api: &str,
     since_ms: i64,
 ) -> Result<Vec<Record>, SourceError> {
     let mut out = Vec::new();
     let mut after: Option<String> = None;
     loop {
-        let (results, next) = client.list_page(&table.api, true, after.as_deref()).await?;
+        let (results, next) = client.list_page(api, true, after.as_deref()).await?;
         for object in &results {
             let at = object["archivedAt"].as_str().and_then(parse_ms);
             if let (Some(id), Some(at)) = (object["id"].as_str(), at) {

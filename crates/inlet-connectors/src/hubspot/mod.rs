@@ -116,6 +116,14 @@ pub struct HubSpotSource {
     backfilling: AtomicUsize,
 }
 
+/// What ended a live stream's wait.
+enum Wake {
+    /// Time to poll (true: a nudge said so).
+    Poll(bool),
+    /// The housekeeping pass in flight finished.
+    Chores(Result<live::Chores, SourceError>),
+}
+
 /// Counts a stream as backfilling while it lives.
 struct Backfilling<'a>(&'a AtomicUsize);
 
@@ -170,15 +178,11 @@ impl HubSpotSource {
         Ok(found)
     }
 
-    /// Waits for the next poll: the poll interval, a nudge on `nudges`, or `due`. True when
-    /// a nudge ended the wait.
-    async fn next_poll(&self, nudges: &mut watch::Receiver<u64>, due: Option<Instant>) -> bool {
-        let wait = due.map_or(self.options.poll_interval, |d| {
-            d.saturating_duration_since(Instant::now())
-                .min(self.options.poll_interval)
-        });
+    /// Waits for the next poll: until `until`, or a nudge on `nudges`. True when a nudge
+    /// ended the wait.
+    async fn next_poll(&self, nudges: &mut watch::Receiver<u64>, until: Instant) -> bool {
         matches!(
-            tokio::time::timeout(wait, nudges.changed()).await,
+            tokio::time::timeout_at(until.into(), nudges.changed()).await,
             Ok(Ok(()))
         )
     }
@@ -236,6 +240,8 @@ impl HubSpotSource {
             };
             let mut last_write = Instant::now();
             let mut housekept = Instant::now();
+            let mut chores: Option<live::ChoresTask> = None;
+            let mut poll_at: Option<Instant> = None;
             let mut nudges = self.nudges.subscribe();
             // After a nudge, a second poll once search has indexed what the webhook told of
             // (the first may come too early to see it).
@@ -266,43 +272,64 @@ impl HubSpotSource {
                         yield Batch::new(Vec::new(), position.checkpoint(), Phase::Live);
                     }
                     Position::Live { modified_ms, archived_ms, reconciled_ms, complete_ms } => {
-                        let nudged = self.next_poll(&mut nudges, recheck).await;
+                        // Housekeeping (the properties, and the archive, read whole) runs
+                        // beside the polls, in a task: a large archive is many pages, and
+                        // changes must not wait for it.
+                        if chores.is_none() && housekept.elapsed() >= self.housekeeping() {
+                            chores = Some(live::ChoresTask::start(&self.client, table.api.clone(), archived_ms));
+                        }
+                        // The next poll is an interval after the last one ended (polls of
+                        // many streams share search's few requests a second), or sooner when
+                        // a nudge asks for a second look.
+                        let next = *poll_at.get_or_insert_with(|| Instant::now() + self.options.poll_interval);
+                        let until = recheck.map_or(next, |due| due.min(next));
+                        let wake = tokio::select! {
+                            done = async { chores.as_mut().expect("a pass in hand").await }, if chores.is_some() => Wake::Chores(done),
+                            nudged = self.next_poll(&mut nudges, until) => Wake::Poll(nudged),
+                        };
+                        let nudged = match wake {
+                            Wake::Poll(nudged) => nudged,
+                            Wake::Chores(done) => {
+                                chores = None;
+                                housekept = Instant::now();
+                                let done = done?;
+                                let mut modified_ms = modified_ms;
+                                // A property added since gets its typed column before its first
+                                // value; one whose type changed has the sync rebuild the table.
+                                let mut columns = None;
+                                if let Some(properties) = done.properties {
+                                    let added = properties.iter().any(|p| table.properties.iter().all(|o| o.name != p.name));
+                                    let retyped = properties.iter().any(|p| table.properties.iter().any(|o| o.name == p.name && o.column() != p.column()));
+                                    if added {
+                                        // Values of it were set after the last reading of the
+                                        // properties: records changed since then are read again.
+                                        modified_ms = modified_ms.min(properties_ms - self.lag_ms());
+                                    }
+                                    table.properties = properties;
+                                    properties_ms = done.started_ms;
+                                    if added || retyped {
+                                        columns = Some(table.spec().columns);
+                                    }
+                                }
+                                let archived_ms = done.started_ms - ARCHIVE_MARGIN_MS;
+                                position = Position::Live { modified_ms, archived_ms, reconciled_ms, complete_ms };
+                                if columns.is_some() {
+                                    let mut batch = Batch::new(Vec::new(), position.checkpoint(), Phase::Live);
+                                    batch.columns = columns;
+                                    last_write = Instant::now();
+                                    yield batch;
+                                }
+                                if !done.deletes.is_empty() {
+                                    last_write = Instant::now();
+                                    yield Batch::new(done.deletes, position.checkpoint(), Phase::Live);
+                                }
+                                continue;
+                            }
+                        };
+                        poll_at = None;
                         recheck = nudged.then(|| Instant::now() + self.options.search_lag);
                         let now = now_ms();
-                        let (mut modified_ms, mut archived_ms, mut reconciled_ms) = (modified_ms, archived_ms, reconciled_ms);
-                        if housekept.elapsed() >= self.housekeeping() {
-                            housekept = Instant::now();
-                            // A property added since gets its typed column before its first
-                            // value; one whose type changed has the sync rebuild the table.
-                            let mut columns = None;
-                            if let Some(properties) = streams::properties(&self.client, &table.api).await? {
-                                let added = properties.iter().any(|p| table.properties.iter().all(|o| o.name != p.name));
-                                let retyped = properties.iter().any(|p| table.properties.iter().any(|o| o.name == p.name && o.column() != p.column()));
-                                if added {
-                                    // Values of it were set after the last reading of the
-                                    // properties: records changed since then are read again.
-                                    modified_ms = modified_ms.min(properties_ms - self.lag_ms());
-                                }
-                                table.properties = properties;
-                                properties_ms = now;
-                                if added || retyped {
-                                    columns = Some(table.spec().columns);
-                                }
-                            }
-                            let deletes = live::archived(&self.client, &table, archived_ms).await?;
-                            archived_ms = now - ARCHIVE_MARGIN_MS;
-                            position = Position::Live { modified_ms, archived_ms, reconciled_ms, complete_ms };
-                            if columns.is_some() {
-                                let mut batch = Batch::new(Vec::new(), position.checkpoint(), Phase::Live);
-                                batch.columns = columns;
-                                last_write = Instant::now();
-                                yield batch;
-                            }
-                            if !deletes.is_empty() {
-                                last_write = Instant::now();
-                                yield Batch::new(deletes, position.checkpoint(), Phase::Live);
-                            }
-                        }
+                        let mut reconciled_ms = reconciled_ms;
                         let reconcile_ms = self.options.reconcile_every.as_millis() as i64;
                         if now - reconciled_ms >= reconcile_ms {
                             let mut after: Option<String> = None;

@@ -28,6 +28,7 @@ mod clock;
 mod control;
 mod counts;
 mod errors;
+mod hold;
 mod limits;
 mod meta;
 mod mutate;
@@ -127,6 +128,7 @@ pub(crate) struct Shared {
     tokens: Mutex<Tokens>,
     budget: Mutex<Budget>,
     faults: Faults,
+    holds: hold::Holds,
     by_endpoint: counts::Counts,
     next_correlation: AtomicU64,
     seed: u64,
@@ -207,6 +209,7 @@ impl FakeHubSpot {
             tokens: Mutex::new(tokens),
             budget: Mutex::new(Budget::new(options.limits)),
             faults: Faults::default(),
+            holds: hold::Holds::default(),
             by_endpoint: counts::Counts::default(),
             next_correlation: AtomicU64::new(0),
             seed: options.seed,
@@ -279,6 +282,21 @@ impl FakeHubSpot {
 
     pub fn faults(&self) -> &Faults {
         &self.shared().faults
+    }
+
+    /// Holds every request to `endpoint` (counted, then waiting) until [`Self::release`].
+    pub fn hold(&self, endpoint: Endpoint) {
+        self.shared().holds.hold(endpoint);
+    }
+
+    /// Lets held requests to `endpoint`, and later ones, through.
+    pub fn release(&self, endpoint: Endpoint) {
+        self.shared().holds.release(endpoint);
+    }
+
+    /// Requests waiting for a release now.
+    pub fn held_requests(&self) -> u64 {
+        self.shared().holds.waiting()
     }
 
     /// Changes the rate budgets from the next request on.

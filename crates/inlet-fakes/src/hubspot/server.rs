@@ -117,6 +117,7 @@ pub(crate) async fn handle(
         .any(|(k, v)| k == "archived" && v.eq_ignore_ascii_case("true"));
     let endpoint = Endpoint::of(request.method().as_str(), &path, archived);
     shared.by_endpoint.add(endpoint);
+    shared.holds.pass(endpoint).await;
     let latency = shared.faults.current_latency();
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
