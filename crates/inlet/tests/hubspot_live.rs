@@ -1,7 +1,7 @@
 //! What happens in a HubSpot portal while `inlet run` follows it, beyond records changing:
 //! a property created gets its typed column at the next poll, a property whose type changes
-//! has the sync rebuild its table, a signed webhook makes the sync read at once, and a slow
-//! archive pass does not hold changes back.
+//! has the sync rebuild its table, a signed webhook makes the sync read at once, and the
+//! slow passes (the archive read whole, a reconciliation) do not hold changes back.
 
 use std::process::Stdio;
 use std::time::Duration;
@@ -236,9 +236,15 @@ async fn a_signed_webhook_lands_a_change_long_before_the_next_poll() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn changes_keep_landing_while_an_archive_pass_is_read() {
-    // Polls every 300 ms; the archive is read whole every 5 s (a large one is many pages).
+async fn changes_keep_landing_while_the_archive_and_a_reconciliation_are_read() {
+    // Polls every 300 ms; the archive is read whole every 5 s, and the whole type every 2 s.
     let (fake, inlet, admin) = portal(50, 300).await;
+    let config = std::fs::read_to_string(inlet.config()).expect("config");
+    let config = config.replace(
+        "search_lag_ms = \"500\"",
+        "search_lag_ms = \"500\"\nreconcile_secs = \"2\"",
+    );
+    std::fs::write(inlet.config(), config).expect("config");
     let _run = Running(
         inlet
             .cmd(&["run"])
@@ -250,17 +256,19 @@ async fn changes_keep_landing_while_an_archive_pass_is_read() {
     contacts_live(&inlet).await;
     let ids = contact_ids(&fake);
 
-    // The archive answers only when released: the pass stays in flight as long as it takes.
+    // The archive, and the batch reads a reconciliation makes, answer only when released:
+    // both passes stay in flight for as long as it takes (a large portal's take minutes).
     fake.hold(Endpoint::ListArchived);
-    wait_until_async("an archive pass in flight", Duration::from_secs(60), || {
+    fake.hold(Endpoint::BatchRead);
+    wait_until_async("both passes in flight", Duration::from_secs(60), || {
         let held = fake.held_requests();
-        async move { held > 0 }
+        async move { held >= 2 }
     })
     .await;
     fake.update("contacts", &ids[0], json!({"firstname": "Meanwhile"}))
         .expect("update");
     wait_until_async(
-        "a change made while the archive pass waits",
+        "a change made while both passes wait",
         Duration::from_secs(60),
         || {
             let (admin, id) = (&admin, &ids[0]);
@@ -268,18 +276,24 @@ async fn changes_keep_landing_while_an_archive_pass_is_read() {
         },
     )
     .await;
-    assert!(fake.held_requests() > 0, "the pass is still waiting");
+    assert!(fake.held_requests() >= 2, "both passes are still waiting");
 
-    // Once the archive answers, the pass ends and what it found leaves the table.
+    // Once HubSpot answers, the passes end, and what they found leaves the table: an
+    // archived contact, and one deleted for GDPR (which leaves no trace but its absence).
     fake.archive("contacts", &ids[1]).expect("archive");
+    fake.gdpr_delete(&ids[2]).expect("gdpr delete");
     fake.release(Endpoint::ListArchived);
-    wait_until_async("the archived contact gone", Duration::from_secs(60), || {
-        let (admin, id) = (&admin, &ids[1]);
+    fake.release(Endpoint::BatchRead);
+    wait_until_async("both contacts gone", Duration::from_secs(60), || {
+        let (admin, gone) = (&admin, vec![ids[1].clone(), ids[2].clone()]);
         async move {
             (admin
-                .query_opt("select 1 from hubspot.contact where id = $1", &[id])
+                .query_one(
+                    "select count(*) from hubspot.contact where id = any($1)",
+                    &[&gone],
+                )
                 .await)
-                .is_ok_and(|row| row.is_none())
+                .is_ok_and(|row| row.get::<_, i64>(0) == 0)
         }
     })
     .await;

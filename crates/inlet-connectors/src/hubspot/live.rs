@@ -5,20 +5,19 @@
 //!   leaves the table when its survivor (`hs_merged_object_ids`) is read; a restored record
 //!   is modified again, so search brings it back.
 //! * **Archive**: `archived=true` lists only archived records and has no time filter, so it
-//!   is read whole every few polls, beside them (a large archive is many pages, and polls
-//!   go on meanwhile), with the type's properties; records archived since the last pass
+//!   is read whole every few polls, beside them, with the type's properties; records archived since the last pass
 //!   (with a margin for clocks) leave the table, versioned at `archivedAt`.
 //! * **Reconciliation**: a GDPR delete leaves no trace at all, and a missed archive would
 //!   stay forever, so now and then the whole type is read again consistently (list the ids,
 //!   batch read every property by POST, versioned at the moment of reading) and the pass's
-//!   last batch sweeps every row it did not see.
+//!   last batch sweeps every row it did not see. Polls go on meanwhile ([`Beside`]): a
+//!   large type is thousands of requests.
 
 use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 
 use inlet_core::{ErrorKind, Record, SourceError, Version};
 use serde_json::{json, Value};
+use tokio::sync::mpsc;
 
 use super::backfill::{id_of, search};
 use super::client::{invalid, now_ms, CallError, HubSpotClient};
@@ -57,50 +56,92 @@ pub struct Chores {
     pub deletes: Vec<Record>,
 }
 
-/// A housekeeping pass in a task of its own, so that it goes on while the stream polls (a
-/// future the stream left unpolled could hold the rate limiter's lock, and every poll would
-/// wait for it). Dropping it stops the pass.
-pub struct ChoresTask(tokio::task::JoinHandle<Result<Chores, SourceError>>);
-
-impl ChoresTask {
-    /// Starts a pass over object type `api`: its properties, and the records archived at or
-    /// after `archived_since_ms`, read at once.
-    pub fn start(client: &HubSpotClient, api: String, archived_since_ms: i64) -> ChoresTask {
-        let client = client.clone();
-        ChoresTask(tokio::spawn(async move {
-            let started_ms = now_ms();
-            let (properties, deletes) = tokio::try_join!(
-                streams::properties(&client, &api),
-                archived(&client, &api, archived_since_ms)
-            )?;
-            Ok(Chores {
-                started_ms,
-                properties,
-                deletes,
-            })
-        }))
-    }
+/// Work a live stream does beside its polls, in a task of its own that sends what it finds
+/// as it goes. The work goes on while the stream polls (a future the stream left unpolled
+/// could hold the rate limiter's lock, and every poll would wait for it); the stream takes
+/// each piece between polls. Dropping it stops the work.
+pub struct Beside<T> {
+    found: mpsc::Receiver<Result<T, SourceError>>,
+    task: tokio::task::JoinHandle<()>,
 }
 
-impl Future for ChoresTask {
-    type Output = Result<Chores, SourceError>;
+impl<T: Send + 'static> Beside<T> {
+    /// Runs `work`, which sends its pieces to the sender it is given; at most one piece
+    /// waits for the stream, so a pass holds a page or two in memory, not all of it.
+    fn start<F, W>(work: F) -> Beside<T>
+    where
+        F: FnOnce(mpsc::Sender<Result<T, SourceError>>) -> W,
+        W: Future<Output = ()> + Send + 'static,
+    {
+        let (send, found) = mpsc::channel(1);
+        Beside {
+            found,
+            task: tokio::spawn(work(send)),
+        }
+    }
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        Pin::new(&mut self.0).poll(cx).map(|joined| {
-            joined.unwrap_or_else(|e| {
-                Err(SourceError::new(
-                    ErrorKind::Internal,
-                    format!("the archive and properties pass stopped: {e}"),
-                ))
-            })
+    /// The next piece; an error if the work ended without saying it was done.
+    pub async fn next(&mut self) -> Result<T, SourceError> {
+        self.found.recv().await.unwrap_or_else(|| {
+            Err(SourceError::new(
+                ErrorKind::Internal,
+                "a pass over HubSpot records stopped before it was done",
+            ))
         })
     }
 }
 
-impl Drop for ChoresTask {
+impl<T> Drop for Beside<T> {
     fn drop(&mut self) {
-        self.0.abort();
+        self.task.abort();
     }
+}
+
+/// Starts a housekeeping pass over object type `api`: its properties, and the records
+/// archived at or after `archived_since_ms`, read at once.
+pub fn chores(client: &HubSpotClient, api: String, archived_since_ms: i64) -> Beside<Chores> {
+    let client = client.clone();
+    Beside::start(|send| async move {
+        let started_ms = now_ms();
+        let found = tokio::try_join!(
+            streams::properties(&client, &api),
+            archived(&client, &api, archived_since_ms)
+        )
+        .map(|(properties, deletes)| Chores {
+            started_ms,
+            properties,
+            deletes,
+        });
+        let _ = send.send(found).await; // the stream stopped: nobody to tell
+    })
+}
+
+/// A page of a reconciliation; the last one says so.
+pub struct Reconciled {
+    pub records: Vec<Record>,
+    pub last: bool,
+}
+
+/// Starts a reconciliation of `table` (see [`reconcile_page`]), page by page.
+pub fn reconcile(client: &HubSpotClient, table: ObjectTable) -> Beside<Reconciled> {
+    let client = client.clone();
+    Beside::start(|send| async move {
+        let mut after: Option<String> = None;
+        loop {
+            let page = reconcile_page(&client, &table, after.as_deref(), now_ms()).await;
+            let page = page.map(|(records, next)| {
+                after = next;
+                Reconciled {
+                    records,
+                    last: after.is_none(),
+                }
+            });
+            let end = !matches!(page, Ok(Reconciled { last: false, .. }));
+            if send.send(page).await.is_err() || end {
+                return;
+            }
+        }
+    })
 }
 
 /// Deletes for every record archived at or after `since_ms`. HubSpot's archive has no
@@ -132,7 +173,7 @@ async fn archived(
 /// One page of a reconciliation: the next up to 100 live ids after `after` (the list's
 /// cursor), read with every property by batch read as of `now_ms`. Returns the records and
 /// the cursor of the next page (`None`: the pass is done).
-pub async fn reconcile_page(
+async fn reconcile_page(
     client: &HubSpotClient,
     table: &ObjectTable,
     after: Option<&str>,

@@ -122,6 +122,8 @@ enum Wake {
     Poll(bool),
     /// The housekeeping pass in flight finished.
     Chores(Result<live::Chores, SourceError>),
+    /// A page of the reconciliation in flight.
+    Reconciled(Result<live::Reconciled, SourceError>),
 }
 
 /// Counts a stream as backfilling while it lives.
@@ -240,7 +242,9 @@ impl HubSpotSource {
             };
             let mut last_write = Instant::now();
             let mut housekept = Instant::now();
-            let mut chores: Option<live::ChoresTask> = None;
+            let mut chores: Option<live::Beside<live::Chores>> = None;
+            // A reconciliation in flight, and when it started.
+            let mut reconciling: Option<(i64, live::Beside<live::Reconciled>)> = None;
             let mut poll_at: Option<Instant> = None;
             let mut nudges = self.nudges.subscribe();
             // After a nudge, a second poll once search has indexed what the webhook told of
@@ -272,11 +276,15 @@ impl HubSpotSource {
                         yield Batch::new(Vec::new(), position.checkpoint(), Phase::Live);
                     }
                     Position::Live { modified_ms, archived_ms, reconciled_ms, complete_ms } => {
-                        // Housekeeping (the properties, and the archive, read whole) runs
-                        // beside the polls, in a task: a large archive is many pages, and
-                        // changes must not wait for it.
+                        // Housekeeping (the properties, and the archive, read whole) and the
+                        // reconciliation run beside the polls: a large archive is many
+                        // pages, a large type thousands, and changes must not wait for them.
                         if chores.is_none() && housekept.elapsed() >= self.housekeeping() {
-                            chores = Some(live::ChoresTask::start(&self.client, table.api.clone(), archived_ms));
+                            chores = Some(live::chores(&self.client, table.api.clone(), archived_ms));
+                        }
+                        let reconcile_ms = self.options.reconcile_every.as_millis() as i64;
+                        if reconciling.is_none() && now_ms() - reconciled_ms >= reconcile_ms {
+                            reconciling = Some((now_ms(), live::reconcile(&self.client, table.clone())));
                         }
                         // The next poll is an interval after the last one ended (polls of
                         // many streams share search's few requests a second), or sooner when
@@ -284,20 +292,21 @@ impl HubSpotSource {
                         let next = *poll_at.get_or_insert_with(|| Instant::now() + self.options.poll_interval);
                         let until = recheck.map_or(next, |due| due.min(next));
                         let wake = tokio::select! {
-                            done = async { chores.as_mut().expect("a pass in hand").await }, if chores.is_some() => Wake::Chores(done),
+                            Some(found) = async { Some(chores.as_mut()?.next().await) } => Wake::Chores(found),
+                            Some(page) = async { Some(reconciling.as_mut()?.1.next().await) } => Wake::Reconciled(page),
                             nudged = self.next_poll(&mut nudges, until) => Wake::Poll(nudged),
                         };
                         let nudged = match wake {
                             Wake::Poll(nudged) => nudged,
-                            Wake::Chores(done) => {
+                            Wake::Chores(found) => {
                                 chores = None;
                                 housekept = Instant::now();
-                                let done = done?;
+                                let found = found?;
                                 let mut modified_ms = modified_ms;
                                 // A property added since gets its typed column before its first
                                 // value; one whose type changed has the sync rebuild the table.
                                 let mut columns = None;
-                                if let Some(properties) = done.properties {
+                                if let Some(properties) = found.properties {
                                     let added = properties.iter().any(|p| table.properties.iter().all(|o| o.name != p.name));
                                     let retyped = properties.iter().any(|p| table.properties.iter().any(|o| o.name == p.name && o.column() != p.column()));
                                     if added {
@@ -306,12 +315,12 @@ impl HubSpotSource {
                                         modified_ms = modified_ms.min(properties_ms - self.lag_ms());
                                     }
                                     table.properties = properties;
-                                    properties_ms = done.started_ms;
+                                    properties_ms = found.started_ms;
                                     if added || retyped {
                                         columns = Some(table.spec().columns);
                                     }
                                 }
-                                let archived_ms = done.started_ms - ARCHIVE_MARGIN_MS;
+                                let archived_ms = found.started_ms - ARCHIVE_MARGIN_MS;
                                 position = Position::Live { modified_ms, archived_ms, reconciled_ms, complete_ms };
                                 if columns.is_some() {
                                     let mut batch = Batch::new(Vec::new(), position.checkpoint(), Phase::Live);
@@ -319,35 +328,32 @@ impl HubSpotSource {
                                     last_write = Instant::now();
                                     yield batch;
                                 }
-                                if !done.deletes.is_empty() {
+                                if !found.deletes.is_empty() {
                                     last_write = Instant::now();
-                                    yield Batch::new(done.deletes, position.checkpoint(), Phase::Live);
+                                    yield Batch::new(found.deletes, position.checkpoint(), Phase::Live);
                                 }
+                                continue;
+                            }
+                            Wake::Reconciled(page) => {
+                                let page = page?;
+                                last_write = Instant::now();
+                                if !page.last {
+                                    yield Batch::new(page.records, position.checkpoint(), Phase::Live);
+                                    continue;
+                                }
+                                // The pass is done: what it did not see is gone, but for rows
+                                // changed since it started (by HubSpot's clock, with a margin).
+                                let (started_ms, _) = reconciling.take().expect("a pass in hand");
+                                position = Position::Live { modified_ms, archived_ms, reconciled_ms: started_ms, complete_ms };
+                                let mut batch = Batch::new(page.records, position.checkpoint(), Phase::Live);
+                                batch.sweep = Some(Version::new((started_ms - RECONCILE_MARGIN_MS).saturating_mul(1000), 0));
+                                yield batch;
                                 continue;
                             }
                         };
                         poll_at = None;
                         recheck = nudged.then(|| Instant::now() + self.options.search_lag);
                         let now = now_ms();
-                        let mut reconciled_ms = reconciled_ms;
-                        let reconcile_ms = self.options.reconcile_every.as_millis() as i64;
-                        if now - reconciled_ms >= reconcile_ms {
-                            let mut after: Option<String> = None;
-                            loop {
-                                let (records, next) = live::reconcile_page(&self.client, &table, after.as_deref(), now_ms()).await?;
-                                after = next;
-                                if after.is_none() {
-                                    reconciled_ms = now;
-                                    position = Position::Live { modified_ms, archived_ms, reconciled_ms, complete_ms };
-                                    let mut batch = Batch::new(records, position.checkpoint(), Phase::Live);
-                                    batch.sweep = Some(Version::new((now - RECONCILE_MARGIN_MS).saturating_mul(1000), 0));
-                                    yield batch;
-                                    break;
-                                }
-                                yield Batch::new(records, position.checkpoint(), Phase::Live);
-                            }
-                            last_write = Instant::now();
-                        }
                         let Some(window) = poll_window(modified_ms, now, self.lag_ms()) else {
                             continue;
                         };
