@@ -241,8 +241,9 @@ impl HubSpotSource {
                 None => self.start(&table).await?,
             };
             let mut last_write = Instant::now();
-            let mut housekept = Instant::now();
-            let mut chores: Option<live::Beside<live::Chores>> = None;
+            let mut housekeep_at = Instant::now() + self.housekeeping();
+            // A housekeeping pass in flight, and when it started.
+            let mut chores: Option<(Instant, live::Beside<live::Chores>)> = None;
             // A reconciliation in flight, and when it started.
             let mut reconciling: Option<(i64, live::Beside<live::Reconciled>)> = None;
             let mut poll_at: Option<Instant> = None;
@@ -279,8 +280,8 @@ impl HubSpotSource {
                         // Housekeeping (the properties, and the archive, read whole) and the
                         // reconciliation run beside the polls: a large archive is many
                         // pages, a large type thousands, and changes must not wait for them.
-                        if chores.is_none() && housekept.elapsed() >= self.housekeeping() {
-                            chores = Some(live::chores(&self.client, table.api.clone(), archived_ms));
+                        if chores.is_none() && Instant::now() >= housekeep_at {
+                            chores = Some((Instant::now(), live::chores(&self.client, table.api.clone(), archived_ms)));
                         }
                         let reconcile_ms = self.options.reconcile_every.as_millis() as i64;
                         if reconciling.is_none() && now_ms() - reconciled_ms >= reconcile_ms {
@@ -292,15 +293,15 @@ impl HubSpotSource {
                         let next = *poll_at.get_or_insert_with(|| Instant::now() + self.options.poll_interval);
                         let until = recheck.map_or(next, |due| due.min(next));
                         let wake = tokio::select! {
-                            Some(found) = async { Some(chores.as_mut()?.next().await) } => Wake::Chores(found),
+                            Some(found) = async { Some(chores.as_mut()?.1.next().await) } => Wake::Chores(found),
                             Some(page) = async { Some(reconciling.as_mut()?.1.next().await) } => Wake::Reconciled(page),
                             nudged = self.next_poll(&mut nudges, until) => Wake::Poll(nudged),
                         };
                         let nudged = match wake {
                             Wake::Poll(nudged) => nudged,
                             Wake::Chores(found) => {
-                                chores = None;
-                                housekept = Instant::now();
+                                let (started, _) = chores.take().expect("a pass in hand");
+                                housekeep_at = Instant::now() + live::rest_after(self.housekeeping(), started.elapsed());
                                 let found = found?;
                                 let mut modified_ms = modified_ms;
                                 // A property added since gets its typed column before its first
