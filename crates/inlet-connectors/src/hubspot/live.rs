@@ -5,8 +5,9 @@
 //!   leaves the table when its survivor (`hs_merged_object_ids`) is read; a restored record
 //!   is modified again, so search brings it back.
 //! * **Archive**: `archived=true` lists only archived records and has no time filter, so it
-//!   is read whole every few polls, beside them, with the type's properties; records archived since the last pass
-//!   (with a margin for clocks) leave the table, versioned at `archivedAt`.
+//!   is read whole every few polls, beside them, with the type's properties; records
+//!   archived since the last pass (with a margin for clocks) leave the table, versioned at
+//!   `archivedAt`.
 //! * **Reconciliation**: a GDPR delete leaves no trace at all, and a missed archive would
 //!   stay forever, so now and then the whole type is read again consistently (list the ids,
 //!   batch read every property by POST, versioned at the moment of reading) and the pass's
