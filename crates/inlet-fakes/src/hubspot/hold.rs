@@ -50,9 +50,24 @@ impl Holds {
         if !held.borrow().contains(&endpoint) {
             return;
         }
-        self.waiting.fetch_add(1, Ordering::SeqCst);
+        // Counted while it waits, also when the client gives up and the request is dropped.
+        let _waiting = Waiting::count(&self.waiting);
         // The sender lives as long as `self`: waiting cannot fail.
         let _ = held.wait_for(|h| !h.contains(&endpoint)).await;
-        self.waiting.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+struct Waiting<'a>(&'a AtomicU64);
+
+impl<'a> Waiting<'a> {
+    fn count(n: &'a AtomicU64) -> Self {
+        n.fetch_add(1, Ordering::SeqCst);
+        Waiting(n)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
