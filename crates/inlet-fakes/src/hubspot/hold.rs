@@ -1,32 +1,24 @@
 //! Holding an endpoint's requests until released: a test keeps one kind of request in
 //! flight for as long as it needs (a slow archive pass, say) without timing anything.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-
 use tokio::sync::watch;
 
 use super::counts::Endpoint;
 
+/// The endpoints held now. Each held request waits on a receiver of its own, so the
+/// receivers alive are the requests waiting.
 #[derive(Debug)]
-pub(crate) struct Holds {
-    /// The endpoints held now.
-    held: watch::Sender<Vec<Endpoint>>,
-    /// Requests waiting for a release now.
-    waiting: AtomicU64,
-}
+pub(crate) struct Holds(watch::Sender<Vec<Endpoint>>);
 
 impl Default for Holds {
     fn default() -> Self {
-        Holds {
-            held: watch::Sender::new(Vec::new()),
-            waiting: AtomicU64::new(0),
-        }
+        Holds(watch::Sender::new(Vec::new()))
     }
 }
 
 impl Holds {
     pub fn hold(&self, endpoint: Endpoint) {
-        self.held.send_if_modified(|held| {
+        self.0.send_if_modified(|held| {
             let new = !held.contains(&endpoint);
             if new {
                 held.push(endpoint);
@@ -36,38 +28,22 @@ impl Holds {
     }
 
     pub fn release(&self, endpoint: Endpoint) {
-        self.held
-            .send_modify(|held| held.retain(|e| *e != endpoint));
+        self.0.send_modify(|held| held.retain(|e| *e != endpoint));
     }
 
+    /// Requests waiting for a release now (one whose client gave up is not).
     pub fn waiting(&self) -> u64 {
-        self.waiting.load(Ordering::SeqCst)
+        self.0.receiver_count() as u64
     }
 
     /// Returns once `endpoint` is not held (at once, usually).
     pub async fn pass(&self, endpoint: Endpoint) {
-        let mut held = self.held.subscribe();
-        if !held.borrow().contains(&endpoint) {
+        if !self.0.borrow().contains(&endpoint) {
             return;
         }
-        // Counted while it waits, also when the client gives up and the request is dropped.
-        let _waiting = Waiting::count(&self.waiting);
+        // Released since the look above: `wait_for` sees it at once.
+        let mut held = self.0.subscribe();
         // The sender lives as long as `self`: waiting cannot fail.
         let _ = held.wait_for(|h| !h.contains(&endpoint)).await;
-    }
-}
-
-struct Waiting<'a>(&'a AtomicU64);
-
-impl<'a> Waiting<'a> {
-    fn count(n: &'a AtomicU64) -> Self {
-        n.fetch_add(1, Ordering::SeqCst);
-        Waiting(n)
-    }
-}
-
-impl Drop for Waiting<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
