@@ -130,12 +130,15 @@ pub fn chores(client: &HubSpotClient, api: String, archived_since_ms: i64) -> Be
 pub struct Reconciled {
     pub records: Vec<Record>,
     pub last: bool,
+    /// When the pass started.
+    pub started_ms: i64,
 }
 
 /// Starts a reconciliation of `table` (see [`reconcile_page`]), page by page.
 pub fn reconcile(client: &HubSpotClient, table: ObjectTable) -> Beside<Reconciled> {
     let client = client.clone();
     Beside::start(|send| async move {
+        let started_ms = now_ms();
         let mut after: Option<String> = None;
         loop {
             let page = reconcile_page(&client, &table, after.as_deref(), now_ms()).await;
@@ -144,6 +147,7 @@ pub fn reconcile(client: &HubSpotClient, table: ObjectTable) -> Beside<Reconcile
                 Reconciled {
                     records,
                     last: after.is_none(),
+                    started_ms,
                 }
             });
             let end = !matches!(page, Ok(Reconciled { last: false, .. }));

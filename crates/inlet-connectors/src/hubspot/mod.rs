@@ -242,10 +242,8 @@ impl HubSpotSource {
             };
             let mut last_write = Instant::now();
             let mut housekeep_at = Instant::now() + self.housekeeping();
-            // A housekeeping pass in flight, and when it started.
-            let mut chores: Option<(Instant, live::Beside<live::Chores>)> = None;
-            // A reconciliation in flight, and when it started.
-            let mut reconciling: Option<(i64, live::Beside<live::Reconciled>)> = None;
+            let mut chores: Option<live::Beside<live::Chores>> = None;
+            let mut reconciling: Option<live::Beside<live::Reconciled>> = None;
             let mut poll_at: Option<Instant> = None;
             let mut nudges = self.nudges.subscribe();
             // After a nudge, a second poll once search has indexed what the webhook told of
@@ -281,11 +279,11 @@ impl HubSpotSource {
                         // reconciliation run beside the polls: a large archive is many
                         // pages, a large type thousands, and changes must not wait for them.
                         if chores.is_none() && Instant::now() >= housekeep_at {
-                            chores = Some((Instant::now(), live::chores(&self.client, table.api.clone(), archived_ms)));
+                            chores = Some(live::chores(&self.client, table.api.clone(), archived_ms));
                         }
                         let reconcile_ms = self.options.reconcile_every.as_millis() as i64;
                         if reconciling.is_none() && now_ms() - reconciled_ms >= reconcile_ms {
-                            reconciling = Some((now_ms(), live::reconcile(&self.client, table.clone())));
+                            reconciling = Some(live::reconcile(&self.client, table.clone()));
                         }
                         // The next poll is an interval after the last one ended (polls of
                         // many streams share search's few requests a second), or sooner when
@@ -293,16 +291,17 @@ impl HubSpotSource {
                         let next = *poll_at.get_or_insert_with(|| Instant::now() + self.options.poll_interval);
                         let until = recheck.map_or(next, |due| due.min(next));
                         let wake = tokio::select! {
-                            Some(found) = async { Some(chores.as_mut()?.1.next().await) } => Wake::Chores(found),
-                            Some(page) = async { Some(reconciling.as_mut()?.1.next().await) } => Wake::Reconciled(page),
+                            Some(found) = async { Some(chores.as_mut()?.next().await) } => Wake::Chores(found),
+                            Some(page) = async { Some(reconciling.as_mut()?.next().await) } => Wake::Reconciled(page),
                             nudged = self.next_poll(&mut nudges, until) => Wake::Poll(nudged),
                         };
                         let nudged = match wake {
                             Wake::Poll(nudged) => nudged,
                             Wake::Chores(found) => {
-                                let (started, _) = chores.take().expect("a pass in hand");
-                                housekeep_at = Instant::now() + live::rest_after(self.housekeeping(), started.elapsed());
+                                chores = None;
                                 let found = found?;
+                                let took = Duration::from_millis(now_ms().saturating_sub(found.started_ms).max(0) as u64);
+                                housekeep_at = Instant::now() + live::rest_after(self.housekeeping(), took);
                                 let mut modified_ms = modified_ms;
                                 // A property added since gets its typed column before its first
                                 // value; one whose type changed has the sync rebuild the table.
@@ -344,10 +343,10 @@ impl HubSpotSource {
                                 }
                                 // The pass is done: what it did not see is gone, but for rows
                                 // changed since it started (by HubSpot's clock, with a margin).
-                                let (started_ms, _) = reconciling.take().expect("a pass in hand");
-                                position = Position::Live { modified_ms, archived_ms, reconciled_ms: started_ms, complete_ms };
+                                reconciling = None;
+                                position = Position::Live { modified_ms, archived_ms, reconciled_ms: page.started_ms, complete_ms };
                                 let mut batch = Batch::new(page.records, position.checkpoint(), Phase::Live);
-                                batch.sweep = Some(Version::new((started_ms - RECONCILE_MARGIN_MS).saturating_mul(1000), 0));
+                                batch.sweep = Some(Version::new((page.started_ms - RECONCILE_MARGIN_MS).saturating_mul(1000), 0));
                                 yield batch;
                                 continue;
                             }
