@@ -3,7 +3,6 @@
 //! contact stream alone, killed while both endpoints are being read, then run again until
 //! the table equals the fake's truth.
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use inlet_fakes::hubspot::Endpoint;
@@ -11,7 +10,7 @@ use inlet_testkit::{versions, wait_for, wait_until_async};
 
 mod common;
 use common::hubspot::{differences, portal};
-use common::{text, Inlet, Running};
+use common::{text, Inlet};
 
 fn contact_stream(inlet: &Inlet) -> serde_json::Value {
     let streams = tokio::task::block_in_place(|| inlet.streams("hubspot"));
@@ -49,15 +48,8 @@ async fn a_backfill_reads_by_list_and_search_at_once_and_resumes_after_a_kill() 
 
     // Slow enough that the backfill is still going when it is killed.
     fake.faults().latency(Duration::from_millis(300));
-    let spawn = || {
-        inlet
-            .cmd(&["run"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("inlet run")
-    };
-    let run = Running(spawn());
+    let spawn = || inlet.start(&["run"]);
+    let run = spawn();
     wait_until_async(
         "contacts copied by list and by search, the backfill still going",
         Duration::from_secs(120),
@@ -76,7 +68,7 @@ async fn a_backfill_reads_by_list_and_search_at_once_and_resumes_after_a_kill() 
     let lists_at_kill = fake.requests_to(Endpoint::List);
 
     fake.faults().latency(Duration::from_millis(50));
-    let _run = Running(spawn());
+    let _run = spawn();
     let admin = c.admin_db(&db).await;
     admin
         .execute("set timezone = 'UTC'", &[])

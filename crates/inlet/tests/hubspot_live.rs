@@ -3,7 +3,6 @@
 //! has the sync rebuild its table, a signed webhook makes the sync read at once, and the
 //! slow passes (the archive read whole, a reconciliation) do not hold changes back.
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use inlet_connectors::hubspot::webhook::sign;
@@ -12,7 +11,7 @@ use inlet_testkit::{free_port, versions, wait_until_async};
 use serde_json::json;
 
 mod common;
-use common::{text, Inlet, Running};
+use common::{text, Inlet};
 
 /// The app's client secret HubSpot signs webhooks with.
 const CLIENT_SECRET: &str = "app-client-secret";
@@ -99,14 +98,7 @@ async fn contacts_live(inlet: &Inlet) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_property_gets_a_typed_column_and_a_retyped_one_rebuilds_the_table() {
     let (fake, inlet, admin) = portal(50, 300).await;
-    let _run = Running(
-        inlet
-            .cmd(&["run"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("inlet run"),
-    );
+    let _run = inlet.start(&["run"]);
     contacts_live(&inlet).await;
     let ids = contact_ids(&fake);
 
@@ -178,14 +170,7 @@ async fn a_signed_webhook_lands_a_change_long_before_the_next_poll() {
     // Ten minutes between polls: within the test's deadlines, only a webhook brings a change.
     let (fake, inlet, admin) = portal(50, 600_000).await;
     let listen = format!("127.0.0.1:{}", free_port());
-    let _run = Running(
-        inlet
-            .cmd(&["run", "--listen", &listen])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("inlet run"),
-    );
+    let _run = inlet.start(&["run", "--listen", &listen]);
     contacts_live(&inlet).await;
     let id = contact_ids(&fake)[0].clone();
     fake.update("contacts", &id, json!({"firstname": "Hooked"}))
@@ -245,14 +230,7 @@ async fn changes_keep_landing_while_the_archive_and_a_reconciliation_are_read() 
         "search_lag_ms = \"500\"\nreconcile_secs = \"2\"",
     );
     std::fs::write(inlet.config(), config).expect("config");
-    let _run = Running(
-        inlet
-            .cmd(&["run"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("inlet run"),
-    );
+    let _run = inlet.start(&["run"]);
     contacts_live(&inlet).await;
     let ids = contact_ids(&fake);
 

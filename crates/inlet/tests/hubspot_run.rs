@@ -152,15 +152,8 @@ async fn every_object_matches_the_fake_after_backfill_a_kill_and_live_changes() 
 
     // Slow enough that the backfill is still going when it is killed.
     fake.faults().latency(Duration::from_millis(150));
-    let spawn = || {
-        inlet
-            .cmd(&["run"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("inlet run")
-    };
-    let run = Running(spawn());
+    let spawn = || inlet.start(&["run"]);
+    let run = spawn();
     wait_until_async("some contacts copied", Duration::from_secs(120), || async {
         let s = status(&inlet);
         let streams = s["syncs"][0]["streams"]
@@ -176,7 +169,7 @@ async fn every_object_matches_the_fake_after_backfill_a_kill_and_live_changes() 
     .await;
     drop(run); // SIGKILL, mid-backfill
     fake.faults().latency(Duration::ZERO);
-    let run = Running(spawn());
+    let run = spawn();
     let admin = c.admin_db(&db).await;
     admin
         .execute("set timezone = 'UTC'", &[])
@@ -305,7 +298,7 @@ async fn every_object_matches_the_fake_after_backfill_a_kill_and_live_changes() 
     )
     .expect("config");
     fake.gdpr_delete(&contacts[5]).expect("gdpr delete");
-    let _run = Running(spawn());
+    let _run = spawn();
     converge(&fake, &admin, "after a GDPR delete").await;
 }
 
@@ -357,14 +350,7 @@ async fn server_errors_429s_and_dropped_connections_lose_no_change() {
         .await
     };
     inject();
-    let _run = Running(
-        inlet
-            .cmd(&["run"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("inlet run"),
-    );
+    let _run = inlet.start(&["run"]);
     all_met().await;
     wait_until_async("every stream live", Duration::from_secs(120), || async {
         let s = status(&inlet);
@@ -428,14 +414,7 @@ async fn more_than_ten_thousand_changes_in_one_millisecond_all_land() {
         &[("HUBSPOT_ACCESS_TOKEN", token.as_str())],
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let _run = Running(
-        inlet
-            .cmd(&["run"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("inlet run"),
-    );
+    let _run = inlet.start(&["run"]);
     let admin = c.admin_db(&db).await;
     admin
         .execute("set timezone = 'UTC'", &[])
@@ -568,14 +547,7 @@ async fn an_oauth_app_syncs_and_expired_tokens_are_renewed() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let config = std::fs::read_to_string(inlet.config()).expect("config");
     assert!(!config.contains(&app.client_secret) && !config.contains(&app.refresh_token));
-    let _run = Running(
-        inlet
-            .cmd(&["run"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("inlet run"),
-    );
+    let _run = inlet.start(&["run"]);
     let admin = c.admin_db(&db).await;
     admin
         .execute("set timezone = 'UTC'", &[])

@@ -8,7 +8,6 @@
 //! truth.
 
 use std::collections::BTreeMap;
-use std::process::Stdio;
 use std::time::Duration;
 
 use inlet_connectors::salesforce::table::datetime_ms;
@@ -206,15 +205,8 @@ async fn every_object_matches_the_fake_after_backfill_a_kill_expired_sessions_an
 
     // Slow enough that the backfill is still going when it is killed.
     fake.faults().latency(Duration::from_millis(300));
-    let spawn = || {
-        inlet
-            .cmd(&["run"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("inlet run")
-    };
-    let run = Running(spawn());
+    let spawn = || inlet.start(&["run"]);
+    let run = spawn();
     // The accounts' stamps span a year: their range is split to be read several at once.
     wait_until_async(
         "some accounts copied, in partitions",
@@ -226,7 +218,7 @@ async fn every_object_matches_the_fake_after_backfill_a_kill_expired_sessions_an
     )
     .await;
     drop(run); // SIGKILL, mid-backfill
-    let run = Running(spawn());
+    let run = spawn();
     // Every session expires mid-backfill: the sync logs in again and goes on.
     wait_until_async("the backfill resumed", Duration::from_secs(60), || async {
         stream_state(&inlet, "account").0 == "backfilling"
@@ -486,14 +478,7 @@ async fn client_credentials_password_and_jwt_bearer_logins_sync_the_streams_aske
     );
     std::fs::write(inlet.config(), config).expect("config");
 
-    let _run = Running(
-        inlet
-            .cmd(&["run"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("inlet run"),
-    );
+    let _run = inlet.start(&["run"]);
     let admin = utc_admin(c, &db).await;
     let synced = [
         ("sf_cc", "Contact"),
@@ -580,14 +565,7 @@ fn add_salesforce(inlet: &Inlet, fake: &FakeSalesforce, secret: &str, extra: &[&
 }
 
 fn run_quietly(inlet: &Inlet) -> Running {
-    Running(
-        inlet
-            .cmd(&["run"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("inlet run"),
-    )
+    inlet.start(&["run"])
 }
 
 /// The sync's `api` in `inlet sync status --json`, and whether any stream errored.

@@ -69,6 +69,18 @@ impl Inlet {
         cmd
     }
 
+    /// Starts `inlet ARGS` (a `run`, usually) with its output discarded; it is killed when
+    /// the result is dropped.
+    pub fn start(&self, args: &[&str]) -> Running {
+        let child = (self
+            .cmd(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn())
+        .expect("inlet run");
+        Running(child)
+    }
+
     /// Runs a command to its end; whatever it printed must be plain words (no Rust debug
     /// text), as for every command a test runs.
     pub fn run(&self, args: &[&str]) -> Output {
