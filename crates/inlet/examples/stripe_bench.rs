@@ -354,6 +354,8 @@ struct Backfill {
     /// last request the writer's tail.
     first_request: f64,
     last_request: f64,
+    /// Requests the fake answered in each half second from the spawn.
+    timeline: Vec<u64>,
 }
 
 /// `inlet run` backfilling the customer stream of a fresh database.
@@ -376,13 +378,21 @@ async fn inlet_backfill(
     let (own, server) = (cpu_secs("self"), server_cpu_secs(&postmaster));
     let run = inlet.run(None);
     let (mut seen, mut first, mut last) = (fake.requests(), None, f64::NAN);
+    let mut timeline = Vec::new();
     let sample = async {
+        let before = seen;
         loop {
             let (n, at) = (fake.requests(), started.elapsed().as_secs_f64());
             if n != seen {
                 (seen, last) = (n, at);
                 first.get_or_insert(at);
             }
+            // Requests answered by the end of each half second, made per-bucket below.
+            let bucket = (at * 2.0) as usize;
+            if timeline.len() <= bucket {
+                timeline.resize(bucket + 1, n - before);
+            }
+            timeline[bucket] = n - before;
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
     };
@@ -391,6 +401,9 @@ async fn inlet_backfill(
         () = sample => {}
     }
     let took = started.elapsed().as_secs_f64();
+    for i in (1..timeline.len()).rev() {
+        timeline[i] -= timeline[i - 1];
+    }
     let (inlet_cpu, fake_cpu) = (run.cpu_secs(), cpu_secs("self") - own);
     let pg_cpu = server_cpu_secs(&postmaster) - server;
     let rss = peak_rss_mb(run.0.id());
@@ -400,6 +413,7 @@ async fn inlet_backfill(
     Backfill {
         first_request: first.unwrap_or(f64::NAN),
         last_request: last,
+        timeline,
         secs: took,
         rss_mb: rss,
         inlet_cpu,
@@ -662,6 +676,7 @@ async fn bench(customers: usize, rounds: usize, changes: usize, major: u32) {
                 calls.last().map_or(0, |c| c.0), calls.last().map_or(0, |c| c.1),
                 b.rss_mb, b.inlet_cpu, rate(&peers), rate(&dlts)
             );
+            eprintln!("  requests per half second: {:?}", b.timeline);
             continue;
         }
 

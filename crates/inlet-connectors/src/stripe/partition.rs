@@ -101,6 +101,13 @@ impl Window {
         out
     }
 
+    /// About how many pages are left, at `page_seconds` seconds of `created` a page; `None`
+    /// for a window without both ends (its first page not yet read).
+    pub fn pages_left(&self, page_seconds: f64) -> Option<f64> {
+        let seconds = (self.top()? - self.gte? + 1).max(0);
+        Some(seconds as f64 / page_seconds.max(1e-3))
+    }
+
     /// Seconds of this window still to read, for progress.
     fn seconds_left(&self, now: i64) -> Option<i64> {
         let gte = self.gte?;
@@ -194,6 +201,10 @@ impl PartitionReader for Windows<'_> {
 
     fn concurrency(&self) -> usize {
         self.source.concurrency()
+    }
+
+    fn pages_left(&self, window: &Window) -> Option<f64> {
+        window.pages_left(self.page_seconds()?)
     }
 }
 
@@ -312,6 +323,25 @@ mod tests {
             after: None,
         };
         assert_eq!(three.split(8, None).len(), 3, "no more pieces than seconds");
+    }
+
+    #[test]
+    fn pages_left_are_the_seconds_left_at_the_density_read() {
+        let window = Window {
+            gte: Some(1),
+            lte: Some(1_000),
+            after: cursor(500),
+        };
+        assert_eq!(
+            window.pages_left(10.0),
+            Some(50.0),
+            "500 seconds, 10 a page"
+        );
+        let fresh = Window {
+            gte: Some(1),
+            ..Window::default()
+        };
+        assert_eq!(fresh.pages_left(10.0), None, "no top before the first page");
     }
 
     #[test]
