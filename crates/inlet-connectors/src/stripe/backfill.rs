@@ -25,6 +25,10 @@ pub struct Step {
     /// Seconds of `created` the page's objects span (newest minus oldest), for sizing
     /// windows by how densely the list is filled.
     pub span: i64,
+    /// Stripe's clock when it served the page: its records are versioned a second before.
+    pub date: i64,
+    /// The page's first object (of a list's first page: the newest).
+    pub newest: Option<Cursor>,
 }
 
 /// Reads the next page of `window`, with the children of its objects, `fan_out` requests
@@ -51,10 +55,12 @@ pub async fn step(
         true => page.data.last().map(Cursor::of),
         false => None,
     };
-    let span = match (page.data.first(), page.data.last()) {
-        (Some(newest), Some(oldest)) => Cursor::of(newest).created - Cursor::of(oldest).created,
+    let newest = page.data.first().map(Cursor::of);
+    let span = match (&newest, page.data.last()) {
+        (Some(newest), Some(oldest)) => newest.created - Cursor::of(oldest).created,
         _ => 0,
     };
+    let date = page.date;
     let fan_out = fan_out.max(1);
     let records = match def.listing {
         Listing::Top { .. } => page
@@ -90,6 +96,8 @@ pub async fn step(
         records,
         next,
         span,
+        date,
+        newest,
     })
 }
 

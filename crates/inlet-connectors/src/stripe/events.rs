@@ -111,22 +111,16 @@ impl Feed {
         self.checked.load(Ordering::Acquire)
     }
 
-    /// The newest event now (where a backfill that starts now must later follow from), and
-    /// Stripe's clock.
-    pub async fn newest(&self) -> Result<(Cursor, i64), SourceError> {
-        let page = self
-            .client
-            .list("/v1/events", &[("limit", "1".into())])
-            .await
-            .map_err(cursor_error)?;
-        let cursor = match page.data.first() {
+    /// The place in the feed just before second `created`: the newest event older than it,
+    /// so that following the feed from there reads every event from that second on. With
+    /// no older event, the second itself (read by time, see [`Feed::after`]).
+    pub async fn before(&self, created: i64) -> Result<Cursor, SourceError> {
+        let params = [("limit", "1".into()), ("created[lt]", created.to_string())];
+        let page = (self.client.list("/v1/events", &params).await).map_err(cursor_error)?;
+        Ok(match page.data.first() {
             Some(event) => Cursor::of(event),
-            None => Cursor {
-                id: None,
-                created: page.date,
-            },
-        };
-        Ok((cursor, page.date))
+            None => Cursor { id: None, created },
+        })
     }
 
     /// Up to `max` events after `cursor`, oldest first; waits until there is at least one.
@@ -234,7 +228,9 @@ impl Feed {
             }
             None => {
                 // No event to stand on: every event from `created` on, newest first, reversed.
+                // All of them are read as of the first page: newer ones follow the newest.
                 let mut after: Option<String> = None;
+                let mut first_date = None;
                 loop {
                     let mut params = vec![
                         ("limit", "100".to_string()),
@@ -248,6 +244,7 @@ impl Feed {
                         .list("/v1/events", &params)
                         .await
                         .map_err(cursor_error)?;
+                    first_date.get_or_insert(page.date);
                     after = page
                         .data
                         .last()
@@ -258,6 +255,9 @@ impl Feed {
                     if !page.has_more || after.is_none() {
                         break;
                     }
+                }
+                if let Some(date) = first_date {
+                    self.checked.fetch_max(date, Ordering::AcqRel);
                 }
                 out.reverse();
             }
@@ -286,4 +286,77 @@ fn expired(cursor: &Cursor) -> SourceError {
             cursor.created
         ),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use inlet_fakes::stripe::{FakeStripe, Options};
+    use serde_json::json;
+
+    use super::*;
+    use crate::http::RateLimiter;
+    use crate::stripe::DEFAULT_STRIPE_VERSION;
+
+    async fn feed_of(fake: &FakeStripe) -> Feed {
+        let limiter = Arc::new(RateLimiter::new(100.0, 1));
+        let client = StripeClient::new(
+            &fake.url(),
+            &fake.api_key(),
+            DEFAULT_STRIPE_VERSION,
+            limiter,
+        )
+        .expect("client");
+        Feed::new(client, Duration::from_millis(20))
+    }
+
+    #[tokio::test]
+    async fn before_a_second_is_the_newest_event_older_than_it_and_following_it_reads_the_rest() {
+        let fake = FakeStripe::start(Options::default()).await.expect("fake");
+        let feed = feed_of(&fake).await;
+        let none = feed.before(now() + 5).await.expect("before");
+        assert_eq!(none.id, None, "no event yet: the second itself");
+        fake.create("customer", json!({"email": "old@example.com"}))
+            .expect("create");
+        let old = feed.before(now() + 5).await.expect("before");
+        let old_id = old.id.clone().expect("the event just made");
+        // Events of the next second on are after it, and only they.
+        let second = now() + 1;
+        wait_for_second(second).await;
+        fake.create("customer", json!({"email": "new@example.com"}))
+            .expect("create");
+        let place = feed.before(second).await.expect("before");
+        assert_eq!(place.id.as_deref(), Some(old_id.as_str()));
+        let after = feed.after(&place, 10).await.expect("after");
+        let emails: Vec<_> = after
+            .iter()
+            .map(|e| e["data"]["object"]["email"].as_str().unwrap_or_default())
+            .collect();
+        assert_eq!(emails, ["new@example.com"]);
+    }
+
+    #[tokio::test]
+    async fn a_place_by_time_in_a_quiet_feed_still_tells_how_far_it_has_been_read() {
+        let fake = FakeStripe::start(Options::default()).await.expect("fake");
+        let feed = feed_of(&fake).await;
+        let since = now() - 60;
+        let place = Cursor {
+            id: None,
+            created: since,
+        };
+        // No event comes: `after` keeps polling; the feed is read to its end each time.
+        let waited = tokio::time::timeout(Duration::from_millis(300), feed.after(&place, 10)).await;
+        assert!(waited.is_err(), "no event to return");
+        assert!(
+            feed.checked_at() >= now() - 2,
+            "read up to about now, not stuck at the place: {} vs {since}",
+            feed.checked_at()
+        );
+    }
+
+    /// Returns once the clock has reached `second`.
+    async fn wait_for_second(second: i64) {
+        while now() < second {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
 }

@@ -188,45 +188,56 @@ impl StripeSource {
         self.limiter.in_flight().div_ceil(streams)
     }
 
-    /// Where a fresh backfill of `def` starts: the events feed's newest (changes are read
-    /// from there afterwards) and one window over the account's whole life.
-    async fn start(&self, def: &StreamDef) -> Result<Position, SourceError> {
-        // Two calls at once: each is a round trip before the first page can be asked for.
-        let (newest, opened) = tokio::join!(self.feed.newest(), self.account_opened());
-        let (events, since) = newest?;
+    /// Where a fresh backfill of `def` starts, and its first page: the newest objects, read
+    /// with the account's opening in one round trip, before any window. Changes are then
+    /// followed in the events feed from the second before that page was served, its records'
+    /// version: any change the copy could have missed is an event from then on. (Asking the
+    /// feed where it stands first would cost a round trip before the first page.)
+    async fn start(
+        &self,
+        def: &'static StreamDef,
+        schema: &Schema,
+    ) -> Result<(Position, Vec<inlet_core::Record>), SourceError> {
+        let newest_first = Window::default();
+        let step = partition::step(self, def, schema, &newest_first);
+        let (step, opened) = tokio::join!(step, self.account_opened());
+        let step = step?;
         let from = opened.unwrap_or(partition::EARLIEST);
-        let created = match def.listing {
-            streams::Listing::Top { created, .. } => created,
-            _ => true,
+        let (created, top) = match def.listing {
+            streams::Listing::Top { created, .. } => (created, true),
+            _ => (true, false),
         };
-        let window = Window {
-            gte: created.then_some(from),
-            ..Window::default()
-        };
-        // A stream that follows its own list goes on from its newest object at the start.
-        let head = match (def.following, def.listing) {
-            (Following::ListForward, streams::Listing::Top { path, params, .. }) => {
-                let mut query: Vec<(&str, String)> =
-                    params.iter().map(|(k, v)| (*k, v.to_string())).collect();
-                query.push(("limit", "1".into()));
-                let page = self.client.list(path, &query).await.map_err(|e| match e {
-                    client::CallError::Source(e) | client::CallError::Missing(e) => e,
-                    client::CallError::CursorMissing => SourceError::new(
-                        ErrorKind::InvalidResponse,
-                        format!("Stripe reported a missing cursor on {path} without one"),
-                    ),
-                })?;
-                page.data.first().map(Cursor::of)
+        // The rest in as many windows as the sync wants requests in flight, sized by how
+        // densely the first page was filled: they are read from the next round trip on.
+        let parts = match step.next {
+            Some(after) => {
+                let rest = Window {
+                    gte: created.then_some(from),
+                    lte: None,
+                    after: Some(after),
+                };
+                let page_seconds = partition::page_seconds(1, step.span);
+                Partitions::new(rest.split(self.concurrency(), page_seconds))
             }
-            _ => None,
+            None => Partitions {
+                open: Vec::new(),
+                done: 1,
+            },
         };
-        Ok(Position::Partitioned {
-            events,
-            parts: Partitions::new(vec![window]),
-            head,
-            since,
+        let position = Position::Partitioned {
+            events: Cursor {
+                id: None,
+                created: step.date - 1,
+            },
+            parts,
+            // A stream that follows its own list goes on from its newest object.
+            head: step
+                .newest
+                .filter(|_| top && def.following == Following::ListForward),
+            since: step.date,
             from,
-        })
+        };
+        Ok((position, step.records))
     }
 
     fn stream(&self, name: &str) -> Option<&(&'static StreamDef, Schema)> {
@@ -250,27 +261,35 @@ impl Source for StripeSource {
                 Err(SourceError::new(ErrorKind::InvalidResponse, format!("no Stripe stream {}", spec.name)))?;
                 return;
             };
+            // A fresh backfill's first page, read as it starts.
+            let mut first = None;
             let mut position = match from {
                 Some(c) => Position::from_checkpoint(c)?,
-                None => self.start(def).await?,
+                None => {
+                    let (position, records) = self.start(def, schema).await?;
+                    first = Some(records);
+                    position
+                }
             };
             let mut last_write = Instant::now();
             loop {
                 match position {
-                    Position::Partitioned { events, parts, head, since, from } => {
+                    Position::Partitioned { mut events, parts, head, since, from } => {
                         let _counted = Backfilling::enter(&self.backfilling);
                         let reader = Windows::new(self, def, schema);
                         let mut complete = parts.complete();
+                        let mut first = first.take().map(|records| (records, parts.clone()));
                         let mut steps = std::pin::pin!(read_partitions(&reader, parts));
-                        let live = match def.following {
-                            Following::ListForward => Position::LiveList { newest: head.clone(), checked: 0 },
-                            _ => Position::Live { checked: events.created, events: events.clone() },
-                        };
+                        // A feed place by time becomes an event's beside the pages.
+                        let mut finding = events.id.is_none().then(|| Finding::spawn(&self.feed, events.created));
                         loop {
                             // Pages already read join the one in hand, up to pages_per_batch.
-                            let (mut records, mut set) = match steps.next().await {
-                                Some(step) => step?,
-                                None => break,
+                            let (mut records, mut set) = match first.take() {
+                                Some(page) => page,
+                                None => match steps.next().await {
+                                    Some(step) => step?,
+                                    None => break,
+                                },
                             };
                             for _ in 1..self.options.pages_per_batch.max(1) {
                                 match futures_util::FutureExt::now_or_never(steps.next()) {
@@ -291,8 +310,15 @@ impl Source for StripeSource {
                                 }
                             }
                             complete = set.complete();
+                            if let Some(found) = finding.as_mut().and_then(Finding::found) {
+                                events = found?;
+                                finding = None;
+                            }
+                            if let (true, Some(f)) = (complete, finding.take()) {
+                                events = f.wait().await?;
+                            }
                             let (at, progress) = match complete {
-                                true => (live.clone(), Some(1.0)),
+                                true => (live(def, &head, &events), Some(1.0)),
                                 false => (
                                     Position::Partitioned { events: events.clone(), parts: set.clone(), head: head.clone(), since, from },
                                     partition::share_done(&set, from, since),
@@ -308,8 +334,11 @@ impl Source for StripeSource {
                         if !complete {
                             Err(SourceError::new(ErrorKind::InvalidResponse, format!("the backfill of {} ended before every part was read", def.name)))?;
                         }
+                        if let Some(f) = finding.take() {
+                            events = f.wait().await?;
+                        }
                         // The stream is live from here: say so now, not at its first change.
-                        position = live;
+                        position = live(def, &head, &events);
                         last_write = Instant::now();
                         yield Batch::new(Vec::new(), position.checkpoint(), Phase::Live);
                     }
@@ -347,6 +376,60 @@ impl Source for StripeSource {
                 }
             }
         })
+    }
+}
+
+/// Where a stream goes on once its backfill is complete: its own list from its newest
+/// object then, or the events feed from `events`.
+fn live(def: &StreamDef, head: &Option<Cursor>, events: &Cursor) -> Position {
+    match def.following {
+        Following::ListForward => Position::LiveList {
+            newest: head.clone(),
+            checked: 0,
+        },
+        _ => Position::Live {
+            checked: events.created,
+            events: events.clone(),
+        },
+    }
+}
+
+/// Where the events feed stood just before a second ([`Feed::before`]), asked in a task of
+/// its own beside a backfill's pages rather than before them (a future kept unpolled while
+/// waiting for the rate limiter would hold everyone else's requests). Dropping it stops it.
+struct Finding(tokio::task::JoinHandle<Result<Cursor, SourceError>>);
+
+impl Finding {
+    fn spawn(feed: &Arc<Feed>, second: i64) -> Self {
+        let feed = feed.clone();
+        Finding(tokio::spawn(async move { feed.before(second).await }))
+    }
+
+    /// The answer, if it has come.
+    fn found(&mut self) -> Option<Result<Cursor, SourceError>> {
+        self.0.is_finished().then_some(())?;
+        futures_util::FutureExt::now_or_never(&mut self.0).map(Self::answer)
+    }
+
+    async fn wait(mut self) -> Result<Cursor, SourceError> {
+        Self::answer((&mut self.0).await)
+    }
+
+    fn answer(
+        joined: Result<Result<Cursor, SourceError>, tokio::task::JoinError>,
+    ) -> Result<Cursor, SourceError> {
+        joined.unwrap_or_else(|e| {
+            Err(SourceError::new(
+                ErrorKind::Internal,
+                format!("reading where the events feed stood stopped: {e}"),
+            ))
+        })
+    }
+}
+
+impl Drop for Finding {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

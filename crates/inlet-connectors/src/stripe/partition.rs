@@ -1,12 +1,13 @@
 //! A Stripe backfill in partitions: `created` windows of a list, read concurrently.
 //!
-//! A fresh backfill starts as one window, from when the account was opened to now and
-//! beyond (no upper bound: objects created while it runs are copied too, harmlessly, since
-//! the events recorded before the backfill apply over them). Each page of a window is read
-//! newest first with `starting_after`; when a page says there is more and the sync has room
-//! for more requests in flight, what is left of the window is split into windows of whole
-//! pages, by how densely the pages read so far were filled (see [`Window::split`]). Objects created while a window is read are newer than every window
-//! but the top one's open end, and the events feed has them; objects deleted while it is
+//! A fresh backfill reads the list's first page (its newest objects), then goes on as one
+//! window from the last of them back to when the account was opened. Objects created while
+//! it runs are in the events feed, which the stream follows from the second before that
+//! first page was served. Each page of a window is read newest first with `starting_after`;
+//! when a page says there is more and the sync has room for more requests in flight (or the
+//! window is far longer than its share), what is left of the window is split into windows
+//! of whole pages, by how densely the pages read so far were filled (see
+//! [`Window::split`]). Objects deleted while a window is
 //! read are either listed (then the delete event applies after) or not (nothing to undo).
 //! A cursor whose object was deleted resumes at the cursor's second (see
 //! [`super::backfill::page_of`]), so nothing is lost and a reread changes nothing.
@@ -126,6 +127,39 @@ pub fn share_done(set: &Partitions<Window>, from: i64, now: i64) -> Option<f64> 
     (span > 0.0).then(|| (1.0 - left as f64 / span).clamp(0.0, 0.99))
 }
 
+/// The next page of `window`, read again while it answers 429: that has already slowed the
+/// whole sync (the rate limiter waits out its Retry-After for every request), and reading
+/// the page again is better than making every partition start over from the checkpoint.
+pub async fn step(
+    source: &StripeSource,
+    def: &StreamDef,
+    schema: &Schema,
+    window: &Window,
+) -> Result<backfill::Step, SourceError> {
+    let mut attempt = 1;
+    loop {
+        let fan_out = source.concurrency();
+        match backfill::step(&source.client, def, schema, window, fan_out).await {
+            Err(e) if e.kind == ErrorKind::RateLimited && attempt < RATE_LIMITED_ATTEMPTS => {
+                tracing::debug!(
+                    stream = def.name,
+                    attempt,
+                    "rate limited; reading the page again"
+                );
+                attempt += 1;
+            }
+            step => return step,
+        }
+    }
+}
+
+/// Seconds of `created` one full page spans, from `pages` full pages that spanned `spanned`
+/// seconds together; `None` without any.
+pub fn page_seconds(pages: i64, spanned: i64) -> Option<f64> {
+    // A page of n objects spans n-1 gaps between them; a full page holds 100.
+    (pages > 0).then(|| spanned as f64 / pages as f64 * 100.0 / 99.0)
+}
+
 /// One stream's windows, read through the source's client.
 pub struct Windows<'a> {
     source: &'a StripeSource,
@@ -152,9 +186,7 @@ impl<'a> Windows<'a> {
     /// `None` before the first full page.
     fn page_seconds(&self) -> Option<f64> {
         let pages = self.full_pages.load(Ordering::Relaxed);
-        let spanned = self.spanned.load(Ordering::Relaxed);
-        // A page of n objects spans n-1 gaps between them; a full page holds 100.
-        (pages > 0).then(|| spanned as f64 / pages as f64 * 100.0 / 99.0)
+        page_seconds(pages, self.spanned.load(Ordering::Relaxed))
     }
 }
 
@@ -162,25 +194,7 @@ impl PartitionReader for Windows<'_> {
     type Partition = Window;
 
     async fn page(&self, window: Window) -> Result<PartitionPage<Window>, SourceError> {
-        let mut attempt = 1;
-        let step = loop {
-            let fan_out = self.source.concurrency();
-            let client = &self.source.client;
-            match backfill::step(client, self.def, self.schema, &window, fan_out).await {
-                // A 429 has already slowed the whole sync (the rate limiter waits out its
-                // Retry-After for every request): read this page again rather than make
-                // every partition start over from the checkpoint.
-                Err(e) if e.kind == ErrorKind::RateLimited && attempt < RATE_LIMITED_ATTEMPTS => {
-                    tracing::debug!(
-                        stream = self.def.name,
-                        attempt,
-                        "rate limited; reading the page again"
-                    );
-                    attempt += 1;
-                }
-                step => break step?,
-            }
-        };
+        let step = step(self.source, self.def, self.schema, &window).await?;
         if step.next.is_some() {
             self.full_pages.fetch_add(1, Ordering::Relaxed);
             self.spanned.fetch_add(step.span.max(0), Ordering::Relaxed);
