@@ -137,6 +137,21 @@ impl PartitionReader for StampRanges<'_> {
         let streams = self.backfilling.load(Ordering::Relaxed).max(1);
         self.client.in_flight().div_ceil(streams).max(1)
     }
+
+    fn pages_left(&self, range: &StampRange) -> Option<f64> {
+        pages_left(range, self.page_seconds()?)
+    }
+}
+
+/// About how many pages are left of `range`, at `page_seconds` seconds of `SystemModstamp`
+/// a page: from its position (else its start) to its end.
+pub fn pages_left(range: &StampRange, page_seconds: f64) -> Option<f64> {
+    let at_ms = match &range.after {
+        Some((stamp, _)) => datetime_ms(stamp)?,
+        None => range.from_ms,
+    };
+    let seconds = (range.upto_ms - at_ms).max(0) as f64 / 1000.0;
+    Some(seconds / page_seconds.max(1e-3))
 }
 
 /// What is left of `range` in up to `pieces` ranges of whole seconds (the first keeps its
@@ -233,6 +248,25 @@ mod tests {
             after: None,
         };
         assert_eq!(split(&two, 8, None).len(), 2);
+    }
+
+    #[test]
+    fn pages_left_are_the_seconds_after_the_position_at_the_density_read() {
+        let range = StampRange {
+            from_ms: 0,
+            upto_ms: 1_000_000,
+            after: Some((api_datetime(600_000), "001000000000001AAA".into())),
+        };
+        assert_eq!(
+            pages_left(&range, 40.0),
+            Some(10.0),
+            "400 s left, 40 a page"
+        );
+        let fresh = StampRange {
+            after: None,
+            ..range
+        };
+        assert_eq!(pages_left(&fresh, 40.0), Some(25.0));
     }
 
     #[test]
