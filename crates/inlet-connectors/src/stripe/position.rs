@@ -27,15 +27,18 @@ impl Cursor {
 #[serde(rename_all = "snake_case")]
 pub enum Position {
     /// Copying the list in `created` windows read concurrently (see [`super::partition`]).
-    /// `events` is the newest event when the backfill began: live changes are read from
-    /// there, so nothing changed during the backfill is missed.
+    /// `events` is where live changes are read from, so nothing changed during the backfill
+    /// is missed: the second before the first page was served (no `id`), until the newest
+    /// event older than that second is found; in checkpoints of older versions, the newest
+    /// event when the backfill began.
     Partitioned {
         events: Cursor,
         /// The windows still to read, each at its own place, and how many are done.
         parts: Partitions<Window>,
         /// The newest object when the backfill began, for streams that follow their list.
         head: Option<Cursor>,
-        /// Stripe's clock when the backfill began (see `Backfill::since`).
+        /// Stripe's clock when the backfill began: when its first page was served (see
+        /// `Backfill::since`).
         since: i64,
         /// The oldest second the backfill reads (the account's opening), for progress.
         from: i64,
