@@ -101,7 +101,7 @@ pub type PartitionStep<P> = (Vec<Record>, Partitions<P>);
 
 /// How much longer than its share a partition may be before it is cut to size. Each cut
 /// costs about a request (every partition ends on a part-filled page): in a simulation of
-/// 100,000 objects at 95 requests/s with latencies of 250-650 ms, 1.2 cut too often and 2
+/// 100,000 objects at 95 requests/s with latencies of 230-630 ms, 1.2 cut too often and 2
 /// and 3 too late (1,062 requests and 12.8 s at 1.5; 1,072 and 13.3 s at 1.2; 1,103 and
 /// 13.4 s at 3; 1,144 and 14.1 s without).
 const BALANCE: f64 = 1.5;
