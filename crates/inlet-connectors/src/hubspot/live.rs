@@ -11,15 +11,13 @@
 //! * **Reconciliation**: a GDPR delete leaves no trace at all, and a missed archive would
 //!   stay forever, so now and then the whole type is read again consistently (list the ids,
 //!   batch read every property by POST, versioned at the moment of reading) and the pass's
-//!   last batch sweeps every row it did not see. Polls go on meanwhile ([`Beside`]): a
-//!   large type is thousands of requests.
+//!   last batch sweeps every row it did not see. Polls go on meanwhile (in a task beside
+//!   them, [`Beside`]): a large type is thousands of requests.
 
-use std::future::Future;
 use std::time::Duration;
 
-use inlet_core::{ErrorKind, Record, SourceError, Version};
+use inlet_core::{Record, SourceError, Version};
 use serde_json::{json, Value};
-use tokio::sync::mpsc;
 
 use super::backfill::{id_of, search};
 use super::client::{invalid, now_ms, CallError, HubSpotClient};
@@ -28,6 +26,7 @@ use super::streams;
 use super::table::ObjectTable;
 use super::time::parse_ms;
 use super::window::{search_body, WindowRead};
+use crate::beside::Beside;
 
 /// One page of a window: its records, and whether the window is done.
 pub async fn window_page(
@@ -56,47 +55,6 @@ pub struct Chores {
     pub properties: Option<Vec<Property>>,
     /// A delete for every record archived since the pass asked about.
     pub deletes: Vec<Record>,
-}
-
-/// Work a live stream does beside its polls, in a task of its own that sends what it finds
-/// as it goes. The work goes on while the stream polls (a future the stream left unpolled
-/// could hold the rate limiter's lock, and every poll would wait for it); the stream takes
-/// each piece between polls. Dropping it stops the work.
-pub struct Beside<T> {
-    found: mpsc::Receiver<Result<T, SourceError>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl<T: Send + 'static> Beside<T> {
-    /// Runs `work`, which sends its pieces to the sender it is given; at most one piece
-    /// waits for the stream, so a pass holds a page or two in memory, not all of it.
-    fn start<F, W>(work: F) -> Beside<T>
-    where
-        F: FnOnce(mpsc::Sender<Result<T, SourceError>>) -> W,
-        W: Future<Output = ()> + Send + 'static,
-    {
-        let (send, found) = mpsc::channel(1);
-        Beside {
-            found,
-            task: tokio::spawn(work(send)),
-        }
-    }
-
-    /// The next piece; an error if the work ended without saying it was done.
-    pub async fn next(&mut self) -> Result<T, SourceError> {
-        self.found.recv().await.unwrap_or_else(|| {
-            Err(SourceError::new(
-                ErrorKind::Internal,
-                "a pass over HubSpot records stopped before it was done",
-            ))
-        })
-    }
-}
-
-impl<T> Drop for Beside<T> {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
 }
 
 /// How long after a housekeeping pass ends the next one starts: the usual interval, or nine

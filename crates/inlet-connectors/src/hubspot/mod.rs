@@ -40,6 +40,7 @@ use inlet_core::{
 };
 use tokio::sync::{watch, RwLock};
 
+use crate::beside::Beside;
 use crate::http::{Auth, Meter};
 use associations::Pair;
 use backfill::Reader;
@@ -242,8 +243,8 @@ impl HubSpotSource {
             };
             let mut last_write = Instant::now();
             let mut housekeep_at = Instant::now() + self.housekeeping();
-            let mut chores: Option<live::Beside<live::Chores>> = None;
-            let mut reconciling: Option<live::Beside<live::Reconciled>> = None;
+            let mut chores: Option<Beside<live::Chores>> = None;
+            let mut reconciling: Option<Beside<live::Reconciled>> = None;
             let mut poll_at: Option<Instant> = None;
             let mut nudges = self.nudges.subscribe();
             // After a nudge, a second poll once search has indexed what the webhook told of

@@ -27,6 +27,15 @@ pub struct StampRange {
     pub after: Option<(String, String)>,
 }
 
+impl StampRange {
+    /// The `SystemModstamp` of the last record read, if any.
+    fn position_ms(&self) -> Option<i64> {
+        self.after
+            .as_ref()
+            .and_then(|(stamp, _)| datetime_ms(stamp))
+    }
+}
+
 /// The first range of a backfill noted at `since_ms`: from the oldest stamp the object
 /// has up to the end of that second (`None`: it has no records).
 pub async fn first_range(
@@ -110,11 +119,7 @@ impl PartitionReader for StampRanges<'_> {
         if let Some(last) = last.as_ref().filter(|_| more) {
             // A full page: from where it started (the position, else the range's start)
             // to its last record.
-            let start = range
-                .after
-                .as_ref()
-                .and_then(|(stamp, _)| datetime_ms(stamp))
-                .unwrap_or(range.from_ms);
+            let start = range.position_ms().unwrap_or(range.from_ms);
             self.full_pages.fetch_add(1, Ordering::Relaxed);
             self.spanned_ms
                 .fetch_add((last.ms - start).max(0), Ordering::Relaxed);
@@ -139,19 +144,16 @@ impl PartitionReader for StampRanges<'_> {
     }
 
     fn pages_left(&self, range: &StampRange) -> Option<f64> {
-        pages_left(range, self.page_seconds()?)
+        Some(pages_left(range, self.page_seconds()?))
     }
 }
 
 /// About how many pages are left of `range`, at `page_seconds` seconds of `SystemModstamp`
 /// a page: from its position (else its start) to its end.
-pub fn pages_left(range: &StampRange, page_seconds: f64) -> Option<f64> {
-    let at_ms = match &range.after {
-        Some((stamp, _)) => datetime_ms(stamp)?,
-        None => range.from_ms,
-    };
+pub fn pages_left(range: &StampRange, page_seconds: f64) -> f64 {
+    let at_ms = range.position_ms().unwrap_or(range.from_ms);
     let seconds = (range.upto_ms - at_ms).max(0) as f64 / 1000.0;
-    Some(seconds / page_seconds.max(1e-3))
+    seconds / page_seconds.max(1e-3)
 }
 
 /// What is left of `range` in up to `pieces` ranges of whole seconds (the first keeps its
@@ -162,11 +164,7 @@ pub fn pages_left(range: &StampRange, page_seconds: f64) -> Option<f64> {
 /// equal time.
 pub fn split(range: &StampRange, pieces: usize, page_seconds: Option<f64>) -> Vec<StampRange> {
     // The second the range is in: the one its position is in, else its start.
-    let at_ms = range
-        .after
-        .as_ref()
-        .and_then(|(stamp, _)| datetime_ms(stamp))
-        .map_or(range.from_ms, |ms| ms - ms.rem_euclid(1000));
+    let at_ms = (range.position_ms()).map_or(range.from_ms, |ms| ms - ms.rem_euclid(1000));
     // Whole seconds after the current one, shared out among the pieces.
     let seconds = (range.upto_ms - at_ms) / 1000 - 1;
     let mut pieces = (pieces as i64).min(seconds + 1).max(1);
@@ -257,16 +255,12 @@ mod tests {
             upto_ms: 1_000_000,
             after: Some((api_datetime(600_000), "001000000000001AAA".into())),
         };
-        assert_eq!(
-            pages_left(&range, 40.0),
-            Some(10.0),
-            "400 s left, 40 a page"
-        );
+        assert_eq!(pages_left(&range, 40.0), 10.0, "400 s left, 40 a page");
         let fresh = StampRange {
             after: None,
             ..range
         };
-        assert_eq!(pages_left(&fresh, 40.0), Some(25.0));
+        assert_eq!(pages_left(&fresh, 40.0), 25.0);
     }
 
     #[test]

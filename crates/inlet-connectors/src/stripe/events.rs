@@ -297,7 +297,7 @@ mod tests {
     use crate::http::RateLimiter;
     use crate::stripe::DEFAULT_STRIPE_VERSION;
 
-    async fn feed_of(fake: &FakeStripe) -> Feed {
+    fn feed_of(fake: &FakeStripe) -> Feed {
         let limiter = Arc::new(RateLimiter::new(100.0, 1));
         let client = StripeClient::new(
             &fake.url(),
@@ -312,7 +312,7 @@ mod tests {
     #[tokio::test]
     async fn before_a_second_is_the_newest_event_older_than_it_and_following_it_reads_the_rest() {
         let fake = FakeStripe::start(Options::default()).await.expect("fake");
-        let feed = feed_of(&fake).await;
+        let feed = feed_of(&fake);
         let none = feed.before(now() + 5).await.expect("before");
         assert_eq!(none.id, None, "no event yet: the second itself");
         fake.create("customer", json!({"email": "old@example.com"}))
@@ -337,7 +337,7 @@ mod tests {
     #[tokio::test]
     async fn a_place_by_time_in_a_quiet_feed_still_tells_how_far_it_has_been_read() {
         let fake = FakeStripe::start(Options::default()).await.expect("fake");
-        let feed = feed_of(&fake).await;
+        let feed = feed_of(&fake);
         let since = now() - 60;
         let place = Cursor {
             id: None,

@@ -29,6 +29,7 @@ use inlet_core::{
     Source, SourceError, StreamSpec,
 };
 
+use crate::beside::Beside;
 use crate::http::{Meter, RateLimiter};
 use client::StripeClient;
 use events::Feed;
@@ -281,7 +282,7 @@ impl Source for StripeSource {
                         let mut first = first.take().map(|records| (records, parts.clone()));
                         let mut steps = std::pin::pin!(read_partitions(&reader, parts));
                         // A feed place by time becomes an event's beside the pages.
-                        let mut finding = events.id.is_none().then(|| Finding::spawn(&self.feed, events.created));
+                        let mut finding = events.id.is_none().then(|| find_before(&self.feed, events.created));
                         loop {
                             // Pages already read join the one in hand, up to pages_per_batch.
                             let (mut records, mut set) = match first.take() {
@@ -310,12 +311,12 @@ impl Source for StripeSource {
                                 }
                             }
                             complete = set.complete();
-                            if let Some(found) = finding.as_mut().and_then(Finding::found) {
+                            if let Some(found) = finding.as_mut().and_then(Beside::ready) {
                                 events = found?;
                                 finding = None;
                             }
-                            if let (true, Some(f)) = (complete, finding.take()) {
-                                events = f.wait().await?;
+                            if let (true, Some(mut f)) = (complete, finding.take()) {
+                                events = f.next().await?;
                             }
                             let (at, progress) = match complete {
                                 true => (live(def, &head, &events), Some(1.0)),
@@ -334,8 +335,8 @@ impl Source for StripeSource {
                         if !complete {
                             Err(SourceError::new(ErrorKind::InvalidResponse, format!("the backfill of {} ended before every part was read", def.name)))?;
                         }
-                        if let Some(f) = finding.take() {
-                            events = f.wait().await?;
+                        if let Some(mut f) = finding.take() {
+                            events = f.next().await?;
                         }
                         // The stream is live from here: say so now, not at its first change.
                         position = live(def, &head, &events);
@@ -394,43 +395,13 @@ fn live(def: &StreamDef, head: &Option<Cursor>, events: &Cursor) -> Position {
     }
 }
 
-/// Where the events feed stood just before a second ([`Feed::before`]), asked in a task of
-/// its own beside a backfill's pages rather than before them (a future kept unpolled while
-/// waiting for the rate limiter would hold everyone else's requests). Dropping it stops it.
-struct Finding(tokio::task::JoinHandle<Result<Cursor, SourceError>>);
-
-impl Finding {
-    fn spawn(feed: &Arc<Feed>, second: i64) -> Self {
-        let feed = feed.clone();
-        Finding(tokio::spawn(async move { feed.before(second).await }))
-    }
-
-    /// The answer, if it has come.
-    fn found(&mut self) -> Option<Result<Cursor, SourceError>> {
-        self.0.is_finished().then_some(())?;
-        futures_util::FutureExt::now_or_never(&mut self.0).map(Self::answer)
-    }
-
-    async fn wait(mut self) -> Result<Cursor, SourceError> {
-        Self::answer((&mut self.0).await)
-    }
-
-    fn answer(
-        joined: Result<Result<Cursor, SourceError>, tokio::task::JoinError>,
-    ) -> Result<Cursor, SourceError> {
-        joined.unwrap_or_else(|e| {
-            Err(SourceError::new(
-                ErrorKind::Internal,
-                format!("reading where the events feed stood stopped: {e}"),
-            ))
-        })
-    }
-}
-
-impl Drop for Finding {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
+/// Where the events feed stood just before `second` ([`Feed::before`]), asked beside a
+/// backfill's pages rather than before them.
+fn find_before(feed: &Arc<Feed>, second: i64) -> Beside<Cursor> {
+    let feed = feed.clone();
+    Beside::start(move |send| async move {
+        let _ = send.send(feed.before(second).await).await; // the stream stopped: nobody to tell
+    })
 }
 
 /// The row a Stripe object of `stream` becomes (its fields flattened and renamed as the
