@@ -11,7 +11,7 @@ use inlet_fakes::hubspot::{FakeHubSpot, Limits, MutatorOptions, Options};
 /// A fake HubSpot API (CRM v3 objects, search, properties, owners, pipelines, schemas,
 /// associations v4, OAuth), faithful enough to sync from: paged lists with default
 /// properties, search with its 10,000-result cap and indexing lag, rate-limit headers and
-/// 429s, archive/restore/merge/GDPR delete.
+/// 429s, archive/restore/merge/GDPR delete, signed webhooks.
 ///
 /// Point a HubSpot client at the printed API base with the printed token, e.g.
 ///
@@ -29,7 +29,8 @@ use inlet_fakes::hubspot::{FakeHubSpot, Limits, MutatorOptions, Options};
 /// GET /_fake/objects/TYPE/archived, POST /_fake/objects/TYPE, DELETE /_fake/objects/TYPE/ID,
 /// POST /_fake/objects/TYPE/ID/restore, POST /_fake/objects/TYPE/ID/merge {"absorb":ID},
 /// POST /_fake/gdpr-delete/ID, GET|PUT|DELETE /_fake/associations/..., POST /_fake/properties/TYPE,
-/// PATCH /_fake/properties/TYPE/NAME, POST /_fake/limits, GET /_fake/stats.
+/// PATCH /_fake/properties/TYPE/NAME, POST /_fake/limits, POST /_fake/webhooks {"target_url":URL},
+/// GET /_fake/stats.
 #[derive(Debug, Parser)]
 #[command(name = "inlet-fake-hubspot", version, verbatim_doc_comment)]
 struct Args {
@@ -66,6 +67,10 @@ struct Args {
     /// Use this private app token instead of the one derived from --seed.
     #[arg(long, value_name = "TOKEN")]
     access_token: Option<String>,
+    /// Deliver every change to this URL as HubSpot webhooks, signed (v1 and v3) with the
+    /// printed OAuth client secret (repeatable).
+    #[arg(long = "webhook", value_name = "URL")]
+    webhooks: Vec<String>,
 }
 
 #[tokio::main]
@@ -99,6 +104,12 @@ async fn main() -> ExitCode {
         oauth.client_id, oauth.client_secret
     );
     println!("Refresh token:   {}", oauth.refresh_token);
+    for url in &args.webhooks {
+        hubspot.subscribe_webhooks(url);
+    }
+    if !args.webhooks.is_empty() {
+        println!("Webhooks to:     {}", args.webhooks.join(", "));
+    }
     println!("Portal:          {}", hubspot.portal_id());
     println!(
         "Seeded:          {} contacts in {:.1?}",

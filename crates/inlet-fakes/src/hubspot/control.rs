@@ -21,9 +21,14 @@
 //!                                                  "drop_next_connections": 1, "expire_tokens": true, "clear": true}
 //! POST   /_fake/limits                            {"per_ten_seconds": 100, "daily": 250000, "search_per_second": 5,
 //!                                                  "search_lag_ms": 2000}
+//! POST   /_fake/webhooks                          {"target_url": "https://..."}  every change from now on is
+//!                                                  delivered there, signed with the OAuth app's client secret
 //! GET    /_fake/stats                             {"requests", "requests_by_endpoint": {"list", "list_archived",
-//!                                                  "search", "batch_read", "other"}, "rate_limited", "objects": {type: count}}
+//!                                                  "search", "batch_read", "other"}, "rate_limited", "objects": {type: count},
+//!                                                  "webhook_events_delivered"}
 //! ```
+
+use std::sync::atomic::Ordering;
 
 use serde_json::{json, Map, Value};
 
@@ -135,6 +140,14 @@ pub(crate) fn handle(
             set_limits(shared, body.as_object().cloned().unwrap_or_default())?;
             Ok(json!({"ok": true}))
         }
+        ("POST", ["webhooks"]) => {
+            let target = text(&body, "target_url")?;
+            url::Url::parse(&target).map_err(|e| {
+                ApiError::validation(format!("target_url {target:?} is not a URL: {e}"))
+            })?;
+            shared.subscribe(&target);
+            Ok(json!({"ok": true}))
+        }
         ("GET", ["stats"]) => {
             let store = shared.read();
             let counts: Map<String, Value> = store
@@ -157,6 +170,7 @@ pub(crate) fn handle(
                 "rate_limited": shared.budget().refused,
                 "search_index_pending": store.pending_index(),
                 "objects": counts,
+                "webhook_events_delivered": shared.webhooks.delivered.load(Ordering::Relaxed),
             }))
         }
         _ => Err(ApiError::unknown_route(method, path)),

@@ -3,7 +3,8 @@
 //! search with its operators, one sort, the 10,000-result cap, indexing lag and its own
 //! per-second limit; batch reads with 207s; archive/restore/merge/GDPR delete; the
 //! 10-second and daily budgets in `X-HubSpot-RateLimit-*` headers and 429s by `policyName`;
-//! private-app and expiring OAuth tokens; fault knobs ([`Faults`]) and a control API
+//! private-app and expiring OAuth tokens; signed webhook deliveries of every change
+//! ([`FakeHubSpot::subscribe_webhooks`]); fault knobs ([`Faults`]) and a control API
 //! under `/_fake/`.
 //!
 //! [`FakeHubSpot::objects`] and [`FakeHubSpot::associations`] are the truth: exactly what a
@@ -43,6 +44,7 @@ mod standard;
 mod store;
 mod truth;
 mod values;
+mod webhooks;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -130,6 +132,7 @@ pub(crate) struct Shared {
     faults: Faults,
     holds: hold::Holds,
     by_endpoint: counts::Counts,
+    webhooks: webhooks::Webhooks,
     next_correlation: AtomicU64,
     seed: u64,
 }
@@ -204,6 +207,7 @@ impl FakeHubSpot {
         seed::init(&mut store);
         let mut tokens = Tokens::new(options.seed, options.access_token.clone());
         tokens.ttl = options.token_ttl;
+        let (webhooks, deliveries) = webhooks::Webhooks::new();
         let shared = Arc::new(Shared {
             store: RwLock::new(store),
             tokens: Mutex::new(tokens),
@@ -211,10 +215,16 @@ impl FakeHubSpot {
             faults: Faults::default(),
             holds: hold::Holds::default(),
             by_endpoint: counts::Counts::default(),
+            webhooks,
             next_correlation: AtomicU64::new(0),
             seed: options.seed,
         });
         let running = Running::start(options.listen, shared, server::handle).await?;
+        tokio::spawn(webhooks::dispatch(
+            running.shared.clone(),
+            deliveries,
+            running.stopped(),
+        ));
         tracing::debug!(addr = %running.addr, "fake hubspot listening");
         Ok(FakeHubSpot {
             inner: Arc::new(running),
@@ -337,6 +347,18 @@ impl FakeHubSpot {
             options,
             self.inner.stopped(),
         )
+    }
+
+    /// Every change from now on is also delivered to `target_url` as HubSpot delivers
+    /// webhooks to an app subscribed to every CRM event, signed with the OAuth app's client
+    /// secret ([`Self::oauth_app`]).
+    pub fn subscribe_webhooks(&self, target_url: &str) {
+        self.shared().subscribe(target_url);
+    }
+
+    /// Webhook events the targets accepted so far (each target counted).
+    pub fn webhook_events_delivered(&self) -> u64 {
+        self.shared().webhooks.delivered.load(Ordering::Relaxed)
     }
 
     /// Stops serving now (clones stop too).

@@ -1,9 +1,9 @@
 //! Every change to a portal, shared by the HTTP API, the control API, the Rust API and the
 //! live mutator: create, update, archive, restore, merge, GDPR delete, association changes,
 //! and property definitions that appear or change type. Each change queues its search-index
-//! update, which search sees once the indexing lag has passed.
+//! update, which search sees once the indexing lag has passed, and its webhook events.
 
-use serde_json::{Map, Value};
+use serde_json::{json, Map, Value};
 
 use super::catalog::AssociationKind;
 use super::clock::{date, iso, mix, parse_time};
@@ -119,6 +119,7 @@ pub(crate) fn create(
     apply(store, kind, &mut record, fields, now)?;
     store.records[kind].insert(id, record);
     store.reindex(kind, id, now);
+    store.notice(kind, id, "creation", json!({"changeFlag": "NEW"}));
     Ok(id)
 }
 
@@ -135,8 +136,19 @@ pub(crate) fn update(
         .cloned()
         .ok_or_else(|| not_found(store, kind, id))?;
     apply(store, kind, &mut record, fields, now)?;
+    let changed: Vec<(String, String)> = fields
+        .keys()
+        .map(|name| {
+            let value = record.values.get(name).cloned().flatten();
+            (name.clone(), value.unwrap_or_default())
+        })
+        .collect();
     store.records[kind].insert(id, record);
     store.reindex(kind, id, now);
+    for (name, value) in changed {
+        let change = json!({"propertyName": name, "propertyValue": value});
+        store.notice(kind, id, "propertyChange", change);
+    }
     Ok(())
 }
 
@@ -157,6 +169,7 @@ pub(crate) fn archive(
     record.archived_at = Some(now);
     record.updated = now;
     store.reindex(kind, id, now);
+    store.notice(kind, id, "deletion", json!({"changeFlag": "DELETED"}));
     Ok(())
 }
 
@@ -179,6 +192,7 @@ pub(crate) fn restore(
     record.archived_at = None;
     record.updated = now;
     store.reindex(kind, id, now);
+    store.notice(kind, id, "restore", Value::Null);
     Ok(())
 }
 
@@ -232,6 +246,9 @@ pub(crate) fn merge(
     }
     store.reindex(kind, absorbed, now);
     store.reindex(kind, primary, now);
+    let merged = json!({"primaryObjectId": primary, "mergedObjectIds": [absorbed],
+                        "newObjectId": primary});
+    store.notice(kind, primary, "merge", merged);
     Ok(())
 }
 
@@ -249,6 +266,7 @@ pub(crate) fn gdpr_delete(store: &mut Store, id: u64, now: i64) -> Result<(), Hu
     }
     store.merged_into[kind].retain(|_, into| *into != id);
     store.reindex(kind, id, now);
+    store.notice(kind, id, "privacyDeletion", Value::Null);
     Ok(())
 }
 
@@ -268,7 +286,11 @@ pub(crate) fn associate(
     if store.live(to, b).is_none() {
         return Err(not_found(store, to, b));
     }
-    Ok(store.link(from, a, to, b, kind))
+    let added = store.link(from, a, to, b, kind);
+    if added {
+        store.notice_association(from, a, to, b, false);
+    }
+    Ok(added)
 }
 
 pub(crate) fn dissociate(
@@ -281,7 +303,11 @@ pub(crate) fn dissociate(
     if !store.records[from].contains_key(&a) {
         return Err(not_found(store, from, a));
     }
-    Ok(store.unlink(from, a, to, b))
+    let removed = store.unlink(from, a, to, b);
+    if removed {
+        store.notice_association(from, a, to, b, true);
+    }
+    Ok(removed)
 }
 
 /// A new property on a type; existing records have no value for it.

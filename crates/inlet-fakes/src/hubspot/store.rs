@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use super::catalog::{self, AssociationKind, ObjectType};
 use super::properties::PropertyDef;
+use super::webhooks::Outbox;
 
 /// One change to a property, kept for `propertiesWithHistory`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,6 +111,8 @@ pub(crate) struct Store {
     next_id: u64,
     pub seeded_contacts: usize,
     pub contact_properties: usize,
+    /// Where changes become webhook events.
+    pub outbox: Outbox,
 }
 
 impl Store {
@@ -137,6 +140,7 @@ impl Store {
             next_id: 1001,
             seeded_contacts: 0,
             contact_properties,
+            outbox: Outbox::new(seed),
         }
     }
 

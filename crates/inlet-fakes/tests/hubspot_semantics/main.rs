@@ -1,11 +1,12 @@
 //! The fake HubSpot's semantics that a sync depends on, checked over real HTTP: the search
 //! cap and indexing lag, many changes in one millisecond, rate budgets and their headers,
 //! merges, archive/restore/GDPR delete, OAuth expiry, fault knobs, schema changes and
-//! value validation.
+//! value validation, webhook deliveries.
 
 mod access;
 mod records;
 mod search;
+mod webhooks;
 
 use std::time::Duration;
 

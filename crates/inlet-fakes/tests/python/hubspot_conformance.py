@@ -3,14 +3,20 @@ the truth the Rust test wrote (FAKE_TRUTH). Prints one line per check and
 'N passed, M failed' at the end; exits non-zero on any failure."""
 
 import datetime
+import http.server
 import json
 import os
+import queue
 import sys
+import threading
 import traceback
+import urllib.request
 
 from hubspot import Client
 from hubspot.crm.associations.v4 import BatchInputPublicFetchAssociationsBatchRequest, PublicFetchAssociationsBatchRequest
-from hubspot.crm.contacts import ApiException, BatchReadInputSimplePublicObjectId, PublicObjectSearchRequest, SimplePublicObjectId
+from hubspot.crm.contacts import (ApiException, BatchReadInputSimplePublicObjectId, PublicObjectSearchRequest, SimplePublicObjectId,
+                                  SimplePublicObjectInputForCreate)
+from hubspot.utils.signature import Signature
 
 URL = os.environ["FAKE_URL"]
 TOKEN = os.environ["FAKE_TOKEN"]
@@ -262,6 +268,44 @@ def _():
         expect(getattr(e, "status", None) == 400 and json.loads(e.body)["status"] == "BAD_CLIENT_SECRET", str(e))
         return
     raise AssertionError("no exception")
+
+
+class Receiver(http.server.BaseHTTPRequestHandler):
+    deliveries = queue.Queue()
+
+    def do_POST(self):  # noqa: N802 (http.server's naming)
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0"))).decode("utf-8")
+        Receiver.deliveries.put((body, {k.lower(): v for k, v in self.headers.items()}))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+# Last: it creates a contact, which the checks above compare against the truth.
+@check("webhooks are signed so that the client's Signature.is_valid accepts them (v3 and v1)")
+def _():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    target = f"http://127.0.0.1:{server.server_address[1]}/webhooks/hubspot"
+    request = urllib.request.Request(f"{URL}/_fake/webhooks", data=json.dumps({"target_url": target}).encode(),
+                                     headers={"Authorization": f"Bearer {TOKEN}"}, method="POST")
+    urllib.request.urlopen(request, timeout=10).read()
+    created = client.crm.contacts.basic_api.create(
+        simple_public_object_input_for_create=SimplePublicObjectInputForCreate(properties={"email": "hook@example.com"}))
+    body, headers = Receiver.deliveries.get(timeout=20)
+    events = json.loads(body)
+    expect(events[0]["subscriptionType"] == "contact.creation" and str(events[0]["objectId"]) == created.id, events)
+    secret = os.environ["FAKE_CLIENT_SECRET"]
+    v3 = dict(signature=headers["x-hubspot-signature-v3"], client_secret=secret, http_uri=target,
+              signature_version="v3", timestamp=headers["x-hubspot-request-timestamp"])
+    expect(Signature.is_valid(request_body=body, **v3), "v3 signature refused")
+    expect(not Signature.is_valid(request_body=body.replace("creation", "deletion"), **v3), "a tampered body verified")
+    expect(headers["x-hubspot-signature-version"] == "v1", headers)
+    expect(Signature.is_valid(signature=headers["x-hubspot-signature"], client_secret=secret, request_body=body,
+                              signature_version="v1"), "v1 signature refused")
+    server.shutdown()
 
 
 failed = [name for name, error in results if error]
