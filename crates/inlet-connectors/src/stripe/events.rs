@@ -227,10 +227,15 @@ impl Feed {
                 }
             }
             None => {
-                // No event to stand on: every event from `created` on, newest first, reversed.
-                // All of them are read as of the first page: newer ones follow the newest.
+                // No event to stand on: the events from `created` on come newest first, so
+                // the oldest `max` are the last read; only they are kept (memory stays
+                // bounded however busy the feed), and the next call follows the newest of
+                // them forward. The feed is known read as of the first page only when
+                // nothing was left out.
                 let mut after: Option<String> = None;
                 let mut first_date = None;
+                let mut oldest: VecDeque<Event> = VecDeque::new();
+                let mut left_out = false;
                 loop {
                     let mut params = vec![
                         ("limit", "100".to_string()),
@@ -251,15 +256,19 @@ impl Feed {
                         .and_then(|e| e.get("id"))
                         .and_then(Value::as_str)
                         .map(String::from);
-                    out.extend(page.data.into_iter().map(Arc::new));
+                    oldest.extend(page.data.into_iter().map(Arc::new));
+                    while oldest.len() > max.max(1) {
+                        oldest.pop_front();
+                        left_out = true;
+                    }
                     if !page.has_more || after.is_none() {
                         break;
                     }
                 }
-                if let Some(date) = first_date {
+                if let Some(date) = first_date.filter(|_| !left_out) {
                     self.checked.fetch_max(date, Ordering::AcqRel);
                 }
-                out.reverse();
+                out.extend(oldest.into_iter().rev());
             }
         }
         Ok(out)
@@ -351,6 +360,37 @@ mod tests {
             "read up to about now, not stuck at the place: {} vs {since}",
             feed.checked_at()
         );
+    }
+
+    #[tokio::test]
+    async fn a_place_by_time_before_many_events_reads_them_oldest_first_a_share_at_a_time() {
+        let fake = FakeStripe::start(Options::default()).await.expect("fake");
+        let feed = feed_of(&fake);
+        let place = Cursor {
+            id: None,
+            created: now() - 60,
+        };
+        for n in 0..250 {
+            fake.create("customer", json!({"email": format!("c{n}@example.com")}))
+                .expect("create");
+        }
+        // No event older than the place: the oldest 100 first, however many follow.
+        let first = feed.after(&place, 100).await.expect("after");
+        assert_eq!(first.len(), 100, "only what was asked for is kept");
+        let rest = feed
+            .after(&Cursor::of(first.last().expect("an event")), 1000)
+            .await
+            .expect("after");
+        let emails: Vec<String> = (first.iter().chain(&rest))
+            .map(|e| {
+                e["data"]["object"]["email"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string()
+            })
+            .collect();
+        let made: Vec<String> = (0..250).map(|n| format!("c{n}@example.com")).collect();
+        assert_eq!(emails, made, "every event once, oldest first");
     }
 
     /// Returns once the clock has reached `second`.
