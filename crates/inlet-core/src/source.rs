@@ -41,6 +41,9 @@ pub trait Source: Send + Sync {
     fn read<'a>(&'a self, stream: &'a StreamSpec, from: Option<&'a Checkpoint>) -> BatchStream<'a>;
 
     /// A verified webhook said something changed: read the change feed now instead of at
-    /// the next poll. Sources without webhooks ignore it.
-    fn nudge(&self) {}
+    /// the next poll. `body` is what the delivery said: a hint of what to look at again,
+    /// never data to write (that is read from the API). Sources without webhooks ignore it.
+    fn nudge(&self, body: &[u8]) {
+        let _ = body;
+    }
 }

@@ -222,7 +222,7 @@ async fn webhook(
         .verify_webhook(&delivery, secret.expose(), now_ms)
     {
         Ok(()) => {
-            hook.source.nudge();
+            hook.source.nudge(&body);
             (StatusCode::OK, "ok\n".into())
         }
         Err(e) => {

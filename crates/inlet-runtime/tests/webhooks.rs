@@ -26,7 +26,7 @@ impl Source for Nudged {
         Box::pin(futures_util::stream::empty())
     }
 
-    fn nudge(&self) {
+    fn nudge(&self, _: &[u8]) {
         self.0.fetch_add(1, Ordering::SeqCst);
     }
 }

@@ -81,6 +81,15 @@ async fn value(admin: &tokio_postgres::Client, id: &str, column: &str) -> Option
     }
 }
 
+/// The ids in `hubspot.contact`, in order.
+async fn contact_rows(admin: &tokio_postgres::Client) -> Vec<String> {
+    let rows = admin
+        .query("select id from hubspot.contact order by id", &[])
+        .await
+        .expect("rows");
+    rows.iter().map(|r| r.get(0)).collect()
+}
+
 fn contact_ids(fake: &FakeHubSpot) -> Vec<String> {
     (fake.objects("contacts").expect("contacts").iter())
         .filter_map(|o| o["id"].as_str().map(str::to_string))
@@ -280,4 +289,51 @@ async fn changes_keep_landing_while_the_archive_and_a_reconciliation_are_read() 
         }
     })
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_a_webhook_says_were_deleted_leave_at_once_once_hubspot_agrees() {
+    // Ten minutes between polls, so the archive is read every 100 minutes and the whole type
+    // once a day: within the test's deadlines only the webhooks can bring these deletes.
+    let (fake, inlet, admin) = portal(50, 600_000).await;
+    let listen = format!("127.0.0.1:{}", free_port());
+    let _run = inlet.start(&["run", "--listen", &listen]);
+    contacts_live(&inlet).await;
+    fake.subscribe_webhooks(&format!("http://{listen}/webhooks/hubspot/hubspot"));
+    let ids = contact_ids(&fake);
+    let (archived, erased, survivor, absorbed) = (&ids[0], &ids[1], &ids[2], &ids[3]);
+    // Deleted and restored at once: the webhook tells of a deletion HubSpot no longer agrees with.
+    fake.archive("contacts", &ids[4]).expect("archive");
+    fake.restore("contacts", &ids[4]).expect("restore");
+    fake.archive("contacts", archived).expect("archive");
+    fake.gdpr_delete(erased).expect("GDPR delete");
+    fake.merge("contacts", survivor, absorbed).expect("merge");
+
+    wait_until_async("the deleted contacts gone", Duration::from_secs(60), || {
+        let admin = &admin;
+        async move {
+            let rows = contact_rows(admin).await;
+            [archived, erased, absorbed]
+                .iter()
+                .all(|id| !rows.contains(id))
+        }
+    })
+    .await;
+    let mut truth = contact_ids(&fake);
+    truth.sort();
+    assert_eq!(
+        contact_rows(&admin).await,
+        truth,
+        "the table is HubSpot's live contacts"
+    );
+    let logged: i64 = admin
+        .query_one(
+            "select count(*) from hubspot._sync_event where object_type = 'contact' \
+             and event_type = 'delete' and record_id = any($1)",
+            &[&vec![archived.clone(), erased.clone(), absorbed.clone()]],
+        )
+        .await
+        .expect("events")
+        .get(0);
+    assert_eq!(logged, 3, "each removal in the change log once");
 }

@@ -8,6 +8,9 @@
 //!   is read whole every few polls, beside them, with the type's properties; records
 //!   archived since the last pass (with a margin for clocks) leave the table, versioned at
 //!   `archivedAt`.
+//! * **Told of by a webhook**: a deletion, a privacy deletion or a merge makes the next poll
+//!   ask HubSpot about those ids first (a batch read); those it no longer has leave at once,
+//!   rather than at the next archive pass or reconciliation ([`gone`]).
 //! * **Reconciliation**: a GDPR delete leaves no trace at all, and a missed archive would
 //!   stay forever, so now and then the whole type is read again consistently (list the ids,
 //!   batch read every property by POST, versioned at the moment of reading) and the pass's
@@ -114,6 +117,39 @@ pub fn reconcile(client: &HubSpotClient, table: ObjectTable) -> Beside<Reconcile
             }
         }
     })
+}
+
+/// Deletes, versioned `now_ms`, for those of `ids` HubSpot no longer has as live records of
+/// `table` (archived, deleted for privacy, or merged into another: a batch read answers for
+/// a merged id with its survivor, under the survivor's id).
+pub async fn gone(
+    client: &HubSpotClient,
+    table: &ObjectTable,
+    ids: &[u64],
+    now_ms: i64,
+) -> Result<Vec<Record>, SourceError> {
+    let path = format!("/crm/v3/objects/{}/batch/read", table.api);
+    let mut out = Vec::new();
+    for chunk in ids.chunks(100) {
+        let inputs: Vec<Value> = chunk
+            .iter()
+            .map(|id| json!({"id": id.to_string()}))
+            .collect();
+        let read = json!({"inputs": inputs, "properties": ["hs_object_id"]});
+        // A 207 lists what could not be read: exactly what is gone.
+        let body = client
+            .post(&path, &read)
+            .await
+            .map_err(CallError::into_source)?;
+        let results = body["results"]
+            .as_array()
+            .ok_or_else(|| invalid(&path, "no results list"))?;
+        let live: Vec<u64> = results.iter().filter_map(id_of).collect();
+        let version = Version::new(now_ms.saturating_mul(1000), 0);
+        (chunk.iter().filter(|id| !live.contains(id)))
+            .for_each(|id| out.push(Record::delete(id.to_string(), version)));
+    }
+    Ok(out)
 }
 
 /// Deletes for every record archived at or after `since_ms`. HubSpot's archive has no

@@ -10,7 +10,8 @@
 //! records leave the table when the archive is read; records absorbed in a merge when
 //! their survivor is; GDPR-deleted ones at the next reconciliation. Polling is the source
 //! of truth; [`HubSpotSource::nudge`] (a verified webhook) makes the next poll happen at once,
-//! and one more once search has indexed what the webhook told of.
+//! and one more once search has indexed what the webhook told of; records it says were
+//! deleted or merged away are asked about at that poll, and leave if HubSpot agrees.
 
 mod associations;
 mod backfill;
@@ -29,8 +30,9 @@ pub mod time;
 pub mod webhook;
 pub mod window;
 
+use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
@@ -115,7 +117,14 @@ pub struct HubSpotSource {
     nudges: watch::Sender<u64>,
     /// Streams reading their backfill now: they share search's requests in flight.
     backfilling: AtomicUsize,
+    /// Ids webhooks said may be gone, by type's API name, for each type's next poll to
+    /// ask HubSpot about ([`live::gone`]).
+    suspects: Mutex<HashMap<String, BTreeSet<u64>>>,
 }
+
+/// Ids kept per type for the next poll to ask about; beyond it they wait for the archive
+/// pass and the reconciliation (a type not synced never takes its ids).
+const SUSPECTS_PER_TYPE: usize = 10_000;
 
 /// What ended a live stream's wait.
 enum Wake {
@@ -163,6 +172,7 @@ impl HubSpotSource {
             catalog: RwLock::new(None),
             nudges: watch::Sender::new(0),
             backfilling: AtomicUsize::new(0),
+            suspects: Mutex::default(),
         })
     }
 
@@ -196,6 +206,14 @@ impl HubSpotSource {
             .poll_interval
             .saturating_mul(10)
             .max(Duration::from_secs(5))
+    }
+
+    /// The ids of type `api` webhooks said may be gone, taken.
+    fn take_suspects(&self, api: &str) -> Vec<u64> {
+        let mut suspects = self.suspects.lock().unwrap_or_else(PoisonError::into_inner);
+        suspects
+            .remove(api)
+            .map_or_else(Vec::new, |ids| ids.into_iter().collect())
     }
 
     fn lag_ms(&self) -> i64 {
@@ -354,6 +372,14 @@ impl HubSpotSource {
                         };
                         poll_at = None;
                         recheck = nudged.then(|| Instant::now() + self.options.search_lag);
+                        let suspects = self.take_suspects(&table.api);
+                        if !suspects.is_empty() {
+                            let deletes = live::gone(&self.client, &table, &suspects, now_ms()).await?;
+                            if !deletes.is_empty() {
+                                last_write = Instant::now();
+                                yield Batch::new(deletes, position.checkpoint(), Phase::Live);
+                            }
+                        }
                         let now = now_ms();
                         let Some(window) = poll_window(modified_ms, now, self.lag_ms()) else {
                             continue;
@@ -464,7 +490,17 @@ impl Source for HubSpotSource {
         })
     }
 
-    fn nudge(&self) {
+    fn nudge(&self, body: &[u8]) {
+        let gone = webhook::maybe_gone(body);
+        if !gone.is_empty() {
+            let mut suspects = self.suspects.lock().unwrap_or_else(PoisonError::into_inner);
+            for (api, id) in gone {
+                let ids = suspects.entry(api).or_default();
+                if ids.len() < SUSPECTS_PER_TYPE {
+                    ids.insert(id);
+                }
+            }
+        }
         self.nudges.send_modify(|n| *n += 1);
     }
 

@@ -3,11 +3,14 @@
 //! `X-HubSpot-Request-Timestamp` header (Unix milliseconds) and the URL is the one HubSpot
 //! posted to, protocol and host included, with a few characters HubSpot decodes before
 //! signing decoded here too. A delivery signed more than five minutes ago is refused
-//! (HubSpot's own rule: a replayed one is).
+//! (HubSpot's own rule: a replayed one is). What a verified delivery says may be gone
+//! ([`maybe_gone`]) is checked with HubSpot at the next poll.
 
 use data_encoding::BASE64;
 use ring::hmac;
+use serde_json::Value;
 
+use super::streams::OBJECTS;
 use crate::registry::Delivery;
 
 /// HubSpot's rule: a signature older than five minutes is refused.
@@ -101,9 +104,75 @@ pub fn sign(method: &str, url: &str, body: &[u8], timestamp_ms: i64, secret: &st
     BASE64.encode(hmac::sign(&key, &signed).as_ref())
 }
 
+/// Records a delivery says may have left HubSpot, as `(API name, id)`: deleted (archived),
+/// deleted for privacy (no trace left), or absorbed in a merge. A hint only: the sync asks
+/// HubSpot whether each is still there before removing anything. Anything unreadable in
+/// the body is skipped (the polls and the archive pass find those changes anyway).
+pub fn maybe_gone(body: &[u8]) -> Vec<(String, u64)> {
+    let Ok(Value::Array(events)) = serde_json::from_slice::<Value>(body) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for event in &events {
+        let Some((prefix, what)) = event["subscriptionType"]
+            .as_str()
+            .and_then(|t| t.split_once('.'))
+        else {
+            continue;
+        };
+        let api = if prefix == "object" {
+            event["objectTypeId"].as_str().map(|id| {
+                let standard = OBJECTS.iter().find(|(_, _, type_id)| *type_id == id);
+                standard.map_or(id, |(api, _, _)| api).to_string()
+            })
+        } else {
+            let standard = OBJECTS.iter().find(|(_, table, _)| *table == prefix);
+            standard.map(|(api, _, _)| api.to_string())
+        };
+        let Some(api) = api else { continue };
+        let ids: Vec<u64> = match what {
+            "deletion" | "privacyDeletion" => event["objectId"].as_u64().into_iter().collect(),
+            "merge" => (event["mergedObjectIds"].as_array().into_iter().flatten())
+                .filter_map(Value::as_u64)
+                .collect(),
+            _ => continue,
+        };
+        out.extend(ids.into_iter().map(|id| (api.clone(), id)));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn deletions_privacy_deletions_and_merges_name_what_may_be_gone() {
+        let body = serde_json::json!([
+            {"subscriptionType": "contact.deletion", "objectId": 11},
+            {"subscriptionType": "contact.privacyDeletion", "objectId": 12},
+            {"subscriptionType": "company.merge", "objectId": 20, "primaryObjectId": 20,
+             "mergedObjectIds": [21, 22]},
+            {"subscriptionType": "object.deletion", "objectTypeId": "0-48", "objectId": 30},
+            {"subscriptionType": "object.deletion", "objectTypeId": "2-777", "objectId": 40},
+            {"subscriptionType": "contact.propertyChange", "objectId": 50},
+            {"subscriptionType": "contact.deletion"},
+            {"subscriptionType": "nonsense"}
+        ]);
+        let got = maybe_gone(body.to_string().as_bytes());
+        let want = [
+            ("contacts", 11),
+            ("contacts", 12),
+            ("companies", 21),
+            ("companies", 22),
+            ("calls", 30),
+            ("2-777", 40),
+        ];
+        let want: Vec<(String, u64)> = want.iter().map(|(a, i)| (a.to_string(), *i)).collect();
+        assert_eq!(got, want);
+        assert!(maybe_gone(b"not json").is_empty());
+        assert!(maybe_gone(b"{\"eventId\": 1}").is_empty());
+    }
 
     fn check(
         url: &str,

@@ -252,7 +252,8 @@ impl Source for StripeSource {
         Box::pin(async move { Ok(specs) })
     }
 
-    fn nudge(&self) {
+    fn nudge(&self, _: &[u8]) {
+        // Stripe's events feed says what changed, in order: the delivery only says when.
         StripeSource::nudge(self);
     }
 
