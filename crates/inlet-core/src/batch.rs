@@ -31,6 +31,10 @@ pub struct Batch {
     /// listed: the source no longer has it, and it is deleted in the same transaction. This
     /// is how a backfill after a gap (an expired cursor) catches deletes it never saw.
     pub sweep: Option<Version>,
+    /// Narrows [`Batch::sweep`] to the rows whose column `column` holds one of `values`:
+    /// the batch is a re-read of that part of the stream (one record's associations, say)
+    /// and holds every row the source now has there.
+    pub sweep_within: Option<SweepWithin>,
     /// The source's estimate of how much of its backfill is done once this batch is
     /// written, from 0 to 1 (`None`: it cannot tell). For progress and an ETA only.
     pub progress: Option<f64>,
@@ -42,6 +46,13 @@ pub struct Batch {
     pub columns: Option<Vec<Column>>,
 }
 
+/// The part of a stream a [`Batch::sweep`] covers: rows whose `column` is one of `values`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SweepWithin {
+    pub column: String,
+    pub values: Vec<String>,
+}
+
 impl Batch {
     /// A batch of `records` that leaves the stream at `checkpoint`.
     pub fn new(records: Vec<Record>, checkpoint: Checkpoint, phase: Phase) -> Self {
@@ -50,6 +61,7 @@ impl Batch {
             checkpoint,
             phase,
             sweep: None,
+            sweep_within: None,
             progress: None,
             columns: None,
         }

@@ -327,6 +327,7 @@ fn join_waiting(
                 batch.records.extend(next.records);
                 batch.checkpoint = next.checkpoint;
                 batch.sweep = next.sweep;
+                batch.sweep_within = next.sweep_within;
                 batch.progress = next.progress.or(batch.progress);
                 if next.columns.is_some() {
                     batch.columns = next.columns;

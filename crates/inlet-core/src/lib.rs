@@ -40,7 +40,7 @@ mod retry;
 mod source;
 mod stream;
 
-pub use batch::{Batch, Checkpoint, Phase};
+pub use batch::{Batch, Checkpoint, Phase, SweepWithin};
 pub use engine::{run_stream, run_sync, EngineError, Outcome, Sink, StreamState};
 pub use error::{Action, ErrorKind, SourceError};
 pub use key::{key_text, key_values};

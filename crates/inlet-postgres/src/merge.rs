@@ -171,13 +171,17 @@ fn old_rows(table: &Table, t: &str) -> String {
 }
 
 /// The statement that removes what a completed listing no longer had: rows older than the
-/// listing's version (`$2`, `$3`; `$1` = the table name). Each removal gets a tombstone and a
-/// `delete` in the change log: it is a change the log's readers did not see happen.
+/// listing's version (`$2`, `$3`; `$1` = the table name), and with `within`, only those whose
+/// column `within` (as text) is one of `$4`. Each removal gets a tombstone and a `delete` in
+/// the change log: it is a change the log's readers did not see happen.
 /// Returns the number of rows removed.
-pub(crate) fn sweep_sql(table: &Table, deletes: DeleteMode) -> String {
+pub(crate) fn sweep_sql(table: &Table, deletes: DeleteMode, within: Option<&str>) -> String {
     let t = format!("{}.{}", ident(&table.schema), ident(&table.name));
     let s = ident(&table.schema);
-    let older = "(t._sync_version_ts, t._sync_version_seq) < ($2, $3)";
+    let mut older = "(t._sync_version_ts, t._sync_version_seq) < ($2, $3)".to_string();
+    if let Some(column) = within {
+        older.push_str(&format!(" and t.{}::text = any($4)", ident(column)));
+    }
     let record = record_columns(table, "t");
     let remove = match deletes {
         DeleteMode::Hard => format!("delete from {t} t where {older} returning {record}"),

@@ -170,11 +170,14 @@ pub async fn write_batch(
     };
     stats.rejected = reject(&tx, table, &rejected).await?;
     if let Some(before) = batch.sweep {
-        let sweep = sweep_sql(table, options.deletes);
-        let row = tx
-            .query_one(&sweep, &[&table.name, &before.ts_micros, &before.seq])
-            .await
-            .map_err(|e| db(&e, "could not remove rows the source no longer has", &sweep))?;
+        let within = batch.sweep_within.as_ref();
+        let sweep = sweep_sql(table, options.deletes, within.map(|w| w.column.as_str()));
+        let (name, ts, seq) = (&table.name, &before.ts_micros, &before.seq);
+        let row = match within {
+            Some(w) => tx.query_one(&sweep, &[name, ts, seq, &w.values]).await,
+            None => tx.query_one(&sweep, &[name, ts, seq]).await,
+        }
+        .map_err(|e| db(&e, "could not remove rows the source no longer has", &sweep))?;
         let gone: i64 = row.get(0);
         stats.deleted += gone;
         stats.events += gone;

@@ -16,6 +16,15 @@ use common::{text, Inlet};
 /// A fake portal with `contacts` contacts, and an inlet with a `hubspot` sync of its
 /// contacts polling every `poll_ms`, with the app's client secret (not yet running).
 async fn portal(contacts: usize, poll_ms: u64) -> (FakeHubSpot, Inlet, tokio_postgres::Client) {
+    portal_of(contacts, poll_ms, "contact").await
+}
+
+/// [`portal`], syncing `streams`.
+async fn portal_of(
+    contacts: usize,
+    poll_ms: u64,
+    streams: &str,
+) -> (FakeHubSpot, Inlet, tokio_postgres::Client) {
     let v = *versions().last().expect("a version");
     let c = common::cluster("hubspot", v).await;
     let db = c.create_database().await;
@@ -39,7 +48,7 @@ async fn portal(contacts: usize, poll_ms: u64) -> (FakeHubSpot, Inlet, tokio_pos
             "--source",
             "hubspot",
             "--streams",
-            "contact",
+            streams,
             "--set",
             "search_lag_ms=500",
         ],
@@ -336,4 +345,72 @@ async fn records_a_webhook_says_were_deleted_leave_at_once_once_hubspot_agrees()
         .expect("events")
         .get(0);
     assert_eq!(logged, 3, "each removal in the change log once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn associations_a_webhook_tells_of_are_read_again_at_once() {
+    // The association table is read whole every 15 minutes by default: within the test's
+    // deadlines only the webhooks can bring these changes.
+    let streams = "contact,company,association_contact_company";
+    let (fake, inlet, admin) = portal_of(50, 600_000, streams).await;
+    let listen = format!("127.0.0.1:{}", free_port());
+    let _run = inlet.start(&["run", "--listen", &listen]);
+    contacts_live(&inlet).await;
+    fake.subscribe_webhooks(&format!("http://{listen}/webhooks/hubspot/hubspot"));
+    let truth = |fake: &FakeHubSpot| {
+        let mut rows: Vec<(String, String, i64)> = (fake.associations("contacts", "companies"))
+            .expect("associations")
+            .iter()
+            .map(|a| {
+                let id = |v: &serde_json::Value| {
+                    v.as_str().map_or_else(|| v.to_string(), str::to_string)
+                };
+                (
+                    id(&a["fromId"]),
+                    id(&a["toId"]),
+                    a["typeId"].as_i64().expect("type"),
+                )
+            })
+            .collect();
+        rows.sort();
+        rows
+    };
+    let before = truth(&fake);
+    let (linked_from, linked_to, _) = before.first().expect("an association").clone();
+    let companies: Vec<String> = (fake.objects("companies").expect("companies").iter())
+        .filter_map(|c| c["id"].as_str().map(str::to_string))
+        .collect();
+    let other = (companies.iter())
+        .find(|c| !before.iter().any(|(f, t, _)| *f == linked_from && t == *c))
+        .expect("a company the contact is not associated with");
+    fake.dissociate("contacts", &linked_from, "companies", &linked_to)
+        .expect("dissociate");
+    fake.associate("contacts", &linked_from, "companies", other, None)
+        .expect("associate");
+    let after = truth(&fake);
+    assert_ne!(before, after);
+
+    wait_until_async(
+        "the association table as HubSpot has it",
+        Duration::from_secs(60),
+        || {
+            let (admin, after) = (&admin, &after);
+            async move {
+                let rows = admin
+                    .query(
+                        "select from_id, to_id, type_id from hubspot.association_contact_company \
+                     order by 1, 2, 3",
+                        &[],
+                    )
+                    .await
+                    .map(|rows| {
+                        rows.iter()
+                            .map(|r| (r.get(0), r.get(1), r.get(2)))
+                            .collect::<Vec<(String, String, i64)>>()
+                    });
+                rows.is_ok_and(|rows| rows == *after)
+            }
+        },
+    )
+    .await;
 }

@@ -5,7 +5,9 @@
 //! search windows cannot see one. Each table is instead read whole on every pass (list the
 //! from-type's ids, then the v4 batch read, 100 ids a request) and the pass's last batch
 //! sweeps every row it did not see: an association removed at HubSpot leaves the table at
-//! the next pass. How fresh associations are is the pass interval (`associations_secs`).
+//! the next pass. How fresh associations are is the pass interval (`associations_secs`),
+//! or, for records a webhook says were associated or dissociated, the next poll: their
+//! associations are read again ([`Pair::of`]) and swept within those records alone.
 
 use inlet_core::{Column, ColumnType, Record, SourceError, StreamSpec, Version};
 use serde_json::{json, Map, Value};
@@ -72,11 +74,22 @@ impl Pair {
         now_ms: i64,
     ) -> Result<(Vec<Record>, Option<String>), SourceError> {
         let (results, next) = client.list_page(&self.from, false, after).await?;
-        let mut inputs: Vec<Value> = results
+        let ids: Vec<String> = results
             .iter()
-            .filter_map(|o| o["id"].as_str())
-            .map(|id| json!({"id": id}))
+            .filter_map(|o| o["id"].as_str().map(str::to_string))
             .collect();
+        Ok((self.of(client, &ids, now_ms).await?, next))
+    }
+
+    /// Every association of the from-records `ids` (at most 1,000) to the other type,
+    /// versioned at `now_ms`.
+    pub async fn of(
+        &self,
+        client: &HubSpotClient,
+        ids: &[String],
+        now_ms: i64,
+    ) -> Result<Vec<Record>, SourceError> {
+        let mut inputs: Vec<Value> = ids.iter().map(|id| json!({"id": id})).collect();
         let version = Version::new(now_ms.saturating_mul(1000), 0);
         let path = format!("/crm/v4/associations/{}/{}/batch/read", self.from, self.to);
         let mut out = Vec::new();
@@ -118,6 +131,6 @@ impl Pair {
                 }
             }
         }
-        Ok((out, next))
+        Ok(out)
     }
 }

@@ -38,7 +38,7 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use inlet_core::{
     read_partitions, Batch, BatchStream, Checkpoint, Discovery, ErrorKind, Partitions, Phase,
-    Record, Source, SourceError, StreamSpec, Version,
+    Record, Source, SourceError, StreamSpec, SweepWithin, Version,
 };
 use tokio::sync::{watch, RwLock};
 
@@ -117,14 +117,29 @@ pub struct HubSpotSource {
     nudges: watch::Sender<u64>,
     /// Streams reading their backfill now: they share search's requests in flight.
     backfilling: AtomicUsize,
-    /// Ids webhooks said may be gone, by type's API name, for each type's next poll to
-    /// ask HubSpot about ([`live::gone`]).
-    suspects: Mutex<HashMap<String, BTreeSet<u64>>>,
+    /// What verified webhooks said to look at again.
+    hints: Mutex<Hints>,
 }
 
-/// Ids kept per type for the next poll to ask about; beyond it they wait for the archive
-/// pass and the reconciliation (a type not synced never takes its ids).
-const SUSPECTS_PER_TYPE: usize = 10_000;
+/// What verified webhooks said to look at again, each taken by the next poll of the stream
+/// it concerns.
+#[derive(Debug, Default)]
+struct Hints {
+    /// Records that may be gone, by type's API name ([`live::gone`]).
+    gone: HashMap<String, BTreeSet<u64>>,
+    /// Records whose associations changed, by (type, other type) ([`Pair::of`]).
+    relinked: HashMap<(String, String), BTreeSet<u64>>,
+}
+
+/// Ids kept per type (or pair) for the next poll; beyond it they wait for the archive
+/// pass, the reconciliation or the association pass (a type not synced never takes its ids).
+const HINTS_PER_KIND: usize = 10_000;
+
+fn hint(ids: &mut BTreeSet<u64>, id: u64) {
+    if ids.len() < HINTS_PER_KIND {
+        ids.insert(id);
+    }
+}
 
 /// What ended a live stream's wait.
 enum Wake {
@@ -172,7 +187,7 @@ impl HubSpotSource {
             catalog: RwLock::new(None),
             nudges: watch::Sender::new(0),
             backfilling: AtomicUsize::new(0),
-            suspects: Mutex::default(),
+            hints: Mutex::default(),
         })
     }
 
@@ -208,12 +223,23 @@ impl HubSpotSource {
             .max(Duration::from_secs(5))
     }
 
+    fn hints(&self) -> std::sync::MutexGuard<'_, Hints> {
+        self.hints.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// The ids of type `api` webhooks said may be gone, taken.
-    fn take_suspects(&self, api: &str) -> Vec<u64> {
-        let mut suspects = self.suspects.lock().unwrap_or_else(PoisonError::into_inner);
-        suspects
-            .remove(api)
-            .map_or_else(Vec::new, |ids| ids.into_iter().collect())
+    fn take_gone(&self, api: &str) -> Vec<u64> {
+        let ids = self.hints().gone.remove(api);
+        ids.map_or_else(Vec::new, |ids| ids.into_iter().collect())
+    }
+
+    /// The ids of `pair`'s from-type webhooks said were associated or dissociated, taken.
+    fn take_relinked(&self, pair: &Pair) -> Vec<String> {
+        let ids = self
+            .hints()
+            .relinked
+            .remove(&(pair.from.clone(), pair.to.clone()));
+        ids.map_or_else(Vec::new, |ids| ids.iter().map(u64::to_string).collect())
     }
 
     fn lag_ms(&self) -> i64 {
@@ -372,7 +398,7 @@ impl HubSpotSource {
                         };
                         poll_at = None;
                         recheck = nudged.then(|| Instant::now() + self.options.search_lag);
-                        let suspects = self.take_suspects(&table.api);
+                        let suspects = self.take_gone(&table.api);
                         if !suspects.is_empty() {
                             let deletes = live::gone(&self.client, &table, &suspects, now_ms()).await?;
                             if !deletes.is_empty() {
@@ -448,10 +474,25 @@ impl HubSpotSource {
                 _ => 0,
             };
             let every = self.options.associations_every.as_millis() as i64;
+            let mut nudges = self.nudges.subscribe();
             loop {
                 if done_ms > 0 {
                     let due = (done_ms + every - now_ms()).max(0) as u64;
-                    tokio::time::sleep(Duration::from_millis(due)).await;
+                    let due = Instant::now() + Duration::from_millis(due);
+                    // Until the next pass, the associations of records a webhook says were
+                    // associated or dissociated are read again at once, and swept within
+                    // those records alone.
+                    while self.next_poll(&mut nudges, due).await {
+                        for ids in self.take_relinked(&pair).chunks(100) {
+                            let read_ms = now_ms();
+                            let records = pair.of(&self.client, ids, read_ms).await?;
+                            let at = Position::Snapshot { read_ms: done_ms }.checkpoint();
+                            let mut batch = Batch::new(records, at, Phase::Live);
+                            batch.sweep = Some(Version::new(read_ms.saturating_mul(1000), 0));
+                            batch.sweep_within = Some(SweepWithin { column: "from_id".into(), values: ids.to_vec() });
+                            yield batch;
+                        }
+                    }
                 }
                 let started = now_ms();
                 let phase = if done_ms == 0 { Phase::Backfill } else { Phase::Live };
@@ -491,14 +532,13 @@ impl Source for HubSpotSource {
     }
 
     fn nudge(&self, body: &[u8]) {
-        let gone = webhook::maybe_gone(body);
-        if !gone.is_empty() {
-            let mut suspects = self.suspects.lock().unwrap_or_else(PoisonError::into_inner);
-            for (api, id) in gone {
-                let ids = suspects.entry(api).or_default();
-                if ids.len() < SUSPECTS_PER_TYPE {
-                    ids.insert(id);
-                }
+        {
+            let mut hints = self.hints();
+            for (api, id) in webhook::maybe_gone(body) {
+                hint(hints.gone.entry(api).or_default(), id);
+            }
+            for (from, to, id) in webhook::relinked(body) {
+                hint(hints.relinked.entry((from, to)).or_default(), id);
             }
         }
         self.nudges.send_modify(|n| *n += 1);

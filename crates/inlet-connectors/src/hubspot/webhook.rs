@@ -104,16 +104,28 @@ pub fn sign(method: &str, url: &str, body: &[u8], timestamp_ms: i64, secret: &st
     BASE64.encode(hmac::sign(&key, &signed).as_ref())
 }
 
+/// The events of a delivery (none if the body is not HubSpot's array of events).
+fn events(body: &[u8]) -> Vec<Value> {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Array(events)) => events,
+        _ => Vec::new(),
+    }
+}
+
+/// The API name of the standard type whose table is `table` (`contact` → `contacts`).
+fn api_of_table(table: &str) -> Option<&'static str> {
+    (OBJECTS.iter())
+        .find(|(_, t, _)| *t == table)
+        .map(|(api, _, _)| *api)
+}
+
 /// Records a delivery says may have left HubSpot, as `(API name, id)`: deleted (archived),
 /// deleted for privacy (no trace left), or absorbed in a merge. A hint only: the sync asks
 /// HubSpot whether each is still there before removing anything. Anything unreadable in
 /// the body is skipped (the polls and the archive pass find those changes anyway).
 pub fn maybe_gone(body: &[u8]) -> Vec<(String, u64)> {
-    let Ok(Value::Array(events)) = serde_json::from_slice::<Value>(body) else {
-        return Vec::new();
-    };
     let mut out = Vec::new();
-    for event in &events {
+    for event in &events(body) {
         let Some((prefix, what)) = event["subscriptionType"]
             .as_str()
             .and_then(|t| t.split_once('.'))
@@ -126,8 +138,7 @@ pub fn maybe_gone(body: &[u8]) -> Vec<(String, u64)> {
                 standard.map_or(id, |(api, _, _)| api).to_string()
             })
         } else {
-            let standard = OBJECTS.iter().find(|(_, table, _)| *table == prefix);
-            standard.map(|(api, _, _)| api.to_string())
+            api_of_table(prefix).map(str::to_string)
         };
         let Some(api) = api else { continue };
         let ids: Vec<u64> = match what {
@@ -142,9 +153,61 @@ pub fn maybe_gone(body: &[u8]) -> Vec<(String, u64)> {
     out
 }
 
+/// Records a delivery says were associated with or dissociated from a record of another
+/// type, as `(API name, other type's API name, id)`, from both sides. A hint only: their
+/// associations are read again from HubSpot.
+pub fn relinked(body: &[u8]) -> Vec<(String, String, u64)> {
+    let mut out = Vec::new();
+    for event in &events(body) {
+        let is_link =
+            (event["subscriptionType"].as_str()).is_some_and(|t| t.ends_with(".associationChange"));
+        let kinds = (event["associationType"].as_str())
+            .and_then(|t| t.split_once("_TO_"))
+            .map(|(a, b)| (a.to_lowercase(), b.to_lowercase()));
+        let (Some((a, b)), true) = (kinds, is_link) else {
+            continue;
+        };
+        let (Some(a), Some(b)) = (api_of_table(&a), api_of_table(&b)) else {
+            continue;
+        };
+        if let Some(from) = event["fromObjectId"].as_u64() {
+            out.push((a.to_string(), b.to_string(), from));
+        }
+        if let Some(to) = event["toObjectId"].as_u64() {
+            out.push((b.to_string(), a.to_string(), to));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn association_changes_name_both_sides() {
+        let body = serde_json::json!([
+            {"subscriptionType": "contact.associationChange", "associationType": "CONTACT_TO_COMPANY",
+             "fromObjectId": 1, "toObjectId": 2, "associationRemoved": true},
+            {"subscriptionType": "deal.associationChange", "associationType": "DEAL_TO_LINE_ITEM",
+             "fromObjectId": 3, "toObjectId": 4},
+            {"subscriptionType": "contact.associationChange", "associationType": "CONTACT_TO_UNICORN",
+             "fromObjectId": 5, "toObjectId": 6},
+            {"subscriptionType": "contact.propertyChange", "associationType": "CONTACT_TO_COMPANY",
+             "fromObjectId": 7, "toObjectId": 8}
+        ]);
+        let got = relinked(body.to_string().as_bytes());
+        let want = [
+            ("contacts", "companies", 1),
+            ("companies", "contacts", 2),
+            ("deals", "line_items", 3),
+            ("line_items", "deals", 4),
+        ];
+        let want: Vec<(String, String, u64)> = (want.iter())
+            .map(|(a, b, i)| (a.to_string(), b.to_string(), *i))
+            .collect();
+        assert_eq!(got, want);
+    }
 
     #[test]
     fn deletions_privacy_deletions_and_merges_name_what_may_be_gone() {
@@ -171,6 +234,7 @@ mod tests {
         let want: Vec<(String, u64)> = want.iter().map(|(a, i)| (a.to_string(), *i)).collect();
         assert_eq!(got, want);
         assert!(maybe_gone(b"not json").is_empty());
+        assert!(relinked(body.to_string().as_bytes()).is_empty());
         assert!(maybe_gone(b"{\"eventId\": 1}").is_empty());
     }
 

@@ -2,7 +2,7 @@
 //! an `id` stream, keyed on the declared columns, with the key text ([`key_text`]) where
 //! the change log and tombstones name a row.
 
-use inlet_core::key_text;
+use inlet_core::{key_text, SweepWithin};
 
 use super::*;
 
@@ -424,6 +424,45 @@ async fn a_sweep_removes_composite_rows_the_listing_no_longer_had() {
             expected.sort();
             assert_eq!(tombstones, expected, "PG {v} {mode:?}");
         }
+    }
+}
+
+#[tokio::test]
+async fn a_sweep_within_some_from_ids_removes_only_their_rows_the_re_read_no_longer_had() {
+    const D: (&str, &str, i64) = ("101", "202", 1);
+    for v in versions() {
+        let mut client = sync_client(cluster(v).await).await;
+        let mut s = assoc_stream(&client, WriteOptions::default()).await;
+        let all = [A, B, C, D].map(|k| link(k, 10, None)).to_vec();
+        s.write(&mut client, all, Phase::Backfill).await;
+        // One record's associations read again at version 20: only B is still there, as it was.
+        s.seq += 1;
+        let mut again = batch(vec![link(B, 20, None)], Phase::Live, s.seq);
+        again.sweep = Some(Version::new(20, 0));
+        again.sweep_within = Some(SweepWithin {
+            column: "from_id".into(),
+            values: vec!["101".into()],
+        });
+        let stats = write_batch(&mut client, &s.table, ASSOC, &again, s.seq, s.options)
+            .await
+            .expect("re-read");
+        assert_eq!(stats.deleted, 2, "PG {v}");
+        assert_eq!(
+            links(&client).await,
+            [live_row(B, None), live_row(C, None)],
+            "PG {v}: C is older than the sweep but not another from id's to remove"
+        );
+        let deleted: Vec<String> = client
+            .query(
+                "select record_id from stripe._sync_event where event_type = 'delete' order by id",
+                &[],
+            )
+            .await
+            .expect("events")
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        assert_eq!(deleted, [text_of(A), text_of(D)], "PG {v}");
     }
 }
 
