@@ -17,7 +17,10 @@
 //! request each one made and every 429 it answered because a budget was spent. After the
 //! last round's inlet backfill, the live latency: `CHANGES` updates of different contacts
 //! in the fake, each after a random pause of up to a poll interval, timed until a
-//! primary-key lookup sees the new first name.
+//! primary-key lookup sees the new first name. Then deletes: contacts archived in the fake,
+//! each timed until its row is gone, first with polling alone (the archive is read every
+//! ten polls, so each after a random pause of up to that), then with the fake delivering
+//! its webhooks to `inlet run --listen`.
 //!
 //! Usage: `cargo build --release -p inlet --bin inlet --example hubspot_bench`, then
 //! `target/release/examples/hubspot_bench [CONTACTS] [ROUNDS] [CHANGES]` (defaults 20000, 1,
@@ -85,7 +88,7 @@ fn setup(
     c: &Cluster,
     db: &str,
     api_base: &str,
-    token: &str,
+    fake: &FakeHubSpot,
     extra: &str,
 ) -> Inlet {
     let inlet = Inlet::new(bin, ca);
@@ -106,7 +109,10 @@ fn setup(
             "--streams",
             "contact",
         ],
-        &[("HUBSPOT_ACCESS_TOKEN", token)],
+        &[
+            ("HUBSPOT_ACCESS_TOKEN", &fake.access_token()),
+            ("HUBSPOT_CLIENT_SECRET", &fake.oauth_app().client_secret),
+        ],
     );
     inlet.add_to_sync("hubspot", extra);
     inlet
@@ -131,12 +137,13 @@ impl Run {
     }
 }
 
-/// `inlet run` backfilling the contact stream of a fresh database, until it is live; the
-/// process is handed back still running.
+/// `inlet run --listen LISTEN` backfilling the contact stream of a fresh database, until it
+/// is live; the process is handed back still running.
 async fn inlet_backfill(
     inlet: &Inlet,
     admin: &tokio_postgres::Client,
     fake: &FakeHubSpot,
+    listen: &str,
 ) -> (Run, Running) {
     let (requests, refused) = (fake.requests(), fake.rate_limited());
     let (lists, searches) = (
@@ -144,7 +151,7 @@ async fn inlet_backfill(
         fake.requests_to(Endpoint::Search),
     );
     let started = Instant::now();
-    let run = inlet.run();
+    let run = inlet.run_with(&["--listen", listen]);
     let sql = format!("select state = 'live' from {SCHEMA}._sync_state where stream = 'contact'");
     let mut rss = 0.0f64;
     wait_until_async(
@@ -408,19 +415,16 @@ async fn bench(contacts: usize, rounds: usize, changes: usize) {
     let extra = rate.map_or(String::new(), |r| format!("rate_limit = {r}\n"));
     let mut lines = Vec::new();
     let mut latencies = Vec::new();
+    let (mut polled_deletes, mut hooked_deletes) = (Vec::new(), Vec::new());
     for round in 1..=rounds {
         let db = cluster.create_database().await;
         let admin = cluster.admin_db(&db).await;
-        let inlet = setup(
-            &bin,
-            ca.as_deref(),
-            &cluster,
-            &db,
-            &api_base,
-            &token,
-            &extra,
-        );
-        let (i, running) = inlet_backfill(&inlet, &admin, &fake).await;
+        let inlet = setup(&bin, ca.as_deref(), &cluster, &db, &api_base, &fake, &extra);
+        let listen = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .to_string();
+        let (i, running) = inlet_backfill(&inlet, &admin, &fake, &listen).await;
         assert_eq!(i.rows, truth.len() as i64, "inlet's contact rows");
         eprintln!(
             "round {round}: inlet {:.0} rows/s ({} rows in {:.1} s, {} requests: {} list pages, {} searches; {} 429s, peak RSS {})",
@@ -450,6 +454,29 @@ async fn bench(contacts: usize, rounds: usize, changes: usize) {
                 name
             })
             .await;
+            // Deletes: other contacts, archived; gone when the primary-key lookup finds none.
+            let gone = format!(
+                "select 'gone' where not exists (select 1 from {SCHEMA}.contact where id = $1)"
+            );
+            let doomed: Vec<String> = truth
+                .iter()
+                .filter_map(|r| r["id"].as_str().map(String::from))
+                .skip(1)
+                .step_by((truth.len() / (2 * changes)).max(1))
+                .take(2 * changes)
+                .collect();
+            let (polled, hooked) = doomed.split_at(changes.min(10));
+            let archive = |_: usize, id: &str| {
+                fake.archive("contacts", id).expect("archive");
+                "gone".to_string()
+            };
+            // Polling alone: the archive is read every ten polls.
+            let every = Duration::from_millis(POLL_MS * 10);
+            polled_deletes = live_latency(&admin, &gone, polled, every, &mut rng, archive).await;
+            fake.subscribe_webhooks(&format!("http://{listen}/webhooks/hubspot/hubspot"));
+            let spread = Duration::from_millis(POLL_MS);
+            let hooked = &hooked[..changes.min(hooked.len())];
+            hooked_deletes = live_latency(&admin, &gone, hooked, spread, &mut rng, archive).await;
         }
         running.stop();
         let mut line = vec![("inlet".to_string(), i)];
@@ -516,14 +543,27 @@ async fn bench(contacts: usize, rounds: usize, changes: usize) {
             );
         }
     }
-    if !latencies.is_empty() {
+    let report = |what: &str, mut latencies: Vec<f64>| {
+        if latencies.is_empty() {
+            return;
+        }
         latencies.sort_by(f64::total_cmp);
         println!(
-            "\nlive latency, update in the fake → row in PostgreSQL, poll_interval_ms {POLL_MS}, the fake's search lag 1 s: {} changes, p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
+            "{what}: {} changes, p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
             latencies.len(),
             percentile(&latencies, 50.0),
             percentile(&latencies, 99.0),
             latencies.last().copied().unwrap_or(f64::NAN)
         );
-    }
+    };
+    println!();
+    report(&format!("live latency, update in the fake → row in PostgreSQL, poll_interval_ms {POLL_MS}, the fake's search lag 1 s"), latencies);
+    report(
+        "deletes, archive in the fake → row gone, polling alone",
+        polled_deletes,
+    );
+    report(
+        "deletes, archive in the fake → row gone, with webhooks",
+        hooked_deletes,
+    );
 }

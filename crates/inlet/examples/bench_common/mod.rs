@@ -301,9 +301,15 @@ impl Inlet {
     }
 
     pub fn run(&self) -> Running {
+        self.run_with(&[])
+    }
+
+    /// `inlet run` with `extra` arguments (`--listen ADDR`, say).
+    pub fn run_with(&self, extra: &[&str]) -> Running {
         let log = std::fs::File::create(self.dir.path().join("run.log")).expect("log");
+        let args: Vec<&str> = ["run"].iter().chain(extra).copied().collect();
         Running(
-            self.cmd(&["run"], &[])
+            self.cmd(&args, &[])
                 .stdout(Stdio::null())
                 .stderr(log)
                 .spawn()
