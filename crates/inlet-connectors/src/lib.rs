@@ -6,6 +6,7 @@
 //! they are written, and every record's version orders it against every other change to
 //! the same object, whichever path (backfill or live) produced it.
 
+mod backfilling;
 mod beside;
 pub mod http;
 pub mod hubspot;

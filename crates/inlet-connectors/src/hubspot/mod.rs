@@ -31,7 +31,7 @@ pub mod webhook;
 pub mod window;
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -42,6 +42,7 @@ use inlet_core::{
 };
 use tokio::sync::{watch, RwLock};
 
+use crate::backfilling::Backfilling;
 use crate::beside::Beside;
 use crate::http::{Auth, Meter};
 use associations::Pair;
@@ -149,22 +150,6 @@ enum Wake {
     Chores(Result<live::Chores, SourceError>),
     /// A page of the reconciliation in flight.
     Reconciled(Result<live::Reconciled, SourceError>),
-}
-
-/// Counts a stream as backfilling while it lives.
-struct Backfilling<'a>(&'a AtomicUsize);
-
-impl<'a> Backfilling<'a> {
-    fn enter(count: &'a AtomicUsize) -> Self {
-        count.fetch_add(1, Ordering::Relaxed);
-        Backfilling(count)
-    }
-}
-
-impl Drop for Backfilling<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
-    }
 }
 
 impl HubSpotSource {

@@ -40,7 +40,7 @@ pub mod soql;
 mod streams;
 pub mod table;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::AtomicUsize;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
@@ -49,6 +49,8 @@ use inlet_core::{
     Phase, Record, Source, SourceError, StreamSpec,
 };
 use tokio::sync::RwLock;
+
+use crate::backfilling::Backfilling;
 
 use backfill::{first_range, StampRanges};
 use bulk::{BulkRange, BulkRanges};
@@ -86,22 +88,6 @@ pub struct SalesforceSource {
     catalog: RwLock<Option<Vec<ObjectTable>>>,
     /// Streams reading their backfill now: they share the requests in flight.
     backfilling: AtomicUsize,
-}
-
-/// Counts a stream as backfilling while it lives.
-struct Backfilling<'a>(&'a AtomicUsize);
-
-impl<'a> Backfilling<'a> {
-    fn enter(count: &'a AtomicUsize) -> Self {
-        count.fetch_add(1, Ordering::Relaxed);
-        Backfilling(count)
-    }
-}
-
-impl Drop for Backfilling<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
-    }
 }
 
 /// Unix milliseconds now.

@@ -29,6 +29,7 @@ use inlet_core::{
     Source, SourceError, StreamSpec,
 };
 
+use crate::backfilling::Backfilling;
 use crate::beside::Beside;
 use crate::http::{Meter, RateLimiter};
 use client::StripeClient;
@@ -97,22 +98,6 @@ pub struct StripeSource {
     limiter: Arc<RateLimiter>,
     /// Streams reading their backfill now: they share the requests in flight.
     backfilling: AtomicUsize,
-}
-
-/// Counts a stream as backfilling while it lives.
-struct Backfilling<'a>(&'a AtomicUsize);
-
-impl<'a> Backfilling<'a> {
-    fn enter(count: &'a AtomicUsize) -> Self {
-        count.fetch_add(1, Ordering::Relaxed);
-        Backfilling(count)
-    }
-}
-
-impl Drop for Backfilling<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
-    }
 }
 
 /// A live stream with nothing to write still writes its checkpoint this often: its place in
