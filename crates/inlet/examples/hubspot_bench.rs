@@ -18,9 +18,9 @@
 //! last round's inlet backfill, the live latency: `CHANGES` updates of different contacts
 //! in the fake, each after a random pause of up to a poll interval, timed until a
 //! primary-key lookup sees the new first name. Then deletes: contacts archived in the fake,
-//! each timed until its row is gone, first with polling alone (the archive is read every
-//! ten polls, so each after a random pause of up to that), then with the fake delivering
-//! its webhooks to `inlet run --listen`.
+//! each timed until its row is gone, with polling alone (the archive is read every ten
+//! polls, so each after a random pause of up to that). Then the same updates and more
+//! deletes with the fake delivering its webhooks to `inlet run --listen`.
 //!
 //! Usage: `cargo build --release -p inlet --bin inlet --example hubspot_bench`, then
 //! `target/release/examples/hubspot_bench [CONTACTS] [ROUNDS] [CHANGES]` (defaults 20000, 1,
@@ -416,6 +416,7 @@ async fn bench(contacts: usize, rounds: usize, changes: usize) {
     let mut lines = Vec::new();
     let mut latencies = Vec::new();
     let (mut polled_deletes, mut hooked_deletes) = (Vec::new(), Vec::new());
+    let mut hooked_updates = Vec::new();
     for round in 1..=rounds {
         let db = cluster.create_database().await;
         let admin = cluster.admin_db(&db).await;
@@ -475,6 +476,13 @@ async fn bench(contacts: usize, rounds: usize, changes: usize) {
             polled_deletes = live_latency(&admin, &gone, polled, every, &mut rng, archive).await;
             fake.subscribe_webhooks(&format!("http://{listen}/webhooks/hubspot/hubspot"));
             let spread = Duration::from_millis(POLL_MS);
+            hooked_updates = live_latency(&admin, &check, &ids, spread, &mut rng, |k, id| {
+                let name = format!("Hooked {k}");
+                fake.update("contacts", id, json!({ "firstname": name }))
+                    .expect("update");
+                name
+            })
+            .await;
             let hooked = &hooked[..changes.min(hooked.len())];
             hooked_deletes = live_latency(&admin, &gone, hooked, spread, &mut rng, archive).await;
         }
@@ -558,6 +566,7 @@ async fn bench(contacts: usize, rounds: usize, changes: usize) {
     };
     println!();
     report(&format!("live latency, update in the fake → row in PostgreSQL, poll_interval_ms {POLL_MS}, the fake's search lag 1 s"), latencies);
+    report("the same updates, with webhooks", hooked_updates);
     report(
         "deletes, archive in the fake → row gone, polling alone",
         polled_deletes,

@@ -8,9 +8,9 @@
 //!   is read whole every few polls, beside them, with the type's properties; records
 //!   archived since the last pass (with a margin for clocks) leave the table, versioned at
 //!   `archivedAt`.
-//! * **Told of by a webhook**: a deletion, a privacy deletion or a merge makes the next poll
-//!   ask HubSpot about those ids first (a batch read); those it no longer has leave at once,
-//!   rather than at the next archive pass or reconciliation ([`gone`]).
+//! * **Told of by a webhook**: the records a delivery names are read by id at the next poll
+//!   ([`reread`]): a change lands without waiting for search's indexing lag, and a record
+//!   HubSpot no longer has leaves at once, not at the next archive pass or reconciliation.
 //! * **Reconciliation**: a GDPR delete leaves no trace at all, and a missed archive would
 //!   stay forever, so now and then the whole type is read again consistently (list the ids,
 //!   batch read every property by POST, versioned at the moment of reading) and the pass's
@@ -119,10 +119,12 @@ pub fn reconcile(client: &HubSpotClient, table: ObjectTable) -> Beside<Reconcile
     })
 }
 
-/// Deletes, versioned `now_ms`, for those of `ids` HubSpot no longer has as live records of
-/// `table` (archived, deleted for privacy, or merged into another: a batch read answers for
-/// a merged id with its survivor, under the survivor's id).
-pub async fn gone(
+/// The records of `table` among `ids` as HubSpot has them now (a webhook named each): those
+/// it has as live records read whole by batch read (by POST: any number of properties) and
+/// versioned by their modified date, as search would; a delete, versioned `now_ms`, for each
+/// it no longer has (archived, deleted for privacy, or merged into another: a batch read
+/// answers for a merged id with its survivor, under the survivor's id).
+pub async fn reread(
     client: &HubSpotClient,
     table: &ObjectTable,
     ids: &[u64],
@@ -135,7 +137,7 @@ pub async fn gone(
             .iter()
             .map(|id| json!({"id": id.to_string()}))
             .collect();
-        let read = json!({"inputs": inputs, "properties": ["hs_object_id"]});
+        let read = json!({"inputs": inputs, "properties": table.property_names()});
         // A 207 lists what could not be read: exactly what is gone.
         let body = client
             .post(&path, &read)
@@ -144,6 +146,7 @@ pub async fn gone(
         let results = body["results"]
             .as_array()
             .ok_or_else(|| invalid(&path, "no results list"))?;
+        out.extend(table.records(results, 0));
         let live: Vec<u64> = results.iter().filter_map(id_of).collect();
         let version = Version::new(now_ms.saturating_mul(1000), 0);
         (chunk.iter().filter(|id| !live.contains(id)))

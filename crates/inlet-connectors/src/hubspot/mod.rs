@@ -10,8 +10,9 @@
 //! records leave the table when the archive is read; records absorbed in a merge when
 //! their survivor is; GDPR-deleted ones at the next reconciliation. Polling is the source
 //! of truth; [`HubSpotSource::nudge`] (a verified webhook) makes the next poll happen at once,
-//! and one more once search has indexed what the webhook told of; records it says were
-//! deleted or merged away are asked about at that poll, and leave if HubSpot agrees.
+//! and one more once search has indexed what the webhook told of; the records it names are
+//! read by id at that poll ([`live::reread`]), so they land without waiting for search, and
+//! those HubSpot no longer has leave.
 
 mod associations;
 mod backfill;
@@ -126,8 +127,8 @@ pub struct HubSpotSource {
 /// it concerns.
 #[derive(Debug, Default)]
 struct Hints {
-    /// Records that may be gone, by type's API name ([`live::gone`]).
-    gone: HashMap<String, BTreeSet<u64>>,
+    /// Records that changed or may be gone, by type's API name ([`live::reread`]).
+    touched: HashMap<String, BTreeSet<u64>>,
     /// Records whose associations changed, by (type, other type) ([`Pair::of`]).
     relinked: HashMap<(String, String), BTreeSet<u64>>,
 }
@@ -212,9 +213,9 @@ impl HubSpotSource {
         self.hints.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The ids of type `api` webhooks said may be gone, taken.
-    fn take_gone(&self, api: &str) -> Vec<u64> {
-        let ids = self.hints().gone.remove(api);
+    /// The ids of type `api` webhooks said changed, taken.
+    fn take_touched(&self, api: &str) -> Vec<u64> {
+        let ids = self.hints().touched.remove(api);
         ids.map_or_else(Vec::new, |ids| ids.into_iter().collect())
     }
 
@@ -383,12 +384,13 @@ impl HubSpotSource {
                         };
                         poll_at = None;
                         recheck = nudged.then(|| Instant::now() + self.options.search_lag);
-                        let suspects = self.take_gone(&table.api);
-                        if !suspects.is_empty() {
-                            let deletes = live::gone(&self.client, &table, &suspects, now_ms()).await?;
-                            if !deletes.is_empty() {
+                        // What webhooks told of, read by id: no indexing lag to wait for.
+                        let touched = self.take_touched(&table.api);
+                        if !touched.is_empty() {
+                            let records = live::reread(&self.client, &table, &touched, now_ms()).await?;
+                            if !records.is_empty() {
                                 last_write = Instant::now();
-                                yield Batch::new(deletes, position.checkpoint(), Phase::Live);
+                                yield Batch::new(records, position.checkpoint(), Phase::Live);
                             }
                         }
                         let now = now_ms();
@@ -519,8 +521,8 @@ impl Source for HubSpotSource {
     fn nudge(&self, body: &[u8]) {
         {
             let mut hints = self.hints();
-            for (api, id) in webhook::maybe_gone(body) {
-                hint(hints.gone.entry(api).or_default(), id);
+            for (api, id) in webhook::touched(body) {
+                hint(hints.touched.entry(api).or_default(), id);
             }
             for (from, to, id) in webhook::relinked(body) {
                 hint(hints.relinked.entry((from, to)).or_default(), id);

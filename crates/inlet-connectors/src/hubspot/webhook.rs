@@ -3,8 +3,8 @@
 //! `X-HubSpot-Request-Timestamp` header (Unix milliseconds) and the URL is the one HubSpot
 //! posted to, protocol and host included, with a few characters HubSpot decodes before
 //! signing decoded here too. A delivery signed more than five minutes ago is refused
-//! (HubSpot's own rule: a replayed one is). What a verified delivery says may be gone
-//! ([`maybe_gone`]) is checked with HubSpot at the next poll.
+//! (HubSpot's own rule: a replayed one is). The records a verified delivery names
+//! ([`touched`], [`relinked`]) are read again from HubSpot at the next poll.
 
 use data_encoding::BASE64;
 use ring::hmac;
@@ -119,11 +119,12 @@ fn api_of_table(table: &str) -> Option<&'static str> {
         .map(|(api, _, _)| *api)
 }
 
-/// Records a delivery says may have left HubSpot, as `(API name, id)`: deleted (archived),
-/// deleted for privacy (no trace left), or absorbed in a merge. A hint only: the sync asks
-/// HubSpot whether each is still there before removing anything. Anything unreadable in
-/// the body is skipped (the polls and the archive pass find those changes anyway).
-pub fn maybe_gone(body: &[u8]) -> Vec<(String, u64)> {
+/// Records a delivery says changed, as `(API name, id)`: created, changed, restored,
+/// deleted (archived), deleted for privacy (no trace left), merged (the survivor and the
+/// records it absorbed). A hint only: the sync reads each from HubSpot as it is now.
+/// Anything unreadable in the body is skipped (the polls and the archive pass find those
+/// changes anyway).
+pub fn touched(body: &[u8]) -> Vec<(String, u64)> {
     let mut out = Vec::new();
     for event in &events(body) {
         let Some((prefix, what)) = event["subscriptionType"]
@@ -142,9 +143,14 @@ pub fn maybe_gone(body: &[u8]) -> Vec<(String, u64)> {
         };
         let Some(api) = api else { continue };
         let ids: Vec<u64> = match what {
-            "deletion" | "privacyDeletion" => event["objectId"].as_u64().into_iter().collect(),
-            "merge" => (event["mergedObjectIds"].as_array().into_iter().flatten())
-                .filter_map(Value::as_u64)
+            "creation" | "propertyChange" | "restore" | "deletion" | "privacyDeletion" => {
+                event["objectId"].as_u64().into_iter().collect()
+            }
+            "merge" => (event["objectId"].as_u64().into_iter())
+                .chain(
+                    (event["mergedObjectIds"].as_array().into_iter().flatten())
+                        .filter_map(Value::as_u64),
+                )
                 .collect(),
             _ => continue,
         };
@@ -210,7 +216,7 @@ mod tests {
     }
 
     #[test]
-    fn deletions_privacy_deletions_and_merges_name_what_may_be_gone() {
+    fn record_events_name_what_to_read_again() {
         let body = serde_json::json!([
             {"subscriptionType": "contact.deletion", "objectId": 11},
             {"subscriptionType": "contact.privacyDeletion", "objectId": 12},
@@ -219,23 +225,28 @@ mod tests {
             {"subscriptionType": "object.deletion", "objectTypeId": "0-48", "objectId": 30},
             {"subscriptionType": "object.deletion", "objectTypeId": "2-777", "objectId": 40},
             {"subscriptionType": "contact.propertyChange", "objectId": 50},
+            {"subscriptionType": "deal.creation", "objectId": 60},
+            {"subscriptionType": "contact.associationChange", "fromObjectId": 70, "toObjectId": 71},
             {"subscriptionType": "contact.deletion"},
             {"subscriptionType": "nonsense"}
         ]);
-        let got = maybe_gone(body.to_string().as_bytes());
+        let got = touched(body.to_string().as_bytes());
         let want = [
             ("contacts", 11),
             ("contacts", 12),
+            ("companies", 20),
             ("companies", 21),
             ("companies", 22),
             ("calls", 30),
             ("2-777", 40),
+            ("contacts", 50),
+            ("deals", 60),
         ];
         let want: Vec<(String, u64)> = want.iter().map(|(a, i)| (a.to_string(), *i)).collect();
         assert_eq!(got, want);
-        assert!(maybe_gone(b"not json").is_empty());
+        assert!(touched(b"not json").is_empty());
         assert!(relinked(body.to_string().as_bytes()).is_empty());
-        assert!(maybe_gone(b"{\"eventId\": 1}").is_empty());
+        assert!(touched(b"{\"eventId\": 1}").is_empty());
     }
 
     fn check(
