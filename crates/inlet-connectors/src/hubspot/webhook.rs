@@ -10,6 +10,7 @@ use data_encoding::BASE64;
 use ring::hmac;
 use serde_json::Value;
 
+use super::associations::PAIRS;
 use super::streams::OBJECTS;
 use crate::registry::Delivery;
 
@@ -160,8 +161,8 @@ pub fn touched(body: &[u8]) -> Vec<(String, u64)> {
 }
 
 /// Records a delivery says were associated with or dissociated from a record of another
-/// type, as `(API name, other type's API name, id)`, from both sides. A hint only: their
-/// associations are read again from HubSpot.
+/// type, as `(API name, other type's API name, id)`, from whichever side has an association
+/// table ([`PAIRS`]). A hint only: their associations are read again from HubSpot.
 pub fn relinked(body: &[u8]) -> Vec<(String, String, u64)> {
     let mut out = Vec::new();
     for event in &events(body) {
@@ -176,11 +177,11 @@ pub fn relinked(body: &[u8]) -> Vec<(String, String, u64)> {
         let (Some(a), Some(b)) = (api_of_table(&a), api_of_table(&b)) else {
             continue;
         };
-        if let Some(from) = event["fromObjectId"].as_u64() {
-            out.push((a.to_string(), b.to_string(), from));
-        }
-        if let Some(to) = event["toObjectId"].as_u64() {
-            out.push((b.to_string(), a.to_string(), to));
+        let sides = [(a, b, &event["fromObjectId"]), (b, a, &event["toObjectId"])];
+        for (from, to, id) in sides {
+            if let (Some(id), true) = (id.as_u64(), PAIRS.contains(&(from, to))) {
+                out.push((from.to_string(), to.to_string(), id));
+            }
         }
     }
     out
@@ -191,7 +192,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn association_changes_name_both_sides() {
+    fn association_changes_name_the_side_with_a_table() {
         let body = serde_json::json!([
             {"subscriptionType": "contact.associationChange", "associationType": "CONTACT_TO_COMPANY",
              "fromObjectId": 1, "toObjectId": 2, "associationRemoved": true},
@@ -203,12 +204,8 @@ mod tests {
              "fromObjectId": 7, "toObjectId": 8}
         ]);
         let got = relinked(body.to_string().as_bytes());
-        let want = [
-            ("contacts", "companies", 1),
-            ("companies", "contacts", 2),
-            ("deals", "line_items", 3),
-            ("line_items", "deals", 4),
-        ];
+        // Tables exist for contacts → companies and line items → deals only.
+        let want = [("contacts", "companies", 1), ("line_items", "deals", 4)];
         let want: Vec<(String, String, u64)> = (want.iter())
             .map(|(a, b, i)| (a.to_string(), b.to_string(), *i))
             .collect();
