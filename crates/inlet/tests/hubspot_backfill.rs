@@ -1,7 +1,8 @@
 //! A HubSpot backfill reads by list and by search at once, each on its own budget, and a
 //! SIGKILL in the middle of it loses no record: `inlet run` against the fake HubSpot, the
 //! contact stream alone, killed while both endpoints are being read, then run again until
-//! the table equals the fake's truth.
+//! the table equals the fake's truth. A type with too many properties for a list URL is
+//! listed for its ids and read whole by batch read.
 
 use std::time::Duration;
 
@@ -110,4 +111,58 @@ async fn a_backfill_reads_by_list_and_search_at_once_and_resumes_after_a_kill() 
         "the list went on after the restart: {lists_at_kill} then {lists}"
     );
     assert!(searches > 3, "search read its ranges: {searches}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_type_too_wide_for_a_list_url_is_listed_for_ids_and_batch_read() {
+    let v = *versions().last().expect("a version");
+    let c = common::cluster("hubspot-backfill", v).await;
+    let db = c.create_database().await;
+    let inlet = Inlet::new(&[]);
+    inlet.add_destination(c, &db);
+
+    // 500 properties: their names pass any list URL's length.
+    let fake = portal(3_000, 500).await;
+    let token = fake.access_token();
+    let out = inlet.sync_add(
+        "hubspot",
+        &fake.url(),
+        &["--source", "hubspot", "--streams", "contact"],
+        &[("HUBSPOT_ACCESS_TOKEN", token.as_str())],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    fake.faults().latency(Duration::from_millis(50));
+    let _run = inlet.start(&["run"]);
+    let admin = c.admin_db(&db).await;
+    admin
+        .execute("set timezone = 'UTC'", &[])
+        .await
+        .expect("utc");
+    wait_until_async(
+        "the contact stream live",
+        Duration::from_secs(120),
+        || async { contact_stream(&inlet)["state"] == "live" },
+    )
+    .await;
+    wait_for(
+        "the contact table to equal the truth",
+        Duration::from_secs(60),
+        || async {
+            let found = differences(&fake, &admin, "contacts", "contact").await;
+            match found.is_empty() {
+                true => Ok(()),
+                false => Err(format!("{found:#?}")),
+            }
+        },
+    )
+    .await;
+    let (lists, reads) = (
+        fake.requests_to(Endpoint::List),
+        fake.requests_to(Endpoint::BatchRead),
+    );
+    // Nothing else reads by batch here (no webhook, no reconciliation yet).
+    assert!(
+        lists > 0 && reads > 0,
+        "listed ids, then read them whole: {lists} list pages, {reads} batch reads"
+    );
 }

@@ -18,7 +18,7 @@ use inlet_core::{ErrorKind, PartitionPage, PartitionReader, Partitions, SourceEr
 use serde_json::{json, Value};
 
 use super::client::{invalid, CallError, HubSpotClient};
-use super::listed::{after_page, list_keeps, list_share, split_listed, LIST_PAGE};
+use super::listed::{after_page, list_keeps, list_share, split_listed, ListWith, LIST_PAGE};
 use super::position::{IdRange, Listed, Part};
 use super::table::ObjectTable;
 use super::window::PAGE;
@@ -65,6 +65,34 @@ pub async fn search(
     }
 }
 
+/// Records `ids` of `table` with every property, by batch read (POST: any number of
+/// properties), 100 a request, asked again while HubSpot says to slow down. Ids HubSpot no
+/// longer has are not in the answer (a 207 lists them); a merged id answers with its
+/// survivor, under the survivor's id.
+pub async fn batch_read(
+    client: &HubSpotClient,
+    table: &ObjectTable,
+    ids: &[u64],
+) -> Result<Vec<Value>, SourceError> {
+    let path = format!("/crm/v3/objects/{}/batch/read", table.api);
+    let mut out = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(100) {
+        let inputs: Vec<Value> = chunk
+            .iter()
+            .map(|id| json!({"id": id.to_string()}))
+            .collect();
+        let read = json!({"inputs": inputs, "properties": table.property_names()});
+        let mut body = patiently("batch read", || client.post(&path, &read))
+            .await
+            .map_err(CallError::into_source)?;
+        match body.get_mut("results").map(Value::take) {
+            Some(Value::Array(results)) => out.extend(results),
+            _ => return Err(invalid(&path, "no results list")),
+        }
+    }
+    Ok(out)
+}
+
 /// The id of a result (HubSpot ids are numeric strings).
 pub fn id_of(object: &Value) -> Option<u64> {
     object.get("id")?.as_str()?.parse().ok()
@@ -88,8 +116,8 @@ pub struct Reader<'a> {
     table: &'a ObjectTable,
     /// Streams backfilling now: they share both budgets.
     backfilling: &'a AtomicUsize,
-    /// The `properties` of list requests (`None`: this type is read by search alone).
-    list: Option<String>,
+    /// How list pages get their records' properties.
+    list: ListWith,
     /// A listed range is open: one more page in flight, on the other budget.
     listing: AtomicBool,
     /// Ids left in searched ranges, as of the last set noted ([`Reader::note`]).
@@ -101,7 +129,7 @@ impl<'a> Reader<'a> {
         client: &'a HubSpotClient,
         table: &'a ObjectTable,
         backfilling: &'a AtomicUsize,
-        list: Option<String>,
+        list: ListWith,
         parts: &Partitions<Part>,
     ) -> Self {
         let listing = parts.open.iter().any(|p| matches!(p, Part::Listed(_)));
@@ -141,7 +169,7 @@ impl<'a> Reader<'a> {
         let list = self.client.api_limiter.throughput(streams) / streams as f64;
         let search = self.client.search_limiter.throughput(self.searches());
         (
-            list * LIST_PAGE as f64,
+            list * LIST_PAGE as f64 / self.list.requests_per_page(),
             search * PAGE as f64 / streams as f64,
         )
     }
@@ -184,12 +212,9 @@ impl<'a> Reader<'a> {
             above: range.last,
             upto: range.upto,
         });
-        let Some(properties) = &self.list else {
-            // Properties added since the backfill began no longer fit a list URL.
-            return Ok(PartitionPage {
-                records: Vec::new(),
-                next: Some(rest),
-            });
+        let properties = match &self.list {
+            ListWith::Query(properties) => properties.as_str(),
+            ListWith::BatchRead => "hs_object_id",
         };
         let (api, after) = (&self.table.api, range.after.as_deref());
         let page = patiently("list", || async {
@@ -214,12 +239,17 @@ impl<'a> Reader<'a> {
         if !keep {
             tracing::warn!(object = %api, "the list is not in id order; searching its range instead");
         }
-        let mine: Vec<Value> = match keep {
+        let mut mine: Vec<Value> = match keep {
             true => (results.into_iter())
                 .filter(|r| id_of(r).is_some_and(|id| id <= range.upto))
                 .collect(),
             false => Vec::new(),
         };
+        if self.list == ListWith::BatchRead && !mine.is_empty() {
+            // One deleted since it was listed is not read: it is gone, as it should be.
+            let ids: Vec<u64> = mine.iter().filter_map(id_of).collect();
+            mine = batch_read(self.client, self.table, &ids).await?;
+        }
         Ok(PartitionPage {
             records: self.table.records(&mine, 0),
             next,

@@ -17,9 +17,10 @@
 //! ([`list_keeps`]); the top becomes searched ranges. So neither budget idles at the end.
 //!
 //! A list request names its properties in the query string, and HubSpot's URL limit is not
-//! known (apis.md §2.10, unverified). A type whose list URL would pass [`MAX_LIST_URL`] is
-//! read by search alone: splitting the properties over several list requests per page
-//! would cost 2+ requests per 100 records, more than search's 1 per 200.
+//! known (apis.md §2.10, unverified). For a type whose list URL would pass [`MAX_LIST_URL`]
+//! the list gives only the ids, and a batch read (by POST: no limit on properties) the
+//! records: two requests per 100 records rather than one, but on the 10-second budget that
+//! search leaves idle ([`ListWith::BatchRead`]).
 
 use super::backfill::split;
 use super::position::{IdRange, Listed, Part};
@@ -43,9 +44,28 @@ const CURSOR_ROOM: usize = 200;
 /// to search) as soon as search runs out, so erring long costs nothing.
 const LIST_BIAS: f64 = 1.5;
 
-/// The `properties` value of `table`'s list requests (names comma-separated), when a whole
-/// list URL from `base` fits [`MAX_LIST_URL`]; `None`: the type is read by search alone.
-pub fn list_properties(base: &str, table: &ObjectTable) -> Option<String> {
+/// How a list page gets its records' properties.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ListWith {
+    /// Named in the list URL (`properties`: names comma-separated, each fit for a query).
+    Query(String),
+    /// Too many for a URL: the list gives the ids, a batch read the records.
+    BatchRead,
+}
+
+impl ListWith {
+    /// Requests each list page of records costs.
+    pub fn requests_per_page(&self) -> f64 {
+        match self {
+            ListWith::Query(_) => 1.0,
+            ListWith::BatchRead => 2.0,
+        }
+    }
+}
+
+/// How `table`'s list requests from `base` get their properties: in the URL when a whole
+/// list URL fits [`MAX_LIST_URL`], else by a batch read of the listed ids.
+pub fn list_with(base: &str, table: &ObjectTable) -> ListWith {
     let names: Vec<String> = table
         .properties
         .iter()
@@ -56,7 +76,11 @@ pub fn list_properties(base: &str, table: &ObjectTable) -> Option<String> {
         "{base}/crm/v3/objects/{}?limit=100&archived=false&properties=&after=",
         table.api
     );
-    (fixed.len() + properties.len() + CURSOR_ROOM <= MAX_LIST_URL).then_some(properties)
+    if fixed.len() + properties.len() + CURSOR_ROOM <= MAX_LIST_URL {
+        ListWith::Query(properties)
+    } else {
+        ListWith::BatchRead
+    }
 }
 
 /// The share of the ids the list should read, from what each side reads a second (`list`
@@ -83,13 +107,13 @@ pub fn list_keeps(list: f64, search: f64, listed: u64, searched: u64) -> f64 {
     (kept / listed as f64).min(1.0)
 }
 
-/// A fresh backfill of ids `0 < id <= top`: the bottom `share` listed (when lists are read
-/// for this type), the rest one searched range (the engine splits it).
-pub fn first_parts(top: u64, share: Option<f64>) -> Vec<Part> {
+/// A fresh backfill of ids `0 < id <= top`: the bottom `share` listed, the rest one searched
+/// range (the engine splits it).
+pub fn first_parts(top: u64, share: f64) -> Vec<Part> {
     if top == 0 {
         return Vec::new();
     }
-    let cut = share.map_or(0, |s| (top as f64 * s.clamp(0.0, 1.0)) as u64);
+    let cut = (top as f64 * share.clamp(0.0, 1.0)) as u64;
     let mut parts = Vec::new();
     if cut > 0 {
         parts.push(Part::Listed(Listed {
@@ -269,18 +293,18 @@ mod tests {
     #[test]
     fn a_fresh_backfill_lists_the_bottom_share_and_searches_the_rest() {
         assert_eq!(
-            spans(&first_parts(10_000, Some(0.4))),
+            spans(&first_parts(10_000, 0.4)),
             vec![(0, 4_000), (4_000, 10_000)]
         );
-        assert!(matches!(first_parts(10_000, Some(0.4))[0], Part::Listed(_)));
-        assert_eq!(spans(&first_parts(10_000, None)), vec![(0, 10_000)]);
-        assert!(first_parts(0, Some(0.4)).is_empty());
+        assert!(matches!(first_parts(10_000, 0.4)[0], Part::Listed(_)));
+        assert_eq!(spans(&first_parts(10_000, 0.0)), vec![(0, 10_000)]);
+        assert!(first_parts(0, 0.4).is_empty());
         assert!((list_share(500.0, 750.0) - 0.5).abs() < 1e-9);
         assert_eq!(list_share(0.0, 800.0), 0.05);
     }
 
     #[test]
-    fn properties_that_would_make_too_long_a_url_mean_search_alone() {
+    fn properties_that_would_make_too_long_a_url_are_read_by_batch_read() {
         let property = |i: usize| Property {
             name: format!("custom_property_number_{i:04}"),
             label: String::new(),
@@ -295,8 +319,10 @@ mod tests {
             properties: (0..n).map(property).collect(),
         };
         let base = "https://api.hubapi.com";
-        let listed = list_properties(base, &table(200)).expect("200 properties fit");
+        let ListWith::Query(listed) = list_with(base, &table(200)) else {
+            panic!("200 properties fit")
+        };
         assert!(listed.starts_with("custom_property_number_0000,custom_property_number_0001,"));
-        assert_eq!(list_properties(base, &table(500)), None);
+        assert_eq!(list_with(base, &table(500)), ListWith::BatchRead);
     }
 }

@@ -20,10 +20,9 @@
 use std::time::Duration;
 
 use inlet_core::{Record, SourceError, Version};
-use serde_json::{json, Value};
 
-use super::backfill::{id_of, search};
-use super::client::{invalid, now_ms, CallError, HubSpotClient};
+use super::backfill::{batch_read, id_of, search};
+use super::client::{now_ms, HubSpotClient};
 use super::schema::Property;
 use super::streams;
 use super::table::ObjectTable;
@@ -130,28 +129,12 @@ pub async fn reread(
     ids: &[u64],
     now_ms: i64,
 ) -> Result<Vec<Record>, SourceError> {
-    let path = format!("/crm/v3/objects/{}/batch/read", table.api);
-    let mut out = Vec::new();
-    for chunk in ids.chunks(100) {
-        let inputs: Vec<Value> = chunk
-            .iter()
-            .map(|id| json!({"id": id.to_string()}))
-            .collect();
-        let read = json!({"inputs": inputs, "properties": table.property_names()});
-        // A 207 lists what could not be read: exactly what is gone.
-        let body = client
-            .post(&path, &read)
-            .await
-            .map_err(CallError::into_source)?;
-        let results = body["results"]
-            .as_array()
-            .ok_or_else(|| invalid(&path, "no results list"))?;
-        out.extend(table.records(results, 0));
-        let live: Vec<u64> = results.iter().filter_map(id_of).collect();
-        let version = Version::new(now_ms.saturating_mul(1000), 0);
-        (chunk.iter().filter(|id| !live.contains(id)))
-            .for_each(|id| out.push(Record::delete(id.to_string(), version)));
-    }
+    let results = batch_read(client, table, ids).await?;
+    let live: Vec<u64> = results.iter().filter_map(id_of).collect();
+    let mut out = table.records(&results, 0);
+    let version = Version::new(now_ms.saturating_mul(1000), 0);
+    (ids.iter().filter(|id| !live.contains(id)))
+        .for_each(|id| out.push(Record::delete(id.to_string(), version)));
     Ok(out)
 }
 
@@ -191,25 +174,10 @@ async fn reconcile_page(
     now_ms: i64,
 ) -> Result<(Vec<Record>, Option<String>), SourceError> {
     let (results, next) = client.list_page(&table.api, false, after).await?;
-    let inputs: Vec<Value> = results
-        .iter()
-        .filter_map(|o| o["id"].as_str())
-        .map(|id| json!({"id": id}))
-        .collect();
-    if inputs.is_empty() {
-        return Ok((Vec::new(), next));
-    }
-    let read = json!({"inputs": inputs, "properties": table.property_names()});
-    let path = format!("/crm/v3/objects/{}/batch/read", table.api);
-    // A 207 lists what could not be read (gone since the list): those are not live.
-    let body = client
-        .post(&path, &read)
-        .await
-        .map_err(CallError::into_source)?;
-    let results = body["results"]
-        .as_array()
-        .ok_or_else(|| invalid(&path, "no results list"))?;
-    Ok((table.records(results, now_ms), next))
+    let ids: Vec<u64> = results.iter().filter_map(id_of).collect();
+    // What is gone since the list is not in the answer: not live.
+    let results = batch_read(client, table, &ids).await?;
+    Ok((table.records(&results, now_ms), next))
 }
 
 #[cfg(test)]

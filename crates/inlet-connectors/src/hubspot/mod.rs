@@ -232,16 +232,14 @@ impl HubSpotSource {
         self.options.search_lag.as_millis() as i64
     }
 
-    /// Where a fresh backfill of `table` starts: the bottom share of its ids listed (when
-    /// its properties fit a list URL), the rest searched.
+    /// Where a fresh backfill of `table` starts: the bottom share of its ids listed, the
+    /// rest searched.
     async fn start(&self, table: &ObjectTable) -> Result<Position, SourceError> {
         let since_ms = now_ms();
         let top = backfill::top_id(&self.client, table).await?;
-        let list = listed::list_properties(&self.client.base, table);
-        let share = list.map(|list| {
-            let parts = Partitions::new(Vec::new());
-            Reader::new(&self.client, table, &self.backfilling, Some(list), &parts).list_share()
-        });
+        let list = listed::list_with(&self.client.base, table);
+        let parts = Partitions::new(Vec::new());
+        let share = Reader::new(&self.client, table, &self.backfilling, list, &parts).list_share();
         Ok(Position::Backfill {
             parts: Partitions::new(listed::first_parts(top, share)),
             since_ms,
@@ -288,7 +286,7 @@ impl HubSpotSource {
                         let _counted = Backfilling::enter(&self.backfilling);
                         let live = self.live_from(since_ms);
                         if !parts.complete() {
-                            let list = listed::list_properties(&self.client.base, &table);
+                            let list = listed::list_with(&self.client.base, &table);
                             let reader = Reader::new(&self.client, &table, &self.backfilling, list, &parts);
                             let mut steps = std::pin::pin!(read_partitions(&reader, parts));
                             while let Some(step) = steps.next().await {

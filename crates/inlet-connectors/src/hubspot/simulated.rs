@@ -133,7 +133,7 @@ async fn list_and_search_together_read_every_record_once_even_after_a_restart() 
             searches: 3,
             listing: AtomicBool::new(false),
         };
-        let start = Partitions::new(first_parts(top, Some(share)));
+        let start = Partitions::new(first_parts(top, share));
         let steps = read_all(&portal, start).await;
         assert_eq!(ids_of(&steps), ids, "share {share}: every id once");
         let sets = steps.iter().map(|(_, set)| set);
