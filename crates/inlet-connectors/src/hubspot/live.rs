@@ -17,6 +17,7 @@
 //!   last batch sweeps every row it did not see. Polls go on meanwhile (in a task beside
 //!   them, [`Beside`]): a large type is thousands of requests.
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use inlet_core::{Record, SourceError, Version};
@@ -130,7 +131,7 @@ pub async fn reread(
     now_ms: i64,
 ) -> Result<Vec<Record>, SourceError> {
     let results = batch_read(client, table, ids).await?;
-    let live: Vec<u64> = results.iter().filter_map(id_of).collect();
+    let live: HashSet<u64> = results.iter().filter_map(id_of).collect();
     let mut out = table.records(&results, 0);
     let version = Version::new(now_ms.saturating_mul(1000), 0);
     (ids.iter().filter(|id| !live.contains(id)))

@@ -33,7 +33,7 @@ pub mod window;
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::AtomicUsize;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
@@ -209,7 +209,7 @@ impl HubSpotSource {
             .max(Duration::from_secs(5))
     }
 
-    fn hints(&self) -> std::sync::MutexGuard<'_, Hints> {
+    fn hints(&self) -> MutexGuard<'_, Hints> {
         self.hints.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
