@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use inlet_fakes::hubspot::Endpoint;
+use inlet_fakes::hubspot::{Endpoint, FakeHubSpot};
 use inlet_testkit::{versions, wait_for, wait_until_async};
 
 mod common;
@@ -20,15 +20,14 @@ fn contact_stream(inlet: &Inlet) -> serde_json::Value {
         .unwrap_or_default()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_backfill_reads_by_list_and_search_at_once_and_resumes_after_a_kill() {
+/// An inlet with a `hubspot` sync of `fake`'s contacts (not yet running), and an admin
+/// connection to its database, in UTC.
+async fn sync_of_contacts(fake: &FakeHubSpot) -> (Inlet, tokio_postgres::Client) {
     let v = *versions().last().expect("a version");
     let c = common::cluster("hubspot-backfill", v).await;
     let db = c.create_database().await;
     let inlet = Inlet::new(&[]);
     inlet.add_destination(c, &db);
-
-    let fake = portal(6_000, 60).await;
     let token = fake.access_token();
     let out = inlet.sync_add(
         "hubspot",
@@ -37,6 +36,45 @@ async fn a_backfill_reads_by_list_and_search_at_once_and_resumes_after_a_kill() 
         &[("HUBSPOT_ACCESS_TOKEN", token.as_str())],
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let admin = c.admin_db(&db).await;
+    admin
+        .execute("set timezone = 'UTC'", &[])
+        .await
+        .expect("utc");
+    (inlet, admin)
+}
+
+/// Waits for the contact stream to be live and its table to hold every contact once: none
+/// missing, none extra, every property as the fake holds it.
+async fn live_and_equal_to_the_truth(
+    inlet: &Inlet,
+    fake: &FakeHubSpot,
+    admin: &tokio_postgres::Client,
+) {
+    wait_until_async(
+        "the contact stream live",
+        Duration::from_secs(120),
+        || async { contact_stream(inlet)["state"] == "live" },
+    )
+    .await;
+    wait_for(
+        "the contact table to equal the truth",
+        Duration::from_secs(60),
+        || async {
+            let found = differences(fake, admin, "contacts", "contact").await;
+            match found.is_empty() {
+                true => Ok(()),
+                false => Err(format!("{found:#?}")),
+            }
+        },
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backfill_reads_by_list_and_search_at_once_and_resumes_after_a_kill() {
+    let fake = portal(6_000, 60).await;
+    let (inlet, admin) = sync_of_contacts(&fake).await;
     let config = std::fs::read_to_string(inlet.config()).expect("config");
     std::fs::write(
         inlet.config(),
@@ -70,30 +108,7 @@ async fn a_backfill_reads_by_list_and_search_at_once_and_resumes_after_a_kill() 
 
     fake.faults().latency(Duration::from_millis(50));
     let _run = spawn();
-    let admin = c.admin_db(&db).await;
-    admin
-        .execute("set timezone = 'UTC'", &[])
-        .await
-        .expect("utc");
-    wait_until_async(
-        "the contact stream live",
-        Duration::from_secs(120),
-        || async { contact_stream(&inlet)["state"] == "live" },
-    )
-    .await;
-    // Every contact once: none missing, none extra, every property as the fake holds it.
-    wait_for(
-        "the contact table to equal the truth",
-        Duration::from_secs(60),
-        || async {
-            let found = differences(&fake, &admin, "contacts", "contact").await;
-            match found.is_empty() {
-                true => Ok(()),
-                false => Err(format!("{found:#?}")),
-            }
-        },
-    )
-    .await;
+    live_and_equal_to_the_truth(&inlet, &fake, &admin).await;
     let truth = fake.objects("contacts").expect("truth").len() as i64;
     let rows: i64 = admin
         .query_one("select count(*) from hubspot.contact", &[])
@@ -115,47 +130,12 @@ async fn a_backfill_reads_by_list_and_search_at_once_and_resumes_after_a_kill() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_type_too_wide_for_a_list_url_is_listed_for_ids_and_batch_read() {
-    let v = *versions().last().expect("a version");
-    let c = common::cluster("hubspot-backfill", v).await;
-    let db = c.create_database().await;
-    let inlet = Inlet::new(&[]);
-    inlet.add_destination(c, &db);
-
     // 500 properties: their names pass any list URL's length.
     let fake = portal(3_000, 500).await;
-    let token = fake.access_token();
-    let out = inlet.sync_add(
-        "hubspot",
-        &fake.url(),
-        &["--source", "hubspot", "--streams", "contact"],
-        &[("HUBSPOT_ACCESS_TOKEN", token.as_str())],
-    );
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let (inlet, admin) = sync_of_contacts(&fake).await;
     fake.faults().latency(Duration::from_millis(50));
     let _run = inlet.start(&["run"]);
-    let admin = c.admin_db(&db).await;
-    admin
-        .execute("set timezone = 'UTC'", &[])
-        .await
-        .expect("utc");
-    wait_until_async(
-        "the contact stream live",
-        Duration::from_secs(120),
-        || async { contact_stream(&inlet)["state"] == "live" },
-    )
-    .await;
-    wait_for(
-        "the contact table to equal the truth",
-        Duration::from_secs(60),
-        || async {
-            let found = differences(&fake, &admin, "contacts", "contact").await;
-            match found.is_empty() {
-                true => Ok(()),
-                false => Err(format!("{found:#?}")),
-            }
-        },
-    )
-    .await;
+    live_and_equal_to_the_truth(&inlet, &fake, &admin).await;
     let (lists, reads) = (
         fake.requests_to(Endpoint::List),
         fake.requests_to(Endpoint::BatchRead),
