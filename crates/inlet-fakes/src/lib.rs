@@ -10,6 +10,7 @@
 #![recursion_limit = "512"]
 
 pub mod cli;
+mod delivery;
 pub mod demo;
 pub mod hubspot;
 pub mod knobs;

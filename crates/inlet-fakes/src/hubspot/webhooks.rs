@@ -17,14 +17,12 @@ use tokio::sync::{mpsc, watch};
 use super::clock::{mix, now_ms};
 use super::store::Store;
 use super::Shared;
+use crate::delivery;
 
 /// Events in one delivery at most (HubSpot's batch size).
 const BATCH: usize = 100;
 /// How long a target has to answer (HubSpot's timeout).
 const TIMEOUT: Duration = Duration::from_secs(5);
-/// Attempts after the first failed one, and the first wait (doubling).
-const RETRIES: u32 = 4;
-const FIRST_BACKOFF: Duration = Duration::from_millis(200);
 
 /// The store's end: events are made under the store's lock, in the order of the changes.
 #[derive(Debug)]
@@ -222,35 +220,30 @@ pub(crate) async fn dispatch(
         }
         let secret = shared.tokens().client_secret.clone();
         for url in shared.webhooks.targets() {
-            if post(&client, &url, &secret, &events).await {
-                shared
-                    .webhooks
-                    .delivered
-                    .fetch_add(events.len() as u64, Ordering::Relaxed);
-                continue;
-            }
-            let (shared, client, secret, mut events) = (
+            let what = format!("{} events to {url}", events.len());
+            let (shared, client, secret, events) = (
                 shared.clone(),
                 client.clone(),
                 secret.clone(),
                 events.clone(),
             );
-            tokio::spawn(async move {
-                let mut backoff = FIRST_BACKOFF;
-                for attempt in 1..=RETRIES {
-                    tokio::time::sleep(backoff).await;
-                    for event in &mut events {
-                        event["attemptNumber"] = json!(attempt);
-                    }
-                    if post(&client, &url, &secret, &events).await {
+            delivery::send(what, move |attempt| {
+                let (shared, client, secret, url) =
+                    (shared.clone(), client.clone(), secret.clone(), url.clone());
+                let mut events = events.clone();
+                for event in &mut events {
+                    event["attemptNumber"] = json!(attempt);
+                }
+                async move {
+                    let sent = post(&client, &url, &secret, &events).await;
+                    if sent {
                         let n = events.len() as u64;
                         shared.webhooks.delivered.fetch_add(n, Ordering::Relaxed);
-                        return;
                     }
-                    backoff *= 2;
+                    sent
                 }
-                tracing::info!(events = events.len(), %url, "webhook delivery gave up after retries");
-            });
+            })
+            .await;
         }
     }
 }
@@ -277,20 +270,7 @@ async fn post(client: &reqwest::Client, url: &str, secret: &str, events: &[Value
         .body(body)
         .send()
         .await;
-    match response {
-        Ok(r) if r.status().is_success() => true,
-        Ok(r) => {
-            tracing::debug!(
-                status = r.status().as_u16(),
-                "webhook target refused a delivery"
-            );
-            false
-        }
-        Err(error) => {
-            tracing::debug!(%error, "webhook delivery failed");
-            false
-        }
-    }
+    delivery::accepted(response)
 }
 
 #[cfg(test)]

@@ -10,10 +10,8 @@ use serde_json::Value;
 use tokio::sync::{mpsc, watch};
 
 use super::Shared;
+use crate::delivery;
 
-/// Attempts after the first failed one, and the first wait (doubling).
-const RETRIES: u32 = 4;
-const FIRST_BACKOFF: Duration = Duration::from_millis(200);
 /// How long a reordered event waits for a later one to overtake it.
 const REORDER_WINDOW: Duration = Duration::from_millis(300);
 
@@ -116,23 +114,25 @@ async fn deliver(shared: &Arc<Shared>, client: &reqwest::Client, event: &Arc<Val
         .unwrap_or_default()
         .to_string();
     for url in shared.webhooks.endpoints() {
-        if post(client, &url, &shared.webhooks.secret, &body).await {
-            shared.webhook_delivered(&id);
-            continue;
-        }
-        let (shared, client, body, id) = (shared.clone(), client.clone(), body.clone(), id.clone());
-        tokio::spawn(async move {
-            let mut backoff = FIRST_BACKOFF;
-            for _ in 0..RETRIES {
-                tokio::time::sleep(backoff).await;
-                if post(&client, &url, &shared.webhooks.secret, &body).await {
+        let (shared, client, body, event) =
+            (shared.clone(), client.clone(), body.clone(), id.clone());
+        delivery::send(format!("event {id}"), move |_| {
+            let (shared, client, body, url, id) = (
+                shared.clone(),
+                client.clone(),
+                body.clone(),
+                url.clone(),
+                event.clone(),
+            );
+            async move {
+                let sent = post(&client, &url, &shared.webhooks.secret, &body).await;
+                if sent {
                     shared.webhook_delivered(&id);
-                    return;
                 }
-                backoff *= 2;
+                sent
             }
-            tracing::info!(event = %id, "webhook delivery gave up after retries");
-        });
+        })
+        .await;
     }
 }
 
@@ -149,20 +149,7 @@ async fn post(client: &reqwest::Client, url: &str, secret: &str, body: &[u8]) ->
         .body(body.to_vec())
         .send()
         .await;
-    match response {
-        Ok(r) if r.status().is_success() => true,
-        Ok(r) => {
-            tracing::debug!(
-                status = r.status().as_u16(),
-                "webhook endpoint refused a delivery"
-            );
-            false
-        }
-        Err(error) => {
-            tracing::debug!(%error, "webhook delivery failed");
-            false
-        }
-    }
+    delivery::accepted(response)
 }
 
 #[cfg(test)]
