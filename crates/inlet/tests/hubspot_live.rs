@@ -351,6 +351,53 @@ async fn records_a_webhook_says_were_deleted_leave_at_once_once_hubspot_agrees()
     assert_eq!(logged, 3, "each removal in the change log once");
 }
 
+/// An association row: (from id, to id, type id).
+type Link = (String, String, i64);
+
+/// HubSpot's associations from `from` to `to` between live records, in order.
+fn links_truth(fake: &FakeHubSpot, from: &str, to: &str) -> Vec<Link> {
+    let id = |v: &serde_json::Value| v.as_str().map_or_else(|| v.to_string(), str::to_string);
+    let mut rows: Vec<Link> = (fake.associations(from, to))
+        .expect("associations")
+        .iter()
+        .map(|a| {
+            let type_id = a["typeId"].as_i64().expect("type");
+            (id(&a["fromId"]), id(&a["toId"]), type_id)
+        })
+        .collect();
+    rows.sort();
+    rows
+}
+
+/// The rows of `hubspot.TABLE`, in order (`None` if it cannot be read yet).
+async fn links(admin: &tokio_postgres::Client, table: &str) -> Option<Vec<Link>> {
+    let sql = format!("select from_id, to_id, type_id from hubspot.{table} order by 1, 2, 3");
+    let rows = admin.query(&sql, &[]).await.ok()?;
+    Some(
+        rows.iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect(),
+    )
+}
+
+/// Waits until each `(table, from type, to type)` holds what HubSpot has.
+async fn links_as_hubspot_has_them(
+    what: &str,
+    fake: &FakeHubSpot,
+    admin: &tokio_postgres::Client,
+    tables: &[(&str, &str, &str)],
+) {
+    wait_until_async(what, Duration::from_secs(60), || async move {
+        for (table, from, to) in tables {
+            if links(admin, table).await != Some(links_truth(fake, from, to)) {
+                return false;
+            }
+        }
+        true
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn associations_a_webhook_tells_of_are_read_again_at_once() {
     // The association table is read whole every 15 minutes by default: within the test's
@@ -361,25 +408,7 @@ async fn associations_a_webhook_tells_of_are_read_again_at_once() {
     let _run = inlet.start(&["run", "--listen", &listen]);
     contacts_live(&inlet).await;
     fake.subscribe_webhooks(&format!("http://{listen}/webhooks/hubspot/hubspot"));
-    let truth = |fake: &FakeHubSpot| {
-        let mut rows: Vec<(String, String, i64)> = (fake.associations("contacts", "companies"))
-            .expect("associations")
-            .iter()
-            .map(|a| {
-                let id = |v: &serde_json::Value| {
-                    v.as_str().map_or_else(|| v.to_string(), str::to_string)
-                };
-                (
-                    id(&a["fromId"]),
-                    id(&a["toId"]),
-                    a["typeId"].as_i64().expect("type"),
-                )
-            })
-            .collect();
-        rows.sort();
-        rows
-    };
-    let before = truth(&fake);
+    let before = links_truth(&fake, "contacts", "companies");
     let (linked_from, linked_to, _) = before.first().expect("an association").clone();
     let companies: Vec<String> = (fake.objects("companies").expect("companies").iter())
         .filter_map(|c| c["id"].as_str().map(str::to_string))
@@ -391,30 +420,62 @@ async fn associations_a_webhook_tells_of_are_read_again_at_once() {
         .expect("dissociate");
     fake.associate("contacts", &linked_from, "companies", other, None)
         .expect("associate");
-    let after = truth(&fake);
-    assert_ne!(before, after);
-
-    wait_until_async(
+    assert_ne!(before, links_truth(&fake, "contacts", "companies"));
+    let table = [("association_contact_company", "contacts", "companies")];
+    links_as_hubspot_has_them(
         "the association table as HubSpot has it",
-        Duration::from_secs(60),
-        || {
-            let (admin, after) = (&admin, &after);
-            async move {
-                let rows = admin
-                    .query(
-                        "select from_id, to_id, type_id from hubspot.association_contact_company \
-                     order by 1, 2, 3",
-                        &[],
-                    )
-                    .await
-                    .map(|rows| {
-                        rows.iter()
-                            .map(|r| (r.get(0), r.get(1), r.get(2)))
-                            .collect::<Vec<(String, String, i64)>>()
-                    });
-                rows.is_ok_and(|rows| rows == *after)
-            }
-        },
+        &fake,
+        &admin,
+        &table,
     )
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_gone_takes_its_associations_and_one_restored_brings_them_back() {
+    // Association tables are read whole every 15 minutes by default: within the test's
+    // deadlines, only a deletion the sync finds (the archive is read every 5 s here) or a
+    // webhook can change them.
+    let streams = "contact,company,deal,association_contact_company,association_deal_contact";
+    let (fake, inlet, admin) = portal_of(50, 300, streams).await;
+    let listen = format!("127.0.0.1:{}", free_port());
+    let _run = inlet.start(&["run", "--listen", &listen]);
+    contacts_live(&inlet).await;
+    let tables = [
+        ("association_contact_company", "contacts", "companies"),
+        ("association_deal_contact", "deals", "contacts"),
+    ];
+    // A contact on both sides: it is associated with a company, and a deal with it.
+    let deal_links = links_truth(&fake, "deals", "contacts");
+    let company_links = links_truth(&fake, "contacts", "companies");
+    let contact = (deal_links.iter().map(|(_, to, _)| to))
+        .find(|c| company_links.iter().any(|(from, _, _)| from == *c))
+        .expect("a contact with a company and a deal")
+        .clone();
+
+    // No webhook: the archive pass finds it gone, and its rows leave both tables.
+    fake.archive("contacts", &contact).expect("archive");
+    let truth = |t: &(&str, &str, &str)| links_truth(&fake, t.1, t.2);
+    assert!(tables.iter().all(|t| truth(t)
+        .iter()
+        .all(|(f, to, _)| *f != contact && *to != contact)));
+    links_as_hubspot_has_them("its rows gone from both tables", &fake, &admin, &tables).await;
+
+    // Restored, and a webhook says so: its associations, and those of the deals
+    // associated with it, are read again.
+    fake.subscribe_webhooks(&format!("http://{listen}/webhooks/hubspot/hubspot"));
+    fake.restore("contacts", &contact).expect("restore");
+    assert!(tables.iter().all(|t| truth(t)
+        .iter()
+        .any(|(f, to, _)| *f == contact || *to == contact)));
+    links_as_hubspot_has_them("its rows back in both tables", &fake, &admin, &tables).await;
+
+    // Merged: the absorbed contact's rows leave, and the survivor's (its own and the
+    // deals') are what HubSpot has now.
+    let other = (company_links.iter().map(|(from, _, _)| from))
+        .find(|c| **c != contact && deal_links.iter().any(|(_, to, _)| to == *c))
+        .expect("another contact with a company and a deal")
+        .clone();
+    fake.merge("contacts", &contact, &other).expect("merge");
+    links_as_hubspot_has_them("the merge in both tables", &fake, &admin, &tables).await;
 }

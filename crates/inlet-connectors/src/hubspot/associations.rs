@@ -6,8 +6,17 @@
 //! from-type's ids, then the v4 batch read, 100 ids a request) and the pass's last batch
 //! sweeps every row it did not see: an association removed at HubSpot leaves the table at
 //! the next pass. How fresh associations are is the pass interval (`associations_secs`),
-//! or, for records a webhook says were associated or dissociated, the next poll: their
-//! associations are read again ([`Pair::of`]) and swept within those records alone.
+//! with two exceptions:
+//! * a record the sync finds gone (archived, merged away, deleted) takes its rows, on
+//!   either side, out of the table at once, with no request: HubSpot no longer shows them;
+//! * for records a webhook says were associated or dissociated, restored or merged into,
+//!   their associations (or, on the to side, those of the records associated with them,
+//!   [`Pair::linked_from`]) are read again ([`Pair::of`]) and swept within those records
+//!   alone.
+//!
+//! A record restored without a webhook gets its associations back at the next pass.
+
+use std::collections::BTreeSet;
 
 use inlet_core::{Column, ColumnType, Record, SourceError, StreamSpec, Version};
 use serde_json::{json, Map, Value};
@@ -79,6 +88,36 @@ impl Pair {
             .filter_map(|o| o["id"].as_str().map(str::to_string))
             .collect();
         Ok((self.of(client, &ids, now_ms).await?, next))
+    }
+
+    /// The from-records associated with the to-records `ids` (at most 100), read the other
+    /// way round (HubSpot keeps both directions).
+    pub async fn linked_from(
+        &self,
+        client: &HubSpotClient,
+        ids: &[String],
+    ) -> Result<BTreeSet<String>, SourceError> {
+        let mut inputs: Vec<Value> = ids.iter().map(|id| json!({"id": id})).collect();
+        let path = format!("/crm/v4/associations/{}/{}/batch/read", self.to, self.from);
+        let mut out = BTreeSet::new();
+        while !inputs.is_empty() {
+            let body = client
+                .post(&path, &json!({"inputs": inputs}))
+                .await
+                .map_err(CallError::into_source)?;
+            let results = body["results"]
+                .as_array()
+                .ok_or_else(|| invalid(&path, "no results list"))?;
+            inputs = Vec::new();
+            for result in results {
+                let found = result["to"].as_array().into_iter().flatten();
+                out.extend(found.filter_map(|to| text(&to["toObjectId"])));
+                if let Some(after) = result["paging"]["next"]["after"].as_str() {
+                    inputs.push(json!({"id": result["from"]["id"], "after": after}));
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// Every association of the from-records `ids` (at most 1,000) to the other type,

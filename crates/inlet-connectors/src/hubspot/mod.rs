@@ -31,15 +31,15 @@ pub mod time;
 pub mod webhook;
 pub mod window;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use inlet_core::{
-    read_partitions, Batch, BatchStream, Checkpoint, Discovery, ErrorKind, Partitions, Phase,
-    Record, Source, SourceError, StreamSpec, SweepWithin, Version,
+    read_partitions, Batch, BatchStream, Change, Checkpoint, Discovery, ErrorKind, Partitions,
+    Phase, Record, Source, SourceError, StreamSpec, SweepWithin, Version,
 };
 use tokio::sync::{watch, RwLock};
 
@@ -119,22 +119,43 @@ pub struct HubSpotSource {
     nudges: watch::Sender<u64>,
     /// Streams reading their backfill now: they share search's requests in flight.
     backfilling: AtomicUsize,
-    /// What verified webhooks said to look at again.
+    /// What verified webhooks said to look at again, and records gone whose associations
+    /// must leave their tables.
     hints: Mutex<Hints>,
+    /// Counts changes to the association hints: association streams wake on it between
+    /// their passes.
+    relinks: watch::Sender<u64>,
 }
 
-/// What verified webhooks said to look at again, each taken by the next poll of the stream
-/// it concerns.
+/// What to look at again, each taken by the next poll of the stream it concerns.
 #[derive(Debug, Default)]
 struct Hints {
     /// Records that changed or may be gone, by type's API name ([`live::reread`]).
     touched: HashMap<String, BTreeSet<u64>>,
     /// Records whose associations changed, by (type, other type) ([`Pair::of`]).
     relinked: HashMap<(String, String), BTreeSet<u64>>,
+    /// Records of the other type whose associations changed (restored, merged into), by
+    /// (type, other type): the records associated with them are read again
+    /// ([`Pair::linked_from`]).
+    relinked_to: HashMap<(String, String), BTreeSet<u64>>,
+    /// Records of a pair's types found gone (archived, merged away, deleted), by (type,
+    /// other type): their rows leave the pair's table without a read, as HubSpot no longer
+    /// shows their associations.
+    gone: HashMap<(String, String), Gone>,
+    /// Deletes already noted in `gone`, by (type, id, version): the archive pass finds the
+    /// same ones again for an hour, and each would sweep the tables again.
+    noted: HashSet<(String, u64, i64)>,
+}
+
+/// Records gone on each side of a pair.
+#[derive(Debug, Default)]
+struct Gone {
+    from: BTreeSet<u64>,
+    to: BTreeSet<u64>,
 }
 
 /// Ids kept per type (or pair) for the next poll; beyond it they wait for the archive
-/// pass, the reconciliation or the association pass (a type not synced never takes its ids).
+/// pass, the reconciliation or the association pass.
 const HINTS_PER_KIND: usize = 10_000;
 
 fn hint(ids: &mut BTreeSet<u64>, id: u64) {
@@ -174,6 +195,7 @@ impl HubSpotSource {
             nudges: watch::Sender::new(0),
             backfilling: AtomicUsize::new(0),
             hints: Mutex::default(),
+            relinks: watch::Sender::new(0),
         })
     }
 
@@ -226,6 +248,63 @@ impl HubSpotSource {
             .relinked
             .remove(&(pair.from.clone(), pair.to.clone()));
         ids.map_or_else(Vec::new, |ids| ids.iter().map(u64::to_string).collect())
+    }
+
+    /// The ids of `pair`'s to-type whose associations webhooks said changed, taken.
+    fn take_relinked_to(&self, pair: &Pair) -> Vec<String> {
+        let ids = (self.hints().relinked_to).remove(&(pair.from.clone(), pair.to.clone()));
+        ids.map_or_else(Vec::new, |ids| ids.iter().map(u64::to_string).collect())
+    }
+
+    /// The ids of `pair`'s records found gone, taken: (from side, to side).
+    fn take_gone(&self, pair: &Pair) -> (Vec<String>, Vec<String>) {
+        let gone = self
+            .hints()
+            .gone
+            .remove(&(pair.from.clone(), pair.to.clone()));
+        let text = |ids: BTreeSet<u64>| ids.iter().map(u64::to_string).collect();
+        gone.map_or_else(Default::default, |g| (text(g.from), text(g.to)))
+    }
+
+    /// Notes the records of type `api` that `batch` deletes, for the association tables
+    /// that hold them on either side, and wakes those tables' streams.
+    fn note_gone(&self, catalog: &Catalog, api: &str, batch: &Batch) {
+        let pairs: Vec<&Pair> = (catalog.pairs())
+            .filter(|p| p.from == api || p.to == api)
+            .collect();
+        if pairs.is_empty() {
+            return;
+        }
+        let deletes = (batch.records.iter()).filter(|r| matches!(r.change, Change::Delete));
+        let deletes: Vec<(u64, i64)> = deletes
+            .filter_map(|r| Some((r.id.parse().ok()?, r.version.ts_micros)))
+            .collect();
+        {
+            let mut hints = self.hints();
+            if hints.noted.len() + deletes.len() > 10 * HINTS_PER_KIND {
+                hints.noted.clear();
+            }
+            let ids: Vec<u64> = (deletes.into_iter())
+                .filter(|(id, ts)| hints.noted.insert((api.to_string(), *id, *ts)))
+                .map(|(id, _)| id)
+                .collect();
+            if ids.is_empty() {
+                return;
+            }
+            for pair in pairs {
+                let gone = hints.gone.entry((pair.from.clone(), pair.to.clone()));
+                let gone = gone.or_default();
+                for id in &ids {
+                    if pair.from == api {
+                        hint(&mut gone.from, *id);
+                    }
+                    if pair.to == api {
+                        hint(&mut gone.to, *id);
+                    }
+                }
+            }
+        }
+        self.relinks.send_modify(|n| *n += 1);
     }
 
     fn lag_ms(&self) -> i64 {
@@ -459,16 +538,35 @@ impl HubSpotSource {
                 _ => 0,
             };
             let every = self.options.associations_every.as_millis() as i64;
-            let mut nudges = self.nudges.subscribe();
+            let mut relinks = self.relinks.subscribe();
             loop {
                 if done_ms > 0 {
                     let due = (done_ms + every - now_ms()).max(0) as u64;
                     let due = Instant::now() + Duration::from_millis(due);
-                    // Until the next pass, the associations of records a webhook says were
-                    // associated or dissociated are read again at once, and swept within
-                    // those records alone.
-                    while self.next_poll(&mut nudges, due).await {
-                        for ids in self.take_relinked(&pair).chunks(100) {
+                    // Until the next pass, the rows of records found gone leave at once, and
+                    // the associations of records a webhook says were associated or
+                    // dissociated (or restored, or merged into) are read again at once; each
+                    // swept within those records alone.
+                    while self.next_poll(&mut relinks, due).await {
+                        let (from_gone, to_gone) = self.take_gone(&pair);
+                        for (column, ids) in [("from_id", from_gone), ("to_id", to_gone)] {
+                            if ids.is_empty() {
+                                continue;
+                            }
+                            let at = Position::Snapshot { read_ms: done_ms }.checkpoint();
+                            let mut batch = Batch::new(Vec::new(), at, Phase::Live);
+                            batch.sweep = Some(Version::new(now_ms().saturating_mul(1000), 0));
+                            batch.sweep_within = Some(SweepWithin { column: column.into(), values: ids });
+                            yield batch;
+                        }
+                        // Records of the other side restored or merged into: the records
+                        // associated with them now are the ones to read again.
+                        let mut again: BTreeSet<String> = self.take_relinked(&pair).into_iter().collect();
+                        for ids in self.take_relinked_to(&pair).chunks(100) {
+                            again.extend(pair.linked_from(&self.client, ids).await?);
+                        }
+                        let again: Vec<String> = again.into_iter().collect();
+                        for ids in again.chunks(100) {
                             let read_ms = now_ms();
                             let records = pair.of(&self.client, ids, read_ms).await?;
                             let at = Position::Snapshot { read_ms: done_ms }.checkpoint();
@@ -518,15 +616,32 @@ impl Source for HubSpotSource {
 
     fn nudge(&self, body: &[u8]) {
         {
+            // Only what a stream of this sync will take (all of it, before the catalog is known).
+            let catalog = self.catalog.try_read();
+            let catalog = catalog.as_deref().ok().and_then(Option::as_ref);
+            let synced = |api: &str| catalog.is_none_or(|c| c.objects().any(|t| t.api == api));
+            let paired = |from: &str, to: &str| {
+                catalog.is_none_or(|c| c.pairs().any(|p| p.from == from && p.to == to))
+            };
             let mut hints = self.hints();
             for (api, id) in webhook::touched(body) {
-                hint(hints.touched.entry(api).or_default(), id);
+                if synced(&api) {
+                    hint(hints.touched.entry(api).or_default(), id);
+                }
             }
             for (from, to, id) in webhook::relinked(body) {
-                hint(hints.relinked.entry((from, to)).or_default(), id);
+                if paired(&from, &to) {
+                    hint(hints.relinked.entry((from, to)).or_default(), id);
+                }
+            }
+            for (from, to, id) in webhook::relinked_to(body) {
+                if paired(&from, &to) {
+                    hint(hints.relinked_to.entry((from, to)).or_default(), id);
+                }
             }
         }
         self.nudges.send_modify(|n| *n += 1);
+        self.relinks.send_modify(|n| *n += 1);
     }
 
     fn read<'a>(&'a self, spec: &'a StreamSpec, from: Option<&'a Checkpoint>) -> BatchStream<'a> {
@@ -536,13 +651,22 @@ impl Source for HubSpotSource {
                 Err(SourceError::new(ErrorKind::InvalidResponse, format!("no HubSpot stream {}", spec.name)))?;
                 return;
             };
+            // An object type's deletes also concern the association tables that hold it.
+            let object_type = match &def {
+                StreamDef::Object(table) => Some(table.api.clone()),
+                _ => None,
+            };
             let mut inner = match def {
                 StreamDef::Object(table) => self.read_object(table, catalog.read_ms, from),
                 StreamDef::Reference(r) => self.read_reference(r, from),
                 StreamDef::Association(p) => self.read_association(p, from),
             };
             while let Some(batch) = inner.next().await {
-                yield batch?;
+                let batch = batch?;
+                if let Some(api) = &object_type {
+                    self.note_gone(&catalog, api, &batch);
+                }
+                yield batch;
             }
         })
     }

@@ -98,6 +98,13 @@ impl Catalog {
             _ => None,
         })
     }
+
+    pub fn pairs(&self) -> impl Iterator<Item = &Pair> {
+        self.streams.iter().filter_map(|s| match s {
+            StreamDef::Association(p) => Some(p),
+            _ => None,
+        })
+    }
 }
 
 /// A type's properties, `Ok(None)` when the token lacks its scope (said in the log).

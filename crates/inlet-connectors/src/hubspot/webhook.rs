@@ -162,9 +162,15 @@ pub fn touched(body: &[u8]) -> Vec<(String, u64)> {
 
 /// Records a delivery says were associated with or dissociated from a record of another
 /// type, as `(API name, other type's API name, id)`, from whichever side has an association
-/// table ([`PAIRS`]). A hint only: their associations are read again from HubSpot.
+/// table ([`PAIRS`]); and records restored, or that absorbed others in a merge, from their
+/// own side (their associations came back, or moved to them). A hint only: their
+/// associations are read again from HubSpot.
 pub fn relinked(body: &[u8]) -> Vec<(String, String, u64)> {
     let mut out = Vec::new();
+    for (api, id) in restored_or_merged(body) {
+        let pairs = PAIRS.iter().filter(|(from, _)| *from == api);
+        out.extend(pairs.map(|(from, to)| (from.to_string(), to.to_string(), id)));
+    }
     for event in &events(body) {
         let is_link =
             (event["subscriptionType"].as_str()).is_some_and(|t| t.ends_with(".associationChange"));
@@ -182,6 +188,33 @@ pub fn relinked(body: &[u8]) -> Vec<(String, String, u64)> {
             if let (Some(id), true) = (id.as_u64(), PAIRS.contains(&(from, to))) {
                 out.push((from.to_string(), to.to_string(), id));
             }
+        }
+    }
+    out
+}
+
+/// Records restored or merged into, as `(API name of the pair's from type, its to type,
+/// id)` for each pair whose to side they are: the records associated with them have their
+/// associations read again.
+pub fn relinked_to(body: &[u8]) -> Vec<(String, String, u64)> {
+    let mut out = Vec::new();
+    for (api, id) in restored_or_merged(body) {
+        let pairs = PAIRS.iter().filter(|(_, to)| *to == api);
+        out.extend(pairs.map(|(from, to)| (from.to_string(), to.to_string(), id)));
+    }
+    out
+}
+
+/// Records a delivery says were restored, or absorbed others in a merge: `(API name, id)`.
+fn restored_or_merged(body: &[u8]) -> Vec<(&'static str, u64)> {
+    let mut out = Vec::new();
+    for event in &events(body) {
+        let kind = (event["subscriptionType"].as_str()).and_then(|t| t.split_once('.'));
+        let Some((prefix, "restore" | "merge")) = kind else {
+            continue;
+        };
+        if let (Some(api), Some(id)) = (api_of_table(prefix), event["objectId"].as_u64()) {
+            out.push((api, id));
         }
     }
     out
@@ -210,6 +243,45 @@ mod tests {
             .map(|(a, b, i)| (a.to_string(), b.to_string(), *i))
             .collect();
         assert_eq!(got, want);
+    }
+
+    #[test]
+    fn a_restored_or_surviving_record_has_its_associations_read_again_from_both_sides() {
+        let body = serde_json::json!([
+            {"subscriptionType": "contact.restore", "objectId": 5},
+            {"subscriptionType": "deal.merge", "objectId": 9, "mergedObjectIds": [10]},
+            {"subscriptionType": "company.restore", "objectId": 11},
+            {"subscriptionType": "contact.deletion", "objectId": 12}
+        ]);
+        let owned = |want: &[(&str, &str, u64)]| -> Vec<(String, String, u64)> {
+            (want.iter())
+                .map(|(a, b, i)| (a.to_string(), b.to_string(), *i))
+                .collect()
+        };
+        // A deletion leaves the tables without a read.
+        let got = relinked(body.to_string().as_bytes());
+        let want = [
+            ("contacts", "companies", 5),
+            ("deals", "contacts", 9),
+            ("deals", "companies", 9),
+        ];
+        assert_eq!(got, owned(&want));
+        let got = relinked_to(body.to_string().as_bytes());
+        let want = [
+            ("deals", "contacts", 5),
+            ("tickets", "contacts", 5),
+            ("calls", "contacts", 5),
+            ("emails", "contacts", 5),
+            ("meetings", "contacts", 5),
+            ("notes", "contacts", 5),
+            ("tasks", "contacts", 5),
+            ("line_items", "deals", 9),
+            ("quotes", "deals", 9),
+            ("contacts", "companies", 11),
+            ("deals", "companies", 11),
+            ("tickets", "companies", 11),
+        ];
+        assert_eq!(got, owned(&want));
     }
 
     #[test]
