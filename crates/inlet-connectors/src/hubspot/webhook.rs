@@ -143,11 +143,12 @@ pub fn touched(body: &[u8]) -> Vec<(String, u64)> {
             api_of_table(prefix).map(str::to_string)
         };
         let Some(api) = api else { continue };
-        let ids: Vec<u64> = match what {
+        let mut ids: Vec<u64> = match what {
             "creation" | "propertyChange" | "restore" | "deletion" | "privacyDeletion" => {
                 event["objectId"].as_u64().into_iter().collect()
             }
             "merge" => (event["objectId"].as_u64().into_iter())
+                .chain(event["primaryObjectId"].as_u64())
                 .chain(
                     (event["mergedObjectIds"].as_array().into_iter().flatten())
                         .filter_map(Value::as_u64),
@@ -155,6 +156,8 @@ pub fn touched(body: &[u8]) -> Vec<(String, u64)> {
                 .collect(),
             _ => continue,
         };
+        ids.sort_unstable();
+        ids.dedup();
         out.extend(ids.into_iter().map(|id| (api.clone(), id)));
     }
     out
@@ -213,7 +216,9 @@ fn restored_or_merged(body: &[u8]) -> Vec<(&'static str, u64)> {
         let Some((prefix, "restore" | "merge")) = kind else {
             continue;
         };
-        if let (Some(api), Some(id)) = (api_of_table(prefix), event["objectId"].as_u64()) {
+        // A merge names its survivor `primaryObjectId` (HubSpot's changelog); `objectId` else.
+        let id = (event["primaryObjectId"].as_u64()).or(event["objectId"].as_u64());
+        if let (Some(api), Some(id)) = (api_of_table(prefix), id) {
             out.push((api, id));
         }
     }
@@ -249,7 +254,8 @@ mod tests {
     fn a_restored_or_surviving_record_has_its_associations_read_again_from_both_sides() {
         let body = serde_json::json!([
             {"subscriptionType": "contact.restore", "objectId": 5},
-            {"subscriptionType": "deal.merge", "objectId": 9, "mergedObjectIds": [10]},
+            {"subscriptionType": "deal.merge", "objectId": 10, "primaryObjectId": 9,
+             "mergedObjectIds": [10]},
             {"subscriptionType": "company.restore", "objectId": 11},
             {"subscriptionType": "contact.deletion", "objectId": 12}
         ]);
