@@ -24,6 +24,10 @@
 //! `/var/cache/inlet/bench-dlt`; `off` skips it). `INLET_BENCH_STREAMS=all` syncs every
 //! stream (the whole account) and times inlet alone until every stream is live, against
 //! the fewest requests the account needs at `INLET_BENCH_RATE`.
+//!
+//! `INLET_BENCH_CATCHUP=N` adds a catch-up after downtime to the live part: N customers
+//! updated while inlet is stopped, then `inlet run` timed until all are in PostgreSQL and
+//! `_sync_event` (the change log's path at the pace of the events feed).
 
 mod bench_common;
 
@@ -782,6 +786,10 @@ async fn bench(customers: usize, rounds: usize, changes: usize, major: u32) {
     )
     .await;
     run.stop();
+    let catch_up = match env_f64("INLET_BENCH_CATCHUP") {
+        Some(n) if n >= 1.0 => Some(catch_up(&inlet, &admin, &fake, &seeded, n as usize).await),
+        _ => None,
+    };
 
     // Webhooks: the poll a minute away, the fake posting every event to `inlet run`.
     let listen = std::net::TcpListener::bind("127.0.0.1:0")
@@ -910,4 +918,89 @@ async fn bench(customers: usize, rounds: usize, changes: usize, major: u32) {
         "(the first webhook change after the restart, not counted: {:.0} ms)",
         warm.first().copied().unwrap_or(f64::NAN)
     );
+    if let Some(c) = catch_up {
+        println!(
+            "\ncatch-up after downtime: {} customers updated while inlet was stopped, all in PostgreSQL \
+             and in _sync_event {:.2} s after `inlet run` started: {:.0} updates/s; {} requests \
+             (the events feed, 100 a page); CPU inlet {:.2} s ({:.0}%), PostgreSQL {:.2} s ({:.0}%)",
+            c.updates,
+            c.secs,
+            c.updates as f64 / c.secs,
+            c.requests,
+            c.inlet_cpu,
+            100.0 * c.inlet_cpu / c.secs,
+            c.pg_cpu,
+            100.0 * c.pg_cpu / c.secs
+        );
+    }
+}
+
+async fn logged_updates(admin: &tokio_postgres::Client) -> i64 {
+    let sql = format!("select count(*) from {SCHEMA}._sync_event where event_type = 'update'");
+    admin.query_one(&sql, &[]).await.expect("events").get(0)
+}
+
+/// What a catch-up after downtime took.
+struct CatchUp {
+    updates: usize,
+    secs: f64,
+    requests: u64,
+    inlet_cpu: f64,
+    pg_cpu: f64,
+}
+
+/// A catch-up after downtime, the change log's case: `n` distinct customers updated while
+/// inlet is stopped, then `inlet run` (rate_limit 1000, so the API's pace is not what
+/// bounds it) timed until the last update is in the table, each update logged once.
+async fn catch_up(
+    inlet: &Inlet,
+    admin: &tokio_postgres::Client,
+    fake: &FakeStripe,
+    seeded: &[Value],
+    n: usize,
+) -> CatchUp {
+    let ids: Vec<&str> = (seeded.iter().filter_map(|o| o["id"].as_str()))
+        .take(n)
+        .collect();
+    let names: Vec<String> = (ids.iter().enumerate())
+        .map(|(k, id)| change(fake, "catch-up", k, id))
+        .collect();
+    let before = logged_updates(admin).await;
+    let backend: i32 = admin
+        .query_one("select pg_backend_pid()", &[])
+        .await
+        .expect("pid")
+        .get(0);
+    let postmaster = (stat_fields(&backend.to_string()).get(1).cloned()).unwrap_or_default();
+    inlet.set(&format!("rate_limit = {BENCH_RATE_LIMIT}\n"));
+    let (requests, server) = (fake.requests(), server_cpu_secs(&postmaster));
+    let started = Instant::now();
+    let run = inlet.run(None);
+    let check = &format!("select name from {SCHEMA}.customer where id = $1");
+    let (last_id, last_name) = (ids[ids.len() - 1], &names[names.len() - 1]);
+    wait_until_async(
+        "the last update",
+        Duration::from_secs(1800),
+        || async move {
+            let row = admin.query_opt(check, &[&last_id]).await.ok().flatten();
+            row.is_some_and(|r| r.get::<_, Option<String>>(0).as_deref() == Some(last_name))
+        },
+    )
+    .await;
+    let secs = started.elapsed().as_secs_f64();
+    let (inlet_cpu, pg_cpu) = (run.cpu_secs(), server_cpu_secs(&postmaster) - server);
+    let requests = fake.requests() - requests;
+    run.stop();
+    assert_eq!(
+        logged_updates(admin).await - before,
+        n as i64,
+        "each update logged once"
+    );
+    CatchUp {
+        updates: n,
+        secs,
+        requests,
+        inlet_cpu,
+        pg_cpu,
+    }
 }
