@@ -27,7 +27,8 @@
 //!
 //! `INLET_BENCH_CATCHUP=N` adds a catch-up after downtime to the live part: N customers
 //! updated while inlet is stopped, then `inlet run` timed until all are in PostgreSQL and
-//! `_sync_event` (the change log's path at the pace of the events feed).
+//! `_sync_event` (the change log's path at the pace of the events feed);
+//! `INLET_BENCH_CATCHUP_MS` has the fake answer each of its calls after that long.
 
 mod bench_common;
 
@@ -922,11 +923,12 @@ async fn bench(customers: usize, rounds: usize, changes: usize, major: u32) {
         println!(
             "\ncatch-up after downtime: {} customers updated while inlet was stopped, all in PostgreSQL \
              and in _sync_event {:.2} s after `inlet run` started: {:.0} updates/s; {} requests \
-             (the events feed, 100 a page); CPU inlet {:.2} s ({:.0}%), PostgreSQL {:.2} s ({:.0}%)",
+             (the events feed, 100 a page; each call answered after {:.0} ms); CPU inlet {:.2} s ({:.0}%), PostgreSQL {:.2} s ({:.0}%)",
             c.updates,
             c.secs,
             c.updates as f64 / c.secs,
             c.requests,
+            c.latency_ms,
             c.inlet_cpu,
             100.0 * c.inlet_cpu / c.secs,
             c.pg_cpu,
@@ -945,6 +947,7 @@ struct CatchUp {
     updates: usize,
     secs: f64,
     requests: u64,
+    latency_ms: f64,
     inlet_cpu: f64,
     pg_cpu: f64,
 }
@@ -973,6 +976,11 @@ async fn catch_up(
         .get(0);
     let postmaster = (stat_fields(&backend.to_string()).get(1).cloned()).unwrap_or_default();
     inlet.set(&format!("rate_limit = {BENCH_RATE_LIMIT}\n"));
+    // `INLET_BENCH_CATCHUP_MS`: each call answered after that long, for the catch-up only.
+    let latency = std::env::var("INLET_BENCH_CATCHUP_MS").ok();
+    let latency = latency.and_then(|ms| ms.parse::<f64>().ok()).unwrap_or(0.0);
+    fake.faults()
+        .latency(Duration::from_secs_f64(latency / 1000.0));
     let (requests, server) = (fake.requests(), server_cpu_secs(&postmaster));
     let started = Instant::now();
     let run = inlet.run(None);
@@ -991,6 +999,7 @@ async fn catch_up(
     let (inlet_cpu, pg_cpu) = (run.cpu_secs(), server_cpu_secs(&postmaster) - server);
     let requests = fake.requests() - requests;
     run.stop();
+    fake.faults().latency(Duration::ZERO);
     assert_eq!(
         logged_updates(admin).await - before,
         n as i64,
@@ -1000,6 +1009,7 @@ async fn catch_up(
         updates: n,
         secs,
         requests,
+        latency_ms: latency,
         inlet_cpu,
         pg_cpu,
     }

@@ -423,3 +423,63 @@ async fn a_public_listen_needs_the_api_token() {
     }
     assert!(!log.contains(token), "the token is never logged");
 }
+
+/// Down a while, then back at a real API's pace: the changes made meanwhile are hundreds of
+/// pages of the events feed, more than one heartbeat's worth (each call answered after
+/// 600 ms, so ten pages take 6 s); every one lands, each logged once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_catch_up_after_downtime_at_a_real_apis_pace_lands_every_change() {
+    let v = *versions().last().expect("a version");
+    let c = common::cluster("run", v).await;
+    let db = c.create_database().await;
+    let inlet = Inlet::new(&[]);
+    inlet.add_destination(c, &db);
+    let fake = FakeStripe::start(Options::default()).await.expect("fake");
+    fake.seed(4);
+    let key = fake.api_key();
+    let env = [("STRIPE_API_KEY", key.as_str())];
+    let out = inlet.sync_add("stripe", &fake.url(), &["--streams", "customer"], &env);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let run = inlet.start(&["run"]);
+    wait_until_async("the backfill", Duration::from_secs(60), || async {
+        tokio::task::block_in_place(|| inlet.live("stripe"))
+    })
+    .await;
+    drop(run); // killed
+
+    let made: Vec<String> = (0..1_500)
+        .map(|n| {
+            let c = fake.create("customer", json!({"email": format!("down{n}@example.com")}));
+            c.expect("create")["id"].as_str().expect("id").to_string()
+        })
+        .collect();
+    fake.faults().latency(Duration::from_millis(600));
+    let _run = inlet.start(&["run"]);
+    let admin = c.admin_db(&db).await;
+    wait_until_async(
+        "every change made while down",
+        Duration::from_secs(120),
+        || {
+            let (admin, made) = (&admin, &made);
+            async move {
+                let landed = admin
+                    .query_one(
+                        "select count(*) from stripe.customer where id = any($1)",
+                        &[made],
+                    )
+                    .await;
+                landed.is_ok_and(|r| r.get::<_, i64>(0) == made.len() as i64)
+            }
+        },
+    )
+    .await;
+    let logged: i64 = admin
+        .query_one(
+            "select count(*) from stripe._sync_event where record_id = any($1)",
+            &[&made],
+        )
+        .await
+        .expect("events")
+        .get(0);
+    assert_eq!(logged, made.len() as i64, "each change logged once");
+}

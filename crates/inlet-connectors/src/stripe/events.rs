@@ -7,7 +7,7 @@
 //! Polls happen every `interval`, or at once when a webhook says something happened.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,6 +24,10 @@ use super::position::Cursor;
 pub const RETENTION_SECS: i64 = 30 * 86_400 - 3_600;
 /// Events kept in memory for streams that are behind.
 const BUFFER: usize = 20_000;
+/// Events one poll reads at most. After downtime the feed is far behind: it is then read
+/// a share at a time, each share written while the next is read, rather than read whole
+/// first (nothing written meanwhile, and past `BUFFER` the oldest dropped and read again).
+const POLL_EVENTS: usize = 1_000;
 
 pub type Event = Arc<Map<String, Value>>;
 
@@ -36,6 +40,9 @@ pub struct Feed {
     /// When the feed was last polled (`None`: never, so the first poll goes at once).
     poll: Mutex<Option<Instant>>,
     polls: AtomicU64,
+    /// The feed may have more to read than the last poll took (at `POLL_EVENTS`, or before
+    /// the first poll): the next poll goes at once.
+    behind: AtomicBool,
     /// Stripe's clock at the last poll that read the feed to its end.
     checked: AtomicI64,
 }
@@ -97,6 +104,7 @@ impl Feed {
             buffer: Mutex::new(Buffer::default()),
             poll: Mutex::new(None),
             polls: AtomicU64::new(0),
+            behind: AtomicBool::new(true),
             checked: AtomicI64::new(0),
         }
     }
@@ -140,10 +148,17 @@ impl Feed {
                         return Ok(buffer.events.iter().skip(at).take(max).cloned().collect());
                     }
                 } else {
+                    // A place newer than what the buffer holds, while the feed is still
+                    // behind: the shared polls reach it (one read for every stream) sooner
+                    // than this stream reading on its own would be worth.
+                    let newest = buffer.head().map_or(i64::MAX, |h| h.created);
+                    let ahead = cursor.id.is_some() && cursor.created >= newest;
                     drop(buffer);
-                    let own = self.read_forward(cursor, max).await?;
-                    if !own.is_empty() {
-                        return Ok(own);
+                    if !(ahead && self.behind.load(Ordering::Acquire)) {
+                        let own = self.read_forward(cursor, max).await?;
+                        if !own.is_empty() {
+                            return Ok(own);
+                        }
                     }
                 }
             }
@@ -157,7 +172,7 @@ impl Feed {
         if self.polls.load(Ordering::Acquire) != seen {
             return Ok(());
         }
-        if let Some(at) = *last {
+        if let (Some(at), false) = (*last, self.behind.load(Ordering::Acquire)) {
             // `sleep` (unlike `at + interval`) takes any interval, however long the user
             // configured it.
             tokio::select! {
@@ -168,7 +183,7 @@ impl Feed {
         *last = Some(Instant::now());
         let head = self.buffer.lock().await.head();
         if let Some(head) = head {
-            let events = match self.read_forward(&head, usize::MAX).await {
+            let events = match self.read_forward(&head, POLL_EVENTS).await {
                 Ok(events) => events,
                 Err(e) => {
                     if e.kind == ErrorKind::CursorExpired {
@@ -179,6 +194,7 @@ impl Feed {
                     return Err(e);
                 }
             };
+            (self.behind).store(events.len() >= POLL_EVENTS, Ordering::Release);
             let mut buffer = self.buffer.lock().await;
             for event in events {
                 buffer.push(event);
@@ -391,6 +407,91 @@ mod tests {
             .collect();
         let made: Vec<String> = (0..250).map(|n| format!("c{n}@example.com")).collect();
         assert_eq!(emails, made, "every event once, oldest first");
+    }
+
+    #[tokio::test]
+    async fn a_feed_far_behind_is_read_a_share_at_a_time_each_event_once() {
+        let fake = FakeStripe::start(Options::default()).await.expect("fake");
+        let feed = feed_of(&fake);
+        fake.create("customer", json!({"email": "before@example.com"}))
+            .expect("create");
+        let place = feed.before(now() + 5).await.expect("the newest event");
+        let made: Vec<String> = (0..2_500).map(|n| format!("c{n}@example.com")).collect();
+        for email in &made {
+            fake.create("customer", json!({ "email": email }))
+                .expect("create");
+        }
+        // Down while 2,500 events happened: the first answer comes after a share of them
+        // is read (ten pages, and one more for luck), not all twenty-five.
+        let requests = fake.requests();
+        let mut read = feed.after(&place, 1000).await.expect("after");
+        assert!(
+            fake.requests() - requests <= 11,
+            "{} requests before the first events",
+            fake.requests() - requests
+        );
+        while read.len() < made.len() {
+            let last = Cursor::of(read.last().expect("an event"));
+            read.extend(feed.after(&last, 1000).await.expect("after"));
+        }
+        let emails: Vec<&str> = (read.iter())
+            .map(|e| e["data"]["object"]["email"].as_str().unwrap_or_default())
+            .collect();
+        assert_eq!(emails, made, "every event once, oldest first");
+        assert!(
+            fake.requests() - requests <= 27,
+            "each page read once: {} requests for 25 pages",
+            fake.requests() - requests
+        );
+    }
+
+    #[tokio::test]
+    async fn streams_at_different_places_far_behind_share_one_read_of_the_feed() {
+        let fake = FakeStripe::start(Options::default()).await.expect("fake");
+        let feed = feed_of(&fake);
+        // Two streams stopped a few events apart, then 2,500 events while they were down.
+        let mut places = Vec::new();
+        for n in 0..3 {
+            fake.create(
+                "customer",
+                json!({"email": format!("early{n}@example.com")}),
+            )
+            .expect("create");
+            places.push(feed.before(now() + 5).await.expect("the newest event"));
+        }
+        let made: Vec<String> = (0..2_500).map(|n| format!("c{n}@example.com")).collect();
+        for email in &made {
+            fake.create("customer", json!({ "email": email }))
+                .expect("create");
+        }
+        let requests = fake.requests();
+        let follow = |place: Cursor| {
+            let feed = &feed;
+            async move {
+                let mut read = feed.after(&place, 1000).await.expect("after");
+                while read.len() < 2_500 {
+                    let last = Cursor::of(read.last().expect("an event"));
+                    read.extend(feed.after(&last, 1000).await.expect("after"));
+                }
+                (read.iter().rev().take(2_500).rev())
+                    .map(|e| {
+                        e["data"]["object"]["email"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .to_string()
+                    })
+                    .collect::<Vec<_>>()
+            }
+        };
+        // The first to ask stands on the older place; the other is two events ahead.
+        let (behind, ahead) = tokio::join!(follow(places[0].clone()), follow(places[2].clone()));
+        assert_eq!(behind, made, "every event once, oldest first");
+        assert_eq!(ahead, made, "every event once, oldest first");
+        assert!(
+            fake.requests() - requests <= 30,
+            "one read of the feed for both: {} requests for 25 pages",
+            fake.requests() - requests
+        );
     }
 
     /// Returns once the clock has reached `second`.

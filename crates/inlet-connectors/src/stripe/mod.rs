@@ -336,10 +336,22 @@ impl Source for StripeSource {
                         position = Position::Partitioned { events, parts: Partitions::new(vec![window]), head, since, from };
                     }
                     Position::Live { events, checked } => {
-                        let wait = HEARTBEAT.saturating_sub(last_write.elapsed());
-                        let found = match tokio::time::timeout(wait, self.feed.after(&events, 1000)).await {
-                            Ok(found) => found?,
-                            Err(_) => Vec::new(), // idle: say so with a checkpoint
+                        // Idle, or far behind and reading (hundreds of pages after downtime):
+                        // say so with a checkpoint every HEARTBEAT, and go on reading. The
+                        // read is never dropped for it: at a real API's pace, a read dropped
+                        // every few seconds would start over each time and never catch up.
+                        let found = {
+                            let mut reading = std::pin::pin!(self.feed.after(&events, 1000));
+                            loop {
+                                let wait = HEARTBEAT.saturating_sub(last_write.elapsed());
+                                if let Ok(found) = tokio::time::timeout(wait, &mut reading).await {
+                                    break found?;
+                                }
+                                last_write = Instant::now();
+                                let checked = self.feed.checked_at().max(checked);
+                                let idle = Position::Live { events: events.clone(), checked };
+                                yield Batch::new(Vec::new(), idle.checkpoint(), Phase::Live);
+                            }
                         };
                         let next = found.last().map(|e| position::Cursor::of(e)).unwrap_or(events);
                         let records = live::records(&self.client, def, schema, &found).await?;
