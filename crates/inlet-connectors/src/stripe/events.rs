@@ -3,7 +3,9 @@
 //! `/v1/events` lists newest first; the feed walks it forward with `ending_before` (each
 //! page holds the events just newer than the cursor) and keeps recent events in order, so
 //! twenty streams following it cost one request per poll, not twenty. A stream whose
-//! position is not in the buffer (after a restart) reads forward on its own until it is.
+//! position is behind the buffer (after a restart) reads forward on its own until it
+//! reaches it; one ahead of it waits for the polls. After downtime a poll reads at most
+//! `POLL_EVENTS`, and the next goes at once.
 //! Polls happen every `interval`, or at once when a webhook says something happened.
 
 use std::collections::{HashMap, VecDeque};
@@ -149,8 +151,8 @@ impl Feed {
                     }
                 } else {
                     // A place newer than what the buffer holds, while the feed is still
-                    // behind: the shared polls reach it (one read for every stream) sooner
-                    // than this stream reading on its own would be worth.
+                    // behind: wait for the shared polls to reach it (one read of the feed
+                    // for every stream) rather than read the feed on its own.
                     let newest = buffer.head().map_or(i64::MAX, |h| h.created);
                     let ahead = cursor.id.is_some() && cursor.created >= newest;
                     drop(buffer);
