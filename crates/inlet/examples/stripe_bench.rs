@@ -212,6 +212,17 @@ fn stat_fields(pid: &str) -> Vec<String> {
         .collect()
 }
 
+/// The pid of the PostgreSQL server `admin` is connected to (its backend's parent).
+async fn postmaster_of(admin: &tokio_postgres::Client) -> String {
+    let backend: i32 = admin
+        .query_one("select pg_backend_pid()", &[])
+        .await
+        .expect("pid")
+        .get(0);
+    let parent = stat_fields(&backend.to_string()).get(1).cloned();
+    parent.unwrap_or_default()
+}
+
 /// CPU seconds of the whole PostgreSQL server: the postmaster, its live children, and the
 /// children it has reaped (cutime, cstime).
 fn server_cpu_secs(postmaster: &str) -> f64 {
@@ -370,15 +381,7 @@ async fn inlet_backfill(
     rows: usize,
     fake: &FakeStripe,
 ) -> Backfill {
-    let backend: i32 = admin
-        .query_one("select pg_backend_pid()", &[])
-        .await
-        .expect("pid")
-        .get(0);
-    let postmaster = stat_fields(&backend.to_string())
-        .get(1)
-        .cloned()
-        .unwrap_or_default();
+    let postmaster = postmaster_of(admin).await;
     let started = Instant::now();
     let (own, server) = (cpu_secs("self"), server_cpu_secs(&postmaster));
     let run = inlet.run(None);
@@ -969,12 +972,7 @@ async fn catch_up(
         .map(|(k, id)| change(fake, "catch-up", k, id))
         .collect();
     let before = logged_updates(admin).await;
-    let backend: i32 = admin
-        .query_one("select pg_backend_pid()", &[])
-        .await
-        .expect("pid")
-        .get(0);
-    let postmaster = (stat_fields(&backend.to_string()).get(1).cloned()).unwrap_or_default();
+    let postmaster = postmaster_of(admin).await;
     inlet.set(&format!("rate_limit = {BENCH_RATE_LIMIT}\n"));
     // `INLET_BENCH_CATCHUP_MS`: each call answered after that long, for the catch-up only.
     let latency = std::env::var("INLET_BENCH_CATCHUP_MS").ok();

@@ -334,6 +334,14 @@ async fn not_ready_while_the_destination_is_unreachable() {
 
 /// A destination on the newest PostgreSQL and a sync `stripe` from a fresh fake Stripe.
 async fn stripe_sync() -> (&'static inlet_testkit::Cluster, Inlet, FakeStripe) {
+    let (c, _, inlet, fake) = stripe_sync_with(&[]).await;
+    (c, inlet, fake)
+}
+
+/// [`stripe_sync`] added with `args` (e.g. `--streams`), and the destination's database.
+async fn stripe_sync_with(
+    args: &[&str],
+) -> (&'static inlet_testkit::Cluster, String, Inlet, FakeStripe) {
     let v = *versions().last().expect("a version");
     let c = common::cluster("run", v).await;
     let db = c.create_database().await;
@@ -341,9 +349,9 @@ async fn stripe_sync() -> (&'static inlet_testkit::Cluster, Inlet, FakeStripe) {
     inlet.add_destination(c, &db);
     let fake = FakeStripe::start(Options::default()).await.expect("fake");
     let key = fake.api_key();
-    let out = inlet.sync_add("stripe", &fake.url(), &[], &[("STRIPE_API_KEY", &key)]);
+    let out = inlet.sync_add("stripe", &fake.url(), args, &[("STRIPE_API_KEY", &key)]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    (c, inlet, fake)
+    (c, db, inlet, fake)
 }
 
 fn free_addr() -> std::net::SocketAddr {
@@ -429,17 +437,8 @@ async fn a_public_listen_needs_the_api_token() {
 /// 600 ms, so ten pages take 6 s); every one lands, each logged once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_catch_up_after_downtime_at_a_real_apis_pace_lands_every_change() {
-    let v = *versions().last().expect("a version");
-    let c = common::cluster("run", v).await;
-    let db = c.create_database().await;
-    let inlet = Inlet::new(&[]);
-    inlet.add_destination(c, &db);
-    let fake = FakeStripe::start(Options::default()).await.expect("fake");
+    let (c, db, inlet, fake) = stripe_sync_with(&["--streams", "customer"]).await;
     fake.seed(4);
-    let key = fake.api_key();
-    let env = [("STRIPE_API_KEY", key.as_str())];
-    let out = inlet.sync_add("stripe", &fake.url(), &["--streams", "customer"], &env);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let run = inlet.start(&["run"]);
     wait_until_async("the backfill", Duration::from_secs(60), || async {
         tokio::task::block_in_place(|| inlet.live("stripe"))

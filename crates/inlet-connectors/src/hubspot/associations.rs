@@ -97,27 +97,9 @@ impl Pair {
         client: &HubSpotClient,
         ids: &[String],
     ) -> Result<BTreeSet<String>, SourceError> {
-        let mut inputs: Vec<Value> = ids.iter().map(|id| json!({"id": id})).collect();
-        let path = format!("/crm/v4/associations/{}/{}/batch/read", self.to, self.from);
-        let mut out = BTreeSet::new();
-        while !inputs.is_empty() {
-            let body = client
-                .post(&path, &json!({"inputs": inputs}))
-                .await
-                .map_err(CallError::into_source)?;
-            let results = body["results"]
-                .as_array()
-                .ok_or_else(|| invalid(&path, "no results list"))?;
-            inputs = Vec::new();
-            for result in results {
-                let found = result["to"].as_array().into_iter().flatten();
-                out.extend(found.filter_map(|to| text(&to["toObjectId"])));
-                if let Some(after) = result["paging"]["next"]["after"].as_str() {
-                    inputs.push(json!({"id": result["from"]["id"], "after": after}));
-                }
-            }
-        }
-        Ok(out)
+        let results = batch_read(client, &self.to, &self.from, ids).await?;
+        let found = (results.iter()).flat_map(|r| r["to"].as_array().into_iter().flatten());
+        Ok(found.filter_map(|to| text(&to["toObjectId"])).collect())
     }
 
     /// Every association of the from-records `ids` (at most 1,000) to the other type,
@@ -128,48 +110,63 @@ impl Pair {
         ids: &[String],
         now_ms: i64,
     ) -> Result<Vec<Record>, SourceError> {
-        let mut inputs: Vec<Value> = ids.iter().map(|id| json!({"id": id})).collect();
         let version = Version::new(now_ms.saturating_mul(1000), 0);
-        let path = format!("/crm/v4/associations/{}/{}/batch/read", self.from, self.to);
         let mut out = Vec::new();
-        while !inputs.is_empty() {
-            // A 207 lists the ids with no association of this pair: nothing to add.
-            let body = client
-                .post(&path, &json!({"inputs": inputs}))
-                .await
-                .map_err(CallError::into_source)?;
-            let results = body["results"]
-                .as_array()
-                .ok_or_else(|| invalid(&path, "no results list"))?;
-            inputs = Vec::new();
-            for result in results {
-                let Some(from) = text(&result["from"]["id"]) else {
+        for result in batch_read(client, &self.from, &self.to, ids).await? {
+            let Some(from) = text(&result["from"]["id"]) else {
+                continue;
+            };
+            for to in result["to"].as_array().into_iter().flatten() {
+                let Some(to_id) = text(&to["toObjectId"]) else {
                     continue;
                 };
-                for to in result["to"].as_array().into_iter().flatten() {
-                    let Some(to_id) = text(&to["toObjectId"]) else {
+                for kind in to["associationTypes"].as_array().into_iter().flatten() {
+                    let Some(type_id) = kind["typeId"].as_i64() else {
                         continue;
                     };
-                    for kind in to["associationTypes"].as_array().into_iter().flatten() {
-                        let Some(type_id) = kind["typeId"].as_i64() else {
-                            continue;
-                        };
-                        let mut f = Map::new();
-                        f.insert("from_id".into(), Value::from(from.clone()));
-                        f.insert("to_id".into(), Value::from(to_id.clone()));
-                        f.insert("type_id".into(), Value::from(type_id));
-                        f.insert("category".into(), kind["category"].clone());
-                        f.insert("label".into(), kind["label"].clone());
-                        let key = [from.clone(), to_id.clone(), type_id.to_string()];
-                        out.push(Record::upsert_keyed(&key, version, f));
-                    }
-                }
-                // More associations of this record than one answer holds.
-                if let Some(after) = result["paging"]["next"]["after"].as_str() {
-                    inputs.push(json!({"id": from, "after": after}));
+                    let mut f = Map::new();
+                    f.insert("from_id".into(), Value::from(from.clone()));
+                    f.insert("to_id".into(), Value::from(to_id.clone()));
+                    f.insert("type_id".into(), Value::from(type_id));
+                    f.insert("category".into(), kind["category"].clone());
+                    f.insert("label".into(), kind["label"].clone());
+                    let key = [from.clone(), to_id.clone(), type_id.to_string()];
+                    out.push(Record::upsert_keyed(&key, version, f));
                 }
             }
         }
         Ok(out)
     }
+}
+
+/// The v4 batch read of `ids`' associations from type `from` to type `to`: every result,
+/// a record's further pages asked for until it has none. A 207 lists the ids with no
+/// association of the pair: they have no result.
+async fn batch_read(
+    client: &HubSpotClient,
+    from: &str,
+    to: &str,
+    ids: &[String],
+) -> Result<Vec<Value>, SourceError> {
+    let path = format!("/crm/v4/associations/{from}/{to}/batch/read");
+    let mut inputs: Vec<Value> = ids.iter().map(|id| json!({"id": id})).collect();
+    let mut out = Vec::new();
+    while !inputs.is_empty() {
+        let mut body = client
+            .post(&path, &json!({"inputs": inputs}))
+            .await
+            .map_err(CallError::into_source)?;
+        let Value::Array(results) = body["results"].take() else {
+            return Err(invalid(&path, "no results list"));
+        };
+        // More associations of a record than one answer holds.
+        inputs = (results.iter())
+            .filter_map(|r| {
+                let after = r["paging"]["next"]["after"].as_str()?;
+                Some(json!({"id": r["from"]["id"], "after": after}))
+            })
+            .collect();
+        out.extend(results);
+    }
+    Ok(out)
 }

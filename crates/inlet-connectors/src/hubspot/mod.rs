@@ -158,6 +158,12 @@ struct Gone {
 /// pass, the reconciliation or the association pass.
 const HINTS_PER_KIND: usize = 10_000;
 
+/// The ids `hints` holds for `pair`, taken, as text.
+fn taken(hints: &mut HashMap<(String, String), BTreeSet<u64>>, pair: &Pair) -> Vec<String> {
+    let ids = hints.remove(&(pair.from.clone(), pair.to.clone()));
+    ids.map_or_else(Vec::new, |ids| ids.iter().map(u64::to_string).collect())
+}
+
 fn hint(ids: &mut BTreeSet<u64>, id: u64) {
     if ids.len() < HINTS_PER_KIND {
         ids.insert(id);
@@ -243,17 +249,12 @@ impl HubSpotSource {
 
     /// The ids of `pair`'s from-type webhooks said were associated or dissociated, taken.
     fn take_relinked(&self, pair: &Pair) -> Vec<String> {
-        let ids = self
-            .hints()
-            .relinked
-            .remove(&(pair.from.clone(), pair.to.clone()));
-        ids.map_or_else(Vec::new, |ids| ids.iter().map(u64::to_string).collect())
+        taken(&mut self.hints().relinked, pair)
     }
 
     /// The ids of `pair`'s to-type whose associations webhooks said changed, taken.
     fn take_relinked_to(&self, pair: &Pair) -> Vec<String> {
-        let ids = (self.hints().relinked_to).remove(&(pair.from.clone(), pair.to.clone()));
-        ids.map_or_else(Vec::new, |ids| ids.iter().map(u64::to_string).collect())
+        taken(&mut self.hints().relinked_to, pair)
     }
 
     /// The ids of `pair`'s records found gone, taken: (from side, to side).
