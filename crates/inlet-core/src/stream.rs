@@ -76,6 +76,12 @@ pub struct StreamSpec {
     /// or `bigint`.
     #[serde(default = "id_key")]
     pub key: Vec<String>,
+    /// Columns rows are looked up by, besides the key (names of `columns`): each gets an
+    /// index. For the lookups the sync itself makes (HubSpot sweeps an association table by
+    /// `to_id` when a record is gone) and the joins readers make through it; every index
+    /// costs each write, so only those.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lookups: Vec<String>,
 }
 
 /// The key of a stream keyed on its `id text` column.
@@ -92,6 +98,7 @@ impl StreamSpec {
             name: name.into(),
             columns,
             key: id_key(),
+            lookups: Vec::new(),
         }
     }
 
@@ -101,7 +108,14 @@ impl StreamSpec {
             name: name.into(),
             columns,
             key: key.iter().map(|k| k.to_string()).collect(),
+            lookups: Vec::new(),
         }
+    }
+
+    /// This stream, with rows also looked up by `column` (see [`StreamSpec::lookups`]).
+    pub fn looked_up_by(mut self, column: &str) -> Self {
+        self.lookups.push(column.to_string());
+        self
     }
 
     /// The key's columns with their types (`id text` for a stream keyed on `id`), or why

@@ -16,6 +16,7 @@ use tokio_postgres::GenericClient;
 
 use crate::problem::Problem;
 use crate::read_role::sql_problem;
+use crate::tables::LOOKUP_INDEX_COMMENT;
 
 /// Who owns a relation, as far as inlet is concerned.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -68,8 +69,9 @@ fn kind_name(relkind: &str) -> &'static str {
 /// The objects bound to `schema.table` that inlet did not make, described as PostgreSQL
 /// describes them (`view reports.churn`, `trigger audit on table stripe.customer`, `index
 /// stripe.customer_email`). Empty when the table could be dropped without touching anything
-/// of a person's. inlet's own dependents are excluded: the primary key, not-null
-/// constraints (PG 18 records them), the row type and the TOAST table.
+/// of a person's. inlet's own dependents are excluded: the primary key, the indexes of the
+/// stream's lookups, not-null constraints (PG 18 records them), the row type and the TOAST
+/// table.
 pub async fn bound_to<C: GenericClient>(
     c: &C,
     schema: &str,
@@ -87,14 +89,15 @@ pub async fn bound_to<C: GenericClient>(
                         select 1 from pg_constraint k where k.oid = d.objid \
                            and k.conrelid = t.oid and k.contype::text in ('p', 'n'))) \
                   and not (d.classid = 'pg_class'::regclass and exists ( \
-                        select 1 from pg_index i where i.indexrelid = d.objid and i.indisprimary)) \
+                        select 1 from pg_index i where i.indexrelid = d.objid and (i.indisprimary \
+                           or obj_description(i.indexrelid, 'pg_class') = $3))) \
                   and not (d.classid = 'pg_attrdef'::regclass) \
                   and not (d.classid = 'pg_rewrite'::regclass and exists ( \
                         select 1 from pg_rewrite r where r.oid = d.objid and r.ev_class = t.oid \
                            and r.rulename = '_RETURN')) \
                 order by 1";
     let rows = c
-        .query(sql, &[&schema, &table])
+        .query(sql, &[&schema, &table, &LOOKUP_INDEX_COMMENT])
         .await
         .map_err(|e| sql_problem(&e, "could not read what depends on the table", sql))?;
     Ok(rows.iter().map(|r| r.get(0)).collect())

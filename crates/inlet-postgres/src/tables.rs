@@ -12,7 +12,7 @@ use tokio_postgres::Client;
 
 use crate::problem::{Problem, ProblemKind};
 use crate::read_role::{self, sql_problem};
-use crate::sql::ident;
+use crate::sql::{ident, literal};
 
 /// Columns every synced table has besides its key and the stream's own.
 pub const SYSTEM_COLUMNS: [&str; 6] = [
@@ -195,6 +195,26 @@ pub async fn ensure_table(
             Some(_) => {}
         }
     }
+    for column in &spec.lookups {
+        let index = lookup_index(&spec.name, column);
+        // Made once; on a table made before the stream named it, at the next start. The
+        // comment tells a rebuild's swap that the index is inlet's, not a person's.
+        let create = format!(
+            "create index if not exists {i} on {qualified} ({});
+             comment on index {}.{i} is {}",
+            ident(column),
+            ident(schema),
+            literal(LOOKUP_INDEX_COMMENT),
+            i = ident(&index),
+        );
+        client.batch_execute(&create).await.map_err(|e| {
+            sql_problem(
+                &e,
+                &format!("could not index {qualified} by {column}"),
+                &create,
+            )
+        })?;
+    }
     let mut key = Vec::new();
     let mut columns = Vec::new();
     let mut other_columns = Vec::new();
@@ -233,6 +253,16 @@ pub async fn ensure_table(
         },
         conflicts,
     ))
+}
+
+/// The comment on the indexes inlet makes for a stream's lookups ([`StreamSpec::lookups`]),
+/// which tells them from a person's.
+pub(crate) const LOOKUP_INDEX_COMMENT: &str = "inlet: the sync looks rows up by this column";
+
+/// The name of the index for looking `table`'s rows up by `column`; a long one is cut as
+/// a long column name is, so it stays distinct.
+fn lookup_index(table: &str, column: &str) -> String {
+    column_name(&format!("{table}_by_{column}")).into_owned()
 }
 
 /// The columns of the table's primary key, in key order (empty when it has none).

@@ -506,6 +506,7 @@ fn links_spec() -> StreamSpec {
         ],
         &["from_id", "to_id", "type_id"],
     )
+    .looked_up_by("to_id")
 }
 
 /// A sink on `schema` holding an association per `(from, to, type, label)`.
@@ -601,6 +602,26 @@ async fn a_composite_keyed_table_is_replaced_or_refreshed_in_place_by_a_rebuild(
                 .expect("key")
                 .get(0);
             assert_eq!(key, "PRIMARY KEY (from_id, to_id, type_id)", "PG {v}");
+            // The lookup's index is inlet's: it did not make the table a person's (replaced
+            // above when no view is bound), and the rebuilt table has it.
+            let lookups: Vec<String> = admin
+                .query(
+                    "select pg_get_indexdef(indexrelid) from pg_index \
+                      where indrelid = 'stripe.association_contact_company'::regclass \
+                        and not indisprimary",
+                    &[],
+                )
+                .await
+                .expect("indexes")
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
+            assert_eq!(
+                lookups,
+                ["CREATE INDEX association_contact_company_by_to_id \
+                  ON stripe.association_contact_company USING btree (to_id)"],
+                "PG {v} view={with_view}"
+            );
             // The sync goes on writing the rebuilt table.
             let client = live.into_client();
             let mut sink = PgSink::open(

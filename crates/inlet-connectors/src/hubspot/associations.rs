@@ -67,11 +67,14 @@ impl Pair {
             Column::new("category", ColumnType::Text),
             Column::new("label", ColumnType::Text),
         ];
+        // The key serves lookups by `from_id`; `to_id` has its own index: a record gone
+        // from the `to` side takes its rows with it, and readers join through it.
         StreamSpec::keyed(
             self.table.clone(),
             columns,
             &["from_id", "to_id", "type_id"],
         )
+        .looked_up_by("to_id")
     }
 
     /// One page of a pass: the associations of the next up to 100 from-records after the

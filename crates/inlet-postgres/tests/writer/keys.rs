@@ -466,6 +466,49 @@ async fn a_sweep_within_some_from_ids_removes_only_their_rows_the_re_read_no_lon
     }
 }
 
+/// The association table's indexes but its key: (name, column).
+async fn lookup_indexes(client: &Client) -> Vec<(String, String)> {
+    let rows = client
+        .query(
+            "select i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid, 1, true) \
+               from pg_index i \
+              where i.indrelid = 'stripe.association_contact_company'::regclass \
+                and not i.indisprimary",
+            &[],
+        )
+        .await
+        .expect("indexes");
+    rows.iter().map(|r| (r.get(0), r.get(1))).collect()
+}
+
+/// A table made before its stream looked rows up by `to_id` gets the index at the next
+/// start, once, its rows kept.
+#[tokio::test]
+async fn a_lookup_a_stream_names_later_is_indexed_at_the_next_start() {
+    for v in versions() {
+        let mut client = sync_client(cluster(v).await).await;
+        let mut s = assoc_stream(&client, WriteOptions::default()).await;
+        s.write(&mut client, vec![link(A, 10, None)], Phase::Backfill)
+            .await;
+        assert_eq!(lookup_indexes(&client).await, [], "PG {v}");
+        let looked_up = assoc_spec().looked_up_by("to_id");
+        for _ in 0..2 {
+            ensure_table(&client, "stripe", &looked_up)
+                .await
+                .expect("table");
+            assert_eq!(
+                lookup_indexes(&client).await,
+                [(
+                    "stripe.association_contact_company_by_to_id".to_string(),
+                    "to_id".to_string()
+                )],
+                "PG {v}"
+            );
+        }
+        assert_eq!(links(&client).await, [live_row(A, None)], "PG {v}");
+    }
+}
+
 #[tokio::test]
 async fn records_whose_id_is_not_a_key_of_the_table_are_kept_in_sync_rejected() {
     for v in versions() {
