@@ -196,24 +196,7 @@ pub async fn ensure_table(
         }
     }
     for column in &spec.lookups {
-        let index = lookup_index(&spec.name, column);
-        // Made once; on a table made before the stream named it, at the next start. The
-        // comment tells a rebuild's swap that the index is inlet's, not a person's.
-        let create = format!(
-            "create index if not exists {i} on {qualified} ({});
-             comment on index {}.{i} is {}",
-            ident(column),
-            ident(schema),
-            literal(LOOKUP_INDEX_COMMENT),
-            i = ident(&index),
-        );
-        client.batch_execute(&create).await.map_err(|e| {
-            sql_problem(
-                &e,
-                &format!("could not index {qualified} by {column}"),
-                &create,
-            )
-        })?;
+        ensure_lookup_index(client, schema, &spec.name, column).await?;
     }
     let mut key = Vec::new();
     let mut columns = Vec::new();
@@ -263,6 +246,51 @@ pub(crate) const LOOKUP_INDEX_COMMENT: &str = "inlet: the sync looks rows up by 
 /// a long column name is, so it stays distinct.
 fn lookup_index(table: &str, column: &str) -> String {
     column_name(&format!("{table}_by_{column}")).into_owned()
+}
+
+/// Makes the index for looking `table`'s rows up by `column`, once; on a table made before
+/// the stream named the lookup, at the next start. The index and the comment that marks it
+/// as inlet's (for a rebuild's swap) are made in one transaction. A relation of that name
+/// inlet did not make is a person's: it is left as it is, and no index is made.
+async fn ensure_lookup_index(
+    client: &Client,
+    schema: &str,
+    table: &str,
+    column: &str,
+) -> Result<(), Problem> {
+    let index = lookup_index(table, column);
+    let find = "select obj_description(c.oid, 'pg_class') from pg_class c \
+                  join pg_namespace n on n.oid = c.relnamespace \
+                 where n.nspname = $1 and c.relname = $2";
+    let found = client
+        .query_opt(find, &[&schema, &index])
+        .await
+        .map_err(|e| sql_problem(&e, "could not look for an index", find))?;
+    match found.map(|row| row.get::<_, Option<String>>(0)) {
+        Some(Some(comment)) if comment == LOOKUP_INDEX_COMMENT => return Ok(()),
+        Some(_) => {
+            tracing::warn!(%schema, %table, %column, %index,
+                "a relation inlet did not make has the name of its index; no index made");
+            return Ok(());
+        }
+        None => {}
+    }
+    let create = format!(
+        "create index if not exists {i} on {}.{} ({}); comment on index {}.{i} is {}",
+        ident(schema),
+        ident(table),
+        ident(column),
+        ident(schema),
+        literal(LOOKUP_INDEX_COMMENT),
+        i = ident(&index),
+    );
+    client.batch_execute(&create).await.map_err(|e| {
+        sql_problem(
+            &e,
+            &format!("could not index {schema}.{table} by {column}"),
+            &create,
+        )
+    })
 }
 
 /// The columns of the table's primary key, in key order (empty when it has none).

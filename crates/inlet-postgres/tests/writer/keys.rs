@@ -509,6 +509,46 @@ async fn a_lookup_a_stream_names_later_is_indexed_at_the_next_start() {
     }
 }
 
+/// An index of a person's with the name inlet would give its own is theirs: inlet leaves
+/// it as it is and makes none.
+#[tokio::test]
+async fn a_persons_index_with_the_lookups_name_is_left_as_it_is() {
+    for v in versions() {
+        let mut client = sync_client(cluster(v).await).await;
+        let mut s = assoc_stream(&client, WriteOptions::default()).await;
+        client
+            .batch_execute(
+                "create index association_contact_company_by_to_id \
+                   on stripe.association_contact_company (label)",
+            )
+            .await
+            .expect("a person's index");
+        ensure_table(&client, "stripe", &assoc_spec().looked_up_by("to_id"))
+            .await
+            .expect("table");
+        assert_eq!(
+            lookup_indexes(&client).await,
+            [(
+                "stripe.association_contact_company_by_to_id".to_string(),
+                "label".to_string()
+            )],
+            "PG {v}"
+        );
+        // Still theirs: a rebuild keeps the table (and their index) and refreshes it in place.
+        let bound = inlet_postgres::ownership::bound_to(&client, "stripe", ASSOC)
+            .await
+            .expect("bound");
+        assert_eq!(
+            bound,
+            ["index stripe.association_contact_company_by_to_id"],
+            "PG {v}"
+        );
+        s.write(&mut client, vec![link(A, 10, Some("x"))], Phase::Backfill)
+            .await;
+        assert_eq!(links(&client).await, [live_row(A, Some("x"))], "PG {v}");
+    }
+}
+
 #[tokio::test]
 async fn records_whose_id_is_not_a_key_of_the_table_are_kept_in_sync_rejected() {
     for v in versions() {
