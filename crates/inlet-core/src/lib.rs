@@ -22,7 +22,9 @@
 //!
 //! **Keys.** A stream's table is keyed on `id text` unless its [`StreamSpec::key`] names
 //! other columns (text or bigint); a record's [`Record::id`] is then its [`key_text`], one
-//! unambiguous text for the key values, which the destination's change log also shows.
+//! unambiguous text for the key values, which the destination's change log also shows. A
+//! stream looked up by other columns, by the source itself (a [`SweepWithin`] on them) or
+//! by the joins its readers make, names them in [`StreamSpec::lookups`]: each gets an index.
 //!
 //! Every record carries a source [`Version`]. The writer never lets an older version
 //! overwrite a newer one, and on a tie the later-applied change wins, so a tie never loses
