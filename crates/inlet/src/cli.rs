@@ -133,7 +133,7 @@ pub enum SyncCommand {
         /// The sync's name (letters, digits, '_' and '-').
         name: String,
 
-        /// The SaaS API, one of the registered sources [default: stripe].
+        /// The SaaS API, one of the registered sources.
         #[arg(long, value_name = "SOURCE", default_value = default_source(), value_parser = sources())]
         source: String,
 
