@@ -275,6 +275,8 @@ async fn ensure_lookup_index(
         }
         None => {}
     }
+    // On a large table made before the lookup was named, this takes a while, once.
+    tracing::info!(%schema, %table, %column, "indexing the table for lookups by the column");
     let create = format!(
         "create index if not exists {i} on {}.{} ({}); comment on index {}.{i} is {}",
         ident(schema),
