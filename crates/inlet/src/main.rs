@@ -20,10 +20,12 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
     let cli = cli::parse();
-    // `inlet run` is a service: it says what it does, unless a progress board has the
-    // terminal.
-    let service = matches!(cli.command, cli::Command::Run { .. })
-        && !std::io::IsTerminal::is_terminal(&std::io::stderr());
+    // `inlet run` is a service, and `inlet demo` runs one: each says what it does (progress
+    // included), unless a progress board has the terminal.
+    let service = matches!(
+        cli.command,
+        cli::Command::Run { .. } | cli::Command::Demo { .. }
+    ) && !std::io::IsTerminal::is_terminal(&std::io::stderr());
     let format = match cli.command {
         cli::Command::Run { log_format, .. } => log_format.unwrap_or_default(),
         _ => cli::LogFormat::Text,
