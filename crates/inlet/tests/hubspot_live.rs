@@ -431,6 +431,36 @@ async fn associations_a_webhook_tells_of_are_read_again_at_once() {
     .await;
 }
 
+/// Without webhooks, a restored record is found by the archive pass (it is no longer
+/// there): its associations, and those of the records associated with it, come back then,
+/// not at the next association pass.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_restored_without_a_webhook_brings_its_associations_back_at_the_archive_pass() {
+    // Association tables are read whole every 15 minutes by default; the archive every 5 s.
+    let streams = "contact,company,deal,association_contact_company,association_deal_contact";
+    let (fake, inlet, admin) = portal_of(50, 300, streams).await;
+    let _run = inlet.start(&["run"]);
+    contacts_live(&inlet).await;
+    let tables = [
+        ("association_contact_company", "contacts", "companies"),
+        ("association_deal_contact", "deals", "contacts"),
+    ];
+    let deal_links = links_truth(&fake, "deals", "contacts");
+    let company_links = links_truth(&fake, "contacts", "companies");
+    let contact = (deal_links.iter().map(|(_, to, _)| to))
+        .find(|c| company_links.iter().any(|(from, _, _)| from == *c))
+        .expect("a contact with a company and a deal")
+        .clone();
+    fake.archive("contacts", &contact).expect("archive");
+    links_as_hubspot_has_them("its rows gone from both tables", &fake, &admin, &tables).await;
+    fake.restore("contacts", &contact).expect("restore");
+    let truth = |t: &(&str, &str, &str)| links_truth(&fake, t.1, t.2);
+    assert!(tables.iter().all(|t| truth(t)
+        .iter()
+        .any(|(f, to, _)| *f == contact || *to == contact)));
+    links_as_hubspot_has_them("its rows back in both tables", &fake, &admin, &tables).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_record_gone_takes_its_associations_and_one_restored_brings_them_back() {
     // Association tables are read whole every 15 minutes by default: within the test's

@@ -7,7 +7,8 @@
 //! * **Archive**: `archived=true` lists only archived records and has no time filter, so it
 //!   is read whole every few polls, beside them, with the type's properties; records
 //!   archived since the last pass (with a margin for clocks) leave the table, versioned at
-//!   `archivedAt`.
+//!   `archivedAt`; records the last pass saw there and this one does not were restored, and
+//!   their associations are read again.
 //! * **Told of by a webhook**: the records a delivery names are read by id at the next poll
 //!   ([`reread`]): a change lands without waiting for search's indexing lag, and a record
 //!   HubSpot no longer has leaves at once, not at the next archive pass or reconciliation.
@@ -58,6 +59,9 @@ pub struct Chores {
     pub properties: Option<Vec<Property>>,
     /// A delete for every record archived since the pass asked about.
     pub deletes: Vec<Record>,
+    /// Every record in the archive now: one the last pass saw there and this one does not
+    /// was restored (or purged, 90 days on).
+    pub archive: HashSet<u64>,
 }
 
 /// How long after a housekeeping pass ends the next one starts: the usual interval, or nine
@@ -78,10 +82,11 @@ pub fn chores(client: &HubSpotClient, api: String, archived_since_ms: i64) -> Be
             streams::properties(&client, &api),
             archived(&client, &api, archived_since_ms)
         )
-        .map(|(properties, deletes)| Chores {
+        .map(|(properties, (deletes, archive))| Chores {
             started_ms,
             properties,
             deletes,
+            archive,
         });
         let _ = send.send(found).await; // the stream stopped: nobody to tell
     })
@@ -139,18 +144,20 @@ pub async fn reread(
     Ok(out)
 }
 
-/// Deletes for every record archived at or after `since_ms`. HubSpot's archive has no
-/// time filter: this reads it whole.
+/// Deletes for every record archived at or after `since_ms`, and the ids of the whole
+/// archive. HubSpot's archive has no time filter: this reads it whole.
 async fn archived(
     client: &HubSpotClient,
     api: &str,
     since_ms: i64,
-) -> Result<Vec<Record>, SourceError> {
+) -> Result<(Vec<Record>, HashSet<u64>), SourceError> {
     let mut out = Vec::new();
+    let mut archive = HashSet::new();
     let mut after: Option<String> = None;
     loop {
         let (results, next) = client.list_page(api, true, after.as_deref()).await?;
         for object in &results {
+            archive.extend(id_of(object));
             let at = object["archivedAt"].as_str().and_then(parse_ms);
             if let (Some(id), Some(at)) = (object["id"].as_str(), at) {
                 if at >= since_ms {
@@ -160,7 +167,7 @@ async fn archived(
         }
         after = next;
         if after.is_none() {
-            return Ok(out);
+            return Ok((out, archive));
         }
     }
 }

@@ -154,6 +154,10 @@ struct Gone {
     to: BTreeSet<u64>,
 }
 
+/// The most archived ids a type keeps between housekeeping passes to tell restores by; a
+/// larger archive's restores wait for the association pass.
+const ARCHIVE_KEPT: usize = 100_000;
+
 /// Ids kept per type (or pair) for the next poll; beyond it they wait for the archive
 /// pass, the reconciliation or the association pass.
 const HINTS_PER_KIND: usize = 10_000;
@@ -308,6 +312,33 @@ impl HubSpotSource {
         self.relinks.send_modify(|n| *n += 1);
     }
 
+    /// Notes records of type `api` found restored (gone from the archive) without a webhook
+    /// saying so: their associations, and those of the records associated with them, are
+    /// read again, as for a restore a webhook tells of. A record purged from the archive
+    /// looks the same, and its read finds nothing.
+    fn note_restored<'i>(&self, pairs: &[Pair], api: &str, ids: impl Iterator<Item = &'i u64>) {
+        let ids: Vec<u64> = ids.copied().collect();
+        if ids.is_empty() || pairs.is_empty() {
+            return;
+        }
+        tracing::debug!(object_type = api, restored = ids.len(), "records restored");
+        {
+            let mut hints = self.hints();
+            for pair in pairs {
+                let key = (pair.from.clone(), pair.to.clone());
+                if pair.from == api {
+                    let from = hints.relinked.entry(key.clone()).or_default();
+                    ids.iter().for_each(|id| hint(from, *id));
+                }
+                if pair.to == api {
+                    let to = hints.relinked_to.entry(key).or_default();
+                    ids.iter().for_each(|id| hint(to, *id));
+                }
+            }
+        }
+        self.relinks.send_modify(|n| *n += 1);
+    }
+
     fn lag_ms(&self) -> i64 {
         self.options.search_lag.as_millis() as i64
     }
@@ -337,9 +368,11 @@ impl HubSpotSource {
     }
 
     /// An object type's stream; `catalog_ms`: when `table`'s properties were read.
+    /// `pairs`: the association tables that hold this type, on either side.
     fn read_object<'a>(
         &'a self,
         table: ObjectTable,
+        pairs: Vec<Pair>,
         catalog_ms: i64,
         from: Option<&'a Checkpoint>,
     ) -> BatchStream<'a> {
@@ -352,6 +385,8 @@ impl HubSpotSource {
             let mut last_write = Instant::now();
             let mut housekeep_at = Instant::now() + self.housekeeping();
             let mut chores: Option<Beside<live::Chores>> = None;
+            // The archive as the last housekeeping pass saw it (none kept past a size).
+            let mut archive: Option<HashSet<u64>> = None;
             let mut reconciling: Option<Beside<live::Reconciled>> = None;
             let mut poll_at: Option<Instant> = None;
             let mut nudges = self.nudges.subscribe();
@@ -429,6 +464,10 @@ impl HubSpotSource {
                                         columns = Some(table.spec().columns);
                                     }
                                 }
+                                if let Some(before) = &archive {
+                                    self.note_restored(&pairs, &table.api, before.difference(&found.archive));
+                                }
+                                archive = (found.archive.len() <= ARCHIVE_KEPT).then_some(found.archive);
                                 let archived_ms = found.started_ms - ARCHIVE_MARGIN_MS;
                                 position = Position::Live { modified_ms, archived_ms, reconciled_ms, complete_ms };
                                 if columns.is_some() {
@@ -658,7 +697,11 @@ impl Source for HubSpotSource {
                 _ => None,
             };
             let mut inner = match def {
-                StreamDef::Object(table) => self.read_object(table, catalog.read_ms, from),
+                StreamDef::Object(table) => {
+                    let pairs = catalog.pairs().filter(|p| p.from == table.api || p.to == table.api);
+                    let pairs = pairs.cloned().collect();
+                    self.read_object(table, pairs, catalog.read_ms, from)
+                }
                 StreamDef::Reference(r) => self.read_reference(r, from),
                 StreamDef::Association(p) => self.read_association(p, from),
             };
