@@ -431,26 +431,35 @@ async fn associations_a_webhook_tells_of_are_read_again_at_once() {
     .await;
 }
 
+/// Two association tables a contact can be on either side of: (table, from, to).
+const BOTH_SIDES: [(&str, &str, &str); 2] = [
+    ("association_contact_company", "contacts", "companies"),
+    ("association_deal_contact", "deals", "contacts"),
+];
+const BOTH_SIDES_STREAMS: &str =
+    "contact,company,deal,association_contact_company,association_deal_contact";
+
+/// A contact on both sides: associated with a company, and a deal associated with it.
+fn contact_on_both_sides(fake: &FakeHubSpot) -> String {
+    let deal_links = links_truth(fake, "deals", "contacts");
+    let company_links = links_truth(fake, "contacts", "companies");
+    (deal_links.iter().map(|(_, to, _)| to))
+        .find(|c| company_links.iter().any(|(from, _, _)| from == *c))
+        .expect("a contact with a company and a deal")
+        .clone()
+}
+
 /// Without webhooks, a restored record is found by the archive pass (it is no longer
 /// there): its associations, and those of the records associated with it, come back then,
 /// not at the next association pass.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_record_restored_without_a_webhook_brings_its_associations_back_at_the_archive_pass() {
     // Association tables are read whole every 15 minutes by default; the archive every 5 s.
-    let streams = "contact,company,deal,association_contact_company,association_deal_contact";
-    let (fake, inlet, admin) = portal_of(50, 300, streams).await;
+    let (fake, inlet, admin) = portal_of(50, 300, BOTH_SIDES_STREAMS).await;
     let _run = inlet.start(&["run"]);
     contacts_live(&inlet).await;
-    let tables = [
-        ("association_contact_company", "contacts", "companies"),
-        ("association_deal_contact", "deals", "contacts"),
-    ];
-    let deal_links = links_truth(&fake, "deals", "contacts");
-    let company_links = links_truth(&fake, "contacts", "companies");
-    let contact = (deal_links.iter().map(|(_, to, _)| to))
-        .find(|c| company_links.iter().any(|(from, _, _)| from == *c))
-        .expect("a contact with a company and a deal")
-        .clone();
+    let tables = BOTH_SIDES;
+    let contact = contact_on_both_sides(&fake);
     fake.archive("contacts", &contact).expect("archive");
     links_as_hubspot_has_them("its rows gone from both tables", &fake, &admin, &tables).await;
     fake.restore("contacts", &contact).expect("restore");
@@ -464,24 +473,16 @@ async fn a_record_restored_without_a_webhook_brings_its_associations_back_at_the
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_record_gone_takes_its_associations_and_one_restored_brings_them_back() {
     // Association tables are read whole every 15 minutes by default: within the test's
-    // deadlines, only a deletion the sync finds (the archive is read every 5 s here) or a
-    // webhook can change them.
-    let streams = "contact,company,deal,association_contact_company,association_deal_contact";
-    let (fake, inlet, admin) = portal_of(50, 300, streams).await;
+    // deadlines, only what the archive pass finds (every 5 s here) or a webhook can change
+    // them.
+    let (fake, inlet, admin) = portal_of(50, 300, BOTH_SIDES_STREAMS).await;
     let listen = format!("127.0.0.1:{}", free_port());
     let _run = inlet.start(&["run", "--listen", &listen]);
     contacts_live(&inlet).await;
-    let tables = [
-        ("association_contact_company", "contacts", "companies"),
-        ("association_deal_contact", "deals", "contacts"),
-    ];
-    // A contact on both sides: it is associated with a company, and a deal with it.
+    let tables = BOTH_SIDES;
+    let contact = contact_on_both_sides(&fake);
     let deal_links = links_truth(&fake, "deals", "contacts");
     let company_links = links_truth(&fake, "contacts", "companies");
-    let contact = (deal_links.iter().map(|(_, to, _)| to))
-        .find(|c| company_links.iter().any(|(from, _, _)| from == *c))
-        .expect("a contact with a company and a deal")
-        .clone();
 
     // No webhook: the archive pass finds it gone, and its rows leave both tables.
     fake.archive("contacts", &contact).expect("archive");
