@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use inlet_fakes::cli;
-use inlet_fakes::hubspot::{FakeHubSpot, Limits, MutatorOptions, Options};
+use inlet_fakes::hubspot::{FakeHubSpot, Limits, ListCursors, MutatorOptions, Options};
 
 /// A fake HubSpot API (CRM v3 objects, search, properties, owners, pipelines, schemas,
 /// associations v4, OAuth), faithful enough to sync from: paged lists with default
@@ -58,6 +58,11 @@ struct Args {
     /// How long a change takes to appear in search.
     #[arg(long, default_value_t = 1000, value_name = "MS")]
     search_lag_ms: u64,
+    /// How the list's `after` cursor works: `ids` (base64 of the next id, as HubSpot's
+    /// example; a plain id is taken too), `opaque` (only cursors the list gave) or `offsets`
+    /// (a count of records).
+    #[arg(long, default_value = "ids", value_name = "KIND", value_parser = list_cursors)]
+    list_cursors: ListCursors,
     /// Make a random realistic change every M milliseconds.
     #[arg(long, value_name = "M")]
     mutate_ms: Option<u64>,
@@ -71,6 +76,10 @@ struct Args {
     /// printed OAuth client secret (repeatable).
     #[arg(long = "webhook", value_name = "URL")]
     webhooks: Vec<String>,
+}
+
+fn list_cursors(text: &str) -> Result<ListCursors, String> {
+    ListCursors::parse(text).ok_or_else(|| "one of ids, opaque, offsets".to_string())
 }
 
 #[tokio::main]
@@ -95,6 +104,7 @@ async fn main() -> ExitCode {
         Err(error) => return cli::cannot_listen("inlet-fake-hubspot", args.listen, error),
     };
     let started = Instant::now();
+    hubspot.set_list_cursors(args.list_cursors);
     hubspot.seed(args.contacts);
     let oauth = hubspot.oauth_app();
     println!("API base:        {}", hubspot.url());

@@ -18,7 +18,8 @@
 //! POST   /_fake/properties/{type}                 {"name", "type", "fieldType", "options": [{"value","label"}]}
 //! PATCH  /_fake/properties/{type}/{name}          {"type", "fieldType"}
 //! POST   /_fake/faults                            {"fail_next": {"count": 3, "status": 502}, "latency_ms": 250,
-//!                                                  "drop_next_connections": 1, "expire_tokens": true, "clear": true}
+//!                                                  "drop_next_connections": 1, "expire_tokens": true, "clear": true,
+//!                                                  "list_cursors": "ids" | "opaque" | "offsets"}
 //! POST   /_fake/limits                            {"per_ten_seconds": 100, "daily": 250000, "search_per_second": 5,
 //!                                                  "search_lag_ms": 2000}
 //! POST   /_fake/webhooks                          {"target_url": "https://..."}  every change from now on is
@@ -36,6 +37,7 @@ use crate::knobs;
 use crate::serve::control_segments;
 
 use super::errors::{ApiError, HubSpotError};
+use super::objects::ListCursors;
 use super::Shared;
 
 fn text(body: &Value, field: &str) -> Result<String, ApiError> {
@@ -191,6 +193,12 @@ fn set_faults(shared: &Shared, knobs: Map<String, Value>) -> Result<(), ApiError
                 if knobs::flag(value, name).map_err(ApiError::validation)? {
                     shared.tokens().expire_all();
                 }
+            }
+            "list_cursors" => {
+                let cursors = value.as_str().and_then(ListCursors::parse).ok_or_else(|| {
+                    ApiError::validation("list_cursors is one of \"ids\", \"opaque\", \"offsets\"")
+                })?;
+                shared.write().list_cursors = cursors;
             }
             other => return Err(ApiError::validation(format!("Unknown fault knob: {other}"))),
         }

@@ -59,6 +59,7 @@ pub use counts::Endpoint;
 pub use errors::HubSpotError;
 pub use limits::Limits;
 pub use mutator::{MutatorHandle, MutatorOptions};
+pub use objects::ListCursors;
 pub use search::RESULT_CAP;
 
 /// The fault knobs: failing the next requests with a status (5xx, or 429 naming the
@@ -315,6 +316,11 @@ impl FakeHubSpot {
     }
 
     /// Changes the indexing lag for changes made from now on.
+    /// Changes how the list's `after` cursor works, from the next request on.
+    pub fn set_list_cursors(&self, cursors: ListCursors) {
+        self.shared().write().list_cursors = cursors;
+    }
+
     pub fn set_search_lag(&self, lag: Duration) {
         self.shared().write().search_lag_ms = i64::try_from(lag.as_millis()).unwrap_or(i64::MAX);
     }

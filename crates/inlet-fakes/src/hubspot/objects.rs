@@ -1,5 +1,5 @@
-//! Reading records: the list (`GET /crm/v3/objects/{type}`: ascending ids, opaque `after`
-//! cursor, `paging` absent on the last page, `archived=true` = archived only), a single
+//! Reading records: the list (`GET /crm/v3/objects/{type}`: ascending ids, an `after`
+//! cursor of the kind [`ListCursors`] says, `paging` absent on the last page, `archived=true` = archived only), a single
 //! read (merged-away ids answer with the record that absorbed them), and batch read
 //! (`POST .../batch/read`, 207 with `errors` when some ids are missing).
 
@@ -15,22 +15,60 @@ use super::store::{Record, Store};
 /// Objects per page when `propertiesWithHistory` is asked for.
 const HISTORY_PAGE: usize = 50;
 
-fn encode_cursor(next: u64) -> String {
-    data_encoding::BASE64URL_NOPAD.encode(next.to_string().as_bytes())
+/// How the list's `after` cursor works. HubSpot documents it as opaque; its own example
+/// (`NTI1Cg==`) is base64 of the next record's id, which is what the fake gives by default.
+/// The other two are what a client reading id-shaped cursors must survive: a list that
+/// refuses any cursor it did not give, and one whose cursor counts records, not ids.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ListCursors {
+    /// The id of the next record: base64 of it, or the plain id.
+    #[default]
+    Ids,
+    /// Only cursors this list gave; anything else is refused (400).
+    Opaque,
+    /// The number of records before the page, plain or base64.
+    Offsets,
 }
 
-fn decode_cursor(text: &str) -> Result<u64, ApiError> {
+impl ListCursors {
+    pub fn parse(text: &str) -> Option<ListCursors> {
+        match text {
+            "ids" => Some(ListCursors::Ids),
+            "opaque" => Some(ListCursors::Opaque),
+            "offsets" => Some(ListCursors::Offsets),
+            _ => None,
+        }
+    }
+}
+
+/// Opaque cursors carry this before the id, so an id made by a client is not one.
+const OPAQUE_MARK: &str = "c:";
+
+fn encode_cursor(cursors: ListCursors, at: u64) -> String {
+    let text = match cursors {
+        ListCursors::Opaque => format!("{OPAQUE_MARK}{at}"),
+        ListCursors::Ids | ListCursors::Offsets => at.to_string(),
+    };
+    data_encoding::BASE64URL_NOPAD.encode(text.as_bytes())
+}
+
+/// Where a cursor points: a record id, or for [`ListCursors::Offsets`] a count of records.
+fn decode_cursor(cursors: ListCursors, text: &str) -> Result<u64, ApiError> {
     let bad = || ApiError::validation(format!("after {text:?} is not a cursor this list gave"));
-    if let Some(id) = parse_id(text) {
-        return Ok(id);
+    if cursors != ListCursors::Opaque {
+        if let Some(at) = parse_id(text) {
+            return Ok(at);
+        }
     }
     let bytes = data_encoding::BASE64URL_NOPAD
         .decode(text.trim_end_matches('=').as_bytes())
         .map_err(|_| bad())?;
-    std::str::from_utf8(&bytes)
-        .ok()
-        .and_then(|s| s.trim().parse::<u64>().ok())
-        .ok_or_else(bad)
+    let decoded = std::str::from_utf8(&bytes).map_err(|_| bad())?.trim();
+    let number = match cursors {
+        ListCursors::Opaque => decoded.strip_prefix(OPAQUE_MARK).ok_or_else(bad)?,
+        ListCursors::Ids | ListCursors::Offsets => decoded,
+    };
+    number.parse::<u64>().map_err(|_| bad())
 }
 
 /// v3 inline associations (`associations=companies,deals`); unknown types are ignored.
@@ -104,11 +142,16 @@ pub(crate) fn list(store: &Store, kind: usize, call: &Call) -> Result<Value, Api
         limit.min(HISTORY_PAGE)
     };
     let archived = call.flag("archived")?;
-    let start = call
+    let cursors = store.list_cursors;
+    let at = call
         .param("after")
-        .map(decode_cursor)
+        .map(|text| decode_cursor(cursors, text))
         .transpose()?
         .unwrap_or(0);
+    let (start, skip) = match cursors {
+        ListCursors::Offsets => (0, at),
+        ListCursors::Ids | ListCursors::Opaque => (at, 0),
+    };
     let wanted = Wanted::from_list(&call.list("properties"));
     let mut page = Vec::with_capacity(limit);
     let mut next = None;
@@ -116,9 +159,13 @@ pub(crate) fn list(store: &Store, kind: usize, call: &Call) -> Result<Value, Api
         .range(start..)
         .map(|(_, r)| r)
         .filter(|r| r.archived_at.is_some() == archived)
+        .skip(skip as usize)
     {
         if page.len() == limit {
-            next = Some(record.id);
+            next = Some(match cursors {
+                ListCursors::Offsets => skip + limit as u64,
+                ListCursors::Ids | ListCursors::Opaque => record.id,
+            });
             break;
         }
         page.push(with_associations(
@@ -127,7 +174,7 @@ pub(crate) fn list(store: &Store, kind: usize, call: &Call) -> Result<Value, Api
     }
     let mut body = json!({"results": page});
     if let Some(next) = next {
-        let after = encode_cursor(next);
+        let after = encode_cursor(cursors, next);
         body["paging"] = json!({"next": {"after": after, "link": format!("?after={after}")}});
     }
     Ok(body)

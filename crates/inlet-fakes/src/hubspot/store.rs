@@ -108,6 +108,8 @@ pub(crate) struct Store {
     pub indexed: Vec<BTreeMap<u64, Record>>,
     pending: VecDeque<Pending>,
     pub search_lag_ms: i64,
+    /// How the list's `after` cursor works.
+    pub list_cursors: super::objects::ListCursors,
     next_id: u64,
     pub seeded_contacts: usize,
     pub contact_properties: usize,
@@ -137,6 +139,7 @@ impl Store {
             indexed: vec![BTreeMap::new(); n],
             pending: VecDeque::new(),
             search_lag_ms: 0,
+            list_cursors: Default::default(),
             next_id: 1001,
             seeded_contacts: 0,
             contact_properties,

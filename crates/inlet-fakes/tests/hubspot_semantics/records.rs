@@ -278,6 +278,58 @@ async fn lists_refuse_bad_paging_and_the_same_seed_gives_the_same_portal() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_cursors_are_next_ids_by_default_and_can_be_opaque_or_offsets() {
+    let hubspot = fake(40, generous(), Duration::ZERO).await;
+    let all = ids(&get(&hubspot, "/crm/v3/objects/contacts?limit=100")
+        .await
+        .body);
+    let page = |after: String| {
+        let hubspot = hubspot.clone();
+        async move {
+            let path = format!("/crm/v3/objects/contacts?limit=5&after={after}");
+            get(&hubspot, &path).await
+        }
+    };
+    // By default, as HubSpot's example: base64 of the next id and a newline; a plain id too.
+    let first = get(&hubspot, "/crm/v3/objects/contacts?limit=5").await;
+    let given = first.body["paging"]["next"]["after"]
+        .as_str()
+        .expect("after");
+    let next = ids(&page(given.to_string()).await.body);
+    assert_eq!(next, all[5..10]);
+    let made = data_encoding::BASE64.encode(format!("{}\n", all[20]).as_bytes());
+    let made = url::form_urlencoded::byte_serialize(made.as_bytes()).collect::<String>();
+    assert_eq!(ids(&page(made.clone()).await.body), all[20..25]);
+    assert_eq!(ids(&page(all[20].to_string()).await.body), all[20..25]);
+
+    let set = |kind: &str| {
+        let hubspot = hubspot.clone();
+        let kind = kind.to_string();
+        async move { post(&hubspot, "/_fake/faults", json!({"list_cursors": kind})).await }
+    };
+    assert_eq!(set("opaque").await.status, 200);
+    assert_eq!(
+        page(made.clone()).await.status,
+        400,
+        "a made cursor is refused"
+    );
+    let first = get(&hubspot, "/crm/v3/objects/contacts?limit=5").await;
+    let given = first.body["paging"]["next"]["after"]
+        .as_str()
+        .expect("after");
+    assert_eq!(ids(&page(given.to_string()).await.body), all[5..10]);
+
+    assert_eq!(set("offsets").await.status, 200);
+    assert_eq!(ids(&page("20".to_string()).await.body), all[20..25]);
+    assert_eq!(
+        ids(&page(all[20].to_string()).await.body),
+        Vec::<String>::new(),
+        "an id read as a count of records passes the end"
+    );
+    assert_eq!(set("sideways").await.status, 400);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_mutator_keeps_changing_the_portal() {
     let hubspot = fake(200, generous(), Duration::ZERO).await;
     let before = hubspot.objects("contacts").expect("contacts");
