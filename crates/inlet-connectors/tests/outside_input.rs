@@ -99,7 +99,9 @@ proptest! {
         let rt = tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build().expect("runtime");
         rt.block_on(async {
             let pacer = Pacer::default();
-            pacer.observe(Budget { remaining, limit, window: Duration::from_millis(window_ms) }).await;
+            let sent = tokio::time::Instant::now();
+            pacer.wait().await;
+            pacer.observe(Budget { remaining, limit, window: Duration::from_millis(window_ms) }, sent).await;
             pacer.wait().await;
             pacer.wait().await;
         });

@@ -7,12 +7,25 @@
 //!   `X-HubSpot-RateLimit-Interval-Milliseconds`, out of `X-HubSpot-RateLimit-Max`.
 //! * Salesforce: `Sforce-Limit-Info: api-usage=USED/LIMIT` over a rolling 24 hours.
 //!
-//! While more than a tenth of the budget is left, nothing changes. Below that, requests are
-//! spaced so that what is left lasts the window (other clients of the account keep their
-//! share); with nothing left, the next request waits for the window. No wait is longer than
-//! [`MAX_IN_PLACE_WAIT`]: past it the vendor's refusal (a 429, Salesforce's 403) tells the
-//! engine to back the stream off, and the state shows it.
+//! How requests are spaced depends on how long the window is:
+//!
+//! * A window no longer than a request may wait in place ([`MAX_IN_PLACE_WAIT`]; HubSpot's
+//!   10 seconds) is counted request by request: each request goes when what the last answer
+//!   said was left, less this sync's requests since, plus those of its requests that have
+//!   left the window since, is more than a reserve (a fiftieth of the budget) for others of
+//!   the account; else it waits for its own oldest request to leave. So a sync whose
+//!   `rate_limit` is the whole tier uses the whole tier and meets no 429. Spacing requests
+//!   so that what is left lasts the window, as for a store, held such a sync back for
+//!   seconds at a time while the window refilled under it (a third of the tier, measured).
+//! * A longer window (Salesforce's day) is a store: while more than a tenth is left, nothing
+//!   changes; below that, requests are spaced so that what is left lasts the window (other
+//!   clients of the account keep their share); with nothing left, the next request waits
+//!   for the window.
+//!
+//! No wait is longer than [`MAX_IN_PLACE_WAIT`]: past it the vendor's refusal (a 429,
+//! Salesforce's 403) tells the engine to back the stream off, and the state shows it.
 
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use inlet_core::MAX_IN_PLACE_WAIT;
@@ -62,6 +75,9 @@ pub fn salesforce(headers: &HeaderMap) -> Option<Budget> {
     })
 }
 
+/// Turns remembered: enough for any budget per window that is counted request by request.
+const TURNS_KEPT: usize = 4_096;
+
 /// Spaces a sync's requests as the last budget read says.
 #[derive(Debug)]
 pub struct Pacer {
@@ -70,10 +86,58 @@ pub struct Pacer {
 
 #[derive(Debug)]
 struct Pace {
-    /// The least time between two requests.
+    /// A store's least time between two requests.
     spacing: Duration,
-    /// When the next request may go.
+    /// When the next request may go, by a store's spacing.
     next: Instant,
+    /// The last word on a short window, which each request is counted against.
+    word: Option<Word>,
+    /// When this sync's latest requests went (or will go), in order.
+    turns: VecDeque<Instant>,
+}
+
+/// What a short window's budget had left as a request that went at `at` found it.
+#[derive(Clone, Copy, Debug)]
+struct Word {
+    remaining: u64,
+    at: Instant,
+    window: Duration,
+    /// The window's pace (the window over the budget): the margin given to a request
+    /// leaving it, since the vendor counts it from when it arrives, a little after it went.
+    each: Duration,
+    /// Requests left to others of the account: a fiftieth of the budget, at least one.
+    reserve: u64,
+}
+
+impl Word {
+    /// The first instant from `now` at which a request finds more than the reserve left:
+    /// what the word said, less this sync's requests that went after it, plus those that
+    /// have left the window since. `None`: not before requests of others leave it.
+    fn free_at(&self, turns: &VecDeque<Instant>, now: Instant) -> Option<Instant> {
+        let since = turns.len() - turns.partition_point(|t| *t <= self.at);
+        let gone = |until: Instant| {
+            let left_by = until.checked_sub(self.window + self.each);
+            let from = self.at.checked_sub(self.window + self.each);
+            match (left_by, from) {
+                (Some(left_by), from) => (turns.iter())
+                    .filter(|t| from.is_none_or(|f| **t > f) && **t <= left_by)
+                    .count(),
+                (None, _) => 0,
+            }
+        };
+        let have = self.remaining.saturating_add(gone(now) as u64);
+        let short = (self.reserve + 1 + since as u64).saturating_sub(have);
+        if short == 0 {
+            return Some(now);
+        }
+        // The `short`-th of this sync's requests still in the window, leaving it.
+        let left_by = now.checked_sub(self.window + self.each);
+        let from = self.at.checked_sub(self.window + self.each);
+        (turns.iter())
+            .filter(|t| left_by.is_none_or(|l| **t > l) && from.is_none_or(|f| **t > f))
+            .nth(usize::try_from(short - 1).unwrap_or(usize::MAX))
+            .map(|t| *t + self.window + self.each)
+    }
 }
 
 impl Default for Pacer {
@@ -82,26 +146,40 @@ impl Default for Pacer {
             state: Mutex::new(Pace {
                 spacing: Duration::ZERO,
                 next: Instant::now(),
+                word: None,
+                turns: VecDeque::new(),
             }),
         }
     }
 }
 
 impl Pacer {
-    /// Takes in a budget just read from a response.
-    pub async fn observe(&self, budget: Budget) {
+    /// Takes in a budget just read from the answer to a request that went at `sent`.
+    pub async fn observe(&self, budget: Budget, sent: Instant) {
         let mut pace = self.state.lock().await;
-        let plenty = budget
-            .limit
-            .is_some_and(|limit| budget.remaining > limit / 10);
+        let limit = budget.limit.filter(|&l| l > 0);
+        if let Some(limit) = limit.filter(|_| budget.window <= MAX_IN_PLACE_WAIT) {
+            let each = budget.window / u32::try_from(limit).unwrap_or(u32::MAX);
+            pace.word = Some(Word {
+                remaining: budget.remaining,
+                at: sent,
+                window: budget.window,
+                each,
+                reserve: (limit / 50).max(1),
+            });
+            return;
+        }
+        // A store. The requests that went after `sent` are not in what it says is left.
+        let after = pace.turns.len() - pace.turns.partition_point(|t| *t <= sent);
+        let remaining = budget.remaining.saturating_sub(after as u64);
+        let plenty = limit.is_some_and(|limit| remaining > limit / 10);
+        let left = u32::try_from(remaining.saturating_add(1)).unwrap_or(u32::MAX);
         pace.spacing = match plenty {
             true => Duration::ZERO,
-            false => (budget.window
-                / u32::try_from(budget.remaining.saturating_add(1)).unwrap_or(u32::MAX))
-            .min(MAX_IN_PLACE_WAIT),
+            false => (budget.window / left).min(MAX_IN_PLACE_WAIT),
         };
         let now = Instant::now();
-        if budget.remaining == 0 {
+        if remaining == 0 {
             pace.next = pace.next.max(now + budget.window.min(MAX_IN_PLACE_WAIT));
         } else if plenty {
             // Fresh word that the budget refilled: a turn reserved on older, scarcer word
@@ -115,8 +193,21 @@ impl Pacer {
         let (at, now) = {
             let mut pace = self.state.lock().await;
             let now = Instant::now();
-            let at = pace.next.max(now);
-            pace.next = at + pace.spacing;
+            let at = match pace.word {
+                Some(word) => (word.free_at(&pace.turns, now))
+                    .unwrap_or(now + word.window)
+                    .min(now + MAX_IN_PLACE_WAIT),
+                None => {
+                    let at = pace.next.max(now);
+                    pace.next = at + pace.spacing;
+                    at
+                }
+            };
+            if pace.turns.len() == TURNS_KEPT {
+                pace.turns.pop_front();
+            }
+            let place = pace.turns.partition_point(|t| *t <= at);
+            pace.turns.insert(place, at);
             (at, now)
         };
         tokio::time::sleep_until(at).await;
@@ -179,63 +270,110 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn a_low_budget_spaces_requests_and_an_empty_one_waits_for_the_window() {
+    async fn a_short_window_spent_waits_for_its_oldest_requests_to_leave() {
         let pacer = Pacer::default();
         let start = Instant::now();
         let window = Duration::from_secs(10);
-        pacer
-            .observe(Budget {
-                remaining: 100,
-                limit: Some(150),
-                window,
-            })
-            .await;
+        // Ten requests a second for 4 s, then word that nothing is left.
+        for _ in 0..40 {
+            pacer.wait().await;
+            tokio::time::advance(Duration::from_millis(100)).await;
+        }
+        let budget = Budget {
+            remaining: 0,
+            limit: Some(100),
+            window,
+        };
+        pacer.observe(budget, Instant::now()).await;
+        pacer.wait().await;
+        assert_eq!(
+            start.elapsed(),
+            Duration::from_millis(10_300),
+            "two kept for others: when the third request leaves the window, 10 s after it went \
+             (and a pace's margin)"
+        );
+        pacer.wait().await;
+        assert_eq!(
+            start.elapsed(),
+            Duration::from_millis(10_400),
+            "then as the sync's own requests leave it"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_short_window_counts_the_requests_in_flight_and_leaves_plenty_alone() {
+        let window = Duration::from_secs(10);
+        let budget = |remaining| Budget {
+            remaining,
+            limit: Some(150),
+            window,
+        };
+        let pacer = Pacer::default();
+        let start = Instant::now();
+        pacer.observe(budget(100), start).await;
         for _ in 0..5 {
             pacer.wait().await;
         }
         assert_eq!(start.elapsed(), Duration::ZERO, "plenty left: no waiting");
 
-        pacer
-            .observe(Budget {
-                remaining: 4,
-                limit: Some(150),
-                window,
-            })
-            .await;
-        pacer.wait().await;
-        pacer.wait().await;
-        assert_eq!(
-            start.elapsed(),
-            Duration::from_secs(2),
-            "4 left over 10 s: one every 2 s"
+        // 10 left when the first of these went, but six more went after it: 4 left, and 3
+        // kept for others, so one more may go, then the next waits.
+        let busy = Pacer::default();
+        let sent = Instant::now();
+        busy.wait().await;
+        tokio::time::advance(Duration::from_millis(1)).await;
+        for _ in 0..6 {
+            busy.wait().await;
+        }
+        busy.observe(budget(10), sent).await;
+        let paced = Instant::now();
+        busy.wait().await;
+        assert_eq!(paced.elapsed(), Duration::ZERO, "one more may go");
+        busy.wait().await;
+        assert!(
+            paced.elapsed() >= window,
+            "then the next waits for one to leave: {:?}",
+            paced.elapsed()
         );
+    }
 
-        pacer
-            .observe(Budget {
-                remaining: 0,
-                limit: Some(150),
-                window,
-            })
+    #[tokio::test(start_paused = true)]
+    async fn a_store_spaces_what_is_left_over_the_window() {
+        let day = Duration::from_secs(86_400);
+        let budget = |remaining, limit| Budget {
+            remaining,
+            limit,
+            window: day,
+        };
+        // 4 left: one every 4.8 hours, so a minute, the longest wait in place.
+        let store = Pacer::default();
+        store
+            .observe(budget(4, Some(100_000)), Instant::now())
             .await;
+        let start = Instant::now();
+        store.wait().await;
+        store.wait().await;
+        assert_eq!(start.elapsed(), MAX_IN_PLACE_WAIT);
+        // Just under a tenth left: one every 8.64 s.
+        store
+            .observe(budget(9_999, Some(100_000)), Instant::now())
+            .await;
+        store.wait().await; // the turn the last spacing reserved
+        let spaced = Instant::now();
+        store.wait().await;
+        assert_eq!(spaced.elapsed(), Duration::from_millis(8_640));
+        // Plenty again: at once.
+        store
+            .observe(budget(50_000, Some(100_000)), Instant::now())
+            .await;
+        let plenty = Instant::now();
+        store.wait().await;
+        store.wait().await;
+        assert_eq!(plenty.elapsed(), Duration::ZERO);
+        // Nothing left, the budget unknown: wait, but never more than a minute.
+        store.observe(budget(0, None), Instant::now()).await;
         let empty = Instant::now();
-        pacer.wait().await;
-        assert!(
-            empty.elapsed() >= window,
-            "nothing left: wait for the window"
-        );
-
-        pacer
-            .observe(Budget {
-                remaining: 0,
-                limit: None,
-                window: Duration::from_secs(86_400),
-            })
-            .await;
-        let day = Instant::now();
-        pacer.wait().await;
-        assert!(
-            day.elapsed() <= MAX_IN_PLACE_WAIT + Duration::from_secs(10),
-            "never more than a minute"
-        );
+        store.wait().await;
+        assert_eq!(empty.elapsed(), MAX_IN_PLACE_WAIT);
     }
 }

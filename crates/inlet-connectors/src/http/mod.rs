@@ -197,7 +197,7 @@ impl HttpClient {
                     let (date, hints) = retry::read(&headers, self.should_retry_header.as_ref());
                     if let Some(budget) = self.budget.and_then(|read| read(&headers)) {
                         self.meter.record(ApiEvent::Budget(budget));
-                        self.pacer.observe(budget).await;
+                        self.pacer.observe(budget, started).await;
                     }
                     if open && status < 400 {
                         let latency = started.elapsed();
