@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use inlet_fakes::hubspot::{Endpoint, FakeHubSpot};
+use inlet_fakes::hubspot::{Endpoint, FakeHubSpot, ListCursors};
 use inlet_testkit::{versions, wait_for, wait_until_async};
 
 mod common;
@@ -145,4 +145,41 @@ async fn a_type_too_wide_for_a_list_url_is_listed_for_ids_and_batch_read() {
         lists > 0 && reads > 0,
         "listed ids, then read them whole: {lists} list pages, {reads} batch reads"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ranges_listed_from_cursors_made_of_ids_keep_several_list_pages_in_flight() {
+    let fake = portal(6_000, 60).await;
+    let (inlet, admin) = sync_of_contacts(&fake).await;
+    fake.faults().latency(Duration::from_millis(50));
+    // Held, the list's pages pile up: one cursor would have one waiting, never two.
+    fake.hold(Endpoint::List);
+    let _run = inlet.start(&["run"]);
+    wait_until_async(
+        "two list pages in flight at once",
+        Duration::from_secs(120),
+        || async { fake.held_requests() >= 2 },
+    )
+    .await;
+    fake.release(Endpoint::List);
+    live_and_equal_to_the_truth(&inlet, &fake, &admin).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_list_that_takes_no_cursor_but_its_own_still_gives_a_whole_backfill() {
+    // A list that refuses made cursors, and one that reads them as counts of records
+    // (contacts' ids are sparse, so a count names a record further on): either way the
+    // check finds out, search reads those ranges, and no contact is missing.
+    for cursors in [ListCursors::Opaque, ListCursors::Offsets] {
+        let fake = portal(3_000, 60).await;
+        fake.set_list_cursors(cursors);
+        let (inlet, admin) = sync_of_contacts(&fake).await;
+        fake.faults().latency(Duration::from_millis(50));
+        let _run = inlet.start(&["run"]);
+        live_and_equal_to_the_truth(&inlet, &fake, &admin).await;
+        assert!(
+            fake.requests_to(Endpoint::List) > 1,
+            "{cursors:?}: the list read its own range"
+        );
+    }
 }

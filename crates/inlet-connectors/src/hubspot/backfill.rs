@@ -1,11 +1,12 @@
-//! A backfill in partitions: ranges of record ids, the bottom one read by the list endpoint
-//! on the 10-second budget ([`super::listed`]), the others by search on its own budget (every
+//! A backfill in partitions: ranges of record ids, some read by the list endpoint on the
+//! 10-second budget ([`super::listed`]), the others by search on its own budget (every
 //! property in the request body; 200 records a request), so both budgets read at once.
 //!
 //! A fresh backfill notes the time (changes from then on are read by the live windows,
 //! which start that far back, search lag included) and the highest id search has, and
 //! copies ids `0 < id <= top`: the list the bottom share, search the rest as one range,
-//! split while there is room for more requests in flight. Each search page is the query
+//! split while there is room for more requests in flight, each new range going to the
+//! budget with room. Each search page is the query
 //! `above < hs_object_id <= upto`, sorted by id, from offset 0 (keyset, never an offset): it
 //! never meets the 10,000-result cap, and a record modified while its range is read cannot
 //! shift another out of a page. Records created after the start have higher ids and are
@@ -18,7 +19,10 @@ use inlet_core::{ErrorKind, PartitionPage, PartitionReader, Partitions, SourceEr
 use serde_json::{json, Value};
 
 use super::client::{invalid, CallError, HubSpotClient};
-use super::listed::{after_page, list_keeps, list_share, split_listed, ListWith, LIST_PAGE};
+use super::listed::{
+    after_page, after_search_page, assign, list_keeps, list_share, split_listed, starts_right,
+    ListWith, LIST_PAGE,
+};
 use super::position::{IdRange, Listed, Part};
 use super::table::ObjectTable;
 use super::window::PAGE;
@@ -109,7 +113,7 @@ pub async fn top_id(client: &HubSpotClient, table: &ObjectTable) -> Result<u64, 
     Ok(results.first().and_then(id_of).unwrap_or(0))
 }
 
-/// One object type's backfill partitions: the listed range through the list endpoint, id
+/// One object type's backfill partitions: listed ranges through the list endpoint, id
 /// ranges through search.
 pub struct Reader<'a> {
     client: &'a HubSpotClient,
@@ -118,10 +122,14 @@ pub struct Reader<'a> {
     backfilling: &'a AtomicUsize,
     /// How list pages get their records' properties.
     list: ListWith,
-    /// A listed range is open: one more page in flight, on the other budget.
-    listing: AtomicBool,
-    /// Ids left in searched ranges, as of the last set noted ([`Reader::note`]).
+    /// Open ranges for the list (listed, or to be handed to it) and for search alone, as of
+    /// the last set noted ([`Reader::note`]).
+    listed_open: AtomicUsize,
+    searched_open: AtomicUsize,
+    /// Ids left in searched ranges, as of the last set noted.
     searched_left: AtomicU64,
+    /// A made cursor failed its check: the list here takes no cursor but its own.
+    made_failed: AtomicBool,
 }
 
 impl<'a> Reader<'a> {
@@ -132,26 +140,45 @@ impl<'a> Reader<'a> {
         list: ListWith,
         parts: &Partitions<Part>,
     ) -> Self {
-        let listing = parts.open.iter().any(|p| matches!(p, Part::Listed(_)));
-        Reader {
+        let reader = Reader {
             client,
             table,
             backfilling,
             list,
-            listing: AtomicBool::new(listing),
-            searched_left: AtomicU64::new(searched_left(parts)),
-        }
+            listed_open: AtomicUsize::new(0),
+            searched_open: AtomicUsize::new(0),
+            searched_left: AtomicU64::new(0),
+            made_failed: AtomicBool::new(false),
+        };
+        reader.note(parts);
+        reader
     }
 
-    /// Takes in the set as it stands after a page: how much search has left decides how
-    /// much of its rest the list keeps when it is split.
+    /// Takes in the set as it stands after a page: what is open of each kind decides where
+    /// the ranges of a split go, and how much search has left how much of its rest a list
+    /// that makes no cursors keeps.
     pub fn note(&self, parts: &Partitions<Part>) {
+        let listed = (parts.open.iter())
+            .filter(|p| {
+                matches!(
+                    p,
+                    Part::Listed(_) | Part::Searched(IdRange { list: true, .. })
+                )
+            })
+            .count();
+        self.listed_open.store(listed, Ordering::Relaxed);
+        (self.searched_open).store(parts.open.len() - listed, Ordering::Relaxed);
         self.searched_left
             .store(searched_left(parts), Ordering::Relaxed);
     }
 
     fn streams(&self) -> usize {
         self.backfilling.load(Ordering::Relaxed).max(1)
+    }
+
+    /// Whether ranges may be listed from made cursors (none has failed its check).
+    fn makes_cursors(&self) -> bool {
+        !self.made_failed.load(Ordering::Relaxed)
     }
 
     /// Search's pages in flight for this stream.
@@ -162,16 +189,36 @@ impl<'a> Reader<'a> {
             .div_ceil(self.streams())
     }
 
-    /// Records a second the list and search each read for this stream now (the list one
-    /// page at a time; each budget shared by the streams backfilling).
+    /// List pages in flight for this stream: as many as keep its share of the 10-second
+    /// budget busy when cursors can be made, else the one a listed range reads.
+    fn lists(&self) -> usize {
+        if self.makes_cursors() {
+            self.client.api_limiter.in_flight().div_ceil(self.streams())
+        } else {
+            self.listed_open.load(Ordering::Relaxed).min(1)
+        }
+    }
+
+    /// Records a second the list and search each read for this stream now (each budget
+    /// shared by the streams backfilling).
     fn speeds(&self) -> (f64, f64) {
         let streams = self.streams();
-        let list = self.client.api_limiter.throughput(streams) / streams as f64;
+        let lists = self.lists().max(1) * streams;
+        let list = self.client.api_limiter.throughput(lists) / streams as f64;
         let search = self.client.search_limiter.throughput(self.searches());
         (
             list * LIST_PAGE as f64 / self.list.requests_per_page(),
             search * PAGE as f64 / streams as f64,
         )
+    }
+
+    /// How many of a split's new ranges to list: what the list lacks of the pages it should
+    /// have in flight.
+    fn lists_lacking(&self) -> usize {
+        match self.makes_cursors() {
+            true => (self.lists()).saturating_sub(self.listed_open.load(Ordering::Relaxed)),
+            false => 0,
+        }
     }
 
     /// The share of a fresh backfill's ids the list should read.
@@ -191,13 +238,10 @@ impl<'a> Reader<'a> {
             "limit": PAGE,
         });
         let results = search(self.client, &self.table.api, &body).await?;
-        let last = results.iter().filter_map(id_of).max();
-        let next = match last {
-            Some(last) if results.len() >= PAGE && last < range.upto => {
-                Some(Part::Searched(IdRange {
-                    above: last,
-                    upto: range.upto,
-                }))
+        let ids: Vec<u64> = results.iter().filter_map(id_of).collect();
+        let next = match ids.last() {
+            Some(&last) if results.len() >= PAGE && last < range.upto => {
+                Some(after_search_page(range, &ids, self.makes_cursors()))
             }
             _ => None,
         };
@@ -207,11 +251,26 @@ impl<'a> Reader<'a> {
         })
     }
 
+    /// A made cursor is not taken: this range and every later one are searched.
+    fn made_fails(&self, why: &str) {
+        if !self.made_failed.swap(true, Ordering::Relaxed) {
+            tracing::info!(object = %self.table.api, why, "the list takes only its own cursors; searching what it would have listed");
+        }
+    }
+
     async fn listed(&self, range: Listed) -> Result<PartitionPage<Part>, SourceError> {
-        let rest = Part::Searched(IdRange {
-            above: range.last,
-            upto: range.upto,
-        });
+        let rest = PartitionPage {
+            records: Vec::new(),
+            next: Some(Part::Searched(IdRange {
+                above: range.last,
+                upto: range.upto,
+                list: false,
+            })),
+        };
+        let made = range.expect.is_some();
+        if made && !self.makes_cursors() {
+            return Ok(rest);
+        }
         let properties = match &self.list {
             ListWith::Query(properties) => properties.as_str(),
             ListWith::BatchRead => "hs_object_id",
@@ -221,20 +280,35 @@ impl<'a> Reader<'a> {
             Ok(self.client.list(api, false, properties, after).await?)
         })
         .await;
-        let (results, cursor) = match page.map_err(CallError::into_source) {
+        let (mut results, cursor) = match page.map_err(CallError::into_source) {
             Ok(page) => page,
             Err(e) if e.kind == ErrorKind::InvalidResponse && after.is_some() => {
-                // A cursor HubSpot no longer takes (after a long stop, say): search reads
-                // the rest, which the cursor's position bounds.
-                tracing::warn!(object = %api, error = %e.message, "the list refused its cursor; searching the rest");
-                return Ok(PartitionPage {
-                    records: Vec::new(),
-                    next: Some(rest),
-                });
+                // A cursor HubSpot does not take (one made, or one of its own after a long
+                // stop): search reads the rest, which the cursor's position bounds.
+                match made {
+                    true => self.made_fails(&e.message),
+                    false => {
+                        tracing::warn!(object = %api, error = %e.message, "the list refused its cursor; searching the rest")
+                    }
+                }
+                return Ok(rest);
             }
             Err(e) => return Err(e),
         };
-        let ids: Vec<u64> = results.iter().filter_map(id_of).collect();
+        if made {
+            // The list may start at the id the cursor was made of: the range below's.
+            results.retain(|r| id_of(r).is_some_and(|id| id > range.last));
+        }
+        let mut ids: Vec<u64> = results.iter().filter_map(id_of).collect();
+        if !starts_right(&range, &ids) {
+            self.made_fails("its first page did not start where search found the next record");
+            return Ok(rest);
+        }
+        if let Some(seen) = range.expect {
+            // Search read that one already.
+            results.retain(|r| id_of(r).is_some_and(|id| id > seen));
+            ids.retain(|id| *id > seen);
+        }
         let (keep, next) = after_page(&range, &ids, cursor);
         if !keep {
             tracing::warn!(object = %api, "the list is not in id order; searching its range instead");
@@ -263,33 +337,38 @@ impl PartitionReader for Reader<'_> {
     async fn page(&self, part: Part) -> Result<PartitionPage<Part>, SourceError> {
         match part {
             Part::Searched(range) => self.searched(range).await,
-            Part::Listed(range) => {
-                let page = self.listed(range).await?;
-                if !matches!(page.next, Some(Part::Listed(_))) {
-                    self.listing.store(false, Ordering::Relaxed);
-                }
-                Ok(page)
-            }
+            Part::Listed(range) => self.listed(range).await,
         }
     }
 
     fn split(&self, part: &Part, pieces: usize) -> Vec<Part> {
+        let lists = self.lists_lacking();
         match part {
-            Part::Searched(range) => split(*range, pieces)
-                .into_iter()
-                .map(Part::Searched)
-                .collect(),
+            Part::Searched(range) => {
+                let mut ranges = split(*range, pieces).into_iter();
+                let first = ranges.next().map(Part::Searched);
+                first
+                    .into_iter()
+                    .chain(assign(ranges.collect(), lists))
+                    .collect()
+            }
             Part::Listed(range) => {
-                let (list, search) = self.speeds();
-                let left = self.searched_left.load(Ordering::Relaxed);
-                let keep = list_keeps(list, search, range.upto - range.last, left);
-                split_listed(range, pieces, keep)
+                let keep = match self.makes_cursors() {
+                    // Every range can be listed: equal shares.
+                    true => 1.0 / pieces.max(1) as f64,
+                    false => {
+                        let (list, search) = self.speeds();
+                        let left = self.searched_left.load(Ordering::Relaxed);
+                        list_keeps(list, search, range.upto - range.last, left)
+                    }
+                };
+                split_listed(range, pieces, keep, lists)
             }
         }
     }
 
     fn concurrency(&self) -> usize {
-        self.searches() + usize::from(self.listing.load(Ordering::Relaxed))
+        self.searches() + self.lists()
     }
 }
 
@@ -304,7 +383,8 @@ fn searched_left(parts: &Partitions<Part>) -> u64 {
 }
 
 /// What is left of `range` in up to `pieces` ranges of about equal id span, none smaller
-/// than a page's worth of ids (a range too small to split stays whole).
+/// than a page's worth of ids (a range too small to split stays whole), each bound where it
+/// was (search, or the list after a page).
 pub fn split(range: IdRange, pieces: usize) -> Vec<IdRange> {
     let span = range.upto.saturating_sub(range.above);
     let pieces = (pieces as u64).min(span / PAGE as u64).max(1);
@@ -316,7 +396,11 @@ pub fn split(range: IdRange, pieces: usize) -> Vec<IdRange> {
     let mut above = range.above;
     while above < range.upto {
         let upto = (above + size).min(range.upto);
-        out.push(IdRange { above, upto });
+        out.push(IdRange {
+            above,
+            upto,
+            list: range.list,
+        });
         above = upto;
     }
     out
@@ -331,6 +415,7 @@ mod tests {
         let range = IdRange {
             above: 100,
             upto: 10_100,
+            list: false,
         };
         let pieces = split(range, 4);
         assert_eq!(pieces.len(), 4);
@@ -343,13 +428,15 @@ mod tests {
         let small = IdRange {
             above: 0,
             upto: 300,
+            list: false,
         };
         assert_eq!(split(small, 8), vec![small]);
         assert_eq!(
             split(
                 IdRange {
                     above: 0,
-                    upto: 400
+                    upto: 400,
+                    list: false,
                 },
                 8
             )

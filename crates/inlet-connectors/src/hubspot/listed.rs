@@ -2,19 +2,31 @@
 //! page, on the 10-second budget), read beside search (on its own per-second budget) so
 //! neither budget idles.
 //!
-//! The list's `after` cursor is opaque, so a list can only start at the first record: the
-//! list reads the bottom of the id space, `0 < id <= upto`, and search the ranges above.
-//! This relies on the list returning records in ascending id order. HubSpot does not
-//! document an order (apis.md §2.3, unverified); the fake lists by ascending id, and
-//! HubSpot's own example cursor, `NTI1Cg==`, is base64 of the next id. So every page is
-//! checked: ids must rise, page after page. If they ever do not, the whole listed range is
-//! handed to search (a re-read writes nothing twice: same record, same version).
+//! A listed range is ids `last < id <= upto`, read in ascending id order. This relies on the
+//! list returning records in ascending id order. HubSpot does not document an order (apis.md
+//! §2.3, unverified); the fake lists by ascending id, and HubSpot's own example cursor,
+//! `NTI1Cg==`, is base64 of the next id. So every page is checked: ids must rise, page after
+//! page. If they ever do not, the whole listed range is handed to search (a re-read writes
+//! nothing twice: same record, same version).
 //!
-//! The list ends when a page passes `upto` (records above it are search's, and dropped) or
-//! when the list does. When the engine splits a listed range (there is room for more
-//! requests in flight: search is running out of ranges), the list keeps the bottom part of
-//! its rest, what it reads while search reads the top and what it still has of its own
-//! ([`list_keeps`]); the top becomes searched ranges. So neither budget idles at the end.
+//! **Cursors made of ids.** One cursor is one page at a time: at 250 ms a call, 400 records
+//! a second whatever the budget. To have several pages in flight, inlet makes cursors for
+//! ranges that start anywhere, in HubSpot's example form: base64 of an id and a newline. The
+//! cursor is documented as opaque, so a made one is trusted only once seen to work, and the
+//! check costs no request: a range for the list is first searched for one page, and the list
+//! goes on from a cursor made of that page's last id but one ([`made`]), so its first record
+//! above that id must be the page's last ([`starts_right`]). A list that refuses the cursor,
+//! or takes it as something else (an offset, say), fails the check; the range is then
+//! searched, and the stream makes no more cursors. Once a page starts at the right record,
+//! the list's own cursors carry the range on, each page checked as above.
+//!
+//! The list ends when a page passes `upto` (records above it are the next range's, and
+//! dropped) or when the list does. When the engine splits a range while there is room for
+//! more requests in flight, the new ranges go where the room is: listed while the list has
+//! fewer pages in flight than its budget keeps busy (and cursors can be made), searched
+//! otherwise. A listed range that cannot make cursors keeps the bottom part of its rest,
+//! what it reads while search reads the top and what it still has of its own
+//! ([`list_keeps`]); so neither budget idles at the end.
 //!
 //! A list request names its properties in the query string, and HubSpot's URL limit is not
 //! known (apis.md §2.10, unverified). For a type whose list URL would pass [`MAX_LIST_URL`]
@@ -107,6 +119,52 @@ pub fn list_keeps(list: f64, search: f64, listed: u64, searched: u64) -> f64 {
     (kept / listed as f64).min(1.0)
 }
 
+/// The rest of a range, `last < id <= upto`, for the list to read from a cursor made of the
+/// id `last`, where a search page found `last` and then `expect` (see the module).
+pub fn made(last: u64, expect: u64, upto: u64) -> Listed {
+    let cursor = data_encoding::BASE64.encode(format!("{last}\n").as_bytes());
+    Listed {
+        after: Some(cursor),
+        last,
+        upto,
+        expect: Some(expect),
+    }
+}
+
+/// Where a full search page of `range` (its `ids`, ascending) leaves it: searched on above
+/// its last id, or, for a range to be handed to the list (and with `makes` true: no made
+/// cursor has failed), listed from a cursor made of the page's last id but one, the list's
+/// first record to be the page's last (not written again). The check costs no request.
+pub fn after_search_page(range: IdRange, ids: &[u64], makes: bool) -> Part {
+    match ids {
+        [.., before, last] if range.list && makes => Part::Listed(made(*before, *last, range.upto)),
+        _ => Part::Searched(IdRange {
+            above: ids.last().copied().unwrap_or(range.above),
+            upto: range.upto,
+            list: range.list,
+        }),
+    }
+}
+
+/// Whether the first page read from a made cursor (its `ids`, those up to the cursor's own
+/// id already dropped) starts where it should: at the record search found there.
+pub fn starts_right(range: &Listed, ids: &[u64]) -> bool {
+    range.expect.is_none() || ids.first() == range.expect.as_ref()
+}
+
+/// `ranges` as partitions: the first `lists` searched for a page, then handed to the list;
+/// the rest searched.
+pub fn assign(ranges: Vec<IdRange>, lists: usize) -> Vec<Part> {
+    (ranges.into_iter().enumerate())
+        .map(|(i, r)| {
+            Part::Searched(IdRange {
+                list: i < lists,
+                ..r
+            })
+        })
+        .collect()
+}
+
 /// A fresh backfill of ids `0 < id <= top`: the bottom `share` listed, the rest one searched
 /// range (the engine splits it).
 pub fn first_parts(top: u64, share: f64) -> Vec<Part> {
@@ -120,12 +178,14 @@ pub fn first_parts(top: u64, share: f64) -> Vec<Part> {
             after: None,
             last: 0,
             upto: cut,
+            expect: None,
         }));
     }
     if cut < top {
         parts.push(Part::Searched(IdRange {
             above: cut,
             upto: top,
+            list: false,
         }));
     }
     parts
@@ -143,6 +203,7 @@ pub fn after_page(range: &Listed, ids: &[u64], next: Option<String>) -> (bool, O
         let all = IdRange {
             above: 0,
             upto: range.upto,
+            list: false,
         };
         return (false, Some(Part::Searched(all)));
     };
@@ -152,6 +213,7 @@ pub fn after_page(range: &Listed, ids: &[u64], next: Option<String>) -> (bool, O
             after: Some(after),
             last,
             upto: range.upto,
+            expect: None,
         })),
         _ => None,
     };
@@ -159,9 +221,10 @@ pub fn after_page(range: &Listed, ids: &[u64], next: Option<String>) -> (bool, O
 }
 
 /// What is left of `range` (`last < id <= upto`) in up to `pieces` partitions: the list
-/// keeps the bottom `keep` share (at least a list page's span), the top is split into
-/// searched ranges. A rest too small to share stays whole.
-pub fn split_listed(range: &Listed, pieces: usize, keep: f64) -> Vec<Part> {
+/// keeps the bottom `keep` share (at least a list page's span) from where it stands, the
+/// top is split into searched ranges, the first `lists` of them to be handed to the list
+/// after a page ([`assign`]). A rest too small to share stays whole.
+pub fn split_listed(range: &Listed, pieces: usize, keep: f64, lists: usize) -> Vec<Part> {
     let span = range.upto.saturating_sub(range.last);
     let kept = ((span as f64 * keep.clamp(0.0, 1.0)) as u64).max(LIST_PAGE);
     if pieces < 2 || kept + PAGE as u64 > span {
@@ -175,8 +238,9 @@ pub fn split_listed(range: &Listed, pieces: usize, keep: f64) -> Vec<Part> {
     let top = IdRange {
         above: cut,
         upto: range.upto,
+        list: false,
     };
-    out.extend(split(top, pieces - 1).into_iter().map(Part::Searched));
+    out.extend(assign(split(top, pieces - 1), lists));
     out
 }
 
@@ -202,8 +266,9 @@ mod tests {
             after: Some("NTI1Cg==".into()),
             last: 524,
             upto: 20_524,
+            expect: None,
         };
-        let parts = split_listed(&range, 4, 0.3);
+        let parts = split_listed(&range, 4, 0.3, 0);
         assert_eq!(parts.len(), 4);
         let Part::Listed(kept) = &parts[0] else {
             panic!("the list keeps the bottom")
@@ -227,9 +292,97 @@ mod tests {
             after: None,
             last: 0,
             upto: 250,
+            expect: None,
         };
-        assert_eq!(split_listed(&small, 4, 0.5), vec![Part::Listed(small)]);
-        assert_eq!(split_listed(&range, 1, 0.5), vec![Part::Listed(range)]);
+        assert_eq!(split_listed(&small, 4, 0.5, 0), vec![Part::Listed(small)]);
+        assert_eq!(split_listed(&range, 1, 0.5, 0), vec![Part::Listed(range)]);
+    }
+
+    #[test]
+    fn a_split_hands_the_list_as_many_ranges_as_it_lacks() {
+        let range = Listed {
+            after: Some("c7".into()),
+            last: 0,
+            upto: 40_000,
+            expect: None,
+        };
+        let parts = split_listed(&range, 4, 0.25, 2);
+        let kinds: Vec<_> = parts
+            .iter()
+            .map(|p| match p {
+                Part::Listed(l) => format!("listed from {:?}", l.after),
+                Part::Searched(r) => format!("searched, then listed: {}", r.list),
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                "listed from Some(\"c7\")",
+                "searched, then listed: true",
+                "searched, then listed: true",
+                "searched, then listed: false",
+            ],
+            "the list goes on where it stands; two more ranges for it after a page of search"
+        );
+        assert_eq!(
+            spans(&parts),
+            vec![
+                (0, 10_000),
+                (10_000, 20_000),
+                (20_000, 30_000),
+                (30_000, 40_000)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_search_page_hands_its_range_to_the_list_from_a_cursor_of_its_last_id_but_one() {
+        let range = IdRange {
+            above: 300,
+            upto: 1_000,
+            list: true,
+        };
+        let ids: Vec<u64> = (326..=525).collect();
+        let Part::Listed(listed) = after_search_page(range, &ids, true) else {
+            panic!("handed to the list")
+        };
+        assert_eq!(
+            listed,
+            Listed {
+                after: Some("NTI0Cg==".into()),
+                last: 524,
+                upto: 1_000,
+                expect: Some(525),
+            },
+            "base64 of the id and a newline, as HubSpot's example cursor (`NTI1Cg==`: 525)"
+        );
+        // Not for the list, or made cursors failed: search goes on above the page.
+        let on = Part::Searched(IdRange {
+            above: 525,
+            upto: 1_000,
+            list: false,
+        });
+        let searched = IdRange {
+            list: false,
+            ..range
+        };
+        assert_eq!(after_search_page(searched, &ids, true), on);
+        assert!(matches!(
+            after_search_page(range, &ids, false),
+            Part::Searched(IdRange { above: 525, .. })
+        ));
+
+        // The list's first record above 524 must be 525, where search found it.
+        assert!(starts_right(&listed, &[525, 526]));
+        // An offset taken for an id starts elsewhere: not trusted.
+        assert!(!starts_right(&listed, &[560, 561]));
+        assert!(!starts_right(&listed, &[]));
+        // A range the list has read a page of has nothing to check.
+        let going = Listed {
+            expect: None,
+            ..listed
+        };
+        assert!(starts_right(&going, &[560]));
     }
 
     #[test]
@@ -238,6 +391,7 @@ mod tests {
             after: None,
             last: 0,
             upto: 1_000,
+            expect: None,
         };
         let (keep, next) = after_page(&range, &[3, 9, 400], Some("c1".into()));
         assert!(keep);
@@ -246,13 +400,15 @@ mod tests {
             Some(Part::Listed(Listed {
                 after: Some("c1".into()),
                 last: 400,
-                upto: 1_000
+                upto: 1_000,
+                expect: None,
             }))
         );
         let at = Listed {
             after: Some("c1".into()),
             last: 400,
             upto: 1_000,
+            expect: None,
         };
         assert!(
             after_page(&at, &[900, 1_000], Some("c2".into()))
@@ -270,6 +426,7 @@ mod tests {
         let all = Some(Part::Searched(IdRange {
             above: 0,
             upto: 1_000,
+            list: false,
         }));
         assert_eq!(
             after_page(&at, &[500, 450], Some("c2".into())),

@@ -8,18 +8,27 @@ use serde::{Deserialize, Serialize};
 pub struct IdRange {
     pub above: u64,
     pub upto: u64,
+    /// After its next page, the list reads the rest, from a cursor made of an id that page
+    /// found ([`super::listed`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub list: bool,
 }
 
-/// Ids `last < id <= upto` of one object type, read by the list endpoint: its cursor can
-/// only start at the first record (it is opaque), so this range always starts at id 0 and
-/// goes on from where the list stands.
+/// Ids `last < id <= upto` of one object type, read by the list endpoint from where the
+/// list stands: from the first record, from a cursor the list gave, or from one inlet made
+/// of the id `last` ([`super::listed`]).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Listed {
     /// The list's cursor for the next page (`None`: the first page).
     pub after: Option<String>,
-    /// The highest id listed so far (0: none yet).
+    /// The highest id listed so far (0: none yet), or the id below the range.
     pub last: u64,
     pub upto: u64,
+    /// `after` was made by inlet of the id `last`, and the list has not yet been seen to
+    /// take it as that: the first record it gives above `last` must be this one, which
+    /// search found there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect: Option<u64>,
 }
 
 /// A backfill partition. Untagged, so a checkpoint written before lists were read (its
@@ -90,15 +99,24 @@ mod tests {
                         after: Some("MTAx".into()),
                         last: 100,
                         upto: 400,
+                        expect: None,
                     }),
                     Part::Listed(Listed {
                         after: None,
                         last: 0,
                         upto: 400,
+                        expect: None,
+                    }),
+                    Part::Listed(Listed {
+                        after: Some("NDAwCg==".into()),
+                        last: 400,
+                        upto: 500,
+                        expect: Some(401),
                     }),
                     Part::Searched(IdRange {
-                        above: 400,
+                        above: 500,
                         upto: 900,
+                        list: false,
                     }),
                 ]),
                 since_ms: 5,
@@ -143,11 +161,13 @@ mod tests {
             vec![
                 Part::Searched(IdRange {
                     above: 0,
-                    upto: 500
+                    upto: 500,
+                    list: false,
                 }),
                 Part::Searched(IdRange {
                     above: 700,
-                    upto: 900
+                    upto: 900,
+                    list: false,
                 }),
             ]
         );

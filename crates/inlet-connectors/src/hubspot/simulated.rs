@@ -1,10 +1,11 @@
 //! A backfill by list and search over a simulated portal, through the engine's partitioned
 //! read: the same decisions as [`super::backfill::Reader`] (a list page's end, the splits of
-//! listed and searched ranges), with the HTTP calls replaced by a sorted set of ids, so that
+//! listed and searched ranges, ranges listed from made cursors), with the HTTP calls
+//! replaced by a sorted set of ids, so that
 //! every way the engine interleaves and splits them, and a restart from any checkpoint,
 //! can be checked to read every record exactly once.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -12,17 +13,32 @@ use inlet_core::{read_partitions, PartitionPage, PartitionReader, Partitions, So
 use inlet_core::{Change, Record, Version};
 
 use super::backfill::split;
-use super::listed::{after_page, first_parts, split_listed, LIST_PAGE};
+use super::listed::{
+    after_page, after_search_page, assign, first_parts, split_listed, starts_right, LIST_PAGE,
+};
 use super::position::{IdRange, Part};
 use super::window::PAGE;
 
-/// A portal's ids, a list that pages them upward (its cursor the next id, as text), and
-/// search by id range; the list takes 250 ms a page, search 100 ms.
+/// A portal's ids, a list that pages them upward (its cursor the next id, as text, or
+/// base64 of an id and a newline, as inlet makes them), and search by id range; the list
+/// takes 250 ms a page, search 100 ms. `lists`: list pages wanted in flight when cursors
+/// are made (0: none made, one list page at a time).
 struct Portal {
     ids: Vec<u64>,
     share: f64,
     searches: usize,
-    listing: AtomicBool,
+    lists: usize,
+    listed_open: AtomicUsize,
+}
+
+/// The id a cursor names: plain, or base64 of it and a newline.
+fn cursor_id(cursor: &str) -> u64 {
+    (cursor.parse().ok())
+        .or_else(|| {
+            let bytes = data_encoding::BASE64.decode(cursor.as_bytes()).ok()?;
+            String::from_utf8(bytes).ok()?.trim().parse().ok()
+        })
+        .expect("a cursor the list gave or inlet made")
 }
 
 fn records(ids: &[u64]) -> Vec<Record> {
@@ -45,10 +61,7 @@ impl PartitionReader for Portal {
                     .collect();
                 let next = match found.last() {
                     Some(&last) if found.len() == PAGE && last < range.upto => {
-                        Some(Part::Searched(IdRange {
-                            above: last,
-                            upto: range.upto,
-                        }))
+                        Some(after_search_page(range, &found, true))
                     }
                     _ => None,
                 };
@@ -59,15 +72,17 @@ impl PartitionReader for Portal {
             }
             Part::Listed(range) => {
                 tokio::time::sleep(Duration::from_millis(250)).await;
-                let from: u64 = range.after.as_deref().map_or(0, |a| a.parse().unwrap_or(0));
+                let from = range.after.as_deref().map_or(0, cursor_id);
                 let mut page = self.ids.iter().filter(|id| **id >= from).copied();
-                let found: Vec<u64> = page.by_ref().take(LIST_PAGE as usize).collect();
+                let mut found: Vec<u64> = page.by_ref().take(LIST_PAGE as usize).collect();
                 let cursor = page.next().map(|id| id.to_string());
+                if let Some(seen) = range.expect {
+                    found.retain(|id| *id > range.last);
+                    assert!(starts_right(&range, &found), "the simulated list takes ids");
+                    found.retain(|id| *id > seen);
+                }
                 let (keep, next) = after_page(&range, &found, cursor);
                 assert!(keep, "the simulated list is in id order");
-                if !matches!(next, Some(Part::Listed(_))) {
-                    self.listing.store(false, Ordering::Relaxed);
-                }
                 let mine: Vec<u64> = found.into_iter().filter(|id| *id <= range.upto).collect();
                 Ok(PartitionPage {
                     records: records(&mine),
@@ -78,28 +93,57 @@ impl PartitionReader for Portal {
     }
 
     fn split(&self, part: &Part, pieces: usize) -> Vec<Part> {
+        let listed = self.listed_open.load(Ordering::Relaxed);
+        let lists = self.lists.saturating_sub(listed);
         match part {
-            Part::Searched(range) => split(*range, pieces)
-                .into_iter()
-                .map(Part::Searched)
-                .collect(),
-            Part::Listed(range) => split_listed(range, pieces, self.share),
+            Part::Searched(range) => {
+                let mut ranges = split(*range, pieces).into_iter();
+                let first = ranges.next().map(Part::Searched);
+                first
+                    .into_iter()
+                    .chain(assign(ranges.collect(), lists))
+                    .collect()
+            }
+            Part::Listed(range) => {
+                let keep = match self.lists {
+                    0 => self.share,
+                    _ => 1.0 / pieces as f64,
+                };
+                split_listed(range, pieces, keep, lists)
+            }
         }
     }
 
     fn concurrency(&self) -> usize {
-        self.searches + usize::from(self.listing.load(Ordering::Relaxed))
+        let listed = self.listed_open.load(Ordering::Relaxed);
+        self.searches + self.lists.max(listed.min(1))
     }
 }
 
 type Step = (Vec<u64>, Partitions<Part>);
 
+/// Ranges open in `set` for the list: listed, or to be handed to it.
+fn listed(set: &Partitions<Part>) -> usize {
+    (set.open.iter())
+        .filter(|p| {
+            matches!(
+                p,
+                Part::Listed(_) | Part::Searched(IdRange { list: true, .. })
+            )
+        })
+        .count()
+}
+
 async fn read_all(portal: &Portal, from: Partitions<Part>) -> Vec<Step> {
-    portal.listing.store(
-        from.open.iter().any(|p| matches!(p, Part::Listed(_))),
-        Ordering::Relaxed,
-    );
-    let steps: Vec<_> = read_partitions(portal, from).collect().await;
+    portal.listed_open.store(listed(&from), Ordering::Relaxed);
+    let steps: Vec<_> = read_partitions(portal, from)
+        .inspect(|step| {
+            if let Ok((_, set)) = step {
+                portal.listed_open.store(listed(set), Ordering::Relaxed);
+            }
+        })
+        .collect()
+        .await;
     steps
         .into_iter()
         .map(|step| {
@@ -126,12 +170,13 @@ async fn list_and_search_together_read_every_record_once_even_after_a_restart() 
         .filter(|id| id % 3 != 0 && !(15_000..19_000).contains(id))
         .collect();
     let top = *ids.last().expect("ids");
-    for share in [0.1, 0.4, 0.8] {
+    for (share, lists) in [(0.1, 0), (0.4, 0), (0.8, 0), (0.4, 3)] {
         let portal = Portal {
             ids: ids.clone(),
             share,
             searches: 3,
-            listing: AtomicBool::new(false),
+            lists,
+            listed_open: AtomicUsize::new(0),
         };
         let start = Partitions::new(first_parts(top, share));
         let steps = read_all(&portal, start).await;
@@ -158,6 +203,20 @@ async fn list_and_search_together_read_every_record_once_even_after_a_restart() 
                 Part::Searched(_) => None,
             })
             .min();
+        if lists > 0 {
+            let most = steps.iter().map(|(_, set)| listed(set)).max();
+            assert!(
+                most >= Some(lists),
+                "share {share}: made cursors gave the list {lists} ranges at once: {most:?}"
+            );
+            let handed = (steps.iter().flat_map(|(_, set)| set.open.iter()))
+                .filter(|p| matches!(p, Part::Listed(l) if l.expect.is_some()))
+                .count();
+            assert!(
+                handed > 0,
+                "share {share}: search handed ranges to the list"
+            );
+        }
         if share > 0.5 {
             assert!(
                 listed_upto < Some((top as f64 * share) as u64),
