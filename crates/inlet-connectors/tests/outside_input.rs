@@ -99,9 +99,8 @@ proptest! {
         let rt = tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build().expect("runtime");
         rt.block_on(async {
             let pacer = Pacer::default();
-            let sent = tokio::time::Instant::now();
-            pacer.wait().await;
-            pacer.observe(Budget { remaining, limit, window: Duration::from_millis(window_ms) }, sent).await;
+            let (turn, _) = pacer.wait().await;
+            pacer.observe(Budget { remaining, limit, window: Duration::from_millis(window_ms) }, turn).await;
             pacer.wait().await;
             pacer.wait().await;
         });

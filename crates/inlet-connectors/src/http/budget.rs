@@ -92,14 +92,24 @@ struct Pace {
     next: Instant,
     /// The last word on a short window, which each request is counted against.
     word: Option<Word>,
+    /// Turns given so far.
+    given: u64,
     /// When this sync's latest requests went (or will go), in order.
     turns: VecDeque<Instant>,
 }
 
-/// What a short window's budget had left as a request that went at `at` found it.
+/// A request's turn: the how-manyth it is, and when it may go.
+#[derive(Clone, Copy, Debug)]
+pub struct Turn {
+    seq: u64,
+    at: Instant,
+}
+
+/// What a short window's budget had left as the request of turn `seq` found it.
 #[derive(Clone, Copy, Debug)]
 struct Word {
     remaining: u64,
+    seq: u64,
     at: Instant,
     window: Duration,
     /// The window's pace (the window over the budget): the margin given to a request
@@ -111,30 +121,29 @@ struct Word {
 
 impl Word {
     /// The first instant from `now` at which a request finds more than the reserve left:
-    /// what the word said, less this sync's requests that went after it, plus those that
-    /// have left the window since. `None`: not before requests of others leave it.
-    fn free_at(&self, turns: &VecDeque<Instant>, now: Instant) -> Option<Instant> {
-        let since = turns.len() - turns.partition_point(|t| *t <= self.at);
-        let gone = |until: Instant| {
-            let left_by = until.checked_sub(self.window + self.each);
-            let from = self.at.checked_sub(self.window + self.each);
-            match (left_by, from) {
-                (Some(left_by), from) => (turns.iter())
-                    .filter(|t| from.is_none_or(|f| **t > f) && **t <= left_by)
-                    .count(),
-                (None, _) => 0,
-            }
+    /// what the word said, less this sync's requests given turns after it, plus those that
+    /// were in the window then and have left it since. `None`: not before requests of
+    /// others leave it.
+    fn free_at(&self, turns: &VecDeque<Instant>, given: u64, now: Instant) -> Option<Instant> {
+        let since = given.saturating_sub(self.seq);
+        // In the window as the word was said: went after `at - window`.
+        let from = self.at.checked_sub(self.window);
+        let left_by = now.checked_sub(self.window + self.each);
+        let then = |t: &Instant| from.is_none_or(|f| *t > f);
+        let gone = match left_by {
+            Some(l) => turns.iter().filter(|t| then(t) && **t <= l).count(),
+            None => 0,
         };
-        let have = self.remaining.saturating_add(gone(now) as u64);
-        let short = (self.reserve + 1 + since as u64).saturating_sub(have);
+        let have = self.remaining.saturating_add(gone as u64);
+        let short = (self.reserve + 1)
+            .saturating_add(since)
+            .saturating_sub(have);
         if short == 0 {
             return Some(now);
         }
         // The `short`-th of this sync's requests still in the window, leaving it.
-        let left_by = now.checked_sub(self.window + self.each);
-        let from = self.at.checked_sub(self.window + self.each);
         (turns.iter())
-            .filter(|t| left_by.is_none_or(|l| **t > l) && from.is_none_or(|f| **t > f))
+            .filter(|t| then(t) && left_by.is_none_or(|l| **t > l))
             .nth(usize::try_from(short - 1).unwrap_or(usize::MAX))
             .map(|t| *t + self.window + self.each)
     }
@@ -147,6 +156,7 @@ impl Default for Pacer {
                 spacing: Duration::ZERO,
                 next: Instant::now(),
                 word: None,
+                given: 0,
                 turns: VecDeque::new(),
             }),
         }
@@ -154,24 +164,29 @@ impl Default for Pacer {
 }
 
 impl Pacer {
-    /// Takes in a budget just read from the answer to a request that went at `sent`.
-    pub async fn observe(&self, budget: Budget, sent: Instant) {
+    /// Takes in a budget just read from the answer to the request of `turn`. The requests
+    /// given turns after it are not counted in what it says is left.
+    pub async fn observe(&self, budget: Budget, turn: Turn) {
         let mut pace = self.state.lock().await;
         let limit = budget.limit.filter(|&l| l > 0);
         if let Some(limit) = limit.filter(|_| budget.window <= MAX_IN_PLACE_WAIT) {
-            let each = budget.window / u32::try_from(limit).unwrap_or(u32::MAX);
-            pace.word = Some(Word {
-                remaining: budget.remaining,
-                at: sent,
-                window: budget.window,
-                each,
-                reserve: (limit / 50).max(1),
-            });
+            // An answer overtaken by a later request's is older word.
+            if pace.word.is_none_or(|w| w.seq < turn.seq) {
+                pace.word = Some(Word {
+                    remaining: budget.remaining,
+                    seq: turn.seq,
+                    at: turn.at,
+                    window: budget.window,
+                    each: budget.window / u32::try_from(limit).unwrap_or(u32::MAX),
+                    reserve: (limit / 50).max(1),
+                });
+            }
             return;
         }
-        // A store. The requests that went after `sent` are not in what it says is left.
-        let after = pace.turns.len() - pace.turns.partition_point(|t| *t <= sent);
-        let remaining = budget.remaining.saturating_sub(after as u64);
+        // A store.
+        let remaining = budget
+            .remaining
+            .saturating_sub(pace.given.saturating_sub(turn.seq));
         let plenty = limit.is_some_and(|limit| remaining > limit / 10);
         let left = u32::try_from(remaining.saturating_add(1)).unwrap_or(u32::MAX);
         pace.spacing = match plenty {
@@ -188,13 +203,14 @@ impl Pacer {
         }
     }
 
-    /// Waits for the next request's turn; true when that meant waiting (the budget is low).
-    pub async fn wait(&self) -> bool {
-        let (at, now) = {
+    /// Waits for the next request's turn, and gives it with whether it meant waiting (the
+    /// budget is low).
+    pub async fn wait(&self) -> (Turn, bool) {
+        let (turn, now) = {
             let mut pace = self.state.lock().await;
             let now = Instant::now();
             let at = match pace.word {
-                Some(word) => (word.free_at(&pace.turns, now))
+                Some(word) => (word.free_at(&pace.turns, pace.given, now))
                     .unwrap_or(now + word.window)
                     .min(now + MAX_IN_PLACE_WAIT),
                 None => {
@@ -208,10 +224,17 @@ impl Pacer {
             }
             let place = pace.turns.partition_point(|t| *t <= at);
             pace.turns.insert(place, at);
-            (at, now)
+            pace.given += 1;
+            (
+                Turn {
+                    seq: pace.given,
+                    at,
+                },
+                now,
+            )
         };
-        tokio::time::sleep_until(at).await;
-        at > now
+        tokio::time::sleep_until(turn.at).await;
+        (turn, turn.at > now)
     }
 }
 
@@ -273,18 +296,18 @@ mod tests {
     async fn a_short_window_spent_waits_for_its_oldest_requests_to_leave() {
         let pacer = Pacer::default();
         let start = Instant::now();
-        let window = Duration::from_secs(10);
-        // Ten requests a second for 4 s, then word that nothing is left.
+        // Ten requests a second for 4 s, then word from the last that nothing is left.
+        let mut last = None;
         for _ in 0..40 {
-            pacer.wait().await;
+            last = Some(pacer.wait().await.0);
             tokio::time::advance(Duration::from_millis(100)).await;
         }
         let budget = Budget {
             remaining: 0,
             limit: Some(100),
-            window,
+            window: Duration::from_secs(10),
         };
-        pacer.observe(budget, Instant::now()).await;
+        pacer.observe(budget, last.expect("a turn")).await;
         pacer.wait().await;
         assert_eq!(
             start.elapsed(),
@@ -310,18 +333,17 @@ mod tests {
         };
         let pacer = Pacer::default();
         let start = Instant::now();
-        pacer.observe(budget(100), start).await;
+        let (first, _) = pacer.wait().await;
+        pacer.observe(budget(100), first).await;
         for _ in 0..5 {
             pacer.wait().await;
         }
         assert_eq!(start.elapsed(), Duration::ZERO, "plenty left: no waiting");
 
-        // 10 left when the first of these went, but six more went after it: 4 left, and 3
-        // kept for others, so one more may go, then the next waits.
+        // 10 left as the first of these found it, but six more went after it: 4 left, and
+        // 3 kept for others, so one more may go, then the next waits for one to leave.
         let busy = Pacer::default();
-        let sent = Instant::now();
-        busy.wait().await;
-        tokio::time::advance(Duration::from_millis(1)).await;
+        let (sent, _) = busy.wait().await;
         for _ in 0..6 {
             busy.wait().await;
         }
@@ -329,49 +351,60 @@ mod tests {
         let paced = Instant::now();
         busy.wait().await;
         assert_eq!(paced.elapsed(), Duration::ZERO, "one more may go");
+        let (_, waited) = busy.wait().await;
+        assert!(waited && paced.elapsed() >= window, "{:?}", paced.elapsed());
+        // An answer overtaken by a later one's is older word: it changes nothing.
+        busy.observe(budget(0), sent).await;
+        let (later, _) = busy.wait().await;
+        busy.observe(budget(100), later).await;
+        busy.observe(budget(0), sent).await;
+        let fresh = Instant::now();
         busy.wait().await;
-        assert!(
-            paced.elapsed() >= window,
-            "then the next waits for one to leave: {:?}",
-            paced.elapsed()
-        );
+        assert_eq!(fresh.elapsed(), Duration::ZERO);
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_store_spaces_what_is_left_over_the_window() {
-        let day = Duration::from_secs(86_400);
         let budget = |remaining, limit| Budget {
             remaining,
             limit,
-            window: day,
+            window: Duration::from_secs(86_400),
         };
         // 4 left: one every 4.8 hours, so a minute, the longest wait in place.
         let store = Pacer::default();
-        store
-            .observe(budget(4, Some(100_000)), Instant::now())
-            .await;
+        let (turn, _) = store.wait().await;
+        store.observe(budget(4, Some(100_000)), turn).await;
         let start = Instant::now();
         store.wait().await;
         store.wait().await;
         assert_eq!(start.elapsed(), MAX_IN_PLACE_WAIT);
         // Just under a tenth left: one every 8.64 s.
-        store
-            .observe(budget(9_999, Some(100_000)), Instant::now())
-            .await;
+        let (turn, _) = store.wait().await;
+        store.observe(budget(9_999, Some(100_000)), turn).await;
         store.wait().await; // the turn the last spacing reserved
         let spaced = Instant::now();
         store.wait().await;
         assert_eq!(spaced.elapsed(), Duration::from_millis(8_640));
+        // The same word, but with two requests gone since: 9,997 left.
+        store.observe(budget(9_999, Some(100_000)), turn).await;
+        store.wait().await;
+        let fewer = Instant::now();
+        store.wait().await;
+        let spacing = fewer.elapsed().as_secs_f64();
+        assert!(
+            (spacing - 86_400.0 / 9_998.0).abs() < 0.002,
+            "the timer counts whole milliseconds: {spacing}"
+        );
         // Plenty again: at once.
-        store
-            .observe(budget(50_000, Some(100_000)), Instant::now())
-            .await;
+        let (turn, _) = store.wait().await;
+        store.observe(budget(50_000, Some(100_000)), turn).await;
         let plenty = Instant::now();
         store.wait().await;
         store.wait().await;
         assert_eq!(plenty.elapsed(), Duration::ZERO);
         // Nothing left, the budget unknown: wait, but never more than a minute.
-        store.observe(budget(0, None), Instant::now()).await;
+        let (turn, _) = store.wait().await;
+        store.observe(budget(0, None), turn).await;
         let empty = Instant::now();
         store.wait().await;
         assert_eq!(empty.elapsed(), MAX_IN_PLACE_WAIT);

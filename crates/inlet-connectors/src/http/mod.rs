@@ -165,7 +165,8 @@ impl HttpClient {
         loop {
             attempt += 1;
             self.limiter.acquire().await;
-            if self.pacer.wait().await {
+            let (turn, waited) = self.pacer.wait().await;
+            if waited {
                 self.meter.record(ApiEvent::Throttled(Throttle::LowBudget));
             }
             let mut builder = self
@@ -197,7 +198,7 @@ impl HttpClient {
                     let (date, hints) = retry::read(&headers, self.should_retry_header.as_ref());
                     if let Some(budget) = self.budget.and_then(|read| read(&headers)) {
                         self.meter.record(ApiEvent::Budget(budget));
-                        self.pacer.observe(budget, started).await;
+                        self.pacer.observe(budget, turn).await;
                     }
                     if open && status < 400 {
                         let latency = started.elapsed();
