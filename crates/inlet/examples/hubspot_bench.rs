@@ -122,8 +122,9 @@ struct Run {
     rows: i64,
     secs: f64,
     requests: u64,
-    /// 429s the fake answered because a budget was spent.
+    /// 429s the fake answered because a budget was spent, and of those, search's.
     refused: u64,
+    refused_search: u64,
     /// Peak RSS of each process of the tool, in MB, as printed.
     rss: String,
     /// Of the requests, list pages of live records and searches.
@@ -146,6 +147,7 @@ async fn inlet_backfill(
     listen: &str,
 ) -> (Run, Running) {
     let (requests, refused) = (fake.requests(), fake.rate_limited());
+    let refused_search = fake.search_rate_limited();
     let (lists, searches) = (
         fake.requests_to(Endpoint::List),
         fake.requests_to(Endpoint::Search),
@@ -174,6 +176,7 @@ async fn inlet_backfill(
             requests: fake.requests() - requests,
             refused: fake.rate_limited() - refused,
             rss: format!("{rss:.0} MB"),
+            refused_search: fake.search_rate_limited() - refused_search,
             lists: fake.requests_to(Endpoint::List) - lists,
             searches: fake.requests_to(Endpoint::Search) - searches,
         },
@@ -226,6 +229,7 @@ async fn peer_run(
     fake: &FakeHubSpot,
 ) -> Run {
     let (requests, refused) = (fake.requests(), fake.rate_limited());
+    let refused_search = fake.search_rate_limited();
     let (lists, searches) = (
         fake.requests_to(Endpoint::List),
         fake.requests_to(Endpoint::Search),
@@ -243,6 +247,7 @@ async fn peer_run(
         secs,
         requests,
         refused,
+        refused_search: fake.search_rate_limited() - refused_search,
         rss: rss_of(&out),
         lists,
         searches,
@@ -428,7 +433,7 @@ async fn bench(contacts: usize, rounds: usize, changes: usize) {
         let (i, running) = inlet_backfill(&inlet, &admin, &fake, &listen).await;
         assert_eq!(i.rows, truth.len() as i64, "inlet's contact rows");
         eprintln!(
-            "round {round}: inlet {:.0} rows/s ({} rows in {:.1} s, {} requests: {} list pages, {} searches; {} 429s, peak RSS {})",
+            "round {round}: inlet {:.0} rows/s ({} rows in {:.1} s, {} requests: {} list pages, {} searches; {} 429s, {} of them search's, peak RSS {})",
             i.rate(),
             i.rows,
             i.secs,
@@ -436,6 +441,7 @@ async fn bench(contacts: usize, rounds: usize, changes: usize) {
             i.lists,
             i.searches,
             i.refused,
+            i.refused_search,
             i.rss
         );
         if round == rounds && changes > 0 {

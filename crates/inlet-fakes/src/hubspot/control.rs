@@ -25,7 +25,8 @@
 //! POST   /_fake/webhooks                          {"target_url": "https://..."}  every change from now on is
 //!                                                  delivered there, signed with the OAuth app's client secret
 //! GET    /_fake/stats                             {"requests", "requests_by_endpoint": {"list", "list_archived",
-//!                                                  "search", "batch_read", "other"}, "rate_limited", "objects": {type: count},
+//!                                                  "search", "batch_read", "other"}, "rate_limited", "rate_limited_search",
+//!                                                  "objects": {type: count},
 //!                                                  "webhook_events_delivered"}
 //! ```
 
@@ -170,6 +171,7 @@ pub(crate) fn handle(
                 "requests": shared.by_endpoint.total(),
                 "requests_by_endpoint": shared.by_endpoint.json(),
                 "rate_limited": shared.budget().refused,
+                "rate_limited_search": shared.budget().refused_search,
                 "search_index_pending": store.pending_index(),
                 "objects": counts,
                 "webhook_events_delivered": shared.webhooks.delivered.load(Ordering::Relaxed),

@@ -42,8 +42,9 @@ pub(crate) struct Budget {
     searches: VecDeque<Instant>,
     day: i64,
     used_today: u64,
-    /// 429s answered, by policy (for tests and stats).
+    /// 429s answered (for tests and stats), and of those, search's.
     pub refused: u64,
+    pub refused_search: u64,
 }
 
 fn expire(queue: &mut VecDeque<Instant>, now: Instant, span: Duration) {
@@ -74,6 +75,7 @@ impl Budget {
         expire(&mut self.searches, now, SECOND);
         if self.searches.len() >= self.limits.search_per_second as usize {
             self.refused += 1;
+            self.refused_search += 1;
             return Err(rate_limited(
                 "SECONDLY",
                 "You have reached your secondly limit.",

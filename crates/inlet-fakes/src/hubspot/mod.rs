@@ -345,6 +345,11 @@ impl FakeHubSpot {
         self.shared().budget().refused
     }
 
+    /// Of [`FakeHubSpot::rate_limited`], those of search's per-second budget.
+    pub fn search_rate_limited(&self) -> u64 {
+        self.shared().budget().refused_search
+    }
+
     /// A steady stream of random realistic changes until the handle is dropped.
     pub fn start_mutator(&self, options: MutatorOptions) -> MutatorHandle {
         mutator::start(
