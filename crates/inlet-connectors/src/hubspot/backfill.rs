@@ -20,8 +20,8 @@ use serde_json::{json, Value};
 
 use super::client::{invalid, CallError, HubSpotClient};
 use super::listed::{
-    after_page, after_search_page, assign, list_keeps, list_share, split_listed, starts_right,
-    ListWith, LIST_PAGE,
+    after_page, after_search_page, list_keeps, list_share, split_listed, split_searched,
+    starts_right, ListWith, LIST_PAGE,
 };
 use super::position::{IdRange, Listed, Part};
 use super::table::ObjectTable;
@@ -122,10 +122,9 @@ pub struct Reader<'a> {
     backfilling: &'a AtomicUsize,
     /// How list pages get their records' properties.
     list: ListWith,
-    /// Open ranges for the list (listed, or to be handed to it) and for search alone, as of
-    /// the last set noted ([`Reader::note`]).
+    /// Open ranges for the list (listed, or to be handed to it), as of the last set noted
+    /// ([`Reader::note`]).
     listed_open: AtomicUsize,
-    searched_open: AtomicUsize,
     /// Ids left in searched ranges, as of the last set noted.
     searched_left: AtomicU64,
     /// A made cursor failed its check: the list here takes no cursor but its own.
@@ -146,7 +145,6 @@ impl<'a> Reader<'a> {
             backfilling,
             list,
             listed_open: AtomicUsize::new(0),
-            searched_open: AtomicUsize::new(0),
             searched_left: AtomicU64::new(0),
             made_failed: AtomicBool::new(false),
         };
@@ -158,16 +156,8 @@ impl<'a> Reader<'a> {
     /// the ranges of a split go, and how much search has left how much of its rest a list
     /// that makes no cursors keeps.
     pub fn note(&self, parts: &Partitions<Part>) {
-        let listed = (parts.open.iter())
-            .filter(|p| {
-                matches!(
-                    p,
-                    Part::Listed(_) | Part::Searched(IdRange { list: true, .. })
-                )
-            })
-            .count();
+        let listed = parts.open.iter().filter(|p| p.for_list()).count();
         self.listed_open.store(listed, Ordering::Relaxed);
-        (self.searched_open).store(parts.open.len() - listed, Ordering::Relaxed);
         self.searched_left
             .store(searched_left(parts), Ordering::Relaxed);
     }
@@ -344,14 +334,7 @@ impl PartitionReader for Reader<'_> {
     fn split(&self, part: &Part, pieces: usize) -> Vec<Part> {
         let lists = self.lists_lacking();
         match part {
-            Part::Searched(range) => {
-                let mut ranges = split(*range, pieces).into_iter();
-                let first = ranges.next().map(Part::Searched);
-                first
-                    .into_iter()
-                    .chain(assign(ranges.collect(), lists))
-                    .collect()
-            }
+            Part::Searched(range) => split_searched(*range, pieces, lists),
             Part::Listed(range) => {
                 let keep = match self.makes_cursors() {
                     // Every range can be listed: equal shares.

@@ -141,7 +141,7 @@ pub fn after_search_page(range: IdRange, ids: &[u64], makes: bool) -> Part {
         _ => Part::Searched(IdRange {
             above: ids.last().copied().unwrap_or(range.above),
             upto: range.upto,
-            list: range.list,
+            list: range.list && makes,
         }),
     }
 }
@@ -154,7 +154,7 @@ pub fn starts_right(range: &Listed, ids: &[u64]) -> bool {
 
 /// `ranges` as partitions: the first `lists` searched for a page, then handed to the list;
 /// the rest searched.
-pub fn assign(ranges: Vec<IdRange>, lists: usize) -> Vec<Part> {
+fn assign(ranges: Vec<IdRange>, lists: usize) -> Vec<Part> {
     (ranges.into_iter().enumerate())
         .map(|(i, r)| {
             Part::Searched(IdRange {
@@ -242,6 +242,17 @@ pub fn split_listed(range: &Listed, pieces: usize, keep: f64, lists: usize) -> V
     };
     out.extend(assign(split(top, pieces - 1), lists));
     out
+}
+
+/// What is left of a searched `range` in up to `pieces` ranges: the first goes on as it
+/// was, the next `lists` are to be handed to the list after a page, the rest searched.
+pub fn split_searched(range: IdRange, pieces: usize, lists: usize) -> Vec<Part> {
+    let mut ranges = split(range, pieces).into_iter();
+    let first = ranges.next().map(Part::Searched);
+    first
+        .into_iter()
+        .chain(assign(ranges.collect(), lists))
+        .collect()
 }
 
 #[cfg(test)]

@@ -40,6 +40,16 @@ pub enum Part {
     Searched(IdRange),
 }
 
+impl Part {
+    /// Read by the list, or to be handed to it after a search page.
+    pub fn for_list(&self) -> bool {
+        matches!(
+            self,
+            Part::Listed(_) | Part::Searched(IdRange { list: true, .. })
+        )
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "phase", rename_all = "snake_case")]
 pub enum Position {

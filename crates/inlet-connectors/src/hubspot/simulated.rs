@@ -12,11 +12,11 @@ use futures_util::StreamExt;
 use inlet_core::{read_partitions, PartitionPage, PartitionReader, Partitions, SourceError};
 use inlet_core::{Change, Record, Version};
 
-use super::backfill::split;
 use super::listed::{
-    after_page, after_search_page, assign, first_parts, split_listed, starts_right, LIST_PAGE,
+    after_page, after_search_page, first_parts, split_listed, split_searched, starts_right,
+    LIST_PAGE,
 };
-use super::position::{IdRange, Part};
+use super::position::Part;
 use super::window::PAGE;
 
 /// A portal's ids, a list that pages them upward (its cursor the next id, as text, or
@@ -96,14 +96,7 @@ impl PartitionReader for Portal {
         let listed = self.listed_open.load(Ordering::Relaxed);
         let lists = self.lists.saturating_sub(listed);
         match part {
-            Part::Searched(range) => {
-                let mut ranges = split(*range, pieces).into_iter();
-                let first = ranges.next().map(Part::Searched);
-                first
-                    .into_iter()
-                    .chain(assign(ranges.collect(), lists))
-                    .collect()
-            }
+            Part::Searched(range) => split_searched(*range, pieces, lists),
             Part::Listed(range) => {
                 let keep = match self.lists {
                     0 => self.share,
@@ -124,14 +117,7 @@ type Step = (Vec<u64>, Partitions<Part>);
 
 /// Ranges open in `set` for the list: listed, or to be handed to it.
 fn listed(set: &Partitions<Part>) -> usize {
-    (set.open.iter())
-        .filter(|p| {
-            matches!(
-                p,
-                Part::Listed(_) | Part::Searched(IdRange { list: true, .. })
-            )
-        })
-        .count()
+    set.open.iter().filter(|p| p.for_list()).count()
 }
 
 async fn read_all(portal: &Portal, from: Partitions<Part>) -> Vec<Step> {
