@@ -125,6 +125,10 @@ impl Word {
     /// were in the window then and have left it since. `None`: not before requests of
     /// others leave it.
     fn free_at(&self, turns: &VecDeque<Instant>, given: u64, now: Instant) -> Option<Instant> {
+        if now >= self.at + self.window + self.each {
+            // Whatever it counted has left the window since; the next answer says more.
+            return Some(now);
+        }
         let since = given.saturating_sub(self.seq);
         // In the window as the word was said: went after `at - window`.
         let from = self.at.checked_sub(self.window);
@@ -219,7 +223,11 @@ impl Pacer {
                     at
                 }
             };
-            if pace.turns.len() == TURNS_KEPT {
+            // Only a short window's turns are counted: none older than the longest.
+            let old = now.checked_sub(2 * MAX_IN_PLACE_WAIT);
+            while pace.turns.len() == TURNS_KEPT
+                || (pace.turns.front()).is_some_and(|t| old.is_some_and(|o| *t < o))
+            {
                 pace.turns.pop_front();
             }
             let place = pace.turns.partition_point(|t| *t <= at);
@@ -321,6 +329,16 @@ mod tests {
             Duration::from_millis(10_400),
             "then as the sync's own requests leave it"
         );
+
+        // Others spent it: nothing left, and none of it this sync's. A window later, what
+        // that word counted has all left: the next request goes, and its answer says more.
+        let shared = Pacer::default();
+        let (turn, _) = shared.wait().await;
+        shared.observe(budget, turn).await;
+        tokio::time::advance(Duration::from_secs(11)).await;
+        let stale = Instant::now();
+        shared.wait().await;
+        assert_eq!(stale.elapsed(), Duration::ZERO);
     }
 
     #[tokio::test(start_paused = true)]
