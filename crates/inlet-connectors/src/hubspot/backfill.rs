@@ -285,17 +285,13 @@ impl<'a> Reader<'a> {
             }
             Err(e) => return Err(e),
         };
-        if made {
-            // The list may start at the id the cursor was made of: the range below's.
-            results.retain(|r| id_of(r).is_some_and(|id| id > range.last));
-        }
         let mut ids: Vec<u64> = results.iter().filter_map(id_of).collect();
         if !starts_right(&range, &ids) {
             self.made_fails("its first page did not start where search found the next record");
             return Ok(rest);
         }
         if let Some(seen) = range.expect {
-            // Search read that one already.
+            // Search read that one already (and the list may have given the range below's).
             results.retain(|r| id_of(r).is_some_and(|id| id > seen));
             ids.retain(|id| *id > seen);
         }

@@ -146,10 +146,11 @@ pub fn after_search_page(range: IdRange, ids: &[u64], makes: bool) -> Part {
     }
 }
 
-/// Whether the first page read from a made cursor (its `ids`, those up to the cursor's own
-/// id already dropped) starts where it should: at the record search found there.
+/// Whether the first page read from a made cursor (its `ids`, as listed) starts where it
+/// should: its first record above the cursor's own id (the list may start at that one, the
+/// range below's) is the one search found there.
 pub fn starts_right(range: &Listed, ids: &[u64]) -> bool {
-    range.expect.is_none() || ids.first() == range.expect.as_ref()
+    range.expect.is_none() || ids.iter().find(|id| **id > range.last) == range.expect.as_ref()
 }
 
 /// `ranges` as partitions: the first `lists` searched for a page, then handed to the list;
@@ -385,6 +386,10 @@ mod tests {
 
         // The list's first record above 524 must be 525, where search found it.
         assert!(starts_right(&listed, &[525, 526]));
+        assert!(
+            starts_right(&listed, &[524, 525]),
+            "the list may start at the cursor's own id"
+        );
         // An offset taken for an id starts elsewhere: not trusted.
         assert!(!starts_right(&listed, &[560, 561]));
         assert!(!starts_right(&listed, &[]));
