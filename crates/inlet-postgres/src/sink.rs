@@ -60,6 +60,8 @@ pub struct PgSink {
     /// Streams whose table exists and is not the sync user's (a person took it over with
     /// `alter table ... owner to ...`): not synced, never touched; with the owner.
     pub left_alone: Vec<(String, String)>,
+    /// The streams given to [`PgSink::open`] but those left alone: what it writes.
+    streams: Vec<StreamSpec>,
 }
 
 impl PgSink {
@@ -97,6 +99,7 @@ impl PgSink {
             conflicts: Vec::new(),
             retyped: watch::Sender::new(false),
             left_alone: Vec::new(),
+            streams: Vec::new(),
         };
         for spec in streams {
             if let Owner::Other(who) = owner(&sink.client, schema, &spec.name).await? {
@@ -122,18 +125,15 @@ impl PgSink {
             }
             sink.seqs.insert(spec.name.clone(), seq);
             sink.tables.insert(spec.name.clone(), table);
+            sink.streams.push(spec.clone());
         }
         Ok(sink)
     }
 
-    /// The streams this sink writes: `streams` given to [`PgSink::open`] but those
-    /// [`left_alone`](PgSink::left_alone).
-    pub fn writable(&self, streams: &[StreamSpec]) -> Vec<StreamSpec> {
-        streams
-            .iter()
-            .filter(|s| self.tables.contains_key(&s.name))
-            .cloned()
-            .collect()
+    /// The streams this sink writes, as the source described them when it opened: those
+    /// given to [`PgSink::open`] but those [`left_alone`](PgSink::left_alone).
+    pub fn streams(&self) -> &[StreamSpec] {
+        &self.streams
     }
 
     /// Turns true once a source has declared a column's type changed since the sink opened;
