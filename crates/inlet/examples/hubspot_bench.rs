@@ -7,7 +7,8 @@
 //!
 //! The fake keeps HubSpot's budgets: `INLET_BENCH_TIER` requests per rolling 10 seconds
 //! (default 100, the smallest tier; 190 is Professional's), search's own 5 requests/s
-//! (outside the 10-second budget), and answers every call after `INLET_BENCH_API_MS`
+//! (outside the 10-second budget; `INLET_BENCH_SEARCH` sets it lower, as when other apps of
+//! the account search too), and answers every call after `INLET_BENCH_API_MS`
 //! (default 0). Each round, on a fresh database per tool: `inlet run` syncing the contact
 //! stream alone (`--streams contact`), timed from spawning it until `_sync_state` says the
 //! stream is live; then, when the peers are on, Airbyte's `source-hubspot` through PyAirbyte
@@ -57,10 +58,9 @@ const SCHEMA: &str = "inlet";
 const API_HOST: &str = "api.hubapi.com";
 /// inlet's `poll_interval_ms` for the live changes (its default).
 const POLL_MS: u64 = 1000;
-/// Records a search page holds, and search requests per second: search alone reads at most
-/// their product a second, whatever the 10-second tier.
+/// Records a search page holds: search alone reads at most that times its requests a
+/// second, whatever the 10-second tier.
 const SEARCH_PAGE: f64 = 200.0;
-const SEARCH_PER_SECOND: f64 = 5.0;
 /// Records a list page holds at most.
 const LIST_PAGE: f64 = 100.0;
 
@@ -332,6 +332,7 @@ async fn bench(contacts: usize, rounds: usize, changes: usize) {
     let api_ms = env_f64("INLET_BENCH_API_MS").unwrap_or(0.0);
     let rate = env_f64("INLET_BENCH_RATE");
     let tier = env_f64("INLET_BENCH_TIER").unwrap_or(100.0) as u32;
+    let search_per_second = env_f64("INLET_BENCH_SEARCH").unwrap_or(5.0) as u32;
     let properties = env_f64("INLET_BENCH_PROPERTIES").unwrap_or(200.0) as usize;
     let major: u32 = std::env::var("INLET_BENCH_PG")
         .ok()
@@ -352,7 +353,7 @@ async fn bench(contacts: usize, rounds: usize, changes: usize) {
             per_ten_seconds: tier,
             // Plenty: the daily budget is not what this measures.
             daily: 100_000_000,
-            search_per_second: SEARCH_PER_SECOND as u32,
+            search_per_second,
         },
         ..Options::default()
     })
@@ -528,10 +529,10 @@ async fn bench(contacts: usize, rounds: usize, changes: usize) {
 
     // What the budgets allow: search alone, and search beside one list cursor spending the
     // whole 10-second budget.
-    let search_bound = SEARCH_PAGE * SEARCH_PER_SECOND;
+    let search_bound = SEARCH_PAGE * f64::from(search_per_second);
     let both_bound = search_bound + LIST_PAGE * f64::from(tier) / 10.0;
     println!(
-        "\nPostgreSQL {major}, {} contacts of {} properties, the fake answering after {api_ms} ms, {tier} requests per 10 s and search {SEARCH_PER_SECOND}/s, inlet rate_limit {}, {}; bounds: search alone {search_bound:.0} contacts/s, list + search {both_bound:.0}\n",
+        "\nPostgreSQL {major}, {} contacts of {} properties, the fake answering after {api_ms} ms, {tier} requests per 10 s and search {search_per_second}/s, inlet rate_limit {}, {}; bounds: search alone {search_bound:.0} contacts/s, list + search {both_bound:.0}\n",
         truth.len(),
         kinds.len(),
         rate.map_or("default".to_string(), |r| r.to_string()),
