@@ -79,7 +79,7 @@ pub async fn drive(
         return copy_and_switch(paths, name, sync, source, sink, read_role, req, stop, meter).await;
     }
     // The streams as the source described them when the sink opened, a moment ago: asking
-    // again costs HubSpot a request per object type (0.3 s at a real API's pace).
+    // again cost HubSpot a request per object type (a whole portal's start 3 s more).
     let specs = sink.streams().to_vec();
     let (found_tx, found) = watch::channel(false);
     let watcher = tokio::spawn(watch_requests(
