@@ -3,7 +3,8 @@
 //!
 //! An association change does not reliably change either record's modified date, so
 //! search windows cannot see one. Each table is instead read whole on every pass (list the
-//! from-type's ids, then the v4 batch read, 100 ids a request) and the pass's last batch
+//! from-type's ids, then the v4 batch read, 100 ids a request, the next ids listed while
+//! a batch is read) and the pass's last batch
 //! sweeps every row it did not see: an association removed at HubSpot leaves the table at
 //! the next pass. How fresh associations are is the pass interval (`associations_secs`),
 //! with two exceptions:
@@ -77,20 +78,18 @@ impl Pair {
         .looked_up_by("to_id")
     }
 
-    /// One page of a pass: the associations of the next up to 100 from-records after the
-    /// list cursor `after`, versioned at `now_ms`; and the next cursor (`None`: done).
-    pub async fn page(
+    /// One page of a pass: the ids of the next up to 100 from-records after the list cursor
+    /// `after`, and the next cursor (`None`: done). [`Pair::of`] reads their associations.
+    pub async fn listed(
         &self,
         client: &HubSpotClient,
         after: Option<&str>,
-        now_ms: i64,
-    ) -> Result<(Vec<Record>, Option<String>), SourceError> {
+    ) -> Result<(Vec<String>, Option<String>), SourceError> {
         let (results, next) = client.list_page(&self.from, false, after).await?;
-        let ids: Vec<String> = results
-            .iter()
+        let ids = (results.iter())
             .filter_map(|o| o["id"].as_str().map(str::to_string))
             .collect();
-        Ok((self.of(client, &ids, now_ms).await?, next))
+        Ok((ids, next))
     }
 
     /// The from-records associated with the to-records `ids` (at most 100), read the other

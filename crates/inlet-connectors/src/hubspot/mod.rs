@@ -620,14 +620,19 @@ impl HubSpotSource {
                 let started = now_ms();
                 let phase = if done_ms == 0 { Phase::Backfill } else { Phase::Live };
                 let during = Position::Snapshot { read_ms: done_ms }.checkpoint();
-                let mut after: Option<String> = None;
+                let mut listed = pair.listed(&self.client, None).await?;
                 loop {
-                    let (records, next) = pair.page(&self.client, after.as_deref(), now_ms()).await?;
-                    after = next;
-                    if after.is_some() {
-                        yield Batch::new(records, during.clone(), phase);
+                    let (ids, next) = listed;
+                    // The next ids are listed while these ones' associations are read: a
+                    // pass takes one round trip per 100 records, not two.
+                    let read = pair.of(&self.client, &ids, now_ms());
+                    if let Some(after) = next.as_deref() {
+                        let (records, following) = tokio::join!(read, pair.listed(&self.client, Some(after)));
+                        yield Batch::new(records?, during.clone(), phase);
+                        listed = following?;
                         continue;
                     }
+                    let records = read.await?;
                     let mut batch = Batch::new(records, Position::Snapshot { read_ms: started }.checkpoint(), phase);
                     // Every association this pass saw is at least this new.
                     batch.sweep = Some(Version::new(started.saturating_mul(1000), 0));
