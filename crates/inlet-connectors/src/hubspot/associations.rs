@@ -4,10 +4,9 @@
 //! An association change does not reliably change either record's modified date, so
 //! search windows cannot see one. Each table is instead read whole on every pass (list the
 //! from-type's ids, then the v4 batch read, 100 ids a request, the next ids listed while
-//! a batch is read) and the pass's last batch
-//! sweeps every row it did not see: an association removed at HubSpot leaves the table at
-//! the next pass. How fresh associations are is the pass interval (`associations_secs`),
-//! with two exceptions:
+//! a batch is read) and the pass's last batch sweeps every row it did not see: an
+//! association removed at HubSpot leaves the table at the next pass. How fresh
+//! associations are is the pass interval (`associations_secs`), with two exceptions:
 //! * a record the sync finds gone (archived, merged away, deleted) takes its rows, on
 //!   either side, out of the table at once, with no request: HubSpot no longer shows them;
 //! * for records a webhook says were associated or dissociated, restored or merged into,
