@@ -19,6 +19,12 @@
 //!   the pieces wait their turn. A partition's pages are read one after another, so
 //!   without this the backfill ends with a few long partitions read alone while the budget
 //!   goes unused. Only when the reader can tell pages left ([`PartitionReader::pages_left`]);
+//! * a reader that reads on several budgets (HubSpot: search, and the list) says which
+//!   budget each partition's next page takes and how many pages each keeps in flight
+//!   ([`PartitionReader::budgets`]); pages are launched per budget, so partitions queued
+//!   on one never hold another idle, and a budget with room and nothing of its own takes
+//!   partitions queued on another, re-expressed for it ([`PartitionReader::hand_over`]):
+//!   without that a backfill ends with one budget reading a queue of small ranges alone;
 //! * the set is empty exactly when every partition is complete: only then does the stream
 //!   end its backfill (sweep, then live).
 //!
@@ -89,6 +95,29 @@ pub trait PartitionReader: Send + Sync {
     /// observes); at least 1.
     fn concurrency(&self) -> usize;
 
+    /// How many budgets pages are read on, each with its own pages in flight (HubSpot reads
+    /// by search and by list, each on its own rate limit). One unless said.
+    fn budgets(&self) -> usize {
+        1
+    }
+
+    /// The budget the next page of `partition` is read on, below [`PartitionReader::budgets`].
+    fn budget_of(&self, _partition: &Self::Partition) -> usize {
+        0
+    }
+
+    /// How many pages to have in flight on `budget`: with one budget, the concurrency.
+    fn concurrency_on(&self, _budget: usize) -> usize {
+        self.concurrency()
+    }
+
+    /// `partition`, queued on a budget with no room, as a partition covering the same rest
+    /// read on `budget` instead, which has room and nothing of its own queued. `None`: it
+    /// cannot be read there (now).
+    fn hand_over(&self, _partition: &Self::Partition, _budget: usize) -> Option<Self::Partition> {
+        None
+    }
+
     /// About how many pages are left in `partition`, when the reader can tell: long
     /// partitions are then cut to their share, so that all end together (see the module).
     fn pages_left(&self, _partition: &Self::Partition) -> Option<f64> {
@@ -120,19 +149,56 @@ struct Driver<'a, R: PartitionReader> {
 }
 
 impl<'a, R: PartitionReader> Driver<'a, R> {
+    fn budget_of(&self, partition: &R::Partition) -> usize {
+        let budgets = self.reader.budgets().max(1);
+        self.reader.budget_of(partition).min(budgets - 1)
+    }
+
+    /// Launches pages of partitions not in flight, in order, while their budget has room:
+    /// a budget's queue never holds another budget idle. Then a budget with room left and
+    /// nothing of its own to read takes the last partitions queued on the others, when the
+    /// reader can read them there ([`PartitionReader::hand_over`]).
     fn launch(&mut self) {
-        let want = self.reader.concurrency().max(1);
-        for (id, partition, in_flight) in self.open.iter_mut() {
-            if self.flying.len() >= want {
-                break;
-            }
-            if !*in_flight {
-                *in_flight = true;
-                let (reader, id, partition) = (self.reader, *id, partition.clone());
-                self.flying
-                    .push(Box::pin(async move { (id, reader.page(partition).await) }));
+        let budgets = self.reader.budgets().max(1);
+        let mut flying = vec![0; budgets];
+        for (_, partition, in_flight) in &self.open {
+            if *in_flight {
+                flying[self.budget_of(partition)] += 1;
             }
         }
+        let want: Vec<usize> = (0..budgets)
+            .map(|b| self.reader.concurrency_on(b).max(1))
+            .collect();
+        for i in 0..self.open.len() {
+            let budget = self.budget_of(&self.open[i].1);
+            if !self.open[i].2 && flying[budget] < want[budget] {
+                flying[budget] += 1;
+                self.start(i);
+            }
+        }
+        for budget in 0..budgets {
+            while flying[budget] < want[budget] {
+                // What is still queued after the loop above waits on a budget with no room.
+                let Some(i) = self.open.iter().rposition(|(_, _, in_flight)| !in_flight) else {
+                    return;
+                };
+                let Some(moved) = self.reader.hand_over(&self.open[i].1, budget) else {
+                    break;
+                };
+                self.open[i].1 = moved;
+                flying[budget] += 1;
+                self.start(i);
+            }
+        }
+    }
+
+    /// Reads the next page of the open partition at `i`.
+    fn start(&mut self, i: usize) {
+        let (id, partition, in_flight) = &mut self.open[i];
+        *in_flight = true;
+        let (reader, id, partition) = (self.reader, *id, partition.clone());
+        self.flying
+            .push(Box::pin(async move { (id, reader.page(partition).await) }));
     }
 
     /// Applies a page of partition `id`: its new position, and a split while there is room.
@@ -302,6 +368,94 @@ mod tests {
 
         fn pages_left(&self, &(lo, hi): &(u32, u32)) -> Option<f64> {
             self.sizes.then(|| f64::from(hi - lo) / 3.0)
+        }
+    }
+
+    /// Items read three a page, 100 ms a page, on two budgets: a partition is `(budget, lo,
+    /// hi)`; budget 0 keeps one page in flight, budget 1 two. Never split, so launching alone
+    /// shows. `hands_over`: budget 1 may take partitions queued on budget 0.
+    struct TwoBudgets {
+        in_flight: [AtomicUsize; 2],
+        most: [AtomicUsize; 2],
+        hands_over: bool,
+    }
+
+    impl PartitionReader for TwoBudgets {
+        type Partition = (usize, u32, u32);
+
+        async fn page(
+            &self,
+            (budget, lo, hi): (usize, u32, u32),
+        ) -> Result<PartitionPage<(usize, u32, u32)>, SourceError> {
+            let now = self.in_flight[budget].fetch_add(1, Ordering::SeqCst) + 1;
+            self.most[budget].fetch_max(now, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            self.in_flight[budget].fetch_sub(1, Ordering::SeqCst);
+            let end = (lo + 3).min(hi);
+            let records = (lo..end)
+                .map(|i| Record::delete(i.to_string(), Version::new(0, 0)))
+                .collect();
+            let next = (end < hi).then_some((budget, end, hi));
+            Ok(PartitionPage { records, next })
+        }
+
+        fn split(&self, partition: &(usize, u32, u32), _pieces: usize) -> Vec<(usize, u32, u32)> {
+            vec![*partition]
+        }
+
+        fn concurrency(&self) -> usize {
+            3
+        }
+
+        fn budgets(&self) -> usize {
+            2
+        }
+
+        fn budget_of(&self, &(budget, _, _): &(usize, u32, u32)) -> usize {
+            budget
+        }
+
+        fn concurrency_on(&self, budget: usize) -> usize {
+            budget + 1
+        }
+
+        fn hand_over(
+            &self,
+            &(_, lo, hi): &(usize, u32, u32),
+            budget: usize,
+        ) -> Option<(usize, u32, u32)> {
+            self.hands_over.then_some((budget, lo, hi))
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn each_budget_keeps_its_own_pages_in_flight_and_one_with_room_takes_anothers_queue() {
+        for hands_over in [false, true] {
+            let reader = TwoBudgets {
+                in_flight: Default::default(),
+                most: Default::default(),
+                hands_over,
+            };
+            let queued = (0..6).map(|i| (0, i * 30, i * 30 + 30)).collect();
+            let steps: Vec<_> = read_partitions(&reader, Partitions::new(queued))
+                .collect()
+                .await;
+            let mut ids: Vec<u32> = (steps.into_iter())
+                .flat_map(|step| step.expect("no failure").0)
+                .map(|r| r.id.parse().unwrap_or(u32::MAX))
+                .collect();
+            ids.sort_unstable();
+            assert_eq!(ids, (0..180).collect::<Vec<_>>(), "every item once");
+            let most = reader.most.each_ref().map(|m| m.load(Ordering::SeqCst));
+            assert_eq!(
+                most[0], 1,
+                "budget 0's queue waits for its one page in flight, not the three of both"
+            );
+            let expected = if hands_over { 2 } else { 0 };
+            assert_eq!(
+                most[1], expected,
+                "budget 1 takes what waits on budget 0 only when the reader can hand it over"
+            );
         }
     }
 

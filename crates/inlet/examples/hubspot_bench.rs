@@ -15,7 +15,8 @@
 //! into its Postgres cache (`bench/hubspot/airbyte_backfill.py`), and `tap-hubspot` piped
 //! into `meltanolabs-target-postgres` (`bench/hubspot/tap_backfill.py`), both selecting
 //! the contacts stream. Each tool's rows are counted after; the fake counts every API
-//! request each one made and every 429 it answered because a budget was spent. After the
+//! request each one made and every 429 it answered because a budget was spent; for inlet it
+//! also prints the list pages and searches answered in each half second from the spawn. After the
 //! last round's inlet backfill, the live latency: `CHANGES` updates of different contacts
 //! in the fake, each after a random pause of up to a poll interval, timed until a
 //! primary-key lookup sees the new first name. Then deletes: contacts archived in the fake,
@@ -130,6 +131,10 @@ struct Run {
     /// Of the requests, list pages of live records and searches.
     lists: u64,
     searches: u64,
+    /// inlet only: seconds from the spawn to its first request, and the list pages and
+    /// searches the fake answered in each half second from the spawn.
+    first_request: f64,
+    timeline: Vec<(u64, u64)>,
 }
 
 impl Run {
@@ -156,11 +161,27 @@ async fn inlet_backfill(
     let run = inlet.run_with(&["--listen", listen]);
     let sql = format!("select state = 'live' from {SCHEMA}._sync_state where stream = 'contact'");
     let mut rss = 0.0f64;
+    let (mut first_request, mut timeline) = (f64::NAN, Vec::<(u64, u64)>::new());
     wait_until_async(
         "the contact stream to be live",
         Duration::from_secs(3600),
         || {
             rss = rss.max(peak_rss_mb(run.0.id()));
+            // Counts by the end of each half second, made per half second below.
+            let at = started.elapsed().as_secs_f64();
+            let counts = (
+                fake.requests_to(Endpoint::List) - lists,
+                fake.requests_to(Endpoint::Search) - searches,
+            );
+            if first_request.is_nan() && fake.requests() > requests {
+                first_request = at;
+            }
+            let bucket = (at * 2.0) as usize;
+            if timeline.len() <= bucket {
+                let last = timeline.last().copied().unwrap_or_default();
+                timeline.resize(bucket + 1, last);
+            }
+            timeline[bucket] = counts;
             async {
                 matches!(admin.query_opt(&sql, &[]).await, Ok(Some(row)) if row.get::<_, bool>(0))
             }
@@ -169,6 +190,12 @@ async fn inlet_backfill(
     .await;
     let secs = started.elapsed().as_secs_f64();
     let rss = rss.max(peak_rss_mb(run.0.id()));
+    for i in (1..timeline.len()).rev() {
+        timeline[i] = (
+            timeline[i].0 - timeline[i - 1].0,
+            timeline[i].1 - timeline[i - 1].1,
+        );
+    }
     (
         Run {
             rows: count_rows(admin, SCHEMA, &["contact", "contacts"]).await,
@@ -179,6 +206,8 @@ async fn inlet_backfill(
             refused_search: fake.search_rate_limited() - refused_search,
             lists: fake.requests_to(Endpoint::List) - lists,
             searches: fake.requests_to(Endpoint::Search) - searches,
+            first_request,
+            timeline,
         },
         run,
     )
@@ -251,6 +280,8 @@ async fn peer_run(
         rss: rss_of(&out),
         lists,
         searches,
+        first_request: f64::NAN,
+        timeline: Vec::new(),
     }
 }
 
@@ -444,6 +475,10 @@ async fn bench(contacts: usize, rounds: usize, changes: usize) {
             i.refused,
             i.refused_search,
             i.rss
+        );
+        eprintln!(
+            "round {round}: inlet's first request {:.2} s after its spawn; list pages and searches per half second: {:?}",
+            i.first_request, i.timeline
         );
         if round == rounds && changes > 0 {
             let ids: Vec<String> = truth

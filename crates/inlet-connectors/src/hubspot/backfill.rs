@@ -20,8 +20,8 @@ use serde_json::{json, Value};
 
 use super::client::{invalid, CallError, HubSpotClient};
 use super::listed::{
-    after_page, after_search_page, list_keeps, list_share, split_listed, split_searched,
-    starts_right, ListWith, LIST_PAGE,
+    after_page, after_search_page, list_keeps, list_share, listed_at_once, read_already,
+    searched_instead, split_listed, split_searched, starts_right, Handoff, ListWith, LIST_PAGE,
 };
 use super::position::{IdRange, Listed, Part};
 use super::table::ObjectTable;
@@ -129,6 +129,9 @@ pub struct Reader<'a> {
     searched_left: AtomicU64,
     /// A made cursor failed its check: the list here takes no cursor but its own.
     made_failed: AtomicBool,
+    /// A made cursor passed its check: the list here takes them, so a range for it is
+    /// listed at once, with no search page first.
+    made_worked: AtomicBool,
 }
 
 impl<'a> Reader<'a> {
@@ -147,6 +150,7 @@ impl<'a> Reader<'a> {
             listed_open: AtomicUsize::new(0),
             searched_left: AtomicU64::new(0),
             made_failed: AtomicBool::new(false),
+            made_worked: AtomicBool::new(false),
         };
         reader.note(parts);
         reader
@@ -169,6 +173,15 @@ impl<'a> Reader<'a> {
     /// Whether ranges may be listed from made cursors (none has failed its check).
     fn makes_cursors(&self) -> bool {
         !self.made_failed.load(Ordering::Relaxed)
+    }
+
+    /// How a split's ranges for the list start: listed at once once a made cursor has
+    /// passed its check here (and none failed), else after a search page that checks one.
+    fn handoff(&self) -> Handoff {
+        match self.made_worked.load(Ordering::Relaxed) && self.makes_cursors() {
+            true => Handoff::Listed,
+            false => Handoff::AfterSearchPage,
+        }
     }
 
     /// Search's pages in flight for this stream.
@@ -251,11 +264,7 @@ impl<'a> Reader<'a> {
     async fn listed(&self, range: Listed) -> Result<PartitionPage<Part>, SourceError> {
         let rest = PartitionPage {
             records: Vec::new(),
-            next: Some(Part::Searched(IdRange {
-                above: range.last,
-                upto: range.upto,
-                list: false,
-            })),
+            next: Some(searched_instead(&range)),
         };
         let made = range.expect.is_some();
         if made && !self.makes_cursors() {
@@ -290,8 +299,10 @@ impl<'a> Reader<'a> {
             self.made_fails("its first page did not start where search found the next record");
             return Ok(rest);
         }
-        if let Some(seen) = range.expect {
-            // Search read that one already (and the list may have given the range below's).
+        if range.expect.is_some() {
+            self.made_worked.store(true, Ordering::Relaxed);
+        }
+        if let Some(seen) = read_already(&range) {
             results.retain(|r| id_of(r).is_some_and(|id| id > seen));
             ids.retain(|id| *id > seen);
         }
@@ -328,9 +339,9 @@ impl PartitionReader for Reader<'_> {
     }
 
     fn split(&self, part: &Part, pieces: usize) -> Vec<Part> {
-        let lists = self.lists_lacking();
+        let (lists, handoff) = (self.lists_lacking(), self.handoff());
         match part {
-            Part::Searched(range) => split_searched(*range, pieces, lists),
+            Part::Searched(range) => split_searched(*range, pieces, lists, handoff),
             Part::Listed(range) => {
                 let keep = match self.makes_cursors() {
                     // Every range can be listed: equal shares.
@@ -341,13 +352,44 @@ impl PartitionReader for Reader<'_> {
                         list_keeps(list, search, range.upto - range.last, left)
                     }
                 };
-                split_listed(range, pieces, keep, lists)
+                split_listed(range, pieces, keep, lists, handoff)
             }
         }
     }
 
     fn concurrency(&self) -> usize {
         self.searches() + self.lists()
+    }
+
+    /// Search's budget (0) and the list's (1, the 10-second budget).
+    fn budgets(&self) -> usize {
+        2
+    }
+
+    fn budget_of(&self, part: &Part) -> usize {
+        match part {
+            Part::Searched(_) => 0,
+            Part::Listed(_) => 1,
+        }
+    }
+
+    fn concurrency_on(&self, budget: usize) -> usize {
+        match budget {
+            0 => self.searches(),
+            _ => self.lists(),
+        }
+    }
+
+    /// A queued searched range is listed at once when made cursors work here; a queued
+    /// listed range is searched from where it stands.
+    fn hand_over(&self, part: &Part, budget: usize) -> Option<Part> {
+        match (part, budget) {
+            (Part::Searched(range), 1) if self.handoff() == Handoff::Listed => {
+                Some(listed_at_once(*range))
+            }
+            (Part::Listed(range), 0) => Some(searched_instead(range)),
+            _ => None,
+        }
     }
 }
 

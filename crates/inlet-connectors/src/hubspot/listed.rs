@@ -18,7 +18,11 @@
 //! above that id must be the page's last ([`starts_right`]). A list that refuses the cursor,
 //! or takes it as something else (an offset, say), fails the check; the range is then
 //! searched, and the stream makes no more cursors. Once a page starts at the right record,
-//! the list's own cursors carry the range on, each page checked as above.
+//! the list's own cursors carry the range on, each page checked as above. Once one made
+//! cursor has passed its check, the list takes them: a range for the list is then listed at
+//! once, from a cursor made of its lower bound ([`Handoff::Listed`]; the bound need not be
+//! an id that exists, a list of id cursors seeks it as a key), and a range queued for search
+//! while the list has room is handed to the list the same way.
 //!
 //! The list ends when a page passes `upto` (records above it are the next range's, and
 //! dropped) or when the list does. When the engine splits a range while there is room for
@@ -119,12 +123,16 @@ pub fn list_keeps(list: f64, search: f64, listed: u64, searched: u64) -> f64 {
     (kept / listed as f64).min(1.0)
 }
 
+/// A list cursor made of `id`, in the form of HubSpot's own: the list goes on above it.
+fn cursor(id: u64) -> String {
+    data_encoding::BASE64.encode(format!("{id}\n").as_bytes())
+}
+
 /// The rest of a range, `last < id <= upto`, for the list to read from a cursor made of the
 /// id `last`, where a search page found `last` and then `expect` (see the module).
 pub fn made(last: u64, expect: u64, upto: u64) -> Listed {
-    let cursor = data_encoding::BASE64.encode(format!("{last}\n").as_bytes());
     Listed {
-        after: Some(cursor),
+        after: Some(cursor(last)),
         last,
         upto,
         expect: Some(expect),
@@ -153,17 +161,56 @@ pub fn starts_right(range: &Listed, ids: &[u64]) -> bool {
     range.expect.is_none() || ids.iter().find(|id| **id > range.last) == range.expect.as_ref()
 }
 
-/// `ranges` as partitions: the first `lists` searched for a page, then handed to the list;
-/// the rest searched.
-fn assign(ranges: Vec<IdRange>, lists: usize) -> Vec<Part> {
+/// How a range handed to the list starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Handoff {
+    /// Searched for a page first, whose ids check the made cursor the list goes on from.
+    AfterSearchPage,
+    /// Listed at once from a cursor made of its lower bound: a made cursor has passed its
+    /// check in this backfill already, so the list takes them.
+    Listed,
+}
+
+/// Ids of the first page from a made cursor that are not the range's to keep: up to the
+/// record search found (it read that one already), or, for a range listed at once, up to
+/// the cursor's own id (a list may start at it, and it is the range below's). `None`: a page
+/// from the list's own cursor, every id of which is checked for order.
+pub fn read_already(range: &Listed) -> Option<u64> {
+    match range.expect {
+        Some(seen) => Some(seen),
+        None => (range.after.as_deref() == Some(cursor(range.last).as_str())).then_some(range.last),
+    }
+}
+
+/// `ranges` as partitions: the first `lists` handed to the list as `handoff` says; the rest
+/// searched.
+fn assign(ranges: Vec<IdRange>, lists: usize, handoff: Handoff) -> Vec<Part> {
     (ranges.into_iter().enumerate())
-        .map(|(i, r)| {
-            Part::Searched(IdRange {
-                list: i < lists,
-                ..r
-            })
+        .map(|(i, r)| match (i < lists, handoff) {
+            (true, Handoff::Listed) => listed_at_once(r),
+            (list, _) => Part::Searched(IdRange { list, ..r }),
         })
         .collect()
+}
+
+/// What is left of listed `range`, to be searched instead: above the record search found
+/// for a made cursor (it read that one), else above the last listed.
+pub fn searched_instead(range: &Listed) -> Part {
+    Part::Searched(IdRange {
+        above: range.expect.unwrap_or(range.last),
+        upto: range.upto,
+        list: false,
+    })
+}
+
+/// `range` listed at once, from a cursor made of its lower bound (see [`Handoff::Listed`]).
+pub fn listed_at_once(range: IdRange) -> Part {
+    Part::Listed(Listed {
+        after: Some(cursor(range.above)),
+        last: range.above,
+        upto: range.upto,
+        expect: None,
+    })
 }
 
 /// A fresh backfill of ids `0 < id <= top`: the bottom `share` listed, the rest one searched
@@ -223,9 +270,15 @@ pub fn after_page(range: &Listed, ids: &[u64], next: Option<String>) -> (bool, O
 
 /// What is left of `range` (`last < id <= upto`) in up to `pieces` partitions: the list
 /// keeps the bottom `keep` share (at least a list page's span) from where it stands, the
-/// top is split into searched ranges, the first `lists` of them to be handed to the list
-/// after a page ([`assign`]). A rest too small to share stays whole.
-pub fn split_listed(range: &Listed, pieces: usize, keep: f64, lists: usize) -> Vec<Part> {
+/// top is split into ranges, the first `lists` of them handed to the list as `handoff`
+/// says, the rest searched ([`assign`]). A rest too small to share stays whole.
+pub fn split_listed(
+    range: &Listed,
+    pieces: usize,
+    keep: f64,
+    lists: usize,
+    handoff: Handoff,
+) -> Vec<Part> {
     let span = range.upto.saturating_sub(range.last);
     let kept = ((span as f64 * keep.clamp(0.0, 1.0)) as u64).max(LIST_PAGE);
     if pieces < 2 || kept + PAGE as u64 > span {
@@ -241,18 +294,18 @@ pub fn split_listed(range: &Listed, pieces: usize, keep: f64, lists: usize) -> V
         upto: range.upto,
         list: false,
     };
-    out.extend(assign(split(top, pieces - 1), lists));
+    out.extend(assign(split(top, pieces - 1), lists, handoff));
     out
 }
 
 /// What is left of a searched `range` in up to `pieces` ranges: the first goes on as it
-/// was, the next `lists` are to be handed to the list after a page, the rest searched.
-pub fn split_searched(range: IdRange, pieces: usize, lists: usize) -> Vec<Part> {
+/// was, the next `lists` are handed to the list as `handoff` says, the rest searched.
+pub fn split_searched(range: IdRange, pieces: usize, lists: usize, handoff: Handoff) -> Vec<Part> {
     let mut ranges = split(range, pieces).into_iter();
     let first = ranges.next().map(Part::Searched);
     first
         .into_iter()
-        .chain(assign(ranges.collect(), lists))
+        .chain(assign(ranges.collect(), lists, handoff))
         .collect()
 }
 
@@ -280,7 +333,7 @@ mod tests {
             upto: 20_524,
             expect: None,
         };
-        let parts = split_listed(&range, 4, 0.3, 0);
+        let parts = split_listed(&range, 4, 0.3, 0, Handoff::AfterSearchPage);
         assert_eq!(parts.len(), 4);
         let Part::Listed(kept) = &parts[0] else {
             panic!("the list keeps the bottom")
@@ -306,8 +359,14 @@ mod tests {
             upto: 250,
             expect: None,
         };
-        assert_eq!(split_listed(&small, 4, 0.5, 0), vec![Part::Listed(small)]);
-        assert_eq!(split_listed(&range, 1, 0.5, 0), vec![Part::Listed(range)]);
+        assert_eq!(
+            split_listed(&small, 4, 0.5, 0, Handoff::AfterSearchPage),
+            vec![Part::Listed(small)]
+        );
+        assert_eq!(
+            split_listed(&range, 1, 0.5, 0, Handoff::AfterSearchPage),
+            vec![Part::Listed(range)]
+        );
     }
 
     #[test]
@@ -318,32 +377,62 @@ mod tests {
             upto: 40_000,
             expect: None,
         };
-        let parts = split_listed(&range, 4, 0.25, 2);
-        let kinds: Vec<_> = parts
-            .iter()
-            .map(|p| match p {
-                Part::Listed(l) => format!("listed from {:?}", l.after),
-                Part::Searched(r) => format!("searched, then listed: {}", r.list),
-            })
-            .collect();
+        let kinds = |parts: &[Part]| -> Vec<String> {
+            (parts.iter())
+                .map(|p| match p {
+                    Part::Listed(l) => {
+                        format!("listed from {:?}, expecting {:?}", l.after, l.expect)
+                    }
+                    Part::Searched(r) => format!("searched, then listed: {}", r.list),
+                })
+                .collect()
+        };
+        let parts = split_listed(&range, 4, 0.25, 2, Handoff::AfterSearchPage);
         assert_eq!(
-            kinds,
+            kinds(&parts),
             [
-                "listed from Some(\"c7\")",
+                "listed from Some(\"c7\"), expecting None",
                 "searched, then listed: true",
                 "searched, then listed: true",
                 "searched, then listed: false",
             ],
             "the list goes on where it stands; two more ranges for it after a page of search"
         );
+        let spans_of_four = vec![
+            (0, 10_000),
+            (10_000, 20_000),
+            (20_000, 30_000),
+            (30_000, 40_000),
+        ];
+        assert_eq!(spans(&parts), spans_of_four);
+
+        // Once a made cursor has passed its check, the list's ranges are listed at once from
+        // a cursor of their lower bound: base64 of `10000\n` and `20000\n`.
+        let parts = split_listed(&range, 4, 0.25, 2, Handoff::Listed);
         assert_eq!(
-            spans(&parts),
-            vec![
-                (0, 10_000),
-                (10_000, 20_000),
-                (20_000, 30_000),
-                (30_000, 40_000)
+            kinds(&parts),
+            [
+                "listed from Some(\"c7\"), expecting None",
+                "listed from Some(\"MTAwMDAK\"), expecting None",
+                "listed from Some(\"MjAwMDAK\"), expecting None",
+                "searched, then listed: false",
             ]
+        );
+        assert_eq!(spans(&parts), spans_of_four);
+        let searched = IdRange {
+            above: 0,
+            upto: 40_000,
+            list: false,
+        };
+        assert_eq!(
+            kinds(&split_searched(searched, 4, 1, Handoff::Listed)),
+            [
+                "searched, then listed: false",
+                "listed from Some(\"MTAwMDAK\"), expecting None",
+                "searched, then listed: false",
+                "searched, then listed: false",
+            ],
+            "a searched range goes on; the list lacks one range"
         );
     }
 

@@ -5,7 +5,7 @@
 //! every way the engine interleaves and splits them, and a restart from any checkpoint,
 //! can be checked to read every record exactly once.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -13,8 +13,8 @@ use inlet_core::{read_partitions, PartitionPage, PartitionReader, Partitions, So
 use inlet_core::{Change, Record, Version};
 
 use super::listed::{
-    after_page, after_search_page, first_parts, split_listed, split_searched, starts_right,
-    LIST_PAGE,
+    after_page, after_search_page, first_parts, listed_at_once, read_already, searched_instead,
+    split_listed, split_searched, starts_right, Handoff, LIST_PAGE,
 };
 use super::position::Part;
 use super::window::PAGE;
@@ -29,6 +29,8 @@ struct Portal {
     searches: usize,
     lists: usize,
     listed_open: AtomicUsize,
+    /// A made cursor passed its check: later ranges for the list are listed at once.
+    made_worked: AtomicBool,
 }
 
 /// The id a cursor names: plain, or base64 of it and a newline.
@@ -77,7 +79,10 @@ impl PartitionReader for Portal {
                 let mut found: Vec<u64> = page.by_ref().take(LIST_PAGE as usize).collect();
                 let cursor = page.next().map(|id| id.to_string());
                 assert!(starts_right(&range, &found), "the simulated list takes ids");
-                if let Some(seen) = range.expect {
+                if range.expect.is_some() {
+                    self.made_worked.store(true, Ordering::Relaxed);
+                }
+                if let Some(seen) = read_already(&range) {
                     found.retain(|id| *id > seen);
                 }
                 let (keep, next) = after_page(&range, &found, cursor);
@@ -94,21 +99,53 @@ impl PartitionReader for Portal {
     fn split(&self, part: &Part, pieces: usize) -> Vec<Part> {
         let listed = self.listed_open.load(Ordering::Relaxed);
         let lists = self.lists.saturating_sub(listed);
+        let handoff = match self.made_worked.load(Ordering::Relaxed) {
+            true => Handoff::Listed,
+            false => Handoff::AfterSearchPage,
+        };
         match part {
-            Part::Searched(range) => split_searched(*range, pieces, lists),
+            Part::Searched(range) => split_searched(*range, pieces, lists, handoff),
             Part::Listed(range) => {
                 let keep = match self.lists {
                     0 => self.share,
                     _ => 1.0 / pieces as f64,
                 };
-                split_listed(range, pieces, keep, lists)
+                split_listed(range, pieces, keep, lists, handoff)
             }
         }
     }
 
     fn concurrency(&self) -> usize {
+        self.concurrency_on(0) + self.concurrency_on(1)
+    }
+
+    fn budgets(&self) -> usize {
+        2
+    }
+
+    fn budget_of(&self, part: &Part) -> usize {
+        match part {
+            Part::Searched(_) => 0,
+            Part::Listed(_) => 1,
+        }
+    }
+
+    fn hand_over(&self, part: &Part, budget: usize) -> Option<Part> {
+        match (part, budget) {
+            (Part::Searched(range), 1) if self.made_worked.load(Ordering::Relaxed) => {
+                Some(listed_at_once(*range))
+            }
+            (Part::Listed(range), 0) => Some(searched_instead(range)),
+            _ => None,
+        }
+    }
+
+    fn concurrency_on(&self, budget: usize) -> usize {
         let listed = self.listed_open.load(Ordering::Relaxed);
-        self.searches + self.lists.max(listed.min(1))
+        match budget {
+            0 => self.searches,
+            _ => self.lists.max(listed.min(1)),
+        }
     }
 }
 
@@ -162,6 +199,7 @@ async fn list_and_search_together_read_every_record_once_even_after_a_restart() 
             searches: 3,
             lists,
             listed_open: AtomicUsize::new(0),
+            made_worked: AtomicBool::new(false),
         };
         let start = Partitions::new(first_parts(top, share));
         let steps = read_all(&portal, start).await;
@@ -200,6 +238,17 @@ async fn list_and_search_together_read_every_record_once_even_after_a_restart() 
             assert!(
                 handed > 0,
                 "share {share}: search handed ranges to the list"
+            );
+            let made_of_its_bound = |l: &super::position::Listed| {
+                let made = data_encoding::BASE64.encode(format!("{}\n", l.last).as_bytes());
+                l.expect.is_none() && l.after.as_deref() == Some(made.as_str())
+            };
+            let at_once = (steps.iter().flat_map(|(_, set)| set.open.iter()))
+                .filter(|p| matches!(p, Part::Listed(l) if made_of_its_bound(l)))
+                .count();
+            assert!(
+                at_once > 0,
+                "share {share}: once a made cursor worked, ranges were listed at once"
             );
         }
         if share > 0.5 {
