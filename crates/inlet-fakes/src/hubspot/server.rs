@@ -101,6 +101,8 @@ pub(crate) async fn handle(
     shared: Arc<Shared>,
     request: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Dropped> {
+    // HubSpot's limits count a request when it arrives, before the time it takes to answer.
+    let arrived = Instant::now();
     let path = request.uri().path().to_string();
     let correlation = shared.correlation_id();
     if is_control(&path) {
@@ -125,7 +127,7 @@ pub(crate) async fn handle(
     let answer = match shared.faults.take_failure() {
         Some(status) => Answer::error(&injected(status), &correlation),
         None if path.starts_with("/oauth/") => answer_oauth(&shared, request, &correlation).await,
-        None => answer_api(&shared, request, &correlation).await,
+        None => answer_api(&shared, request, &correlation, arrived).await,
     };
     Ok(respond(answer, &correlation))
 }
@@ -168,7 +170,12 @@ async fn answer_oauth(shared: &Shared, request: Request<Incoming>, correlation: 
     )
 }
 
-async fn answer_api(shared: &Shared, request: Request<Incoming>, correlation: &str) -> Answer {
+async fn answer_api(
+    shared: &Shared,
+    request: Request<Incoming>,
+    correlation: &str,
+    arrived: Instant,
+) -> Answer {
     let (parts, body) = request.into_parts();
     let authorization = parts
         .headers
@@ -181,15 +188,12 @@ async fn answer_api(shared: &Shared, request: Request<Incoming>, correlation: &s
     let method = parts.method.as_str().to_string();
     let path = parts.uri.path().to_string();
     let headers = if is_search(&method, &path) {
-        match shared.budget().take_search(Instant::now()) {
+        match shared.budget().take_search(arrived) {
             Ok(()) => Vec::new(),
             Err(error) => return Answer::error(&error, correlation),
         }
     } else {
-        match shared
-            .budget()
-            .take(Instant::now(), now_ms(), !access.oauth)
-        {
+        match shared.budget().take(arrived, now_ms(), !access.oauth) {
             Ok(headers) => headers,
             Err(error) => return Answer::error(&error, correlation),
         }
