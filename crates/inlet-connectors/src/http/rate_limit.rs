@@ -9,6 +9,7 @@
 //! half the rate it had, which climbs back to the configured one (doubling over
 //! [`RECOVERY`]): a budget set above what the API allows settles near what it allows.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -32,6 +33,17 @@ pub struct RateLimiter {
     bucket: tokio::sync::Mutex<(f64, Instant)>,
     /// Observed request latency (a moving average, seconds) and the last 429's end.
     seen: Mutex<Seen>,
+    /// Requests waiting for a token now.
+    waiting: AtomicUsize,
+}
+
+/// Counts a request waiting for its token until it has one (or stops waiting).
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 #[derive(Debug)]
@@ -56,7 +68,13 @@ impl RateLimiter {
                 paused_until: None,
                 cut_to: rate.max(0.01),
             }),
+            waiting: AtomicUsize::new(0),
         }
+    }
+
+    /// Whether requests are waiting for a token now: the budget has no room to spare.
+    pub fn queued(&self) -> bool {
+        self.waiting.load(Ordering::Relaxed) > 0
     }
 
     fn seen(&self) -> std::sync::MutexGuard<'_, Seen> {
@@ -80,6 +98,8 @@ impl RateLimiter {
 
     /// Waits for a token. Waiters are served in order (the lock is fair).
     pub async fn acquire(&self) {
+        self.waiting.fetch_add(1, Ordering::Relaxed);
+        let _waiting = Waiting(&self.waiting);
         let mut bucket = self.bucket.lock().await;
         let paused_until = self.seen().paused_until;
         if let Some(until) = paused_until.filter(|u| *u > Instant::now()) {
@@ -195,6 +215,31 @@ mod tests {
             Duration::from_millis(20),
             "the third request keeps its time: 10 ms after the second was due"
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_request_waiting_for_its_token_shows_the_budget_has_none_to_spare() {
+        let limiter = Arc::new(RateLimiter::new(10.0, 1));
+        limiter.acquire().await; // the burst
+        assert!(!limiter.queued(), "nobody waits");
+        let waiter = tokio::spawn({
+            let limiter = limiter.clone();
+            async move { limiter.acquire().await }
+        });
+        tokio::task::yield_now().await; // it waits for its token, due at 100 ms
+        assert!(limiter.queued(), "a request waits for a token");
+        waiter.await.expect("the waiting request");
+        assert!(!limiter.queued(), "it has its token");
+        // A request that stops waiting (its read dropped) is no longer counted.
+        let dropped = tokio::spawn({
+            let limiter = limiter.clone();
+            async move { limiter.acquire().await }
+        });
+        tokio::task::yield_now().await;
+        assert!(limiter.queued());
+        dropped.abort();
+        let _ = dropped.await;
+        assert!(!limiter.queued(), "a dropped wait is not counted");
     }
 
     #[tokio::test(start_paused = true)]
