@@ -384,7 +384,7 @@ impl PartitionReader for Reader<'_> {
         }
     }
 
-    /// A queued searched range is listed at once as [`Reader::handoff`] allows; a queued
+    /// A queued searched range is listed at once when `handoff` allows it; a queued
     /// listed range is searched from where it stands.
     fn hand_over(&self, part: &Part, budget: usize) -> Option<Part> {
         match (part, budget) {
