@@ -132,6 +132,8 @@ pub struct Reader<'a> {
     /// A made cursor passed its check: the list here takes them, so a range for it is
     /// listed at once, with no search page first.
     made_worked: AtomicBool,
+    /// Where ranges are cut.
+    spacing: Spacing,
 }
 
 impl<'a> Reader<'a> {
@@ -151,6 +153,7 @@ impl<'a> Reader<'a> {
             searched_left: AtomicU64::new(0),
             made_failed: AtomicBool::new(false),
             made_worked: AtomicBool::new(false),
+            spacing: Spacing::default(),
         };
         reader.note(parts);
         reader
@@ -246,6 +249,10 @@ impl<'a> Reader<'a> {
         });
         let results = search(self.client, &self.table.api, &body).await?;
         let ids: Vec<u64> = results.iter().filter_map(id_of).collect();
+        if let (Some(&last), true) = (ids.last(), ids.len() >= PAGE) {
+            self.spacing
+                .note(last.saturating_sub(range.above), ids.len());
+        }
         let next = match ids.last() {
             Some(&last) if results.len() >= PAGE && last < range.upto => {
                 Some(after_search_page(range, &ids, self.makes_cursors()))
@@ -343,9 +350,9 @@ impl PartitionReader for Reader<'_> {
     }
 
     fn split(&self, part: &Part, pieces: usize) -> Vec<Part> {
-        let (lists, handoff) = (self.lists_lacking(), self.handoff());
+        let (lists, unit) = ((self.lists_lacking(), self.handoff()), self.spacing.unit());
         match part {
-            Part::Searched(range) => split_searched(*range, pieces, lists, handoff),
+            Part::Searched(range) => split_searched(*range, pieces, lists, unit),
             Part::Listed(range) => {
                 let keep = match self.makes_cursors() {
                     // Every range can be listed: equal shares.
@@ -356,7 +363,7 @@ impl PartitionReader for Reader<'_> {
                         list_keeps(list, search, range.upto - range.last, left)
                     }
                 };
-                split_listed(range, pieces, keep, lists, handoff)
+                split_listed(range, pieces, keep, lists, unit)
             }
         }
     }
@@ -407,20 +414,68 @@ fn searched_left(parts: &Partitions<Part>) -> u64 {
         .sum()
 }
 
-/// What is left of `range` in up to `pieces` ranges of about equal id span, none smaller
-/// than a page's worth of ids (a range too small to split stays whole), each bound where it
-/// was (search, or the list after a page).
-pub fn split(range: IdRange, pieces: usize) -> Vec<IdRange> {
+/// How far apart a range's cuts go: the ids a search page of records spans, as read so far
+/// (records per id, from full search pages). Cut where a page ends, a range's last page is
+/// full rather than a request for the few records past the last full page; each such page
+/// costs a whole request of a budget the backfill has used up. This helps when ids are
+/// spread evenly (the fake's are; how HubSpot spaces them is not documented) and changes
+/// nothing when they are not.
+#[derive(Debug, Default)]
+pub struct Spacing {
+    /// Ids spanned by the full search pages read, and their records.
+    spanned: AtomicU64,
+    records: AtomicU64,
+}
+
+impl Spacing {
+    /// Notes a full search page: `records` records over `span` ids.
+    pub fn note(&self, span: u64, records: usize) {
+        self.spanned.fetch_add(span, Ordering::Relaxed);
+        self.records.fetch_add(records as u64, Ordering::Relaxed);
+    }
+
+    /// The ids a search page of records spans: a page's worth of ids until one is read.
+    pub fn unit(&self) -> u64 {
+        let records = self.records.load(Ordering::Relaxed);
+        let spanned = self.spanned.load(Ordering::Relaxed);
+        match records {
+            0 => PAGE as u64,
+            _ => (spanned as f64 * PAGE as f64 / records as f64)
+                .round()
+                .max(1.0) as u64,
+        }
+    }
+}
+
+/// A cut `about` ids above where a range stands, moved to the end of a whole number of
+/// pages (`unit` ids each, at least one), less a twentieth of a page: ids a little closer
+/// together than seen so far still end in the last full page, not in one more.
+pub fn aligned(about: u64, unit: u64) -> u64 {
+    let unit = unit.max(1);
+    let pages = ((about as f64 / unit as f64).round() as u64).max(1);
+    pages * unit - unit / 20
+}
+
+/// What is left of `range` in up to `pieces` ranges of about equal id span, each but the
+/// last a whole number of pages (`unit` ids each, see [`aligned`]), none less than a page
+/// (a range too small to split stays whole), each bound where it was (search, or the list
+/// after a page).
+pub fn split(range: IdRange, pieces: usize, unit: u64) -> Vec<IdRange> {
     let span = range.upto.saturating_sub(range.above);
-    let pieces = (pieces as u64).min(span / PAGE as u64).max(1);
+    let pieces = (pieces as u64).min(span / unit.max(1)).max(1);
     if pieces < 2 {
         return vec![range];
     }
-    let size = span.div_ceil(pieces);
+    let size = aligned(span / pieces, unit);
     let mut out = Vec::new();
     let mut above = range.above;
     while above < range.upto {
-        let upto = (above + size).min(range.upto);
+        let last = out.len() as u64 + 1 == pieces;
+        let upto = if last {
+            range.upto
+        } else {
+            (above + size).min(range.upto)
+        };
         out.push(IdRange {
             above,
             upto,
@@ -436,13 +491,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_split_covers_exactly_the_rest_and_small_ranges_stay_whole() {
+    fn a_split_covers_exactly_the_rest_in_whole_pages_and_small_ranges_stay_whole() {
         let range = IdRange {
             above: 100,
             upto: 10_100,
             list: false,
         };
-        let pieces = split(range, 4);
+        // 300 ids a page (one id in three a record): 33 pages, 8 a piece but the last.
+        let pieces = split(range, 4, 300);
         assert_eq!(pieces.len(), 4);
         assert_eq!(pieces[0].above, 100);
         assert_eq!(pieces.last().map(|p| p.upto), Some(10_100));
@@ -450,23 +506,31 @@ mod tests {
             pieces.windows(2).all(|w| w[0].upto == w[1].above),
             "no gap, no overlap"
         );
+        assert!(
+            pieces[..3].iter().all(|p| p.upto - p.above == 8 * 300 - 15),
+            "whole pages, less a twentieth: {pieces:?}"
+        );
         let small = IdRange {
             above: 0,
             upto: 300,
             list: false,
         };
-        assert_eq!(split(small, 8), vec![small]);
+        assert_eq!(split(small, 8, 200), vec![small]);
+        assert_eq!(split(small, 8, 100).len(), 3);
+        assert_eq!(aligned(450, 200), 390, "two pages, less a twentieth of one");
+        assert_eq!(aligned(10, 200), 190, "at least a page");
+    }
+
+    #[test]
+    fn the_spacing_is_what_full_search_pages_spanned() {
+        let spacing = Spacing::default();
         assert_eq!(
-            split(
-                IdRange {
-                    above: 0,
-                    upto: 400,
-                    list: false,
-                },
-                8
-            )
-            .len(),
-            2
+            spacing.unit(),
+            PAGE as u64,
+            "a page's worth of ids until one is read"
         );
+        spacing.note(600, PAGE);
+        spacing.note(400, PAGE);
+        assert_eq!(spacing.unit(), 500);
     }
 }

@@ -38,10 +38,9 @@
 //! records: two requests per 100 records rather than one, but on the 10-second budget that
 //! search leaves idle ([`ListWith::BatchRead`]).
 
-use super::backfill::split;
+use super::backfill::{aligned, split};
 use super::position::{IdRange, Listed, Part};
 use super::table::ObjectTable;
-use super::window::PAGE;
 
 /// Records a list page holds at most.
 pub const LIST_PAGE: u64 = 100;
@@ -269,19 +268,19 @@ pub fn after_page(range: &Listed, ids: &[u64], next: Option<String>) -> (bool, O
 }
 
 /// What is left of `range` (`last < id <= upto`) in up to `pieces` partitions: the list
-/// keeps the bottom `keep` share (at least a list page's span) from where it stands, the
-/// top is split into ranges, the first `lists` of them handed to the list as `handoff`
-/// says, the rest searched ([`assign`]). A rest too small to share stays whole.
+/// keeps the bottom `keep` share from where it stands, in whole pages of `unit` ids (see
+/// [`split`]); the top is split into ranges, the first `lists` of them handed to the list
+/// as `handoff` says, the rest searched ([`assign`]). A rest too small to share stays whole.
 pub fn split_listed(
     range: &Listed,
     pieces: usize,
     keep: f64,
-    lists: usize,
-    handoff: Handoff,
+    (lists, handoff): (usize, Handoff),
+    unit: u64,
 ) -> Vec<Part> {
     let span = range.upto.saturating_sub(range.last);
-    let kept = ((span as f64 * keep.clamp(0.0, 1.0)) as u64).max(LIST_PAGE);
-    if pieces < 2 || kept + PAGE as u64 > span {
+    let kept = aligned((span as f64 * keep.clamp(0.0, 1.0)) as u64, unit);
+    if pieces < 2 || kept + unit > span {
         return vec![Part::Listed(range.clone())];
     }
     let cut = range.last + kept;
@@ -294,14 +293,20 @@ pub fn split_listed(
         upto: range.upto,
         list: false,
     };
-    out.extend(assign(split(top, pieces - 1), lists, handoff));
+    out.extend(assign(split(top, pieces - 1, unit), lists, handoff));
     out
 }
 
-/// What is left of a searched `range` in up to `pieces` ranges: the first goes on as it
-/// was, the next `lists` are handed to the list as `handoff` says, the rest searched.
-pub fn split_searched(range: IdRange, pieces: usize, lists: usize, handoff: Handoff) -> Vec<Part> {
-    let mut ranges = split(range, pieces).into_iter();
+/// What is left of a searched `range` in up to `pieces` ranges of whole pages of `unit`
+/// ids (see [`split`]): the first goes on as it was, the next `lists` are handed to the
+/// list as `handoff` says, the rest searched.
+pub fn split_searched(
+    range: IdRange,
+    pieces: usize,
+    (lists, handoff): (usize, Handoff),
+    unit: u64,
+) -> Vec<Part> {
+    let mut ranges = split(range, pieces, unit).into_iter();
     let first = ranges.next().map(Part::Searched);
     first
         .into_iter()
@@ -333,7 +338,7 @@ mod tests {
             upto: 20_524,
             expect: None,
         };
-        let parts = split_listed(&range, 4, 0.3, 0, Handoff::AfterSearchPage);
+        let parts = split_listed(&range, 4, 0.3, (0, Handoff::AfterSearchPage), 1);
         assert_eq!(parts.len(), 4);
         let Part::Listed(kept) = &parts[0] else {
             panic!("the list keeps the bottom")
@@ -344,6 +349,15 @@ mod tests {
             "the list goes on from where it stands"
         );
         assert_eq!(kept.upto, 524 + 6_000);
+        let Part::Listed(whole_pages) = &split_listed(&range, 4, 0.3, (0, Handoff::Listed), 200)[0]
+        else {
+            panic!("the list keeps the bottom")
+        };
+        assert_eq!(
+            whole_pages.upto,
+            524 + 30 * 200 - 10,
+            "cut where a page of 200 ids a page ends, less a twentieth"
+        );
         assert!(parts[1..].iter().all(|p| matches!(p, Part::Searched(_))));
         let spans = spans(&parts);
         assert_eq!(spans.first().map(|s| s.0), Some(524));
@@ -352,7 +366,7 @@ mod tests {
             spans.windows(2).all(|w| w[0].1 == w[1].0),
             "no gap, no overlap: {spans:?}"
         );
-        // Too small to share, or no room: whole.
+        // Too small to share (250 ids, 200 a page), or no room: whole.
         let small = Listed {
             after: None,
             last: 0,
@@ -360,11 +374,11 @@ mod tests {
             expect: None,
         };
         assert_eq!(
-            split_listed(&small, 4, 0.5, 0, Handoff::AfterSearchPage),
+            split_listed(&small, 4, 0.5, (0, Handoff::AfterSearchPage), 200),
             vec![Part::Listed(small)]
         );
         assert_eq!(
-            split_listed(&range, 1, 0.5, 0, Handoff::AfterSearchPage),
+            split_listed(&range, 1, 0.5, (0, Handoff::AfterSearchPage), 1),
             vec![Part::Listed(range)]
         );
     }
@@ -387,7 +401,7 @@ mod tests {
                 })
                 .collect()
         };
-        let parts = split_listed(&range, 4, 0.25, 2, Handoff::AfterSearchPage);
+        let parts = split_listed(&range, 4, 0.25, (2, Handoff::AfterSearchPage), 1);
         assert_eq!(
             kinds(&parts),
             [
@@ -408,7 +422,7 @@ mod tests {
 
         // Once a made cursor has passed its check, the list's ranges are listed at once from
         // a cursor of their lower bound: base64 of `10000\n` and `20000\n`.
-        let parts = split_listed(&range, 4, 0.25, 2, Handoff::Listed);
+        let parts = split_listed(&range, 4, 0.25, (2, Handoff::Listed), 1);
         assert_eq!(
             kinds(&parts),
             [
@@ -425,7 +439,7 @@ mod tests {
             list: false,
         };
         assert_eq!(
-            kinds(&split_searched(searched, 4, 1, Handoff::Listed)),
+            kinds(&split_searched(searched, 4, (1, Handoff::Listed), 1)),
             [
                 "searched, then listed: false",
                 "listed from Some(\"MTAwMDAK\"), expecting None",

@@ -19,6 +19,10 @@ use super::listed::{
 use super::position::Part;
 use super::window::PAGE;
 
+/// Ids a search page spans in the simulated portal (two ids in three are records), as
+/// [`super::backfill::Spacing`] would measure.
+const UNIT: u64 = 300;
+
 /// A portal's ids, a list that pages them upward (its cursor the next id, as text, or
 /// base64 of an id and a newline, as inlet makes them), and search by id range; the list
 /// takes 250 ms a page, search 100 ms. `lists`: list pages wanted in flight when cursors
@@ -104,13 +108,13 @@ impl PartitionReader for Portal {
             false => Handoff::AfterSearchPage,
         };
         match part {
-            Part::Searched(range) => split_searched(*range, pieces, lists, handoff),
+            Part::Searched(range) => split_searched(*range, pieces, (lists, handoff), UNIT),
             Part::Listed(range) => {
                 let keep = match self.lists {
                     0 => self.share,
                     _ => 1.0 / pieces as f64,
                 };
-                split_listed(range, pieces, keep, lists, handoff)
+                split_listed(range, pieces, keep, (lists, handoff), UNIT)
             }
         }
     }
