@@ -152,8 +152,9 @@ async fn ranges_listed_from_cursors_made_of_ids_keep_several_list_pages_in_fligh
     let fake = portal(6_000, 60).await;
     let (inlet, admin) = sync_of_contacts(&fake).await;
     fake.faults().latency(Duration::from_millis(50));
-    // Held, the list's pages pile up: one cursor would have one waiting, never two.
-    fake.hold(Endpoint::List);
+    // Held after the first (which a backfill asks for as it starts, with the highest id),
+    // the list's pages pile up: one cursor would have one waiting, never two.
+    fake.hold_after(Endpoint::List, 1);
     let _run = inlet.start(&["run"]);
     wait_until_async(
         "two list pages in flight at once",

@@ -14,14 +14,16 @@
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::PoisonError;
 
 use inlet_core::{ErrorKind, PartitionPage, PartitionReader, Partitions, SourceError};
 use serde_json::{json, Value};
 
 use super::client::{invalid, CallError, HubSpotClient};
 use super::listed::{
-    after_page, after_search_page, list_keeps, list_share, listed_at_once, read_already,
-    searched_instead, split_listed, split_searched, starts_right, Handoff, ListWith, LIST_PAGE,
+    after_page, after_search_page, list_keeps, list_share, listed_at_once, made_after_first,
+    read_already, searched_instead, split_listed, split_searched, starts_right, Handoff, ListWith,
+    LIST_PAGE,
 };
 use super::position::{IdRange, Listed, Part};
 use super::table::ObjectTable;
@@ -134,6 +136,10 @@ pub struct Reader<'a> {
     made_worked: AtomicBool,
     /// Where ranges are cut.
     spacing: Spacing,
+    /// Where the list's own cursor left the first listed range after its first page, while
+    /// the made cursor it goes on from instead is not yet seen to work: if that one fails,
+    /// the list goes on from here rather than search reading the range.
+    own_first: std::sync::Mutex<Option<Listed>>,
 }
 
 impl<'a> Reader<'a> {
@@ -154,6 +160,7 @@ impl<'a> Reader<'a> {
             made_failed: AtomicBool::new(false),
             made_worked: AtomicBool::new(false),
             spacing: Spacing::default(),
+            own_first: std::sync::Mutex::new(None),
         };
         reader.note(parts);
         reader
@@ -272,11 +279,29 @@ impl<'a> Reader<'a> {
         }
     }
 
-    async fn listed(&self, range: Listed) -> Result<PartitionPage<Part>, SourceError> {
-        let rest = PartitionPage {
-            records: Vec::new(),
-            next: Some(searched_instead(&range)),
+    /// What is left of `range`, whose made cursor is not taken: the list's own cursor, if
+    /// the range went on from a made one instead, else search.
+    fn instead(&self, range: &Listed) -> PartitionPage<Part> {
+        let own = (self
+            .own_first
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner))
+        .take();
+        let next = match own.filter(|o| range.expect == Some(o.last)) {
+            Some(own) => Part::Listed(Listed {
+                upto: range.upto,
+                ..own
+            }),
+            None => searched_instead(range),
         };
+        PartitionPage {
+            records: Vec::new(),
+            next: Some(next),
+        }
+    }
+
+    async fn listed(&self, range: Listed) -> Result<PartitionPage<Part>, SourceError> {
+        let rest = self.instead(&range);
         let made = range.expect.is_some();
         if made && !self.makes_cursors() {
             return Ok(rest);
@@ -317,7 +342,17 @@ impl<'a> Reader<'a> {
             results.retain(|r| id_of(r).is_some_and(|id| id > seen));
             ids.retain(|id| *id > seen);
         }
-        let (keep, next) = after_page(&range, &ids, cursor);
+        let (keep, mut next) = after_page(&range, &ids, cursor);
+        let unchecked = self.makes_cursors() && !self.made_worked.load(Ordering::Relaxed);
+        if let (Some(made), Some(Part::Listed(own)), true) =
+            (made_after_first(&range, &ids), &next, unchecked)
+        {
+            *self
+                .own_first
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner) = Some(own.clone());
+            next = Some(Part::Listed(made));
+        }
         if !keep {
             tracing::warn!(object = %api, "the list is not in id order; searching its range instead");
         }

@@ -138,6 +138,18 @@ pub fn made(last: u64, expect: u64, upto: u64) -> Listed {
     }
 }
 
+/// Where the list goes on after the first page of `range` (its `ids`, as listed), while no
+/// made cursor has yet been seen to work: from a cursor made of the page's last id but one,
+/// its first record to be the page's last, as after a search page ([`made`]). So made
+/// cursors are checked a round trip after the start, with no search page. `None`: not the
+/// list's first page, or too short a one.
+pub fn made_after_first(range: &Listed, ids: &[u64]) -> Option<Listed> {
+    match (&range.after, ids) {
+        (None, [.., before, last]) => Some(made(*before, *last, range.upto)),
+        _ => None,
+    }
+}
+
 /// Where a full search page of `range` (its `ids`, ascending) leaves it: searched on above
 /// its last id, or, for a range to be handed to the list (and with `makes` true: no made
 /// cursor has failed), listed from a cursor made of the page's last id but one, the list's
@@ -212,20 +224,32 @@ pub fn listed_at_once(range: IdRange) -> Part {
     })
 }
 
-/// A fresh backfill of ids `0 < id <= top`: the bottom `share` listed, the rest one searched
-/// range (the engine splits it).
-pub fn first_parts(top: u64, share: f64) -> Vec<Part> {
-    if top == 0 {
-        return Vec::new();
+/// A listed range not read yet: from the list's start, with no end (a fresh backfill's
+/// first list page, asked for before the highest id is known).
+pub fn unread() -> Listed {
+    Listed {
+        after: None,
+        last: 0,
+        upto: u64::MAX,
+        expect: None,
     }
-    let cut = (top as f64 * share.clamp(0.0, 1.0)) as u64;
+}
+
+/// A fresh backfill of ids `0 < id <= top`, the list standing at `listed` (`None`: it has
+/// ended): the bottom `share` listed (and whatever the list has read past it), the rest one
+/// searched range (the engine splits it).
+pub fn first_parts(top: u64, share: f64, listed: Option<Listed>) -> Vec<Part> {
+    // The highest id the list has read: past `last` when it goes on from a made cursor.
+    let read = |l: &Listed| l.expect.unwrap_or(l.last);
+    let Some(listed) = listed.filter(|l| read(l) < top) else {
+        return Vec::new();
+    };
+    let cut = ((top as f64 * share.clamp(0.0, 1.0)) as u64).max(read(&listed));
     let mut parts = Vec::new();
-    if cut > 0 {
+    if cut > read(&listed) {
         parts.push(Part::Listed(Listed {
-            after: None,
-            last: 0,
             upto: cut,
-            expect: None,
+            ..listed
         }));
     }
     if cut < top {
@@ -505,6 +529,27 @@ mod tests {
     }
 
     #[test]
+    fn the_lists_first_page_goes_on_from_a_cursor_made_of_its_last_id_but_one() {
+        let first = unread();
+        assert_eq!(
+            made_after_first(&first, &[3, 9, 400]),
+            Some(Listed {
+                after: Some("OQo=".into()),
+                last: 9,
+                upto: u64::MAX,
+                expect: Some(400),
+            }),
+            "base64 of `9\\n`; the list's next record above 9 must be 400"
+        );
+        assert_eq!(made_after_first(&first, &[3]), None, "too short to check");
+        let going = Listed {
+            after: Some("c1".into()),
+            ..first
+        };
+        assert_eq!(made_after_first(&going, &[3, 9]), None, "not the first page");
+    }
+
+    #[test]
     fn a_list_page_ends_the_range_when_it_passes_upto_or_the_list_ends() {
         let range = Listed {
             after: None,
@@ -568,13 +613,40 @@ mod tests {
 
     #[test]
     fn a_fresh_backfill_lists_the_bottom_share_and_searches_the_rest() {
+        let unread = Some(unread());
         assert_eq!(
-            spans(&first_parts(10_000, 0.4)),
+            spans(&first_parts(10_000, 0.4, unread.clone())),
             vec![(0, 4_000), (4_000, 10_000)]
         );
-        assert!(matches!(first_parts(10_000, 0.4)[0], Part::Listed(_)));
-        assert_eq!(spans(&first_parts(10_000, 0.0)), vec![(0, 10_000)]);
-        assert!(first_parts(0, 0.4).is_empty());
+        assert!(matches!(
+            &first_parts(10_000, 0.4, unread.clone())[0],
+            Part::Listed(Listed { after: None, .. })
+        ));
+        assert_eq!(
+            spans(&first_parts(10_000, 0.0, unread.clone())),
+            vec![(0, 10_000)]
+        );
+        assert!(first_parts(0, 0.4, unread).is_empty());
+        // The list's first page read: it goes on from its cursor, to the share or past it.
+        let read = Listed {
+            after: Some("c1".into()),
+            last: 100,
+            upto: u64::MAX,
+            expect: None,
+        };
+        let parts = first_parts(10_000, 0.4, Some(read.clone()));
+        assert_eq!(spans(&parts), vec![(100, 4_000), (4_000, 10_000)]);
+        assert!(matches!(&parts[0], Part::Listed(l) if l.after.as_deref() == Some("c1")));
+        assert_eq!(
+            spans(&first_parts(10_000, 0.0, Some(read.clone()))),
+            vec![(100, 10_000)],
+            "search from where the list stands"
+        );
+        assert!(
+            first_parts(90, 0.4, Some(read)).is_empty(),
+            "the first page read up to the highest id: done"
+        );
+        assert!(first_parts(10_000, 0.4, None).is_empty(), "the list ended");
         assert!((list_share(500.0, 750.0) - 0.5).abs() < 1e-9);
         assert_eq!(list_share(0.0, 800.0), 0.05);
     }

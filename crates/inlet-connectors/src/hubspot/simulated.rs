@@ -13,8 +13,8 @@ use inlet_core::{read_partitions, PartitionPage, PartitionReader, Partitions, So
 use inlet_core::{Change, Record, Version};
 
 use super::listed::{
-    after_page, after_search_page, first_parts, listed_at_once, read_already, searched_instead,
-    split_listed, split_searched, starts_right, Handoff, LIST_PAGE,
+    after_page, after_search_page, first_parts, listed_at_once, made_after_first, read_already,
+    searched_instead, split_listed, split_searched, starts_right, unread, Handoff, LIST_PAGE,
 };
 use super::position::Part;
 use super::window::PAGE;
@@ -89,8 +89,14 @@ impl PartitionReader for Portal {
                 if let Some(seen) = read_already(&range) {
                     found.retain(|id| *id > seen);
                 }
-                let (keep, next) = after_page(&range, &found, cursor);
+                let (keep, mut next) = after_page(&range, &found, cursor);
                 assert!(keep, "the simulated list is in id order");
+                let unchecked = self.lists > 0 && !self.made_worked.load(Ordering::Relaxed);
+                if let (Some(made), Some(Part::Listed(_)), true) =
+                    (made_after_first(&range, &found), &next, unchecked)
+                {
+                    next = Some(Part::Listed(made));
+                }
                 let mine: Vec<u64> = found.into_iter().filter(|id| *id <= range.upto).collect();
                 Ok(PartitionPage {
                     records: records(&mine),
@@ -205,7 +211,7 @@ async fn list_and_search_together_read_every_record_once_even_after_a_restart() 
             listed_open: AtomicUsize::new(0),
             made_worked: AtomicBool::new(false),
         };
-        let start = Partitions::new(first_parts(top, share));
+        let start = Partitions::new(first_parts(top, share, Some(unread())));
         let steps = read_all(&portal, start).await;
         assert_eq!(ids_of(&steps), ids, "share {share}: every id once");
         let sets = steps.iter().map(|(_, set)| set);

@@ -5,10 +5,10 @@ use tokio::sync::watch;
 
 use super::counts::Endpoint;
 
-/// The endpoints held now. Each held request waits on a receiver of its own, so the
-/// receivers alive are the requests waiting.
+/// The endpoints held now, each with how many requests it still lets through. Each held
+/// request waits on a receiver of its own, so the receivers alive are the requests waiting.
 #[derive(Debug)]
-pub(crate) struct Holds(watch::Sender<Vec<Endpoint>>);
+pub(crate) struct Holds(watch::Sender<Vec<(Endpoint, u64)>>);
 
 impl Default for Holds {
     fn default() -> Self {
@@ -17,18 +17,20 @@ impl Default for Holds {
 }
 
 impl Holds {
-    pub fn hold(&self, endpoint: Endpoint) {
+    /// Holds `endpoint`'s requests after the next `passes`.
+    pub fn hold(&self, endpoint: Endpoint, passes: u64) {
         self.0.send_if_modified(|held| {
-            let new = !held.contains(&endpoint);
+            let new = !held.iter().any(|(e, _)| *e == endpoint);
             if new {
-                held.push(endpoint);
+                held.push((endpoint, passes));
             }
             new
         });
     }
 
     pub fn release(&self, endpoint: Endpoint) {
-        self.0.send_modify(|held| held.retain(|e| *e != endpoint));
+        self.0
+            .send_modify(|held| held.retain(|(e, _)| *e != endpoint));
     }
 
     /// Requests waiting for a release now (one whose client gave up is not).
@@ -38,12 +40,22 @@ impl Holds {
 
     /// Returns once `endpoint` is not held (at once, usually).
     pub async fn pass(&self, endpoint: Endpoint) {
-        if !self.0.borrow().contains(&endpoint) {
+        let mut through = true;
+        self.0.send_if_modified(|held| {
+            if let Some((_, passes)) = held.iter_mut().find(|(e, _)| *e == endpoint) {
+                through = *passes > 0;
+                *passes = passes.saturating_sub(1);
+            }
+            false
+        });
+        if through {
             return;
         }
         // Released since the look above: `wait_for` sees it at once.
         let mut held = self.0.subscribe();
         // The sender lives as long as `self`: waiting cannot fail.
-        let _ = held.wait_for(|h| !h.contains(&endpoint)).await;
+        let _ = held
+            .wait_for(|h| !h.iter().any(|(e, _)| *e == endpoint))
+            .await;
     }
 }

@@ -297,7 +297,12 @@ impl FakeHubSpot {
 
     /// Holds every request to `endpoint` (counted, then waiting) until [`Self::release`].
     pub fn hold(&self, endpoint: Endpoint) {
-        self.shared().holds.hold(endpoint);
+        self.shared().holds.hold(endpoint, 0);
+    }
+
+    /// As [`Self::hold`], after letting the next `passes` requests to `endpoint` through.
+    pub fn hold_after(&self, endpoint: Endpoint, passes: u64) {
+        self.shared().holds.hold(endpoint, passes);
     }
 
     /// Lets held requests to `endpoint`, and later ones, through.
