@@ -13,11 +13,14 @@
 //! a second whatever the budget. To have several pages in flight, inlet makes cursors for
 //! ranges that start anywhere, in HubSpot's example form: base64 of an id and a newline. The
 //! cursor is documented as opaque, so a made one is trusted only once seen to work, and the
-//! check costs no request: a range for the list is first searched for one page, and the list
-//! goes on from a cursor made of that page's last id but one ([`made`]), so its first record
-//! above that id must be the page's last ([`starts_right`]). A list that refuses the cursor,
-//! or takes it as something else (an offset, say), fails the check; the range is then
-//! searched, and the stream makes no more cursors. Once a page starts at the right record,
+//! check costs no request: the list goes on from a cursor made of a page's last id but one
+//! ([`made`]), so its first record above that id must be the page's last ([`starts_right`]).
+//! The page is the list's own first one ([`made_after_first`]: a backfill asks for it with
+//! the highest id, so the check is a round trip after the start), and, until a check has
+//! passed, the first search page of a range for the list. A list that refuses the cursor,
+//! or takes it as something else (an offset, say), fails the check; the first range then
+//! goes on from the list's own cursor, other ranges are searched, and the stream makes no
+//! more cursors. Once a page starts at the right record,
 //! the list's own cursors carry the range on, each page checked as above. Once one made
 //! cursor has passed its check, the list takes them: a range for the list is then listed at
 //! once, from a cursor made of its lower bound ([`Handoff::Listed`]; the bound need not be
@@ -546,7 +549,11 @@ mod tests {
             after: Some("c1".into()),
             ..first
         };
-        assert_eq!(made_after_first(&going, &[3, 9]), None, "not the first page");
+        assert_eq!(
+            made_after_first(&going, &[3, 9]),
+            None,
+            "not the first page"
+        );
     }
 
     #[test]
