@@ -3,8 +3,9 @@
 //! property in the request body; 200 records a request), so both budgets read at once.
 //!
 //! A fresh backfill notes the time (changes from then on are read by the live windows,
-//! which start that far back, search lag included) and the highest id search has, and
-//! copies ids `0 < id <= top`: the list the bottom share, search the rest as one range,
+//! which start that far back, search lag included), asks search for the highest id and the
+//! list for its first page at once, and copies ids `0 < id <= top`: the list the bottom
+//! share (from where its first page left it), search the rest as one range,
 //! split while there is room for more requests in flight, each new range going to the
 //! budget with room. Each search page is the query
 //! `above < hs_object_id <= upto`, sorted by id, from offset 0 (keyset, never an offset): it
@@ -279,15 +280,22 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// The list's own position `range` went on from instead of a made cursor, taken.
+    fn own_of(&self, range: &Listed) -> Option<Listed> {
+        let mut own = self
+            .own_first
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        match own.as_ref() {
+            Some(o) if range.expect == Some(o.last) => own.take(),
+            _ => None,
+        }
+    }
+
     /// What is left of `range`, whose made cursor is not taken: the list's own cursor, if
     /// the range went on from a made one instead, else search.
     fn instead(&self, range: &Listed) -> PartitionPage<Part> {
-        let own = (self
-            .own_first
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner))
-        .take();
-        let next = match own.filter(|o| range.expect == Some(o.last)) {
+        let next = match self.own_of(range) {
             Some(own) => Part::Listed(Listed {
                 upto: range.upto,
                 ..own
@@ -301,10 +309,9 @@ impl<'a> Reader<'a> {
     }
 
     async fn listed(&self, range: Listed) -> Result<PartitionPage<Part>, SourceError> {
-        let rest = self.instead(&range);
         let made = range.expect.is_some();
         if made && !self.makes_cursors() {
-            return Ok(rest);
+            return Ok(self.instead(&range));
         }
         let properties = match &self.list {
             ListWith::Query(properties) => properties.as_str(),
@@ -326,17 +333,18 @@ impl<'a> Reader<'a> {
                         tracing::warn!(object = %api, error = %e.message, "the list refused its cursor; searching the rest")
                     }
                 }
-                return Ok(rest);
+                return Ok(self.instead(&range));
             }
             Err(e) => return Err(e),
         };
         let mut ids: Vec<u64> = results.iter().filter_map(id_of).collect();
         if !starts_right(&range, &ids) {
             self.made_fails("its first page did not start where search found the next record");
-            return Ok(rest);
+            return Ok(self.instead(&range));
         }
         if range.expect.is_some() {
             self.made_worked.store(true, Ordering::Relaxed);
+            self.own_of(&range);
         }
         if let Some(seen) = read_already(&range) {
             results.retain(|r| id_of(r).is_some_and(|id| id > seen));
