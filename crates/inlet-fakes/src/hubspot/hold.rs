@@ -38,7 +38,8 @@ impl Holds {
         self.0.receiver_count() as u64
     }
 
-    /// Returns once `endpoint` is not held (at once, usually).
+    /// Returns once `endpoint` is not held: at once, usually, and while it still lets
+    /// requests through (each one that passes so is counted off).
     pub async fn pass(&self, endpoint: Endpoint) {
         let mut through = true;
         self.0.send_if_modified(|held| {
