@@ -6,6 +6,9 @@
 //! documented behaviour, including its inconvenient parts (newest-first lists, truncated
 //! nested lists, canceled subscriptions hidden by default).
 
+// Module docs are written for people reading and extending the source, and name private
+// items; `cargo doc --document-private-items` renders those links.
+#![allow(rustdoc::private_intra_doc_links)]
 // The generators list every field of an object in one `json!`, which nests deeply.
 #![recursion_limit = "512"]
 

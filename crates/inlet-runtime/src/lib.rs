@@ -11,6 +11,10 @@
 //! stopping lets the batch being written commit first, so a stop or a crash at any instant
 //! resumes from the last committed checkpoint with nothing lost or doubled.
 
+// Module docs are written for people reading and extending the source, and name private
+// items; `cargo doc --document-private-items` renders those links.
+#![allow(rustdoc::private_intra_doc_links)]
+
 pub mod api_token;
 pub mod carry_out;
 pub mod config;

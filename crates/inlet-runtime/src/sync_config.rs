@@ -57,7 +57,7 @@ pub struct SyncConfig {
     /// `http://` and the request's `Host`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub webhook_base_url: Option<String>,
-    /// What a delete upstream does: `hard` removes the row [default], `soft` keeps it with
+    /// What a delete upstream does: `hard` (the default) removes the row, `soft` keeps it with
     /// `_sync_deleted_at` set.
     #[serde(default, skip_serializing_if = "is_default")]
     pub deletes: DeleteMode,

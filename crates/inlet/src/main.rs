@@ -2,8 +2,16 @@
 //! command line, calls the libraries, prints for people or for scripts (`--json`), and maps
 //! outcomes to documented exit codes.
 
+// The doc comments of the command line are clap's `--help` text, written for a terminal
+// (`[default: ...]`, `<placeholders>`, bare URLs), not for rustdoc.
+#[allow(
+    rustdoc::broken_intra_doc_links,
+    rustdoc::invalid_html_tags,
+    rustdoc::bare_urls
+)]
 mod cli;
 mod commands;
+#[allow(rustdoc::broken_intra_doc_links)]
 mod connection_args;
 mod exit;
 mod logging;

@@ -8,6 +8,9 @@ use clap::Parser;
 use inlet_fakes::cli;
 use inlet_fakes::salesforce::{FakeSalesforce, MutatorOptions, Options};
 
+// The doc comment of `Args` is the `--help` text, verbatim, written for a terminal
+// (`<placeholders>`), not for rustdoc.
+
 /// A fake Salesforce (OAuth token endpoint, REST API: describe, SOQL query/queryAll,
 /// getUpdated/getDeleted; Bulk API 2.0 query jobs with CSV results), faithful enough to
 /// sync from: whole-second SystemModstamps, the Recycle Bin, the daily API allocation with
@@ -30,6 +33,7 @@ use inlet_fakes::salesforce::{FakeSalesforce, MutatorOptions, Options};
 /// DELETE /_fake/records/OBJECT/ID, POST /_fake/records/OBJECT/ID/{touch,undelete,purge,merge},
 /// POST /_fake/fields/OBJECT, POST /_fake/delete-log/OBJECT/trim, POST /_fake/connected-app/keys,
 /// POST /_fake/limits, GET /_fake/stats.
+#[allow(rustdoc::invalid_html_tags)]
 #[derive(Debug, Parser)]
 #[command(name = "inlet-fake-salesforce", version, verbatim_doc_comment)]
 struct Args {
