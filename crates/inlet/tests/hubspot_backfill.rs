@@ -182,5 +182,10 @@ async fn a_list_that_takes_no_cursor_but_its_own_still_gives_a_whole_backfill() 
             fake.requests_to(Endpoint::List) > 1,
             "{cursors:?}: the list read its own range"
         );
+        // Its first page, the made cursor not taken, then its own cursor on from there.
+        assert!(
+            fake.requests_to(Endpoint::List) > 2,
+            "{cursors:?}: the list went on from its own cursor once the made one failed"
+        );
     }
 }

@@ -15,7 +15,6 @@
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::PoisonError;
 
 use inlet_core::{ErrorKind, PartitionPage, PartitionReader, Partitions, SourceError};
 use serde_json::{json, Value};
@@ -23,8 +22,8 @@ use serde_json::{json, Value};
 use super::client::{invalid, CallError, HubSpotClient};
 use super::listed::{
     after_page, after_search_page, list_keeps, list_share, listed_at_once, made_after_first,
-    read_already, searched_instead, split_listed, split_searched, starts_right, Handoff, ListWith,
-    LIST_PAGE,
+    not_taken, read_already, searched_instead, split_listed, split_searched, starts_right, Handoff,
+    ListWith, LIST_PAGE,
 };
 use super::position::{IdRange, Listed, Part};
 use super::table::ObjectTable;
@@ -137,10 +136,6 @@ pub struct Reader<'a> {
     made_worked: AtomicBool,
     /// Where ranges are cut.
     spacing: Spacing,
-    /// Where the list's own cursor left the first listed range after its first page, while
-    /// the made cursor it goes on from instead is not yet seen to work: if that one fails,
-    /// the list goes on from here rather than search reading the range.
-    own_first: std::sync::Mutex<Option<Listed>>,
 }
 
 impl<'a> Reader<'a> {
@@ -161,7 +156,6 @@ impl<'a> Reader<'a> {
             made_failed: AtomicBool::new(false),
             made_worked: AtomicBool::new(false),
             spacing: Spacing::default(),
-            own_first: std::sync::Mutex::new(None),
         };
         reader.note(parts);
         reader
@@ -280,38 +274,18 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// The list's own position `range` went on from instead of a made cursor, taken.
-    fn own_of(&self, range: &Listed) -> Option<Listed> {
-        let mut own = self
-            .own_first
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        match own.as_ref() {
-            Some(o) if range.expect == Some(o.last) => own.take(),
-            _ => None,
-        }
-    }
-
-    /// What is left of `range`, whose made cursor is not taken: the list's own cursor, if
-    /// the range went on from a made one instead, else search.
-    fn instead(&self, range: &Listed) -> PartitionPage<Part> {
-        let next = match self.own_of(range) {
-            Some(own) => Part::Listed(Listed {
-                upto: range.upto,
-                ..own
-            }),
-            None => searched_instead(range),
-        };
+    /// What is left of `range`, whose made cursor the list did not take.
+    fn instead(range: &Listed) -> PartitionPage<Part> {
         PartitionPage {
             records: Vec::new(),
-            next: Some(next),
+            next: Some(not_taken(range)),
         }
     }
 
     async fn listed(&self, range: Listed) -> Result<PartitionPage<Part>, SourceError> {
         let made = range.expect.is_some();
         if made && !self.makes_cursors() {
-            return Ok(self.instead(&range));
+            return Ok(Self::instead(&range));
         }
         let properties = match &self.list {
             ListWith::Query(properties) => properties.as_str(),
@@ -333,33 +307,27 @@ impl<'a> Reader<'a> {
                         tracing::warn!(object = %api, error = %e.message, "the list refused its cursor; searching the rest")
                     }
                 }
-                return Ok(self.instead(&range));
+                return Ok(Self::instead(&range));
             }
             Err(e) => return Err(e),
         };
         let mut ids: Vec<u64> = results.iter().filter_map(id_of).collect();
         if !starts_right(&range, &ids) {
             self.made_fails("its first page did not start where search found the next record");
-            return Ok(self.instead(&range));
+            return Ok(Self::instead(&range));
         }
         if range.expect.is_some() {
             self.made_worked.store(true, Ordering::Relaxed);
-            self.own_of(&range);
         }
         if let Some(seen) = read_already(&range) {
             results.retain(|r| id_of(r).is_some_and(|id| id > seen));
             ids.retain(|id| *id > seen);
         }
         let (keep, mut next) = after_page(&range, &ids, cursor);
-        let unchecked = self.makes_cursors() && !self.made_worked.load(Ordering::Relaxed);
-        if let (Some(made), Some(Part::Listed(own)), true) =
-            (made_after_first(&range, &ids), &next, unchecked)
-        {
-            *self
-                .own_first
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner) = Some(own.clone());
-            next = Some(Part::Listed(made));
+        if self.makes_cursors() && !self.made_worked.load(Ordering::Relaxed) {
+            if let Some(made) = made_after_first(&range, &ids, &next) {
+                next = Some(Part::Listed(made));
+            }
         }
         if !keep {
             tracing::warn!(object = %api, "the list is not in id order; searching its range instead");
@@ -393,7 +361,8 @@ impl PartitionReader for Reader<'_> {
     }
 
     fn split(&self, part: &Part, pieces: usize) -> Vec<Part> {
-        let (lists, unit) = ((self.lists_lacking(), self.handoff()), self.spacing.unit());
+        let lists = (self.lists_lacking(), self.handoff());
+        let unit = self.spacing.unit();
         match part {
             Part::Searched(range) => split_searched(*range, pieces, lists, unit),
             Part::Listed(range) => {

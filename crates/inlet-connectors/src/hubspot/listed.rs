@@ -138,18 +138,38 @@ pub fn made(last: u64, expect: u64, upto: u64) -> Listed {
         last,
         upto,
         expect: Some(expect),
+        own: None,
     }
 }
 
-/// Where the list goes on after the first page of `range` (its `ids`, as listed), while no
-/// made cursor has yet been seen to work: from a cursor made of the page's last id but one,
-/// its first record to be the page's last, as after a search page ([`made`]). So made
-/// cursors are checked a round trip after the start, with no search page. `None`: not the
-/// list's first page, or too short a one.
-pub fn made_after_first(range: &Listed, ids: &[u64]) -> Option<Listed> {
-    match (&range.after, ids) {
-        (None, [.., before, last]) => Some(made(*before, *last, range.upto)),
+/// Where the list goes on after the first page of `range` (its `ids`, as listed; `next`:
+/// where the list's own cursor leaves it), while no made cursor has yet been seen to work:
+/// from a cursor made of the page's last id but one, its first record to be the page's
+/// last, as after a search page ([`made`]), the list's own cursor kept in case it is not
+/// ([`not_taken`]). So made cursors are checked a round trip after the start, with no
+/// search page. `None`: not the list's first page, too short a one, or the list's last.
+pub fn made_after_first(range: &Listed, ids: &[u64], next: &Option<Part>) -> Option<Listed> {
+    match (&range.after, ids, next) {
+        (None, [.., before, last], Some(Part::Listed(own))) => Some(Listed {
+            own: own.after.clone(),
+            ..made(*before, *last, range.upto)
+        }),
         _ => None,
+    }
+}
+
+/// What is left of `range` when the list did not take its made cursor: from the list's own
+/// cursor where the range has one ([`made_after_first`]), else searched.
+pub fn not_taken(range: &Listed) -> Part {
+    match (&range.own, range.expect) {
+        (Some(own), Some(seen)) => Part::Listed(Listed {
+            after: Some(own.clone()),
+            last: seen,
+            upto: range.upto,
+            expect: None,
+            own: None,
+        }),
+        _ => searched_instead(range),
     }
 }
 
@@ -224,6 +244,7 @@ pub fn listed_at_once(range: IdRange) -> Part {
         last: range.above,
         upto: range.upto,
         expect: None,
+        own: None,
     })
 }
 
@@ -235,6 +256,7 @@ pub fn unread() -> Listed {
         last: 0,
         upto: u64::MAX,
         expect: None,
+        own: None,
     }
 }
 
@@ -288,6 +310,7 @@ pub fn after_page(range: &Listed, ids: &[u64], next: Option<String>) -> (bool, O
             last,
             upto: range.upto,
             expect: None,
+            own: None,
         })),
         _ => None,
     };
@@ -364,6 +387,7 @@ mod tests {
             last: 524,
             upto: 20_524,
             expect: None,
+            own: None,
         };
         let parts = split_listed(&range, 4, 0.3, (0, Handoff::AfterSearchPage), 1);
         assert_eq!(parts.len(), 4);
@@ -399,6 +423,7 @@ mod tests {
             last: 0,
             upto: 250,
             expect: None,
+            own: None,
         };
         assert_eq!(
             split_listed(&small, 4, 0.5, (0, Handoff::AfterSearchPage), 200),
@@ -417,6 +442,7 @@ mod tests {
             last: 0,
             upto: 40_000,
             expect: None,
+            own: None,
         };
         let kinds = |parts: &[Part]| -> Vec<String> {
             (parts.iter())
@@ -495,6 +521,7 @@ mod tests {
                 last: 524,
                 upto: 1_000,
                 expect: Some(525),
+                own: None,
             },
             "base64 of the id and a newline, as HubSpot's example cursor (`NTI1Cg==`: 525)"
         );
@@ -526,6 +553,7 @@ mod tests {
         // A range the list has read a page of has nothing to check.
         let going = Listed {
             expect: None,
+            own: None,
             ..listed
         };
         assert!(starts_right(&going, &[560]));
@@ -534,25 +562,59 @@ mod tests {
     #[test]
     fn the_lists_first_page_goes_on_from_a_cursor_made_of_its_last_id_but_one() {
         let first = unread();
+        let (keep, next) = after_page(&first, &[3, 9, 400], Some("own".into()));
+        assert!(keep);
+        let made = made_after_first(&first, &[3, 9, 400], &next);
         assert_eq!(
-            made_after_first(&first, &[3, 9, 400]),
+            made,
             Some(Listed {
                 after: Some("OQo=".into()),
                 last: 9,
                 upto: u64::MAX,
                 expect: Some(400),
+                own: Some("own".into()),
             }),
             "base64 of `9\\n`; the list's next record above 9 must be 400"
         );
-        assert_eq!(made_after_first(&first, &[3]), None, "too short to check");
+        assert_eq!(
+            made_after_first(&first, &[3], &next),
+            None,
+            "too short to check"
+        );
+        assert_eq!(
+            made_after_first(&first, &[3, 9], &None),
+            None,
+            "the list's last page"
+        );
         let going = Listed {
             after: Some("c1".into()),
             ..first
         };
         assert_eq!(
-            made_after_first(&going, &[3, 9]),
+            made_after_first(&going, &[3, 9], &next),
             None,
             "not the first page"
+        );
+
+        // Not taken: the list goes on from its own cursor, above the record it had read.
+        let made = made.expect("a made cursor");
+        assert_eq!(
+            not_taken(&Listed {
+                upto: 5_000,
+                ..made
+            }),
+            Part::Listed(Listed {
+                after: Some("own".into()),
+                last: 400,
+                upto: 5_000,
+                expect: None,
+                own: None,
+            })
+        );
+        // One made after a search page has no cursor of the list's own: searched.
+        assert_eq!(
+            not_taken(&super::made(9, 400, 5_000)),
+            searched_instead(&super::made(9, 400, 5_000))
         );
     }
 
@@ -563,6 +625,7 @@ mod tests {
             last: 0,
             upto: 1_000,
             expect: None,
+            own: None,
         };
         let (keep, next) = after_page(&range, &[3, 9, 400], Some("c1".into()));
         assert!(keep);
@@ -573,6 +636,7 @@ mod tests {
                 last: 400,
                 upto: 1_000,
                 expect: None,
+                own: None,
             }))
         );
         let at = Listed {
@@ -580,6 +644,7 @@ mod tests {
             last: 400,
             upto: 1_000,
             expect: None,
+            own: None,
         };
         assert!(
             after_page(&at, &[900, 1_000], Some("c2".into()))
@@ -640,6 +705,7 @@ mod tests {
             last: 100,
             upto: u64::MAX,
             expect: None,
+            own: None,
         };
         let parts = first_parts(10_000, 0.4, Some(read.clone()));
         assert_eq!(spans(&parts), vec![(100, 4_000), (4_000, 10_000)]);

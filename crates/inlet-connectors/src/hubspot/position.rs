@@ -29,6 +29,11 @@ pub struct Listed {
     /// search found there.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expect: Option<u64>,
+    /// With `expect`: the list's own cursor from that record on, which the range goes on
+    /// from if the made cursor is not taken (a list that takes only its own cursors still
+    /// lists it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub own: Option<String>,
 }
 
 /// A backfill partition. Untagged, so a checkpoint written before lists were read (its
@@ -110,18 +115,21 @@ mod tests {
                         last: 100,
                         upto: 400,
                         expect: None,
+                        own: None,
                     }),
                     Part::Listed(Listed {
                         after: None,
                         last: 0,
                         upto: 400,
                         expect: None,
+                        own: None,
                     }),
                     Part::Listed(Listed {
                         after: Some("NDAwCg==".into()),
                         last: 400,
                         upto: 500,
                         expect: Some(401),
+                        own: None,
                     }),
                     Part::Searched(IdRange {
                         above: 500,

@@ -92,9 +92,7 @@ impl PartitionReader for Portal {
                 let (keep, mut next) = after_page(&range, &found, cursor);
                 assert!(keep, "the simulated list is in id order");
                 let unchecked = self.lists > 0 && !self.made_worked.load(Ordering::Relaxed);
-                if let (Some(made), Some(Part::Listed(_)), true) =
-                    (made_after_first(&range, &found), &next, unchecked)
-                {
+                if let (Some(made), true) = (made_after_first(&range, &found, &next), unchecked) {
                     next = Some(Part::Listed(made));
                 }
                 let mine: Vec<u64> = found.into_iter().filter(|id| *id <= range.upto).collect();
