@@ -20,8 +20,8 @@
 //! passed, the first search page of a range for the list. A list that refuses the cursor,
 //! or takes it as something else (an offset, say), fails the check; the first range then
 //! goes on from the list's own cursor, other ranges are searched, and the stream makes no
-//! more cursors. Once a page starts at the right record,
-//! the list's own cursors carry the range on, each page checked as above. Once one made
+//! more cursors. Once a page starts at the right record, the list's own cursors carry the
+//! range on, each page checked as above. Once one made
 //! cursor has passed its check, the list takes them: a range for the list is then listed at
 //! once, from a cursor made of its lower bound ([`Handoff::Listed`]; the bound need not be
 //! an id that exists, a list of id cursors seeks it as a key), and a range queued for search
