@@ -10,8 +10,8 @@
 //! (outside the 10-second budget; `INLET_BENCH_SEARCH` sets it lower, as when other apps of
 //! the account search too), and answers every call after `INLET_BENCH_API_MS`
 //! (default 0). Each round, on a fresh database per tool: `inlet run` syncing the contact
-//! stream alone (`--streams contact`), timed from spawning it until `_sync_state` says the
-//! stream is live; then, when the peers are on, Airbyte's `source-hubspot` through PyAirbyte
+//! stream alone (`--streams contact`; with `INLET_BENCH_STREAMS=all`, every stream of the
+//! portal), timed from spawning it until `_sync_state` says every stream is live; then, when the peers are on, Airbyte's `source-hubspot` through PyAirbyte
 //! into its Postgres cache (`bench/hubspot/airbyte_backfill.py`), and `tap-hubspot` piped
 //! into `meltanolabs-target-postgres` (`bench/hubspot/tap_backfill.py`), both selecting
 //! the contacts stream. Each tool's rows are counted after; the fake counts every API
@@ -94,22 +94,24 @@ fn setup(
 ) -> Inlet {
     let inlet = Inlet::new(bin, ca);
     inlet.add_destination(c.host(), c.port, db);
+    let mut args = vec![
+        "sync",
+        "add",
+        "hubspot",
+        "--source",
+        "hubspot",
+        "--destination",
+        "dest",
+        "--schema",
+        SCHEMA,
+        "--api-base",
+        api_base,
+    ];
+    if !whole_portal() {
+        args.extend(["--streams", "contact"]);
+    }
     inlet.ok(
-        &[
-            "sync",
-            "add",
-            "hubspot",
-            "--source",
-            "hubspot",
-            "--destination",
-            "dest",
-            "--schema",
-            SCHEMA,
-            "--api-base",
-            api_base,
-            "--streams",
-            "contact",
-        ],
+        &args,
         &[
             ("HUBSPOT_ACCESS_TOKEN", &fake.access_token()),
             ("HUBSPOT_CLIENT_SECRET", &fake.oauth_app().client_secret),
@@ -117,6 +119,12 @@ fn setup(
     );
     inlet.add_to_sync("hubspot", extra);
     inlet
+}
+
+/// Whether the sync reads every stream (`INLET_BENCH_STREAMS=all`: the whole portal, every
+/// object type, owners, pipelines and association tables), not only contacts.
+fn whole_portal() -> bool {
+    std::env::var("INLET_BENCH_STREAMS").is_ok_and(|v| v == "all")
 }
 
 struct Run {
@@ -159,7 +167,15 @@ async fn inlet_backfill(
     );
     let started = Instant::now();
     let run = inlet.run_with(&["--listen", listen]);
-    let sql = format!("select state = 'live' from {SCHEMA}._sync_state where stream = 'contact'");
+    // Every stream's state is set as it starts, a moment after the spawn: at least one per
+    // object type, all live.
+    let streams = match whole_portal() {
+        true => fake.object_types().len() as i64,
+        false => 1,
+    };
+    let sql = format!(
+        "select count(*) >= {streams} and bool_and(state = 'live') from {SCHEMA}._sync_state"
+    );
     let mut rss = 0.0f64;
     let (mut first_request, mut timeline) = (f64::NAN, Vec::<(u64, u64)>::new());
     wait_until_async(
@@ -183,7 +199,7 @@ async fn inlet_backfill(
             }
             timeline[bucket] = counts;
             async {
-                matches!(admin.query_opt(&sql, &[]).await, Ok(Some(row)) if row.get::<_, bool>(0))
+                matches!(admin.query_opt(&sql, &[]).await, Ok(Some(row)) if row.get::<_, Option<bool>>(0) == Some(true))
             }
         },
     )

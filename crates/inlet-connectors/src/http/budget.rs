@@ -82,6 +82,8 @@ const TURNS_KEPT: usize = 4_096;
 #[derive(Debug)]
 pub struct Pacer {
     state: Mutex<Pace>,
+    /// The latest turn given, readable without waiting for the state.
+    latest: std::sync::Mutex<Option<Instant>>,
 }
 
 #[derive(Debug)]
@@ -163,6 +165,7 @@ impl Default for Pacer {
                 given: 0,
                 turns: VecDeque::new(),
             }),
+            latest: std::sync::Mutex::new(None),
         }
     }
 }
@@ -207,6 +210,18 @@ impl Pacer {
         }
     }
 
+    /// How long from now until the latest turn given: requests wait that long for the budget
+    /// (zero when none waits).
+    pub fn ahead(&self) -> Duration {
+        let latest = *self
+            .latest
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        latest.map_or(Duration::ZERO, |at| {
+            at.saturating_duration_since(Instant::now())
+        })
+    }
+
     /// Waits for the next request's turn, and gives it with whether it meant waiting (the
     /// budget is low).
     pub async fn wait(&self) -> (Turn, bool) {
@@ -233,6 +248,10 @@ impl Pacer {
             let place = pace.turns.partition_point(|t| *t <= at);
             pace.turns.insert(place, at);
             pace.given += 1;
+            let mut latest =
+                (self.latest.lock()).unwrap_or_else(std::sync::PoisonError::into_inner);
+            *latest = Some(latest.map_or(at, |l| l.max(at)));
+            drop(latest);
             (
                 Turn {
                     seq: pace.given,
@@ -379,6 +398,40 @@ mod tests {
         let fresh = Instant::now();
         busy.wait().await;
         assert_eq!(fresh.elapsed(), Duration::ZERO);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn how_long_requests_wait_for_a_spent_window_is_told_without_waiting() {
+        let pacer = std::sync::Arc::new(Pacer::default());
+        assert_eq!(pacer.ahead(), Duration::ZERO, "nothing asked yet");
+        let (turn, _) = pacer.wait().await;
+        assert_eq!(pacer.ahead(), Duration::ZERO, "that one went at once");
+        let spent = Budget {
+            remaining: 0,
+            limit: Some(100),
+            window: Duration::from_secs(10),
+        };
+        pacer.observe(spent, turn).await;
+        let waiting = tokio::spawn({
+            let pacer = pacer.clone();
+            async move { pacer.wait().await }
+        });
+        for _ in 0..100 {
+            if pacer.ahead() > Duration::ZERO {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(
+            pacer.ahead(),
+            Duration::from_secs(10),
+            "a window later: what the word counted has left it"
+        );
+        tokio::time::advance(Duration::from_secs(4)).await;
+        assert_eq!(pacer.ahead(), Duration::from_secs(6));
+        let (_, waited) = waiting.await.expect("the waiting request");
+        assert!(waited);
+        assert_eq!(pacer.ahead(), Duration::ZERO);
     }
 
     #[tokio::test(start_paused = true)]

@@ -131,6 +131,11 @@ impl HttpClient {
         self
     }
 
+    /// How long requests wait for the budget the vendor's headers report, from now.
+    pub fn budget_wait(&self) -> Duration {
+        self.pacer.ahead()
+    }
+
     /// The sync's meter, told of every request.
     pub fn with_meter(mut self, meter: Meter) -> Self {
         self.meter = meter;

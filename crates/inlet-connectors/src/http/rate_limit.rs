@@ -143,6 +143,11 @@ impl RateLimiter {
         seen.paused_until = Some(seen.paused_until.map_or(until, |u| u.max(until)));
     }
 
+    /// The latency observed (a moving average).
+    pub fn latency(&self) -> Duration {
+        Duration::from_secs_f64(self.seen().latency)
+    }
+
     /// Requests a second that `in_flight` requests at a time get at the latency observed,
     /// within the rate (for sharing work between budgets by what each can do).
     pub fn throughput(&self, in_flight: usize) -> f64 {

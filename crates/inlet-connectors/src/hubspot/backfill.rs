@@ -21,9 +21,9 @@ use serde_json::{json, Value};
 
 use super::client::{invalid, CallError, HubSpotClient};
 use super::listed::{
-    after_page, after_search_page, list_keeps, list_share, listed_at_once, made_after_first,
-    not_taken, read_already, searched_instead, split_listed, split_searched, starts_right, Handoff,
-    ListWith, LIST_PAGE,
+    after_page, after_search_page, list_keeps, list_share, list_unit, listed_at_once,
+    made_after_first, not_taken, read_already, searched_instead, split_listed, split_searched,
+    starts_right, Handoff, ListWith, LIST_PAGE,
 };
 use super::position::{IdRange, Listed, Part};
 use super::table::ObjectTable;
@@ -181,12 +181,13 @@ impl<'a> Reader<'a> {
     }
 
     /// How ranges for the list start: listed at once once a made cursor has passed its
-    /// check here (and none failed) while nothing waits for the 10-second budget; else after
+    /// check here (and none failed) while nothing waits for the 10-second budget (for a
+    /// token, or for the window its headers report); else after
     /// a search page. Where other streams or association passes wait for that budget, a
     /// range listed at once would take two of its requests for each page search reads on
     /// its own (a whole portal at `rate_limit = 10` took 8 % longer).
     fn handoff(&self) -> Handoff {
-        let spare = !self.client.api_limiter.queued();
+        let spare = !self.client.api_limiter.queued() && !self.client.list_waits();
         match spare && self.made_worked.load(Ordering::Relaxed) && self.makes_cursors() {
             true => Handoff::Listed,
             false => Handoff::AfterSearchPage,
@@ -225,9 +226,12 @@ impl<'a> Reader<'a> {
     }
 
     /// How many of a split's new ranges to list: what the list lacks of the pages it should
-    /// have in flight.
+    /// have in flight. None while its requests wait for the 10-second window: a range listed
+    /// then is read only as the window frees, while search, on its own budget, reads it now
+    /// (at tier 100 the list waits about a second and a half as the tenth second nears, and a
+    /// backfill ended with search idle and listed ranges still waiting).
     fn lists_lacking(&self) -> usize {
-        match self.makes_cursors() {
+        match self.makes_cursors() && !self.client.list_waits() {
             true => (self.lists()).saturating_sub(self.listed_open.load(Ordering::Relaxed)),
             false => 0,
         }
@@ -382,6 +386,18 @@ impl PartitionReader for Reader<'_> {
 
     fn concurrency(&self) -> usize {
         self.searches() + self.lists()
+    }
+
+    /// Round trips left: a range's pages are read one after another, a search page of 200
+    /// records or a list page of 100. A fresh backfill's first range has no end yet.
+    fn pages_left(&self, part: &Part) -> Option<f64> {
+        let unit = self.spacing.unit();
+        let (span, unit) = match part {
+            Part::Searched(r) => (r.upto.saturating_sub(r.above), unit),
+            Part::Listed(l) if l.upto == u64::MAX => return None,
+            Part::Listed(l) => (l.upto.saturating_sub(l.last), list_unit(unit)),
+        };
+        Some(span as f64 / unit as f64)
     }
 
     /// Search's budget (0) and the list's (1, the 10-second budget).

@@ -69,6 +69,12 @@ impl HubSpotClient {
         })
     }
 
+    /// Whether requests on the 10-second budget wait for it longer than a round trip: the
+    /// window is spent, and a page asked of the list now is read late.
+    pub fn list_waits(&self) -> bool {
+        self.api.budget_wait() > self.api_limiter.latency()
+    }
+
     /// Tells `meter` of every request, search's included.
     pub fn with_meter(mut self, meter: Meter) -> Self {
         self.api = self.api.with_meter(meter.clone());

@@ -44,6 +44,7 @@
 use super::backfill::{aligned, split};
 use super::position::{IdRange, Listed, Part};
 use super::table::ObjectTable;
+use super::window::PAGE;
 
 /// Records a list page holds at most.
 pub const LIST_PAGE: u64 = 100;
@@ -329,8 +330,16 @@ pub fn split_listed(
     unit: u64,
 ) -> Vec<Part> {
     let span = range.upto.saturating_sub(range.last);
-    let kept = aligned((span as f64 * keep.clamp(0.0, 1.0)) as u64, unit);
-    if pieces < 2 || kept + unit > span {
+    let listed = list_unit(unit);
+    // Where the list takes made cursors, pieces are cut where list pages end (search reads
+    // a half page at the end of some); else each is searched first, cut where search
+    // pages end.
+    let top_unit = match handoff == Handoff::Listed {
+        true => listed,
+        false => unit,
+    };
+    let kept = aligned((span as f64 * keep.clamp(0.0, 1.0)) as u64, listed);
+    if pieces < 2 || kept + top_unit > span {
         return vec![Part::Listed(range.clone())];
     }
     let cut = range.last + kept;
@@ -343,24 +352,43 @@ pub fn split_listed(
         upto: range.upto,
         list: false,
     };
-    out.extend(assign(split(top, pieces - 1, unit), lists, handoff));
+    out.extend(assign(split(top, pieces - 1, top_unit), lists, handoff));
     out
 }
 
-/// What is left of a searched `range` in up to `pieces` ranges of whole pages of `unit`
-/// ids (see [`split`]): the first goes on as it was, the next `lists` are handed to the
-/// list as `handoff` says, the rest searched.
+/// The ids a list page of records spans, from `unit`, those a search page spans.
+pub fn list_unit(unit: u64) -> u64 {
+    (unit * LIST_PAGE / PAGE as u64).max(1)
+}
+
+/// What is left of a searched `range` in up to `pieces` ranges (see [`split`]): the first
+/// goes on as it was, a whole number of search pages (`unit` ids each); the next `lists` are
+/// handed to the list as `handoff` says, the rest searched. Ranges listed at once are cut
+/// where list pages end, so a range of two search pages can still end on two budgets.
 pub fn split_searched(
     range: IdRange,
     pieces: usize,
     (lists, handoff): (usize, Handoff),
     unit: u64,
 ) -> Vec<Part> {
-    let mut ranges = split(range, pieces, unit).into_iter();
-    let first = ranges.next().map(Part::Searched);
-    first
-        .into_iter()
-        .chain(assign(ranges.collect(), lists, handoff))
+    let span = range.upto.saturating_sub(range.above);
+    let top_unit = match handoff == Handoff::Listed && lists > 0 {
+        true => list_unit(unit),
+        false => unit,
+    };
+    let kept = aligned(span / pieces.max(1) as u64, unit);
+    if pieces < 2 || kept + top_unit > span {
+        return vec![Part::Searched(range)];
+    }
+    let cut = range.above + kept;
+    let top = IdRange {
+        above: cut,
+        upto: range.upto,
+        list: false,
+    };
+    let first = Part::Searched(IdRange { upto: cut, ..range });
+    std::iter::once(first)
+        .chain(assign(split(top, pieces - 1, top_unit), lists, handoff))
         .collect()
 }
 
@@ -406,8 +434,9 @@ mod tests {
         };
         assert_eq!(
             whole_pages.upto,
-            524 + 30 * 200 - 10,
-            "cut where a page of 200 ids a page ends, less a twentieth"
+            524 + 60 * 100 - 5,
+            "cut where a list page ends (100 ids, where a search page spans 200), less a \
+             twentieth"
         );
         assert!(parts[1..].iter().all(|p| matches!(p, Part::Searched(_))));
         let spans = spans(&parts);
@@ -432,6 +461,47 @@ mod tests {
         assert_eq!(
             split_listed(&range, 1, 0.5, (0, Handoff::AfterSearchPage), 1),
             vec![Part::Listed(range)]
+        );
+    }
+
+    #[test]
+    fn a_short_rest_is_cut_where_list_pages_end_so_its_pages_are_read_at_once() {
+        // 200 ids a search page, so 100 a list page: 300 ids left are three list pages, which
+        // one range reads one after another while the others have ended.
+        let range = Listed {
+            after: Some("c7".into()),
+            last: 1_000,
+            upto: 1_300,
+            expect: None,
+            own: None,
+        };
+        let parts = split_listed(&range, 3, 1.0 / 3.0, (2, Handoff::Listed), 200);
+        assert_eq!(
+            spans(&parts),
+            [(1_000, 1_095), (1_095, 1_190), (1_190, 1_300)]
+        );
+        assert!(
+            parts.iter().all(|p| matches!(p, Part::Listed(_))),
+            "{parts:?}"
+        );
+        // Where a piece is searched first, it is cut where search pages end.
+        let parts = split_listed(&range, 3, 1.0 / 3.0, (0, Handoff::AfterSearchPage), 200);
+        assert_eq!(spans(&parts), [(1_000, 1_095), (1_095, 1_300)]);
+        assert!(matches!(parts[1], Part::Searched(_)));
+
+        // A search page and a half left: search keeps its page, the list takes the rest.
+        let searched = IdRange {
+            above: 2_000,
+            upto: 2_300,
+            list: false,
+        };
+        let parts = split_searched(searched, 2, (1, Handoff::Listed), 200);
+        assert_eq!(spans(&parts), [(2_000, 2_190), (2_190, 2_300)]);
+        assert!(matches!(parts[1], Part::Listed(_)), "{parts:?}");
+        assert_eq!(
+            split_searched(searched, 2, (0, Handoff::Listed), 200),
+            vec![Part::Searched(searched)],
+            "search pages only: too small to cut"
         );
     }
 
