@@ -194,16 +194,11 @@ impl<'a> Reader<'a> {
     /// range listed at once would take two of its requests for each page search reads on
     /// its own (a whole portal at `rate_limit = 10` took 8 % longer).
     fn handoff(&self) -> Handoff {
-        match self.spare() && self.made_worked.load(Ordering::Relaxed) && self.makes_cursors() {
+        let spare = !self.client.api_limiter.queued() && !self.client.list_waits();
+        match spare && self.made_worked.load(Ordering::Relaxed) && self.makes_cursors() {
             true => Handoff::Listed,
             false => Handoff::AfterSearchPage,
         }
-    }
-
-    /// Whether nothing of the sync waits for the 10-second budget: for a token, or for the
-    /// window its headers report.
-    fn spare(&self) -> bool {
-        !self.client.api_limiter.queued() && !self.client.list_waits()
     }
 
     /// Search's pages in flight for this stream.
@@ -250,15 +245,9 @@ impl<'a> Reader<'a> {
     }
 
     /// List pages a fresh backfill asks for beside a made cursor's check, on the same round
-    /// trip: the rest of the list's pages in flight, while the budget has room to spare (where
-    /// other streams wait for it, as when a whole portal starts, they would only take turns
-    /// from those streams' pages, and cut the list's share into more ranges, each ending on a
-    /// part-filled page).
+    /// trip: the rest of the list's pages in flight.
     pub fn unchecked_lists(&self) -> usize {
-        match self.spare() {
-            true => self.lists().saturating_sub(1),
-            false => 0,
-        }
+        self.lists().saturating_sub(1)
     }
 
     /// The share of a fresh backfill's ids the list should read.
