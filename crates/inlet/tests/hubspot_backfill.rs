@@ -167,35 +167,6 @@ async fn ranges_listed_from_cursors_made_of_ids_keep_several_list_pages_in_fligh
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn more_ranges_are_listed_beside_the_first_made_cursors_check_and_a_kill_then_loses_none() {
-    let fake = portal(6_000, 60).await;
-    let (inlet, admin) = sync_of_contacts(&fake).await;
-    fake.faults().latency(Duration::from_millis(50));
-    // The highest id and the list's first page pass; then nothing answers. Search held, the
-    // list pages asked now are the check of the first made cursor and those beside it: one
-    // list page would be all a backfill that waits for the check asks.
-    fake.hold_after(Endpoint::Search, 1);
-    fake.hold_after(Endpoint::List, 1);
-    let run = inlet.start(&["run"]);
-    wait_until_async(
-        "the first page written, search's range and two list pages or more waiting",
-        Duration::from_secs(120),
-        || async {
-            let rows = contact_stream(&inlet)["rows"].as_i64().unwrap_or(0);
-            rows > 0 && fake.held_requests() >= 3
-        },
-    )
-    .await;
-    // SIGKILL with the check unanswered: the restart asks it again, and the ranges beside it
-    // wait for its word again.
-    drop(run);
-    fake.release(Endpoint::Search);
-    fake.release(Endpoint::List);
-    let _run = inlet.start(&["run"]);
-    live_and_equal_to_the_truth(&inlet, &fake, &admin).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_list_that_takes_no_cursor_but_its_own_still_gives_a_whole_backfill() {
     // A list that refuses made cursors, and one that reads them as counts of records
     // (contacts' ids are sparse, so a count names a record further on): either way the

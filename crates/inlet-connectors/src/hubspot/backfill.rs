@@ -18,11 +18,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use inlet_core::{ErrorKind, PartitionPage, PartitionReader, Partitions, SourceError};
 use serde_json::{json, Value};
-use tokio::sync::watch;
 
 use super::client::{invalid, CallError, HubSpotClient};
 use super::listed::{
-    after_page, after_search_page, checking, list_keeps, list_share, list_unit, listed_at_once,
+    after_page, after_search_page, list_keeps, list_share, list_unit, listed_at_once,
     made_after_first, not_taken, read_already, searched_instead, split_listed, split_searched,
     starts_right, Handoff, ListWith, LIST_PAGE,
 };
@@ -137,10 +136,6 @@ pub struct Reader<'a> {
     made_worked: AtomicBool,
     /// Where ranges are cut.
     spacing: Spacing,
-    /// Whether made cursors are taken here, once a check has told (the first check's word).
-    verdict: watch::Sender<Option<bool>>,
-    /// A check was still to answer when this reader began: unchecked ranges wait for it.
-    checking: bool,
 }
 
 impl<'a> Reader<'a> {
@@ -161,8 +156,6 @@ impl<'a> Reader<'a> {
             made_failed: AtomicBool::new(false),
             made_worked: AtomicBool::new(false),
             spacing: Spacing::default(),
-            verdict: watch::Sender::new(None),
-            checking: checking(parts),
         };
         reader.note(parts);
         reader
@@ -244,12 +237,6 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// List pages a fresh backfill asks for beside a made cursor's check, on the same round
-    /// trip: the rest of the list's pages in flight.
-    pub fn unchecked_lists(&self) -> usize {
-        self.lists().saturating_sub(1)
-    }
-
     /// The share of a fresh backfill's ids the list should read.
     pub fn list_share(&self) -> f64 {
         let (list, search) = self.speeds();
@@ -284,39 +271,9 @@ impl<'a> Reader<'a> {
         })
     }
 
-    /// Notes a check's word on made cursors (the first word is the one unchecked ranges
-    /// wait for).
-    fn checked(&self, taken: bool) {
-        match taken {
-            true => self.made_worked.store(true, Ordering::Relaxed),
-            false => self.made_failed.store(true, Ordering::Relaxed),
-        }
-        self.verdict.send_if_modified(|word| {
-            let first = word.is_none();
-            if first {
-                *word = Some(taken);
-            }
-            first
-        });
-    }
-
-    /// Whether made cursors are taken here: waits for the check a fresh backfill asked for
-    /// with its unchecked ranges. `false` with none to wait for.
-    async fn cursors_taken(&self) -> bool {
-        let mut word = self.verdict.subscribe();
-        if !self.checking {
-            return word.borrow().unwrap_or(false);
-        }
-        // The sender lives as long as `self`: waiting cannot fail.
-        let answer = word.wait_for(Option::is_some).await;
-        answer.is_ok_and(|word| *word == Some(true))
-    }
-
     /// A made cursor is not taken: this range and every later one are searched.
     fn made_fails(&self, why: &str) {
-        let first = !self.made_failed.load(Ordering::Relaxed);
-        self.checked(false);
-        if first {
+        if !self.made_failed.swap(true, Ordering::Relaxed) {
             tracing::info!(object = %self.table.api, why, "the list takes only its own cursors; searching what it would have listed");
         }
     }
@@ -330,7 +287,7 @@ impl<'a> Reader<'a> {
     }
 
     async fn listed(&self, range: Listed) -> Result<PartitionPage<Part>, SourceError> {
-        let made = range.expect.is_some() || range.unchecked;
+        let made = range.expect.is_some();
         if made && !self.makes_cursors() {
             return Ok(Self::instead(&range));
         }
@@ -358,17 +315,13 @@ impl<'a> Reader<'a> {
             }
             Err(e) => return Err(e),
         };
-        if range.unchecked && !self.cursors_taken().await {
-            // Asked beside the check, which failed: what the list gave is not this range.
-            return Ok(Self::instead(&range));
-        }
         let mut ids: Vec<u64> = results.iter().filter_map(id_of).collect();
         if !starts_right(&range, &ids) {
             self.made_fails("its first page did not start where search found the next record");
             return Ok(Self::instead(&range));
         }
         if range.expect.is_some() {
-            self.checked(true);
+            self.made_worked.store(true, Ordering::Relaxed);
         }
         if let Some(seen) = read_already(&range) {
             results.retain(|r| id_of(r).is_some_and(|id| id > seen));

@@ -27,15 +27,6 @@
 //! an id that exists, a list of id cursors seeks it as a key), and a range queued for search
 //! while the list has room is handed to the list the same way.
 //!
-//! **The first round trip.** A fresh backfill does not wait for the first check to list its
-//! other ranges: beside the check, it asks the first page of as many more ranges as the list
-//! keeps in flight, each from a cursor made of its lower bound ([`first_parts`]; such a range
-//! is `unchecked`). Their answers are held until the check's has come: kept if it passed;
-//! if it failed, thrown away and the ranges searched. A restart that finds unchecked ranges
-//! still waits for the check if it is in the set; if its page was written before theirs,
-//! there is no check left to wait for, and they are searched ([`checking`]). The cost on a
-//! list that takes no made cursors is those few pages, once.
-//!
 //! The list ends when a page passes `upto` (records above it are the next range's, and
 //! dropped) or when the list does. When the engine splits a range while there is room for
 //! more requests in flight, the new ranges go where the room is: listed while the list has
@@ -49,8 +40,6 @@
 //! the list gives only the ids, and a batch read (by POST: no limit on properties) the
 //! records: two requests per 100 records rather than one, but on the 10-second budget that
 //! search leaves idle ([`ListWith::BatchRead`]).
-
-use inlet_core::Partitions;
 
 use super::backfill::{aligned, split};
 use super::position::{IdRange, Listed, Part};
@@ -151,7 +140,6 @@ pub fn made(last: u64, expect: u64, upto: u64) -> Listed {
         upto,
         expect: Some(expect),
         own: None,
-        unchecked: false,
     }
 }
 
@@ -181,7 +169,6 @@ pub fn not_taken(range: &Listed) -> Part {
             upto: range.upto,
             expect: None,
             own: None,
-            unchecked: false,
         }),
         _ => searched_instead(range),
     }
@@ -259,7 +246,6 @@ pub fn listed_at_once(range: IdRange) -> Part {
         upto: range.upto,
         expect: None,
         own: None,
-        unchecked: false,
     })
 }
 
@@ -272,16 +258,13 @@ pub fn unread() -> Listed {
         upto: u64::MAX,
         expect: None,
         own: None,
-        unchecked: false,
     }
 }
 
 /// A fresh backfill of ids `0 < id <= top`, the list standing at `listed` (`None`: it has
 /// ended): the bottom `share` listed (and whatever the list has read past it), the rest one
-/// searched range (the engine splits it). Where the list goes on from a made cursor (its
-/// check), `at_once` more pieces of its share are listed at once, unchecked: their pages go
-/// out with the check's, on the same round trip, and count only once it has passed.
-pub fn first_parts(top: u64, share: f64, listed: Option<Listed>, at_once: usize) -> Vec<Part> {
+/// searched range (the engine splits it).
+pub fn first_parts(top: u64, share: f64, listed: Option<Listed>) -> Vec<Part> {
     // The highest id the list has read: past `last` when it goes on from a made cursor.
     let read = |l: &Listed| l.expect.unwrap_or(l.last);
     let Some(listed) = listed.filter(|l| read(l) < top) else {
@@ -290,22 +273,9 @@ pub fn first_parts(top: u64, share: f64, listed: Option<Listed>, at_once: usize)
     let cut = ((top as f64 * share.clamp(0.0, 1.0)) as u64).max(read(&listed));
     let mut parts = Vec::new();
     if cut > read(&listed) {
-        let checked = Listed {
+        parts.push(Part::Listed(Listed {
             upto: cut,
             ..listed
-        };
-        let pieces = match checked.expect {
-            Some(_) => at_once + 1,
-            None => 1,
-        };
-        let lists = (pieces - 1, Handoff::Listed);
-        let split = split_listed(&checked, pieces, 1.0 / pieces as f64, lists, PAGE as u64);
-        parts.extend(split.into_iter().enumerate().map(|(i, part)| match part {
-            Part::Listed(l) if i > 0 => Part::Listed(Listed {
-                unchecked: true,
-                ..l
-            }),
-            part => part,
         }));
     }
     if cut < top {
@@ -316,21 +286,6 @@ pub fn first_parts(top: u64, share: f64, listed: Option<Listed>, at_once: usize)
         }));
     }
     parts
-}
-
-/// Whether a made cursor's check is still to answer in `parts`: a range listed from one
-/// whose first record is known. Unchecked ranges wait for it; with none to wait for (a
-/// restart after the check's page was written, before theirs), they are searched.
-pub fn checking(parts: &Partitions<Part>) -> bool {
-    (parts.open.iter()).any(|p| {
-        matches!(
-            p,
-            Part::Listed(Listed {
-                expect: Some(_),
-                ..
-            })
-        )
-    })
 }
 
 /// What a list page of records with `ids` (in the order listed) makes of `range`: whether
@@ -357,7 +312,6 @@ pub fn after_page(range: &Listed, ids: &[u64], next: Option<String>) -> (bool, O
             upto: range.upto,
             expect: None,
             own: None,
-            unchecked: false,
         })),
         _ => None,
     };
@@ -462,7 +416,6 @@ mod tests {
             upto: 20_524,
             expect: None,
             own: None,
-            unchecked: false,
         };
         let parts = split_listed(&range, 4, 0.3, (0, Handoff::AfterSearchPage), 1);
         assert_eq!(parts.len(), 4);
@@ -500,7 +453,6 @@ mod tests {
             upto: 250,
             expect: None,
             own: None,
-            unchecked: false,
         };
         assert_eq!(
             split_listed(&small, 4, 0.5, (0, Handoff::AfterSearchPage), 200),
@@ -522,7 +474,6 @@ mod tests {
             upto: 1_300,
             expect: None,
             own: None,
-            unchecked: false,
         };
         let parts = split_listed(&range, 3, 1.0 / 3.0, (2, Handoff::Listed), 200);
         assert_eq!(
@@ -562,7 +513,6 @@ mod tests {
             upto: 40_000,
             expect: None,
             own: None,
-            unchecked: false,
         };
         let kinds = |parts: &[Part]| -> Vec<String> {
             (parts.iter())
@@ -642,7 +592,6 @@ mod tests {
                 upto: 1_000,
                 expect: Some(525),
                 own: None,
-                unchecked: false,
             },
             "base64 of the id and a newline, as HubSpot's example cursor (`NTI1Cg==`: 525)"
         );
@@ -675,7 +624,6 @@ mod tests {
         let going = Listed {
             expect: None,
             own: None,
-            unchecked: false,
             ..listed
         };
         assert!(starts_right(&going, &[560]));
@@ -695,7 +643,6 @@ mod tests {
                 upto: u64::MAX,
                 expect: Some(400),
                 own: Some("own".into()),
-                unchecked: false,
             }),
             "base64 of `9\\n`; the list's next record above 9 must be 400"
         );
@@ -732,7 +679,6 @@ mod tests {
                 upto: 5_000,
                 expect: None,
                 own: None,
-                unchecked: false,
             })
         );
         // One made after a search page has no cursor of the list's own: searched.
@@ -750,7 +696,6 @@ mod tests {
             upto: 1_000,
             expect: None,
             own: None,
-            unchecked: false,
         };
         let (keep, next) = after_page(&range, &[3, 9, 400], Some("c1".into()));
         assert!(keep);
@@ -762,7 +707,6 @@ mod tests {
                 upto: 1_000,
                 expect: None,
                 own: None,
-                unchecked: false,
             }))
         );
         let at = Listed {
@@ -771,7 +715,6 @@ mod tests {
             upto: 1_000,
             expect: None,
             own: None,
-            unchecked: false,
         };
         assert!(
             after_page(&at, &[900, 1_000], Some("c2".into()))
@@ -814,18 +757,18 @@ mod tests {
     fn a_fresh_backfill_lists_the_bottom_share_and_searches_the_rest() {
         let unread = Some(unread());
         assert_eq!(
-            spans(&first_parts(10_000, 0.4, unread.clone(), 3)),
+            spans(&first_parts(10_000, 0.4, unread.clone())),
             vec![(0, 4_000), (4_000, 10_000)]
         );
         assert!(matches!(
-            &first_parts(10_000, 0.4, unread.clone(), 3)[0],
+            &first_parts(10_000, 0.4, unread.clone())[0],
             Part::Listed(Listed { after: None, .. })
         ));
         assert_eq!(
-            spans(&first_parts(10_000, 0.0, unread.clone(), 3)),
+            spans(&first_parts(10_000, 0.0, unread.clone())),
             vec![(0, 10_000)]
         );
-        assert!(first_parts(0, 0.4, unread, 3).is_empty());
+        assert!(first_parts(0, 0.4, unread).is_empty());
         // The list's first page read: it goes on from its cursor, to the share or past it.
         let read = Listed {
             after: Some("c1".into()),
@@ -833,75 +776,22 @@ mod tests {
             upto: u64::MAX,
             expect: None,
             own: None,
-            unchecked: false,
         };
-        let parts = first_parts(10_000, 0.4, Some(read.clone()), 3);
+        let parts = first_parts(10_000, 0.4, Some(read.clone()));
         assert_eq!(spans(&parts), vec![(100, 4_000), (4_000, 10_000)]);
         assert!(matches!(&parts[0], Part::Listed(l) if l.after.as_deref() == Some("c1")));
         assert_eq!(
-            spans(&first_parts(10_000, 0.0, Some(read.clone()), 3)),
+            spans(&first_parts(10_000, 0.0, Some(read.clone()))),
             vec![(100, 10_000)],
             "search from where the list stands"
         );
         assert!(
-            first_parts(90, 0.4, Some(read), 3).is_empty(),
+            first_parts(90, 0.4, Some(read)).is_empty(),
             "the first page read up to the highest id: done"
         );
-        assert!(
-            first_parts(10_000, 0.4, None, 3).is_empty(),
-            "the list ended"
-        );
-        assert!(
-            parts
-                .iter()
-                .all(|p| !matches!(p, Part::Listed(l) if l.unchecked)),
-            "no check to wait for: nothing listed unchecked"
-        );
+        assert!(first_parts(10_000, 0.4, None).is_empty(), "the list ended");
         assert!((list_share(500.0, 750.0) - 0.5).abs() < 1e-9);
         assert_eq!(list_share(0.0, 800.0), 0.05);
-    }
-
-    #[test]
-    fn a_fresh_backfill_lists_more_ranges_beside_the_first_made_cursors_check() {
-        // The first page read up to 1,000; the list goes on from a cursor made of 999, so its
-        // next first record must be 1,000.
-        let check = Listed {
-            after: Some("OTk5Cg==".into()),
-            last: 999,
-            upto: u64::MAX,
-            expect: Some(1_000),
-            own: Some("own".into()),
-            unchecked: false,
-        };
-        let parts = first_parts(20_000, 0.5, Some(check), 3);
-        assert_eq!(
-            spans(&parts),
-            vec![
-                (999, 3_294),
-                (3_294, 5_489),
-                (5_489, 7_684),
-                (7_684, 10_000),
-                (10_000, 20_000)
-            ]
-        );
-        let Part::Listed(first) = &parts[0] else {
-            panic!("the check goes on")
-        };
-        assert_eq!((first.expect, first.unchecked), (Some(1_000), false));
-        for part in &parts[1..4] {
-            let Part::Listed(l) = part else {
-                panic!("listed at once: {part:?}")
-            };
-            assert!(l.unchecked && l.expect.is_none(), "{l:?}");
-            assert_eq!(l.after, Some(cursor(l.last)));
-        }
-        assert!(matches!(parts[4], Part::Searched(_)));
-        // Unchecked ranges wait while the check is in the set; once its page is written,
-        // with theirs not yet, there is nothing to wait for (they are searched).
-        let mut set = Partitions::new(parts);
-        assert!(checking(&set));
-        set.open.remove(0);
-        assert!(!checking(&set));
     }
 
     #[test]

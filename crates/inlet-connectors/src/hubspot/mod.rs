@@ -360,8 +360,7 @@ impl HubSpotSource {
             Some(Part::Listed(at)) => Some(at),
             _ => None,
         };
-        let (share, at_once) = (reader.list_share(), reader.unchecked_lists());
-        let parts = listed::first_parts(top, share, listed, at_once);
+        let parts = listed::first_parts(top, reader.list_share(), listed);
         let position = Position::Backfill {
             parts: Partitions::new(parts),
             since_ms,

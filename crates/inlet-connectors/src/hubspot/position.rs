@@ -34,11 +34,6 @@ pub struct Listed {
     /// lists it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub own: Option<String>,
-    /// Listed at once from a made cursor on a fresh backfill's first round trip, before the
-    /// first made cursor's check has answered: its pages count only once a check has
-    /// passed ([`super::listed`]).
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub unchecked: bool,
 }
 
 /// A backfill partition. Untagged, so a checkpoint written before lists were read (its
@@ -121,7 +116,6 @@ mod tests {
                         upto: 400,
                         expect: None,
                         own: None,
-                        unchecked: false,
                     }),
                     Part::Listed(Listed {
                         after: None,
@@ -129,7 +123,6 @@ mod tests {
                         upto: 400,
                         expect: None,
                         own: None,
-                        unchecked: false,
                     }),
                     Part::Listed(Listed {
                         after: Some("NDAwCg==".into()),
@@ -137,7 +130,6 @@ mod tests {
                         upto: 500,
                         expect: Some(401),
                         own: None,
-                        unchecked: false,
                     }),
                     Part::Searched(IdRange {
                         above: 500,

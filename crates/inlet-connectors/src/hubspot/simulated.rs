@@ -209,7 +209,7 @@ async fn list_and_search_together_read_every_record_once_even_after_a_restart() 
             listed_open: AtomicUsize::new(0),
             made_worked: AtomicBool::new(false),
         };
-        let start = Partitions::new(first_parts(top, share, Some(unread()), 0));
+        let start = Partitions::new(first_parts(top, share, Some(unread())));
         let steps = read_all(&portal, start).await;
         assert_eq!(ids_of(&steps), ids, "share {share}: every id once");
         let sets = steps.iter().map(|(_, set)| set);
