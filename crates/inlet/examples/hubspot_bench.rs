@@ -11,8 +11,9 @@
 //! the account search too), and answers every call after `INLET_BENCH_API_MS`
 //! (default 0). Each round, on a fresh database per tool: `inlet run` syncing the contact
 //! stream alone (`--streams contact`; with `INLET_BENCH_STREAMS=all`, every stream of the
-//! portal), timed from spawning it until `_sync_state` says every stream is live; then, when the peers are on, Airbyte's `source-hubspot` through PyAirbyte
-//! into its Postgres cache (`bench/hubspot/airbyte_backfill.py`), and `tap-hubspot` piped
+//! portal), timed from spawning it until `_sync_state` says every stream is live; then,
+//! when the peers are on, Airbyte's `source-hubspot` through PyAirbyte into its Postgres
+//! cache (`bench/hubspot/airbyte_backfill.py`), and `tap-hubspot` piped
 //! into `meltanolabs-target-postgres` (`bench/hubspot/tap_backfill.py`), both selecting
 //! the contacts stream. Each tool's rows are counted after; the fake counts every API
 //! request each one made and every 429 it answered because a budget was spent; for inlet it

@@ -330,15 +330,8 @@ pub fn split_listed(
     unit: u64,
 ) -> Vec<Part> {
     let span = range.upto.saturating_sub(range.last);
-    let listed = list_unit(unit);
-    // Where the list takes made cursors, pieces are cut where list pages end (search reads
-    // a half page at the end of some); else each is searched first, cut where search
-    // pages end.
-    let top_unit = match handoff == Handoff::Listed {
-        true => listed,
-        false => unit,
-    };
-    let kept = aligned((span as f64 * keep.clamp(0.0, 1.0)) as u64, listed);
+    let top_unit = top_unit((lists, handoff), unit);
+    let kept = aligned((span as f64 * keep.clamp(0.0, 1.0)) as u64, list_unit(unit));
     if pieces < 2 || kept + top_unit > span {
         return vec![Part::Listed(range.clone())];
     }
@@ -361,6 +354,16 @@ pub fn list_unit(unit: u64) -> u64 {
     (unit * LIST_PAGE / PAGE as u64).max(1)
 }
 
+/// Where a split's new ranges are cut: where list pages end when some are listed at once
+/// (search reads a half page at the end of some of the others), else where search pages
+/// end (every one is searched first).
+fn top_unit((lists, handoff): (usize, Handoff), unit: u64) -> u64 {
+    match lists > 0 && handoff == Handoff::Listed {
+        true => list_unit(unit),
+        false => unit,
+    }
+}
+
 /// What is left of a searched `range` in up to `pieces` ranges (see [`split`]): the first
 /// goes on as it was, a whole number of search pages (`unit` ids each); the next `lists` are
 /// handed to the list as `handoff` says, the rest searched. Ranges listed at once are cut
@@ -372,10 +375,7 @@ pub fn split_searched(
     unit: u64,
 ) -> Vec<Part> {
     let span = range.upto.saturating_sub(range.above);
-    let top_unit = match handoff == Handoff::Listed && lists > 0 {
-        true => list_unit(unit),
-        false => unit,
-    };
+    let top_unit = top_unit((lists, handoff), unit);
     let kept = aligned(span / pieces.max(1) as u64, unit);
     if pieces < 2 || kept + top_unit > span {
         return vec![Part::Searched(range)];
