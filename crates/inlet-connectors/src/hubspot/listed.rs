@@ -232,7 +232,7 @@ fn assign(ranges: Vec<IdRange>, lists: usize, handoff: Handoff) -> Vec<Part> {
 /// for a made cursor (it read that one), else above the last listed.
 pub fn searched_instead(range: &Listed) -> Part {
     Part::Searched(IdRange {
-        above: range.expect.unwrap_or(range.last),
+        above: range.read(),
         upto: range.upto,
         list: false,
     })
@@ -265,14 +265,12 @@ pub fn unread() -> Listed {
 /// ended): the bottom `share` listed (and whatever the list has read past it), the rest one
 /// searched range (the engine splits it).
 pub fn first_parts(top: u64, share: f64, listed: Option<Listed>) -> Vec<Part> {
-    // The highest id the list has read: past `last` when it goes on from a made cursor.
-    let read = |l: &Listed| l.expect.unwrap_or(l.last);
-    let Some(listed) = listed.filter(|l| read(l) < top) else {
+    let Some(listed) = listed.filter(|l| l.read() < top) else {
         return Vec::new();
     };
-    let cut = ((top as f64 * share.clamp(0.0, 1.0)) as u64).max(read(&listed));
+    let cut = ((top as f64 * share.clamp(0.0, 1.0)) as u64).max(listed.read());
     let mut parts = Vec::new();
-    if cut > read(&listed) {
+    if cut > listed.read() {
         parts.push(Part::Listed(Listed {
             upto: cut,
             ..listed

@@ -36,6 +36,13 @@ pub struct Listed {
     pub own: Option<String>,
 }
 
+impl Listed {
+    /// The highest id read: the record search found for a made cursor, else the last listed.
+    pub fn read(&self) -> u64 {
+        self.expect.unwrap_or(self.last)
+    }
+}
+
 /// A backfill partition. Untagged, so a checkpoint written before lists were read (its
 /// partitions plain `{"above", "upto"}` ranges) still reads back: as searched ranges.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
