@@ -217,10 +217,22 @@ pub fn read_already(range: &Listed) -> Option<u64> {
     }
 }
 
-/// `ranges` as partitions: the first `lists` handed to the list as `handoff` says; the rest
-/// searched.
-fn assign(ranges: Vec<IdRange>, lists: usize, handoff: Handoff) -> Vec<Part> {
-    (ranges.into_iter().enumerate())
+/// Ids `above < id <= upto` in up to `pieces` ranges cut where pages end ([`split`],
+/// [`top_unit`]): the first `lists` handed to the list as `handoff` says, the rest searched.
+fn hand_out(
+    above: u64,
+    upto: u64,
+    pieces: usize,
+    (lists, handoff): (usize, Handoff),
+    unit: u64,
+) -> Vec<Part> {
+    let rest = IdRange {
+        above,
+        upto,
+        list: false,
+    };
+    (split(rest, pieces, top_unit((lists, handoff), unit)).into_iter())
+        .enumerate()
         .map(|(i, r)| match (i < lists, handoff) {
             (true, Handoff::Listed) => listed_at_once(r),
             (list, _) => Part::Searched(IdRange { list, ..r }),
@@ -318,19 +330,18 @@ pub fn after_page(range: &Listed, ids: &[u64], next: Option<String>) -> (bool, O
 
 /// What is left of `range` (`last < id <= upto`) in up to `pieces` partitions: the list
 /// keeps the bottom `keep` share from where it stands, in whole pages of `unit` ids (see
-/// [`split`]); the top is split into ranges, the first `lists` of them handed to the list
-/// as `handoff` says, the rest searched ([`assign`]). A rest too small to share stays whole.
+/// [`split`]); the top is split into ranges, as many as `lists` says handed to the list as it
+/// says, the rest searched ([`hand_out`]). A rest too small to share stays whole.
 pub fn split_listed(
     range: &Listed,
     pieces: usize,
     keep: f64,
-    (lists, handoff): (usize, Handoff),
+    lists: (usize, Handoff),
     unit: u64,
 ) -> Vec<Part> {
     let span = range.upto.saturating_sub(range.last);
-    let top_unit = top_unit((lists, handoff), unit);
     let kept = aligned((span as f64 * keep.clamp(0.0, 1.0)) as u64, list_unit(unit));
-    if pieces < 2 || kept + top_unit > span {
+    if pieces < 2 || kept + top_unit(lists, unit) > span {
         return vec![Part::Listed(range.clone())];
     }
     let cut = range.last + kept;
@@ -338,12 +349,7 @@ pub fn split_listed(
         upto: cut,
         ..range.clone()
     })];
-    let top = IdRange {
-        above: cut,
-        upto: range.upto,
-        list: false,
-    };
-    out.extend(assign(split(top, pieces - 1, top_unit), lists, handoff));
+    out.extend(hand_out(cut, range.upto, pieces - 1, lists, unit));
     out
 }
 
@@ -363,30 +369,25 @@ fn top_unit((lists, handoff): (usize, Handoff), unit: u64) -> u64 {
 }
 
 /// What is left of a searched `range` in up to `pieces` ranges (see [`split`]): the first
-/// goes on as it was, a whole number of search pages (`unit` ids each); the next `lists` are
-/// handed to the list as `handoff` says, the rest searched. Ranges listed at once are cut
-/// where list pages end, so a range of two search pages can still end on two budgets.
+/// goes on as it was, a whole number of search pages (`unit` ids each); the rest are handed
+/// out ([`hand_out`]): as many as `lists` says to the list, the others searched. Ranges
+/// listed at once are cut where list pages end, so a range of two search pages can still
+/// end on two budgets.
 pub fn split_searched(
     range: IdRange,
     pieces: usize,
-    (lists, handoff): (usize, Handoff),
+    lists: (usize, Handoff),
     unit: u64,
 ) -> Vec<Part> {
     let span = range.upto.saturating_sub(range.above);
-    let top_unit = top_unit((lists, handoff), unit);
     let kept = aligned(span / pieces.max(1) as u64, unit);
-    if pieces < 2 || kept + top_unit > span {
+    if pieces < 2 || kept + top_unit(lists, unit) > span {
         return vec![Part::Searched(range)];
     }
     let cut = range.above + kept;
-    let top = IdRange {
-        above: cut,
-        upto: range.upto,
-        list: false,
-    };
     let first = Part::Searched(IdRange { upto: cut, ..range });
     std::iter::once(first)
-        .chain(assign(split(top, pieces - 1, top_unit), lists, handoff))
+        .chain(hand_out(cut, range.upto, pieces - 1, lists, unit))
         .collect()
 }
 
