@@ -8,7 +8,12 @@
 //! holds every request of the sync back for the server's `Retry-After`, then resumes at
 //! half the rate it had, which climbs back to the configured one (doubling over
 //! [`RECOVERY`]): a budget set above what the API allows settles near what it allows.
+//!
+//! A limit counted in a rolling window ("5 a second") is kept by [`RateLimiter::windowed`]:
+//! a bucket at that rate, and a log of when the last requests went, so no window ever holds
+//! one too many even when a timer fires late.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -29,8 +34,11 @@ pub const RECOVERY: Duration = Duration::from_secs(30);
 pub struct RateLimiter {
     rate: f64,
     burst: f64,
-    /// The bucket: tokens and when they were counted. Taken in order (the lock is fair).
-    bucket: tokio::sync::Mutex<(f64, Instant)>,
+    /// The bucket: tokens and when they were counted, and the last sends when a window is
+    /// kept. Taken in order (the lock is fair).
+    bucket: tokio::sync::Mutex<Bucket>,
+    /// At most this many requests in any window of this length, if set.
+    window: Option<(usize, Duration)>,
     /// Observed request latency (a moving average, seconds) and the last 429's end.
     seen: Mutex<Seen>,
     /// Requests waiting for a token now.
@@ -44,6 +52,15 @@ impl Drop for Waiting<'_> {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::Relaxed);
     }
+}
+
+#[derive(Debug)]
+struct Bucket {
+    tokens: f64,
+    /// When `tokens` was counted.
+    last: Instant,
+    /// When the requests of the last window went, oldest first.
+    sent: VecDeque<Instant>,
 }
 
 #[derive(Debug)]
@@ -62,13 +79,29 @@ impl RateLimiter {
         RateLimiter {
             rate: rate.max(0.01),
             burst,
-            bucket: tokio::sync::Mutex::new((burst, Instant::now())),
+            bucket: tokio::sync::Mutex::new(Bucket {
+                tokens: burst,
+                last: Instant::now(),
+                sent: VecDeque::new(),
+            }),
+            window: None,
             seen: Mutex::new(Seen {
                 latency: FIRST_LATENCY,
                 paused_until: None,
                 cut_to: rate.max(0.01),
             }),
             waiting: AtomicUsize::new(0),
+        }
+    }
+
+    /// At most `count` requests in any `span`: requests a `span / count` apart, and none sent
+    /// while the window ending now holds `count` (a request sent late never lets the next one
+    /// close in on it, as a bucket counting from when tokens were due would).
+    pub fn windowed(count: u32, span: Duration) -> Self {
+        let count = count.max(1);
+        RateLimiter {
+            window: Some((count as usize, span)),
+            ..Self::new(f64::from(count) / span.as_secs_f64(), 1)
         }
     }
 
@@ -105,23 +138,29 @@ impl RateLimiter {
         if let Some(until) = paused_until.filter(|u| *u > Instant::now()) {
             // A 429: nobody goes before its wait is over, and then without a burst.
             tokio::time::sleep_until(until).await;
-            *bucket = (0.0, until);
+            (bucket.tokens, bucket.last) = (0.0, until);
         }
-        let (tokens, last) = &mut *bucket;
         let now = Instant::now();
         let rate = self.current_rate(now);
-        *tokens = (*tokens + now.duration_since(*last).as_secs_f64() * rate).min(self.burst);
-        *last = now;
-        if *tokens < 1.0 {
-            let due = now + Duration::from_secs_f64((1.0 - *tokens) / rate);
+        bucket.tokens =
+            (bucket.tokens + now.duration_since(bucket.last).as_secs_f64() * rate).min(self.burst);
+        bucket.last = now;
+        if bucket.tokens < 1.0 {
+            let due = now + Duration::from_secs_f64((1.0 - bucket.tokens) / rate);
             tokio::time::sleep_until(due).await;
             // Counted from when the token was due, not from when this task woke: a timer
             // fires a millisecond or more late (more on a busy machine), and at 95/s, one
             // request every 10.5 ms, losing that on every request cost a tenth of the budget.
-            *tokens = 1.0;
-            *last = due;
+            (bucket.tokens, bucket.last) = (1.0, due);
         }
-        *tokens -= 1.0;
+        bucket.tokens -= 1.0;
+        if let Some((count, span)) = self.window {
+            if bucket.sent.len() >= count {
+                let oldest = bucket.sent.pop_front().expect("a full window");
+                tokio::time::sleep_until(oldest + span).await;
+            }
+            bucket.sent.push_back(Instant::now());
+        }
     }
 
     /// Records how long a request took, from sending it to its last byte.
@@ -219,6 +258,38 @@ mod tests {
             start.elapsed(),
             Duration::from_millis(20),
             "the third request keeps its time: 10 ms after the second was due"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_window_never_holds_one_too_many_even_after_a_late_wake_up() {
+        let limiter = Arc::new(RateLimiter::windowed(5, Duration::from_secs(1)));
+        let start = Instant::now();
+        limiter.acquire().await;
+        let mut sent = vec![start.elapsed()];
+        let second = tokio::spawn({
+            let limiter = limiter.clone();
+            async move { limiter.acquire().await }
+        });
+        tokio::task::yield_now().await; // it waits for its token, due at 200 ms
+                                        // The runtime was busy: it wakes 100 ms late.
+        tokio::time::advance(Duration::from_millis(300)).await;
+        second.await.expect("second request");
+        sent.push(start.elapsed());
+        for _ in 0..8 {
+            limiter.acquire().await;
+            sent.push(start.elapsed());
+        }
+        for six in sent.windows(6) {
+            assert!(
+                six[5] - six[0] >= Duration::from_secs(1),
+                "six requests within a second: {sent:?}"
+            );
+        }
+        assert_eq!(
+            sent[9],
+            Duration::from_millis(1800),
+            "otherwise 200 ms apart: {sent:?}"
         );
     }
 

@@ -12,11 +12,11 @@ use serde_json::Value;
 use crate::http::{budget, Auth, HttpClient, Meter, RateLimiter, Reply, Request};
 use crate::json;
 
-/// Search's own limit is 5 requests/s per account; inlet keeps under it. At 4.5, requests
-/// are 222 ms apart, so no second holds a sixth even when one leaves 100 ms late (a timer
-/// fires late; the bucket then sends the next on time); at 5 one did, and the 429 halved
-/// search for 30 s.
-pub const SEARCH_RATE: f64 = 4.5;
+/// Search's own limit: 5 requests a second per account. inlet sends no more than 5 in any
+/// 1.05 s, by when its requests went, not by when they were due: at an even 5 a second one
+/// sent 100 ms late (a timer fires late) put six in HubSpot's second, and the 429 halved
+/// search for 30 s. The 50 ms spare is for requests that reach HubSpot unevenly late.
+pub const SEARCH_LIMIT: (u32, Duration) = (5, Duration::from_millis(1050));
 
 #[derive(Clone, Debug)]
 pub struct HubSpotClient {
@@ -54,7 +54,7 @@ impl HubSpotClient {
     /// `rate`: requests per second of the 10-second budget this sync may use.
     pub fn new(api_base: &str, auth: Arc<dyn Auth>, rate: f64) -> Result<Self, SourceError> {
         let api_limiter = Arc::new(RateLimiter::new(rate, rate.ceil() as u32));
-        let search_limiter = Arc::new(RateLimiter::new(SEARCH_RATE, 1));
+        let search_limiter = Arc::new(RateLimiter::windowed(SEARCH_LIMIT.0, SEARCH_LIMIT.1));
         let http = |limiter: &Arc<RateLimiter>| {
             HttpClient::new(api_base, limiter.clone())
                 .map(|c| c.with_auth(auth.clone()))
