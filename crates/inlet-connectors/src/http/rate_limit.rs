@@ -70,6 +70,8 @@ struct Seen {
     paused_until: Option<Instant>,
     /// The rate the last 429 cut to; it climbs back from `paused_until`.
     cut_to: f64,
+    /// What 429s have added to a window's length (see [`RateLimiter::slow_down`]).
+    widened: Duration,
 }
 
 impl RateLimiter {
@@ -89,6 +91,7 @@ impl RateLimiter {
                 latency: FIRST_LATENCY,
                 paused_until: None,
                 cut_to: rate.max(0.01),
+                widened: Duration::ZERO,
             }),
             waiting: AtomicUsize::new(0),
         }
@@ -157,7 +160,8 @@ impl RateLimiter {
         if let Some((count, span)) = self.window {
             if bucket.sent.len() >= count {
                 let oldest = bucket.sent.pop_front().expect("a full window");
-                tokio::time::sleep_until(oldest + span).await;
+                let widened = self.seen().widened;
+                tokio::time::sleep_until(oldest + span + widened).await;
             }
             bucket.sent.push_back(Instant::now());
         }
@@ -171,13 +175,18 @@ impl RateLimiter {
 
     /// The server said 429: every request of the sync waits `retry_after` (1 s if it named
     /// none), then the rate starts again from half what it was. The 429s of requests that
-    /// were in flight together cut it once.
+    /// were in flight together cut it once. A window's limit is not halved: the window
+    /// grows by a twentieth (up to twice its length), since requests reached the server
+    /// less evenly than they went.
     pub fn slow_down(&self, retry_after: Option<Duration>) {
         let now = Instant::now();
         let until = now + retry_after.unwrap_or(Duration::from_secs(1));
         let mut seen = self.seen();
         if seen.paused_until.is_none_or(|u| u <= now) {
-            seen.cut_to = (Self::rate_at(&seen, self.rate, now) / 2.0).max(0.5);
+            match self.window {
+                Some((_, span)) => seen.widened = (seen.widened + span / 20).min(span),
+                None => seen.cut_to = (Self::rate_at(&seen, self.rate, now) / 2.0).max(0.5),
+            }
         }
         seen.paused_until = Some(seen.paused_until.map_or(until, |u| u.max(until)));
     }
@@ -290,6 +299,34 @@ mod tests {
             sent[9],
             Duration::from_millis(1800),
             "otherwise 200 ms apart: {sent:?}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_429_widens_a_window_instead_of_halving_its_rate() {
+        let limiter = RateLimiter::windowed(5, Duration::from_secs(1));
+        for _ in 0..5 {
+            limiter.acquire().await;
+        }
+        limiter.slow_down(None);
+        let start = Instant::now();
+        let mut sent = Vec::new();
+        for _ in 0..10 {
+            limiter.acquire().await;
+            sent.push(start.elapsed());
+        }
+        assert_eq!(
+            sent[0],
+            Duration::from_millis(1_200),
+            "the 429's second is waited, then a request's spacing"
+        );
+        for six in sent.windows(6) {
+            assert!(six[5] - six[0] >= Duration::from_millis(1050), "{sent:?}");
+        }
+        assert_eq!(
+            sent[9],
+            Duration::from_millis(3_050),
+            "5 a window still, not half that: {sent:?}"
         );
     }
 
