@@ -474,7 +474,12 @@ async fn bench(contacts: usize, rounds: usize, changes: usize) {
     for round in 1..=rounds {
         let db = cluster.create_database().await;
         let admin = cluster.admin_db(&db).await;
+        let set_up = Instant::now();
         let inlet = setup(&bin, ca.as_deref(), &cluster, &db, &api_base, &fake, &extra);
+        eprintln!(
+            "round {round}: inlet's setup (destination add and setup, sync add) took {:.1} s",
+            set_up.elapsed().as_secs_f64()
+        );
         let listen = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free port")
