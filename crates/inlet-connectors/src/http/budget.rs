@@ -356,6 +356,15 @@ impl Pace {
 mod tests {
     use super::*;
 
+    /// HubSpot's smallest 10-second budget, with `remaining` left.
+    fn tier_100(remaining: u64) -> Budget {
+        Budget {
+            remaining,
+            limit: Some(100),
+            window: Duration::from_secs(10),
+        }
+    }
+
     fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
         let mut map = HeaderMap::new();
         for (name, value) in pairs {
@@ -416,11 +425,7 @@ mod tests {
             last = Some(pacer.wait().await.0);
             tokio::time::advance(Duration::from_millis(100)).await;
         }
-        let budget = Budget {
-            remaining: 0,
-            limit: Some(100),
-            window: Duration::from_secs(10),
-        };
+        let budget = tier_100(0);
         pacer.observe(budget, last.expect("a turn")).await;
         pacer.wait().await;
         assert_eq!(
@@ -490,28 +495,23 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn turns_given_before_the_latest_word_that_go_after_it_are_counted_against_it() {
         use futures_util::FutureExt;
-        let budget = |remaining| Budget {
-            remaining,
-            limit: Some(100),
-            window: Duration::from_secs(10),
-        };
         let pacer = Pacer::default();
         let start = Instant::now();
         let (first, _) = pacer.wait().await;
         tokio::time::advance(Duration::from_secs(1)).await;
         let (second, _) = pacer.wait().await;
         // The first's answer: nothing left. The next two are given turns a window away.
-        pacer.observe(budget(0), first).await;
+        pacer.observe(tier_100(0), first).await;
         for _ in 0..2 {
             assert!(pacer.wait().now_or_never().is_none(), "it waits");
         }
         // The second's answer: others' requests have left the window. One goes now.
-        pacer.observe(budget(50), second).await;
+        pacer.observe(tier_100(50), second).await;
         let (third, waited) = pacer.wait().await;
         assert!(!waited);
         // Its answer: 3 left. The two waiting go after it, so it did not count them: one
         // is left, and the reserve (2) is kept for others. The next waits for the window.
-        pacer.observe(budget(3), third).await;
+        pacer.observe(tier_100(3), third).await;
         let (_, waited) = pacer.wait().await;
         assert!(waited);
         assert_eq!(
@@ -523,11 +523,6 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn requests_sent_together_are_counted_by_the_answer_that_found_least_left() {
-        let budget = |remaining| Budget {
-            remaining,
-            limit: Some(100),
-            window: Duration::from_secs(10),
-        };
         let pacer = Pacer::default();
         let start = Instant::now();
         let mut together = Vec::new();
@@ -536,12 +531,12 @@ mod tests {
         }
         // The last given its turn reached HubSpot first, and the first last: only the
         // first's answer counted all four.
-        pacer.observe(budget(6), together[3]).await;
-        pacer.observe(budget(5), together[1]).await;
-        pacer.observe(budget(4), together[2]).await;
+        pacer.observe(tier_100(6), together[3]).await;
+        pacer.observe(tier_100(5), together[1]).await;
+        pacer.observe(tier_100(4), together[2]).await;
         let (_, waited) = pacer.wait().await;
         assert!(!waited, "4 left, 3 of them kept: one may go");
-        pacer.observe(budget(3), together[0]).await;
+        pacer.observe(tier_100(3), together[0]).await;
         let (_, waited) = pacer.wait().await;
         assert!(waited, "3 left, all kept, and one more went since");
         assert_eq!(
@@ -553,11 +548,6 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_waiting_turn_is_asked_again_when_newer_word_finds_less_room() {
-        let budget = |remaining| Budget {
-            remaining,
-            limit: Some(100),
-            window: Duration::from_secs(10),
-        };
         let pacer = std::sync::Arc::new(Pacer::default());
         let start = Instant::now();
         pacer.wait().await;
@@ -566,7 +556,7 @@ mod tests {
         let (third, _) = pacer.wait().await;
         // The second's answer: 3 left, and the third went since. The reserve (2) is kept for
         // others: the next goes when the first leaves the window.
-        pacer.observe(budget(3), second).await;
+        pacer.observe(tier_100(3), second).await;
         let fourth = tokio::spawn({
             let pacer = pacer.clone();
             async move {
@@ -582,7 +572,7 @@ mod tests {
         }
         assert_eq!(pacer.ahead(), Duration::from_millis(9_100), "at 10.1 s");
         // The third's answer, while the fourth waits: others of the account spent the rest.
-        pacer.observe(budget(0), third).await;
+        pacer.observe(tier_100(0), third).await;
         let went = fourth.await.expect("the fourth request");
         assert_eq!(
             went - start,
@@ -597,11 +587,7 @@ mod tests {
         assert_eq!(pacer.ahead(), Duration::ZERO, "nothing asked yet");
         let (turn, _) = pacer.wait().await;
         assert_eq!(pacer.ahead(), Duration::ZERO, "that one went at once");
-        let spent = Budget {
-            remaining: 0,
-            limit: Some(100),
-            window: Duration::from_secs(10),
-        };
+        let spent = tier_100(0);
         pacer.observe(spent, turn).await;
         let waiting = tokio::spawn({
             let pacer = pacer.clone();
