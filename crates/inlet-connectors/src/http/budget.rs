@@ -162,12 +162,12 @@ impl Word {
     /// were in the window then and have left it since. `None`: not before requests of
     /// others leave it. `me`: the turn asked about again, when it has one; only the turns
     /// ahead of it count against it.
-    fn free_at(&self, turns: &VecDeque<Sent>, me: Option<Sent>, now: Instant) -> Option<Instant> {
+    fn free_at(&self, turns: &VecDeque<Sent>, me: Option<Turn>, now: Instant) -> Option<Instant> {
         if now >= self.at + self.window + self.each {
             // Whatever it counted has left the window since; the next answer says more.
             return Some(now);
         }
-        let others = turns.iter().filter(|t| Some(**t) != me);
+        let others = turns.iter().filter(|t| me.is_none_or(|me| t.seq != me.seq));
         let ahead = |t: &&Sent| me.is_none_or(|me| (t.at, t.seq) < (me.at, me.seq));
         let since = (others.clone())
             .filter(|t| !self.counted(t))
@@ -198,7 +198,7 @@ impl Word {
     /// When a request asking now may go: [`Word::free_at`], and if not before others'
     /// requests leave the window, when all the word counted has left it; never later than
     /// the longest wait.
-    fn turn_at(&self, turns: &VecDeque<Sent>, me: Option<Sent>) -> Instant {
+    fn turn_at(&self, turns: &VecDeque<Sent>, me: Option<Turn>) -> Instant {
         let now = Instant::now();
         (self.free_at(turns, me, now))
             .unwrap_or(self.at + self.window + self.each)
@@ -318,8 +318,7 @@ impl Pacer {
                 break;
             };
             told = pace.heard;
-            let me = pace.turns.iter().find(|t| t.seq == turn.seq).copied();
-            let at = word.turn_at(&pace.turns, me);
+            let at = word.turn_at(&pace.turns, Some(turn));
             if at <= Instant::now() {
                 break;
             }
