@@ -5,8 +5,8 @@
 
 use std::time::Instant;
 
+use inlet_connectors::http::allowance::Allowance;
 use inlet_connectors::http::budget;
-use inlet_connectors::salesforce::allowance::Allowance;
 use inlet_connectors::salesforce::soql::{page, After};
 use inlet_connectors::salesforce::table::ObjectTable;
 use inlet_connectors::salesforce::{bulk_rows, csv, schema};

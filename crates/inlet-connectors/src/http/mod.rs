@@ -7,10 +7,16 @@
 //!
 //! A connector supplies hooks, not code: its `Auth`, the header its API uses to say whether
 //! to retry (`Stripe-Should-Retry`), and the reader of its budget headers. It passes on the
-//! sync's [`Meter`] (from its settings), which the scaffold tells of every request.
+//! sync's [`Meter`] (from its settings), which the scaffold tells of every request. A
+//! vendor that keeps a daily budget per account (Salesforce, HubSpot) also names the reader
+//! of its daily headers and the sync's [`DailyShare`], which every answer feeds; the
+//! connector takes a call of the share before each request the budget counts, and tells it
+//! when the account refuses for its daily limit (each vendor words that refusal its own way).
 
+pub mod allowance;
 mod auth;
 pub mod budget;
+mod daily_share;
 pub mod meter;
 mod oauth;
 mod rate_limit;
@@ -26,8 +32,10 @@ use futures_core::Stream;
 use inlet_core::{retry_in_place, ErrorKind, ServerWord, SourceError};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
 
+pub use allowance::{Days, DEFAULT_SHARE};
 pub use auth::{header, Auth, BadHeaderValue, BoxFuture, StaticKey};
 pub use budget::{Budget, BudgetHeaders, Pacer};
+pub use daily_share::{DailyShare, Reasons};
 pub use meter::{ApiDay, ApiEvent, ApiMeter, ApiUsage, Meter, Paused, Throttle};
 pub use oauth::{RefreshToken, RENEW_BEFORE};
 pub use rate_limit::{RateLimiter, MAX_IN_FLIGHT};
@@ -82,6 +90,8 @@ pub struct HttpClient {
     /// The header a server uses to say whether to retry (`Stripe-Should-Retry`).
     should_retry_header: Option<HeaderName>,
     budget: Option<BudgetHeaders>,
+    /// The reader of the daily budget headers, and the share they feed.
+    daily: Option<(BudgetHeaders, Arc<DailyShare>)>,
     meter: Meter,
 }
 
@@ -104,6 +114,7 @@ impl HttpClient {
             headers: HeaderMap::new(),
             should_retry_header: None,
             budget: None,
+            daily: None,
             meter: Meter::default(),
         })
     }
@@ -128,6 +139,12 @@ impl HttpClient {
     /// The reader of the API's budget headers, which then pace the requests.
     pub fn with_budget(mut self, read: BudgetHeaders) -> Self {
         self.budget = Some(read);
+        self
+    }
+
+    /// The reader of the API's daily budget headers, whose every answer feeds `share`.
+    pub fn with_daily(mut self, read: BudgetHeaders, share: Arc<DailyShare>) -> Self {
+        self.daily = Some((read, share));
         self
     }
 
@@ -204,6 +221,11 @@ impl HttpClient {
                     if let Some(budget) = self.budget.and_then(|read| read(&headers)) {
                         self.meter.record(ApiEvent::Budget(budget));
                         self.pacer.observe(budget, turn).await;
+                    }
+                    if let Some((read, share)) = &self.daily {
+                        if let Some(daily) = read(&headers) {
+                            share.observe(daily);
+                        }
                     }
                     if open && status < 400 {
                         let latency = started.elapsed();

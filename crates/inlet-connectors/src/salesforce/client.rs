@@ -11,10 +11,9 @@ use inlet_core::{ErrorKind, SourceError};
 use serde_json::Value;
 use tokio::sync::{OnceCell, Semaphore};
 
-use super::daily_share::DailyShare;
 use super::login::Login;
 use crate::http::{
-    budget, ApiEvent, ApiMeter, Body, HttpClient, Meter, RateLimiter, Reply, Request,
+    budget, Body, DailyShare, HttpClient, Meter, RateLimiter, Reasons, Reply, Request,
 };
 use crate::json;
 
@@ -35,20 +34,17 @@ pub struct SalesforceClient {
     http: OnceCell<HttpClient>,
 }
 
-/// The sync's meter, with each budget an answer reports also fed to its daily share.
-struct Feeding {
-    share: Arc<DailyShare>,
-    meter: Meter,
-}
-
-impl ApiMeter for Feeding {
-    fn record(&self, event: ApiEvent) {
-        if let ApiEvent::Budget(budget) = event {
-            self.share.observe(budget);
-        }
-        self.meter.record(event);
-    }
-}
+/// Why the sync waits, as `inlet sync status` says it.
+pub const REASONS: Reasons = Reasons {
+    spent: "this sync used its share of the org's daily API allocation (api_share); it goes \
+            on when its day turns",
+    // Salesforce's day is rolling: an org with none left is the share's pause.
+    empty: "the org's daily API allocation, shared by every integration, has none left; the \
+            sync asks again then",
+    refused: "Salesforce refused calls with REQUEST_LIMIT_EXCEEDED: the org's daily API \
+              allocation, shared by every integration, is spent (or too many long requests \
+              run at once); the sync asks again then",
+};
 
 impl SalesforceClient {
     /// `rate`: requests per second this sync may send, at most `most` at once; `share`:
@@ -86,10 +82,8 @@ impl SalesforceClient {
                 Ok(http
                     .with_auth(self.login.clone())
                     .with_budget(budget::salesforce)
-                    .with_meter(Meter(Some(Arc::new(Feeding {
-                        share: self.share.clone(),
-                        meter: self.meter.clone(),
-                    })))))
+                    .with_daily(budget::salesforce, self.share.clone())
+                    .with_meter(self.meter.clone()))
             })
             .await
     }

@@ -15,11 +15,11 @@ use std::time::Duration;
 use inlet_core::{Checkpoint, ErrorKind, Source, SourceError};
 use serde_json::Value;
 
-use super::allowance::{DAY, DEFAULT_SHARE};
-use super::client::SalesforceClient;
-use super::daily_share::DailyShare;
+use super::client::{SalesforceClient, REASONS};
 use super::login::{Grant, Login, LoginSettings};
 use super::{SalesforceOptions, SalesforceSource};
+use crate::http::allowance::{share_option, DAY};
+use crate::http::{DailyShare, Days, DEFAULT_SHARE};
 use crate::registry::{
     Checked, Connector, Delivery, OptionError, OptionKey, Options, SchemaVersion, Settings,
 };
@@ -153,16 +153,8 @@ impl SalesforceConfig {
             ));
         }
         let overlap_secs = whole(options, "overlap_secs")?;
-        let share = |n: Option<f64>| {
-            n.filter(|s| *s > 0.0 && *s <= 1.0)
-                .ok_or_else(|| wrong("api_share", "a number above 0 and at most 1, e.g. 0.2"))
-        };
-        let api_share = match options.get("api_share") {
-            None => None,
-            Some(Value::Number(n)) => Some(share(n.as_f64())?),
-            Some(Value::String(s)) => Some(share(s.trim().parse().ok())?),
-            Some(_) => Some(share(None)?),
-        };
+        let api_share =
+            share_option(options.get("api_share")).map_err(|what| wrong("api_share", what))?;
         Ok(SalesforceConfig {
             api_share,
             client_id: text(options, "client_id")?,
@@ -235,8 +227,9 @@ fn source_of(settings: &Settings) -> Result<SalesforceSource, SourceError> {
         .map_or(DAY, Duration::from_secs);
     let share = DailyShare::new(
         config.api_share.unwrap_or(DEFAULT_SHARE),
-        day,
+        Days::Rolling(day),
         settings.meter.clone(),
+        REASONS,
     );
     let most = config.max_in_flight.unwrap_or(DEFAULT_IN_FLIGHT) as usize;
     let client = SalesforceClient::new(Arc::new(login), rate, most, settings.meter.clone(), share);

@@ -19,11 +19,10 @@
 //! ([`bulk`]); its polls are REST's, as every object's.
 //!
 //! Every call takes one of the sync's share of the org's daily API allocation
-//! ([`allowance`], kept by the client): a spent share, or an org refusing with
+//! ([`crate::http::allowance`], kept by the client): a spent share, or an org refusing with
 //! `REQUEST_LIMIT_EXCEEDED`, pauses the calls (the streams wait, they do not fail) and is
 //! reported to the sync's meter for `inlet sync status`.
 
-pub mod allowance;
 mod backfill;
 mod bulk;
 mod bulk_chunk;
@@ -31,7 +30,6 @@ pub mod bulk_rows;
 mod client;
 mod connector;
 pub mod csv;
-mod daily_share;
 mod live;
 pub mod login;
 mod position;
