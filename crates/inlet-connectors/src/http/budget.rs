@@ -63,6 +63,19 @@ pub fn hubspot(headers: &HeaderMap) -> Option<Budget> {
     })
 }
 
+/// HubSpot's daily budget per account: `X-HubSpot-RateLimit-Daily-Remaining` calls left of
+/// `X-HubSpot-RateLimit-Daily` today (the day turns at midnight in the account's time
+/// zone). OAuth calls, and answers HubSpot could not count, come without them.
+pub fn hubspot_daily(headers: &HeaderMap) -> Option<Budget> {
+    let number =
+        |name: &str| -> Option<u64> { headers.get(name)?.to_str().ok()?.trim().parse().ok() };
+    Some(Budget {
+        remaining: number("x-hubspot-ratelimit-daily-remaining")?,
+        limit: number("x-hubspot-ratelimit-daily"),
+        window: Duration::from_secs(24 * 3600),
+    })
+}
+
 /// Salesforce's `Sforce-Limit-Info: api-usage=USED/LIMIT[; api-bursts=...]`.
 pub fn salesforce(headers: &HeaderMap) -> Option<Budget> {
     let info = headers.get("sforce-limit-info")?.to_str().ok()?;
@@ -411,6 +424,40 @@ mod tests {
         assert_eq!(
             salesforce(&headers(&[("sforce-limit-info", "api-usage=1/")])),
             None
+        );
+    }
+
+    #[test]
+    fn hubspots_daily_headers_are_read_apart_and_their_absence_says_nothing() {
+        // A private app's answer, as HubSpot captured it (reference §2.8).
+        let h = headers(&[
+            ("x-hubspot-ratelimit-daily", "500000"),
+            ("x-hubspot-ratelimit-daily-remaining", "498677"),
+            ("x-hubspot-ratelimit-interval-milliseconds", "10000"),
+            ("x-hubspot-ratelimit-max", "150"),
+            ("x-hubspot-ratelimit-remaining", "149"),
+        ]);
+        assert_eq!(
+            hubspot_daily(&h),
+            Some(Budget {
+                remaining: 498_677,
+                limit: Some(500_000),
+                window: Duration::from_secs(86_400)
+            })
+        );
+        assert_eq!(hubspot(&h).map(|b| b.remaining), Some(149), "the 10-second");
+        // An OAuth call's answer: the 10-second headers only.
+        let oauth = headers(&[
+            ("x-hubspot-ratelimit-interval-milliseconds", "10000"),
+            ("x-hubspot-ratelimit-remaining", "149"),
+        ]);
+        assert_eq!(hubspot_daily(&oauth), None);
+        let garbage = headers(&[("x-hubspot-ratelimit-daily-remaining", "lots")]);
+        assert_eq!(hubspot_daily(&garbage), None);
+        let no_limit = headers(&[("x-hubspot-ratelimit-daily-remaining", " 7 ")]);
+        assert_eq!(
+            hubspot_daily(&no_limit).map(|b| (b.remaining, b.limit)),
+            Some((7, None))
         );
     }
 

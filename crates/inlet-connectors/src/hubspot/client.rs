@@ -2,6 +2,13 @@
 //! token), two request budgets (search has its own 5 requests/s and no budget headers; every
 //! other call shares the 10-second budget its `X-HubSpot-RateLimit-*` headers report), and
 //! errors that say what to do, a missing scope by name.
+//!
+//! Every call but search also takes one of the sync's share of the account's daily limit
+//! ([`DailyShare`], fed by `X-HubSpot-RateLimit-Daily-Remaining`): a spent share, or a 429
+//! whose `policyName` is `DAILY` (the account's limit, shared by every app, is spent),
+//! pauses the calls until the day turns (asking again hourly, as the account's day turns at
+//! midnight in its time zone, which inlet does not read); the streams wait, they do not fail.
+//! Search does not count toward the daily limit (reference §2.8), so it takes nothing.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,7 +16,9 @@ use std::time::Duration;
 use inlet_core::{ErrorKind, SourceError};
 use serde_json::Value;
 
-use crate::http::{budget, Auth, HttpClient, Meter, RateLimiter, Reply, Request};
+use crate::http::{
+    budget, Auth, DailyShare, HttpClient, Meter, RateLimiter, Reasons, Reply, Request,
+};
 use crate::json;
 
 /// Search's own limit: 5 requests a second per account. inlet sends no more than 5 in any
@@ -18,6 +27,18 @@ use crate::json;
 /// search for 30 s. The 50 ms spare is for requests that reach HubSpot unevenly late; a 429
 /// widens it (on a busy machine one did, at 100,000 contacts) rather than halving search.
 pub const SEARCH_LIMIT: (u32, Duration) = (5, Duration::from_millis(1050));
+
+/// Why the sync waits, as `inlet sync status` says it.
+pub const REASONS: Reasons = Reasons {
+    spent: "this sync used its share (api_share) of the HubSpot account's daily API limit; it \
+            goes on when its day turns (midnight UTC)",
+    empty: "the HubSpot account's daily API limit, which every app of the account shares, \
+            has none left for today; the sync asks again every hour until the day turns \
+            (midnight in the account's time zone)",
+    refused: "HubSpot refused calls for the account's daily API limit (DAILY), which every \
+              app of the account shares: it is spent for today; the sync asks again every \
+              hour until the day turns (midnight in the account's time zone)",
+};
 
 #[derive(Clone, Debug)]
 pub struct HubSpotClient {
@@ -28,6 +49,9 @@ pub struct HubSpotClient {
     pub search_limiter: Arc<RateLimiter>,
     /// The API's base URL, for the length of a request's URL.
     pub base: String,
+    /// The sync's share of the account's daily limit (`None`: no limit is kept, as while
+    /// `sync add` checks the token).
+    daily: Option<Arc<DailyShare>>,
 }
 
 /// A failed call: a source error, or a 404 (the thing the path names does not exist).
@@ -67,7 +91,17 @@ impl HubSpotClient {
             api_limiter,
             search_limiter,
             base: api_base.trim_end_matches('/').to_string(),
+            daily: None,
         })
+    }
+
+    /// Every call but search takes one of `share` first, and every answer's daily headers
+    /// feed it.
+    pub fn with_daily_share(mut self, share: DailyShare) -> Self {
+        let share = Arc::new(share);
+        self.api = self.api.with_daily(budget::hubspot_daily, share.clone());
+        self.daily = Some(share);
+        self
     }
 
     /// Whether requests on the 10-second budget wait for it longer than a round trip: the
@@ -85,7 +119,7 @@ impl HubSpotClient {
 
     /// `GET path_and_query`, parsed.
     pub async fn get(&self, path_and_query: &str) -> Result<Value, CallError> {
-        self.send(&self.api, &Request::get(path_and_query)).await
+        self.send(false, &Request::get(path_and_query)).await
     }
 
     /// One page of a type's list (`archived`: only archived records), with no property but
@@ -125,22 +159,38 @@ impl HubSpotClient {
 
     /// `POST path` with a JSON body (batch reads).
     pub async fn post(&self, path: &str, body: &Value) -> Result<Value, CallError> {
-        self.send(&self.api, &Request::post(path).json(body)).await
+        self.send(false, &Request::post(path).json(body)).await
     }
 
     /// `POST /crm/v3/objects/{object}/search`, on search's own budget.
     pub async fn search(&self, object: &str, body: &Value) -> Result<Value, CallError> {
         let path = format!("/crm/v3/objects/{object}/search");
-        self.send(&self.search, &Request::post(path).json(body))
-            .await
+        self.send(true, &Request::post(path).json(body)).await
     }
 
-    async fn send(&self, http: &HttpClient, request: &Request) -> Result<Value, CallError> {
+    /// Sends `request` on search's budget or the 10-second one, the latter within the
+    /// sync's daily share.
+    async fn send(&self, search: bool, request: &Request) -> Result<Value, CallError> {
         let path = request.path().to_string();
-        let reply = http
-            .send(request)
-            .await
-            .map_err(|e| e.into_source_error("HubSpot"))?;
+        let (http, daily) = match search {
+            // Search's requests do not count toward the daily limit.
+            true => (&self.search, None),
+            false => (&self.api, self.daily.as_ref()),
+        };
+        let reply = loop {
+            if let Some(share) = daily {
+                share.take().await;
+            }
+            let reply = http
+                .send(request)
+                .await
+                .map_err(|e| e.into_source_error("HubSpot"))?;
+            if let Some(share) = daily.filter(|_| refused_for_the_day(&reply)) {
+                share.refused().await;
+                continue;
+            }
+            break reply;
+        };
         if reply.status >= 400 {
             return Err(error(&path, &reply));
         }
@@ -150,6 +200,12 @@ impl HubSpotClient {
         json::parse(&reply.body)
             .map_err(|e| invalid(&path, &format!("the response is not JSON ({e})")).into())
     }
+}
+
+/// Whether HubSpot refused the call for the account's daily limit.
+fn refused_for_the_day(reply: &Reply) -> bool {
+    reply.status == 429
+        && json::parse(&reply.body).is_ok_and(|b: Value| b["policyName"].as_str() == Some("DAILY"))
 }
 
 /// The scopes a 403 names (`context.missingScopes`, or `errors[].context.requiredScopes`).
@@ -266,5 +322,22 @@ mod tests {
             vec!["crm.objects.custom.read".to_string(), "tickets".to_string()]
         );
         assert!(missing_scopes(&json!({})).is_empty());
+    }
+
+    #[test]
+    fn only_a_429_for_the_daily_policy_is_a_refusal_for_the_day() {
+        let reply = |status, body: Value| Reply {
+            status,
+            body: body.to_string().into(),
+            date: None,
+            hints: Default::default(),
+            headers: Default::default(),
+        };
+        let daily = json!({"status": "error", "errorType": "RATE_LIMIT", "policyName": "DAILY"});
+        assert!(refused_for_the_day(&reply(429, daily.clone())));
+        let ten = json!({"policyName": "TEN_SECONDLY_ROLLING"});
+        assert!(!refused_for_the_day(&reply(429, ten)));
+        assert!(!refused_for_the_day(&reply(429, json!("not an object"))));
+        assert!(!refused_for_the_day(&reply(500, daily)));
     }
 }

@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use super::client::HubSpotClient;
 use super::{HubSpotOptions, HubSpotSource};
+use crate::http::allowance::share_option;
 use crate::http::{Auth, RefreshToken, StaticKey};
 use crate::registry::{
     Checked, Connector, Delivery, OptionError, OptionKey, Options, SchemaVersion, Settings,
@@ -20,6 +21,10 @@ use crate::registry::{
 
 #[derive(Clone, Copy, Debug)]
 pub struct HubSpot;
+
+/// Tests only: how many seconds a day of the daily limit lasts (days then turn at every
+/// multiple of it since the Unix epoch), so a spent share turns within a test.
+const TEST_DAY_ENV: &str = "INLET_TEST_HUBSPOT_DAY_SECS";
 
 const KEYS: &[OptionKey] = &[
     OptionKey {
@@ -38,6 +43,13 @@ const KEYS: &[OptionKey] = &[
               associations are, in seconds [default: 900]",
     },
     OptionKey {
+        name: "api_share",
+        doc: "the share of the HubSpot account's remaining daily API limit (shared by every \
+              app of the account) this sync may use in a day, above 0 and at most 1; once \
+              spent the sync pauses until the day turns at midnight UTC; search requests do \
+              not count [default: 0.2]",
+    },
+    OptionKey {
         name: "oauth_client_id",
         doc: "an OAuth app's client id: the key is then the app's refresh token",
     },
@@ -53,6 +65,7 @@ struct HubSpotConfig {
     search_lag_ms: Option<u64>,
     reconcile_secs: Option<u64>,
     associations_secs: Option<u64>,
+    api_share: Option<f64>,
     oauth_client_id: Option<String>,
     oauth_client_secret_env: Option<String>,
 }
@@ -110,6 +123,8 @@ impl HubSpotConfig {
             search_lag_ms: whole(options, "search_lag_ms")?,
             reconcile_secs: whole(options, "reconcile_secs")?,
             associations_secs: whole(options, "associations_secs")?,
+            api_share: share_option(options.get("api_share"))
+                .map_err(|what| wrong("api_share", what))?,
             oauth_client_id: text(options, "oauth_client_id")?,
             oauth_client_secret_env: text(options, "oauth_client_secret_env")?,
         })
@@ -170,6 +185,11 @@ fn options_of(settings: &Settings) -> Result<(HubSpotOptions, Arc<dyn Auth>), So
             .map_or(defaults.associations_every, Duration::from_secs),
         streams: settings.streams.clone(),
         meter: settings.meter.clone(),
+        api_share: config.api_share.unwrap_or(defaults.api_share),
+        day: std::env::var(TEST_DAY_ENV)
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .map_or(defaults.day, Duration::from_secs),
     };
     Ok((options, auth))
 }

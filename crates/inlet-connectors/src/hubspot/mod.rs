@@ -13,6 +13,11 @@
 //! and one more once search has indexed what the webhook told of; the records it names are
 //! read by id at that poll ([`live::reread`]), so they land without waiting for search, and
 //! those HubSpot no longer has leave.
+//!
+//! Every call but search takes one of the sync's share (`api_share`) of the account's daily
+//! limit, which every app of the account shares ([`client`]): a spent share, or HubSpot
+//! refusing with `DAILY`, pauses the calls until the day turns (the streams wait, they do
+//! not fail) and is reported to the sync's meter for `inlet sync status`.
 
 mod associations;
 mod backfill;
@@ -45,7 +50,8 @@ use tokio::sync::{watch, RwLock};
 
 use crate::backfilling::Backfilling;
 use crate::beside::Beside;
-use crate::http::{Auth, Meter};
+use crate::http::allowance::DAY;
+use crate::http::{Auth, DailyShare, Days, Meter, DEFAULT_SHARE};
 use associations::Pair;
 use backfill::Reader;
 use client::{now_ms, HubSpotClient};
@@ -77,6 +83,10 @@ pub struct HubSpotOptions {
     pub streams: Option<Vec<String>>,
     /// Told of every request (the sync's API metrics).
     pub meter: Meter,
+    /// The share of the account's remaining daily limit this sync may use in a day.
+    pub api_share: f64,
+    /// How long HubSpot's day is (a day; seconds in tests), turning at midnight UTC.
+    pub day: Duration,
 }
 
 impl Default for HubSpotOptions {
@@ -92,6 +102,8 @@ impl Default for HubSpotOptions {
             associations_every: Duration::from_secs(900),
             streams: None,
             meter: Meter::default(),
+            api_share: DEFAULT_SHARE,
+            day: DAY,
         }
     }
 }
@@ -197,8 +209,15 @@ impl HubSpotSource {
                 .with_fix(format!("choose among: {}", known.join(", "))));
             }
         }
+        let share = DailyShare::new(
+            options.api_share,
+            Days::Calendar(options.day),
+            options.meter.clone(),
+            client::REASONS,
+        );
         let client = HubSpotClient::new(&options.api_base, auth, options.rate_limit)?
-            .with_meter(options.meter.clone());
+            .with_meter(options.meter.clone())
+            .with_daily_share(share);
         Ok(HubSpotSource {
             client,
             options,
