@@ -8,7 +8,8 @@
 //! whose `policyName` is `DAILY` (the account's limit, shared by every app, is spent),
 //! pauses the calls until the day turns (asking again hourly, as the account's day turns at
 //! midnight in its time zone, which inlet does not read); the streams wait, they do not fail.
-//! Search does not count toward the daily limit (reference §2.8), so it takes nothing.
+//! Search takes nothing: HubSpot exempts it from the 10-second limit and does not say
+//! whether it counts toward the daily one (reference §2.8); its answers carry no headers.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -173,7 +174,7 @@ impl HubSpotClient {
     async fn send(&self, search: bool, request: &Request) -> Result<Value, CallError> {
         let path = request.path().to_string();
         let (http, daily) = match search {
-            // Search's requests do not count toward the daily limit.
+            // Search's answers say nothing of the daily limit (see the module).
             true => (&self.search, None),
             false => (&self.api, self.daily.as_ref()),
         };
