@@ -341,7 +341,7 @@ pub fn split_listed(
 ) -> Vec<Part> {
     let span = range.upto.saturating_sub(range.last);
     let kept = aligned((span as f64 * keep.clamp(0.0, 1.0)) as u64, list_unit(unit));
-    if pieces < 2 || kept + top_unit(lists, unit) > span {
+    if pieces < 2 || !worth_cutting(span, kept, list_unit(unit), top_unit(lists, unit)) {
         return vec![Part::Listed(range.clone())];
     }
     let cut = range.last + kept;
@@ -351,6 +351,16 @@ pub fn split_listed(
     })];
     out.extend(hand_out(cut, range.upto, pieces - 1, lists, unit));
     out
+}
+
+/// Whether `span` ids, read `own` ids a page, are worth cutting into the bottom `kept` and a
+/// top read `top` ids a page: a top of a page or more, or a shorter one that saves the whole
+/// range its last, part-filled page. Such a top costs no request more (it is that page), and
+/// the two are read at once rather than one after another: a range of a list page and a few
+/// records, read whole at a backfill's end, held it back by a round trip.
+fn worth_cutting(span: u64, kept: u64, own: u64, top: u64) -> bool {
+    let pages = |ids: u64, unit: u64| ids.div_ceil(unit.max(1));
+    kept + top <= span || (kept < span && pages(kept, own) + 1 <= pages(span, own))
 }
 
 /// The ids a list page of records spans, from `unit`, those a search page spans.
@@ -381,7 +391,7 @@ pub fn split_searched(
 ) -> Vec<Part> {
     let span = range.upto.saturating_sub(range.above);
     let kept = aligned(span / pieces.max(1) as u64, unit);
-    if pieces < 2 || kept + top_unit(lists, unit) > span {
+    if pieces < 2 || !worth_cutting(span, kept, unit, top_unit(lists, unit)) {
         return vec![Part::Searched(range)];
     }
     let cut = range.above + kept;
@@ -445,11 +455,11 @@ mod tests {
             spans.windows(2).all(|w| w[0].1 == w[1].0),
             "no gap, no overlap: {spans:?}"
         );
-        // Too small to share (250 ids, 200 a page), or no room: whole.
+        // Too small to share (90 ids, 100 a list page), or no room: whole.
         let small = Listed {
             after: None,
             last: 0,
-            upto: 250,
+            upto: 90,
             expect: None,
             own: None,
         };
@@ -498,10 +508,39 @@ mod tests {
         assert_eq!(spans(&parts), [(2_000, 2_190), (2_190, 2_300)]);
         assert!(matches!(parts[1], Part::Listed(_)), "{parts:?}");
         assert_eq!(
-            split_searched(searched, 2, (0, Handoff::Listed), 200),
-            vec![Part::Searched(searched)],
-            "search pages only: too small to cut"
+            spans(&split_searched(searched, 2, (0, Handoff::Listed), 200)),
+            [(2_000, 2_190), (2_190, 2_300)],
+            "search pages only: the half page is read beside the whole one, no request more"
         );
+        let within_a_page = IdRange {
+            upto: 2_150,
+            ..searched
+        };
+        assert_eq!(
+            split_searched(within_a_page, 2, (0, Handoff::Listed), 200),
+            vec![Part::Searched(within_a_page)],
+            "one search page: too small to cut"
+        );
+    }
+
+    #[test]
+    fn a_list_page_and_a_few_records_are_cut_so_the_few_are_searched_beside_it() {
+        // Seen at a backfill's end: 207 ids, three list pages one after another (the last
+        // of 7 records), while search, which reads 200 ids a page, had nothing to do.
+        let range = Listed {
+            after: Some("MTA0NTc".into()),
+            last: 10_456,
+            upto: 10_663,
+            expect: None,
+            own: None,
+        };
+        let parts = split_listed(&range, 3, 1.0 / 3.0, (0, Handoff::Listed), 200);
+        assert_eq!(spans(&parts), [(10_456, 10_551), (10_551, 10_663)]);
+        assert!(
+            matches!(&parts[0], Part::Listed(l) if l.after == range.after),
+            "the list goes on where it stands: {parts:?}"
+        );
+        assert!(matches!(parts[1], Part::Searched(_)), "{parts:?}");
     }
 
     #[test]
