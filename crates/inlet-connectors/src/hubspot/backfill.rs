@@ -488,17 +488,17 @@ pub fn aligned(about: u64, unit: u64) -> u64 {
 /// last a whole number of pages (`unit` ids each, see [`aligned`]), none less than a page
 /// (a range too small to split stays whole), each bound where it was (search, or the list
 /// after a page).
+///
+/// With a piece to spare, the last one's part-filled page is a range of its own
+/// ([`tail_apart`]).
 pub fn split(range: IdRange, pieces: usize, unit: u64) -> Vec<IdRange> {
     let span = range.upto.saturating_sub(range.above);
-    let pieces = (pieces as u64).min(span / unit.max(1)).max(1);
-    if pieces < 2 {
-        return vec![range];
-    }
-    let size = aligned(span / pieces, unit);
+    let whole = (pieces as u64).min(span / unit.max(1)).max(1);
     let mut out = Vec::new();
+    let size = aligned(span / whole, unit);
     let mut above = range.above;
     while above < range.upto {
-        let last = out.len() as u64 + 1 == pieces;
+        let last = out.len() as u64 + 1 == whole;
         let upto = if last {
             range.upto
         } else {
@@ -511,7 +511,40 @@ pub fn split(range: IdRange, pieces: usize, unit: u64) -> Vec<IdRange> {
         });
         above = upto;
     }
+    if out.len() < pieces {
+        if let Some(last) = out.pop() {
+            out.extend(tail_apart(last, unit));
+        }
+    }
     out
+}
+
+/// `range` cut after its whole pages (less a twentieth, as [`aligned`]) when the few ids
+/// past them would otherwise be a part-filled page read after the others: as a range of
+/// their own they cost the same request, read at once beside the pages. At a backfill's
+/// end, such a page (7 records, 1) was a round trip after everything else.
+fn tail_apart(range: IdRange, unit: u64) -> Vec<IdRange> {
+    let span = range.upto.saturating_sub(range.above);
+    let unit = unit.max(1);
+    let kept = (span / unit).max(1) * unit - unit / 20;
+    if !no_request_more(span, kept, unit, unit) {
+        return vec![range];
+    }
+    let cut = range.above + kept;
+    vec![
+        IdRange { upto: cut, ..range },
+        IdRange {
+            above: cut,
+            ..range
+        },
+    ]
+}
+
+/// Whether `span` ids read `own` ids a page, cut into the bottom `kept` and a top read `top`
+/// ids a page, take no more pages than read whole.
+pub fn no_request_more(span: u64, kept: u64, own: u64, top: u64) -> bool {
+    let pages = |ids: u64, unit: u64| ids.div_ceil(unit.max(1));
+    kept < span && pages(kept, own) + pages(span - kept, top) <= pages(span, own)
 }
 
 #[cfg(test)]
@@ -543,8 +576,22 @@ mod tests {
             upto: 300,
             list: false,
         };
-        assert_eq!(split(small, 8, 200), vec![small]);
-        assert_eq!(split(small, 8, 100).len(), 3);
+        assert_eq!(
+            split(small, 8, 200),
+            [(0, 190), (190, 300)].map(|(above, upto)| IdRange {
+                above,
+                upto,
+                list: false
+            }),
+            "a page and a half: the half read beside the page, no request more"
+        );
+        let one_page = IdRange { upto: 200, ..small };
+        assert_eq!(split(one_page, 8, 200), vec![one_page], "a page: whole");
+        assert_eq!(
+            split(small, 8, 100).len(),
+            4,
+            "three pages of 95 ids, then the 15 past them"
+        );
         assert_eq!(aligned(450, 200), 390, "two pages, less a twentieth of one");
         assert_eq!(aligned(10, 200), 190, "at least a page");
     }

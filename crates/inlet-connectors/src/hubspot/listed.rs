@@ -41,7 +41,7 @@
 //! records: two requests per 100 records rather than one, but on the 10-second budget that
 //! search leaves idle ([`ListWith::BatchRead`]).
 
-use super::backfill::{aligned, split};
+use super::backfill::{aligned, no_request_more, split};
 use super::position::{IdRange, Listed, Part};
 use super::table::ObjectTable;
 use super::window::PAGE;
@@ -359,8 +359,7 @@ pub fn split_listed(
 /// the two are read at once rather than one after another: a range of a list page and a few
 /// records, read whole at a backfill's end, held it back by a round trip.
 fn worth_cutting(span: u64, kept: u64, own: u64, top: u64) -> bool {
-    let pages = |ids: u64, unit: u64| ids.div_ceil(unit.max(1));
-    kept + top <= span || (kept < span && pages(kept, own) + 1 <= pages(span, own))
+    kept + top <= span || no_request_more(span, kept, own, top)
 }
 
 /// The ids a list page of records spans, from `unit`, those a search page spans.
@@ -495,7 +494,11 @@ mod tests {
         );
         // Where a piece is searched first, it is cut where search pages end.
         let parts = split_listed(&range, 3, 1.0 / 3.0, (0, Handoff::AfterSearchPage), 200);
-        assert_eq!(spans(&parts), [(1_000, 1_095), (1_095, 1_300)]);
+        assert_eq!(
+            spans(&parts),
+            [(1_000, 1_095), (1_095, 1_285), (1_285, 1_300)],
+            "a search page, and the few ids past it beside it"
+        );
         assert!(matches!(parts[1], Part::Searched(_)));
 
         // A search page and a half left: search keeps its page, the list takes the rest.
