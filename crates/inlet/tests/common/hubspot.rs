@@ -243,6 +243,17 @@ pub async fn reference_differences(
     db: &tokio_postgres::Client,
     schema: &str,
 ) -> Vec<String> {
+    reference_differences_of(fake, db, schema, &TABLES).await
+}
+
+/// [`reference_differences`] of a sync of the object types `objects` alone (the options are
+/// theirs; deals and tickets must be among them).
+pub async fn reference_differences_of(
+    fake: &FakeHubSpot,
+    db: &tokio_postgres::Client,
+    schema: &str,
+    objects: &[(&str, &str)],
+) -> Vec<String> {
     let schema = inlet_postgres::sql::ident(schema);
     let table = |name: &str| format!("{schema}.{name}");
     let owners: BTreeSet<String> = (fake.owners().iter())
@@ -311,7 +322,7 @@ pub async fn reference_differences(
         .await,
     );
     let mut options = BTreeSet::new();
-    for (object, _) in TABLES {
+    for (object, _) in objects {
         for p in fake.properties(object).expect("properties") {
             for o in p["options"].as_array().into_iter().flatten() {
                 let (value, label, order) =
@@ -364,16 +375,28 @@ pub async fn converge_in(
     schema: &str,
     what: &str,
 ) {
+    converge_of(fake, db, schema, &TABLES, &PAIRS, what).await
+}
+
+/// [`converge_in`] for a sync of `tables` and `pairs` alone.
+pub async fn converge_of(
+    fake: &FakeHubSpot,
+    db: &tokio_postgres::Client,
+    schema: &str,
+    tables: &[(&str, &str)],
+    pairs: &[(&str, &str, &str)],
+    what: &str,
+) {
     let what = format!("{what}: the tables to equal the truth");
     wait_for(&what, Duration::from_secs(120), || async {
         let mut all = Vec::new();
-        for (object, table) in TABLES {
+        for (object, table) in tables {
             all.extend(differences_in(fake, db, schema, object, table).await);
         }
-        for pair in PAIRS {
-            all.extend(association_differences(fake, db, schema, pair).await);
+        for pair in pairs {
+            all.extend(association_differences(fake, db, schema, *pair).await);
         }
-        let mut compared: Vec<&str> = PAIRS.iter().map(|(_, _, t)| *t).collect();
+        let mut compared: Vec<&str> = pairs.iter().map(|(_, _, t)| *t).collect();
         compared.sort();
         let kept = association_tables(db, schema).await;
         if kept != compared {
