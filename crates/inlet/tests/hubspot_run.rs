@@ -156,6 +156,11 @@ async fn every_object_matches_the_fake_after_backfill_a_kill_and_live_changes() 
     fake.archive("contacts", &contacts[2]).expect("archive");
     fake.merge("contacts", &contacts[3], &contacts[4])
         .expect("merge");
+    // A survivor archived before the sync reads it: no search shows its merged ids, and the
+    // contact it absorbed must leave all the same.
+    let (survivor, absorbed) = (&contacts[contacts.len() - 1], &contacts[contacts.len() - 2]);
+    fake.merge("contacts", survivor, absorbed).expect("merge");
+    fake.archive("contacts", survivor).expect("archive");
     fake.add_property("contacts", "favourite_number", "number", "number", &[])
         .expect("a new property");
     fake.update(
@@ -200,6 +205,8 @@ async fn every_object_matches_the_fake_after_backfill_a_kill_and_live_changes() 
                 contacts[1].clone(),
                 contacts[2].clone(),
                 contacts[4].clone(),
+                survivor.clone(),
+                absorbed.clone(),
             ]],
         )
         .await
