@@ -2,8 +2,10 @@
 //! --source hubspot` refuses a bad token before writing anything, `inlet run` backfills every
 //! object type (custom ones too) with every property typed, survives a SIGKILL mid-backfill,
 //! and follows updates, creates, archives, restores, merges, GDPR deletes, new properties
-//! and thousands of changes sharing one millisecond, until each table equals the fake's
-//! truth.
+//! and thousands of changes sharing one millisecond, until each table (objects, every
+//! association table, owners, pipelines, stages, enumeration options) equals the fake's
+//! truth, with each change in `_sync_event`. A missing or revoked scope is named and stops
+//! only its own stream.
 
 use std::process::Stdio;
 use std::time::Duration;
@@ -13,92 +15,11 @@ use inlet_testkit::{versions, wait_for, wait_until_async};
 use serde_json::{json, Value};
 
 mod common;
-use common::hubspot::{differences, portal};
+use common::hubspot::{converge, differences, portal, reference_differences, PAIRS};
 use common::{text, Inlet, Running};
-
-/// The fake's object types and the tables they land in.
-const TABLES: [(&str, &str); 13] = [
-    ("contacts", "contact"),
-    ("companies", "company"),
-    ("deals", "deal"),
-    ("tickets", "ticket"),
-    ("products", "product"),
-    ("line_items", "line_item"),
-    ("quotes", "quote"),
-    ("calls", "call"),
-    ("emails", "email"),
-    ("meetings", "meeting"),
-    ("notes", "note"),
-    ("tasks", "task"),
-    ("cars", "car"),
-];
 
 fn status(inlet: &Inlet) -> Value {
     tokio::task::block_in_place(|| inlet.status())
-}
-
-/// The association tables inlet keeps, as `(from, to, table)`.
-const PAIRS: [(&str, &str, &str); 4] = [
-    ("contacts", "companies", "association_contact_company"),
-    ("deals", "contacts", "association_deal_contact"),
-    ("line_items", "products", "association_line_item_product"),
-    ("cars", "contacts", "association_car_contact"),
-];
-
-/// Where an association table differs from the fake's truth (empty: equal).
-async fn association_differences(
-    fake: &FakeHubSpot,
-    db: &tokio_postgres::Client,
-    (from, to, table): (&str, &str, &str),
-) -> Vec<String> {
-    let truth: std::collections::BTreeSet<String> = (fake.associations(from, to).expect("truth"))
-        .iter()
-        .map(|a| {
-            format!(
-                "{} {} {} {} {}",
-                a["fromId"].as_str().unwrap_or(""),
-                a["toId"].as_str().unwrap_or(""),
-                a["typeId"],
-                a["category"].as_str().unwrap_or(""),
-                a["label"].as_str().unwrap_or("")
-            )
-        })
-        .collect();
-    let sql = format!("select from_id || ' ' || to_id || ' ' || type_id || ' ' || category || ' ' || coalesce(label, '') from hubspot.{table}");
-    let rows = match db.query(&sql, &[]).await {
-        Ok(rows) => rows,
-        Err(e) => return vec![format!("{table} cannot be read yet: {e}")],
-    };
-    let held: std::collections::BTreeSet<String> = rows.iter().map(|r| r.get(0)).collect();
-    let mut out: Vec<String> = truth
-        .difference(&held)
-        .map(|a| format!("{table}: missing {a}"))
-        .collect();
-    out.extend(
-        held.difference(&truth)
-            .map(|a| format!("{table}: should be gone {a}")),
-    );
-    out.truncate(10);
-    out
-}
-
-/// Waits until every table equals the truth.
-async fn converge(fake: &FakeHubSpot, db: &tokio_postgres::Client, what: &str) {
-    let what = format!("{what}: the tables to equal the truth");
-    wait_for(&what, Duration::from_secs(120), || async {
-        let mut all = Vec::new();
-        for (object, table) in TABLES {
-            all.extend(differences(fake, db, object, table).await);
-        }
-        for pair in PAIRS {
-            all.extend(association_differences(fake, db, pair).await);
-        }
-        match all.is_empty() {
-            true => Ok(()),
-            false => Err(format!("{all:#?}")),
-        }
-    })
-    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -182,23 +103,35 @@ async fn every_object_matches_the_fake_after_backfill_a_kill_and_live_changes() 
     })
     .await;
 
-    // Reference tables: owners, pipelines with stages, enumeration labels.
-    let count = |sql: &'static str| {
-        let admin = &admin;
-        async move { admin.query_one(sql, &[]).await.expect(sql).get::<_, i64>(0) }
-    };
-    assert!(count("select count(*) from hubspot.owner").await > 0);
-    assert!(
-        count("select count(*) from hubspot.pipeline_stage where object_type = 'deals'").await > 0
-    );
-    assert!(
-        count("select count(*) from hubspot.property_option where object_type = 'contacts' and property = 'lifecyclestage'").await > 0
-    );
+    // Every association pair has rows to compare (a pair the fake left empty proves little).
+    for (from, to, table) in PAIRS {
+        assert!(
+            !fake.associations(from, to).expect("truth").is_empty(),
+            "{table}: the fake has associations"
+        );
+    }
+    // Reference tables: owners, pipelines with their stages, enumeration options' labels.
+    wait_for(
+        "the reference tables to equal the fake's",
+        Duration::from_secs(60),
+        || async {
+            let found = reference_differences(&fake, &admin, "hubspot").await;
+            match found.is_empty() {
+                true => Ok(()),
+                false => Err(format!("{found:#?}")),
+            }
+        },
+    )
+    .await;
 
     // Live: updates, creates, archives, restores, merges, a GDPR delete, a new property.
     let contacts: Vec<String> = (fake.objects("contacts").expect("contacts").iter())
         .filter_map(|o| o["id"].as_str().map(str::to_string))
         .collect();
+    let first_name_before = (fake.objects("contacts").expect("contacts").iter())
+        .find(|o| o["id"] == contacts[0].as_str())
+        .and_then(|o| o["properties"]["firstname"].as_str().map(str::to_string))
+        .filter(|n| !n.is_empty());
     fake.update("contacts", &contacts[0], json!({"firstname": "Changed"}))
         .expect("update");
     // A property emptied in HubSpot (an empty value clears it) is NULL in its column.
@@ -219,10 +152,15 @@ async fn every_object_matches_the_fake_after_backfill_a_kill_and_live_changes() 
         )
         .expect("create");
     fake.archive("contacts", &contacts[1]).expect("archive");
+    // Archived now, restored once it has left the table (below).
     fake.archive("contacts", &contacts[2]).expect("archive");
-    fake.restore("contacts", &contacts[2]).expect("restore");
     fake.merge("contacts", &contacts[3], &contacts[4])
         .expect("merge");
+    // A survivor archived before the sync reads it: no search shows its merged ids, and the
+    // contact it absorbed must leave all the same.
+    let (survivor, absorbed) = (&contacts[contacts.len() - 1], &contacts[contacts.len() - 2]);
+    fake.merge("contacts", survivor, absorbed).expect("merge");
+    fake.archive("contacts", survivor).expect("archive");
     fake.add_property("contacts", "favourite_number", "number", "number", &[])
         .expect("a new property");
     fake.update(
@@ -263,21 +201,27 @@ async fn every_object_matches_the_fake_after_backfill_a_kill_and_live_changes() 
     let gone: i64 = admin
         .query_one(
             "select count(*) from hubspot.contact where id = any($1)",
-            &[&vec![contacts[1].clone(), contacts[4].clone()]],
+            &[&vec![
+                contacts[1].clone(),
+                contacts[2].clone(),
+                contacts[4].clone(),
+                survivor.clone(),
+                absorbed.clone(),
+            ]],
         )
         .await
         .expect("query")
         .get(0);
     assert_eq!(gone, 0, "archived and merged contacts leave");
-    let restored: i64 = admin
+    let created_rows: i64 = admin
         .query_one(
-            "select count(*) from hubspot.contact where id = $1 or id = $2",
-            &[&contacts[2], &created],
+            "select count(*) from hubspot.contact where id = $1",
+            &[&created],
         )
         .await
         .expect("query")
         .get(0);
-    assert_eq!(restored, 2, "a restored and a created contact are there");
+    assert_eq!(created_rows, 1, "a created contact is there");
     let logged: i64 = admin
         .query_one(
             "select count(*) from hubspot._sync_event where object_type = 'contact' and record_id = $1 and event_type = 'delete'",
@@ -287,6 +231,61 @@ async fn every_object_matches_the_fake_after_backfill_a_kill_and_live_changes() 
         .expect("events")
         .get(0);
     assert_eq!(logged, 1, "an archive is one delete in the change log");
+    // Upserts are in the change log too: the update with the changed column (its value
+    // before in old_record), the create as an insert with its record.
+    let events = |id: String| {
+        let admin = &admin;
+        async move {
+            let rows = admin
+                .query(
+                    "select event_type, payload from hubspot._sync_event \
+                     where object_type = 'contact' and record_id = $1 order by id",
+                    &[&id],
+                )
+                .await
+                .expect("events");
+            rows.iter()
+                .map(|r| (r.get::<_, String>(0), r.get::<_, Value>(1)))
+                .collect::<Vec<_>>()
+        }
+    };
+    let updated = events(contacts[0].clone()).await;
+    let kinds: Vec<&str> = updated.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(kinds, ["update"], "one update: {updated:?}");
+    let payload = &updated[0].1;
+    assert_eq!(payload["changes"]["firstname"], "Changed", "{payload}");
+    assert_eq!(payload["record"]["firstname"], "Changed", "{payload}");
+    assert_eq!(
+        payload["old_record"]["firstname"].as_str(),
+        first_name_before.as_deref(),
+        "{payload}"
+    );
+    assert!(
+        payload["changes"].get("email").is_none(),
+        "only changed columns: {payload}"
+    );
+    let inserted = events(created.clone()).await;
+    let kinds: Vec<&str> = inserted.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(kinds, ["insert"], "{inserted:?}");
+    assert_eq!(inserted[0].1["record"]["email"], "new@example.com");
+    assert_eq!(inserted[0].1["record"]["firstname"], "New");
+
+    // The archived contact, restored: it comes back with every property (and its
+    // associations), an insert in the change log after its delete.
+    fake.restore("contacts", &contacts[2]).expect("restore");
+    converge(&fake, &admin, "after a restore").await;
+    let back = events(contacts[2].clone()).await;
+    let kinds: Vec<&str> = back.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(kinds, ["delete", "insert"], "{back:?}");
+    let truth = (fake.objects("contacts").expect("contacts").into_iter())
+        .find(|o| o["id"] == contacts[2].as_str())
+        .expect("restored in the fake");
+    let email = |v: &Value| v.as_str().filter(|e| !e.is_empty()).map(str::to_string);
+    assert_eq!(
+        email(&back[1].1["record"]["email"]),
+        email(&truth["properties"]["email"]),
+        "{back:?}"
+    );
 
     // A GDPR delete leaves no trace at HubSpot: the next reconciliation removes the row.
     drop(run);
@@ -450,45 +449,93 @@ async fn more_than_ten_thousand_changes_in_one_millisecond_all_land() {
         .is_empty());
 }
 
+/// A token without a type's scope: the scope is named (not only the type) and the other
+/// streams sync; a scope taken away while the sync runs stops its stream alone, with the
+/// scope named in its state. The token comes from a variable the sync names
+/// (`--api-key-env`): read at every run, never written anywhere, never shown.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missing_scope_is_named_and_the_other_streams_sync() {
     let v = *versions().last().expect("a version");
     let c = common::cluster("hubspot", v).await;
     let db = c.create_database().await;
-    let inlet = Inlet::new(&[]);
-    inlet.add_destination(c, &db);
     let fake = FakeHubSpot::start(Options {
         contact_properties: 20,
+        search_lag: Duration::from_millis(100),
         ..Options::default()
     })
     .await
     .expect("fake");
     fake.seed(50);
-    // Contacts only: no `tickets` scope.
-    let token = fake.add_token(&["crm.objects.contacts.read"]);
-    let out = inlet.sync_add(
-        "hubspot",
-        &fake.url(),
-        &["--source", "hubspot", "--streams", "contact,ticket"],
-        &[("HUBSPOT_ACCESS_TOKEN", token.as_str())],
+    // Contacts and companies only: neither `tickets` nor `crm.objects.quotes.read`.
+    let companies_scope = "crm.objects.companies.read";
+    let token = fake.add_token(&["crm.objects.contacts.read", companies_scope]);
+    let inlet = Inlet::new(&[("MY_HUBSPOT_TOKEN", token.as_str())]);
+    inlet.add_destination(c, &db);
+    let add = |var: &str| {
+        inlet.sync_add(
+            "hubspot",
+            &fake.url(),
+            &[
+                "--source",
+                "hubspot",
+                "--api-key-env",
+                var,
+                "--streams",
+                "contact,company,ticket,quote",
+                "--set",
+                "search_lag_ms=500",
+            ],
+            &[],
+        )
+    };
+    let out = add("NOT_SET_ANYWHERE");
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("$NOT_SET_ANYWHERE is not set"),
+        "{}",
+        text(&out)
     );
+    let out = add("MY_HUBSPOT_TOKEN");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let mut run = Running(
+    assert!(!text(&out).contains(&token), "{}", text(&out));
+    let config = std::fs::read_to_string(inlet.config()).expect("config");
+    assert!(
+        config.contains("api_key_env = \"MY_HUBSPOT_TOKEN\""),
+        "{config}"
+    );
+    std::fs::write(
+        inlet.config(),
+        config.replace(
+            "[syncs.hubspot]\n",
+            "[syncs.hubspot]\npoll_interval_ms = 300\n",
+        ),
+    )
+    .expect("config");
+    // Its log in a file of inlet's directory, so every file is searched for the token.
+    let log = std::fs::File::create(inlet.dir.path().join("run.log")).expect("log");
+    let _run = Running(
         inlet
             .cmd(&["run"])
             .stdout(Stdio::null())
-            .stderr(Stdio::piped())
+            .stderr(log)
             .spawn()
             .expect("inlet run"),
     );
-    wait_until_async("contacts live", Duration::from_secs(90), || async {
-        let s = status(&inlet);
-        let streams = s["syncs"][0]["streams"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default();
-        streams.len() == 1 && streams[0]["stream"] == "contact" && streams[0]["state"] == "live"
-    })
+    let live = |s: &Value, name: &str| {
+        (s["syncs"][0]["streams"].as_array().into_iter().flatten())
+            .any(|s| s["stream"] == name && s["state"] == "live")
+    };
+    wait_until_async(
+        "contacts and companies live",
+        Duration::from_secs(90),
+        || async {
+            let s = status(&inlet);
+            let names: Vec<&str> = (s["syncs"][0]["streams"].as_array().into_iter().flatten())
+                .filter_map(|s| s["stream"].as_str())
+                .collect();
+            names.len() == 2 && live(&s, "contact") && live(&s, "company")
+        },
+    )
     .await;
     let admin = c.admin_db(&db).await;
     admin
@@ -498,14 +545,59 @@ async fn a_missing_scope_is_named_and_the_other_streams_sync() {
     assert!(differences(&fake, &admin, "contacts", "contact")
         .await
         .is_empty());
-    let _ = run.0.kill();
-    let mut said = String::new();
-    if let Some(mut err) = run.0.stderr.take() {
-        let _ = std::io::Read::read_to_string(&mut err, &mut said);
+    let said = std::fs::read_to_string(inlet.dir.path().join("run.log")).expect("log");
+    for needed in [
+        "needs the scope tickets",
+        "needs the scope crm.objects.quotes.read",
+    ] {
+        assert!(said.contains(needed), "the missing scope is named: {said}");
     }
+
+    // The companies scope taken away while the sync runs: the company stream stops, its
+    // state naming the scope and the fix; contacts go on syncing.
+    assert!(fake.revoke_scope(&token, companies_scope));
+    let id = fake.objects("contacts").expect("contacts")[0]["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    fake.update("contacts", &id, json!({"firstname": "StillSyncing"}))
+        .expect("update");
+    wait_until_async("the contact's change", Duration::from_secs(60), || async {
+        admin
+            .query_one(
+                "select firstname from hubspot.contact where id = $1",
+                &[&id],
+            )
+            .await
+            .is_ok_and(|r| r.get::<_, Option<String>>(0).as_deref() == Some("StillSyncing"))
+    })
+    .await;
+    wait_for(
+        "the company stream stopped, naming the scope",
+        Duration::from_secs(60),
+        || async {
+            let s = status(&inlet);
+            let company = (s["syncs"][0]["streams"].as_array().into_iter().flatten())
+                .find(|s| s["stream"] == "company")
+                .cloned()
+                .unwrap_or_default();
+            let reason = company["error"]["reason"].as_str().unwrap_or_default();
+            let fix = company["error"]["fix"].as_str().unwrap_or_default();
+            match company["state"] == "errored"
+                && reason.contains(companies_scope)
+                && fix.contains(companies_scope)
+            {
+                true => Ok(()),
+                false => Err(format!("{company:#}")),
+            }
+        },
+    )
+    .await;
+    assert!(live(&status(&inlet), "contact"), "contacts still live");
+    // The token is nowhere: not in inlet's files (config, secrets, the run's log).
     assert!(
-        said.contains("tickets"),
-        "the missing scope is named: {said}"
+        !inlet.files_text().contains(&token),
+        "the token was written to a file in inlet's directory"
     );
 }
 

@@ -144,8 +144,13 @@ pub async fn reread(
     Ok(out)
 }
 
-/// Deletes for every record archived at or after `since_ms`, and the ids of the whole
-/// archive. HubSpot's archive has no time filter: this reads it whole.
+/// What the archive pass asks of each archived record.
+const ARCHIVE_PROPERTIES: &str = "hs_object_id,hs_merged_object_ids";
+
+/// Deletes for every record archived at or after `since_ms`, and for the records each of
+/// them absorbed in merges (`hs_merged_object_ids`: a survivor archived before a search read
+/// it is the only one that tells of them), and the ids of the whole archive. HubSpot's
+/// archive has no time filter: this reads it whole.
 async fn archived(
     client: &HubSpotClient,
     api: &str,
@@ -155,13 +160,20 @@ async fn archived(
     let mut archive = HashSet::new();
     let mut after: Option<String> = None;
     loop {
-        let (results, next) = client.list_page(api, true, after.as_deref()).await?;
+        let (results, next) =
+            (client.list(api, true, ARCHIVE_PROPERTIES, after.as_deref())).await?;
         for object in &results {
             archive.extend(id_of(object));
             let at = object["archivedAt"].as_str().and_then(parse_ms);
             if let (Some(id), Some(at)) = (object["id"].as_str(), at) {
                 if at >= since_ms {
-                    out.push(Record::delete(id, Version::new(at.saturating_mul(1000), 0)));
+                    let version = Version::new(at.saturating_mul(1000), 0);
+                    out.push(Record::delete(id, version));
+                    let merged = object["properties"]["hs_merged_object_ids"].as_str();
+                    (merged.unwrap_or_default().split(';'))
+                        .map(str::trim)
+                        .filter(|m| !m.is_empty() && *m != id)
+                        .for_each(|m| out.push(Record::delete(m, version)));
                 }
             }
         }

@@ -110,6 +110,16 @@ impl Tokens {
         token
     }
 
+    /// Takes `scope` away from a scoped token; whether it had it.
+    pub fn revoke(&mut self, token: &str, scope: &str) -> bool {
+        let Some(scopes) = self.scoped.get_mut(token) else {
+            return false;
+        };
+        let before = scopes.len();
+        scopes.retain(|s| s != scope);
+        scopes.len() < before
+    }
+
     /// Every access token handed out so far expires now.
     pub fn expire_all(&mut self) {
         let now = Instant::now();

@@ -12,6 +12,7 @@
 //! POST   /_fake/objects/{type}/{id}/restore
 //! POST   /_fake/objects/{type}/{id}/merge         {"absorb": "ID"}
 //! POST   /_fake/gdpr-delete/{contact id}
+//! POST   /_fake/revoke-scope                      {"token": "pat-...", "scope": "tickets"}  {"revoked": bool}
 //! GET    /_fake/associations/{from}/{to}          the truth: {fromId, toId, typeId, category, label}
 //! PUT    /_fake/associations/{from}/{id}/{to}/{id}  {"typeId": 1}  (optional)
 //! DELETE /_fake/associations/{from}/{id}/{to}/{id}
@@ -97,6 +98,10 @@ pub(crate) fn handle(
         ("POST", ["objects", t, id, "restore"]) => done(shared.restore(t, id)),
         ("POST", ["objects", t, id, "merge"]) => done(shared.merge(t, id, &text(&body, "absorb")?)),
         ("POST", ["gdpr-delete", id]) => done(shared.gdpr_delete(id)),
+        ("POST", ["revoke-scope"]) => {
+            let (token, scope) = (text(&body, "token")?, text(&body, "scope")?);
+            Ok(json!({"revoked": shared.tokens().revoke(&token, &scope)}))
+        }
         ("GET", ["associations", from, to]) => Ok(Value::Array(shared.associations(from, to)?)),
         ("PUT", ["associations", from, a, to, b]) => {
             let type_id = body.get("typeId").map(|v| int(v, "typeId")).transpose()?;

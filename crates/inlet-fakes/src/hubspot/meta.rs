@@ -96,7 +96,7 @@ pub(crate) fn groups(store: &Store, kind: usize) -> Value {
     json!({"results": results})
 }
 
-fn owner_json(store: &Store, i: usize) -> Value {
+pub(crate) fn owner_json(store: &Store, i: usize) -> Value {
     let o = &store.owners[i];
     json!({
         "id": o.id.to_string(),

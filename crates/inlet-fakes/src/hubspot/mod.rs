@@ -271,6 +271,13 @@ impl FakeHubSpot {
         self.shared().tokens().add_scoped(scopes)
     }
 
+    /// Takes `scope` away from a token [`Self::add_token`] made, as a portal admin editing
+    /// the private app does: its next requests needing the scope answer 403. Returns
+    /// whether the token had it.
+    pub fn revoke_scope(&self, token: &str, scope: &str) -> bool {
+        self.shared().tokens().revoke(token, scope)
+    }
+
     /// Every OAuth access token handed out so far expires now (401 until refreshed).
     pub fn expire_tokens(&self) {
         self.shared().tokens().expire_all();

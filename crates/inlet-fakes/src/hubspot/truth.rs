@@ -302,4 +302,19 @@ impl FakeHubSpot {
     pub fn properties(&self, object_type: &str) -> Result<Vec<Value>, HubSpotError> {
         self.shared().properties(object_type)
     }
+
+    /// The truth of owners: every owner as the owners API answers for it.
+    pub fn owners(&self) -> Vec<Value> {
+        let store = self.shared().read();
+        (0..store.owners.len())
+            .map(|i| super::meta::owner_json(&store, i))
+            .collect()
+    }
+
+    /// The truth of a type's pipelines, each with its stages, as the pipelines API answers.
+    pub fn pipelines(&self, object_type: &str) -> Result<Vec<Value>, HubSpotError> {
+        let kind = self.shared().kind(object_type)?;
+        let body = super::meta::pipelines(&self.shared().read(), kind);
+        Ok(body["results"].as_array().cloned().unwrap_or_default())
+    }
 }
