@@ -485,12 +485,10 @@ pub fn aligned(about: u64, unit: u64) -> u64 {
 }
 
 /// What is left of `range` in up to `pieces` ranges of about equal id span, each but the
-/// last a whole number of pages (`unit` ids each, see [`aligned`]), none less than a page
-/// (a range too small to split stays whole), each bound where it was (search, or the list
-/// after a page).
-///
-/// With a piece to spare, the last one's part-filled page is a range of its own
-/// ([`tail_apart`]).
+/// last a whole number of pages (`unit` ids each, see [`aligned`]), each bound where it was
+/// (search, or the list after a page). None is less than a page, but where a piece is to
+/// spare the last one's part-filled page becomes a range of its own ([`tail_apart`]); a
+/// page or less stays whole.
 pub fn split(range: IdRange, pieces: usize, unit: u64) -> Vec<IdRange> {
     let span = range.upto.saturating_sub(range.above);
     let whole = (pieces as u64).min(span / unit.max(1)).max(1);
