@@ -105,6 +105,18 @@ async fn paused_for(inlet: &Inlet, why: &[&str], backfilling: bool) -> Value {
     .await
 }
 
+/// Waits until `inlet sync status` says every one of `words`, in words.
+async fn says(inlet: &Inlet, words: &[&str], within: Duration) {
+    wait_for("status to say why, in words", within, || async {
+        let said = text(&inlet.run(&["sync", "status"]));
+        match words.iter().all(|w| said.contains(w)) {
+            true => Ok(()),
+            false => Err(said),
+        }
+    })
+    .await;
+}
+
 /// Waits until every table equals the truth, and no stream errored.
 async fn converge(inlet: &Inlet, fake: &FakeHubSpot, db: &tokio_postgres::Client, what: &str) {
     let what = format!("{what}: the tables to equal the truth");
@@ -152,19 +164,14 @@ async fn a_spent_api_share_pauses_the_backfill_until_the_day_turns_and_nothing_i
     assert!(api["calls_today"].as_u64().is_some_and(|n| n > 0), "{api}");
     assert_eq!(api["day_calls"], 15, "{api}");
     // The pause ends each time a day turns: the words are waited for, as the JSON was.
-    wait_for(
-        "status to say why, in words",
+    says(
+        &inlet,
+        &[
+            "calls today of the 15 its share allows until",
+            "paused until",
+            "its share (api_share) of the HubSpot account's daily API limit",
+        ],
         Duration::from_secs(60),
-        || async {
-            let said = text(&inlet.run(&["sync", "status"]));
-            match said.contains("calls today of the 15 its share allows until")
-                && said.contains("paused until")
-                && said.contains("its share (api_share) of the HubSpot account's daily API limit")
-            {
-                true => Ok(()),
-                false => Err(said),
-            }
-        },
     )
     .await;
     // A change made while the sync waits lands too, once the days have turned.
@@ -211,19 +218,14 @@ async fn hubspot_refusing_with_daily_pauses_the_sync_which_catches_up_once_the_a
         .expect("create");
     paused_for(&inlet, &["HubSpot refused calls"], false).await;
     assert!(fake.rate_limited() >= 1, "HubSpot refused");
-    wait_for(
-        "status to say why, in words",
+    says(
+        &inlet,
+        &[
+            "paused until",
+            "HubSpot refused calls for the account's daily API limit (DAILY)",
+            "asks again every hour until the day turns",
+        ],
         Duration::from_secs(30),
-        || async {
-            let said = text(&inlet.run(&["sync", "status"]));
-            match said.contains("paused until")
-                && said.contains("HubSpot refused calls for the account's daily API limit (DAILY)")
-                && said.contains("asks again every hour until the day turns")
-            {
-                true => Ok(()),
-                false => Err(said),
-            }
-        },
     )
     .await;
     // The account is asked again (hourly: a 24th of a day, here a second): still spent,

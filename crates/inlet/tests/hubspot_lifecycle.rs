@@ -5,7 +5,6 @@
 //! its data, and the changes made after land in the new schema.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 use inlet_fakes::hubspot::FakeHubSpot;
@@ -15,7 +14,7 @@ use serde_json::{json, Value};
 
 mod common;
 use common::hubspot::{converge_of, portal, reference_differences_of};
-use common::{text, Inlet};
+use common::{text, Counting, Inlet};
 
 /// What the sync copies: object types with pipelines, and types on both sides of an
 /// association table (fewer streams than a whole portal: a copy's alignment waits for each
@@ -185,36 +184,20 @@ async fn a_rebuild_while_the_portal_changes_and_a_rename_keep_every_table_equal_
         .execute(&format!("set role {}", ident(&role)), &[])
         .await
         .expect("the read role");
-    let stop = Arc::new(AtomicBool::new(false));
-    let reading = {
-        let stop = stop.clone();
-        tokio::spawn(async move {
-            let mut seen = Vec::new();
-            while !stop.load(Ordering::Relaxed) {
-                let n: i64 = reader
-                    .query_one("select count(*) from hubspot.contact", &[])
-                    .await
-                    .unwrap_or_else(|e| panic!("the reader got an error: {e}"))
-                    .get(0);
-                seen.push(n);
-            }
-            (reader, seen)
-        })
-    };
+    let reading = Counting::start(reader, "select count(*) from hubspot.contact".into());
 
     // The portal keeps changing all through the rebuild, up to the swap and past it.
-    let done = Arc::new(AtomicBool::new(false));
+    let done = AtomicBool::new(false);
     let (out, last) = tokio::join!(
         async {
             let out = command(&inlet, &["sync", "rebuild", "hubspot", "--json"]).await;
-            stop.store(true, Ordering::Relaxed);
             done.store(true, Ordering::Relaxed);
             out
         },
         changing(&fake, "rebuild", &done)
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let (reader, seen) = reading.await.expect("reader");
+    let (reader, seen) = reading.stop().await;
     assert!(!seen.is_empty());
     assert!(
         seen.iter().all(|n| *n > 0),
@@ -258,7 +241,7 @@ async fn a_rebuild_while_the_portal_changes_and_a_rename_keep_every_table_equal_
     println!("equal after the rebuild at {:?}", started.elapsed());
 
     // Rename while the changes go on.
-    let done = Arc::new(AtomicBool::new(false));
+    let done = AtomicBool::new(false);
     let (out, _) = tokio::join!(
         async {
             let out = command(&inlet, &["sync", "rename-schema", "hubspot", "hubspot 2"]).await;

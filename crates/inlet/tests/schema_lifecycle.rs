@@ -8,7 +8,6 @@
 
 use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 use inlet_fakes::stripe::{FakeStripe, Options};
@@ -17,7 +16,7 @@ use serde_json::{json, Value};
 use tokio::task::block_in_place;
 
 mod common;
-use common::{text, Inlet, Running};
+use common::{text, Counting, Inlet, Running};
 
 /// A name with a quote, a space and capitals: quoted everywhere, or this test fails.
 const B_SCHEMA: &str = "Billing \"B\"";
@@ -166,23 +165,10 @@ async fn one_version(v: u32) {
         })
     });
     let expected = customers();
-    let reader = c.admin_db(&db).await;
-    let stop = Arc::new(AtomicBool::new(false));
-    let reading = {
-        let (stop, sql) = (stop.clone(), format!("select count(*) from {b}.customer"));
-        tokio::spawn(async move {
-            let mut seen = Vec::new();
-            while !stop.load(Ordering::Relaxed) {
-                let n: i64 = reader
-                    .query_one(&sql, &[])
-                    .await
-                    .unwrap_or_else(|e| panic!("the reader got an error: {e}"))
-                    .get(0);
-                seen.push(n);
-            }
-            seen
-        })
-    };
+    let reading = Counting::start(
+        c.admin_db(&db).await,
+        format!("select count(*) from {b}.customer"),
+    );
     // Customers keep changing all through the rebuild, up to the swap and past it.
     let ids: Vec<String> = fake
         .objects("customer")
@@ -191,6 +177,7 @@ async fn one_version(v: u32) {
         .filter_map(|c| c["id"].as_str().map(String::from))
         .collect();
     let rebuild = inlet.cmd(&["sync", "rebuild", "b", "--json"]);
+    let stop = AtomicBool::new(false);
     let rebuilding = async {
         let out = tokio::task::spawn_blocking(move || {
             let mut rebuild = rebuild;
@@ -214,7 +201,7 @@ async fn one_version(v: u32) {
         n
     };
     let (out, updates) = tokio::join!(rebuilding, updating);
-    let seen = reading.await.expect("reader");
+    let (_, seen) = reading.stop().await;
     let last = format!("rebuild-{}@example.com", updates - 1);
     wait_until_async(
         "the last change made during the rebuild",
@@ -698,23 +685,10 @@ async fn new_stripe_version(v: u32) {
     assert!(before > 0);
 
     // The next run rebuilds by itself, under a reader.
-    let reader = c.admin_db(&db).await;
-    let stop = Arc::new(AtomicBool::new(false));
-    let reading = {
-        let stop = stop.clone();
-        tokio::spawn(async move {
-            let mut seen = Vec::new();
-            while !stop.load(Ordering::Relaxed) {
-                let n: i64 = reader
-                    .query_one("select count(*) from stripe.customer", &[])
-                    .await
-                    .unwrap_or_else(|e| panic!("the reader got an error: {e}"))
-                    .get(0);
-                seen.push(n);
-            }
-            seen
-        })
-    };
+    let reading = Counting::start(
+        c.admin_db(&db).await,
+        "select count(*) from stripe.customer".into(),
+    );
     let reason = format!("Stripe-Version changed from {FIRST} to {SECOND}");
     {
         let _run = start("run2.log");
@@ -732,8 +706,7 @@ async fn new_stripe_version(v: u32) {
             }
         })
         .await;
-        stop.store(true, Ordering::Relaxed);
-        let seen = reading.await.expect("reader");
+        let (_, seen) = reading.stop().await;
         assert!(!seen.is_empty());
         assert!(
             seen.iter().all(|n| *n >= before),

@@ -232,3 +232,37 @@ pub async fn wait_for_customer_email(
     })
     .await;
 }
+
+/// A reader counting a table's rows in a loop on its own session, as a person querying
+/// through a rebuild would, until [`Counting::stop`]; any error fails the test.
+pub struct Counting {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    task: tokio::task::JoinHandle<(tokio_postgres::Client, Vec<i64>)>,
+}
+
+impl Counting {
+    /// Starts counting with `sql` (a `select count(*)`) on `reader`.
+    pub fn start(reader: tokio_postgres::Client, sql: String) -> Self {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stopped = stop.clone();
+        let task = tokio::spawn(async move {
+            let mut seen = Vec::new();
+            while !stopped.load(std::sync::atomic::Ordering::Relaxed) {
+                let n: i64 = reader
+                    .query_one(&sql, &[])
+                    .await
+                    .unwrap_or_else(|e| panic!("the reader got an error: {e}"))
+                    .get(0);
+                seen.push(n);
+            }
+            (reader, seen)
+        });
+        Counting { stop, task }
+    }
+
+    /// Stops counting: the session, and every count seen, in order.
+    pub async fn stop(self) -> (tokio_postgres::Client, Vec<i64>) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.task.await.expect("the reader")
+    }
+}
