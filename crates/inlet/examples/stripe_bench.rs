@@ -16,9 +16,11 @@
 //! the peer).
 //!
 //! Against a real API's pace: `INLET_BENCH_API_MS` (each call answered after that long)
-//! and `INLET_BENCH_API_BUDGET` (requests/s, 429 beyond) set the fake's knobs after seeding;
+//! and `INLET_BENCH_API_BUDGET` (requests/s, 429 beyond) set the fake's knobs after seeding,
+//! and `INLET_BENCH_API_ENDPOINT_BUDGET` its limit per endpoint (Stripe's is 25);
 //! then only the backfills are timed (no drain, copy or live rounds), inlet with
-//! `INLET_BENCH_RATE` as its `rate_limit` (default 1000), and `INLET_BENCH_BEFORE_BIN`, a
+//! `INLET_BENCH_RATE` as its `rate_limit` (default 1000) and `INLET_BENCH_ENDPOINT_RATE` as
+//! its `endpoint_rate_limit` (default: the rate), and `INLET_BENCH_BEFORE_BIN`, a
 //! second inlet build (e.g. main's), is timed in the same rounds, as are the peer and dlt
 //! (`bench/dlt`, installed into the virtual environment `INLET_BENCH_DLT`, default
 //! `/var/cache/inlet/bench-dlt`; `off` skips it). `INLET_BENCH_STREAMS=all` syncs every
@@ -32,6 +34,7 @@
 
 mod bench_common;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -161,7 +164,11 @@ impl Inlet {
             .expect("[syncs.stripe] in inlet.toml");
         let tail: String = tail
             .lines()
-            .filter(|l| !l.starts_with("rate_limit") && !l.starts_with("poll_interval_ms"))
+            .filter(|l| {
+                !["rate_limit", "endpoint_rate_limit", "poll_interval_ms"]
+                    .iter()
+                    .any(|k| l.starts_with(k))
+            })
             .map(|l| format!("{l}\n"))
             .collect();
         std::fs::write(
@@ -326,16 +333,17 @@ async fn wait_live(admin: &tokio_postgres::Client, deadline: Duration) {
     .await;
 }
 
-/// The fewest requests that can backfill the whole account, read as inlet reads it: each
-/// list in pages of 100; the children streams read their parents' list again, plus one
-/// page of 100 per parent holding more children than the 10 embedded; payment methods one
-/// list per customer (with the customer list to find them). Requests ÷ rate is the
-/// shortest time a backfill read this way can take within that rate.
-fn fewest_requests(fake: &FakeStripe) -> u64 {
+/// The fewest requests that can backfill the whole account, read as inlet reads it, by
+/// endpoint (named by the stream whose list it is): each list in pages of 100; the children
+/// streams read their parents' list again, plus one page of 100 per parent holding more
+/// children than the 10 embedded; payment methods one list per customer (with the customer
+/// list to find them). All of them ÷ the rate, or the busiest endpoint's ÷ its own limit,
+/// whichever is longer, is the shortest time a backfill read this way can take.
+fn fewest_requests(fake: &FakeStripe) -> HashMap<String, u64> {
     let count = |stream: &str| fake.objects(stream).expect("objects").len() as u64;
     let pages = |n: u64| n.div_ceil(100).max(1);
     let beyond_embedded = |child: &str, parent_field: &str| -> u64 {
-        let mut per_parent = std::collections::HashMap::<String, u64>::new();
+        let mut per_parent = HashMap::<String, u64>::new();
         for o in fake.objects(child).expect("objects") {
             let parent = o[parent_field].as_str().unwrap_or_default().to_string();
             *per_parent.entry(parent).or_default() += 1;
@@ -345,17 +353,23 @@ fn fewest_requests(fake: &FakeStripe) -> u64 {
             .map(|n| n.saturating_sub(10).div_ceil(100))
             .sum()
     };
-    STREAMS
-        .iter()
-        .map(|&stream| match stream {
-            "subscription_item" => {
-                pages(count("subscription")) + beyond_embedded(stream, "subscription")
+    let mut by_endpoint = HashMap::<String, u64>::new();
+    let mut add = |endpoint: &str, n: u64| *by_endpoint.entry(endpoint.into()).or_default() += n;
+    for stream in STREAMS {
+        match stream {
+            "subscription_item" | "invoice_line_item" => {
+                let parent = stream.trim_end_matches("_item").trim_end_matches("_line");
+                add(parent, pages(count(parent)));
+                add(stream, beyond_embedded(stream, parent));
             }
-            "invoice_line_item" => pages(count("invoice")) + beyond_embedded(stream, "invoice"),
-            "payment_method" => pages(count("customer")) + count("customer"),
-            _ => pages(count(stream)),
-        })
-        .sum()
+            "payment_method" => {
+                add("customer", pages(count("customer")));
+                add(stream, count("customer"));
+            }
+            _ => add(stream, pages(count(stream))),
+        }
+    }
+    by_endpoint
 }
 
 struct Backfill {
@@ -617,6 +631,8 @@ async fn bench(customers: usize, rounds: usize, changes: usize, major: u32) {
         fake.faults().latency(Duration::from_secs_f64(ms / 1000.0));
     }
     fake.faults().rate_limit(env_f64("INLET_BENCH_API_BUDGET"));
+    fake.faults()
+        .endpoint_rate_limit(env_f64("INLET_BENCH_API_ENDPOINT_BUDGET"));
     let (mut befores, mut calls, mut dlts) = (Vec::new(), Vec::new(), Vec::new());
     let dlt_dir = dlt_dir.filter(|_| api_ms.is_some() && !all_streams());
     if let Some(dir) = &dlt_dir {
@@ -640,10 +656,11 @@ async fn bench(customers: usize, rounds: usize, changes: usize, major: u32) {
             assert_eq!(n, customers, "drained customers");
             builds.push(secs);
         }
-        let rate_line = format!("rate_limit = {rate_limit}\n");
         if let Some(before) = &before_bin {
             let db = cluster.create_database().await;
             let admin = cluster.admin_db(&db).await;
+            // Only the rate: builds before `endpoint_rate_limit` refuse the key.
+            let rate_line = format!("rate_limit = {rate_limit}\n");
             let inlet = Inlet::setup(before, &cluster, &db, &fake, &rate_line);
             let (requests, limited) = (fake.requests(), fake.rate_limited());
             let b = inlet_backfill(&inlet, &admin, customers, &fake).await;
@@ -659,7 +676,7 @@ async fn bench(customers: usize, rounds: usize, changes: usize, major: u32) {
 
         let db = cluster.create_database().await;
         let admin = cluster.admin_db(&db).await;
-        let inlet = Inlet::setup(&bin, &cluster, &db, &fake, &rate_line);
+        let inlet = Inlet::setup(&bin, &cluster, &db, &fake, &limits(rate_limit));
         let (requests, limited) = (fake.requests(), fake.rate_limited());
         let b = inlet_backfill(&inlet, &admin, customers, &fake).await;
         calls.push((fake.requests() - requests, fake.rate_limited() - limited));
@@ -750,10 +767,17 @@ async fn bench(customers: usize, rounds: usize, changes: usize, major: u32) {
             );
         }
         println!("requests and 429s per inlet run: {calls:?}; inlet peak RSS {rss:.0} MB");
-        if let Some(fewest) = fewest {
-            let bound = fewest as f64 / rate_limit;
+        if let Some(by_endpoint) = fewest {
+            let fewest: u64 = by_endpoint.values().sum();
+            let (busiest, most) = (by_endpoint.iter())
+                .max_by_key(|(_, n)| **n)
+                .expect("an endpoint");
+            let endpoint_rate = env_f64("INLET_BENCH_ENDPOINT_RATE").unwrap_or(rate_limit);
+            let bound = (fewest as f64 / rate_limit).max(*most as f64 / endpoint_rate);
             println!(
-                "whole account: {fewest} requests at least, {bound:.1} s at {rate_limit} requests/s; inlet to every stream live: {:?} s, median {:.2}x the bound",
+                "whole account: {fewest} requests at least, {:.1} s at {rate_limit} requests/s; the busiest endpoint ({busiest}'s) {most}, {:.1} s at {endpoint_rate}/s; inlet to every stream live: {:?} s, median {:.2}x the bound of {bound:.1} s",
+                fewest as f64 / rate_limit,
+                *most as f64 / endpoint_rate,
                 inlets.iter().map(|s| (s * 10.0).round() / 10.0).collect::<Vec<_>>(),
                 median(&inlets) / bound
             );
@@ -955,6 +979,15 @@ struct CatchUp {
     pg_cpu: f64,
 }
 
+/// The sync's limits for a timed run: `rate_limit`, and each endpoint's
+/// (`INLET_BENCH_ENDPOINT_RATE`; by default the same, so only the rate limits).
+fn limits(rate_limit: f64) -> String {
+    let endpoint = std::env::var("INLET_BENCH_ENDPOINT_RATE").ok();
+    let endpoint = endpoint.and_then(|r| r.parse::<f64>().ok());
+    let endpoint = endpoint.unwrap_or(rate_limit);
+    format!("rate_limit = {rate_limit}\nendpoint_rate_limit = {endpoint}\n")
+}
+
 /// A catch-up after downtime, the change log's case: `n` distinct customers updated while
 /// inlet is stopped, then `inlet run` (rate_limit 1000, so the API's pace is not what
 /// bounds it) timed until the last update is in the table, each update logged once.
@@ -973,7 +1006,7 @@ async fn catch_up(
         .collect();
     let before = logged_updates(admin).await;
     let postmaster = postmaster_of(admin).await;
-    inlet.set(&format!("rate_limit = {BENCH_RATE_LIMIT}\n"));
+    inlet.set(&limits(BENCH_RATE_LIMIT));
     // `INLET_BENCH_CATCHUP_MS`: each call answered after that long, for the catch-up only.
     let latency = std::env::var("INLET_BENCH_CATCHUP_MS").ok();
     let latency = latency.and_then(|ms| ms.parse::<f64>().ok()).unwrap_or(0.0);

@@ -1,7 +1,8 @@
 //! The one HTTP scaffold every connector uses: a base URL, requests of any method with an
 //! optional body ([`Request`]), credentials from an [`Auth`] provider (renewed before
-//! expiry and, once, on a 401), the sync's token bucket ([`RateLimiter`]) and the vendor's
-//! budget headers ([`budget`]), timeouts, and retries as the one retry policy says
+//! expiry and, once, on a 401), the sync's token bucket ([`RateLimiter`]), a bucket per
+//! endpoint where the API limits each ([`EndpointLimits`]), the vendor's budget headers
+//! ([`budget`]), timeouts, and retries as the one retry policy says
 //! ([`inlet_core::retry_in_place`]: connection errors, 5xx, server-approved 429s).
 //! Connectors turn what is left (a final status and body) into their own errors.
 //!
@@ -17,6 +18,7 @@ pub mod allowance;
 mod auth;
 pub mod budget;
 mod daily_share;
+mod endpoints;
 pub mod meter;
 mod oauth;
 mod rate_limit;
@@ -31,11 +33,13 @@ use bytes::Bytes;
 use futures_core::Stream;
 use inlet_core::{retry_in_place, ErrorKind, ServerWord, SourceError};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
+use reqwest::Method;
 
 pub use allowance::{Days, DEFAULT_SHARE};
 pub use auth::{header, Auth, BadHeaderValue, BoxFuture, StaticKey};
 pub use budget::{Budget, BudgetHeaders, Pacer};
 pub use daily_share::{DailyShare, Reasons};
+pub use endpoints::{EndpointLimits, EndpointName};
 pub use meter::{ApiDay, ApiEvent, ApiMeter, ApiUsage, Meter, Paused, Throttle};
 pub use oauth::{RefreshToken, RENEW_BEFORE};
 pub use rate_limit::{RateLimiter, MAX_IN_FLIGHT};
@@ -82,6 +86,8 @@ pub struct HttpClient {
     http: reqwest::Client,
     base: String,
     limiter: Arc<RateLimiter>,
+    /// Each endpoint's own budget, where the API keeps one (Stripe's 25/s).
+    endpoints: Option<Arc<EndpointLimits>>,
     /// Shared by every clone, as the limiter is: one budget per sync.
     pacer: Arc<Pacer>,
     auth: Option<Arc<dyn Auth>>,
@@ -109,6 +115,7 @@ impl HttpClient {
             http,
             base: base.trim_end_matches('/').to_string(),
             limiter,
+            endpoints: None,
             pacer: Arc::default(),
             auth: None,
             headers: HeaderMap::new(),
@@ -134,6 +141,19 @@ impl HttpClient {
     pub fn with_should_retry_header(mut self, name: &'static str) -> Self {
         self.should_retry_header = Some(HeaderName::from_static(name));
         self
+    }
+
+    /// Each endpoint's own limit, kept besides the sync's bucket.
+    pub fn with_endpoint_limits(mut self, limits: Arc<EndpointLimits>) -> Self {
+        self.endpoints = Some(limits);
+        self
+    }
+
+    /// Requests to keep in flight to `GET path_and_query`'s endpoint so its own limit is
+    /// used (see [`RateLimiter::in_flight`]); `None` where endpoints have no limit.
+    pub fn endpoint_in_flight(&self, path_and_query: &str) -> Option<usize> {
+        let limits = self.endpoints.as_ref()?;
+        Some(limits.limiter(&Method::GET, path_and_query).in_flight())
     }
 
     /// The reader of the API's budget headers, which then pace the requests.
@@ -183,9 +203,15 @@ impl HttpClient {
         open: bool,
     ) -> Result<(Reply, Option<Body>), HttpError> {
         let url = format!("{}{}", self.base, request.path);
+        let endpoint = (self.endpoints.as_ref()).map(|e| e.limiter(&request.method, &request.path));
+        // Each bucket that paces this request learns its latency and its 429s.
+        let limiters = || std::iter::once(&self.limiter).chain(&endpoint);
         let (mut attempt, mut renewed) = (0, false);
         loop {
             attempt += 1;
+            if let Some(endpoint) = &endpoint {
+                endpoint.acquire().await;
+            }
             self.limiter.acquire().await;
             let (turn, waited) = self.pacer.wait().await;
             if waited {
@@ -229,7 +255,7 @@ impl HttpClient {
                     }
                     if open && status < 400 {
                         let latency = started.elapsed();
-                        self.limiter.observe(latency);
+                        limiters().for_each(|l| l.observe(latency));
                         self.meter.record(ApiEvent::Answered { status, latency });
                         let reply = Reply {
                             status,
@@ -253,12 +279,12 @@ impl HttpClient {
                             }
                             // The sync's concurrency follows latency; a 429 slows all of it.
                             let latency = started.elapsed();
-                            self.limiter.observe(latency);
+                            limiters().for_each(|l| l.observe(latency));
                             self.meter.record(ApiEvent::Answered { status, latency });
                             if status == 429 {
                                 self.meter
                                     .record(ApiEvent::Throttled(Throttle::TooManyRequests));
-                                self.limiter.slow_down(hints.retry_after);
+                                limiters().for_each(|l| l.slow_down(hints.retry_after));
                             }
                             let reply = Reply {
                                 status,

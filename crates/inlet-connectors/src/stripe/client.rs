@@ -6,7 +6,9 @@ use std::time::Duration;
 use inlet_core::{ErrorKind, SourceError};
 use serde_json::{Map, Value};
 
-use crate::http::{header, BadHeaderValue, HttpClient, Meter, RateLimiter, Reply, StaticKey};
+use crate::http::{
+    header, BadHeaderValue, EndpointLimits, HttpClient, Meter, RateLimiter, Reply, StaticKey,
+};
 use crate::json;
 
 /// The API version inlet is written against, sent with every request unless configured.
@@ -73,6 +75,19 @@ impl StripeClient {
     pub fn with_meter(mut self, meter: Meter) -> Self {
         self.http = self.http.with_meter(meter);
         self
+    }
+
+    /// At most `rate` requests a second to each endpoint, as Stripe counts them
+    /// ([`endpoint`]).
+    pub fn with_endpoint_limit(mut self, rate: f64) -> Self {
+        let limits = Arc::new(EndpointLimits::new(rate, endpoint));
+        self.http = self.http.with_endpoint_limits(limits);
+        self
+    }
+
+    /// Requests to keep in flight to `GET path`'s endpoint, where endpoints are limited.
+    pub fn endpoint_in_flight(&self, path: &str) -> Option<usize> {
+        self.http.endpoint_in_flight(path)
     }
 
     /// `GET path?params` of a list endpoint.
@@ -232,9 +247,48 @@ pub fn now() -> i64 {
         .unwrap_or(0)
 }
 
+/// The endpoint Stripe counts a request against: each named operation is one, whatever
+/// the ids in its path (`GET /v1/customers/{id}/payment_methods`). An id is a segment with
+/// a character no resource name has (Stripe's names are lowercase words and `_`; its ids
+/// carry digits and capitals), after the version.
+fn endpoint(method: &reqwest::Method, path: &str) -> String {
+    let named: Vec<&str> = (path.split('/').enumerate())
+        .map(|(i, segment)| {
+            let name = segment.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
+            if i <= 1 || name {
+                segment
+            } else {
+                "{id}"
+            }
+        })
+        .collect();
+    format!("{method} {}", named.join("/"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_endpoint_is_a_method_and_a_path_without_its_ids() {
+        let get = |path| endpoint(&reqwest::Method::GET, path);
+        let pm = "GET /v1/customers/{id}/payment_methods";
+        assert_eq!(get("/v1/customers/cus_NffrFeUfNV2Hib/payment_methods"), pm);
+        assert_eq!(get("/v1/customers/cus_9s6XKzkNRiz8i3/payment_methods"), pm);
+        assert_eq!(get("/v1/customers"), "GET /v1/customers");
+        assert_eq!(
+            get("/v1/invoices/in_1MtHbELkdIwHu7ixl4OzzPMv/lines"),
+            "GET /v1/invoices/{id}/lines"
+        );
+        assert_eq!(
+            get("/v1/checkout/sessions/cs_test_a1b2/line_items"),
+            "GET /v1/checkout/sessions/{id}/line_items"
+        );
+        assert_eq!(
+            endpoint(&reqwest::Method::POST, "/v1/customers"),
+            "POST /v1/customers"
+        );
+    }
 
     #[test]
     fn key_hints_show_the_kind_of_key_and_never_the_secret() {

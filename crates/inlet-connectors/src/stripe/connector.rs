@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use inlet_core::{Checkpoint, Source, SourceError};
-use serde::Deserialize;
+use serde_json::Value;
 
 use super::client::{CallError, StripeClient, DEFAULT_STRIPE_VERSION};
 use super::{stream_names, StripeOptions, StripeSource};
@@ -15,17 +15,25 @@ use crate::registry::{
 #[derive(Clone, Copy, Debug)]
 pub struct Stripe;
 
-const KEYS: &[OptionKey] = &[OptionKey {
-    name: "stripe_version",
-    doc: "the Stripe API version every request pins, e.g. \"2026-08-26.dahlia\" \
-          [default: the version inlet is built for]",
-}];
+const KEYS: &[OptionKey] = &[
+    OptionKey {
+        name: "stripe_version",
+        doc: "the Stripe API version every request pins, e.g. \"2026-08-26.dahlia\" \
+              [default: the version inlet is built for]",
+    },
+    OptionKey {
+        name: "endpoint_rate_limit",
+        doc: "requests per second to any one endpoint (Stripe allows 25 by default; \
+              reading every customer's payment methods is one endpoint), within rate_limit \
+              [default: 20]",
+    },
+];
 
 /// Stripe's own keys of `[syncs.NAME]`, typed.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Default)]
 struct StripeConfig {
     stripe_version: Option<String>,
+    endpoint_rate_limit: Option<f64>,
 }
 
 impl StripeConfig {
@@ -37,12 +45,32 @@ impl StripeConfig {
                 allowed: allowed(),
             });
         }
-        let config: StripeConfig =
-            serde_json::from_value(options.clone().into()).map_err(|_| OptionError {
-                key: "stripe_version".into(),
-                message: "stripe_version must be a string".into(),
-                allowed: allowed(),
-            })?;
+        let wrong = |key: &str, what: &str| OptionError {
+            key: key.into(),
+            message: format!("{key} must be {what}"),
+            allowed: allowed(),
+        };
+        let stripe_version = match options.get("stripe_version") {
+            None => None,
+            Some(Value::String(v)) => Some(v.clone()),
+            Some(_) => return Err(wrong("stripe_version", "a string")),
+        };
+        // A number, or text of one (`--set endpoint_rate_limit=24` gives text).
+        let endpoint_rate_limit = match options.get("endpoint_rate_limit") {
+            None => None,
+            Some(value) => match value {
+                Value::Number(n) => n.as_f64(),
+                Value::String(s) => s.trim().parse().ok(),
+                _ => None,
+            }
+            .filter(|r: &f64| r.is_finite() && *r > 0.0)
+            .map(Some)
+            .ok_or_else(|| wrong("endpoint_rate_limit", "a positive number, e.g. 20"))?,
+        };
+        let config = StripeConfig {
+            stripe_version,
+            endpoint_rate_limit,
+        };
         if let Some(v) = &config.stripe_version {
             // A date, then an optional release name: `2024-06-20`, `2026-08-26.dahlia`.
             let (date, name) = v.split_once('.').unwrap_or((v, "a"));
@@ -91,6 +119,9 @@ fn options_of(settings: &Settings) -> Result<StripeOptions, SourceError> {
         api_key: settings.api_key.clone(),
         version: config.version(),
         rate_limit: settings.rate_limit.unwrap_or(defaults.rate_limit),
+        endpoint_rate_limit: config
+            .endpoint_rate_limit
+            .unwrap_or(defaults.endpoint_rate_limit),
         poll_interval: settings.poll_interval,
         streams: settings.streams.clone(),
         meter: settings.meter.clone(),
@@ -220,6 +251,17 @@ mod tests {
                 .check_options(&options(json!({ "stripe_version": bad })))
                 .expect_err("a bad value");
             assert_eq!(e.key, "stripe_version");
+        }
+        for good in [json!(24), json!(12.5), json!("24")] {
+            let rate = options(json!({ "endpoint_rate_limit": good }));
+            assert!(Stripe.check_options(&rate).is_ok(), "{rate:?}");
+        }
+        for bad in [json!(0), json!(-3), json!("fast"), json!(true)] {
+            let e = Stripe
+                .check_options(&options(json!({ "endpoint_rate_limit": bad })))
+                .expect_err("a bad rate");
+            assert_eq!(e.key, "endpoint_rate_limit");
+            assert!(e.message.contains("a positive number"), "{}", e.message);
         }
     }
 

@@ -58,6 +58,9 @@ pub struct StripeOptions {
     pub version: String,
     /// Requests per second for this sync, all streams together.
     pub rate_limit: f64,
+    /// Requests per second to any one endpoint (within `rate_limit`): Stripe limits each
+    /// endpoint besides the account.
+    pub endpoint_rate_limit: f64,
     /// How often the events feed is read when no webhook says to read it sooner.
     pub poll_interval: Duration,
     /// The streams to sync (`None`: all).
@@ -78,6 +81,8 @@ impl Default for StripeOptions {
             // Well under Stripe's 100 requests/s (25 in test mode), leaving room for the
             // account's other clients.
             rate_limit: 20.0,
+            // Under Stripe's default of 25 per endpoint, for the same reason.
+            endpoint_rate_limit: 20.0,
             poll_interval: Duration::from_secs(1),
             streams: None,
             pages_per_batch: 5,
@@ -124,13 +129,16 @@ impl StripeSource {
         // sync waited (for its writer, say) would spend a second's worth at once on top
         // of the next second's, past a budget the rate itself stays under.
         let limiter = Arc::new(RateLimiter::new(options.rate_limit, 1));
-        let client = StripeClient::new(
+        let mut client = StripeClient::new(
             &options.api_base,
             &options.api_key,
             &options.version,
             limiter.clone(),
         )?
         .with_meter(options.meter.clone());
+        if options.endpoint_rate_limit < options.rate_limit {
+            client = client.with_endpoint_limit(options.endpoint_rate_limit);
+        }
         let mut schemas = Vec::new();
         for def in streams::STREAMS {
             let wanted = options
@@ -167,11 +175,14 @@ impl StripeSource {
         self.feed.nudge();
     }
 
-    /// Requests one backfilling stream keeps in flight: its share of what the sync's
-    /// budget and the observed latency call for (see [`RateLimiter::in_flight`]).
-    fn concurrency(&self) -> usize {
+    /// Requests one backfilling stream keeps in flight to `path`: its share of what the
+    /// sync's budget and the observed latency call for (see [`RateLimiter::in_flight`]),
+    /// and no more than the endpoint's own limit calls for.
+    fn concurrency(&self, path: &str) -> usize {
         let streams = self.backfilling.load(Ordering::Relaxed).max(1);
-        self.limiter.in_flight().div_ceil(streams)
+        let share = self.limiter.in_flight().div_ceil(streams);
+        let endpoint = self.client.endpoint_in_flight(path);
+        endpoint.map_or(share, |e| share.min(e))
     }
 
     /// Where a fresh backfill of `def` starts, and its first page: the newest objects, read
@@ -203,7 +214,7 @@ impl StripeSource {
                     after: Some(after),
                 };
                 let page_seconds = partition::page_seconds(1, step.span);
-                Partitions::new(rest.split(self.concurrency(), page_seconds))
+                Partitions::new(rest.split(self.concurrency(def.list_path()), page_seconds))
             }
             None => Partitions {
                 open: Vec::new(),

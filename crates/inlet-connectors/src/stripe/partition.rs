@@ -138,7 +138,7 @@ pub async fn step(
 ) -> Result<backfill::Step, SourceError> {
     let mut attempt = 1;
     loop {
-        let fan_out = source.concurrency();
+        let fan_out = source.concurrency(def.child_path().unwrap_or(def.list_path()));
         match backfill::step(&source.client, def, schema, window, fan_out).await {
             Err(e) if e.kind == ErrorKind::RateLimited && attempt < RATE_LIMITED_ATTEMPTS => {
                 tracing::debug!(
@@ -214,7 +214,7 @@ impl PartitionReader for Windows<'_> {
     }
 
     fn concurrency(&self) -> usize {
-        self.source.concurrency()
+        self.source.concurrency(self.def.list_path())
     }
 
     fn pages_left(&self, window: &Window) -> Option<f64> {

@@ -42,6 +42,26 @@ pub struct StreamDef {
     pub following: Following,
 }
 
+impl StreamDef {
+    /// The list a backfill pages through: the stream's own, or its parents'.
+    pub fn list_path(&self) -> &'static str {
+        match self.listing {
+            Listing::Top { path, .. } => path,
+            Listing::Children { parent, .. } => parent,
+            Listing::PerCustomer { .. } => "/v1/customers",
+        }
+    }
+
+    /// Where each listed object's own objects are read further, if they are.
+    pub fn child_path(&self) -> Option<&'static str> {
+        match self.listing {
+            Listing::Top { .. } => None,
+            Listing::Children { more, .. } => Some(more),
+            Listing::PerCustomer { path } => Some(path),
+        }
+    }
+}
+
 const fn top(name: &'static str, path: &'static str, object: &'static str) -> StreamDef {
     StreamDef {
         name,

@@ -52,6 +52,8 @@ pub fn options(fake: &FakeStripe) -> StripeOptions {
         api_base: fake.url(),
         api_key: fake.api_key(),
         rate_limit: 1000.0,
+        // The fake keeps no limit per endpoint unless a test sets one.
+        endpoint_rate_limit: 1000.0,
         poll_interval: Duration::from_millis(100),
         ..StripeOptions::default()
     }

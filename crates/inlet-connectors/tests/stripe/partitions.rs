@@ -89,6 +89,33 @@ async fn a_slow_api_gets_concurrent_requests_within_its_budget_and_no_429() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_endpoint_stays_under_its_own_limit_while_the_sync_uses_its_whole_budget() {
+    let v = *versions().last().expect("a version");
+    let db = database(cluster(v).await).await;
+    let fake = fake(200).await;
+    fake.faults().latency(Duration::from_millis(50));
+    // Stripe's live limits: 100 requests a second, 25 of them to any one endpoint.
+    fake.faults().rate_limit(Some(100.0));
+    fake.faults().endpoint_rate_limit(Some(25.0));
+    // Every customer's payment methods are one endpoint: 200 requests, which a sync at
+    // 95 a second would send four times too fast.
+    let streams = ["customer", "payment_method", "invoice", "invoice_line_item"];
+    let options = StripeOptions {
+        endpoint_rate_limit: 24.0,
+        ..only(&fake, &streams, 95.0)
+    };
+    let sync = start(&db, options, WriteOptions::default()).await;
+    wait_live(&db, streams.len()).await;
+    wait_for_truth(&db, &fake, &streams).await;
+    assert_eq!(
+        fake.rate_limited(),
+        0,
+        "under each endpoint's limit, a sync sees no 429"
+    );
+    sync.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_429_storm_with_partitions_in_flight_loses_and_doubles_nothing() {
     let v = *versions().first().expect("a version");
     let db = database(cluster(v).await).await;

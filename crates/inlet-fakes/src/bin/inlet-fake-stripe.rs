@@ -51,6 +51,11 @@ struct Args {
     /// answered 429, as Stripe does. GET /_fake/stats counts both.
     #[arg(long, value_name = "N")]
     rate_limit: Option<f64>,
+    /// Allow this many requests a second to each endpoint besides --rate-limit (Stripe's
+    /// default per-endpoint limit is 25): a method and a path with its ids left out, so
+    /// reading every customer's payment methods is one endpoint.
+    #[arg(long, value_name = "N")]
+    endpoint_rate_limit: Option<f64>,
     /// Use this secret key instead of the one derived from --seed.
     #[arg(long, value_name = "KEY")]
     api_key: Option<String>,
@@ -79,6 +84,10 @@ async fn main() -> ExitCode {
     if let Some(rate) = args.rate_limit {
         stripe.faults().rate_limit(Some(rate));
         println!("Rate limit:      {rate} requests/s, then 429");
+    }
+    if let Some(rate) = args.endpoint_rate_limit {
+        stripe.faults().endpoint_rate_limit(Some(rate));
+        println!("Endpoint limit:  {rate} requests/s to each endpoint, then 429");
     }
     for url in &args.webhooks {
         stripe.add_webhook_endpoint(url);

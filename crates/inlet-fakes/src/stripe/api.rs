@@ -26,13 +26,31 @@ pub(crate) struct Call<'a> {
     pub idempotency_key: Option<String>,
 }
 
-pub(crate) fn handle(shared: &Shared, call: Call<'_>) -> Result<Value, ApiError> {
-    let unrecognized = || ApiError::unrecognized(call.method, call.path);
-    let rest = call.path.strip_prefix("/v1/").ok_or_else(unrecognized)?;
+/// The path's segments after `/v1/`: a collection (`checkout/sessions` is one), then an id
+/// and what under it, as the routes read them.
+fn segments(path: &str) -> Option<Vec<&str>> {
+    let rest = path.strip_prefix("/v1/")?;
     let mut segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
     if segments.len() >= 2 && segments[0] == "checkout" && segments[1] == "sessions" {
         segments.splice(0..2, ["checkout/sessions"]);
     }
+    Some(segments)
+}
+
+/// The endpoint a request counts against in Stripe's per-endpoint limit: each named
+/// operation is one, whatever the id (`GET /v1/customers/{id}/payment_methods`).
+pub(crate) fn endpoint(method: &str, path: &str) -> String {
+    let mut named = format!("{method} /v1");
+    for (i, segment) in segments(path).unwrap_or_default().iter().enumerate() {
+        named.push('/');
+        named.push_str(if i == 1 { "{id}" } else { segment });
+    }
+    named
+}
+
+pub(crate) fn handle(shared: &Shared, call: Call<'_>) -> Result<Value, ApiError> {
+    let unrecognized = || ApiError::unrecognized(call.method, call.path);
+    let segments = segments(call.path).ok_or_else(unrecognized)?;
     if call.method == "GET" && segments.as_slice() == ["account"] {
         return Ok(shared.account());
     }
@@ -389,4 +407,22 @@ fn list_page(
         data.push(Value::Object(object));
     }
     Ok(json!({"object": "list", "data": data, "has_more": page.has_more, "url": url}))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::endpoint;
+
+    #[test]
+    fn an_endpoint_is_a_method_and_a_path_without_its_ids() {
+        let pm = "GET /v1/customers/{id}/payment_methods";
+        assert_eq!(endpoint("GET", "/v1/customers/cus_A1/payment_methods"), pm);
+        assert_eq!(endpoint("GET", "/v1/customers/cus_B2/payment_methods"), pm);
+        assert_eq!(endpoint("GET", "/v1/customers"), "GET /v1/customers");
+        assert_eq!(endpoint("POST", "/v1/customers"), "POST /v1/customers");
+        assert_eq!(
+            endpoint("GET", "/v1/checkout/sessions/cs_1/line_items"),
+            "GET /v1/checkout/sessions/{id}/line_items"
+        );
+    }
 }

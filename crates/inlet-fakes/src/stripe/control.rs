@@ -14,7 +14,7 @@
 //!                                         "drop_next_connections": 1, "webhook_duplicate": true,
 //!                                         "webhook_reorder": true, "invalidate_cursor_next": true,
 //!                                         "expire_events_before": 1700000000, "rate_limit": 100,
-//!                                         "clear": true}
+//!                                         "endpoint_rate_limit": 25, "clear": true}
 //! GET    /_fake/stats                   {"requests": n, "rate_limited": n, "in_flight_peak": n, "objects": {stream: count}}
 //! ```
 
@@ -127,6 +127,15 @@ fn set_faults(shared: &Shared, knobs: &Map<String, Value>) -> Result<(), ApiErro
                 Value::Null => None,
                 v => Some(v.as_f64().filter(|r| *r >= 0.0).ok_or_else(|| {
                     ApiError::invalid_param(name, "rate_limit must be requests per second, or null")
+                })?),
+            }),
+            "endpoint_rate_limit" => faults.endpoint_rate_limit(match value {
+                Value::Null => None,
+                v => Some(v.as_f64().filter(|r| *r >= 0.0).ok_or_else(|| {
+                    ApiError::invalid_param(
+                        name,
+                        "endpoint_rate_limit must be requests per second, or null",
+                    )
                 })?),
             }),
             "webhook_duplicate" => faults.webhook_duplicate(flag(value, name)?),

@@ -1,8 +1,9 @@
 //! Fault knobs, settable at any time from tests (or over `/_fake/faults`): failing the next
 //! requests (429 bursts, 5xx), added latency, dropped connections, duplicate and reordered
-//! webhooks, an invalidated list cursor, expired events, and a request budget (Stripe's
-//! rate limit: requests beyond it get 429).
+//! webhooks, an invalidated list cursor, expired events, and request budgets (Stripe's
+//! rate limits, the whole account's and each endpoint's: requests beyond them get 429).
 
+use std::collections::HashMap;
 use std::ops::Deref;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
@@ -56,6 +57,9 @@ struct State {
     invalidate_cursor: bool,
     events_expire_before: Option<i64>,
     budget: Option<Budget>,
+    /// Each endpoint's own budget, at this rate, by endpoint (see [`Faults::take_budget`]).
+    endpoint_rate: Option<f64>,
+    endpoints: HashMap<String, Budget>,
 }
 
 /// Requests per second allowed, as Stripe enforces it: a bucket of a second's worth that
@@ -65,6 +69,24 @@ struct Budget {
     per_second: f64,
     tokens: f64,
     at: Instant,
+}
+
+impl Budget {
+    fn full(per_second: f64) -> Self {
+        Budget {
+            per_second,
+            tokens: per_second.max(1.0),
+            at: Instant::now(),
+        }
+    }
+
+    /// Whether a request may pass now, refilling first (nothing is spent).
+    fn has_room(&mut self, now: Instant) -> bool {
+        let refill = now.duration_since(self.at).as_secs_f64() * self.per_second;
+        self.tokens = (self.tokens + refill).min(self.per_second.max(1.0));
+        self.at = now;
+        self.tokens >= 1.0
+    }
 }
 
 /// The knobs: every fake's ([`Knobs`]: failures, latency, dropped connections, reached
@@ -113,11 +135,17 @@ impl Faults {
     /// Allows `per_second` API requests a second (a second's worth at once), answering
     /// the rest with Stripe's 429; `None` (or zero) lifts the limit.
     pub fn rate_limit(&self, per_second: Option<f64>) {
-        self.state().budget = per_second.filter(|r| *r > 0.0).map(|per_second| Budget {
-            per_second,
-            tokens: per_second,
-            at: Instant::now(),
-        });
+        self.state().budget = per_second.filter(|r| *r > 0.0).map(Budget::full);
+    }
+
+    /// Allows `per_second` requests a second to each endpoint besides the whole budget, as
+    /// Stripe's default per-endpoint limit (25/s): an endpoint is a method and a path with
+    /// its ids left out, so `GET /v1/customers/{id}/payment_methods` for every customer is
+    /// one. `None` (or zero) lifts it.
+    pub fn endpoint_rate_limit(&self, per_second: Option<f64>) {
+        let mut state = self.state();
+        state.endpoint_rate = per_second.filter(|r| *r > 0.0);
+        state.endpoints.clear();
     }
 
     /// Turns every knob off, the common ones too.
@@ -126,20 +154,25 @@ impl Faults {
         *self.state() = State::default();
     }
 
-    /// Whether the budget allows one more request now (it is spent if so).
-    pub(crate) fn take_budget(&self) -> bool {
-        let mut state = self.state();
-        let Some(budget) = state.budget.as_mut() else {
-            return true;
-        };
+    /// Whether the budgets allow one more request to `endpoint` now: the whole budget and
+    /// the endpoint's own. Both are spent if so; a refused request spends neither.
+    pub(crate) fn take_budget(&self, endpoint: &str) -> bool {
         let now = Instant::now();
-        let refill = now.duration_since(budget.at).as_secs_f64() * budget.per_second;
-        budget.tokens = (budget.tokens + refill).min(budget.per_second.max(1.0));
-        budget.at = now;
-        if budget.tokens < 1.0 {
+        let state = &mut *self.state();
+        let whole = state.budget.as_mut();
+        let own = match state.endpoint_rate {
+            Some(rate) => Some(
+                (state.endpoints)
+                    .entry(endpoint.to_string())
+                    .or_insert_with(|| Budget::full(rate)),
+            ),
+            None => None,
+        };
+        let mut budgets: Vec<&mut Budget> = whole.into_iter().chain(own).collect();
+        if !budgets.iter_mut().all(|b| b.has_room(now)) {
             return false;
         }
-        budget.tokens -= 1.0;
+        budgets.iter_mut().for_each(|b| b.tokens -= 1.0);
         true
     }
 
@@ -183,14 +216,39 @@ mod tests {
     #[test]
     fn the_budget_allows_a_seconds_worth_then_refuses_until_it_refills() {
         let faults = Faults::default();
-        assert!(faults.take_budget(), "no budget: everything passes");
+        let take = || faults.take_budget("GET /v1/customers");
+        assert!(take(), "no budget: everything passes");
         faults.rate_limit(Some(5.0));
-        let passed = (0..20).filter(|_| faults.take_budget()).count();
+        let passed = (0..20).filter(|_| take()).count();
         assert!(
             (5..=6).contains(&passed),
             "a second's worth at once: {passed}"
         );
         faults.rate_limit(None);
-        assert!((0..20).all(|_| faults.take_budget()));
+        assert!((0..20).all(|_| take()));
+    }
+
+    #[test]
+    fn each_endpoint_has_its_own_budget_within_the_whole_one() {
+        let faults = Faults::default();
+        faults.rate_limit(Some(8.0));
+        faults.endpoint_rate_limit(Some(3.0));
+        let take = |endpoint: &str| (0..10).filter(|_| faults.take_budget(endpoint)).count();
+        let customers = take("GET /v1/customers");
+        assert!((3..=4).contains(&customers), "{customers}");
+        let invoices = take("GET /v1/invoices");
+        assert!((3..=4).contains(&invoices), "{invoices}");
+        let third = take("GET /v1/charges");
+        assert!(
+            customers + invoices + third <= 9,
+            "the whole budget holds: {customers} + {invoices} + {third}"
+        );
+        assert!(
+            third < 3,
+            "what the others spent is gone for it too: {third}"
+        );
+        faults.endpoint_rate_limit(None);
+        faults.rate_limit(None);
+        assert_eq!(take("GET /v1/customers"), 10);
     }
 }

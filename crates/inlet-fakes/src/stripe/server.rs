@@ -93,7 +93,8 @@ pub(crate) async fn handle(
     } else {
         shared.requests.fetch_add(1, Ordering::Relaxed);
         // The budget is spent on arrival, as Stripe counts requests; over it, an immediate 429.
-        if shared.faults.take_budget() {
+        let endpoint = super::api::endpoint(request.method().as_str(), &path);
+        if shared.faults.take_budget(&endpoint) {
             let now = shared.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
             shared.in_flight_peak.fetch_max(now, Ordering::Relaxed);
             let latency = shared.faults.current_latency();

@@ -174,6 +174,34 @@ def errors_map_to_the_library_classes():
         expect(e.param == "limit", e.param)
 
 
+def control(path, body):
+    request = urllib.request.Request(
+        f"{URL}/_fake/{path}",
+        data=json.dumps(body).encode(),
+        headers={"Authorization": "Basic " + base64.b64encode(f"{KEY}:".encode()).decode()},
+        method="POST",
+    )
+    urllib.request.urlopen(request, timeout=10).read()
+
+
+@check
+def an_endpoint_past_its_own_limit_raises_rate_limit_error_while_others_answer():
+    control("faults", {"endpoint_rate_limit": 2})
+    try:
+        refused = None
+        for _ in range(4):
+            try:
+                stripe.Customer.list(limit=1)
+            except stripe.RateLimitError as e:
+                refused = e
+                break
+        expect(refused is not None and refused.http_status == 429, "four calls in a row at 2/s all answered")
+        expect(len(stripe.Product.list(limit=1).data) == 1, "another endpoint was refused too")
+    finally:
+        control("faults", {"endpoint_rate_limit": None})
+    expect(len(stripe.Customer.list(limit=1).data) == 1, "the limit did not lift")
+
+
 class Receiver(http.server.BaseHTTPRequestHandler):
     deliveries = queue.Queue()
 
@@ -192,13 +220,7 @@ def webhooks_are_signed_for_construct_event():
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     endpoint = f"http://127.0.0.1:{server.server_address[1]}/hook"
-    request = urllib.request.Request(
-        f"{URL}/_fake/webhook_endpoints",
-        data=json.dumps({"url": endpoint}).encode(),
-        headers={"Authorization": "Basic " + base64.b64encode(f"{KEY}:".encode()).decode()},
-        method="POST",
-    )
-    urllib.request.urlopen(request, timeout=10).read()
+    control("webhook_endpoints", {"url": endpoint})
     created = stripe.Customer.create(email="hook@example.com")
     payload, signature = Receiver.deliveries.get(timeout=20)
     event = stripe.Webhook.construct_event(payload, signature, SECRET)
