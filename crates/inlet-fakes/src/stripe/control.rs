@@ -107,6 +107,13 @@ fn set_faults(shared: &Shared, knobs: &Map<String, Value>) -> Result<(), ApiErro
     let faults = &shared.faults;
     let int = |v: &Value, name: &str| knobs::int(v, name).map_err(invalid(name));
     let flag = |v: &Value, name: &str| knobs::flag(v, name).map_err(invalid(name));
+    // Requests per second, or null to lift the limit.
+    let rate = |v: &Value, name: &str| match v {
+        Value::Null => Ok(None),
+        v => (v.as_f64().filter(|r| *r >= 0.0).map(Some)).ok_or_else(|| {
+            ApiError::invalid_param(name, format!("{name} must be requests per second, or null"))
+        }),
+    };
     for (name, value) in knobs {
         match name.as_str() {
             "clear" if flag(value, name)? => faults.clear(),
@@ -123,21 +130,8 @@ fn set_faults(shared: &Shared, knobs: &Map<String, Value>) -> Result<(), ApiErro
                 }
                 faults.fail_next_with(count, failure);
             }
-            "rate_limit" => faults.rate_limit(match value {
-                Value::Null => None,
-                v => Some(v.as_f64().filter(|r| *r >= 0.0).ok_or_else(|| {
-                    ApiError::invalid_param(name, "rate_limit must be requests per second, or null")
-                })?),
-            }),
-            "endpoint_rate_limit" => faults.endpoint_rate_limit(match value {
-                Value::Null => None,
-                v => Some(v.as_f64().filter(|r| *r >= 0.0).ok_or_else(|| {
-                    ApiError::invalid_param(
-                        name,
-                        "endpoint_rate_limit must be requests per second, or null",
-                    )
-                })?),
-            }),
+            "rate_limit" => faults.rate_limit(rate(value, name)?),
+            "endpoint_rate_limit" => faults.endpoint_rate_limit(rate(value, name)?),
             "webhook_duplicate" => faults.webhook_duplicate(flag(value, name)?),
             "webhook_reorder" => faults.webhook_reorder(flag(value, name)?),
             "invalidate_cursor_next" if flag(value, name)? => faults.invalidate_cursor_next(),
