@@ -75,15 +75,7 @@ async fn live_and_equal_to_the_truth(
 async fn a_backfill_reads_by_list_and_search_at_once_and_resumes_after_a_kill() {
     let fake = portal(6_000, 60).await;
     let (inlet, admin) = sync_of_contacts(&fake).await;
-    let config = std::fs::read_to_string(inlet.config()).expect("config");
-    std::fs::write(
-        inlet.config(),
-        config.replace(
-            "[syncs.hubspot]\n",
-            "[syncs.hubspot]\npoll_interval_ms = 300\nrate_limit = 10\n",
-        ),
-    )
-    .expect("config");
+    inlet.set_in_sync("hubspot", "poll_interval_ms = 300\nrate_limit = 10\n");
 
     // Slow enough that the backfill is still going when it is killed.
     fake.faults().latency(Duration::from_millis(300));

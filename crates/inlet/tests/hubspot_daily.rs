@@ -11,7 +11,7 @@ use inlet_testkit::{versions, wait_for, wait_until_async};
 use serde_json::{json, Value};
 
 mod common;
-use common::hubspot::{differences, portal};
+use common::hubspot::{converge_of, portal};
 use common::{text, Inlet, Running};
 
 /// The streams synced, and their tables.
@@ -40,12 +40,7 @@ async fn setup(
         &[("HUBSPOT_ACCESS_TOKEN", token.as_str())],
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let config = std::fs::read_to_string(inlet.config()).expect("config");
-    let config = config.replace(
-        "[syncs.hubspot]\n",
-        "[syncs.hubspot]\npoll_interval_ms = 300\n",
-    );
-    std::fs::write(inlet.config(), config).expect("config");
+    inlet.set_in_sync("hubspot", "poll_interval_ms = 300\n");
     let admin = c.admin_db(&db).await;
     admin
         .execute("set timezone = 'UTC'", &[])
@@ -119,18 +114,8 @@ async fn says(inlet: &Inlet, words: &[&str], within: Duration) {
 
 /// Waits until every table equals the truth, and no stream errored.
 async fn converge(inlet: &Inlet, fake: &FakeHubSpot, db: &tokio_postgres::Client, what: &str) {
-    let what = format!("{what}: the tables to equal the truth");
-    wait_for(&what, Duration::from_secs(120), || async {
-        let mut all = Vec::new();
-        for (object, table) in TABLES {
-            all.extend(differences(fake, db, object, table).await);
-        }
-        match all.is_empty() {
-            true => Ok(()),
-            false => Err(format!("{all:#?}")),
-        }
-    })
-    .await;
+    // The sync names no association stream, so it keeps no association table.
+    converge_of(fake, db, "hubspot", &TABLES, &[], what).await;
     let (_, errored) = api_status(inlet);
     assert!(errored.is_empty(), "no stream errored: {errored:#?}");
 }
@@ -141,23 +126,8 @@ async fn a_spent_api_share_pauses_the_backfill_until_the_day_turns_and_nothing_i
     // to find the streams, far fewer than backfilling 20,000 contacts by list needs (search,
     // which the daily limit does not count, alone takes 20 s at its 5 requests a second).
     let (inlet, fake, admin) = setup("10", 20_000, &["--set", "api_share=0.000025"]).await;
-    let out = inlet.run(&[
-        "sync",
-        "add",
-        "other",
-        "--destination",
-        "dest",
-        "--source",
-        "hubspot",
-        "--set",
-        "api_share=0",
-    ]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(
-        text(&out).contains("api_share must be a number above 0 and at most 1"),
-        "{}",
-        text(&out)
-    );
+    let refused = "api_share must be a number above 0 and at most 1";
+    inlet.refuses_set("hubspot", "api_share=0", refused);
 
     let _run = run(&inlet);
     let api = paused_for(&inlet, &["api_share"], true).await;

@@ -50,6 +50,25 @@ async fn command(inlet: &Inlet, args: &[&str]) -> std::process::Output {
         .expect("join")
 }
 
+/// Runs `inlet ARGS` to its end while the portal keeps [`changing`]: the command's output,
+/// and the last first name set.
+async fn while_changing(
+    inlet: &Inlet,
+    fake: &FakeHubSpot,
+    what: &str,
+    args: &[&str],
+) -> (std::process::Output, (String, String)) {
+    let done = AtomicBool::new(false);
+    tokio::join!(
+        async {
+            let out = command(inlet, args).await;
+            done.store(true, Ordering::Relaxed);
+            out
+        },
+        changing(fake, what, &done)
+    )
+}
+
 /// The ids of a type's live records.
 fn ids(fake: &FakeHubSpot, object: &str) -> Vec<String> {
     (fake.objects(object).expect("truth").iter())
@@ -150,15 +169,7 @@ async fn a_rebuild_while_the_portal_changes_and_a_rename_keep_every_table_equal_
         &[("HUBSPOT_ACCESS_TOKEN", token.as_str())],
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let config = std::fs::read_to_string(inlet.config()).expect("config");
-    std::fs::write(
-        inlet.config(),
-        config.replace(
-            "[syncs.hubspot]\n",
-            "[syncs.hubspot]\npoll_interval_ms = 300\nrate_limit = 15\n",
-        ),
-    )
-    .expect("config");
+    inlet.set_in_sync("hubspot", "poll_interval_ms = 300\nrate_limit = 15\n");
     let _run = inlet.start(&["run"]);
     let admin = c.admin_db(&db).await;
     admin
@@ -187,15 +198,8 @@ async fn a_rebuild_while_the_portal_changes_and_a_rename_keep_every_table_equal_
     let reading = Counting::start(reader, "select count(*) from hubspot.contact".into());
 
     // The portal keeps changing all through the rebuild, up to the swap and past it.
-    let done = AtomicBool::new(false);
-    let (out, last) = tokio::join!(
-        async {
-            let out = command(&inlet, &["sync", "rebuild", "hubspot", "--json"]).await;
-            done.store(true, Ordering::Relaxed);
-            out
-        },
-        changing(&fake, "rebuild", &done)
-    );
+    let rebuild = ["sync", "rebuild", "hubspot", "--json"];
+    let (out, last) = while_changing(&inlet, &fake, "rebuild", &rebuild).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let (reader, seen) = reading.stop().await;
     assert!(!seen.is_empty());
@@ -241,15 +245,8 @@ async fn a_rebuild_while_the_portal_changes_and_a_rename_keep_every_table_equal_
     println!("equal after the rebuild at {:?}", started.elapsed());
 
     // Rename while the changes go on.
-    let done = AtomicBool::new(false);
-    let (out, _) = tokio::join!(
-        async {
-            let out = command(&inlet, &["sync", "rename-schema", "hubspot", "hubspot 2"]).await;
-            done.store(true, Ordering::Relaxed);
-            out
-        },
-        changing(&fake, "rename", &done)
-    );
+    let rename = ["sync", "rename-schema", "hubspot", "hubspot 2"];
+    let (out, _) = while_changing(&inlet, &fake, "rename", &rename).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(
         text(&out).contains("drop schema \"hubspot\" cascade;"),

@@ -59,12 +59,7 @@ async fn portal_of(
         ],
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let config = std::fs::read_to_string(inlet.config()).expect("config");
-    let config = config.replace(
-        "[syncs.hubspot]\n",
-        &format!("[syncs.hubspot]\npoll_interval_ms = {poll_ms}\n"),
-    );
-    std::fs::write(inlet.config(), config).expect("config");
+    inlet.set_in_sync("hubspot", &format!("poll_interval_ms = {poll_ms}\n"));
     let admin = c.admin_db(&db).await;
     (fake, inlet, admin)
 }

@@ -65,11 +65,7 @@ async fn every_object_matches_the_fake_after_backfill_a_kill_and_live_changes() 
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let config = std::fs::read_to_string(inlet.config()).expect("config");
     assert!(!config.contains(&token), "no token in inlet.toml");
-    let config = config.replace(
-        "[syncs.hubspot]\n",
-        "[syncs.hubspot]\npoll_interval_ms = 300\nrate_limit = 15\n",
-    );
-    std::fs::write(inlet.config(), config).expect("config");
+    inlet.set_in_sync("hubspot", "poll_interval_ms = 300\nrate_limit = 15\n");
 
     // Slow enough that the backfill is still going when it is killed.
     fake.faults().latency(Duration::from_millis(150));
@@ -326,12 +322,7 @@ async fn server_errors_429s_and_dropped_connections_lose_no_change() {
         &[("HUBSPOT_ACCESS_TOKEN", token.as_str())],
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let config = std::fs::read_to_string(inlet.config()).expect("config");
-    let config = config.replace(
-        "[syncs.hubspot]\n",
-        "[syncs.hubspot]\npoll_interval_ms = 300\nrate_limit = 15\n",
-    );
-    std::fs::write(inlet.config(), config).expect("config");
+    inlet.set_in_sync("hubspot", "poll_interval_ms = 300\nrate_limit = 15\n");
 
     let inject = || {
         let faults = fake.faults();
@@ -503,14 +494,7 @@ async fn a_missing_scope_is_named_and_the_other_streams_sync() {
         config.contains("api_key_env = \"MY_HUBSPOT_TOKEN\""),
         "{config}"
     );
-    std::fs::write(
-        inlet.config(),
-        config.replace(
-            "[syncs.hubspot]\n",
-            "[syncs.hubspot]\npoll_interval_ms = 300\n",
-        ),
-    )
-    .expect("config");
+    inlet.set_in_sync("hubspot", "poll_interval_ms = 300\n");
     // Its log in a file of inlet's directory, so every file is searched for the token.
     let log = std::fs::File::create(inlet.dir.path().join("run.log")).expect("log");
     let _run = Running(

@@ -34,12 +34,7 @@ async fn stripe_sync(env: &[(&str, &str)]) -> (&'static Cluster, String, Inlet, 
         &[("STRIPE_API_KEY", &key), ("STRIPE_WEBHOOK_SECRET", &secret)],
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let config = std::fs::read_to_string(inlet.config()).expect("config");
-    let config = config.replace(
-        "[syncs.stripe]\n",
-        "[syncs.stripe]\npoll_interval_ms = 300\n",
-    );
-    std::fs::write(inlet.config(), config).expect("config");
+    inlet.set_in_sync("stripe", "poll_interval_ms = 300\n");
     (c, db, inlet, fake)
 }
 

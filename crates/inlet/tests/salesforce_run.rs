@@ -614,23 +614,8 @@ async fn a_spent_api_share_pauses_the_sync_until_its_day_turns_and_nothing_is_lo
     // 0.03% of the 100,000 calls remaining: 30 calls a day, fewer than the backfill needs.
     let token = fake.credentials().refresh_token;
     add_salesforce(&inlet, &fake, &token, &["--set", "api_share=0.0003"]);
-    let out = inlet.run(&[
-        "sync",
-        "add",
-        "other",
-        "--destination",
-        "dest",
-        "--source",
-        "salesforce",
-        "--set",
-        "api_share=2",
-    ]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(
-        text(&out).contains("api_share must be a number above 0 and at most 1"),
-        "{}",
-        text(&out)
-    );
+    let refused = "api_share must be a number above 0 and at most 1";
+    inlet.refuses_set("salesforce", "api_share=2", refused);
 
     let _run = run_quietly(&inlet);
     wait_until_async(

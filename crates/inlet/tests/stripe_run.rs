@@ -117,11 +117,7 @@ async fn add_run_status_webhooks_and_a_clean_stop() {
     // Polling once an hour, far beyond every deadline below: the first poll goes at once
     // (the feed's starting point), and from then on only a webhook's nudge reads the feed,
     // so a change that lands within a deadline here landed because of its webhook.
-    let config = config.replace(
-        "[syncs.stripe]\n",
-        "[syncs.stripe]\npoll_interval_ms = 3600000\n",
-    );
-    std::fs::write(inlet.config(), config).expect("config");
+    inlet.set_in_sync("stripe", "poll_interval_ms = 3600000\n");
 
     let listen_arg = listen.to_string();
     let child = inlet

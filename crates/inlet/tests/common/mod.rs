@@ -164,6 +164,36 @@ impl Inlet {
         self.run_env(&args, env)
     }
 
+    /// Puts `lines` (`key = value`, each ending in a newline) at the top of `[syncs.SYNC]`
+    /// in inlet.toml.
+    pub fn set_in_sync(&self, sync: &str, lines: &str) {
+        let config = std::fs::read_to_string(self.config()).expect("config");
+        let section = format!("[syncs.{sync}]\n");
+        assert!(
+            config.contains(&section),
+            "{section} in inlet.toml:\n{config}"
+        );
+        let config = config.replace(&section, &format!("{section}{lines}"));
+        std::fs::write(self.config(), config).expect("config");
+    }
+
+    /// `sync add other --source SOURCE --set SET` is refused (exit 2), saying `says`.
+    pub fn refuses_set(&self, source: &str, set: &str, says: &str) {
+        let out = self.run(&[
+            "sync",
+            "add",
+            "other",
+            "--destination",
+            "dest",
+            "--source",
+            source,
+            "--set",
+            set,
+        ]);
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+        assert!(text(&out).contains(says), "{}", text(&out));
+    }
+
     /// `sync status --json`, all syncs.
     pub fn status(&self) -> Value {
         let out = self.run(&["sync", "status", "--json"]);
