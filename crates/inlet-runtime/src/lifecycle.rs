@@ -102,6 +102,18 @@ pub async fn drive(
     match outcome {
         Err(e) => Err(Problem::new(ProblemKind::ServerError, e.to_string(), "")),
         Ok(Outcome::Stopped) if *stop.borrow() => Ok(Step::Stopped),
+        Ok(Outcome::Stopped) if *found.borrow() => {
+            // Carried out on this session, which keeps the sync's lock: opening again would
+            // let it go for a moment, and an `inlet sync rebuild` waiting for this process
+            // could take the lock and do the whole copy itself while this one stood by.
+            match lifecycle::pending(sink.client_mut(), &schema).await? {
+                Some(req) => {
+                    copy_and_switch(paths, name, sync, source, sink, read_role, req, stop, meter)
+                        .await
+                }
+                None => Ok(Step::Reopen),
+            }
+        }
         Ok(Outcome::Stopped) => Ok(Step::Reopen),
         Ok(_) => Ok(Step::NeedsPerson),
     }
