@@ -9,6 +9,7 @@
 //! the vendor's words ([`Reasons`]); and the day the meter says the sync was in before (an
 //! earlier run, another worker) is resumed, so restarts do not each take a fresh share.
 
+use std::future::Future;
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -147,6 +148,25 @@ impl DailyShare {
         }
     }
 
+    /// Sends a call within the share: takes one of it first, and sends the call again,
+    /// after the wait [`DailyShare::refused`] sets, each time the account refuses it for its
+    /// daily limit (`refused_for_the_day`), however long that takes. Any other answer, or an
+    /// error, is the caller's.
+    pub async fn send<T, E, F: Future<Output = Result<T, E>>>(
+        &self,
+        mut send: impl FnMut() -> F,
+        refused_for_the_day: impl Fn(&T) -> bool,
+    ) -> Result<T, E> {
+        loop {
+            self.take().await;
+            let answer = send().await?;
+            if !refused_for_the_day(&answer) {
+                return Ok(answer);
+            }
+            self.refused().await;
+        }
+    }
+
     /// An answer said what is left of the account's daily budget.
     pub fn observe(&self, budget: Budget) {
         self.allowance().observe(budget, now());
@@ -258,5 +278,31 @@ mod tests {
             "until the day turned, or an hour later"
         );
         assert_eq!(reason(), None, "going again");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_call_refused_for_the_day_is_sent_again_after_the_wait_and_errors_are_the_callers() {
+        let days = Days::Rolling(Duration::from_secs(2_400));
+        let share = DailyShare::new(1.0, days, Meter::default(), REASONS);
+        let sent = std::cell::Cell::new(0);
+        let start = Clock::now();
+        // Refused twice for the day, then answered.
+        let answer: Result<u32, &str> = share
+            .send(
+                || async {
+                    sent.set(sent.get() + 1);
+                    Ok(sent.get())
+                },
+                |n| *n < 3,
+            )
+            .await;
+        assert_eq!(answer, Ok(3), "the third answer is the caller's");
+        let (waited, wait) = (start.elapsed(), days.ask_again(now()) - now());
+        assert!(
+            waited >= 2 * wait && waited < 2 * wait + Duration::from_millis(10),
+            "two waits of {wait:?}: {waited:?}"
+        );
+        let failed: Result<u32, &str> = share.send(|| async { Err("down") }, |_| true).await;
+        assert_eq!(failed, Err("down"), "an error is not sent again");
     }
 }

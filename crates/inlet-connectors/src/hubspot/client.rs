@@ -178,19 +178,13 @@ impl HubSpotClient {
             true => (&self.search, None),
             false => (&self.api, self.daily.as_ref()),
         };
-        let reply = loop {
-            if let Some(share) = daily {
-                share.take().await;
-            }
-            let reply = http
-                .send(request)
-                .await
-                .map_err(|e| e.into_source_error("HubSpot"))?;
-            if let Some(share) = daily.filter(|_| refused_for_the_day(&reply)) {
-                share.refused().await;
-                continue;
-            }
-            break reply;
+        let send = || async {
+            let reply = http.send(request).await;
+            reply.map_err(|e| e.into_source_error("HubSpot"))
+        };
+        let reply = match daily {
+            Some(share) => share.send(send, refused_for_the_day).await?,
+            None => send().await?,
         };
         if reply.status >= 400 {
             return Err(error(&path, &reply));

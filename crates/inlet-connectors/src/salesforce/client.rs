@@ -151,22 +151,20 @@ impl SalesforceClient {
         open: bool,
     ) -> Result<(Reply, Option<Body>), SourceError> {
         let http = self.http().await?;
-        let (reply, body) = loop {
-            self.share.take().await;
+        let send = || async {
             let slot = self.slots.acquire().await;
             let answer = match open {
                 true => http.open(request).await,
                 false => http.send(request).await.map(|reply| (reply, None)),
             };
-            let (reply, body) = answer.map_err(|e| e.into_source_error("Salesforce"))?;
             // An opened body is read after: the request no longer runs on Salesforce's side.
             drop(slot);
-            if reply.status == 403 && said(&reply).0 == "REQUEST_LIMIT_EXCEEDED" {
-                self.share.refused().await;
-                continue;
-            }
-            break (reply, body);
+            answer.map_err(|e| e.into_source_error("Salesforce"))
         };
+        let refused = |(reply, _): &(Reply, Option<Body>)| {
+            reply.status == 403 && said(reply).0 == "REQUEST_LIMIT_EXCEEDED"
+        };
+        let (reply, body) = self.share.send(send, refused).await?;
         if reply.status >= 400 && !expected.contains(&reply.status) {
             return Err(error(without_query(request.path()), &reply));
         }
