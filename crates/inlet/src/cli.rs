@@ -101,13 +101,14 @@ pub enum Command {
     /// See inlet work, on this machine, with nothing to set up.
     ///
     /// Starts a private PostgreSQL (from the server binaries installed here), a fake Stripe
-    /// account and a fake HubSpot portal with a few thousand objects that keep changing, runs
-    /// the automated setup and both syncs (schemas `stripe` and `hubspot`), and prints the
-    /// psql commands to watch the data and the change logs arrive. Ctrl-C stops it and
-    /// removes everything it made.
+    /// account, a fake HubSpot portal and a fake Salesforce org with a few thousand objects
+    /// that keep changing, runs the automated setup and the three syncs (schemas `stripe`,
+    /// `hubspot` and `salesforce`), and prints the psql commands to watch the data and the
+    /// change logs arrive. Ctrl-C stops it and removes everything it made.
     Demo {
         /// Customers in the fake Stripe account (each brings subscriptions, invoices,
-        /// charges...); the fake HubSpot portal has three contacts for each.
+        /// charges...); the fake HubSpot portal has three contacts for each, the fake
+        /// Salesforce org an account for each.
         #[arg(long, default_value_t = 300)]
         customers: usize,
 
