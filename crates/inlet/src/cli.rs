@@ -66,8 +66,9 @@ pub enum Command {
     /// Each sync backfills its streams (with progress bars on a terminal, log lines
     /// otherwise), then follows the API's change feed. SIGTERM or Ctrl-C finishes the batch
     /// being written, commits it, and exits 0; the next run resumes from there. Running
-    /// more than one `inlet run` with the same config is safe: each sync is written by one
-    /// process at a time (a PostgreSQL advisory lock), the others wait to take over.
+    /// more than one `inlet run` with the same config is safe: they share the syncs between
+    /// them, each sync written by one process at a time (a PostgreSQL advisory lock), and
+    /// take over the syncs of one that stops.
     ///
     /// With --listen it also serves, for the operator's tools: /healthz (alive), /readyz
     /// (every sync it owns connected, no stream errored; 503 with the reasons otherwise),
@@ -77,8 +78,7 @@ pub enum Command {
     ///
     /// Examples:
     ///
-    ///   inlet run --listen 0.0.0.0:8080   # also receive Stripe webhooks at
-    ///                                     # /webhooks/stripe/SYNC for lower latency
+    ///   inlet run --listen 0.0.0.0:8080   # also serves webhooks, for lower latency
     ///
     ///   inlet run --listen 127.0.0.1:9090 --log-format json   # for a log collector
     Run {
@@ -155,7 +155,7 @@ pub enum SyncCommand {
         #[arg(long, value_name = "URL", visible_alias = "login-url")]
         api_base: Option<String>,
 
-        /// One of the source's own keys of [syncs.NAME] (e.g. stripe_version=2024-06-20);
+        /// One of the source's own keys of [syncs.NAME] (e.g. stripe_version=2026-08-26.dahlia);
         /// repeat for more.
         #[arg(long = "set", value_name = "KEY=VALUE", value_parser = key_value)]
         set: Vec<(String, String)>,
@@ -346,10 +346,11 @@ pub enum DestinationCommand {
 
     /// Connect to a database and report its version and TLS, or exactly what is wrong.
     ///
-    /// Settings come from libpq's environment variables (PGHOST, PGPORT, PGUSER, PGDATABASE,
-    /// PGPASSWORD, PGSSLMODE, PGSSLROOTCERT, PGSSLCERT, PGSSLKEY, PGCONNECT_TIMEOUT,
-    /// PGAPPNAME) and ~/.postgresql/{root.crt,postgresql.crt,postgresql.key}, then --url, then
-    /// the flags below, each overriding the one before.
+    /// Settings come from libpq's environment variables (PGHOST, PGHOSTADDR, PGPORT, PGUSER,
+    /// PGDATABASE, PGPASSWORD, PGSSLMODE, PGSSLROOTCERT, PGSSLCERT, PGSSLKEY, PGSSLCRL,
+    /// PGCONNECT_TIMEOUT, PGAPPNAME) and the files ~/.postgresql/root.crt, root.crl,
+    /// postgresql.crt and postgresql.key, then --url, then the flags below, each overriding
+    /// the one before.
     ///
     /// Examples:
     ///
