@@ -27,7 +27,7 @@ pub struct Cli {
     pub verbose: u8,
 
     /// The config file; secrets, SSH keys and pinned host keys live beside it
-    /// [default: $INLET_CONFIG, else ~/.config/inlet/inlet.toml].
+    /// [default: $INLET_CONFIG, else ${XDG_CONFIG_HOME:-~/.config}/inlet/inlet.toml].
     #[arg(long, global = true, value_name = "PATH")]
     pub config: Option<std::path::PathBuf>,
 
