@@ -7,112 +7,18 @@
 //! sharing one `SystemModstamp` across a page boundary, until each table equals the fake's
 //! truth.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
-use inlet_connectors::salesforce::table::datetime_ms;
 use inlet_fakes::salesforce::{FakeSalesforce, MutatorOptions, Options};
 use inlet_testkit::{versions, wait_for, wait_until_async};
 use serde_json::{json, Value};
 
 mod common;
+use common::salesforce::{converge, differences, ids};
 use common::{text, Inlet, Running};
 
 fn status(inlet: &Inlet) -> Value {
     tokio::task::block_in_place(|| inlet.status())
-}
-
-/// A field as REST shows it and its column as the table holds it, made comparable.
-fn same(truth: &Value, held: &Value) -> bool {
-    match (truth, held) {
-        (Value::Null, Value::Null) => true,
-        (Value::Bool(a), Value::Bool(b)) => a == b,
-        (Value::Number(a), Value::Number(b)) => a.as_f64() == b.as_f64(),
-        // A multi-select picklist: `a;b` as text[].
-        (Value::String(t), Value::Array(items)) => {
-            let items: Vec<&str> = items.iter().filter_map(Value::as_str).collect();
-            *t == items.join(";")
-        }
-        (Value::String(t), Value::String(h)) => {
-            t == h
-                || datetime_ms(t).is_some() && datetime_ms(t) == datetime_ms(h)
-                // A time: `20:49:32.000Z` as `20:49:32`.
-                || t.trim_end_matches('Z').trim_end_matches(".000") == h
-        }
-        _ => false,
-    }
-}
-
-/// Where a table differs from the fake's truth, in words (empty: equal).
-async fn differences(
-    fake: &FakeSalesforce,
-    db: &tokio_postgres::Client,
-    schema: &str,
-    object: &str,
-) -> Vec<String> {
-    let table = object.to_lowercase();
-    let truth: BTreeMap<String, Value> = (fake.records(object).expect("truth").into_iter())
-        .filter_map(|r| Some((r["Id"].as_str()?.to_string(), r)))
-        .collect();
-    let sql = format!("select id, to_jsonb(t) from {schema}.\"{table}\" t");
-    let rows = match db.query(&sql, &[]).await {
-        Ok(rows) => rows,
-        Err(e) => return vec![format!("{table} cannot be read yet: {e}")],
-    };
-    let held: BTreeMap<String, Value> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
-    let mut out = Vec::new();
-    for id in truth.keys().filter(|id| !held.contains_key(*id)) {
-        out.push(format!("{table} {id} is missing"));
-    }
-    for id in held.keys().filter(|id| !truth.contains_key(*id)) {
-        out.push(format!("{table} {id} should be gone"));
-    }
-    for (id, record) in &truth {
-        let Some(row) = held.get(id) else { continue };
-        for (field, want) in record.as_object().into_iter().flatten() {
-            if field == "Id" {
-                continue;
-            }
-            let column = inlet_connectors::salesforce::schema::column_of(field);
-            let value = row.get(column.as_str()).cloned().unwrap_or(Value::Null);
-            // A value that does not fit its column is kept, as sent, in _sync_extra.
-            let value = match (&value, row["_sync_extra"].get(column.as_str())) {
-                (Value::Null, Some(raw)) => raw.clone(),
-                _ => value,
-            };
-            if !same(want, &value) {
-                out.push(format!("{table} {id} {field}: truth {want}, table {value}"));
-            }
-        }
-    }
-    out.truncate(10);
-    out
-}
-
-/// Waits until every replicateable object's table equals the truth.
-async fn converge(fake: &FakeSalesforce, db: &tokio_postgres::Client, what: &str) {
-    let objects: Vec<String> = (fake.objects().into_iter())
-        .filter(|(_, replicateable)| *replicateable)
-        .map(|(name, _)| name)
-        .collect();
-    let what = format!("{what}: the tables to equal the truth");
-    wait_for(&what, Duration::from_secs(90), || async {
-        let mut all = Vec::new();
-        for object in &objects {
-            all.extend(differences(fake, db, "salesforce", object).await);
-        }
-        match all.is_empty() {
-            true => Ok(()),
-            false => Err(format!("{all:#?}")),
-        }
-    })
-    .await
-}
-
-fn ids(fake: &FakeSalesforce, object: &str) -> Vec<String> {
-    (fake.records(object).expect("records").iter())
-        .filter_map(|r| r["Id"].as_str().map(str::to_string))
-        .collect()
 }
 
 /// The state of `stream` in `inlet sync status`, its rows, and its backfill's partitions
@@ -234,7 +140,7 @@ async fn every_object_matches_the_fake_after_backfill_a_kill_expired_sessions_an
     fake.expire_sessions();
     fake.faults().latency(Duration::ZERO);
     let admin = utc_admin(c, &db).await;
-    converge(&fake, &admin, "after the backfill").await;
+    converge(&fake, &admin, "salesforce", "after the backfill").await;
     all_live(&inlet).await;
 
     // Live: updates sharing a second, a create, deletes, an undelete, a purge, a merge, a
@@ -270,7 +176,7 @@ async fn every_object_matches_the_fake_after_backfill_a_kill_expired_sessions_an
         &json!({"Called__c": "2026-11-30T08:15:00.000+0000"}),
     )
     .expect("update");
-    converge(&fake, &admin, "after live changes").await;
+    converge(&fake, &admin, "salesforce", "after live changes").await;
     let count = |sql: String| {
         let admin = &admin;
         async move {
@@ -341,7 +247,7 @@ async fn every_object_matches_the_fake_after_backfill_a_kill_expired_sessions_an
     fake.remove_field("Lead", "Called__c").expect("remove");
     fake.update("Lead", &leads[1..3], &json!({"LastName": "Renamed"}))
         .expect("update");
-    converge(&fake, &admin, "after a field went away").await;
+    converge(&fake, &admin, "salesforce", "after a field went away").await;
     let state = tokio::task::block_in_place(|| stream_state(&inlet, "lead"));
     assert_eq!(state.0, "live", "the lead stream goes on: {state:?}");
     wait_until_async(
@@ -365,7 +271,7 @@ async fn every_object_matches_the_fake_after_backfill_a_kill_expired_sessions_an
     assert!(accounts.len() > 2_000);
     fake.update("Account", &accounts, &json!({"Rating": "Hot"}))
         .expect("bulk");
-    converge(&fake, &admin, "after a bulk change").await;
+    converge(&fake, &admin, "salesforce", "after a bulk change").await;
     drop(run);
 }
 
@@ -644,11 +550,11 @@ async fn a_spent_api_share_pauses_the_sync_until_its_day_turns_and_nothing_is_lo
     );
     // The share turns, and turns again: the backfill ends and equals the truth.
     let admin = utc_admin(c, &db).await;
-    converge(&fake, &admin, "after the share's days turned").await;
+    converge(&fake, &admin, "salesforce", "after the share's days turned").await;
     let contact = fake
         .create("Contact", &json!({"LastName": "Later"}))
         .expect("create");
-    converge(&fake, &admin, "a change made while paused").await;
+    converge(&fake, &admin, "salesforce", "a change made while paused").await;
     assert!(
         ids(&fake, "Contact").contains(&contact),
         "the truth has the contact"
@@ -746,7 +652,7 @@ async fn request_limit_exceeded_pauses_the_sync_which_catches_up_once_the_org_ha
     add_salesforce(&inlet, &fake, &token, &["--set", "api_share=1"]);
     let _run = run_quietly(&inlet);
     let admin = utc_admin(c, &db).await;
-    converge(&fake, &admin, "after the backfill").await;
+    converge(&fake, &admin, "salesforce", "after the backfill").await;
 
     // Another integration spends the org's allocation.
     fake.set_daily_limit(100_000, 100_000);
@@ -781,7 +687,7 @@ async fn request_limit_exceeded_pauses_the_sync_which_catches_up_once_the_org_ha
     );
 
     fake.set_daily_limit(100_000, 0);
-    converge(&fake, &admin, "once the org had calls again").await;
+    converge(&fake, &admin, "salesforce", "once the org had calls again").await;
     wait_until_async("the pause is over", Duration::from_secs(30), || async {
         api_status(&inlet).0["paused"].is_null()
     })
@@ -822,7 +728,7 @@ async fn a_rotated_refresh_token_is_stored_and_the_next_start_logs_in_with_it() 
         let contact = fake
             .create("Contact", &json!({"LastName": start}))
             .expect("create");
-        converge(&fake, &admin, &format!("the {start} start")).await;
+        converge(&fake, &admin, "salesforce", &format!("the {start} start")).await;
         drop(run); // SIGKILL
         let now = fake.credentials().refresh_token;
         assert_ne!(now, before, "the {start} start rotated the token");
@@ -903,7 +809,13 @@ async fn large_objects_backfill_by_bulk_jobs_through_a_kill_with_values_exact_an
     fake.faults().latency(Duration::ZERO);
     let run = run_quietly(&inlet);
     let admin = utc_admin(c, &db).await;
-    converge(&fake, &admin, "after a Bulk backfill killed midway").await;
+    converge(
+        &fake,
+        &admin,
+        "salesforce",
+        "after a Bulk backfill killed midway",
+    )
+    .await;
     all_live(&inlet).await;
 
     let jobs = fake.bulk_jobs();
@@ -1051,7 +963,7 @@ async fn a_record_purged_and_gone_from_the_delete_log_before_it_was_seen_is_reco
     add_salesforce(&inlet, &fake, &token, &["--set", "overlap_secs=2"]);
     let run = run_quietly(&inlet);
     let admin = utc_admin(c, &db).await;
-    converge(&fake, &admin, "after the backfill").await;
+    converge(&fake, &admin, "salesforce", "after the backfill").await;
 
     // While inlet is away, a contact is deleted and purged from the Recycle Bin, and
     // Salesforce trims its delete log past that: getDeleted will never name it.
@@ -1074,7 +986,7 @@ async fn a_record_purged_and_gone_from_the_delete_log_before_it_was_seen_is_reco
     let before: i64 = admin.query_one(logged, &[]).await.expect("events").get(0);
 
     let _run = run_quietly(&inlet);
-    converge(&fake, &admin, "after the reconciliation").await;
+    converge(&fake, &admin, "salesforce", "after the reconciliation").await;
     // Only what changed is in the change log: the contact updated and the one purged
     // unseen; re-reading every other contact logged nothing.
     let events: Vec<(String, String)> = admin
@@ -1131,7 +1043,13 @@ async fn server_errors_dropped_connections_and_lost_locators_lose_no_change() {
     inject();
     let _run = run_quietly(&inlet);
     all_met().await;
-    converge(&fake, &admin, "after faults during the backfill").await;
+    converge(
+        &fake,
+        &admin,
+        "salesforce",
+        "after faults during the backfill",
+    )
+    .await;
 
     // During live changes.
     let changes = fake.start_mutator(MutatorOptions {
@@ -1142,7 +1060,13 @@ async fn server_errors_dropped_connections_and_lost_locators_lose_no_change() {
     inject();
     all_met().await;
     drop(changes);
-    converge(&fake, &admin, "after faults during live changes").await;
+    converge(
+        &fake,
+        &admin,
+        "salesforce",
+        "after faults during live changes",
+    )
+    .await;
     wait_until_async("no stream errored", Duration::from_secs(60), || async {
         let (_, errored) = api_status(&inlet);
         !errored

@@ -137,6 +137,65 @@ impl Login {
 
     async fn log_in(&self, state: &mut State) -> Result<(), SourceError> {
         let s = &self.settings;
+        // A rotated refresh token works once: the sync's other sources (a rebuild's copy)
+        // may have spent this one, so log in after them, with the newest they were given.
+        let _turn = s.keeper.turn().await;
+        state.refresh_token = s.keeper.newest(&state.refresh_token);
+        let (mut status, mut body) = self.token_request(&state.refresh_token).await?;
+        if status != 200 && s.grant == Grant::RefreshToken {
+            // Another process of the sync may have spent it and stored the next one (a
+            // command that read the org to start a rebuild, `sync add --force`).
+            if let Some(stored) = s.keeper.stored().filter(|k| *k != state.refresh_token) {
+                tracing::info!("the refresh token was refused: trying the one stored since");
+                state.refresh_token = stored;
+                (status, body) = self.token_request(&state.refresh_token).await?;
+            }
+        }
+        if status != 200 {
+            return Err(refusal(&s.login_url, s.grant, status, &body));
+        }
+        let failed = |kind, what: String| {
+            SourceError::new(
+                kind,
+                format!("could not log in to Salesforce at {}: {what}", s.login_url),
+            )
+        };
+        let unusable = |what: &str| {
+            failed(
+                ErrorKind::InvalidResponse,
+                format!("the answer has no {what}"),
+            )
+        };
+        let token = body["access_token"]
+            .as_str()
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| unusable("access_token"))?;
+        let instance_url = body["instance_url"]
+            .as_str()
+            .filter(|u| u.starts_with("http://") || u.starts_with("https://"))
+            .ok_or_else(|| unusable("instance_url"))?
+            .trim_end_matches('/')
+            .to_string();
+        let header = header(&format!("Bearer {token}"))
+            .map_err(|e| failed(ErrorKind::InvalidResponse, e.to_string()))?;
+        if let Some(rotated) = body["refresh_token"].as_str().filter(|t| !t.is_empty()) {
+            if s.grant == Grant::RefreshToken && rotated != state.refresh_token {
+                s.keeper.keep(&state.refresh_token, rotated);
+                state.refresh_token = rotated.to_string();
+            }
+        }
+        state.session = Some(Session {
+            header,
+            instance_url,
+        });
+        tracing::debug!(login_url = %s.login_url, "logged in to salesforce");
+        Ok(())
+    }
+
+    /// Asks the login host for a session by the sync's grant (`refresh_token` is the
+    /// refresh grant's token): the answer's status and JSON body.
+    async fn token_request(&self, refresh_token: &str) -> Result<(u16, Value), SourceError> {
+        let s = &self.settings;
         let assertion;
         let mut form: Vec<(&str, &str)> = vec![("client_id", s.client_id.as_str())];
         match s.grant {
@@ -149,7 +208,7 @@ impl Login {
             }
             Grant::RefreshToken => {
                 form.push(("grant_type", "refresh_token"));
-                form.push(("refresh_token", state.refresh_token.as_str()));
+                form.push(("refresh_token", refresh_token));
             }
             Grant::ClientCredentials => {
                 form.push(("grant_type", "client_credentials"));
@@ -206,40 +265,7 @@ impl Login {
                 }
             }
         };
-        let body = crate::json::parse(&body).unwrap_or(Value::Null);
-        if status != 200 {
-            return Err(refusal(&s.login_url, s.grant, status, &body));
-        }
-        let unusable = |what: &str| {
-            failed(
-                ErrorKind::InvalidResponse,
-                format!("the answer has no {what}"),
-            )
-        };
-        let token = body["access_token"]
-            .as_str()
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| unusable("access_token"))?;
-        let instance_url = body["instance_url"]
-            .as_str()
-            .filter(|u| u.starts_with("http://") || u.starts_with("https://"))
-            .ok_or_else(|| unusable("instance_url"))?
-            .trim_end_matches('/')
-            .to_string();
-        let header = header(&format!("Bearer {token}"))
-            .map_err(|e| failed(ErrorKind::InvalidResponse, e.to_string()))?;
-        if let Some(rotated) = body["refresh_token"].as_str().filter(|t| !t.is_empty()) {
-            if s.grant == Grant::RefreshToken && rotated != state.refresh_token {
-                state.refresh_token = rotated.to_string();
-                s.keeper.keep(rotated);
-            }
-        }
-        state.session = Some(Session {
-            header,
-            instance_url,
-        });
-        tracing::debug!(login_url = %s.login_url, "logged in to salesforce");
-        Ok(())
+        Ok((status, crate::json::parse(&body).unwrap_or(Value::Null)))
     }
 }
 

@@ -369,6 +369,20 @@ impl FakeSalesforce {
             .collect()
     }
 
+    /// Every cross-object formula field, `(object, field)`: its value follows the parent
+    /// record it reads, without its own record's `SystemModstamp` moving, so no poll of
+    /// Salesforce sees it change.
+    pub fn parent_formulas(&self) -> Vec<(String, String)> {
+        let store = self.shared().read();
+        (store.tables.iter())
+            .flat_map(|t| {
+                (t.object.fields.iter())
+                    .filter(|f| matches!(f.formula, Some((_, schema::Formula::Parent { .. }))))
+                    .map(|f| (t.object.name.clone(), f.name.clone()))
+            })
+            .collect()
+    }
+
     /// The truth: every live record of `object` in Id order, each field (compound fields
     /// as their components, base64 bodies left out) as the REST API shows it.
     pub fn records(&self, object: &str) -> Result<Vec<Value>, SalesforceError> {

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod hubspot;
+pub mod salesforce;
 pub mod workers;
 
 use std::path::{Path, PathBuf};
@@ -43,6 +44,16 @@ impl Inlet {
 
     pub fn config(&self) -> PathBuf {
         self.dir.path().join("inlet.toml")
+    }
+
+    /// The destination's read role, as `destination setup` wrote it in inlet.toml.
+    pub fn read_role(&self) -> String {
+        let config = std::fs::read_to_string(self.config()).expect("config");
+        (config.lines())
+            .find_map(|l| l.strip_prefix("read_role = \""))
+            .and_then(|rest| rest.strip_suffix('"'))
+            .unwrap_or_else(|| panic!("no read_role in {config}"))
+            .to_string()
     }
 
     pub fn cmd(&self, args: &[&str]) -> Command {
