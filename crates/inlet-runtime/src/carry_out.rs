@@ -37,11 +37,16 @@ pub async fn carry_out(
     let mut sync = sync.clone();
     let mut told = false;
     loop {
-        let (mut sink, read_role) = match open(paths, &sync, source.as_ref(), &Meter::default())
-            .await
-        {
-            Ok(opened) => opened,
-            Err(p) if p.kind == ProblemKind::AlreadyRunning => {
+        // Opening reads the source's streams from its API: not while another process holds
+        // the sync (it costs API calls, and a login rotates the sync's refresh token).
+        let opened = match held(paths, &sync, &schema).await? {
+            true => None,
+            false => Some(open(paths, &sync, source.as_ref(), &Meter::default()).await),
+        };
+        let (mut sink, read_role) = match opened {
+            Some(Ok(opened)) => opened,
+            Some(Err(p)) if p.kind != ProblemKind::AlreadyRunning => return Err(p),
+            _ => {
                 if !told {
                     note(&format!("inlet run is syncing \"{name}\": it carries this out; waiting (Ctrl-C stops waiting, not the work)"));
                     told = true;
@@ -53,7 +58,6 @@ pub async fn carry_out(
                     None => continue,
                 }
             }
-            Err(p) => return Err(p),
         };
         // Under the lock, the request's state cannot change behind this check.
         if let Some(done) = finished(sink.client_mut(), &schema, id).await? {
@@ -101,6 +105,12 @@ async fn finished<C: tokio_postgres::GenericClient>(
         Some((state, report)) if state.finished() => Some(report.unwrap_or(Value::Null)),
         _ => None,
     })
+}
+
+/// Whether another process holds the sync's lock now.
+async fn held(paths: &Paths, sync: &SyncConfig, schema: &str) -> Result<bool, Problem> {
+    let (_, session) = connect_as_sync_user(paths, &sync.destination).await?;
+    inlet_postgres::sink::lock_held(&session.client, schema).await
 }
 
 /// Polls the request until the process that holds the sync has finished it (its report),
