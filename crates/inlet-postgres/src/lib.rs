@@ -49,7 +49,8 @@ pub use connect::{
     connect, open_sessions, version_gate, Session, SessionInfo, TlsInfo, MIN_SERVER_VERSION_NUM,
 };
 pub use options::{
-    ConnectOptions, Environment, RootCert, Secret, SslMode, DEFAULT_CONNECT_TIMEOUT,
+    ConnectOptions, Environment, RootCert, Secret, SslMode, DEFAULT_APPLICATION_NAME,
+    DEFAULT_CONNECT_TIMEOUT,
 };
 pub use problem::{Problem, ProblemKind, SshDetail};
 pub use read_role::sql_problem;

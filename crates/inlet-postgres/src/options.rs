@@ -335,6 +335,13 @@ impl ConnectOptions {
         if self.dbname.is_empty() {
             self.dbname = self.user.clone();
         }
+        self.check_tunnel()?;
+        Ok(self)
+    }
+
+    /// What an SSH tunnel cannot do; also checked before a destination is recorded, so that
+    /// `destination add` does not keep settings no sync could use.
+    pub fn check_tunnel(&self) -> Result<(), Problem> {
         if self.ssh.is_some() && self.hostaddr.is_some() {
             return Err(Problem::new(
                 ProblemKind::InvalidOption,
@@ -354,7 +361,7 @@ impl ConnectOptions {
                  sees it (for a database on the bastion itself: --host 127.0.0.1)",
             ));
         }
-        Ok(self)
+        Ok(())
     }
 
     /// Whether the host names a Unix-socket directory rather than a network host.

@@ -10,6 +10,7 @@
 //! read_role = "inlet_k3x9q2ma_read"
 //! sslmode = "verify-full"
 //! sslrootcert = "/etc/inlet/db-ca.pem"
+//! sslcrl = "/etc/inlet/db-ca.crl"
 //! ```
 //!
 //! Edits made by inlet keep the rest of the file, comments included, as it was.
@@ -65,6 +66,18 @@ pub struct Destination {
     /// Private key of the client certificate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sslkey: Option<PathBuf>,
+    /// Certificate revocation list (PEM) the server's certificate chain is checked against.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sslcrl: Option<PathBuf>,
+    /// libpq's hostaddr: the IP address to connect to without looking `host` up (`host`
+    /// still names the server for verify-full). Kept as text so that a bad value is
+    /// reported with this key and destination, not as a TOML type error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hostaddr: Option<String>,
+    /// The name sessions show in pg_stat_activity [default: inlet]; a sync's sessions add
+    /// "pid PID on HOST" to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub application_name: Option<String>,
     /// Seconds to wait for each address [default: 10].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connect_timeout: Option<u64>,
@@ -148,6 +161,10 @@ impl Destination {
             }),
             sslcert: o.sslcert.clone(),
             sslkey: o.sslkey.clone(),
+            sslcrl: o.sslcrl.clone(),
+            hostaddr: o.hostaddr.map(|a| a.to_string()),
+            application_name: Some(o.application_name.clone())
+                .filter(|n| n != inlet_postgres::DEFAULT_APPLICATION_NAME),
             connect_timeout: Some(o.connect_timeout.as_secs())
                 .filter(|s| *s != inlet_postgres::DEFAULT_CONNECT_TIMEOUT.as_secs()),
             password_env: None,
@@ -167,14 +184,61 @@ impl Destination {
             sslkey: self.sslkey.clone(),
             ..ConnectOptions::default()
         };
-        if let Some(r) = &self.sslrootcert {
-            o.set("sslrootcert", r)?;
-        }
-        if let Some(t) = self.connect_timeout {
-            o.set("connect_timeout", &t.to_string())?;
+        for (key, value) in self.libpq_settings() {
+            o.set(key, &value)?;
         }
         o.ssh = self.ssh.as_ref().map(|b| b.options(paths));
         o.finish()
+    }
+
+    /// The settings kept as libpq writes them, applied through `ConnectOptions::set` so that
+    /// the file is read with the same rules as `--url` and the flags.
+    fn libpq_settings(&self) -> Vec<(&'static str, String)> {
+        let path = |p: &Option<PathBuf>| p.as_ref().map(|p| p.display().to_string());
+        [
+            ("hostaddr", self.hostaddr.clone()),
+            ("sslrootcert", self.sslrootcert.clone()),
+            ("sslcrl", path(&self.sslcrl)),
+            (
+                "connect_timeout",
+                self.connect_timeout.map(|t| t.to_string()),
+            ),
+            ("application_name", self.application_name.clone()),
+        ]
+        .into_iter()
+        .filter_map(|(key, value)| Some((key, value?)))
+        .collect()
+    }
+
+    /// Refuses, when the file is loaded, a value that could never connect, naming the file,
+    /// the destination and the key: found at `inlet run`, it would only show as a failing
+    /// sync, without saying where to look.
+    fn check(&self, file: &Path, name: &str) -> Result<(), Problem> {
+        let bad = |key: &str, what: &str, fix: String| {
+            Problem::new(
+                ProblemKind::InvalidOption,
+                format!("{}: [destinations.{name}] {key}: {what}", file.display()),
+                fix,
+            )
+        };
+        let mut probe = ConnectOptions::default();
+        for (key, value) in self.libpq_settings() {
+            probe.set(key, &value).map_err(|p| {
+                // "hostaddr \"x\" is not ...": the key is already in front of it.
+                let what = p.message.strip_prefix(key).unwrap_or(&p.message);
+                bad(key, what.trim_start(), p.fix)
+            })?;
+        }
+        if self.hostaddr.is_some() && self.ssh.is_some() {
+            return Err(bad(
+                "hostaddr",
+                "cannot be combined with an SSH tunnel",
+                "through a bastion, the bastion resolves host: remove hostaddr, or put the \
+                 address in host"
+                    .into(),
+            ));
+        }
+        Ok(())
     }
 
     /// The environment variable holding the sync user's password.
@@ -237,6 +301,9 @@ pub fn load(path: &Path) -> Result<Config, Problem> {
             },
         )
     })?;
+    for (name, destination) in &config.destinations {
+        destination.check(path, name)?;
+    }
     for (name, sync) in &config.syncs {
         sync.check(path, name)?;
     }
@@ -292,4 +359,108 @@ pub fn save_entry<T: Serialize>(
         .ok_or_else(|| invalid(format!("`{section}` is not a table")))?;
     entries.insert(name, toml_edit::Item::Table(table));
     write_atomic(path, &doc.to_string(), 0o644)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::IpAddr;
+
+    use super::*;
+
+    fn warehouse() -> Destination {
+        let mut o = ConnectOptions::default();
+        o.apply_url(
+            "postgresql://db.internal/analytics?sslmode=verify-full&sslrootcert=/etc/inlet/ca.pem\
+             &sslcrl=/etc/inlet/ca.crl&hostaddr=10.0.0.5&application_name=etl",
+        )
+        .expect("a valid URL");
+        Destination::from_options(&o)
+    }
+
+    fn write(dir: &Path, text: &str) -> PathBuf {
+        let path = dir.join("inlet.toml");
+        std::fs::write(&path, text).expect("write inlet.toml");
+        path
+    }
+
+    #[test]
+    fn sslcrl_hostaddr_and_application_name_survive_write_and_load() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("inlet.toml");
+        let dest = warehouse();
+        assert_eq!(dest.sslcrl, Some(PathBuf::from("/etc/inlet/ca.crl")));
+        assert_eq!(dest.hostaddr.as_deref(), Some("10.0.0.5"));
+        assert_eq!(dest.application_name.as_deref(), Some("etl"));
+        save_entry(&path, "destinations", "warehouse", &dest).expect("save");
+        let loaded = load(&path).expect("load");
+        assert_eq!(loaded.destinations["warehouse"], dest);
+
+        // And a sync connects with them, not with defaults.
+        let o = loaded.destinations["warehouse"]
+            .options_as("sync", &Paths::resolve(Some(&path)))
+            .expect("options");
+        assert_eq!(o.sslcrl, Some(PathBuf::from("/etc/inlet/ca.crl")));
+        assert_eq!(o.hostaddr, Some(IpAddr::from([10, 0, 0, 5])));
+        assert_eq!(o.application_name, "etl");
+        assert_eq!(o.sslmode, SslMode::VerifyFull);
+    }
+
+    #[test]
+    fn a_file_without_them_loads_with_libpq_defaults() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = write(
+            dir.path(),
+            "[destinations.old]\nhost = \"db.internal\"\ndbname = \"analytics\"\n",
+        );
+        let dest = &load(&path).expect("load").destinations["old"];
+        assert_eq!(
+            (&dest.sslcrl, &dest.hostaddr, &dest.application_name),
+            (&None, &None, &None)
+        );
+        let o = dest
+            .options_as("sync", &Paths::resolve(Some(&path)))
+            .expect("options");
+        assert_eq!((o.sslcrl, o.hostaddr), (None, None));
+        assert_eq!(o.application_name, inlet_postgres::DEFAULT_APPLICATION_NAME);
+
+        // Defaults are not written out as if they had been chosen.
+        let plain = Destination::from_options(&ConnectOptions::default());
+        let text = toml_edit::ser::to_string(&plain).expect("serialise");
+        for key in ["sslcrl", "hostaddr", "application_name"] {
+            assert!(!text.contains(key), "{key} written: {text}");
+        }
+    }
+
+    #[test]
+    fn a_bad_hostaddr_is_refused_at_load_naming_the_file_destination_and_key() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = write(
+            dir.path(),
+            "[destinations.warehouse]\nhost = \"db.internal\"\ndbname = \"analytics\"\n\
+             hostaddr = \"not-an-ip\"\n",
+        );
+        let p = load(&path).expect_err("not an IP address");
+        assert_eq!(p.kind, ProblemKind::InvalidOption);
+        for part in [
+            path.display().to_string().as_str(),
+            "[destinations.warehouse] hostaddr: \"not-an-ip\" is not an IP address",
+        ] {
+            assert!(p.message.contains(part), "{part}: {}", p.message);
+        }
+        assert!(p.fix.contains("IPv4 or IPv6"), "{}", p.fix);
+
+        let path = write(
+            dir.path(),
+            "[destinations.private]\nhost = \"db.internal\"\ndbname = \"analytics\"\n\
+             hostaddr = \"10.0.0.5\"\n[destinations.private.ssh]\nhost = \"bastion\"\n\
+             user = \"jump\"\n",
+        );
+        let p = load(&path).expect_err("hostaddr through a bastion");
+        assert!(
+            p.message.contains("[destinations.private] hostaddr")
+                && p.message.contains("SSH tunnel"),
+            "{}",
+            p.message
+        );
+    }
 }

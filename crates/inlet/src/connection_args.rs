@@ -19,6 +19,11 @@ pub struct ConnectionArgs {
     #[arg(long, value_name = "HOST")]
     pub host: Option<String>,
 
+    /// Server IP address to connect to without looking --host up; --host still names the
+    /// server for verify-full.
+    #[arg(long, value_name = "ADDRESS")]
+    pub hostaddr: Option<String>,
+
     /// Server port [default: 5432].
     #[arg(long, value_name = "PORT")]
     pub port: Option<String>,
@@ -46,6 +51,10 @@ pub struct ConnectionArgs {
     /// Private key (PEM) of the client certificate; must not be readable by others.
     #[arg(long, value_name = "PATH")]
     pub sslkey: Option<PathBuf>,
+
+    /// Certificate revocation list(s) (PEM) the server's certificate chain is checked against.
+    #[arg(long, value_name = "PATH")]
+    pub sslcrl: Option<String>,
 
     /// Seconds to wait for each address to answer [default: 10].
     #[arg(long, value_name = "SECONDS")]
@@ -99,11 +108,13 @@ impl ConnectionArgs {
         }
         let flags = [
             ("host", self.host.as_deref()),
+            ("hostaddr", self.hostaddr.as_deref()),
             ("port", self.port.as_deref()),
             ("dbname", self.dbname.as_deref()),
             ("user", self.user.as_deref()),
             ("sslmode", self.sslmode.map(SslMode::as_str)),
             ("sslrootcert", self.sslrootcert.as_deref()),
+            ("sslcrl", self.sslcrl.as_deref()),
             ("connect_timeout", self.connect_timeout.as_deref()),
             ("application_name", self.application_name.as_deref()),
         ];

@@ -207,3 +207,84 @@ fn add_records_the_bastion_and_keeps_default_paths_default() {
         "the default key stays a default: {ssh}"
     );
 }
+
+#[test]
+fn add_keeps_sslcrl_hostaddr_and_application_name_and_a_bad_one_is_named_at_load() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = inlet(
+        dir.path(),
+        &[
+            "destination",
+            "add",
+            "warehouse",
+            "--url",
+            "postgresql://db.internal/analytics?sslmode=verify-full&sslrootcert=/etc/ca.pem\
+             &application_name=etl",
+            "--sslcrl",
+            "/etc/ca.crl",
+            "--hostaddr",
+            "10.0.0.5",
+        ],
+    )
+    .output()
+    .expect("run");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let path = dir.path().join("inlet.toml");
+    let config: toml::Table = std::fs::read_to_string(&path)
+        .expect("config")
+        .parse()
+        .expect("toml");
+    let d = &config["destinations"]["warehouse"];
+    assert_eq!(d["sslcrl"].as_str(), Some("/etc/ca.crl"), "{d}");
+    assert_eq!(d["hostaddr"].as_str(), Some("10.0.0.5"), "{d}");
+    assert_eq!(d["application_name"].as_str(), Some("etl"), "{d}");
+
+    // Through a bastion hostaddr means nothing (the bastion resolves the host): refused
+    // before anything is recorded.
+    let out = inlet(
+        dir.path(),
+        &[
+            "destination",
+            "add",
+            "private",
+            "--host",
+            "db.internal",
+            "--dbname",
+            "app",
+            "--hostaddr",
+            "10.0.0.5",
+            "--ssh-host",
+            "bastion.example.com",
+            "--ssh-user",
+            "jump",
+        ],
+    )
+    .output()
+    .expect("run");
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("SSH tunnel"), "{}", text(&out));
+    assert!(!std::fs::read_to_string(&path)
+        .expect("config")
+        .contains("private"));
+
+    let edited = std::fs::read_to_string(&path)
+        .expect("config")
+        .replace("\"10.0.0.5\"", "\"not-an-ip\"");
+    std::fs::write(&path, edited).expect("write");
+    let out = inlet(
+        dir.path(),
+        &["destination", "verify", "warehouse", "--json"],
+    )
+    .output()
+    .expect("run");
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(j["problem"], "invalid_option", "{j}");
+    let message = j["message"].as_str().unwrap_or_default();
+    for part in [
+        "inlet.toml",
+        "[destinations.warehouse] hostaddr",
+        "not-an-ip",
+    ] {
+        assert!(message.contains(part), "{part}: {j}");
+    }
+}

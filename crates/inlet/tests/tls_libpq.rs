@@ -2,6 +2,8 @@
 //! sslmode that checks (or may check) it, `psql` (libpq) and `inlet destination check` connect
 //! to the same real server, and must both accept, or both refuse with the same kind of
 //! problem. libpq is the reference; the one documented difference is asserted as such.
+//! A destination recorded with `inlet destination add` keeps those settings: connecting from
+//! inlet.toml alone, as a sync does, decides as libpq does too.
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -50,8 +52,9 @@ fn failed_check(shape: &str) -> &'static str {
     }
 }
 
-async fn cluster(major: u32) -> &'static Cluster {
-    let c = shared(&format!("tls-libpq-{major}"), || {
+/// A cluster per test (`purpose`): each test serves its own certificates on it.
+async fn cluster(purpose: &str, major: u32) -> &'static Cluster {
+    let c = shared(&format!("tls-libpq-{purpose}-{major}"), || {
         ClusterSpec::new(major).ssl(true).hba(HbaRule::new(
             HbaConn::HostSsl,
             "all",
@@ -87,10 +90,9 @@ fn clean(cmd: &mut Command, home: &Path) {
         .stdin(Stdio::null());
 }
 
-fn libpq(c: &Cluster, shape: &ServerCertShape, settings: &[String], home: &Path) -> Verdict {
+fn libpq(c: &Cluster, host: &str, settings: &[String], home: &Path) -> Verdict {
     let conninfo = format!(
-        "host={} port={} user={USER} dbname=postgres {}",
-        shape.host,
+        "host={host} port={} user={USER} dbname=postgres {}",
         c.port,
         settings.join(" ")
     );
@@ -154,13 +156,13 @@ async fn inlet_decides_every_certificate_and_sslmode_as_libpq_does() {
     let mut differences = Vec::new();
     let mut compared = 0;
     for v in versions() {
-        let c = cluster(v).await;
+        let c = cluster("shapes", v).await;
         for shape in server_cert_shapes() {
             c.serve_certificate(shape.name, &shape.chain, &shape.key)
                 .await;
             for (label, sslmode, root) in MODES {
                 let s = settings(c, shape, sslmode, root);
-                let theirs = libpq(c, shape, &s, home.path());
+                let theirs = libpq(c, shape.host, &s, home.path());
                 let (ours, out) = inlet(c, shape, &s, home.path());
                 inlet_testkit::assert_plain_words(&String::from_utf8_lossy(&out.stdout));
                 if ours == Verdict::Refused("tls_verify_failed".into()) {
@@ -193,4 +195,170 @@ async fn inlet_decides_every_certificate_and_sslmode_as_libpq_does() {
         differences.len(),
         differences.join("\n")
     );
+}
+
+/// How the TLS settings reach `inlet destination add`.
+#[derive(Clone, Copy, Debug)]
+enum Given {
+    /// All in the URL, as in `--url` (and as libpq's conninfo).
+    Url,
+    /// hostaddr and sslcrl as the flags --hostaddr and --sslcrl, the rest in the URL.
+    Flags,
+}
+
+/// inlet's verdict from a recorded destination: `destination add` with `settings`, then
+/// `destination verify`, which connects from inlet.toml and secrets.toml alone, as `inlet run`
+/// does (connect_as_sync_user). "checked" is whether it connected.
+fn stored(
+    c: &Cluster,
+    host: &str,
+    settings: &[String],
+    given: Given,
+    home: &Path,
+) -> (Verdict, Output) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("inlet.toml");
+    let mut query = Vec::new();
+    let mut flags = Vec::new();
+    for setting in settings {
+        let (key, value) = setting.split_once('=').expect("key=value");
+        match given {
+            Given::Flags if matches!(key, "hostaddr" | "sslcrl") => {
+                flags.extend([format!("--{key}"), value.to_string()]);
+            }
+            _ => query.push(setting.clone()),
+        }
+    }
+    let url = format!(
+        "postgresql://{USER}@{host}:{}/postgres?{}",
+        c.port,
+        query.join("&")
+    );
+    let mut add = Command::new(env!("CARGO_BIN_EXE_inlet"));
+    clean(&mut add, home);
+    let out = add
+        .arg("--config")
+        .arg(&config)
+        .args(["destination", "add", "stored", "--url", &url])
+        .args(&flags)
+        .output()
+        .expect("run inlet destination add");
+    assert!(
+        out.status.success(),
+        "destination add: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let mut verify = Command::new(env!("CARGO_BIN_EXE_inlet"));
+    clean(&mut verify, home);
+    // Only what add recorded: no libpq variable may supply a setting it lost.
+    verify.env_remove("PGPASSWORD");
+    let out = verify
+        .arg("--config")
+        .arg(&config)
+        .args(["destination", "verify", "stored", "--json"])
+        .output()
+        .expect("run inlet destination verify");
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not one JSON object ({e}): {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    let verdict = if json["checked"] == Value::Bool(true) {
+        Verdict::Accepted
+    } else {
+        Verdict::Refused(json["problem"].as_str().unwrap_or("(no kind)").to_string())
+    };
+    (verdict, out)
+}
+
+#[tokio::test]
+async fn a_destination_keeps_its_revocation_list_as_libpq_applies_it() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let shape = |name: &str| {
+        server_cert_shapes()
+            .iter()
+            .find(|s| s.name == name)
+            .unwrap_or_else(|| panic!("no certificate shape {name}"))
+    };
+    for v in versions() {
+        let c = cluster("stored", v).await;
+        for (name, expected) in [
+            ("revoked", Verdict::Refused("tls_verify_failed".into())),
+            ("crl_not_listing", Verdict::Accepted),
+        ] {
+            let shape = shape(name);
+            c.serve_certificate(shape.name, &shape.chain, &shape.key)
+                .await;
+            let s = settings(c, shape, "verify-full", true);
+            assert!(
+                s.iter().any(|s| s.starts_with("sslcrl=")),
+                "the shape gives a CRL: {s:?}"
+            );
+            assert_eq!(
+                libpq(c, shape.host, &s, home.path()),
+                expected,
+                "PG {v}, {name}: libpq with the revocation list"
+            );
+            // Without the list libpq takes the revoked certificate: the list is what decides.
+            let without: Vec<String> = s
+                .iter()
+                .filter(|s| !s.starts_with("sslcrl="))
+                .cloned()
+                .collect();
+            assert_eq!(
+                libpq(c, shape.host, &without, home.path()),
+                Verdict::Accepted,
+                "PG {v}, {name}: libpq without the revocation list"
+            );
+            for given in [Given::Url, Given::Flags] {
+                let (ours, out) = stored(c, shape.host, &s, given, home.path());
+                let text = String::from_utf8_lossy(&out.stdout);
+                inlet_testkit::assert_plain_words(&text);
+                assert_eq!(
+                    ours,
+                    expected,
+                    "PG {v}, {name}, settings in {given:?}: inlet from inlet.toml ({})",
+                    text.trim()
+                );
+                if expected != Verdict::Accepted {
+                    assert!(
+                        text.contains("certificate is revoked"),
+                        "PG {v}, {name}: the refusal must say the certificate is revoked: {text}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_destination_keeps_its_hostaddr_as_libpq_uses_it() {
+    let home = tempfile::tempdir().expect("tempdir");
+    // A name that never resolves (RFC 6761): only hostaddr reaches the server.
+    let host = "db.invalid";
+    for v in versions() {
+        let c = cluster("hostaddr", v).await;
+        let s = vec![
+            format!("hostaddr={}", c.host()),
+            "sslmode=require".to_string(),
+            "connect_timeout=10".to_string(),
+        ];
+        assert_eq!(
+            libpq(c, host, &s, home.path()),
+            Verdict::Accepted,
+            "PG {v}: libpq"
+        );
+        for given in [Given::Url, Given::Flags] {
+            let (ours, out) = stored(c, host, &s, given, home.path());
+            assert_eq!(
+                ours,
+                Verdict::Accepted,
+                "PG {v}, settings in {given:?}: inlet from inlet.toml ({})",
+                String::from_utf8_lossy(&out.stdout).trim()
+            );
+        }
+    }
 }

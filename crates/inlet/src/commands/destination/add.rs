@@ -62,6 +62,7 @@ fn run(
     }
     let env = Environment::current();
     opts.ssh = args.ssh_options(&env, paths)?;
+    opts.check_tunnel()?;
     let mut dest = Destination::from_options(&opts);
     if let (Some(b), None) = (&mut dest.ssh, &args.ssh_key) {
         b.key = None; // the default key, wherever inlet's directory is
