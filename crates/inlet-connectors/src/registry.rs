@@ -300,4 +300,34 @@ mod tests {
         }
         assert!(find("nope").is_none());
     }
+
+    #[derive(Default)]
+    struct Kept(std::sync::Mutex<Vec<String>>);
+
+    impl KeepKey for Kept {
+        fn keep(&self, key: &str) -> Result<(), String> {
+            self.0.lock().expect("lock").push(key.to_string());
+            Ok(())
+        }
+
+        fn stored(&self) -> Option<String> {
+            self.0.lock().expect("lock").last().cloned()
+        }
+    }
+
+    #[test]
+    fn a_login_starts_from_the_newest_key_any_of_the_syncs_sources_was_given() {
+        let keeper = KeyKeeper::new(Arc::new(Kept::default()));
+        let sibling = keeper.clone();
+        keeper.keep("t0", "t1");
+        sibling.keep("t1", "t2");
+        assert_eq!(keeper.newest("t0"), "t2", "through every rotation");
+        assert_eq!(sibling.newest("t1"), "t2");
+        assert_eq!(keeper.newest("other"), "other", "a key no one replaced");
+        assert_eq!(keeper.stored().as_deref(), Some("t2"), "and stored");
+        // A vendor answering with a key it replaced before does not loop.
+        keeper.keep("t2", "t0");
+        assert!(["t0", "t1", "t2"].contains(&keeper.newest("t0").as_str()));
+        assert_eq!(KeyKeeper::default().stored(), None);
+    }
 }
