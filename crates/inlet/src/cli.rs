@@ -22,7 +22,8 @@ use crate::connection_args::ConnectionArgs;
     max_term_width = 100
 )]
 pub struct Cli {
-    /// More log output on stderr (-v: debug for inlet, -vv: everything). RUST_LOG overrides.
+    /// More log output on stderr (-v: debug for inlet, -vv: debug for its libraries too).
+    /// RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
 
