@@ -229,8 +229,9 @@ pub trait Connector: Send + Sync {
     /// How to get a key, said in a fix sentence (`export STRIPE_API_KEY=rk_live_...`).
     fn api_key_hint(&self) -> &'static str;
 
-    /// The environment variable `inlet sync add` reads a webhook signing secret from.
-    fn webhook_secret_env(&self) -> &'static str;
+    /// The environment variable `inlet sync add` reads a webhook signing secret from
+    /// (`None`: the source sends no webhooks).
+    fn webhook_secret_env(&self) -> Option<&'static str>;
 
     /// Every stream's name, in order; empty when the streams are the account's own, found
     /// by asking it (a name `streams` gives is then checked by discovery).

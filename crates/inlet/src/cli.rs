@@ -126,7 +126,8 @@ pub enum SyncCommand {
     /// The API key comes from the source's variable below (stored in secrets.toml, mode
     /// 0600), or from the variable named by --api-key-env (read at every run, never stored).
     /// The key is checked against the API before anything is written. The source's webhook
-    /// secret variable, if set, is stored too, for `inlet run --listen`.
+    /// secret variable (STRIPE_WEBHOOK_SECRET; HubSpot's app secret, HUBSPOT_CLIENT_SECRET),
+    /// if set, is stored too, for `inlet run --listen`.
     ///
     /// Example:
     ///

@@ -212,8 +212,8 @@ impl Connector for HubSpot {
          and crm.schemas.*.read scopes)"
     }
 
-    fn webhook_secret_env(&self) -> &'static str {
-        "HUBSPOT_CLIENT_SECRET"
+    fn webhook_secret_env(&self) -> Option<&'static str> {
+        Some("HUBSPOT_CLIENT_SECRET")
     }
 
     fn stream_names(&self) -> Vec<&'static str> {

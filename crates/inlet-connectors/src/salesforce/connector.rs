@@ -285,8 +285,8 @@ impl Connector for Salesforce {
          password followed by the security token)"
     }
 
-    fn webhook_secret_env(&self) -> &'static str {
-        "SALESFORCE_WEBHOOK_SECRET"
+    fn webhook_secret_env(&self) -> Option<&'static str> {
+        None // Salesforce sends no webhooks: changes are polled
     }
 
     fn stream_names(&self) -> Vec<&'static str> {

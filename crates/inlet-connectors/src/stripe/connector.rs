@@ -146,8 +146,8 @@ impl Connector for Stripe {
         "export STRIPE_API_KEY=rk_live_... (a restricted key with read access is enough)"
     }
 
-    fn webhook_secret_env(&self) -> &'static str {
-        "STRIPE_WEBHOOK_SECRET"
+    fn webhook_secret_env(&self) -> Option<&'static str> {
+        Some("STRIPE_WEBHOOK_SECRET")
     }
 
     fn stream_names(&self) -> Vec<&'static str> {

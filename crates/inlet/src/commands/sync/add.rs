@@ -104,7 +104,7 @@ async fn run(paths: &Paths, args: AddArgs) -> Result<(), Problem> {
     if args.api_key_env.is_none() {
         secrets::set_sync_secret(&paths.secrets(), name, SyncSecret::ApiKey, &key)?;
     }
-    if let Some(secret) = env_secret(source.webhook_secret_env()) {
+    if let Some(secret) = source.webhook_secret_env().and_then(env_secret) {
         secrets::set_sync_secret(&paths.secrets(), name, SyncSecret::WebhookSecret, &secret)?;
     }
     config::save_entry(&paths.config, "syncs", name, &sync)?;
