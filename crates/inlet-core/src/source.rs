@@ -46,4 +46,12 @@ pub trait Source: Send + Sync {
     fn nudge(&self, body: &[u8]) {
         let _ = body;
     }
+
+    /// A second source for a rebuild's or a rename's copy, read beside this one: positions,
+    /// caches and hints of its own, the same request budgets. An API whose limits are the
+    /// account's (HubSpot's search, 5 requests a second) is otherwise asked twice as often
+    /// while a copy runs, and answers 429s. `None`: the caller builds a source of its own.
+    fn beside(&self) -> Option<std::sync::Arc<dyn Source>> {
+        None
+    }
 }

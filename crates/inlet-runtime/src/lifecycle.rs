@@ -226,9 +226,12 @@ async fn copy_and_switch(
         }
         Err(p) => return Err(p),
     };
-    // Its own source: its own events cursor and rate limit; its requests counted with the
-    // sync's.
-    let copy_source = sources::metered_source(paths, name, sync, meter.clone())?;
+    // Its own source: its own positions (an events cursor); its requests counted with the
+    // sync's, and sent within the sync's budgets where the source shares them (HubSpot).
+    let copy_source = match source.beside() {
+        Some(beside) => beside,
+        None => sources::metered_source(paths, name, sync, meter.clone())?,
+    };
     let (_, watch_session) = connect_as_sync_user(paths, &sync.destination).await?;
     // `ready`: every stream of the copy is live, so the live engine stops at its next
     // committed batch. `aligned`: the copy has then read every change the live schema has,

@@ -1,8 +1,9 @@
-//! A HubSpot sync through the schema lifecycle commands, as `schema_lifecycle.rs` does for
-//! Stripe: `inlet sync rebuild` while the portal keeps changing leaves every table (objects,
-//! associations, reference tables) equal to the fake's truth, and a reader of the read role
-//! sees the contact table all through; `inlet sync rename-schema` then moves the sync, with
-//! its data, and the changes made after land in the new schema.
+//! A HubSpot sync of a whole portal (every stream) through the schema lifecycle commands,
+//! as `schema_lifecycle.rs` does for Stripe: `inlet sync rebuild` while the portal keeps
+//! changing leaves every table (objects, associations, reference tables) equal to the
+//! fake's truth, and a reader of the read role sees the contact table all through;
+//! `inlet sync rename-schema` then moves the sync, with its data, and the changes made
+//! after land in the new schema.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -13,24 +14,8 @@ use inlet_testkit::{versions, wait_for, wait_until_async};
 use serde_json::{json, Value};
 
 mod common;
-use common::hubspot::{converge_of, portal, reference_differences_of};
+use common::hubspot::{converge_in, portal, reference_differences, PAIRS, TABLES};
 use common::{text, Counting, Inlet};
-
-/// What the sync copies: object types with pipelines, and types on both sides of an
-/// association table (fewer streams than a whole portal: a copy's alignment waits for each
-/// object stream's next search, and search answers 5 requests a second).
-const STREAMS: &str = "contact,company,deal,ticket,association_contact_company,\
-                       association_deal_contact,owner,pipeline,pipeline_stage,property_option";
-const OBJECTS: [(&str, &str); 4] = [
-    ("contacts", "contact"),
-    ("companies", "company"),
-    ("deals", "deal"),
-    ("tickets", "ticket"),
-];
-const LINKS: [(&str, &str, &str); 2] = [
-    ("contacts", "companies", "association_contact_company"),
-    ("deals", "contacts", "association_deal_contact"),
-];
 
 /// The destination's read role, as `destination setup` wrote it in inlet.toml.
 fn read_role(inlet: &Inlet) -> String {
@@ -159,8 +144,6 @@ async fn a_rebuild_while_the_portal_changes_and_a_rename_keep_every_table_equal_
         &[
             "--source",
             "hubspot",
-            "--streams",
-            STREAMS,
             "--set",
             "search_lag_ms=1000",
             "--set",
@@ -177,15 +160,7 @@ async fn a_rebuild_while_the_portal_changes_and_a_rename_keep_every_table_equal_
         .await
         .expect("utc");
     let started = std::time::Instant::now();
-    converge_of(
-        &fake,
-        &admin,
-        "hubspot",
-        &OBJECTS,
-        &LINKS,
-        "after the backfill",
-    )
-    .await;
+    converge_in(&fake, &admin, "hubspot", "after the backfill").await;
     println!("backfilled at {:?}", started.elapsed());
 
     // A reader of the read role counts contacts in a loop: never an error, never empty.
@@ -215,8 +190,17 @@ async fn a_rebuild_while_the_portal_changes_and_a_rename_keep_every_table_equal_
         .flatten())
     .filter_map(Value::as_str)
     .collect();
-    let mut every: Vec<&str> = STREAMS.split(',').collect();
-    every.sort();
+    let every: Vec<String> = (admin
+        .query(
+            "select stream from hubspot._sync_state order by stream",
+            &[],
+        )
+        .await
+        .expect("streams")
+        .iter())
+    .map(|r| r.get(0))
+    .collect();
+    assert!(every.len() > TABLES.len() + PAIRS.len(), "{every:?}");
     replaced.sort();
     assert_eq!(replaced, every, "every table rebuilt: {report}");
     let done: i64 = admin
@@ -229,15 +213,7 @@ async fn a_rebuild_while_the_portal_changes_and_a_rename_keep_every_table_equal_
         .get(0);
     assert_eq!(done, 1);
     println!("rebuilt at {:?}", started.elapsed());
-    converge_of(
-        &fake,
-        &admin,
-        "hubspot",
-        &OBJECTS,
-        &LINKS,
-        "after the rebuild",
-    )
-    .await;
+    converge_in(&fake, &admin, "hubspot", "after the rebuild").await;
     assert_eq!(
         firstname(&admin, "hubspot", &last).await.as_deref(),
         Some(last.1.as_str())
@@ -254,12 +230,10 @@ async fn a_rebuild_while_the_portal_changes_and_a_rename_keep_every_table_equal_
         text(&out)
     );
     println!("renamed at {:?}", started.elapsed());
-    converge_of(
+    converge_in(
         &fake,
         &admin,
         "hubspot 2",
-        &OBJECTS,
-        &LINKS,
         "after the rebuild and the rename",
     )
     .await;
@@ -267,7 +241,7 @@ async fn a_rebuild_while_the_portal_changes_and_a_rename_keep_every_table_equal_
         "the reference tables in the new schema",
         Duration::from_secs(60),
         || async {
-            let found = reference_differences_of(&fake, &admin, "hubspot 2", &OBJECTS).await;
+            let found = reference_differences(&fake, &admin, "hubspot 2").await;
             match found.is_empty() {
                 true => Ok(()),
                 false => Err(format!("{found:#?}")),
@@ -277,7 +251,7 @@ async fn a_rebuild_while_the_portal_changes_and_a_rename_keep_every_table_equal_
     .await;
 
     // The reader sees every table in the new schema.
-    for table in (OBJECTS.iter().map(|(_, t)| *t)).chain(LINKS.iter().map(|(_, _, t)| *t)) {
+    for table in (TABLES.iter().map(|(_, t)| *t)).chain(PAIRS.iter().map(|(_, _, t)| *t)) {
         let sql = format!("select count(*) from \"hubspot 2\".{table}");
         reader
             .query_one(&sql, &[])

@@ -7,8 +7,8 @@ use inlet_core::{Column, ColumnType, ErrorKind, Record, SourceError, StreamSpec,
 use serde_json::{Map, Value};
 
 use super::client::{invalid, CallError, HubSpotClient};
-use super::streams::{properties, text, Catalog, PIPELINED};
-use super::table::timestamp;
+use super::streams::{properties_of, text, Catalog, PIPELINED};
+use super::table::{timestamp, ObjectTable};
 use super::time::parse_ms;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -195,8 +195,14 @@ impl Reference {
                 }
             }
             Reference::PropertyOptions => {
-                for object in catalog.objects() {
-                    let Some(props) = properties(client, &object.api).await? else {
+                // Each type's properties at once, not in turn: behind a busy rate limit a
+                // whole portal's 13 in turn made a pass take 30 s, and a rebuild's copy
+                // waited for a pass that started after the live table's last.
+                let objects: Vec<&ObjectTable> = catalog.objects().collect();
+                let apis: Vec<String> = objects.iter().map(|o| o.api.clone()).collect();
+                let read = properties_of(client, apis).await;
+                for (object, props) in objects.into_iter().zip(read) {
+                    let Some(props) = props? else {
                         continue;
                     };
                     for p in props {

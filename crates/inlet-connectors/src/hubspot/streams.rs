@@ -108,9 +108,22 @@ impl Catalog {
     }
 }
 
-/// Properties requests in flight at once while discovering (the sync's rate limit paces
-/// them as any other request).
+/// Properties requests in flight at once while discovering or reading the options (the
+/// sync's rate limit paces them as any other request).
 const PROPERTIES_AT_ONCE: usize = 8;
+
+/// The properties of each of the types `apis` ([`properties`]), in their order, several
+/// requests at once.
+pub async fn properties_of(
+    client: &HubSpotClient,
+    apis: Vec<String>,
+) -> Vec<Result<Option<Vec<Property>>, SourceError>> {
+    futures_util::stream::iter(apis)
+        .map(|api| async move { properties(client, &api).await })
+        .buffered(PROPERTIES_AT_ONCE)
+        .collect()
+        .await
+}
 
 /// A type's properties, `Ok(None)` when the token lacks its scope (said in the log).
 pub async fn properties(
@@ -216,12 +229,8 @@ pub async fn discover(
     };
     // Each type's properties are a request of their own: read several at once (a portal
     // has 13 types and more; one after another they took 3 s at 250 ms a call).
-    let read: Vec<_> = futures_util::stream::iter(types)
-        .map(|(api, table)| async move { (properties(client, &api).await, api, table) })
-        .buffered(PROPERTIES_AT_ONCE)
-        .collect()
-        .await;
-    for (properties, api, table) in read {
+    let read = properties_of(client, types.iter().map(|(api, _)| api.clone()).collect()).await;
+    for ((api, table), properties) in types.into_iter().zip(read) {
         if let Some(properties) = properties? {
             catalog.streams.push(StreamDef::Object(ObjectTable {
                 modified: modified_property(&api),
