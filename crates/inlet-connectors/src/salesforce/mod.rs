@@ -39,6 +39,7 @@ mod streams;
 pub mod table;
 
 use std::sync::atomic::AtomicUsize;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
@@ -80,7 +81,8 @@ const HEARTBEAT: Duration = Duration::from_secs(5);
 
 #[derive(Debug)]
 pub struct SalesforceSource {
-    client: SalesforceClient,
+    /// Shared with a rebuild's copy read beside this source (see [`Source::beside`]).
+    client: Arc<SalesforceClient>,
     options: SalesforceOptions,
     /// The org's tables, found out by [`Source::discover`].
     catalog: RwLock<Option<Vec<ObjectTable>>>,
@@ -98,7 +100,7 @@ fn now_ms() -> i64 {
 impl SalesforceSource {
     pub fn new(client: SalesforceClient, options: SalesforceOptions) -> Self {
         SalesforceSource {
-            client,
+            client: Arc::new(client),
             options,
             catalog: RwLock::new(None),
             backfilling: AtomicUsize::new(0),
@@ -416,6 +418,20 @@ impl Source for SalesforceSource {
             let catalog = self.catalog().await?;
             Ok(catalog.iter().map(ObjectTable::spec).collect())
         })
+    }
+
+    /// The copy's source sends through the same client: one login (with rotation, each
+    /// login spends the refresh token), the sync's rate, its requests in flight (the org
+    /// limits its long-running ones) and its daily share. It starts from the catalog the
+    /// live tables were made from.
+    fn beside(&self) -> Option<Arc<dyn Source>> {
+        let catalog = self.catalog.try_read().ok().and_then(|c| c.clone());
+        Some(Arc::new(SalesforceSource {
+            client: self.client.clone(),
+            options: self.options.clone(),
+            catalog: RwLock::new(catalog),
+            backfilling: AtomicUsize::new(0),
+        }))
     }
 
     fn read<'a>(&'a self, spec: &'a StreamSpec, from: Option<&'a Checkpoint>) -> BatchStream<'a> {

@@ -253,6 +253,21 @@ impl Source for StripeSource {
         StripeSource::nudge(self);
     }
 
+    /// The copy's source sends through the same client and bucket: the copy and the live
+    /// sync share the sync's `rate_limit` and each endpoint's, as Stripe counts them for
+    /// the account. Its events feed is its own: its cursor is the copy's.
+    fn beside(&self) -> Option<Arc<dyn Source>> {
+        Some(Arc::new(StripeSource {
+            client: self.client.clone(),
+            feed: Arc::new(Feed::new(self.client.clone(), self.options.poll_interval)),
+            schemas: self.schemas.clone(),
+            options: self.options.clone(),
+            opened: self.opened.clone(),
+            limiter: self.limiter.clone(),
+            backfilling: AtomicUsize::new(0),
+        }))
+    }
+
     fn read<'a>(&'a self, spec: &'a StreamSpec, from: Option<&'a Checkpoint>) -> BatchStream<'a> {
         Box::pin(async_stream::try_stream! {
             let Some((def, schema)) = self.stream(&spec.name) else {
