@@ -106,12 +106,15 @@ pub async fn drive(
             // Carried out on this session, which keeps the sync's lock: opening again would
             // let it go for a moment, and an `inlet sync rebuild` waiting for this process
             // could take the lock and do the whole copy itself while this one stood by.
+            // The copy's tables are made from the streams as the source describes them now;
+            // if that changed since the sink opened, opening again takes it in.
+            let now = discover(source.as_ref()).await?;
             match lifecycle::pending(sink.client_mut(), &schema).await? {
-                Some(req) => {
+                Some(req) if now == specs => {
                     copy_and_switch(paths, name, sync, source, sink, read_role, req, stop, meter)
                         .await
                 }
-                None => Ok(Step::Reopen),
+                _ => Ok(Step::Reopen),
             }
         }
         Ok(Outcome::Stopped) => Ok(Step::Reopen),
@@ -227,7 +230,7 @@ async fn copy_and_switch(
         Err(p) => return Err(p),
     };
     // Its own source: its own positions (an events cursor); its requests counted with the
-    // sync's, and sent within the sync's budgets where the source shares them (HubSpot).
+    // sync's and sent within the sync's budgets (see `Source::beside`).
     let copy_source = match source.beside() {
         Some(beside) => beside,
         None => sources::metered_source(paths, name, sync, meter.clone())?,
