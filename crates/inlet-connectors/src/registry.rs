@@ -4,7 +4,6 @@
 //! Adding a source is a module here (its [`Connector`]), one in `inlet-fakes`, and one line
 //! in [`SOURCES`].
 
-use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -67,81 +66,29 @@ pub trait KeepKey: Send + Sync {
     }
 }
 
-/// Where a sync's rotated keys go, shared by every source of the sync in one process (a
-/// rebuild's copy reads beside the live source, each logged in on its own). With rotation,
-/// each login spends the key it was sent with: logins take turns, and each starts from the
-/// newest key any of them was given, so one source's login never leaves another holding a
-/// key that no longer works. `store` is where a new key is kept for the next start (`None`:
-/// in memory only).
+/// An optional keeper, as settings hold it (`None`: the new key lives in memory only).
 #[derive(Clone, Default)]
-pub struct KeyKeeper {
-    store: Option<Arc<dyn KeepKey>>,
-    rotations: Arc<Rotations>,
-}
-
-#[derive(Default)]
-struct Rotations {
-    turn: tokio::sync::Mutex<()>,
-    /// Each rotated-away key, and the key that replaced it.
-    next: std::sync::Mutex<HashMap<String, String>>,
-}
+pub struct KeyKeeper(pub Option<Arc<dyn KeepKey>>);
 
 impl KeyKeeper {
-    pub fn new(store: Arc<dyn KeepKey>) -> KeyKeeper {
-        KeyKeeper {
-            store: Some(store),
-            rotations: Arc::default(),
-        }
-    }
-
-    /// Waits for the other logins of the sync to end; a login holds this while it runs.
-    pub async fn turn(&self) -> tokio::sync::MutexGuard<'_, ()> {
-        self.rotations.turn.lock().await
-    }
-
-    /// The newest key that replaced `key`, or `key` if none did.
-    pub fn newest(&self, key: &str) -> String {
-        let next = self
-            .rotations
-            .next
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        let mut newest = key;
-        // Bounded: a key is never replaced by one it replaced, but a vendor could say so.
-        for _ in 0..next.len() {
-            match next.get(newest) {
-                Some(n) => newest = n,
-                None => break,
-            }
-        }
-        newest.to_string()
-    }
-
-    /// The key stored now (see [`KeepKey::stored`]).
-    pub fn stored(&self) -> Option<String> {
-        self.store.as_ref().and_then(|k| k.stored())
-    }
-
-    /// `key` replaced `old`: kept for the sync's other logins, and stored; a failure to
-    /// store is logged (the sync goes on with the key in memory).
-    pub fn keep(&self, old: &str, key: &str) {
-        (self
-            .rotations
-            .next
-            .lock()
-            .unwrap_or_else(|e| e.into_inner()))
-        .insert(old.to_string(), key.to_string());
-        match self.store.as_ref().map(|k| k.keep(key)) {
+    /// Stores `key`; a failure is logged (the sync goes on with the key in memory).
+    pub fn keep(&self, key: &str) {
+        match self.0.as_ref().map(|k| k.keep(key)) {
             Some(Ok(())) => tracing::info!("kept the rotated key where the sync's key is stored"),
             Some(Err(why)) => tracing::warn!("the key was rotated and could not be stored: {why}"),
             None => tracing::warn!("the key was rotated; it is kept in memory only"),
         }
     }
+
+    /// The key stored now (see [`KeepKey::stored`]).
+    pub fn stored(&self) -> Option<String> {
+        self.0.as_ref().and_then(|k| k.stored())
+    }
 }
 
 impl fmt::Debug for KeyKeeper {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(if self.store.is_some() {
+        f.write_str(if self.0.is_some() {
             "KeyKeeper"
         } else {
             "KeyKeeper(none)"
@@ -300,35 +247,5 @@ mod tests {
             assert_eq!(names.iter().filter(|n| *n == name).count(), 1, "{name}");
         }
         assert!(find("nope").is_none());
-    }
-
-    #[derive(Default)]
-    struct Kept(std::sync::Mutex<Vec<String>>);
-
-    impl KeepKey for Kept {
-        fn keep(&self, key: &str) -> Result<(), String> {
-            self.0.lock().expect("lock").push(key.to_string());
-            Ok(())
-        }
-
-        fn stored(&self) -> Option<String> {
-            self.0.lock().expect("lock").last().cloned()
-        }
-    }
-
-    #[test]
-    fn a_login_starts_from_the_newest_key_any_of_the_syncs_sources_was_given() {
-        let keeper = KeyKeeper::new(Arc::new(Kept::default()));
-        let sibling = keeper.clone();
-        keeper.keep("t0", "t1");
-        sibling.keep("t1", "t2");
-        assert_eq!(keeper.newest("t0"), "t2", "through every rotation");
-        assert_eq!(sibling.newest("t1"), "t2");
-        assert_eq!(keeper.newest("other"), "other", "a key no one replaced");
-        assert_eq!(keeper.stored().as_deref(), Some("t2"), "and stored");
-        // A vendor answering with a key it replaced before does not loop.
-        keeper.keep("t2", "t0");
-        assert!(["t0", "t1", "t2"].contains(&keeper.newest("t0").as_str()));
-        assert_eq!(KeyKeeper::default().stored(), None);
     }
 }

@@ -1,8 +1,6 @@
 //! A configured sync's source, built through the registry with its key.
 
-use std::collections::HashMap;
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
 
 use inlet_connectors::http::Meter;
 use inlet_connectors::registry::{KeepKey, KeyKeeper, Settings};
@@ -67,34 +65,16 @@ pub fn metered_source(
     let key = api_key(paths, name, sync)?;
     let settings = Settings {
         meter,
-        key_keeper: keeper(paths, name, sync),
+        key_keeper: KeyKeeper(Some(Arc::new(StoredKey {
+            secrets: paths.secrets(),
+            sync: name.to_string(),
+            env: sync.api_key_env.clone(),
+        }))),
         ..sync.settings(&key)
     };
     sync.source
         .source(&settings)
         .map_err(|e| source_problem(&e))
-}
-
-/// The sync's key keeper: one per sync (and place its key is kept) in this process, shared
-/// by all its sources, so a rotation by one is known to the others (see [`KeyKeeper`]).
-fn keeper(paths: &Paths, name: &str, sync: &SyncConfig) -> KeyKeeper {
-    type Keepers = HashMap<(PathBuf, String, Option<String>), KeyKeeper>;
-    static KEEPERS: OnceLock<Mutex<Keepers>> = OnceLock::new();
-    let stored = StoredKey {
-        secrets: paths.secrets(),
-        sync: name.to_string(),
-        env: sync.api_key_env.clone(),
-    };
-    let at = (
-        stored.secrets.clone(),
-        stored.sync.clone(),
-        stored.env.clone(),
-    );
-    let mut keepers =
-        (KEEPERS.get_or_init(Mutex::default).lock()).unwrap_or_else(|e| e.into_inner());
-    (keepers.entry(at))
-        .or_insert_with(|| KeyKeeper::new(Arc::new(stored)))
-        .clone()
 }
 
 /// A sync's key replaced by the vendor (a rotated refresh token), stored where `sync add`

@@ -439,9 +439,8 @@ async fn client_credentials_password_and_jwt_bearer_logins_sync_the_streams_aske
     .await;
 }
 
-/// `sync add salesforce` on the fake with `secret` and `extra` arguments, polling every
-/// 300 ms, backfill events logged.
-/// Adds the sync `salesforce`; what `sync add` said.
+/// Adds the sync `salesforce` on the fake with `secret` and `extra` arguments, polling
+/// every 300 ms, backfill events logged: what `sync add` said.
 fn add_salesforce(inlet: &Inlet, fake: &FakeSalesforce, secret: &str, extra: &[&str]) -> String {
     let client_id = format!("client_id={}", fake.credentials().client_id);
     let login = fake.login_url();
@@ -746,6 +745,61 @@ async fn a_rotated_refresh_token_is_stored_and_the_next_start_logs_in_with_it() 
     assert_eq!(mode & 0o777, 0o600);
     let out = inlet.run(&["sync", "status"]);
     assert!(!text(&out).contains(&fake.credentials().refresh_token));
+}
+
+/// `sync add salesforce` as a person runs it, with `secret`, changing nothing else.
+fn add_as_is(inlet: &Inlet, fake: &FakeSalesforce, secret: &str, extra: &[&str]) {
+    let client_id = format!("client_id={}", fake.credentials().client_id);
+    let mut args = vec!["--source", "salesforce", "--set", &client_id];
+    args.extend_from_slice(extra);
+    let env = [("SALESFORCE_SECRET", secret)];
+    let out = inlet.sync_add("salesforce", &fake.login_url(), &args, &env);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refresh_token_another_process_spent_is_replaced_by_the_one_it_stored() {
+    let v = *versions().last().expect("a version");
+    let c = common::cluster("salesforce", v).await;
+    let db = c.create_database().await;
+    let inlet = Inlet::new(&[]);
+    inlet.add_destination(c, &db);
+    let fake = FakeSalesforce::start(Options::default())
+        .await
+        .expect("fake");
+    fake.seed(3);
+    fake.rotate_refresh_tokens(true);
+    add_as_is(&inlet, &fake, &fake.credentials().refresh_token, &[]);
+    let _run = run_quietly(&inlet);
+    let admin = utc_admin(c, &db).await;
+    converge(&fake, &admin, "salesforce", "after the backfill").await;
+    // The same `sync add --force`, with the token in use: the file is as it was, so the
+    // run keeps its source, whose token the command's check of it spent.
+    let config = std::fs::read_to_string(inlet.config()).expect("config");
+    add_as_is(
+        &inlet,
+        &fake,
+        &fake.credentials().refresh_token,
+        &["--force"],
+    );
+    assert_eq!(
+        std::fs::read_to_string(inlet.config()).expect("config"),
+        config
+    );
+    fake.expire_sessions();
+    let contact = fake
+        .create("Contact", &json!({"LastName": "After"}))
+        .expect("create");
+    converge(
+        &fake,
+        &admin,
+        "salesforce",
+        "a change after the token was spent",
+    )
+    .await;
+    assert!(ids(&fake, "Contact").contains(&contact));
+    let (_, errored) = api_status(&inlet);
+    assert!(!errored, "no stream stopped for a person");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -137,14 +137,10 @@ impl Login {
 
     async fn log_in(&self, state: &mut State) -> Result<(), SourceError> {
         let s = &self.settings;
-        // A rotated refresh token works once: the sync's other sources (a rebuild's copy)
-        // may have spent this one, so log in after them, with the newest they were given.
-        let _turn = s.keeper.turn().await;
-        state.refresh_token = s.keeper.newest(&state.refresh_token);
         let (mut status, mut body) = self.token_request(&state.refresh_token).await?;
         if status != 200 && s.grant == Grant::RefreshToken {
-            // Another process of the sync may have spent it and stored the next one (a
-            // command that read the org to start a rebuild, `sync add --force`).
+            // With rotation a refresh token works once: another process of the sync may
+            // have spent it and stored the next one (`inlet sync add --force`, say).
             if let Some(stored) = s.keeper.stored().filter(|k| *k != state.refresh_token) {
                 tracing::info!("the refresh token was refused: trying the one stored since");
                 state.refresh_token = stored;
@@ -180,8 +176,8 @@ impl Login {
             .map_err(|e| failed(ErrorKind::InvalidResponse, e.to_string()))?;
         if let Some(rotated) = body["refresh_token"].as_str().filter(|t| !t.is_empty()) {
             if s.grant == Grant::RefreshToken && rotated != state.refresh_token {
-                s.keeper.keep(&state.refresh_token, rotated);
                 state.refresh_token = rotated.to_string();
+                s.keeper.keep(rotated);
             }
         }
         state.session = Some(Session {

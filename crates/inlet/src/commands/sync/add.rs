@@ -160,7 +160,7 @@ impl KeepKey for Replaced {
 async fn check_key(sync: &SyncConfig, key: Secret) -> Result<(Secret, Vec<String>), Problem> {
     let replaced = Arc::new(Replaced::default());
     let settings = Settings {
-        key_keeper: KeyKeeper::new(replaced.clone()),
+        key_keeper: KeyKeeper(Some(replaced.clone())),
         ..sync.settings(&key)
     };
     let notes = sync
