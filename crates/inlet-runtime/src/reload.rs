@@ -26,7 +26,8 @@ pub struct Wanted {
     pub sync: SyncConfig,
     pub source: Arc<dyn Source>,
     pub webhook_secret: Option<Secret>,
-    /// The sync's settings and its destination's, as text: equal means unchanged.
+    /// The sync's settings and its destination's, as text, and a digest of its API key:
+    /// equal means unchanged.
     pub fingerprint: String,
     /// The destination's settings alone, as text.
     pub destination: String,
@@ -55,14 +56,29 @@ pub fn wanted(
         };
         let destination =
             serde_json::to_string(&cfg.destinations.get(&sync.destination)).map_err(unreadable)?;
-        let fingerprint = serde_json::to_string(&sync).map_err(unreadable)? + &destination;
-        if let Some(same) = current.get(&name).filter(|w| w.fingerprint == fingerprint) {
-            wanted.insert(name, same.clone());
+        let settings = serde_json::to_string(&sync).map_err(unreadable)? + &destination;
+        // A key stored since (`sync add --force`) is a change too, unless the sync's own
+        // source stored it (a rotated refresh token, which the source already uses).
+        let key = sources::api_key(paths, &name, &sync)?;
+        let fingerprint = format!("{settings}\n{}", digest(key.expose()));
+        let rotated = || sources::kept_by_its_source(paths, &name).as_ref() == Some(&key);
+        let same = current.get(&name).filter(|w| {
+            let same_settings = w.fingerprint.rsplit_once('\n').map(|(s, _)| s) == Some(&settings);
+            w.fingerprint == fingerprint || same_settings && rotated()
+        });
+        // The webhook secret is read again whatever else changed: the server checks each
+        // delivery with the secret stored now.
+        let webhook_secret =
+            secrets::sync_secret(&paths.secrets(), &name, SyncSecret::WebhookSecret)?;
+        if let Some(same) = same {
+            let same = Wanted {
+                webhook_secret,
+                ..same.clone()
+            };
+            wanted.insert(name, same);
             continue;
         }
         let source = sources::metered_source(paths, &name, &sync, metrics.api_meter(&name))?;
-        let webhook_secret =
-            secrets::sync_secret(&paths.secrets(), &name, SyncSecret::WebhookSecret)?;
         let entry = Wanted {
             sync,
             source,
@@ -73,6 +89,14 @@ pub fn wanted(
         wanted.insert(name, entry);
     }
     Ok(wanted)
+}
+
+/// A key as a fingerprint holds it: a digest, never the key.
+fn digest(key: &str) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    key.hash(&mut h);
+    format!("key {:016x}", h.finish())
 }
 
 impl std::fmt::Debug for Wanted {

@@ -1,6 +1,8 @@
 //! A configured sync's source, built through the registry with its key.
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
 use inlet_connectors::http::Meter;
 use inlet_connectors::registry::{KeepKey, KeyKeeper, Settings};
@@ -77,6 +79,16 @@ pub fn metered_source(
         .map_err(|e| source_problem(&e))
 }
 
+/// Keys the syncs' sources stored themselves (rotated refresh tokens), by secrets file and
+/// sync: the one stored now, if theirs, is not a person's new key.
+static KEPT: Mutex<BTreeMap<(PathBuf, String), Secret>> = Mutex::new(BTreeMap::new());
+
+/// The key sync `name`'s source last stored itself, in this process.
+pub fn kept_by_its_source(paths: &Paths, name: &str) -> Option<Secret> {
+    let kept = KEPT.lock().unwrap_or_else(|e| e.into_inner());
+    kept.get(&(paths.secrets(), name.to_string())).cloned()
+}
+
 /// A sync's key replaced by the vendor (a rotated refresh token), stored where `sync add`
 /// stored the first one: secrets.toml, mode 0600.
 struct StoredKey {
@@ -98,7 +110,10 @@ impl KeepKey for StoredKey {
         }
         let value = Secret::new(key.to_string());
         secrets::set_sync_secret(&self.secrets, &self.sync, SyncSecret::ApiKey, &value)
-            .map_err(|p| p.message)
+            .map_err(|p| p.message)?;
+        let mut kept = KEPT.lock().unwrap_or_else(|e| e.into_inner());
+        kept.insert((self.secrets.clone(), self.sync.clone()), value);
+        Ok(())
     }
 
     fn stored(&self) -> Option<String> {

@@ -87,6 +87,9 @@ impl Supervisor {
         let mut tasks: HashMap<String, Task> = HashMap::new();
         let mut members: HashMap<String, Member> = HashMap::new();
         let mut file = FileWatch::new(&self.paths.config);
+        // `sync add --force` may store a sync's new key or webhook secret and leave
+        // inlet.toml as it was.
+        let mut secrets = FileWatch::new(&self.paths.secrets());
         let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
             .map_err(|e| tracing::warn!("SIGHUP will not reload the config: {e}"))
             .ok();
@@ -102,7 +105,8 @@ impl Supervisor {
                 () = surveyed.notified() => false,
                 _ = tick.tick() => {
                     ticks += 1;
-                    ticks.is_multiple_of(2) && file.changed()
+                    // Both asked: each takes in what it saw.
+                    ticks.is_multiple_of(2) && (file.changed() | secrets.changed())
                 }
                 _ = async {
                     match hup.as_mut() {
@@ -111,6 +115,7 @@ impl Supervisor {
                     }
                 } => {
                     file.changed();
+                    secrets.changed();
                     tracing::info!("SIGHUP: reloading the config");
                     true
                 }

@@ -283,6 +283,79 @@ async fn add_run_status_webhooks_and_a_clean_stop() {
 
 /// `/readyz` is 503 while a sync cannot reach its destination, naming the sync and why;
 /// `/healthz` still says the process is alive.
+/// A webhook secret, then a rolled API key, stored with `inlet sync add --force` while
+/// `inlet run` runs (inlet.toml as it was): the run takes each in within seconds, without
+/// a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhook_secret_and_a_rolled_key_stored_while_running_are_taken_in() {
+    let v = *versions().last().expect("a version");
+    let c = common::cluster("run", v).await;
+    let db = c.create_database().await;
+    let inlet = Inlet::new(&[]);
+    inlet.add_destination(c, &db);
+    let fake = FakeStripe::start(Options::default()).await.expect("fake");
+    fake.seed(2);
+    let base = fake.url();
+    let add = |key: &str, secret: Option<&str>| {
+        let mut env = vec![("STRIPE_API_KEY", key)];
+        env.extend(secret.map(|s| ("STRIPE_WEBHOOK_SECRET", s)));
+        let out = inlet.sync_add("stripe", &base, &["--force"], &env);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    };
+    add(&fake.api_key(), None);
+    let config = std::fs::read_to_string(inlet.config()).expect("config");
+    let listen = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("port")
+        .local_addr()
+        .expect("addr")
+        .to_string();
+    let _run = inlet.start(&["run", "--listen", &listen]);
+    wait_until_async("the customers live", Duration::from_secs(120), || async {
+        let s = status(&inlet);
+        (s["syncs"][0]["streams"].as_array().into_iter().flatten())
+            .any(|s| s["stream"] == "customer" && s["state"] == "live")
+    })
+    .await;
+
+    // A delivery signed with the secret Stripe gave: refused while inlet has no secret.
+    let secret = fake.webhook_secret();
+    let deliver = || {
+        let body = r#"{"id":"evt_1","object":"event","type":"customer.updated"}"#;
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("after 1970")
+            .as_secs() as i64;
+        let signed = inlet_connectors::stripe::webhook::sign(body.as_bytes(), &secret, t);
+        let headers = [("Stripe-Signature", signed.as_str())];
+        tokio::task::block_in_place(|| post(&listen, "/webhooks/stripe/stripe", &headers, body))
+    };
+    assert_eq!(deliver(), 400, "no webhook secret yet");
+    add(&fake.api_key(), Some(&secret));
+    let same = std::fs::read_to_string(inlet.config()).expect("config");
+    assert_eq!(same, config, "inlet.toml as it was");
+    wait_until_async("the secret taken in", Duration::from_secs(30), || async {
+        deliver() == 200
+    })
+    .await;
+
+    // The key is rolled: the old one is refused from now on, and the new one stored.
+    let rolled = fake.roll_api_key();
+    add(&rolled, Some(&secret));
+    let created = fake
+        .create("customer", json!({"email": "after-the-roll@example.com"}))
+        .expect("create");
+    let id = created["id"].as_str().expect("id").to_string();
+    let admin = c.admin_db(&db).await;
+    common::wait_for_customer_email(
+        &admin,
+        &id,
+        "after-the-roll@example.com",
+        "a customer created after the key was rolled",
+        Duration::from_secs(60),
+    )
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn not_ready_while_the_destination_is_unreachable() {
     let (c, inlet, _fake) = stripe_sync().await;

@@ -369,6 +369,24 @@ impl FakeStripe {
         self.shared().keys().secret.clone()
     }
 
+    /// Rolls the account's secret key, as the Dashboard's "Roll key" with "now": a new key,
+    /// and the old one refused from now on (401). Returns the new key.
+    pub fn roll_api_key(&self) -> String {
+        let n = self.shared().next_request.fetch_add(1, Ordering::Relaxed);
+        let key = derived_secret(
+            self.shared().seed,
+            "sk_test_",
+            0x70 ^ n.wrapping_mul(0x9e37_79b9),
+        );
+        let mut keys = self
+            .shared()
+            .keys
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        keys.secret = key.clone();
+        key
+    }
+
     /// A new restricted key (`rk_test_...`) that can only read these streams (stream names,
     /// plus `event` for `/v1/events`); anything else answers 403.
     pub fn add_restricted_key(&self, resources_readable: &[&str]) -> String {
