@@ -1,8 +1,8 @@
 //! The product through its commands: `inlet sync add` checks the key and the schema,
 //! `inlet run` backfills and follows the fake Stripe (webhooks make changes land at once,
 //! a bad signature changes nothing, duplicated and reordered deliveries are harmless),
-//! `inlet sync status --json` tells each stream's state,
-//! and SIGTERM stops cleanly with exit code 0.
+//! `inlet sync status --json` tells each stream's state, a webhook secret and a rolled key
+//! stored while it runs are taken in, and SIGTERM stops cleanly with exit code 0.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
