@@ -1,13 +1,15 @@
 //! A HubSpot source and the source a rebuild's copy reads beside it, against the fake
 //! portal: the copy's requests are paced with the sync's (search's 5 a second is the
-//! account's), and streams starting together without a catalog find it out once.
+//! account's), streams starting together without a catalog find it out once, and a
+//! catch-up has a table read again whole at once.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures_util::StreamExt;
 use inlet_connectors::hubspot::HubSpot;
 use inlet_connectors::registry::{Connector, Settings};
-use inlet_core::{Source, StreamSpec};
+use inlet_core::{Batch, Phase, Source, StreamSpec};
 use inlet_fakes::hubspot::{Endpoint, FakeHubSpot, Options};
 
 async fn portal() -> FakeHubSpot {
@@ -101,4 +103,38 @@ async fn streams_starting_together_without_a_catalog_find_it_out_once() {
         2 * one_discovery,
         "one discovery for the seven streams"
     );
+}
+
+/// The `read_ms` of a snapshot checkpoint (an association or reference table's pass).
+fn read_ms(batch: &Batch) -> i64 {
+    batch.checkpoint.0["read_ms"].as_i64().expect("a snapshot")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_catch_up_reads_an_association_table_again_without_waiting_for_its_next_pass() {
+    let fake = portal().await;
+    // Passes 15 minutes apart, as by default.
+    let live = source(&fake);
+    let specs = live.discover().await.expect("streams");
+    let spec = (specs.iter())
+        .find(|s| s.name == "association_contact_company")
+        .expect("the table");
+    let mut stream = live.read(spec, None);
+    let first = loop {
+        let batch = stream.next().await.expect("a batch").expect("read");
+        if batch.phase == Phase::Live {
+            break read_ms(&batch); // the first pass is done
+        }
+    };
+    live.catch_up();
+    let again = tokio::time::timeout(Duration::from_secs(60), async {
+        loop {
+            let batch = stream.next().await.expect("a batch").expect("read");
+            if read_ms(&batch) > first {
+                return read_ms(&batch);
+            }
+        }
+    })
+    .await;
+    assert!(again.is_ok(), "no pass after the catch-up");
 }

@@ -54,4 +54,9 @@ pub trait Source: Send + Sync {
     fn beside(&self) -> Option<std::sync::Arc<dyn Source>> {
         None
     }
+
+    /// A copy's live sync has stopped and the switch waits for the copy to read past it:
+    /// read now what would be read next (a poll, a table read again whole) instead of when
+    /// it is due. Sources whose streams all follow a change feed need nothing here.
+    fn catch_up(&self) {}
 }

@@ -250,6 +250,7 @@ async fn copy_and_switch(
         let target = req.target.clone();
         let live_schema = schema.clone();
         let connector = sync.source.0;
+        let copy_source = copy_source.clone();
         async move {
             loop {
                 match lifecycle::caught_up(&watch_session.client, &target, &names).await {
@@ -267,6 +268,10 @@ async fn copy_and_switch(
             if !live_stopped(&stop, &live_done, &copy_done).await {
                 return; // stopped, or the copy ended on its own
             }
+            // A table read again whole every so often (HubSpot's associations: 15 minutes)
+            // would otherwise be passed only at its next reading, and the live schema stay
+            // stopped until then.
+            copy_source.catch_up();
             // Normally a few seconds (a live stream records its progress every 5 s). Should
             // it not happen (a copy stream stopped for a person meanwhile), the live schema
             // must not stay stopped: give up, and both engines go on as before.

@@ -142,6 +142,9 @@ pub struct HubSpotSource {
     /// Counts changes to the association hints: association streams wake on it between
     /// their passes.
     relinks: watch::Sender<u64>,
+    /// Counts catch-ups ([`Source::catch_up`]): the reference and association tables read
+    /// again whole at once, not when due.
+    catch_ups: watch::Sender<u64>,
 }
 
 /// What to look at again, each taken by the next poll of the stream it concerns.
@@ -241,6 +244,7 @@ impl HubSpotSource {
             backfilling: AtomicUsize::new(0),
             hints: Mutex::default(),
             relinks: watch::Sender::new(0),
+            catch_ups: watch::Sender::new(0),
         }
     }
 
@@ -270,6 +274,20 @@ impl HubSpotSource {
             tokio::time::timeout_at(until.into(), nudges.changed()).await,
             Ok(Ok(()))
         )
+    }
+
+    /// [`Self::next_poll`] on `relinks`, a catch-up on `catch_ups` ending the wait as
+    /// `until` would.
+    async fn relinked_before(
+        &self,
+        relinks: &mut watch::Receiver<u64>,
+        catch_ups: &mut watch::Receiver<u64>,
+        until: Instant,
+    ) -> bool {
+        tokio::select! {
+            relinked = self.next_poll(relinks, until) => relinked,
+            _ = catch_ups.changed() => false,
+        }
     }
 
     /// How often the archive, properties and reference tables are read again.
@@ -603,6 +621,7 @@ impl HubSpotSource {
         Box::pin(async_stream::try_stream! {
             let saved = from.map(Position::from_checkpoint).transpose()?;
             let mut first = !matches!(saved, Some(Position::Snapshot { .. }));
+            let mut catch_ups = self.catch_ups.subscribe();
             loop {
                 let catalog = self.catalog().await?;
                 let read_ms = now_ms();
@@ -618,7 +637,8 @@ impl HubSpotSource {
                     first = false;
                     yield Batch::new(Vec::new(), position.checkpoint(), Phase::Live);
                 }
-                tokio::time::sleep(self.housekeeping()).await;
+                // Until the next pass is due, or a catch-up asks for it now.
+                let _ = tokio::time::timeout(self.housekeeping(), catch_ups.changed()).await;
             }
         })
     }
@@ -632,6 +652,7 @@ impl HubSpotSource {
             };
             let every = self.options.associations_every.as_millis() as i64;
             let mut relinks = self.relinks.subscribe();
+            let mut catch_ups = self.catch_ups.subscribe();
             loop {
                 if done_ms > 0 {
                     let due = (done_ms + every - now_ms()).max(0) as u64;
@@ -640,7 +661,7 @@ impl HubSpotSource {
                     // the associations of records a webhook says were associated or
                     // dissociated (or restored, or merged into) are read again at once; each
                     // swept within those records alone.
-                    while self.next_poll(&mut relinks, due).await {
+                    while self.relinked_before(&mut relinks, &mut catch_ups, due).await {
                         let (from_gone, to_gone) = self.take_gone(&pair);
                         for (column, ids) in [("from_id", from_gone), ("to_id", to_gone)] {
                             if ids.is_empty() {
@@ -754,6 +775,13 @@ impl Source for HubSpotSource {
             options,
             catalog,
         )))
+    }
+
+    /// Object types poll now (as for a webhook); reference and association tables are
+    /// read again whole now.
+    fn catch_up(&self) {
+        self.catch_ups.send_modify(|n| *n += 1);
+        self.nudges.send_modify(|n| *n += 1);
     }
 
     fn read<'a>(&'a self, spec: &'a StreamSpec, from: Option<&'a Checkpoint>) -> BatchStream<'a> {
