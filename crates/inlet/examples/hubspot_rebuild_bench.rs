@@ -12,7 +12,9 @@
 //! then `target/release/examples/hubspot_rebuild_bench [CONTACTS] [ROUNDS]` (defaults 200,
 //! 1). `INLET_BENCH_BIN`: the inlet binary to time (default: the one next to examples/);
 //! `INLET_BENCH_API_MS`: the fake answers every call after that long (default 0);
-//! `INLET_BENCH_PG`: the PostgreSQL major (default 15).
+//! `INLET_BENCH_PG`: the PostgreSQL major (default 15); `INLET_BENCH_ASSOC_SECS`: the
+//! sync's `associations_secs` (default 2, as the test); `INLET_BENCH_REBUILD_AFTER`: seconds
+//! to wait between the backfill and the rebuild (default 0).
 
 mod bench_common;
 
@@ -115,6 +117,8 @@ async fn bench(contacts: usize, rounds: usize) {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(15);
+    let assoc = std::env::var("INLET_BENCH_ASSOC_SECS").unwrap_or_else(|_| "2".into());
+    let assoc = format!("associations_secs={assoc}");
     let cluster = ClusterSpec::new(major).password_logins().start();
     cluster.create_user("postgres", ADMIN_PASSWORD).await;
     let mut rows = Vec::new();
@@ -151,7 +155,7 @@ async fn bench(contacts: usize, rounds: usize) {
                 "--set",
                 "search_lag_ms=1000",
                 "--set",
-                "associations_secs=2",
+                &assoc,
             ],
             &[("HUBSPOT_ACCESS_TOKEN", &token)],
         );
@@ -168,6 +172,10 @@ async fn bench(contacts: usize, rounds: usize) {
         })
         .await;
         let backfill = started.elapsed().as_secs_f64();
+        let after: u64 = (std::env::var("INLET_BENCH_REBUILD_AFTER").ok())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        tokio::time::sleep(Duration::from_secs(after)).await;
         let rebuild = timed(&inlet, &fake, &["sync", "rebuild", "hubspot", "--json"]).await;
         let rename = timed(
             &inlet,
