@@ -17,16 +17,6 @@ mod common;
 use common::hubspot::{converge_in, portal, reference_differences, PAIRS, TABLES};
 use common::{text, Counting, Inlet};
 
-/// The destination's read role, as `destination setup` wrote it in inlet.toml.
-fn read_role(inlet: &Inlet) -> String {
-    let config = std::fs::read_to_string(inlet.config()).expect("config");
-    (config.lines())
-        .find_map(|l| l.strip_prefix("read_role = \""))
-        .and_then(|rest| rest.strip_suffix('"'))
-        .unwrap_or_else(|| panic!("no read_role in {config}"))
-        .to_string()
-}
-
 /// Runs `inlet ARGS` to its end on a thread of its own (the fake answers meanwhile).
 async fn command(inlet: &Inlet, args: &[&str]) -> std::process::Output {
     let mut cmd = inlet.cmd(args);
@@ -164,7 +154,7 @@ async fn a_rebuild_while_the_portal_changes_and_a_rename_keep_every_table_equal_
     println!("backfilled at {:?}", started.elapsed());
 
     // A reader of the read role counts contacts in a loop: never an error, never empty.
-    let role = read_role(&inlet);
+    let role = inlet.read_role();
     let reader = c.admin_db(&db).await;
     reader
         .execute(&format!("set role {}", ident(&role)), &[])
@@ -176,6 +166,7 @@ async fn a_rebuild_while_the_portal_changes_and_a_rename_keep_every_table_equal_
     let rebuild = ["sync", "rebuild", "hubspot", "--json"];
     let (out, last) = while_changing(&inlet, &fake, "rebuild", &rebuild).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    common::carried_out_by_the_run(&text(&out), "hubspot");
     let (reader, seen) = reading.stop().await;
     assert!(!seen.is_empty());
     assert!(
@@ -224,6 +215,7 @@ async fn a_rebuild_while_the_portal_changes_and_a_rename_keep_every_table_equal_
     let rename = ["sync", "rename-schema", "hubspot", "hubspot 2"];
     let (out, _) = while_changing(&inlet, &fake, "rename", &rename).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    common::carried_out_by_the_run(&text(&out), "hubspot");
     assert!(
         text(&out).contains("drop schema \"hubspot\" cascade;"),
         "{}",

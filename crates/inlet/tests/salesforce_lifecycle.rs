@@ -129,11 +129,7 @@ async fn a_rebuild_while_the_org_changes_and_a_rename_keep_every_table_equal_to_
     let expiring = sessions_expire_during_the_copy(&fake, &admin, "salesforce");
     let out = while_changing(&inlet, &fake, &rebuild, expiring).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert!(
-        text(&out).contains("inlet run is syncing \"salesforce\""),
-        "{}",
-        text(&out)
-    );
+    common::carried_out_by_the_run(&text(&out), "salesforce");
     let (reader, seen) = reading.stop().await;
     assert!(!seen.is_empty());
     assert!(
@@ -153,6 +149,7 @@ async fn a_rebuild_while_the_org_changes_and_a_rename_keep_every_table_equal_to_
     let rename = ["sync", "rename-schema", "salesforce", "salesforce 2"];
     let out = while_changing(&inlet, &fake, &rename, async {}).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    common::carried_out_by_the_run(&text(&out), "salesforce");
     assert!(
         text(&out).contains("drop schema \"salesforce\" cascade;"),
         "{}",

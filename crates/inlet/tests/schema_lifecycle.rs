@@ -28,18 +28,6 @@ async fn two_syncs_rename_while_changing_and_rebuild_under_a_reader() {
     }
 }
 
-/// The command waited for the `inlet run` that holds the sync, which did the copy: it did
-/// not take the sync over in a moment the run let its lock go.
-fn carried_out_by_the_run(said: &str, sync: &str) {
-    assert!(
-        said.contains(&format!(
-            "inlet run is syncing \"{sync}\": it carries this out"
-        )),
-        "{said}"
-    );
-    assert!(!said.contains("copying into the new tables"), "{said}");
-}
-
 async fn one_version(v: u32) {
     let c = common::cluster("life", v).await;
     let db = c.create_database().await;
@@ -140,7 +128,7 @@ async fn one_version(v: u32) {
     assert!(made > 0, "changes arrived during the rename");
     let said = text(&out);
     assert!(said.contains("drop schema \"stripe\" cascade;"), "{said}");
-    carried_out_by_the_run(&said, "a");
+    common::carried_out_by_the_run(&said, "a");
     let config = std::fs::read_to_string(inlet.config()).expect("config");
     assert!(config.contains("schema = \"stripe 2\""), "{config}");
     // Nothing lost in the new schema: every customer, including those made during the copy.
@@ -252,7 +240,7 @@ async fn one_version(v: u32) {
         "PG {v}: no change logged twice around the rebuild ({updates} updates)"
     );
     assert_eq!(out.status.code(), Some(0), "PG {v}: {}", text(&out));
-    carried_out_by_the_run(&text(&out), "b");
+    common::carried_out_by_the_run(&text(&out), "b");
     assert!(!seen.is_empty());
     assert!(
         seen.iter().all(|n| *n == expected),

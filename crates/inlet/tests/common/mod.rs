@@ -274,6 +274,18 @@ pub async fn wait_for_customer_email(
     .await;
 }
 
+/// The command waited for the `inlet run` that holds the sync, which did the copy: it did
+/// not take the sync over in a moment the run let its lock go.
+pub fn carried_out_by_the_run(said: &str, sync: &str) {
+    assert!(
+        said.contains(&format!(
+            "inlet run is syncing \"{sync}\": it carries this out"
+        )),
+        "{said}"
+    );
+    assert!(!said.contains("copying into the new tables"), "{said}");
+}
+
 /// A reader counting a table's rows in a loop on its own session, as a person querying
 /// through a rebuild would, until [`Counting::stop`]; any error fails the test.
 pub struct Counting {
