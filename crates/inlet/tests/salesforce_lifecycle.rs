@@ -52,8 +52,9 @@ async fn request_state(admin: &tokio_postgres::Client, schema: &str) -> Option<S
         .map(|r| r.get(0))
 }
 
-/// Once the copy is under way, every session expires twice, a while apart: the live
-/// source and the copy's each log in again, and each login rotates the refresh token.
+/// Once the copy is under way, every session expires twice, a while apart: the sync logs
+/// in again each time (the copy on the live source's login), and each login rotates the
+/// refresh token.
 async fn sessions_expire_during_the_copy(
     fake: &FakeSalesforce,
     admin: &tokio_postgres::Client,
