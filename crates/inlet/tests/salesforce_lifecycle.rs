@@ -15,7 +15,7 @@ use inlet_testkit::{versions, wait_until_async};
 use serde_json::{json, Value};
 
 mod common;
-use common::salesforce::{converge, converge_following, ids};
+use common::salesforce::{add_sync, converge, converge_following, ids, utc_admin};
 use common::{text, Counting, Inlet};
 
 /// Runs `inlet ARGS` to its end while the org's mutator changes it every 100 ms, and
@@ -97,22 +97,10 @@ async fn a_rebuild_while_the_org_changes_and_a_rename_keep_every_table_equal_to_
         .expect("fake");
     fake.seed(60);
     fake.rotate_refresh_tokens(true);
-    let credentials = fake.credentials();
-    let client_id = format!("client_id={}", credentials.client_id);
-    let out = inlet.sync_add(
-        "salesforce",
-        &fake.login_url(),
-        &["--source", "salesforce", "--set", &client_id],
-        &[("SALESFORCE_SECRET", credentials.refresh_token.as_str())],
-    );
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    add_sync(&inlet, &fake, &fake.credentials().refresh_token, &[]);
     inlet.set_in_sync("salesforce", "poll_interval_ms = 300\nrate_limit = 50\n");
     let _run = inlet.start(&["run"]);
-    let admin = c.admin_db(&db).await;
-    admin
-        .execute("set timezone = 'UTC'", &[])
-        .await
-        .expect("utc");
+    let admin = utc_admin(c, &db).await;
     converge(&fake, &admin, "salesforce", "after the backfill").await;
 
     // A reader of the read role counts accounts in a loop: never an error, never empty.

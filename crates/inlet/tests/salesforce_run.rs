@@ -14,7 +14,7 @@ use inlet_testkit::{versions, wait_for, wait_until_async};
 use serde_json::{json, Value};
 
 mod common;
-use common::salesforce::{converge, differences, ids};
+use common::salesforce::{add_sync, converge, differences, ids, utc_admin};
 use common::{text, Inlet, Running};
 
 fn status(inlet: &Inlet) -> Value {
@@ -442,31 +442,14 @@ async fn client_credentials_password_and_jwt_bearer_logins_sync_the_streams_aske
 /// Adds the sync `salesforce` on the fake with `secret` and `extra` arguments, polling
 /// every 300 ms, backfill events logged: what `sync add` said.
 fn add_salesforce(inlet: &Inlet, fake: &FakeSalesforce, secret: &str, extra: &[&str]) -> String {
-    let client_id = format!("client_id={}", fake.credentials().client_id);
-    let login = fake.login_url();
-    let mut args = vec![
-        "sync",
-        "add",
-        "salesforce",
-        "--destination",
-        "dest",
-        "--source",
-        "salesforce",
-        "--login-url",
-        &login,
-        "--set",
-        &client_id,
-    ];
-    args.extend_from_slice(extra);
-    let out = inlet.run_env(&args, &[("SALESFORCE_SECRET", secret)]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let said = add_sync(inlet, fake, secret, extra);
     let config = std::fs::read_to_string(inlet.config()).expect("config");
     let config = config.replace(
         "[syncs.salesforce]\n",
         "[syncs.salesforce]\npoll_interval_ms = 300\nrate_limit = 50\n",
     ) + "\n[syncs.salesforce.events]\ninclude_backfill = true\n";
     std::fs::write(inlet.config(), config).expect("config");
-    text(&out)
+    said
 }
 
 fn run_quietly(inlet: &Inlet) -> Running {
@@ -493,15 +476,6 @@ async fn all_live(inlet: &Inlet) {
         !streams.is_empty() && streams.iter().all(|s| s["state"] == "live")
     })
     .await;
-}
-
-async fn utc_admin(c: &inlet_testkit::Cluster, db: &str) -> tokio_postgres::Client {
-    let admin = c.admin_db(db).await;
-    admin
-        .execute("set timezone = 'UTC'", &[])
-        .await
-        .expect("utc");
-    admin
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -747,16 +721,6 @@ async fn a_rotated_refresh_token_is_stored_and_the_next_start_logs_in_with_it() 
     assert!(!text(&out).contains(&fake.credentials().refresh_token));
 }
 
-/// `sync add salesforce` as a person runs it, with `secret`, changing nothing else.
-fn add_as_is(inlet: &Inlet, fake: &FakeSalesforce, secret: &str, extra: &[&str]) {
-    let client_id = format!("client_id={}", fake.credentials().client_id);
-    let mut args = vec!["--source", "salesforce", "--set", &client_id];
-    args.extend_from_slice(extra);
-    let env = [("SALESFORCE_SECRET", secret)];
-    let out = inlet.sync_add("salesforce", &fake.login_url(), &args, &env);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refresh_token_another_process_spent_is_replaced_by_the_one_it_stored() {
     let v = *versions().last().expect("a version");
@@ -769,14 +733,14 @@ async fn a_refresh_token_another_process_spent_is_replaced_by_the_one_it_stored(
         .expect("fake");
     fake.seed(3);
     fake.rotate_refresh_tokens(true);
-    add_as_is(&inlet, &fake, &fake.credentials().refresh_token, &[]);
+    add_sync(&inlet, &fake, &fake.credentials().refresh_token, &[]);
     let _run = run_quietly(&inlet);
     let admin = utc_admin(c, &db).await;
     converge(&fake, &admin, "salesforce", "after the backfill").await;
     // The same `sync add --force`, with the token in use: the file is as it was, so the
     // run keeps its source, whose token the command's check of it spent.
     let config = std::fs::read_to_string(inlet.config()).expect("config");
-    add_as_is(
+    add_sync(
         &inlet,
         &fake,
         &fake.credentials().refresh_token,

@@ -150,14 +150,8 @@ impl Login {
         if status != 200 {
             return Err(refusal(&s.login_url, s.grant, status, &body));
         }
-        let failed = |kind, what: String| {
-            SourceError::new(
-                kind,
-                format!("could not log in to Salesforce at {}: {what}", s.login_url),
-            )
-        };
         let unusable = |what: &str| {
-            failed(
+            self.failed(
                 ErrorKind::InvalidResponse,
                 format!("the answer has no {what}"),
             )
@@ -173,7 +167,7 @@ impl Login {
             .trim_end_matches('/')
             .to_string();
         let header = header(&format!("Bearer {token}"))
-            .map_err(|e| failed(ErrorKind::InvalidResponse, e.to_string()))?;
+            .map_err(|e| self.failed(ErrorKind::InvalidResponse, e.to_string()))?;
         if let Some(rotated) = body["refresh_token"].as_str().filter(|t| !t.is_empty()) {
             if s.grant == Grant::RefreshToken && rotated != state.refresh_token {
                 state.refresh_token = rotated.to_string();
@@ -186,6 +180,15 @@ impl Login {
         });
         tracing::debug!(login_url = %s.login_url, "logged in to salesforce");
         Ok(())
+    }
+
+    /// A login that did not happen, saying why.
+    fn failed(&self, kind: ErrorKind, what: String) -> SourceError {
+        let at = &self.settings.login_url;
+        SourceError::new(
+            kind,
+            format!("could not log in to Salesforce at {at}: {what}"),
+        )
     }
 
     /// Asks the login host for a session by the sync's grant (`refresh_token` is the
@@ -220,12 +223,6 @@ impl Login {
             form.push(("client_secret", secret));
         }
         let url = format!("{}/services/oauth2/token", s.login_url);
-        let failed = |kind, what: String| {
-            SourceError::new(
-                kind,
-                format!("could not log in to Salesforce at {}: {what}", s.login_url),
-            )
-        };
         // A login host that fails for a moment (a dropped connection, a 5xx) is asked again
         // at once, as every API call is, rather than failing the sync's start.
         let mut attempt = 0;
@@ -257,7 +254,7 @@ impl Login {
                 (_, Some(wait)) => tokio::time::sleep(wait).await,
                 (Ok(answer), None) => break answer,
                 (Err(e), None) => {
-                    return Err(failed(ErrorKind::Network, e.without_url().to_string()))
+                    return Err(self.failed(ErrorKind::Network, e.without_url().to_string()))
                 }
             }
         };

@@ -99,10 +99,19 @@ fn now_ms() -> i64 {
 
 impl SalesforceSource {
     pub fn new(client: SalesforceClient, options: SalesforceOptions) -> Self {
+        Self::sharing(Arc::new(client), options, None)
+    }
+
+    /// A source sending through `client`, knowing `catalog` if given.
+    fn sharing(
+        client: Arc<SalesforceClient>,
+        options: SalesforceOptions,
+        catalog: Option<Vec<ObjectTable>>,
+    ) -> Self {
         SalesforceSource {
-            client: Arc::new(client),
+            client,
             options,
-            catalog: RwLock::new(None),
+            catalog: RwLock::new(catalog),
             backfilling: AtomicUsize::new(0),
         }
     }
@@ -426,12 +435,8 @@ impl Source for SalesforceSource {
     /// live tables were made from.
     fn beside(&self) -> Option<Arc<dyn Source>> {
         let catalog = self.catalog.try_read().ok().and_then(|c| c.clone());
-        Some(Arc::new(SalesforceSource {
-            client: self.client.clone(),
-            options: self.options.clone(),
-            catalog: RwLock::new(catalog),
-            backfilling: AtomicUsize::new(0),
-        }))
+        let (client, options) = (self.client.clone(), self.options.clone());
+        Some(Arc::new(Self::sharing(client, options, catalog)))
     }
 
     fn read<'a>(&'a self, spec: &'a StreamSpec, from: Option<&'a Checkpoint>) -> BatchStream<'a> {

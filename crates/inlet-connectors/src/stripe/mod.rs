@@ -158,8 +158,19 @@ impl StripeSource {
                 .with_fix(format!("choose among: {}", stream_names().join(", "))));
             }
         }
+        Ok(Self::sharing(client, limiter, schemas, options))
+    }
+
+    /// A source sending through `client` and `limiter` (a copy's shares them), with an
+    /// events feed of its own.
+    fn sharing(
+        client: StripeClient,
+        limiter: Arc<RateLimiter>,
+        schemas: Vec<(&'static StreamDef, Schema)>,
+        options: StripeOptions,
+    ) -> Self {
         let feed = Arc::new(Feed::new(client.clone(), options.poll_interval));
-        Ok(StripeSource {
+        StripeSource {
             client,
             feed,
             schemas,
@@ -167,7 +178,7 @@ impl StripeSource {
             opened: tokio::sync::OnceCell::new(),
             limiter,
             backfilling: AtomicUsize::new(0),
-        })
+        }
     }
 
     /// Reads the events feed now (a webhook said something changed).
@@ -257,14 +268,15 @@ impl Source for StripeSource {
     /// sync share the sync's `rate_limit` and each endpoint's, as Stripe counts them for
     /// the account. Its events feed is its own: its cursor is the copy's.
     fn beside(&self) -> Option<Arc<dyn Source>> {
+        let copy = StripeSource::sharing(
+            self.client.clone(),
+            self.limiter.clone(),
+            self.schemas.clone(),
+            self.options.clone(),
+        );
         Some(Arc::new(StripeSource {
-            client: self.client.clone(),
-            feed: Arc::new(Feed::new(self.client.clone(), self.options.poll_interval)),
-            schemas: self.schemas.clone(),
-            options: self.options.clone(),
             opened: self.opened.clone(),
-            limiter: self.limiter.clone(),
-            backfilling: AtomicUsize::new(0),
+            ..copy
         }))
     }
 

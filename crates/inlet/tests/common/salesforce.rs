@@ -10,6 +10,8 @@ use inlet_postgres::sql::ident;
 use inlet_testkit::wait_for;
 use serde_json::Value;
 
+use super::{text, Inlet};
+
 /// A field as REST shows it and its column as the table holds it, made comparable.
 pub fn same(truth: &Value, held: &Value) -> bool {
     match (truth, held) {
@@ -143,4 +145,26 @@ pub fn ids(fake: &FakeSalesforce, object: &str) -> Vec<String> {
     (fake.records(object).expect("records").iter())
         .filter_map(|r| r["Id"].as_str().map(str::to_string))
         .collect()
+}
+
+/// `inlet sync add salesforce` on the fake org with `secret` (its refresh token, unless
+/// `extra` names another grant) and `extra` arguments, as a person runs it: what it said.
+pub fn add_sync(inlet: &Inlet, fake: &FakeSalesforce, secret: &str, extra: &[&str]) -> String {
+    let client_id = format!("client_id={}", fake.credentials().client_id);
+    let mut args = vec!["--source", "salesforce", "--set", &client_id];
+    args.extend_from_slice(extra);
+    let env = [("SALESFORCE_SECRET", secret)];
+    let out = inlet.sync_add("salesforce", &fake.login_url(), &args, &env);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    text(&out)
+}
+
+/// An admin session of `db` that shows times in UTC, as Salesforce's are.
+pub async fn utc_admin(c: &inlet_testkit::Cluster, db: &str) -> tokio_postgres::Client {
+    let admin = c.admin_db(db).await;
+    admin
+        .execute("set timezone = 'UTC'", &[])
+        .await
+        .expect("utc");
+    admin
 }
